@@ -1,0 +1,40 @@
+# The two commands of the README, and the builds they rely on.
+#   make run    install missing packages, build, serve on port 18642 with HERMESLINK_HOME (default ~/.hermeslink)
+#   make test   install missing packages, build with ASan+UBSan (and TSan for the concurrency tests), run every test
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test test-build tsan-build unit integration bench format clean
+
+all: build
+
+deps:
+	@./scripts/deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHL_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+run: build
+	./build/hermeslink run
+
+test-build: deps
+	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DHL_WERROR=ON -DHL_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-test -j $(JOBS)
+
+tsan-build: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHL_WERROR=ON -DHL_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target unit_concurrency
+
+test: test-build tsan-build
+	@./scripts/run-tests.sh
+
+bench: build
+	@./bench/requests.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-test build-tsan

@@ -1,0 +1,81 @@
+/*
+ * link.db (DESIGN §3): WAL, foreign keys, synchronous=FULL, forward-only migrations embedded in the binary and run by
+ * the main thread before any actor starts; then one connection per owning actor.
+ *
+ * A db actor is an actor with its own connection that runs jobs in group commit: each mailbox batch is one transaction
+ * (a savepoint per job, so one failing job does not undo the others) and every job's completion — which sends its
+ * reply — runs only after the COMMIT, so nobody is told about a write that could still be lost.
+ */
+#ifndef HL_DB_H
+#define HL_DB_H
+
+#include <sqlite3.h>
+
+#include "hl/actor.h"
+
+/** Newest schema version this binary knows. */
+int hl_db_schema_version(void);
+
+/**
+ * Creates or upgrades `path` to the newest schema. Refuses a database newer than this binary. 0 or -errno with a
+ * message in err. Main thread, before actors start.
+ */
+int hl_db_migrate(const char *path, char *err, size_t errlen) HL_WARN_UNUSED;
+
+/** Opens a connection with the pragmas every owner uses (WAL, foreign keys, synchronous FULL, busy timeout). */
+int hl_db_open(const char *path, sqlite3 **out) HL_WARN_UNUSED;
+
+typedef struct st_hl_db_t hl_db_t;
+typedef struct st_hl_db_job_t hl_db_job_t;
+
+struct st_hl_db_job_t {
+    hl_msg_t super;
+    /** Runs on the actor thread inside the batch transaction. Return 0 to keep its writes, non-zero to roll them back. */
+    int (*run)(hl_db_job_t *job, hl_db_t *db);
+    /**
+     * Runs after the batch committed, with run's result (or -EIO when the commit failed). Sends the reply and frees the
+     * job. Required.
+     */
+    void (*complete)(hl_db_job_t *job, int status);
+};
+
+/** Initialises a job header. */
+void hl_db_job_init(hl_db_job_t *job, int (*run)(hl_db_job_t *, hl_db_t *), void (*complete)(hl_db_job_t *, int));
+
+/** The connection of a db actor (its thread only). */
+sqlite3 *hl_db_conn(hl_db_t *db);
+
+/** The data pointer given to hl_db_actor_init (its thread only). */
+void *hl_db_data(hl_db_t *db);
+
+/**
+ * A cached prepared statement for `sql` (a string literal: cached by address), reset and with bindings cleared.
+ * Aborts on a bad statement (it is a programming error). The actor's thread only.
+ */
+sqlite3_stmt *hl_db_stmt(hl_db_t *db, const char *sql);
+
+typedef struct st_hl_db_actor_t {
+    hl_actor_t actor;
+    hl_db_t *_db;
+    char *_path;
+} hl_db_actor_t;
+
+/** Hooks a specific db actor may add; all optional, all on the actor's thread. */
+typedef struct st_hl_db_actor_hooks_t {
+    /** after the connection is open; non-zero aborts start-up */
+    int (*on_open)(hl_db_t *db);
+    /** periodic, inside its own transaction */
+    void (*on_tick)(hl_db_t *db);
+    unsigned tick_ms;
+    /** before the connection closes */
+    void (*on_close)(hl_db_t *db);
+} hl_db_actor_hooks_t;
+
+/** Prepares a db actor on `path`; `data` is reachable through hl_db_data. Main thread. */
+int hl_db_actor_init(hl_db_actor_t *a, const char *name, const char *path, const hl_db_actor_hooks_t *hooks, void *data)
+    HL_WARN_UNUSED;
+
+/** Posts a job (ownership passes). Any thread. */
+void hl_db_actor_post(hl_db_actor_t *a, hl_db_job_t *job);
+
+#endif

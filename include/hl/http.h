@@ -1,0 +1,114 @@
+/*
+ * The request-handling contract shared by every route file: the request wrapper a handler receives, the JSON and
+ * error replies (spec/API.md §1.2–1.4: CORS on everything, compact JSON, the error envelope), and deferral of a
+ * request to an actor whose reply comes back to the same worker.
+ *
+ * Everything here runs on a worker thread unless stated otherwise.
+ */
+#ifndef HL_HTTP_H
+#define HL_HTTP_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "hl/actor.h"
+#include "hl/router.h"
+
+/** Largest JSON body any JSON route accepts. */
+#define HL_DEFAULT_BODY_LIMIT (1024 * 1024)
+/** Largest body any route accepts (blob uploads); h2o's own limit is set just above it. */
+#define HL_MAX_BODY_LIMIT (50 * 1024 * 1024)
+
+typedef struct st_hl_worker_t hl_worker_t;
+typedef struct st_hl_pending_t hl_pending_t;
+
+/** What a route handler receives. Valid until the handler returns (deferred work uses hl_pending_t). */
+typedef struct st_hl_request_t {
+    h2o_req_t *req;
+    hl_worker_t *worker;
+    const hl_route_t *route;
+    hl_route_match_t match;
+    /** raw query string without '?', not decoded (may be empty) */
+    h2o_iovec_t query;
+    /** parsed JSON body for HL_ROUTE_JSON_BODY routes ({} for an empty body); borrowed, freed after the handler */
+    json_t *body;
+    /** the authenticated device id for HL_ROUTE_AUTH routes (pool memory), else NULL */
+    const char *device_id;
+} hl_request_t;
+
+/** A message for a worker: `run` executes on that worker's thread and owns the message. */
+typedef struct st_hl_worker_msg_t hl_worker_msg_t;
+struct st_hl_worker_msg_t {
+    hl_msg_t super;
+    void (*run)(hl_worker_t *worker, hl_worker_msg_t *msg);
+};
+
+/** Value of path parameter `name` (decoded, NUL-terminated) or NULL. */
+const char *hl_request_param(const hl_request_t *r, const char *name);
+
+/**
+ * First value of query parameter `name`, percent-decoded ('+' as space) into pool memory, or NULL when absent.
+ * *len receives the decoded length when non-NULL.
+ */
+const char *hl_request_query(const hl_request_t *r, const char *name, size_t *len);
+
+/** Value of request header `name` (lowercase) or NULL; *len receives its length. */
+const char *hl_request_header(const hl_request_t *r, const char *name, size_t *len);
+
+/** Sends `body` (stolen) as compact JSON with `status`. */
+void hl_reply_json(hl_request_t *r, int status, json_t *body);
+
+/** Sends the error envelope {"ok":false,"error":{"code","message"}}. `message` must not contain paths or errno text. */
+void hl_reply_error(hl_request_t *r, int status, const char *code, const char *message);
+
+/** Sends `len` bytes with a content type; the bytes are copied. */
+void hl_reply_bytes(hl_request_t *r, int status, const char *content_type, const char *data, size_t len);
+
+/** Sends an empty body with `status` (204, or 200 for OPTIONS). */
+void hl_reply_empty(hl_request_t *r, int status);
+
+/**
+ * Defers the request to `actor`: takes an in-flight slot (past the actor's bound it answers 503 server_busy and returns
+ * NULL) and returns a pending handle to put in the message. The actor answers with hl_pending_reply_* exactly once.
+ */
+hl_pending_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor);
+
+/**
+ * Answers a deferred request with `body` (stolen) as JSON. Any thread (normally the actor's): the body is serialised
+ * here and handed to the request's worker, which drops it if the client has gone. Consumes the pending handle.
+ */
+void hl_pending_reply_json(hl_pending_t *pending, int status, json_t *body);
+
+/** Answers a deferred request with the error envelope. Any thread. Consumes the pending handle. */
+void hl_pending_reply_error(hl_pending_t *pending, int status, const char *code, const char *message);
+
+/** Posts a message to a worker. Any thread; ownership passes. */
+void hl_worker_post(hl_worker_t *worker, hl_worker_msg_t *msg);
+
+/** The worker whose thread is calling (NULL on other threads). */
+hl_worker_t *hl_worker_current(void);
+
+/** Index of a worker (0..N-1). */
+size_t hl_worker_index(const hl_worker_t *worker);
+
+/** The h2o loop of a worker (its thread only). */
+h2o_loop_t *hl_worker_loop(hl_worker_t *worker);
+
+/** True once the worker has started shutting down (its thread only). */
+bool hl_worker_shutting_down(const hl_worker_t *worker);
+
+/**
+ * A long-lived response (SSE) registers here so that shutdown can end it: `on_shutdown` runs once on the worker's thread
+ * when the server stops and must finish the response (send FINAL). Unregister when the response ends first.
+ */
+typedef struct st_hl_stream_link_t {
+    h2o_linklist_t _link;
+    void (*on_shutdown)(struct st_hl_stream_link_t *link);
+} hl_stream_link_t;
+
+void hl_worker_add_stream(hl_worker_t *worker, hl_stream_link_t *link);
+void hl_worker_remove_stream(hl_stream_link_t *link);
+
+#endif

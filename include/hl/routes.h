@@ -1,0 +1,24 @@
+/*
+ * Route registration: each src/http/routes_<area>.c adds its routes to the table. Main thread, before workers start.
+ */
+#ifndef HL_ROUTES_H
+#define HL_ROUTES_H
+
+#include "hl/router.h"
+
+/** Builds the daemon's whole route table (test hooks only when test_mode). Aborts on a conflicting route. */
+hl_router_t *hl_routes_build(int test_mode);
+
+/** GET /api/v1/bootstrap, /api/v1/system/version, /api/v1/system/status. */
+void hl_routes_system(hl_router_t *router);
+
+/** Test-only routes under /__test/ (HERMESLINK_TEST_MODE=1): actor round trips, held streams, clock shifts. */
+void hl_routes_test(hl_router_t *router);
+
+/** Makes `router` the table the dispatcher uses. */
+void hl_dispatch_set_router(const hl_router_t *router);
+
+/** Adds routes, aborting on an invalid or duplicate one (a programming error). */
+void hl_routes_add_all(hl_router_t *router, const hl_route_t *routes, size_t n);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * The HTTP server: N worker threads, each with its own h2o context and event loop, sharing the listening sockets.
+ * HTTP/1.1 and cleartext HTTP/2 (prior knowledge and Upgrade) on the main port; HTTPS with HTTP/2 (ALPN) on the TLS
+ * port. Main thread only.
+ */
+#ifndef HL_SERVER_H
+#define HL_SERVER_H
+
+#include <stddef.h>
+
+#include "hl/common.h"
+#include "hl/router.h"
+
+typedef struct st_hl_server_t hl_server_t;
+
+typedef struct st_hl_server_config_t {
+    const char *listen_host; /* "0.0.0.0", "127.0.0.1", "::" … */
+    int port;                /* 0 = pick a free port */
+    int tls_port;            /* -1 = no TLS listener, 0 = pick a free port */
+    int workers;             /* >= 1 */
+    const char *tls_cert_path;
+    const char *tls_key_path;
+} hl_server_config_t;
+
+/** Binds the listeners (no worker yet, so the ports are known before anything serves). 0, or -errno with a message in err. */
+int hl_server_bind(hl_server_t **out, const hl_server_config_t *cfg, char *err, size_t errlen) HL_WARN_UNUSED;
+
+/** Starts the worker threads on the bound listeners. 0 or -errno with a message in err. */
+int hl_server_run(hl_server_t *server, char *err, size_t errlen) HL_WARN_UNUSED;
+
+/** The port actually bound (useful when 0 was asked). */
+int hl_server_port(const hl_server_t *server);
+
+/** The TLS port actually bound, or -1 without TLS. */
+int hl_server_tls_port(const hl_server_t *server);
+
+/**
+ * Graceful stop: every worker stops accepting, ends its long-lived streams, sends HTTP/2 GOAWAY, closes idle HTTP/1.1
+ * keep-alives and finishes in-flight requests (whose actors are still running), then the threads are joined.
+ */
+void hl_server_shutdown(hl_server_t *server);
+
+/** Frees the server after hl_server_shutdown. */
+void hl_server_free(hl_server_t *server);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * Published state: response bodies that change rarely (bootstrap, system status), rebuilt by the system actor and read by
+ * workers without locks through RCU. A worker reads hl_snapshot_current() inside rcu_read_lock() and copies what it
+ * needs before rcu_read_unlock().
+ */
+#ifndef HL_SNAPSHOT_H
+#define HL_SNAPSHOT_H
+
+#include <stddef.h>
+#include <urcu.h>
+
+typedef struct st_hl_snapshot_t {
+    struct rcu_head _rcu;
+    char *bootstrap_json;
+    size_t bootstrap_len;
+    char *system_status_json;
+    size_t system_status_len;
+} hl_snapshot_t;
+
+/** The current snapshot (never NULL once the daemon serves). Inside rcu_read_lock only. */
+hl_snapshot_t *hl_snapshot_current(void);
+
+/** Replaces the snapshot (ownership passes); the previous one is freed after a grace period. One writer thread at a time. */
+void hl_snapshot_publish(hl_snapshot_t *snap);
+
+/** Frees the current snapshot at exit (no reader may remain). */
+void hl_snapshot_clear(void);
+
+#endif

@@ -1,0 +1,139 @@
+#include "hl/mailbox.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+int hl_mailbox_init(hl_mailbox_t *mb)
+{
+    __cds_wfcq_init(&mb->_head, &mb->_tail);
+    mb->_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (mb->_efd < 0)
+        return -errno;
+    atomic_init(&mb->wakeups, 0);
+    mb->_sock = NULL;
+    mb->_on_ready = NULL;
+    mb->_on_ready_data = NULL;
+    return 0;
+}
+
+void hl_msg_init(hl_msg_t *msg, int type, hl_msg_free_cb free_cb)
+{
+    cds_wfcq_node_init(&msg->_node);
+    msg->type = type;
+    msg->free = free_cb;
+}
+
+void hl_msg_free(hl_msg_t *msg)
+{
+    if (msg->free != NULL)
+        msg->free(msg);
+    else
+        free(msg);
+}
+
+void hl_mailbox_post(hl_mailbox_t *mb, hl_msg_t *msg)
+{
+    cds_wfcq_node_init(&msg->_node);
+    /* enqueue returns false when the queue was empty: only that transition needs a wake-up, the consumer drains
+     * everything that follows in the same batch */
+    if (!cds_wfcq_enqueue(&mb->_head, &mb->_tail, &msg->_node)) {
+        uint64_t one = 1;
+        ssize_t r;
+        while ((r = write(mb->_efd, &one, sizeof(one))) < 0 && errno == EINTR)
+            ;
+        /* EAGAIN means the counter is saturated, which still leaves the fd readable */
+    }
+}
+
+static void drain_eventfd(hl_mailbox_t *mb)
+{
+    uint64_t v;
+    ssize_t r;
+    while ((r = read(mb->_efd, &v, sizeof(v))) < 0 && errno == EINTR)
+        ;
+}
+
+bool hl_mailbox_take(hl_mailbox_t *mb, hl_msg_batch_t *batch)
+{
+    /* drain before splicing: a post racing with us either lands in this splice or finds the queue empty afterwards
+     * and writes the eventfd again */
+    drain_eventfd(mb);
+    __cds_wfcq_init(&batch->head, &batch->tail);
+    enum cds_wfcq_ret ret = __cds_wfcq_splice_blocking(&batch->head, &batch->tail, &mb->_head, &mb->_tail);
+    if (ret == CDS_WFCQ_RET_SRC_EMPTY)
+        return false;
+    atomic_fetch_add_explicit(&mb->wakeups, 1, memory_order_relaxed);
+    return true;
+}
+
+hl_msg_t *hl_msg_batch_pop(hl_msg_batch_t *batch)
+{
+    struct cds_wfcq_node *node = __cds_wfcq_dequeue_blocking(&batch->head, &batch->tail);
+    return node == NULL ? NULL : caa_container_of(node, hl_msg_t, _node);
+}
+
+void hl_msg_batch_free(hl_msg_batch_t *batch)
+{
+    hl_msg_t *msg;
+    while ((msg = hl_msg_batch_pop(batch)) != NULL)
+        hl_msg_free(msg);
+}
+
+int hl_mailbox_wait(hl_mailbox_t *mb, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = mb->_efd, .events = POLLIN};
+    int r = poll(&pfd, 1, timeout_ms);
+    return r > 0 ? 1 : 0;
+}
+
+static void on_loop_read(h2o_socket_t *sock, const char *err)
+{
+    hl_mailbox_t *mb = sock->data;
+    /* h2o has already read the eventfd's 8 bytes into the socket buffer */
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    if (err != NULL)
+        return;
+    mb->_on_ready(mb, mb->_on_ready_data);
+}
+
+void hl_mailbox_attach_loop(hl_mailbox_t *mb, struct st_h2o_evloop_t *loop, void (*on_ready)(hl_mailbox_t *, void *),
+                            void *data)
+{
+    /* h2o closes the fd it wraps, so give it a duplicate and keep ours for posting */
+    int fd = dup(mb->_efd);
+    if (fd < 0)
+        hl_fatal("dup(eventfd) failed");
+    h2o_socket_t *sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    sock->data = mb;
+    mb->_sock = sock;
+    mb->_on_ready = on_ready;
+    mb->_on_ready_data = data;
+    h2o_socket_read_start(sock, on_loop_read);
+}
+
+void hl_mailbox_detach_loop(hl_mailbox_t *mb)
+{
+    if (mb->_sock != NULL) {
+        h2o_socket_read_stop(mb->_sock);
+        h2o_socket_close(mb->_sock);
+        mb->_sock = NULL;
+    }
+}
+
+void hl_mailbox_dispose(hl_mailbox_t *mb)
+{
+    hl_msg_batch_t batch;
+    __cds_wfcq_init(&batch.head, &batch.tail);
+    __cds_wfcq_splice_blocking(&batch.head, &batch.tail, &mb->_head, &mb->_tail);
+    hl_msg_batch_free(&batch);
+    if (mb->_efd >= 0) {
+        close(mb->_efd);
+        mb->_efd = -1;
+    }
+}

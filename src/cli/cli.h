@@ -1,0 +1,24 @@
+/*
+ * The `hermeslink` command line (spec/CLI.md). Each command returns the process exit code.
+ */
+#ifndef HL_CLI_H
+#define HL_CLI_H
+
+/** Entry point: argv → command. */
+int hl_cli_main(int argc, char **argv);
+
+int hl_cmd_run(int argc, char **argv);
+int hl_cmd_start(int argc, char **argv);
+int hl_cmd_stop(int argc, char **argv);
+int hl_cmd_restart(int argc, char **argv);
+int hl_cmd_status(int argc, char **argv);
+int hl_cmd_config(int argc, char **argv);
+int hl_cmd_logs(int argc, char **argv);
+
+/** True when argv[1..] contains --help or -h. */
+int hl_cli_wants_help(int argc, char **argv);
+
+/** The resolved, created home directory, or NULL after printing why not. Caller frees. */
+char *hl_cli_home(void);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * logs [--gateway] [-n N | --limit N]: recent entries, oldest first, one per line (spec/CLI.md §2.8).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "hl/clock.h"
+#include "hl/logread.h"
+#include "hl/paths.h"
+
+#define DEFAULT_LIMIT 50
+#define MAX_LIMIT 1000
+
+static const char HELP[] = "Usage: hermeslink logs [--gateway] [-n N | --limit N]\n"
+                           "\n"
+                           "Show the newest N log entries (default 50, at most 1000), oldest first.\n"
+                           "  --gateway   Hermes's gateway log (HERMES_HOME/logs/gateway.log) instead of Hermes Link's\n";
+
+static void print_entry(json_t *e)
+{
+    const char *ts = json_string_value(json_object_get(e, "ts"));
+    const char *level = json_string_value(json_object_get(e, "level"));
+    const char *message = json_string_value(json_object_get(e, "message"));
+    char when[64] = "??";
+    int64_t ms;
+    if (ts != NULL && hl_parse_iso(ts, &ms) == 0) {
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    char upper[8] = "INFO";
+    if (level != NULL) {
+        size_t i = 0;
+        for (; level[i] != '\0' && i + 1 < sizeof(upper); ++i)
+            upper[i] = (char)(level[i] >= 'a' && level[i] <= 'z' ? level[i] - 32 : level[i]);
+        upper[i] = '\0';
+    }
+    printf("[%s] %s %s\n", when, upper, message != NULL ? message : "");
+}
+
+int hl_cmd_logs(int argc, char **argv)
+{
+    if (hl_cli_wants_help(argc, argv)) {
+        fputs(HELP, stdout);
+        return 0;
+    }
+    long limit = DEFAULT_LIMIT;
+    int gateway = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--gateway") == 0) {
+            gateway = 1;
+        } else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--limit") == 0) {
+            if (i + 1 >= argc || hl_parse_long(argv[i + 1], 1, 1000000, &limit) != 0) {
+                fprintf(stderr, "Usage: hermeslink logs [--gateway] [-n N | --limit N] (N is a positive integer)\n");
+                return 1;
+            }
+            ++i;
+        } else if (strncmp(argv[i], "--limit=", 8) == 0) {
+            if (hl_parse_long(argv[i] + 8, 1, 1000000, &limit) != 0) {
+                fprintf(stderr, "Usage: hermeslink logs [--gateway] [-n N | --limit N] (N is a positive integer)\n");
+                return 1;
+            }
+        } else {
+            fprintf(stderr, "Unknown option: %s\n", argv[i]);
+            return 1;
+        }
+    }
+    if (limit > MAX_LIMIT)
+        limit = MAX_LIMIT;
+    char *home = gateway ? hl_resolve_hermes_home() : hl_cli_home();
+    if (home == NULL)
+        return 1;
+    json_t *entries = gateway ? hl_logs_read_gateway(home, (size_t)limit) : hl_logs_read_link(home, (size_t)limit);
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e) print_entry(e);
+    json_decref(entries);
+    free(home);
+    return 0;
+}

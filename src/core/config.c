@@ -1,0 +1,313 @@
+#include "hl/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hl/fsutil.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+
+static const char *const LANGUAGES[] = {"auto", "en", "zh-CN", NULL};
+static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error", NULL};
+
+static int in_list(const char *s, const char *const *list)
+{
+    for (; *list != NULL; ++list)
+        if (strcmp(s, *list) == 0)
+            return 1;
+    return 0;
+}
+
+int hl_config_valid_log_level(const char *s)
+{
+    return s != NULL && in_list(s, LOG_LEVELS);
+}
+
+int hl_config_valid_lan_host(const char *s)
+{
+    struct in_addr a;
+    if (s == NULL || inet_pton(AF_INET, s, &a) != 1)
+        return 0;
+    unsigned last = ntohl(a.s_addr) & 0xff;
+    return last != 0 && last != 255;
+}
+
+static int valid_http_url(const char *s)
+{
+    size_t len = strlen(s);
+    if (len > 2048)
+        return 0;
+    const char *rest;
+    if (strncmp(s, "http://", 7) == 0)
+        rest = s + 7;
+    else if (strncmp(s, "https://", 8) == 0)
+        rest = s + 8;
+    else
+        return 0;
+    if (*rest == '\0' || *rest == '/')
+        return 0;
+    for (const char *p = s; *p; ++p)
+        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
+            return 0;
+    return 1;
+}
+
+void hl_config_defaults(hl_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port = HL_DEFAULT_PORT;
+    cfg->tls_port = HL_DEFAULT_TLS_PORT;
+    cfg->workers = 0;
+    cfg->language = hl_strdup("auto");
+    const char *env = getenv("HERMESLINK_LOG_LEVEL");
+    cfg->log_level = hl_strdup(hl_config_valid_log_level(env) ? env : "warn");
+    cfg->raw = json_object();
+}
+
+void hl_config_dispose(hl_config_t *cfg)
+{
+    free(cfg->lan_host);
+    free(cfg->language);
+    free(cfg->log_level);
+    free(cfg->public_url);
+    free(cfg->hermes_api_url);
+    free(cfg->hermes_api_key);
+    json_decref(cfg->raw);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static void replace(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = hl_strdup(v);
+}
+
+/* Reads one key of the file; returns 0 (absent or valid) or -EINVAL with the message in err. */
+static int load_int(json_t *root, const char *key, long min, long max, int *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(root, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        snprintf(err, errlen, "config.json: \"%s\" must be an integer from %ld to %ld", key, min, max);
+        return -EINVAL;
+    }
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static int load_string(json_t *root, const char *key, int nullable, int (*valid)(const char *), const char *expect,
+                       char **out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(root, key);
+    if (v == NULL)
+        return 0;
+    if (json_is_null(v) && nullable) {
+        free(*out);
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_string(v) || (valid != NULL && !valid(json_string_value(v)))) {
+        snprintf(err, errlen, "config.json: \"%s\" must be %s%s", key, expect, nullable ? " or null" : "");
+        return -EINVAL;
+    }
+    replace(out, json_string_value(v));
+    return 0;
+}
+
+static int valid_language(const char *s)
+{
+    return in_list(s, LANGUAGES);
+}
+
+static int any_string(const char *s)
+{
+    return strlen(s) <= 4096;
+}
+
+int hl_config_load(hl_config_t *cfg, const char *home, char *err, size_t errlen)
+{
+    char *path = hl_path_join(home, "config.json"), *text = NULL;
+    int ret = hl_read_file(path, CONFIG_MAX_BYTES, &text, NULL);
+    if (ret == -ENOENT) {
+        ret = 0;
+        goto Exit;
+    }
+    if (ret != 0) {
+        snprintf(err, errlen, "config.json: cannot be read (%s)", strerror(-ret));
+        goto Exit;
+    }
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    if (root == NULL || !json_is_object(root)) {
+        snprintf(err, errlen, "config.json: not a JSON object (line %d: %s)", jerr.line, root == NULL ? jerr.text : "");
+        json_decref(root);
+        ret = -EINVAL;
+        goto Exit;
+    }
+    json_decref(cfg->raw);
+    cfg->raw = root;
+    if ((ret = load_int(root, "port", 1, 65535, &cfg->port, err, errlen)) != 0 ||
+        (ret = load_int(root, "tlsPort", 0, 65535, &cfg->tls_port, err, errlen)) != 0 ||
+        (ret = load_int(root, "workers", 0, 256, &cfg->workers, err, errlen)) != 0 ||
+        (ret = load_string(root, "lanHost", 1, hl_config_valid_lan_host, "an IPv4 address", &cfg->lan_host, err, errlen)) !=
+            0 ||
+        (ret = load_string(root, "language", 0, valid_language, "one of auto, en, zh-CN", &cfg->language, err, errlen)) !=
+            0 ||
+        (ret = load_string(root, "logLevel", 0, hl_config_valid_log_level, "one of debug, info, warn, error", &cfg->log_level,
+                           err, errlen)) != 0 ||
+        (ret = load_string(root, "publicUrl", 1, valid_http_url, "an http(s) URL", &cfg->public_url, err, errlen)) != 0 ||
+        (ret = load_string(root, "hermesApiUrl", 1, valid_http_url, "an http(s) URL", &cfg->hermes_api_url, err, errlen)) !=
+            0 ||
+        (ret = load_string(root, "hermesApiKey", 1, any_string, "a string", &cfg->hermes_api_key, err, errlen)) != 0)
+        goto Exit;
+    if (cfg->tls_port != 0 && cfg->tls_port == cfg->port) {
+        snprintf(err, errlen, "config.json: \"tlsPort\" must differ from \"port\"");
+        ret = -EINVAL;
+    }
+Exit:
+    free(text);
+    free(path);
+    return ret;
+}
+
+static int is_reset_word(const char *v)
+{
+    return *v == '\0' || strcmp(v, "auto") == 0 || strcmp(v, "null") == 0 || strcmp(v, "none") == 0;
+}
+
+static int set_port(const char *value, long min, int *out)
+{
+    long v;
+    if (hl_parse_long(value, min, 65535, &v) != 0)
+        return -EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
+int hl_config_set(hl_config_t *cfg, const char *key, const char *value, char **msg)
+{
+    if (strcmp(key, "port") == 0) {
+        int port;
+        if (set_port(value, 1, &port) != 0 || (cfg->tls_port != 0 && port == cfg->tls_port)) {
+            *msg = hl_strdup("Invalid port number");
+            return -EINVAL;
+        }
+        cfg->port = port;
+        *msg = hl_asprintf("Port set to %d", port);
+    } else if (strcmp(key, "tls-port") == 0) {
+        int port;
+        if (set_port(value, 0, &port) != 0 || (port != 0 && port == cfg->port)) {
+            *msg = hl_strdup("Invalid TLS port number (1-65535, different from port, or 0 to disable TLS)");
+            return -EINVAL;
+        }
+        cfg->tls_port = port;
+        *msg = port == 0 ? hl_strdup("TLS port set to 0 (TLS disabled)") : hl_asprintf("TLS port set to %d", port);
+    } else if (strcmp(key, "workers") == 0) {
+        long v;
+        if (hl_parse_long(value, 0, 256, &v) != 0) {
+            *msg = hl_strdup("Invalid worker count (0-256, 0 = one per CPU)");
+            return -EINVAL;
+        }
+        cfg->workers = (int)v;
+        *msg = hl_asprintf("Workers set to %ld", v);
+    } else if (strcmp(key, "lan-host") == 0) {
+        if (is_reset_word(value)) {
+            free(cfg->lan_host);
+            cfg->lan_host = NULL;
+            *msg = hl_strdup("LAN host set to (auto)");
+        } else {
+            char *v = hl_strdup(value);
+            size_t len = strlen(v);
+            if (len >= 2 && v[0] == '[' && v[len - 1] == ']') {
+                memmove(v, v + 1, len - 2);
+                v[len - 2] = '\0';
+            }
+            if (!hl_config_valid_lan_host(v)) {
+                free(v);
+                *msg = hl_strdup("Invalid LAN host (expected an IPv4 address such as 192.168.1.10, or auto)");
+                return -EINVAL;
+            }
+            free(cfg->lan_host);
+            cfg->lan_host = v;
+            *msg = hl_asprintf("LAN host set to %s", v);
+        }
+    } else if (strcmp(key, "language") == 0) {
+        if (!valid_language(value)) {
+            *msg = hl_strdup("Invalid language (expected auto, en or zh-CN)");
+            return -EINVAL;
+        }
+        replace(&cfg->language, value);
+        *msg = hl_asprintf("Language set to %s", value);
+    } else if (strcmp(key, "log-level") == 0) {
+        if (!hl_config_valid_log_level(value)) {
+            *msg = hl_strdup("Invalid log level (expected debug, info, warn or error)");
+            return -EINVAL;
+        }
+        replace(&cfg->log_level, value);
+        *msg = hl_asprintf("Log level set to %s", value);
+    } else if (strcmp(key, "public-url") == 0 || strcmp(key, "hermes-api-url") == 0) {
+        int is_public = key[0] == 'p';
+        char **slot = is_public ? &cfg->public_url : &cfg->hermes_api_url;
+        const char *label = is_public ? "Public URL" : "Hermes API URL";
+        if (is_reset_word(value)) {
+            free(*slot);
+            *slot = NULL;
+            *msg = hl_asprintf("%s set to (auto)", label);
+        } else {
+            size_t len = strlen(value);
+            while (len > 0 && value[len - 1] == '/')
+                --len;
+            char *v = hl_strndup(value, len);
+            if (!valid_http_url(v)) {
+                free(v);
+                *msg = hl_asprintf("Invalid %s (expected http://host[:port] or https://host[:port])", label);
+                return -EINVAL;
+            }
+            free(*slot);
+            *slot = v;
+            *msg = hl_asprintf("%s set to %s", label, v);
+        }
+    } else {
+        *msg = hl_asprintf("Unknown config key: %s", key);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static json_t *nullable(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+char *hl_config_dump(const hl_config_t *cfg, int redact_secrets)
+{
+    json_t *out = json_deep_copy(cfg->raw);
+    json_object_set_new(out, "port", json_integer(cfg->port));
+    json_object_set_new(out, "lanHost", nullable(cfg->lan_host));
+    json_object_set_new(out, "language", json_string(cfg->language));
+    json_object_set_new(out, "logLevel", json_string(cfg->log_level));
+    json_object_set_new(out, "tlsPort", json_integer(cfg->tls_port));
+    json_object_set_new(out, "workers", json_integer(cfg->workers));
+    json_object_set_new(out, "publicUrl", nullable(cfg->public_url));
+    json_object_set_new(out, "hermesApiUrl", nullable(cfg->hermes_api_url));
+    if (cfg->hermes_api_key != NULL || json_object_get(cfg->raw, "hermesApiKey") != NULL)
+        json_object_set_new(out, "hermesApiKey",
+                            redact_secrets && cfg->hermes_api_key != NULL ? json_string("[redacted]") : nullable(cfg->hermes_api_key));
+    char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(out);
+    char *with_nl = hl_asprintf("%s\n", text);
+    free(text);
+    return with_nl;
+}
+
+int hl_config_save(const hl_config_t *cfg, const char *home)
+{
+    char *path = hl_path_join(home, "config.json"), *text = hl_config_dump(cfg, 0);
+    int ret = hl_write_file_atomic(path, text, strlen(text), 0600);
+    free(text);
+    free(path);
+    return ret;
+}

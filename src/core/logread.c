@@ -1,0 +1,263 @@
+#include "hl/logread.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hl/clock.h"
+#include "hl/common.h"
+#include "hl/fsutil.h"
+#include "hl/log.h"
+
+#define MAX_ROTATIONS 5
+
+/* Reads at most the last HL_LOGREAD_TAIL_BYTES of a file, dropping a partial first line. Caller frees. */
+static char *read_tail(const char *path, size_t *len, long long *mtime_ms)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    *mtime_ms = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    off_t start = st.st_size > HL_LOGREAD_TAIL_BYTES ? st.st_size - HL_LOGREAD_TAIL_BYTES : 0;
+    size_t want = (size_t)(st.st_size - start);
+    char *buf = hl_malloc(want + 1);
+    ssize_t n = pread(fd, buf, want, start);
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    size_t skip = 0;
+    if (start > 0) {
+        char *nl = memchr(buf, '\n', (size_t)n);
+        skip = nl != NULL ? (size_t)(nl - buf) + 1 : (size_t)n;
+    }
+    memmove(buf, buf + skip, (size_t)n - skip + 1);
+    *len = (size_t)n - skip;
+    return buf;
+}
+
+typedef json_t *(*line_parser_t)(const char *line, size_t len, long long mtime_ms);
+
+/* Collects entries newest-first across base, base.1 … base.5, then returns them oldest-first. */
+static json_t *read_rotated(const char *base, size_t limit, line_parser_t parse)
+{
+    json_t *newest_first = json_array();
+    for (int i = 0; i <= MAX_ROTATIONS && json_array_size(newest_first) < limit; ++i) {
+        char *path = i == 0 ? hl_strdup(base) : hl_asprintf("%s.%d", base, i);
+        size_t len = 0;
+        long long mtime = 0;
+        char *text = read_tail(path, &len, &mtime);
+        free(path);
+        if (text == NULL)
+            continue;
+        size_t end = len;
+        while (end > 0 && json_array_size(newest_first) < limit) {
+            size_t line_end = end;
+            if (text[line_end - 1] == '\n')
+                --line_end;
+            size_t line_start = line_end;
+            while (line_start > 0 && text[line_start - 1] != '\n')
+                --line_start;
+            json_t *e = parse(text + line_start, line_end - line_start, mtime);
+            if (e != NULL)
+                json_array_append_new(newest_first, e);
+            end = line_start;
+        }
+        free(text);
+    }
+    json_t *out = json_array();
+    for (size_t i = json_array_size(newest_first); i > 0; --i)
+        json_array_append(out, json_array_get(newest_first, i - 1));
+    json_decref(newest_first);
+    return out;
+}
+
+static int valid_level(const char *s)
+{
+    return s != NULL && (strcmp(s, "debug") == 0 || strcmp(s, "info") == 0 || strcmp(s, "warn") == 0 || strcmp(s, "error") == 0);
+}
+
+static json_t *parse_link_line(const char *line, size_t len, long long mtime_ms)
+{
+    (void)mtime_ms;
+    json_t *obj = json_loadb(line, len, 0, NULL);
+    if (!json_is_object(obj))
+        goto Skip;
+    json_t *ts = json_object_get(obj, "ts"), *level = json_object_get(obj, "level"), *msg = json_object_get(obj, "message"),
+           *fields = json_object_get(obj, "fields");
+    if (!json_is_string(ts) || !valid_level(json_string_value(level)) || !json_is_string(msg))
+        goto Skip;
+    json_t *e = json_pack("{s:O, s:O, s:O, s:s}", "ts", ts, "level", level, "message", msg, "timestampSource", "structured");
+    if (json_is_object(fields))
+        json_object_set(e, "fields", fields);
+    json_decref(obj);
+    return e;
+Skip:
+    json_decref(obj);
+    return NULL;
+}
+
+json_t *hl_logs_read_link(const char *home, size_t limit)
+{
+    char *dir = hl_path_join(home, "logs"), *base = hl_path_join(dir, "link.log");
+    json_t *out = read_rotated(base, limit, parse_link_line);
+    free(base);
+    free(dir);
+    return out;
+}
+
+static int has_word_ci(const char *s, size_t len, const char *word)
+{
+    size_t wl = strlen(word);
+    for (size_t i = 0; i + wl <= len; ++i) {
+        if (strncasecmp(s + i, word, wl) != 0)
+            continue;
+        int before = i == 0 || !isalnum((unsigned char)s[i - 1]);
+        int after = i + wl == len || !isalnum((unsigned char)s[i + wl]);
+        if (before && after)
+            return 1;
+    }
+    return 0;
+}
+
+static const char *gateway_level(const char *s, size_t len)
+{
+    static const char *const error_words[] = {"error", "fatal", "critical", "traceback", "failed", "failure", "exception"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(error_words); ++i)
+        if (has_word_ci(s, len, error_words[i]))
+            return "error";
+    if (has_word_ci(s, len, "warn") || has_word_ci(s, len, "warning"))
+        return "warn";
+    if (has_word_ci(s, len, "debug") || has_word_ci(s, len, "trace"))
+        return "debug";
+    return "info";
+}
+
+/* Finds an ISO-8601 UTC timestamp ("…T…Z") anywhere in the line. */
+static int find_iso_utc(const char *s, size_t len, int64_t *ms)
+{
+    for (size_t i = 0; i + 20 <= len; ++i) {
+        if (!isdigit((unsigned char)s[i]) || s[i + 4] != '-' || s[i + 10] != 'T')
+            continue;
+        size_t j = i + 19;
+        if (j < len && s[j] == '.')
+            for (++j; j < len && isdigit((unsigned char)s[j]); ++j)
+                ;
+        if (j < len && s[j] == 'Z') {
+            char buf[40];
+            size_t n = j - i + 1;
+            if (n >= sizeof(buf))
+                continue;
+            memcpy(buf, s + i, n);
+            buf[n] = '\0';
+            if (hl_parse_iso(buf, ms) == 0)
+                return 0;
+        }
+    }
+    return -1;
+}
+
+/* "[YYYY-MM-DD HH:MM:SS(.fff)]" or "YYYY-MM-DD HH:MM:SS(,fff|.fff)" at the start, in local time. */
+static int find_leading_local(const char *s, size_t len, int64_t *ms)
+{
+    size_t i = 0;
+    if (i < len && s[i] == '[')
+        ++i;
+    if (len - i < 19)
+        return -1;
+    struct tm tm = {0};
+    int millis = 0;
+    char buf[20];
+    memcpy(buf, s + i, 19);
+    buf[19] = '\0';
+    if (sscanf(buf, "%4d-%2d-%2d %2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    size_t j = i + 19;
+    if (j < len && (s[j] == '.' || s[j] == ',')) {
+        int digits = 0;
+        for (++j; j < len && isdigit((unsigned char)s[j]); ++j, ++digits)
+            if (digits < 3)
+                millis = millis * 10 + (s[j] - '0');
+        for (; digits < 3; ++digits)
+            millis *= 10;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *ms = (int64_t)t * 1000 + millis;
+    return 0;
+}
+
+json_t *hl_logs_parse_gateway_line(const char *line, size_t len, long long mtime_ms)
+{
+    while (len > 0 && isspace((unsigned char)*line))
+        ++line, --len;
+    while (len > 0 && isspace((unsigned char)line[len - 1]))
+        --len;
+    if (len == 0)
+        return NULL;
+    int64_t ms;
+    const char *source;
+    if (find_iso_utc(line, len, &ms) == 0 || find_leading_local(line, len, &ms) == 0) {
+        source = "embedded";
+    } else {
+        ms = mtime_ms;
+        source = "file_mtime";
+    }
+    char ts[HL_ISO_TIME_LEN];
+    hl_format_iso(ms, ts);
+    json_t *msg = json_stringn(line, len);
+    if (msg == NULL)
+        return NULL; /* not UTF-8: callers clean lines first */
+    return json_pack("{s:s, s:s, s:o, s:s}", "ts", ts, "level", gateway_level(line, len), "message", msg, "timestampSource",
+                     source);
+}
+
+static json_t *parse_gateway(const char *line, size_t len, long long mtime_ms)
+{
+    /* lines that are not valid UTF-8 are shown with replacement rather than dropped or passed through invalid */
+    char *clean = hl_malloc(len * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)line[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = n > 0 && i + n <= len;
+        for (size_t k = 1; ok && k < n; ++k)
+            ok = ((unsigned char)line[i + k] >> 6) == 2;
+        if (ok && c != 0) {
+            memcpy(clean + o, line + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(clean + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            ++i;
+        }
+    }
+    json_t *e = hl_logs_parse_gateway_line(clean, o, mtime_ms);
+    free(clean);
+    return e;
+}
+
+json_t *hl_logs_read_gateway(const char *hermes_home, size_t limit)
+{
+    char *dir = hl_path_join(hermes_home, "logs"), *base = hl_path_join(dir, "gateway.log");
+    json_t *out = read_rotated(base, limit, parse_gateway);
+    free(base);
+    free(dir);
+    return out;
+}

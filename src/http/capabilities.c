@@ -1,0 +1,45 @@
+#include "hl/capabilities.h"
+
+#include "hl/common.h"
+
+static const struct {
+    const char *name;
+    bool enabled;
+} CAPABILITIES[] = {
+    {"runs", false},
+    {"sse", false},
+    {"relay", false},
+    {"profiles", false},
+    {"logs", false},
+    {"statistics", false},
+    {"conversations", false},
+    {"conversation_events", false},
+    {"conversation_delete", false},
+    {"conversation_bulk_delete", false},
+    {"conversation_clear_plan", false},
+    {"conversation_cancel", false},
+    {"conversation_rename", false},
+    {"blobs", false},
+    {"devices", false},
+    {"device_delete", false},
+    {"device_revoke", false},
+    {"device_rename", false},
+    {"device_session_enroll", false},
+    {"cron_jobs", false},
+    {"profile_skills", false},
+    {"profile_memory", false},
+    {"hermes_updates", false},
+};
+
+json_t *hl_capabilities_json(void)
+{
+    json_t *caps = json_object();
+    for (size_t i = 0; i < HL_ARRAY_SIZE(CAPABILITIES); ++i)
+        json_object_set_new(caps, CAPABILITIES[i].name, json_boolean(CAPABILITIES[i].enabled));
+    return caps;
+}
+
+bool hl_capability_pairing(void)
+{
+    return false;
+}

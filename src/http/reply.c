@@ -1,0 +1,211 @@
+/*
+ * Replies: CORS and cache headers on every response, compact JSON, the error envelope, and the deferred-reply path
+ * (pending handle + request-pool dispose hook, DESIGN §1).
+ */
+#include <string.h>
+
+#include "hl/http.h"
+#include "worker.h"
+
+#define JSON_CONTENT_TYPE "application/json; charset=utf-8"
+
+struct st_hl_pending_t {
+    h2o_req_t *req; /* NULL once the request's pool is gone (client reset or disconnect) */
+    hl_worker_t *worker;
+    hl_actor_t *actor;
+    unsigned route_flags;
+    int refs; /* the pool hook and the reply; both run on the worker thread */
+};
+
+typedef struct st_reply_msg_t {
+    hl_worker_msg_t super;
+    hl_pending_t *pending;
+    int status;
+    char *body;
+    size_t len;
+} reply_msg_t;
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "OK";
+    }
+}
+
+/* CORS (API.md §1.2) on every non-preflight response, plus no-store where the route asks for it */
+static void add_common_headers(h2o_req_t *req, unsigned route_flags)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, H2O_STRLIT("*"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
+    if (route_flags & HL_ROUTE_NO_STORE)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+}
+
+static void send_final(h2o_req_t *req, int status, const char *content_type, const char *data, size_t len, unsigned route_flags,
+                       int copy)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = len;
+    add_common_headers(req, route_flags);
+    if (content_type != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_start_response(req, &generator);
+    if (len == 0 || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    h2o_iovec_t buf = h2o_iovec_init(data, len);
+    if (copy) {
+        buf.base = h2o_mem_alloc_pool(&req->pool, len);
+        memcpy(buf.base, data, len);
+    }
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+static unsigned flags_of(const hl_request_t *r)
+{
+    return r->route != NULL ? r->route->flags : 0;
+}
+
+void hl_reply_bytes(hl_request_t *r, int status, const char *content_type, const char *data, size_t len)
+{
+    send_final(r->req, status, content_type, data, len, flags_of(r), 1);
+}
+
+void hl_reply_empty(hl_request_t *r, int status)
+{
+    send_final(r->req, status, NULL, NULL, 0, flags_of(r), 0);
+}
+
+static char *dump_json(json_t *body, size_t *len)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL)
+        hl_fatal("json_dumps failed");
+    *len = strlen(text);
+    return text;
+}
+
+void hl_reply_json(hl_request_t *r, int status, json_t *body)
+{
+    size_t len;
+    char *text = dump_json(body, &len);
+    json_decref(body);
+    send_final(r->req, status, JSON_CONTENT_TYPE, text, len, flags_of(r), 1);
+    free(text);
+}
+
+static json_t *error_body(const char *code, const char *message)
+{
+    return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message", message);
+}
+
+void hl_reply_error(hl_request_t *r, int status, const char *code, const char *message)
+{
+    hl_reply_json(r, status, error_body(code, message));
+}
+
+static void pending_release(hl_pending_t *p)
+{
+    if (--p->refs == 0)
+        free(p);
+}
+
+static void on_request_disposed(void *hook)
+{
+    hl_pending_t *p = *(hl_pending_t **)hook;
+    p->req = NULL;
+    pending_release(p);
+}
+
+hl_pending_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor)
+{
+    if (!hl_actor_acquire_slot(actor)) {
+        hl_reply_error(r, 503, "server_busy", "The server is busy; retry shortly");
+        return NULL;
+    }
+    hl_pending_t *p = hl_malloc(sizeof(*p));
+    p->req = r->req;
+    p->worker = r->worker;
+    p->actor = actor;
+    p->route_flags = flags_of(r);
+    p->refs = 2;
+    hl_pending_t **hook = h2o_mem_alloc_shared(&r->req->pool, sizeof(*hook), on_request_disposed);
+    *hook = p;
+    ++r->worker->num_pending;
+    return p;
+}
+
+static void on_reply(hl_worker_t *w, hl_worker_msg_t *msg)
+{
+    reply_msg_t *m = (reply_msg_t *)msg;
+    hl_pending_t *p = m->pending;
+    if (p->req != NULL)
+        send_final(p->req, m->status, JSON_CONTENT_TYPE, m->body, m->len, p->route_flags, 1);
+    /* else: the client reset the stream or went away while the actor worked; drop the reply */
+    hl_actor_release_slot(p->actor);
+    --w->num_pending;
+    pending_release(p);
+    free(m->body);
+    free(m);
+}
+
+static void free_reply_msg(hl_msg_t *msg)
+{
+    /* only reached if a worker mailbox is disposed with replies still queued (forced shutdown) */
+    reply_msg_t *m = (reply_msg_t *)msg;
+    free(m->body);
+    free(m);
+}
+
+void hl_pending_reply_json(hl_pending_t *pending, int status, json_t *body)
+{
+    reply_msg_t *m = hl_malloc(sizeof(*m));
+    hl_msg_init(&m->super.super, 1, free_reply_msg);
+    m->super.run = on_reply;
+    m->pending = pending;
+    m->status = status;
+    m->body = dump_json(body, &m->len);
+    json_decref(body);
+    hl_worker_post(pending->worker, &m->super);
+}
+
+void hl_pending_reply_error(hl_pending_t *pending, int status, const char *code, const char *message)
+{
+    hl_pending_reply_json(pending, status, error_body(code, message));
+}

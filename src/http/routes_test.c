@@ -1,0 +1,203 @@
+/*
+ * Test-only routes, registered only when HERMESLINK_TEST_MODE=1 so that integration tests can drive what a real route
+ * cannot expose on demand: a slow actor round trip (resets while replies are in flight), a held-open stream (graceful
+ * shutdown), the in-flight bound of an actor (503 server_busy) and the wall clock (expiry without sleeping).
+ */
+#include <string.h>
+#include <time.h>
+
+#include "hl/app.h"
+#include "hl/clock.h"
+#include "hl/db.h"
+#include "hl/http.h"
+#include "hl/routes.h"
+
+#define MAX_DELAY_MS 5000
+
+typedef struct st_echo_job_t {
+    hl_db_job_t super;
+    hl_pending_t *pending;
+    long delay_ms;
+    char *created_at;
+} echo_job_t;
+
+static int echo_run(hl_db_job_t *job, hl_db_t *db)
+{
+    echo_job_t *j = (echo_job_t *)job;
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT value FROM meta WHERE key = 'created_at'");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        j->created_at = hl_strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    if (j->delay_ms > 0) {
+        struct timespec ts = {j->delay_ms / 1000, (j->delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return j->created_at != NULL ? 0 : -1;
+}
+
+static void echo_complete(hl_db_job_t *job, int status)
+{
+    echo_job_t *j = (echo_job_t *)job;
+    if (status == 0)
+        hl_pending_reply_json(j->pending, 200,
+                              json_pack("{s:b, s:s, s:i}", "ok", 1, "db_created_at", j->created_at, "delay_ms", (json_int_t)j->delay_ms));
+    else
+        hl_pending_reply_error(j->pending, 500, "internal_error", "The store could not answer");
+    free(j->created_at);
+    free(j);
+}
+
+static void get_actor_echo(hl_request_t *r)
+{
+    long delay = 0;
+    const char *d = hl_request_query(r, "delay_ms", NULL);
+    if (d != NULL && hl_parse_long(d, 0, MAX_DELAY_MS, &delay) != 0) {
+        hl_reply_error(r, 400, "invalid_delay", "delay_ms must be an integer from 0 to 5000");
+        return;
+    }
+    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
+    if (p == NULL)
+        return;
+    echo_job_t *j = hl_calloc(1, sizeof(*j));
+    hl_db_job_init(&j->super, echo_run, echo_complete);
+    j->pending = p;
+    j->delay_ms = delay;
+    hl_db_actor_post(&hl_app.store, &j->super);
+}
+
+static void post_actor_limit(hl_request_t *r)
+{
+    json_t *max = json_object_get(r->body, "max");
+    if (!json_is_integer(max) || json_integer_value(max) < 1 || json_integer_value(max) > 1000000) {
+        hl_reply_error(r, 400, "invalid_limit", "max must be a positive integer");
+        return;
+    }
+    atomic_store(&hl_app.store.actor.max_inflight, (unsigned)json_integer_value(max));
+    hl_reply_json(r, 200, json_pack("{s:b, s:I}", "ok", 1, "max", json_integer_value(max)));
+}
+
+static void post_clock(hl_request_t *r)
+{
+    json_t *adv = json_object_get(r->body, "advance_ms");
+    if (!json_is_integer(adv)) {
+        hl_reply_error(r, 400, "invalid_advance", "advance_ms must be an integer");
+        return;
+    }
+    hl_clock_advance(json_integer_value(adv));
+    char now[HL_ISO_TIME_LEN];
+    hl_reply_json(r, 200, json_pack("{s:b, s:s}", "ok", 1, "now", hl_format_iso(hl_now_ms(), now)));
+}
+
+/* A held-open streaming response that ticks every 100 ms until the client leaves or the server shuts down. */
+typedef struct st_test_stream_t {
+    h2o_generator_t super;
+    h2o_req_t *req;
+    hl_worker_t *worker;
+    hl_stream_link_t link;
+    h2o_timeout_entry_t timer;
+    int sending;
+    int closing; /* shutdown asked for FINAL while a send was in flight */
+    int gone;
+    unsigned ticks;
+    char buf[64];
+} test_stream_t;
+
+static void stream_send(test_stream_t *s, const char *text, h2o_send_state_t state)
+{
+    size_t len = strlen(text);
+    memcpy(s->buf, text, len);
+    h2o_iovec_t v = h2o_iovec_init(s->buf, len);
+    s->sending = 1;
+    h2o_send(s->req, &v, 1, state);
+}
+
+static void stream_finish(test_stream_t *s)
+{
+    s->gone = 1;
+    h2o_timeout_unlink(&s->timer);
+    hl_worker_remove_stream(&s->link);
+    /* after FINAL the request may be freed at once: touch nothing afterwards */
+    stream_send(s, "event: shutdown\ndata: {}\n\n", H2O_SEND_STATE_FINAL);
+}
+
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    test_stream_t *s = H2O_STRUCT_FROM_MEMBER(test_stream_t, timer, entry);
+    if (!s->sending) {
+        char line[40];
+        snprintf(line, sizeof(line), ": tick %u\n\n", ++s->ticks);
+        stream_send(s, line, H2O_SEND_STATE_IN_PROGRESS);
+    }
+    h2o_timeout_link(s->req->conn->ctx->loop, &s->req->conn->ctx->hundred_ms_timeout, &s->timer);
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    test_stream_t *s = (test_stream_t *)gen;
+    s->sending = 0;
+    if (s->closing)
+        stream_finish(s);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    test_stream_t *s = (test_stream_t *)gen;
+    s->gone = 1;
+    h2o_timeout_unlink(&s->timer);
+    hl_worker_remove_stream(&s->link);
+}
+
+static void on_stream_shutdown(hl_stream_link_t *link)
+{
+    test_stream_t *s = H2O_STRUCT_FROM_MEMBER(test_stream_t, link, link);
+    if (s->gone)
+        return;
+    if (s->sending) {
+        s->closing = 1;
+        h2o_timeout_unlink(&s->timer);
+        return;
+    }
+    stream_finish(s);
+}
+
+static void on_stream_dispose(void *p)
+{
+    test_stream_t *s = p;
+    h2o_timeout_unlink(&s->timer);
+    hl_worker_remove_stream(&s->link);
+}
+
+static void get_stream(hl_request_t *r)
+{
+    test_stream_t *s = h2o_mem_alloc_shared(&r->req->pool, sizeof(*s), on_stream_dispose);
+    memset(s, 0, sizeof(*s));
+    s->super.proceed = on_proceed;
+    s->super.stop = on_stop;
+    s->req = r->req;
+    s->worker = r->worker;
+    s->timer.cb = on_tick;
+    s->link.on_shutdown = on_stream_shutdown;
+    r->req->res.status = 200;
+    r->req->res.reason = "OK";
+    h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+    h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, H2O_STRLIT("*"));
+    h2o_start_response(r->req, &s->super);
+    hl_worker_add_stream(r->worker, &s->link);
+    stream_send(s, "retry: 1000\n\n", H2O_SEND_STATE_IN_PROGRESS);
+    h2o_timeout_link(r->req->conn->ctx->loop, &r->req->conn->ctx->hundred_ms_timeout, &s->timer);
+}
+
+static const hl_route_t ROUTES[] = {
+    {HL_METHOD_GET, "/__test/actor-echo", get_actor_echo, 0, 0},
+    {HL_METHOD_POST, "/__test/actor-limit", post_actor_limit, HL_ROUTE_JSON_BODY, 0},
+    {HL_METHOD_POST, "/__test/clock", post_clock, HL_ROUTE_JSON_BODY, 0},
+    {HL_METHOD_GET, "/__test/stream", get_stream, 0, 0},
+};
+
+void hl_routes_test(hl_router_t *router)
+{
+    hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
+}

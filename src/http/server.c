@@ -1,0 +1,384 @@
+#include "hl/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <urcu.h>
+
+#include "hl/log.h"
+#include "worker.h"
+
+/* how long a worker waits for in-flight work and connections at shutdown before giving up on a clean dispose */
+#define SHUTDOWN_DEADLINE_MS 10000
+/* idle HTTP/1.1 keep-alives are closed this fast once shutdown starts */
+#define SHUTDOWN_REQ_TIMEOUT_MS 50
+
+typedef struct st_listener_t {
+    int fd;
+    int tls;
+    int port;
+} listener_t;
+
+struct st_hl_server_t {
+    h2o_globalconf_t globalconf;
+    SSL_CTX *ssl_ctx;
+    listener_t listeners[HL_MAX_LISTENERS];
+    size_t num_listeners;
+    hl_worker_t *workers;
+    size_t num_workers;
+    int port;
+    int tls_port;
+};
+
+static __thread hl_worker_t *current_worker;
+
+hl_worker_t *hl_worker_current(void)
+{
+    return current_worker;
+}
+
+size_t hl_worker_index(const hl_worker_t *worker)
+{
+    return worker->index;
+}
+
+h2o_loop_t *hl_worker_loop(hl_worker_t *worker)
+{
+    return worker->loop;
+}
+
+bool hl_worker_shutting_down(const hl_worker_t *worker)
+{
+    return worker->shutting_down;
+}
+
+void hl_worker_post(hl_worker_t *worker, hl_worker_msg_t *msg)
+{
+    hl_mailbox_post(&worker->mailbox, &msg->super);
+}
+
+void hl_worker_add_stream(hl_worker_t *worker, hl_stream_link_t *link)
+{
+    h2o_linklist_insert(&worker->streams, &link->_link);
+}
+
+void hl_worker_remove_stream(hl_stream_link_t *link)
+{
+    if (h2o_linklist_is_linked(&link->_link))
+        h2o_linklist_unlink(&link->_link);
+}
+
+static int bind_listener(const char *host, int port, int *bound_port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST},
+                    *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    int r = getaddrinfo(host, portstr, &hints, &res);
+    if (r != 0) {
+        snprintf(err, errlen, "invalid listen address %s", host);
+        return -EINVAL;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0) {
+        r = -errno;
+        snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
+        goto Exit;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#ifdef TCP_DEFER_ACCEPT
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
+#endif
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+        r = -errno;
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        close(fd);
+        fd = -1;
+        goto Exit;
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sslen);
+    *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+    r = fd;
+Exit:
+    freeaddrinfo(res);
+    return r;
+}
+
+static SSL_CTX *create_ssl_ctx(const char *cert, const char *key, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "cannot load the TLS certificate or key");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    h2o_accept_ctx_t *accept_ctx = listener->data;
+    /* bounded so that one busy listener cannot starve the loop */
+    for (int i = 0; i < 64; ++i) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        h2o_accept(accept_ctx, sock);
+    }
+}
+
+static void close_listeners(hl_worker_t *w)
+{
+    for (size_t i = 0; i < w->num_listeners; ++i) {
+        if (w->listeners[i] != NULL) {
+            h2o_socket_read_stop(w->listeners[i]);
+            h2o_socket_close(w->listeners[i]);
+            w->listeners[i] = NULL;
+        }
+    }
+}
+
+static void begin_shutdown(hl_worker_t *w)
+{
+    if (w->shutting_down)
+        return;
+    w->shutting_down = true;
+    close_listeners(w);
+    /* end every long-lived stream: each callback sends FINAL and unlinks itself */
+    while (!h2o_linklist_is_empty(&w->streams)) {
+        hl_stream_link_t *link = H2O_STRUCT_FROM_MEMBER(hl_stream_link_t, _link, w->streams.next);
+        h2o_linklist_unlink(&link->_link);
+        link->on_shutdown(link);
+    }
+    h2o_context_request_shutdown(&w->ctx);
+    w->ctx.http1.req_timeout.timeout = SHUTDOWN_REQ_TIMEOUT_MS;
+}
+
+static void on_shutdown_msg(hl_worker_t *w, hl_worker_msg_t *msg)
+{
+    free(msg);
+    begin_shutdown(w);
+}
+
+static void on_mailbox(hl_mailbox_t *mb, void *data)
+{
+    hl_worker_t *w = data;
+    hl_msg_batch_t batch;
+    if (!hl_mailbox_take(mb, &batch))
+        return;
+    hl_msg_t *msg;
+    while ((msg = hl_msg_batch_pop(&batch)) != NULL) {
+        hl_worker_msg_t *wm = (hl_worker_msg_t *)msg;
+        wm->run(w, wm);
+    }
+}
+
+static int timeout_idle(h2o_timeout_t *t)
+{
+    return h2o_linklist_is_empty(&t->_entries);
+}
+
+/* True when nothing is left that h2o_context_dispose would trip over. */
+static int worker_drained(hl_worker_t *w)
+{
+    h2o_context_t *c = &w->ctx;
+    return w->num_pending == 0 && h2o_linklist_is_empty(&c->http1._conns) && h2o_linklist_is_empty(&c->http2._conns) &&
+           timeout_idle(&c->zero_timeout) && timeout_idle(&c->one_sec_timeout) && timeout_idle(&c->hundred_ms_timeout) &&
+           timeout_idle(&c->handshake_timeout) && timeout_idle(&c->http1.req_timeout) && timeout_idle(&c->http2.idle_timeout) &&
+           timeout_idle(&c->http2.graceful_shutdown_timeout) && timeout_idle(&c->proxy.io_timeout);
+}
+
+static void *worker_main(void *arg)
+{
+    hl_worker_t *w = arg;
+    current_worker = w;
+    rcu_register_thread();
+    while (!w->shutting_down)
+        h2o_evloop_run(w->loop, INT32_MAX);
+    uint64_t deadline = h2o_now(w->loop) + SHUTDOWN_DEADLINE_MS;
+    while (!worker_drained(w) && h2o_now(w->loop) < deadline)
+        h2o_evloop_run(w->loop, 50);
+    if (worker_drained(w)) {
+        hl_mailbox_detach_loop(&w->mailbox);
+        h2o_context_dispose(&w->ctx);
+        /* run once more so that sockets closed above are freed */
+        h2o_evloop_run(w->loop, 0);
+        h2o_evloop_destroy(w->loop);
+        w->loop = NULL;
+    } else {
+        hl_logf(HL_LOG_WARN, "worker %zu: connections still open at the shutdown deadline", w->index);
+    }
+    w->stopped = true;
+    rcu_unregister_thread();
+    current_worker = NULL;
+    return NULL;
+}
+
+static int init_worker(hl_server_t *s, hl_worker_t *w, size_t index)
+{
+    memset(w, 0, sizeof(*w));
+    w->index = index;
+    w->server = s;
+    h2o_linklist_init_anchor(&w->streams);
+    int ret = hl_mailbox_init(&w->mailbox);
+    if (ret != 0)
+        return ret;
+    w->loop = h2o_evloop_create();
+    h2o_context_init(&w->ctx, w->loop, &s->globalconf);
+    hl_mailbox_attach_loop(&w->mailbox, w->loop, on_mailbox, w);
+    for (size_t i = 0; i < s->num_listeners; ++i) {
+        h2o_accept_ctx_t *ac = &w->accept_ctx[i];
+        ac->ctx = &w->ctx;
+        ac->hosts = s->globalconf.hosts;
+        ac->ssl_ctx = s->listeners[i].tls ? s->ssl_ctx : NULL;
+        int fd = dup(s->listeners[i].fd);
+        if (fd < 0)
+            return -errno;
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        h2o_socket_t *sock = h2o_evloop_socket_create(w->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        sock->data = ac;
+        h2o_socket_read_start(sock, on_accept);
+        w->listeners[i] = sock;
+    }
+    w->num_listeners = s->num_listeners;
+    return 0;
+}
+
+static void setup_globalconf(hl_server_t *s)
+{
+    h2o_config_init(&s->globalconf);
+    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hermeslink"));
+    /* h2o's single limit sits just above our largest route limit; each route enforces its own (with our 413) */
+    s->globalconf.max_request_entity_size = HL_MAX_BODY_LIMIT + 1024 * 1024;
+    s->globalconf.http2.graceful_shutdown_timeout = 2000;
+    h2o_hostconf_t *host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = hl_dispatch;
+}
+
+int hl_server_bind(hl_server_t **out, const hl_server_config_t *cfg, char *err, size_t errlen)
+{
+    hl_server_t *s = hl_calloc(1, sizeof(*s));
+    s->tls_port = -1;
+    s->num_workers = (size_t)(cfg->workers > 0 ? cfg->workers : 1);
+    int ret, fd, bound;
+    setup_globalconf(s);
+    if ((fd = bind_listener(cfg->listen_host, cfg->port, &bound, err, errlen)) < 0) {
+        ret = fd;
+        goto Error;
+    }
+    s->listeners[s->num_listeners++] = (listener_t){fd, 0, bound};
+    s->port = bound;
+    if (cfg->tls_port >= 0) {
+        if ((s->ssl_ctx = create_ssl_ctx(cfg->tls_cert_path, cfg->tls_key_path, err, errlen)) == NULL) {
+            ret = -EINVAL;
+            goto Error;
+        }
+        if ((fd = bind_listener(cfg->listen_host, cfg->tls_port, &bound, err, errlen)) < 0) {
+            ret = fd;
+            goto Error;
+        }
+        s->listeners[s->num_listeners++] = (listener_t){fd, 1, bound};
+        s->tls_port = bound;
+    }
+    *out = s;
+    return 0;
+Error:
+    for (size_t i = 0; i < s->num_listeners; ++i)
+        close(s->listeners[i].fd);
+    if (s->ssl_ctx != NULL)
+        SSL_CTX_free(s->ssl_ctx);
+    h2o_config_dispose(&s->globalconf);
+    free(s);
+    return ret;
+}
+
+int hl_server_run(hl_server_t *s, char *err, size_t errlen)
+{
+    int ret;
+    s->workers = hl_calloc(s->num_workers, sizeof(hl_worker_t));
+    for (size_t i = 0; i < s->num_workers; ++i) {
+        if ((ret = init_worker(s, &s->workers[i], i)) != 0) {
+            snprintf(err, errlen, "cannot set up worker %zu: %s", i, strerror(-ret));
+            return ret;
+        }
+    }
+    for (size_t i = 0; i < s->num_workers; ++i) {
+        if ((ret = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i])) != 0) {
+            snprintf(err, errlen, "cannot start worker threads");
+            return -ret;
+        }
+        s->workers[i].started = true;
+    }
+    return 0;
+}
+
+int hl_server_port(const hl_server_t *server)
+{
+    return server->port;
+}
+
+int hl_server_tls_port(const hl_server_t *server)
+{
+    return server->tls_port;
+}
+
+void hl_server_shutdown(hl_server_t *s)
+{
+    if (s->workers == NULL)
+        return;
+    for (size_t i = 0; i < s->num_workers; ++i) {
+        if (!s->workers[i].started)
+            continue;
+        hl_worker_msg_t *msg = hl_malloc(sizeof(*msg));
+        hl_msg_init(&msg->super, 1, NULL);
+        msg->run = on_shutdown_msg;
+        hl_worker_post(&s->workers[i], msg);
+    }
+    for (size_t i = 0; i < s->num_workers; ++i)
+        if (s->workers[i].started)
+            pthread_join(s->workers[i].thread, NULL);
+    for (size_t i = 0; i < s->num_listeners; ++i) {
+        close(s->listeners[i].fd);
+        s->listeners[i].fd = -1;
+    }
+}
+
+void hl_server_free(hl_server_t *s)
+{
+    int clean = 1;
+    for (size_t i = 0; s->workers != NULL && i < s->num_workers; ++i) {
+        if (s->workers[i].loop != NULL)
+            clean = 0;
+        else
+            hl_mailbox_dispose(&s->workers[i].mailbox);
+    }
+    if (!clean)
+        return; /* a worker still holds connections into these structures; the process is exiting anyway */
+    free(s->workers);
+    if (s->ssl_ctx != NULL)
+        SSL_CTX_free(s->ssl_ctx);
+    h2o_config_dispose(&s->globalconf);
+    free(s);
+}

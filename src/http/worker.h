@@ -1,0 +1,35 @@
+/*
+ * Private to src/http: the worker structure and the entry points the server and the dispatcher share.
+ */
+#ifndef HL_HTTP_WORKER_H
+#define HL_HTTP_WORKER_H
+
+#include <pthread.h>
+
+#include "hl/http.h"
+#include "hl/server.h"
+
+#define HL_MAX_LISTENERS 4
+
+struct st_hl_worker_t {
+    h2o_context_t ctx; /* first: the dispatcher maps a context back to its worker */
+    size_t index;
+    hl_server_t *server;
+    pthread_t thread;
+    h2o_evloop_t *loop;
+    h2o_accept_ctx_t accept_ctx[HL_MAX_LISTENERS];
+    h2o_socket_t *listeners[HL_MAX_LISTENERS];
+    size_t num_listeners;
+    hl_mailbox_t mailbox;
+    h2o_linklist_t streams;
+    /** deferred requests whose reply has not come back yet */
+    size_t num_pending;
+    bool shutting_down;
+    bool stopped;
+    bool started;
+};
+
+/** The h2o handler entry point (dispatch.c). */
+int hl_dispatch(h2o_handler_t *self, h2o_req_t *req);
+
+#endif

@@ -1,0 +1,164 @@
+#include <errno.h>
+#include <string.h>
+
+#include "hl/db.h"
+#include "hl/log.h"
+
+struct st_hl_db_t {
+    sqlite3 *conn;
+    void *data;
+    hl_db_actor_hooks_t hooks;
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } * stmts;
+    size_t num_stmts;
+};
+
+void hl_db_job_init(hl_db_job_t *job, int (*run)(hl_db_job_t *, hl_db_t *), void (*complete)(hl_db_job_t *, int))
+{
+    hl_msg_init(&job->super, 1, NULL);
+    job->run = run;
+    job->complete = complete;
+}
+
+sqlite3 *hl_db_conn(hl_db_t *db)
+{
+    return db->conn;
+}
+
+void *hl_db_data(hl_db_t *db)
+{
+    return db->data;
+}
+
+sqlite3_stmt *hl_db_stmt(hl_db_t *db, const char *sql)
+{
+    for (size_t i = 0; i < db->num_stmts; ++i) {
+        if (db->stmts[i].sql == sql) {
+            sqlite3_reset(db->stmts[i].stmt);
+            sqlite3_clear_bindings(db->stmts[i].stmt);
+            return db->stmts[i].stmt;
+        }
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+        hl_fatal("cannot prepare statement: %s: %s", sqlite3_errmsg(db->conn), sql);
+    db->stmts = hl_realloc(db->stmts, sizeof(*db->stmts) * (db->num_stmts + 1));
+    db->stmts[db->num_stmts].sql = sql;
+    db->stmts[db->num_stmts].stmt = st;
+    ++db->num_stmts;
+    return st;
+}
+
+static int exec(hl_db_t *db, const char *sql)
+{
+    int rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        hl_logf(HL_LOG_ERROR, "sqlite: %s failed: %s", sql, sqlite3_errmsg(db->conn));
+    return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+#define MAX_BATCH 256
+
+static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
+{
+    hl_db_actor_t *a = (hl_db_actor_t *)actor;
+    hl_db_t *db = a->_db;
+    hl_db_job_t *jobs[MAX_BATCH];
+    int status[MAX_BATCH];
+    hl_msg_t *msg = hl_msg_batch_pop(batch);
+    while (msg != NULL) {
+        /* one transaction per chunk of the batch: group commit, bounded so that replies are not held back forever */
+        size_t n = 0;
+        int in_tx = exec(db, "BEGIN IMMEDIATE") == 0;
+        for (; msg != NULL && n < MAX_BATCH; msg = hl_msg_batch_pop(batch)) {
+            hl_db_job_t *job = (hl_db_job_t *)msg;
+            jobs[n] = job;
+            if (!in_tx) {
+                status[n++] = -EIO;
+                continue;
+            }
+            if (exec(db, "SAVEPOINT job") != 0) {
+                status[n++] = -EIO;
+                continue;
+            }
+            status[n] = job->run(job, db);
+            if (status[n] != 0)
+                exec(db, "ROLLBACK TO job");
+            exec(db, "RELEASE job");
+            ++n;
+        }
+        if (in_tx && exec(db, "COMMIT") != 0) {
+            exec(db, "ROLLBACK");
+            for (size_t i = 0; i < n; ++i)
+                status[i] = -EIO;
+        }
+        for (size_t i = 0; i < n; ++i)
+            jobs[i]->complete(jobs[i], status[i]);
+    }
+}
+
+static int on_start(hl_actor_t *actor)
+{
+    hl_db_actor_t *a = (hl_db_actor_t *)actor;
+    int ret = hl_db_open(a->_path, &a->_db->conn);
+    if (ret != 0) {
+        hl_logf(HL_LOG_ERROR, "%s: cannot open link.db", actor->name);
+        return ret;
+    }
+    if (a->_db->hooks.on_open != NULL && (ret = a->_db->hooks.on_open(a->_db)) != 0) {
+        sqlite3_close(a->_db->conn);
+        a->_db->conn = NULL;
+    }
+    return ret;
+}
+
+static void on_tick(hl_actor_t *actor)
+{
+    hl_db_actor_t *a = (hl_db_actor_t *)actor;
+    if (a->_db->hooks.on_tick == NULL || exec(a->_db, "BEGIN IMMEDIATE") != 0)
+        return;
+    a->_db->hooks.on_tick(a->_db);
+    if (exec(a->_db, "COMMIT") != 0)
+        exec(a->_db, "ROLLBACK");
+}
+
+static void on_stop(hl_actor_t *actor)
+{
+    hl_db_actor_t *a = (hl_db_actor_t *)actor;
+    hl_db_t *db = a->_db;
+    if (db->hooks.on_close != NULL)
+        db->hooks.on_close(db);
+    for (size_t i = 0; i < db->num_stmts; ++i)
+        sqlite3_finalize(db->stmts[i].stmt);
+    free(db->stmts);
+    db->stmts = NULL;
+    db->num_stmts = 0;
+    sqlite3_close(db->conn);
+    db->conn = NULL;
+    free(db);
+    a->_db = NULL;
+    free(a->_path);
+    a->_path = NULL;
+}
+
+int hl_db_actor_init(hl_db_actor_t *a, const char *name, const char *path, const hl_db_actor_hooks_t *hooks, void *data)
+{
+    static const hl_actor_callbacks_t cb = {.on_start = on_start, .on_batch = on_batch, .on_tick = on_tick, .on_stop = on_stop};
+    int ret = hl_actor_init(&a->actor, name, &cb, data);
+    if (ret != 0)
+        return ret;
+    a->_db = hl_calloc(1, sizeof(*a->_db));
+    a->_db->data = data;
+    if (hooks != NULL)
+        a->_db->hooks = *hooks;
+    a->actor.tick_ms = a->_db->hooks.tick_ms;
+    a->_path = hl_strdup(path);
+    return 0;
+}
+
+void hl_db_actor_post(hl_db_actor_t *a, hl_db_job_t *job)
+{
+    hl_actor_post(&a->actor, &job->super);
+}
