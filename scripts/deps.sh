@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config make
     libh2o-evloop-dev libjansson-dev libsqlite3-dev libssl-dev libqrencode-dev
-    libcurl4-openssl-dev check liburcu-dev libyaml-dev
+    libcurl4-openssl-dev check liburcu-dev
     curl wrk nghttp2-client sqlite3 openssl procps
 )
 
