@@ -72,8 +72,8 @@ typedef struct st_hl_db_actor_hooks_t {
 } hl_db_actor_hooks_t;
 
 /** Prepares a db actor on `path`; `data` is reachable through hl_db_data. Main thread. */
-int hl_db_actor_init(hl_db_actor_t *a, const char *name, const char *path, const hl_db_actor_hooks_t *hooks, void *data)
-    HL_WARN_UNUSED;
+int hl_db_actor_init(hl_db_actor_t *a, const char *name, const char *path, const hl_db_actor_hooks_t *hooks,
+                     void *data) HL_WARN_UNUSED;
 
 /** Posts a job (ownership passes). Any thread. */
 void hl_db_actor_post(hl_db_actor_t *a, hl_db_job_t *job);

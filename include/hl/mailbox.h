@@ -91,8 +91,7 @@ struct st_h2o_evloop_t;
  * Wraps the eventfd as an h2o socket on `loop`; `on_ready` runs on the loop's thread whenever messages may be waiting
  * (it should call hl_mailbox_take). Worker thread that owns `loop`.
  */
-void hl_mailbox_attach_loop(hl_mailbox_t *mb, struct st_h2o_evloop_t *loop, void (*on_ready)(hl_mailbox_t *, void *),
-                            void *data);
+void hl_mailbox_attach_loop(hl_mailbox_t *mb, struct st_h2o_evloop_t *loop, void (*on_ready)(hl_mailbox_t *, void *), void *data);
 
 /** Undoes hl_mailbox_attach_loop (closes the h2o socket but not the eventfd). Loop thread. */
 void hl_mailbox_detach_loop(hl_mailbox_t *mb);

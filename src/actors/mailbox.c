@@ -102,8 +102,7 @@ static void on_loop_read(h2o_socket_t *sock, const char *err)
     mb->_on_ready(mb, mb->_on_ready_data);
 }
 
-void hl_mailbox_attach_loop(hl_mailbox_t *mb, struct st_h2o_evloop_t *loop, void (*on_ready)(hl_mailbox_t *, void *),
-                            void *data)
+void hl_mailbox_attach_loop(hl_mailbox_t *mb, struct st_h2o_evloop_t *loop, void (*on_ready)(hl_mailbox_t *, void *), void *data)
 {
     /* h2o closes the fd it wraps, so give it a duplicate and keep ours for posting */
     int fd = dup(mb->_efd);

@@ -48,10 +48,10 @@ static json_t *system_status_json(json_t *urls, json_t *lan_ips)
     const char *link_id = hl_app.identity.link_id;
     return json_pack("{s:s, s:o, s:s, s:i, s:{s:b, s:b, s:s}, s:{s:s, s:o}, s:{s:s, s:O, s:O, s:[], s:[]}, s:n}", "version",
                      HL_VERSION, "linkId", link_id ? json_string(link_id) : json_null(), "installId", hl_app.identity.install_id,
-                     "port", hl_app.port, "autostart", "supported", 0, "enabled", 0, "method", "unsupported", "environment",
-                     "kind", hl_app.env.kind, "warning", hl_app.env.warning ? json_string(hl_app.env.warning) : json_null(),
-                     "networkReport", "lastReportedAt", now, "preferredUrls", urls, "lanIps", lan_ips, "publicIpv4s",
-                     "publicIpv6s", "updateAvailable");
+                     "port", hl_app.port, "autostart", "supported", 0, "enabled", 0, "method", "unsupported", "environment", "kind",
+                     hl_app.env.kind, "warning", hl_app.env.warning ? json_string(hl_app.env.warning) : json_null(),
+                     "networkReport", "lastReportedAt", now, "preferredUrls", urls, "lanIps", lan_ips, "publicIpv4s", "publicIpv6s",
+                     "updateAvailable");
 }
 
 static void publish(void)

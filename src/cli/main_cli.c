@@ -52,8 +52,8 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
 } COMMANDS[] = {
-    {"run", hl_cmd_run},         {"start", hl_cmd_start},   {"stop", hl_cmd_stop}, {"restart", hl_cmd_restart},
-    {"status", hl_cmd_status},   {"config", hl_cmd_config}, {"logs", hl_cmd_logs},
+    {"run", hl_cmd_run},       {"start", hl_cmd_start},   {"stop", hl_cmd_stop}, {"restart", hl_cmd_restart},
+    {"status", hl_cmd_status}, {"config", hl_cmd_config}, {"logs", hl_cmd_logs},
 };
 
 int hl_cli_main(int argc, char **argv)

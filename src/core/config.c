@@ -98,8 +98,8 @@ static int load_int(json_t *root, const char *key, long min, long max, int *out,
     return 0;
 }
 
-static int load_string(json_t *root, const char *key, int nullable, int (*valid)(const char *), const char *expect,
-                       char **out, char *err, size_t errlen)
+static int load_string(json_t *root, const char *key, int nullable, int (*valid)(const char *), const char *expect, char **out,
+                       char *err, size_t errlen)
 {
     json_t *v = json_object_get(root, key);
     if (v == NULL)
@@ -152,15 +152,12 @@ int hl_config_load(hl_config_t *cfg, const char *home, char *err, size_t errlen)
     if ((ret = load_int(root, "port", 1, 65535, &cfg->port, err, errlen)) != 0 ||
         (ret = load_int(root, "tlsPort", 0, 65535, &cfg->tls_port, err, errlen)) != 0 ||
         (ret = load_int(root, "workers", 0, 256, &cfg->workers, err, errlen)) != 0 ||
-        (ret = load_string(root, "lanHost", 1, hl_config_valid_lan_host, "an IPv4 address", &cfg->lan_host, err, errlen)) !=
-            0 ||
-        (ret = load_string(root, "language", 0, valid_language, "one of auto, en, zh-CN", &cfg->language, err, errlen)) !=
-            0 ||
-        (ret = load_string(root, "logLevel", 0, hl_config_valid_log_level, "one of debug, info, warn, error", &cfg->log_level,
-                           err, errlen)) != 0 ||
+        (ret = load_string(root, "lanHost", 1, hl_config_valid_lan_host, "an IPv4 address", &cfg->lan_host, err, errlen)) != 0 ||
+        (ret = load_string(root, "language", 0, valid_language, "one of auto, en, zh-CN", &cfg->language, err, errlen)) != 0 ||
+        (ret = load_string(root, "logLevel", 0, hl_config_valid_log_level, "one of debug, info, warn, error", &cfg->log_level, err,
+                           errlen)) != 0 ||
         (ret = load_string(root, "publicUrl", 1, valid_http_url, "an http(s) URL", &cfg->public_url, err, errlen)) != 0 ||
-        (ret = load_string(root, "hermesApiUrl", 1, valid_http_url, "an http(s) URL", &cfg->hermes_api_url, err, errlen)) !=
-            0 ||
+        (ret = load_string(root, "hermesApiUrl", 1, valid_http_url, "an http(s) URL", &cfg->hermes_api_url, err, errlen)) != 0 ||
         (ret = load_string(root, "hermesApiKey", 1, any_string, "a string", &cfg->hermes_api_key, err, errlen)) != 0)
         goto Exit;
     if (cfg->tls_port != 0 && cfg->tls_port == cfg->port) {
@@ -295,7 +292,8 @@ char *hl_config_dump(const hl_config_t *cfg, int redact_secrets)
     json_object_set_new(out, "hermesApiUrl", nullable(cfg->hermes_api_url));
     if (cfg->hermes_api_key != NULL || json_object_get(cfg->raw, "hermesApiKey") != NULL)
         json_object_set_new(out, "hermesApiKey",
-                            redact_secrets && cfg->hermes_api_key != NULL ? json_string("[redacted]") : nullable(cfg->hermes_api_key));
+                            redact_secrets && cfg->hermes_api_key != NULL ? json_string("[redacted]")
+                                                                          : nullable(cfg->hermes_api_key));
     char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(out);
     char *with_nl = hl_asprintf("%s\n", text);

@@ -145,8 +145,8 @@ void hl_log_close(void)
 
 static int is_secret_key(const char *key)
 {
-    static const char *const needles[] = {"authorization", "cookie", "token", "secret", "password",
-                                          "private_key", "privatekey", "private-key", "api_key", "apikey", "api-key"};
+    static const char *const needles[] = {"authorization", "cookie",      "token",   "secret", "password", "private_key",
+                                          "privatekey",    "private-key", "api_key", "apikey", "api-key"};
     char lower[128];
     size_t i = 0;
     for (; key[i] != '\0' && i + 1 < sizeof(lower); ++i)

@@ -53,10 +53,10 @@ hl_environment_t hl_detect_environment(void)
 
 static int is_virtual_interface(const char *name)
 {
-    static const char *const prefixes[] = {"docker", "veth", "vmnet", "vbox", "vmware", "tailscale", "zerotier", "wireguard",
-                                           "wg", "utun", "virbr", "hyper-v", "vethernet", "loopback", "lo", "br-", "bridge",
-                                           "zt", "tun", "tap", "awdl", "llw", "anpi", "gif", "stf", "ipsec", "ppp", "cni",
-                                           "flannel", "kube"};
+    static const char *const prefixes[] = {"docker", "veth",  "vmnet", "vbox",    "vmware",    "tailscale", "zerotier", "wireguard",
+                                           "wg",     "utun",  "virbr", "hyper-v", "vethernet", "loopback",  "lo",       "br-",
+                                           "bridge", "zt",    "tun",   "tap",     "awdl",      "llw",       "anpi",     "gif",
+                                           "stf",    "ipsec", "ppp",   "cni",     "flannel",   "kube"};
     for (size_t i = 0; i < HL_ARRAY_SIZE(prefixes); ++i)
         if (strncasecmp(name, prefixes[i], strlen(prefixes[i])) == 0)
             return 1;
@@ -104,8 +104,8 @@ json_t *hl_lan_ips(const char *lan_host, const hl_environment_t *env)
     candidate_t cands[64];
     size_t n = 0;
     for (struct ifaddrs *i = ifs; i != NULL && n < HL_ARRAY_SIZE(cands); i = i->ifa_next) {
-        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) ||
-            !(i->ifa_flags & IFF_UP) || is_virtual_interface(i->ifa_name))
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP) ||
+            is_virtual_interface(i->ifa_name))
             continue;
         uint32_t a = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
         if (!is_private(a))

@@ -59,8 +59,8 @@ static int generate(const char *cert_path, const char *key_path, char *err, size
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"hermeslink", -1, -1, 0);
     X509_set_issuer_name(cert, name);
     if (add_ext(cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1") != 0 ||
-        add_ext(cert, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
-        add_ext(cert, NID_ext_key_usage, "serverAuth") != 0 || X509_sign(cert, key, EVP_sha256()) == 0)
+        add_ext(cert, NID_basic_constraints, "critical,CA:FALSE") != 0 || add_ext(cert, NID_ext_key_usage, "serverAuth") != 0 ||
+        X509_sign(cert, key, EVP_sha256()) == 0)
         goto Exit;
     if (!PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL) || !PEM_write_bio_X509(cbio, cert))
         goto Exit;

@@ -155,7 +155,8 @@ int hl_dispatch(h2o_handler_t *self, h2o_req_t *req)
     hl_request_t r = {.req = req, .worker = (hl_worker_t *)req->conn->ctx};
     hl_method_t method = hl_method_from_string(req->method.base, req->method.len);
 
-    if (method == HL_METHOD_OPTIONS && h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1) >= 0) {
+    if (method == HL_METHOD_OPTIONS &&
+        h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1) >= 0) {
         send_preflight(req);
         return 0;
     }

@@ -7,9 +7,9 @@
 typedef struct st_node_t node_t;
 
 struct st_node_t {
-    char *literal;       /* NULL for the parameter child */
-    char *param_name;    /* for the parameter child */
-    node_t **children;   /* literal children */
+    char *literal;     /* NULL for the parameter child */
+    char *param_name;  /* for the parameter child */
+    node_t **children; /* literal children */
     size_t num_children;
     node_t *param_child;
     const hl_route_t **routes; /* routes ending here */
@@ -23,9 +23,8 @@ struct st_hl_router_t {
 static const struct {
     const char *name;
     hl_method_t method;
-} METHODS[] = {{"GET", HL_METHOD_GET},     {"HEAD", HL_METHOD_HEAD},     {"POST", HL_METHOD_POST},
-               {"PUT", HL_METHOD_PUT},     {"PATCH", HL_METHOD_PATCH},   {"DELETE", HL_METHOD_DELETE},
-               {"OPTIONS", HL_METHOD_OPTIONS}};
+} METHODS[] = {{"GET", HL_METHOD_GET},     {"HEAD", HL_METHOD_HEAD},     {"POST", HL_METHOD_POST},      {"PUT", HL_METHOD_PUT},
+               {"PATCH", HL_METHOD_PATCH}, {"DELETE", HL_METHOD_DELETE}, {"OPTIONS", HL_METHOD_OPTIONS}};
 
 hl_method_t hl_method_from_string(const char *s, size_t len)
 {
@@ -100,8 +99,7 @@ int hl_router_add(hl_router_t *router, const hl_route_t *route)
             if (n->param_child == NULL) {
                 n->param_child = hl_calloc(1, sizeof(node_t));
                 n->param_child->param_name = hl_strndup(seg + 1, len - 1);
-            } else if (strlen(n->param_child->param_name) != len - 1 ||
-                       memcmp(n->param_child->param_name, seg + 1, len - 1) != 0) {
+            } else if (strlen(n->param_child->param_name) != len - 1 || memcmp(n->param_child->param_name, seg + 1, len - 1) != 0) {
                 return -EINVAL; /* two names for one position would make params ambiguous */
             }
             n = n->param_child;

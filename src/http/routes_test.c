@@ -39,8 +39,9 @@ static void echo_complete(hl_db_job_t *job, int status)
 {
     echo_job_t *j = (echo_job_t *)job;
     if (status == 0)
-        hl_pending_reply_json(j->pending, 200,
-                              json_pack("{s:b, s:s, s:i}", "ok", 1, "db_created_at", j->created_at, "delay_ms", (json_int_t)j->delay_ms));
+        hl_pending_reply_json(
+            j->pending, 200,
+            json_pack("{s:b, s:s, s:i}", "ok", 1, "db_created_at", j->created_at, "delay_ms", (json_int_t)j->delay_ms));
     else
         hl_pending_reply_error(j->pending, 500, "internal_error", "The store could not answer");
     free(j->created_at);
