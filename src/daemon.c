@@ -11,6 +11,9 @@
 #include <urcu.h>
 
 #include "hl/app.h"
+#include "hl/auth.h"
+#include "hl/pairing.h"
+#include "hl/token_table.h"
 #include "hl/clock.h"
 #include "hl/control.h"
 #include "hl/fsutil.h"
@@ -77,7 +80,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     int exit_code = 1, pid_fd = -1, ret;
     hl_server_t *server = NULL;
     hl_router_t *router = NULL;
-    int log_open = 0, store_started = 0, system_started = 0, control_started = 0;
+    int log_open = 0, store_started = 0, auth_started = 0, pairing_started = 0, system_started = 0, control_started = 0;
     sigset_t sigs;
     block_signals(&sigs); /* before any thread exists, so every thread inherits the mask and sigwait gets them */
     rcu_register_thread();
@@ -155,6 +158,17 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         goto Exit;
     }
     store_started = 1;
+    hl_token_table_init();
+    if (hl_auth_actor_init(&hl_app.auth) != 0 || hl_actor_start(&hl_app.auth.actor) != 0) {
+        snprintf(err, sizeof(err), "cannot start the auth actor");
+        goto Exit;
+    }
+    auth_started = 1;
+    if (hl_pairing_actor_init(&hl_app.pairing) != 0 || hl_actor_start(&hl_app.pairing.actor) != 0) {
+        snprintf(err, sizeof(err), "cannot start the pairing actor");
+        goto Exit;
+    }
+    pairing_started = 1;
     if (hl_system_actor_init(&hl_app.system) != 0 || hl_actor_start(&hl_app.system) != 0) {
         snprintf(err, sizeof(err), "cannot start the system actor");
         goto Exit;
@@ -204,14 +218,23 @@ Exit:
         hl_server_shutdown(server);
     if (system_started)
         hl_actor_stop(&hl_app.system);
+    if (pairing_started)
+        hl_actor_stop(&hl_app.pairing.actor); /* before auth: a claim in flight still forwards to auth */
+    if (auth_started)
+        hl_actor_stop(&hl_app.auth.actor);
     if (store_started)
         hl_actor_stop(&hl_app.store.actor);
     if (server != NULL)
         hl_server_free(server);
     if (system_started)
         hl_actor_dispose(&hl_app.system);
+    if (pairing_started)
+        hl_actor_dispose(&hl_app.pairing.actor);
+    if (auth_started)
+        hl_actor_dispose(&hl_app.auth.actor);
     if (store_started)
         hl_actor_dispose(&hl_app.store.actor);
+    hl_token_table_destroy();
     hl_router_free(router);
     hl_snapshot_clear();
     rcu_barrier();

@@ -71,6 +71,16 @@ bool hl_actor_acquire_slot(hl_actor_t *actor);
 /** Releases a slot taken by hl_actor_acquire_slot. Any thread. */
 void hl_actor_release_slot(hl_actor_t *actor);
 
+/** A message that is a closure: the receiving actor calls `run`, which owns (and frees) the task. */
+typedef struct st_hl_task_t hl_task_t;
+struct st_hl_task_t {
+    hl_msg_t super;
+    void (*run)(hl_task_t *task);
+};
+
+/** Runs every task of a batch in order (an on_batch for actors that only receive tasks). */
+void hl_actor_run_tasks(hl_actor_t *actor, hl_msg_batch_t *batch);
+
 /** Stops the actor after it has handled every message queued before this call, then joins it. Main thread. */
 void hl_actor_stop(hl_actor_t *actor);
 

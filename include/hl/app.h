@@ -5,6 +5,7 @@
 #ifndef HL_APP_H
 #define HL_APP_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "hl/actor.h"
@@ -34,7 +35,11 @@ typedef struct st_hl_app_t {
     int test_mode;
     int64_t started_at_ms;
     hl_db_actor_t store;
+    hl_db_actor_t auth;
+    hl_db_actor_t pairing;
     hl_actor_t system;
+    /** device counts (not hidden), published by the auth actor for /api/v1/status */
+    atomic_uint devices_total, devices_active, devices_revoked;
 } hl_app_t;
 
 extern hl_app_t hl_app;

@@ -34,8 +34,11 @@ typedef struct st_hl_request_t {
     h2o_iovec_t query;
     /** parsed JSON body for HL_ROUTE_JSON_BODY routes ({} for an empty body); borrowed, freed after the handler */
     json_t *body;
-    /** the authenticated device id for HL_ROUTE_AUTH routes (pool memory), else NULL */
-    const char *device_id;
+    /** the authenticated device of HL_ROUTE_AUTH routes (pool memory), else NULL */
+    const struct st_hl_auth_device_t *device;
+    /** the bearer token of HL_ROUTE_CONNECT_TOKEN routes (not NUL-terminated), else NULL */
+    const char *bearer;
+    size_t bearer_len;
 } hl_request_t;
 
 /** A message for a worker: `run` executes on that worker's thread and owns the message. */
@@ -83,6 +86,21 @@ void hl_pending_reply_json(hl_pending_t *pending, int status, json_t *body);
 
 /** Answers a deferred request with the error envelope. Any thread. Consumes the pending handle. */
 void hl_pending_reply_error(hl_pending_t *pending, int status, const char *code, const char *message);
+
+/**
+ * Answers a deferred request with `len` bytes (copied) of `content_type` (a string literal). Any thread. Consumes the
+ * pending handle.
+ */
+void hl_pending_reply_bytes(hl_pending_t *pending, int status, const char *content_type, const char *data, size_t len);
+
+/**
+ * Adds one response header to the coming reply (e.g. Retry-After). Call before the reply, from the thread that will
+ * reply. `name` is a lowercase string literal; `value` is copied.
+ */
+void hl_pending_set_header(hl_pending_t *pending, const char *name, const char *value);
+
+/** The client's address as text ("127.0.0.1", "::1"), in pool memory; "unknown" when it cannot be read. */
+const char *hl_request_peer(const hl_request_t *r);
 
 /** Posts a message to a worker. Any thread; ownership passes. */
 void hl_worker_post(hl_worker_t *worker, hl_worker_msg_t *msg);

@@ -27,10 +27,11 @@ struct st_hl_request_t;
 typedef void (*hl_route_handler_t)(struct st_hl_request_t *req);
 
 /* route flags */
-#define HL_ROUTE_NO_STORE 0x1  /* Cache-Control: no-store on the reply */
-#define HL_ROUTE_JSON_BODY 0x2 /* the handler reads a JSON body: parsed before the call, 400 invalid_json if bad */
-#define HL_ROUTE_AUTH 0x4      /* bearer token required */
-#define HL_ROUTE_RAW_BODY 0x8  /* the handler reads a raw body (uploads) */
+#define HL_ROUTE_NO_STORE 0x1       /* Cache-Control: no-store on the reply */
+#define HL_ROUTE_JSON_BODY 0x2      /* the handler reads a JSON body: parsed before the call, 400 invalid_json if bad */
+#define HL_ROUTE_AUTH 0x4           /* bearer token required */
+#define HL_ROUTE_RAW_BODY 0x8       /* the handler reads a raw body (uploads) */
+#define HL_ROUTE_CONNECT_TOKEN 0x10 /* bearer must be a connect token (device-session): checked before the body */
 
 typedef struct st_hl_route_t {
     hl_method_t method; /* one method; GET routes also answer HEAD */

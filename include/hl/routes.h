@@ -12,6 +12,18 @@ hl_router_t *hl_routes_build(int test_mode);
 /** GET /api/v1/bootstrap, /api/v1/system/version, /api/v1/system/status. */
 void hl_routes_system(hl_router_t *router);
 
+/** spec/API.md §3: the /api/v1/auth routes. */
+void hl_routes_auth(hl_router_t *router);
+
+/** spec/API.md §6: /api/v1/devices*. */
+void hl_routes_devices(hl_router_t *router);
+
+/** spec/API.md §4 and §2: the /api/v1/pairing routes and GET /pair. */
+void hl_routes_pairing(hl_router_t *router);
+
+/** spec/API.md §5: GET /api/v1/status, GET /api/v1/logs. */
+void hl_routes_status(hl_router_t *router);
+
 /** Test-only routes under /__test/ (HERMESLINK_TEST_MODE=1): actor round trips, held streams, clock shifts. */
 void hl_routes_test(hl_router_t *router);
 

@@ -15,6 +15,8 @@ typedef struct st_hl_snapshot_t {
     size_t bootstrap_len;
     char *system_status_json;
     size_t system_status_len;
+    /** {"preferred_urls":[…],"lan_ips":[…],"tls_urls":[…]}: where the service is reachable, for pairing */
+    char *urls_json;
 } hl_snapshot_t;
 
 /** The current snapshot (never NULL once the daemon serves). Inside rcu_read_lock only. */
@@ -22,6 +24,9 @@ hl_snapshot_t *hl_snapshot_current(void);
 
 /** Replaces the snapshot (ownership passes); the previous one is freed after a grace period. One writer thread at a time. */
 void hl_snapshot_publish(hl_snapshot_t *snap);
+
+/** A parsed copy of the current snapshot's urls_json (new reference; empty lists before the first publish). RCU reader. */
+struct json_t *hl_snapshot_urls(void);
 
 /** Frees the current snapshot at exit (no reader may remain). */
 void hl_snapshot_clear(void);

@@ -150,3 +150,13 @@ void hl_actor_dispose(hl_actor_t *actor)
     pthread_mutex_destroy(&actor->_start_mutex);
     pthread_cond_destroy(&actor->_start_cond);
 }
+
+void hl_actor_run_tasks(hl_actor_t *actor, hl_msg_batch_t *batch)
+{
+    (void)actor;
+    hl_msg_t *msg;
+    while ((msg = hl_msg_batch_pop(batch)) != NULL) {
+        hl_task_t *task = (hl_task_t *)msg;
+        task->run(task);
+    }
+}

@@ -60,6 +60,10 @@ static void publish(void)
     hl_snapshot_t *snap = hl_calloc(1, sizeof(*snap));
     snap->bootstrap_json = dump(bootstrap_json(urls), &snap->bootstrap_len);
     snap->system_status_json = dump(system_status_json(urls, state.lan_ips), &snap->system_status_len);
+    json_t *tls_urls = hl_app.tls_port >= 0 ? hl_service_urls("https", NULL, state.lan_ips, hl_app.tls_port) : json_array();
+    size_t len;
+    snap->urls_json =
+        dump(json_pack("{s:O, s:O, s:o}", "preferred_urls", urls, "lan_ips", state.lan_ips, "tls_urls", tls_urls), &len);
     json_decref(urls);
     hl_snapshot_publish(snap);
 }
@@ -86,12 +90,6 @@ static void on_tick(hl_actor_t *actor)
     publish();
 }
 
-static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
-{
-    (void)actor;
-    hl_msg_batch_free(batch);
-}
-
 static void on_stop(hl_actor_t *actor)
 {
     (void)actor;
@@ -101,7 +99,8 @@ static void on_stop(hl_actor_t *actor)
 
 int hl_system_actor_init(hl_actor_t *actor)
 {
-    static const hl_actor_callbacks_t cb = {.on_start = on_start, .on_batch = on_batch, .on_tick = on_tick, .on_stop = on_stop};
+    static const hl_actor_callbacks_t cb = {
+        .on_start = on_start, .on_batch = hl_actor_run_tasks, .on_tick = on_tick, .on_stop = on_stop};
     int ret = hl_actor_init(actor, "system", &cb, NULL);
     actor->tick_ms = REFRESH_MS;
     return ret;

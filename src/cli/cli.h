@@ -14,6 +14,10 @@ int hl_cmd_restart(int argc, char **argv);
 int hl_cmd_status(int argc, char **argv);
 int hl_cmd_config(int argc, char **argv);
 int hl_cmd_logs(int argc, char **argv);
+int hl_cmd_pair(int argc, char **argv);
+
+/** Starts the daemon of `home` with the configured ports (as `start` does); progress on stderr when `quiet`. 0 or 1. */
+int hl_cli_start_daemon(const char *home, int quiet);
 
 /** True when argv[1..] contains --help or -h. */
 int hl_cli_wants_help(int argc, char **argv);

@@ -150,13 +150,13 @@ static int http_reachable(const char *host, int port)
     return ok;
 }
 
-static void print_urls(const char *listen, int port, int tls_port)
+static void print_urls(FILE *out, const char *listen, int port, int tls_port)
 {
     int any = strcmp(listen, "0.0.0.0") == 0 || strcmp(listen, "::") == 0;
     const char *local = any ? "127.0.0.1" : listen;
-    printf("Local:     http://%s:%d\n", local, port);
+    fprintf(out, "Local:     http://%s:%d\n", local, port);
     if (tls_port >= 0)
-        printf("TLS:       https://%s:%d\n", local, tls_port);
+        fprintf(out, "TLS:       https://%s:%d\n", local, tls_port);
     if (!any)
         return;
     hl_config_t cfg;
@@ -167,7 +167,7 @@ static void print_urls(const char *listen, int port, int tls_port)
         json_t *ips = hl_lan_ips(cfg.lan_host, &env);
         size_t i;
         json_t *ip;
-        json_array_foreach(ips, i, ip) printf("LAN:       http://%s:%d\n", json_string_value(ip), port);
+        json_array_foreach(ips, i, ip) fprintf(out, "LAN:       http://%s:%d\n", json_string_value(ip), port);
         json_decref(ips);
     }
     free(home);
@@ -236,11 +236,11 @@ static void become_daemon(const hl_daemon_options_t *base, int ready_fd, const c
     _exit(hl_daemon_run(&o));
 }
 
-static int start_daemon(const hl_daemon_options_t *o, const char *home)
+static int start_daemon_to(const hl_daemon_options_t *o, const char *home, FILE *out)
 {
     pid_t pid;
     if (hl_pidfile_probe(home, &pid) == HL_PID_RUNNING) {
-        printf("Hermes Link is already running (PID %d).\n", (int)pid);
+        fprintf(out, "Hermes Link is already running (PID %d).\n", (int)pid);
         return 0;
     }
     int fds[2];
@@ -286,10 +286,21 @@ static int start_daemon(const hl_daemon_options_t *o, const char *home)
         return 1;
     }
     hl_pidfile_probe(home, &pid);
-    printf("Hermes Link started (PID %d).\n", (int)pid);
-    print_urls(listen, port, tls_port);
+    fprintf(out, "Hermes Link started (PID %d).\n", (int)pid);
+    print_urls(out, listen, port, tls_port);
     json_decref(st);
     return 0;
+}
+
+static int start_daemon(const hl_daemon_options_t *o, const char *home)
+{
+    return start_daemon_to(o, home, stdout);
+}
+
+int hl_cli_start_daemon(const char *home, int quiet)
+{
+    hl_daemon_options_t o = {.port = -1, .tls_port = -2, .listen = NULL};
+    return start_daemon_to(&o, home, quiet ? stderr : stdout);
 }
 
 int hl_cmd_start(int argc, char **argv)

@@ -15,6 +15,7 @@ static const char HELP[] = "Hermes Link " HL_VERSION " — Local service for Her
                            "  stop               Stop the Hermes Link daemon\n"
                            "  restart            Restart the daemon\n"
                            "  status             Show daemon and service status\n"
+                           "  pair               Generate a pairing QR code and connect token for a device\n"
                            "  config get         Show current configuration\n"
                            "  config set         Set a configuration value\n"
                            "  logs               Show recent log entries (--gateway for gateway logs)\n"
@@ -53,7 +54,7 @@ static const struct {
     int (*fn)(int, char **);
 } COMMANDS[] = {
     {"run", hl_cmd_run},       {"start", hl_cmd_start},   {"stop", hl_cmd_stop}, {"restart", hl_cmd_restart},
-    {"status", hl_cmd_status}, {"config", hl_cmd_config}, {"logs", hl_cmd_logs},
+    {"status", hl_cmd_status}, {"config", hl_cmd_config}, {"logs", hl_cmd_logs}, {"pair", hl_cmd_pair},
 };
 
 int hl_cli_main(int argc, char **argv)

@@ -14,12 +14,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hl/app.h"
 #include "hl/clock.h"
 #include "hl/fsutil.h"
 #include "hl/log.h"
+#include "hl/pairing.h"
 
 #define MAX_REQUEST 65536
 #define IO_TIMEOUT_MS 2000
@@ -113,6 +115,63 @@ static json_t *error_reply(const char *code, const char *message)
     return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message", message);
 }
 
+/* Waits for an actor's answer on the control thread. Shared with the actor through a refcount, so an answer that comes
+ * after the timeout is still delivered into valid memory. */
+typedef struct st_sync_reply_t {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    json_t *result;
+    int done;
+    int refs;
+} sync_reply_t;
+
+static void sync_release(sync_reply_t *s)
+{
+    pthread_mutex_lock(&s->mutex);
+    int last = --s->refs == 0;
+    pthread_mutex_unlock(&s->mutex);
+    if (last) {
+        json_decref(s->result);
+        pthread_mutex_destroy(&s->mutex);
+        pthread_cond_destroy(&s->cond);
+        free(s);
+    }
+}
+
+static void sync_deliver(json_t *result, void *data)
+{
+    sync_reply_t *s = data;
+    pthread_mutex_lock(&s->mutex);
+    s->result = result;
+    s->done = 1;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->mutex);
+    sync_release(s);
+}
+
+static json_t *pair(void)
+{
+    sync_reply_t *s = hl_calloc(1, sizeof(*s));
+    pthread_mutex_init(&s->mutex, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->refs = 2;
+    hl_pairing_create(sync_deliver, s);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&s->mutex);
+    while (!s->done && pthread_cond_timedwait(&s->cond, &s->mutex, &deadline) == 0)
+        ;
+    json_t *result = s->done ? json_incref(s->result) : NULL;
+    pthread_mutex_unlock(&s->mutex);
+    sync_release(s);
+    if (result == NULL)
+        return error_reply("timeout", "the pairing service did not answer");
+    if (json_object_get(result, "ok") == NULL && json_object_get(result, "session_id") != NULL)
+        json_object_set_new(result, "ok", json_true());
+    return result;
+}
+
 static json_t *handle(json_t *req)
 {
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -120,6 +179,8 @@ static json_t *handle(json_t *req)
         return error_reply("invalid_request", "cmd is required");
     if (strcmp(cmd, "status") == 0)
         return status_reply();
+    if (strcmp(cmd, "pair") == 0)
+        return pair();
     if (strcmp(cmd, "stop") == 0) {
         kill(getpid(), SIGTERM);
         return json_pack("{s:b}", "ok", 1);

@@ -2,12 +2,15 @@
 
 #include <stdlib.h>
 
+#include <jansson.h>
+
 static hl_snapshot_t *current;
 
 static void free_snapshot(hl_snapshot_t *s)
 {
     free(s->bootstrap_json);
     free(s->system_status_json);
+    free(s->urls_json);
     free(s);
 }
 
@@ -19,6 +22,19 @@ static void free_rcu(struct rcu_head *head)
 hl_snapshot_t *hl_snapshot_current(void)
 {
     return rcu_dereference(current);
+}
+
+json_t *hl_snapshot_urls(void)
+{
+    json_t *out = NULL;
+    rcu_read_lock();
+    hl_snapshot_t *s = rcu_dereference(current);
+    if (s != NULL && s->urls_json != NULL)
+        out = json_loads(s->urls_json, 0, NULL);
+    rcu_read_unlock();
+    if (out == NULL)
+        out = json_pack("{s:[], s:[], s:[]}", "preferred_urls", "lan_ips", "tls_urls");
+    return out;
 }
 
 void hl_snapshot_publish(hl_snapshot_t *snap)

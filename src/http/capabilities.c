@@ -10,7 +10,7 @@ static const struct {
     {"sse", false},
     {"relay", false},
     {"profiles", false},
-    {"logs", false},
+    {"logs", true},
     {"statistics", false},
     {"conversations", false},
     {"conversation_events", false},
@@ -20,11 +20,11 @@ static const struct {
     {"conversation_cancel", false},
     {"conversation_rename", false},
     {"blobs", false},
-    {"devices", false},
-    {"device_delete", false},
-    {"device_revoke", false},
-    {"device_rename", false},
-    {"device_session_enroll", false},
+    {"devices", true},
+    {"device_delete", true},
+    {"device_revoke", true},
+    {"device_rename", true},
+    {"device_session_enroll", true},
     {"cron_jobs", false},
     {"profile_skills", false},
     {"profile_memory", false},
@@ -41,5 +41,5 @@ json_t *hl_capabilities_json(void)
 
 bool hl_capability_pairing(void)
 {
-    return false;
+    return true;
 }

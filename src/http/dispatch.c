@@ -4,6 +4,11 @@
  */
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "hl/auth.h"
 #include "hl/http.h"
 #include "hl/routes.h"
 #include "worker.h"
@@ -93,6 +98,21 @@ const char *hl_request_header(const hl_request_t *r, const char *name, size_t *l
     if (len != NULL)
         *len = h->value.len;
     return h->value.base;
+}
+
+const char *hl_request_peer(const hl_request_t *r)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = r->req->conn->callbacks->get_peername(r->req->conn, (struct sockaddr *)&ss);
+    char buf[INET6_ADDRSTRLEN];
+    const char *s = NULL;
+    if (len > 0 && ss.ss_family == AF_INET)
+        s = inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, sizeof(buf));
+    else if (len > 0 && ss.ss_family == AF_INET6)
+        s = inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, sizeof(buf));
+    if (s == NULL)
+        return "unknown";
+    return h2o_strdup(&r->req->pool, s, SIZE_MAX).base;
 }
 
 static void send_preflight(h2o_req_t *req)
@@ -199,6 +219,11 @@ int hl_dispatch(h2o_handler_t *self, h2o_req_t *req)
         hl_reply_error(&r, 413, "payload_too_large", "Request body is too large");
         return 0;
     }
+    /* authentication runs before the body is looked at (spec/API.md §1.7) */
+    if ((r.route->flags & HL_ROUTE_AUTH) != 0 && hl_auth_check(&r) != 0)
+        return 0;
+    if ((r.route->flags & HL_ROUTE_CONNECT_TOKEN) != 0 && hl_auth_check_connect(&r) != 0)
+        return 0;
     if ((r.route->flags & HL_ROUTE_JSON_BODY) != 0 && parse_json_body(&r) != 0)
         return 0;
     r.route->handler(&r);

@@ -15,12 +15,16 @@ struct st_hl_pending_t {
     hl_actor_t *actor;
     unsigned route_flags;
     int refs; /* the pool hook and the reply; both run on the worker thread */
+    /* one extra response header, set by the replying thread before the reply is posted */
+    const char *header_name;
+    char *header_value;
 };
 
 typedef struct st_reply_msg_t {
     hl_worker_msg_t super;
     hl_pending_t *pending;
     int status;
+    const char *content_type;
     char *body;
     size_t len;
 } reply_msg_t;
@@ -142,8 +146,10 @@ void hl_reply_error(hl_request_t *r, int status, const char *code, const char *m
 
 static void pending_release(hl_pending_t *p)
 {
-    if (--p->refs == 0)
+    if (--p->refs == 0) {
+        free(p->header_value);
         free(p);
+    }
 }
 
 static void on_request_disposed(void *hook)
@@ -165,6 +171,8 @@ hl_pending_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor)
     p->actor = actor;
     p->route_flags = flags_of(r);
     p->refs = 2;
+    p->header_name = NULL;
+    p->header_value = NULL;
     hl_pending_t **hook = h2o_mem_alloc_shared(&r->req->pool, sizeof(*hook), on_request_disposed);
     *hook = p;
     ++r->worker->num_pending;
@@ -175,8 +183,12 @@ static void on_reply(hl_worker_t *w, hl_worker_msg_t *msg)
 {
     reply_msg_t *m = (reply_msg_t *)msg;
     hl_pending_t *p = m->pending;
-    if (p->req != NULL)
-        send_final(p->req, m->status, JSON_CONTENT_TYPE, m->body, m->len, p->route_flags, 1);
+    if (p->req != NULL) {
+        if (p->header_name != NULL)
+            h2o_add_header_by_str(&p->req->pool, &p->req->res.headers, p->header_name, strlen(p->header_name), 1, NULL,
+                                  h2o_strdup(&p->req->pool, p->header_value, SIZE_MAX).base, strlen(p->header_value));
+        send_final(p->req, m->status, m->content_type, m->body, m->len, p->route_flags, 1);
+    }
     /* else: the client reset the stream or went away while the actor worked; drop the reply */
     hl_actor_release_slot(p->actor);
     --w->num_pending;
@@ -193,16 +205,39 @@ static void free_reply_msg(hl_msg_t *msg)
     free(m);
 }
 
-void hl_pending_reply_json(hl_pending_t *pending, int status, json_t *body)
+static void post_reply(hl_pending_t *pending, int status, const char *content_type, char *body, size_t len)
 {
     reply_msg_t *m = hl_malloc(sizeof(*m));
     hl_msg_init(&m->super.super, 1, free_reply_msg);
     m->super.run = on_reply;
     m->pending = pending;
     m->status = status;
-    m->body = dump_json(body, &m->len);
-    json_decref(body);
+    m->content_type = content_type;
+    m->body = body;
+    m->len = len;
     hl_worker_post(pending->worker, &m->super);
+}
+
+void hl_pending_reply_json(hl_pending_t *pending, int status, json_t *body)
+{
+    size_t len;
+    char *text = dump_json(body, &len);
+    json_decref(body);
+    post_reply(pending, status, JSON_CONTENT_TYPE, text, len);
+}
+
+void hl_pending_reply_bytes(hl_pending_t *pending, int status, const char *content_type, const char *data, size_t len)
+{
+    char *copy = hl_malloc(len + 1);
+    memcpy(copy, data, len);
+    post_reply(pending, status, content_type, copy, len);
+}
+
+void hl_pending_set_header(hl_pending_t *pending, const char *name, const char *value)
+{
+    pending->header_name = name;
+    free(pending->header_value);
+    pending->header_value = hl_strdup(value);
 }
 
 void hl_pending_reply_error(hl_pending_t *pending, int status, const char *code, const char *message)

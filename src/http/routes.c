@@ -13,6 +13,10 @@ hl_router_t *hl_routes_build(int test_mode)
 {
     hl_router_t *router = hl_router_new();
     hl_routes_system(router);
+    hl_routes_auth(router);
+    hl_routes_pairing(router);
+    hl_routes_devices(router);
+    hl_routes_status(router);
     if (test_mode)
         hl_routes_test(router);
     return router;

@@ -1,0 +1,45 @@
+/*
+ * The pairing actor (src/actors/pairing.c): pairing sessions, connect tokens and claims, persisted in link.db with
+ * codes and tokens stored only as SHA-256 hashes. The plaintext code of a waiting session stays in this actor's memory
+ * (for the pairing page) until the session is claimed or expires. Every function posts a job and returns at once.
+ */
+#ifndef HL_PAIRING_H
+#define HL_PAIRING_H
+
+#include <jansson.h>
+
+#include "hl/auth.h"
+#include "hl/db.h"
+#include "hl/http.h"
+
+/** Failed claims / unknown-session lookups allowed per client address per window before 429 rate_limited. */
+#define HL_PAIRING_RATE_LIMIT 30
+#define HL_PAIRING_RATE_WINDOW_MS (60LL * 1000)
+/** Wrong codes after which a session is closed (then it answers like an expired one). */
+#define HL_PAIRING_MAX_BAD_CODES 5
+
+/** Prepares the pairing actor on link.db. Main thread. */
+int hl_pairing_actor_init(hl_db_actor_t *actor) HL_WARN_UNUSED;
+
+/**
+ * Creates a pairing session and its connect token. `deliver` receives (on the actor thread) the JSON
+ * {"qr_payload", "pairing_page_urls", "session_id", "connect_token", "expires_at"} or an error envelope, and owns it.
+ */
+void hl_pairing_create(void (*deliver)(json_t *result, void *data), void *data);
+
+/** GET /api/v1/pairing/session. `session_id` may be NULL (answers 400). `peer` is the client address. */
+void hl_pairing_get_session(hl_pending_t *pending, const char *session_id, const char *peer);
+
+/** POST /api/v1/pairing/claim with the request body (borrowed; read before returning). */
+void hl_pairing_claim(hl_pending_t *pending, json_t *body, const char *peer);
+
+/**
+ * POST /api/v1/auth/device-session: consumes the connect token (single use) and enrols a new device through the auth
+ * actor; 401 auth_invalid when the token is unknown, used or expired. Takes ownership of `desc`.
+ */
+void hl_pairing_enroll(hl_pending_t *pending, const char *token, size_t token_len, hl_device_descriptor_t *desc);
+
+/** GET /pair?session_id=: answers the HTML pairing page (or the spec's text/plain 404). */
+void hl_pairing_page(hl_pending_t *pending, const char *session_id, const char *peer);
+
+#endif

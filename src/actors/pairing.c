@@ -1,0 +1,662 @@
+/*
+ * The pairing actor: sessions, connect tokens, claims and their rate limits. Claims are serialised here, so of N racing
+ * claims exactly one succeeds; the winning claim's device is created by the auth actor only after this actor committed
+ * the claim, so the next session query already reports it claimed.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "hl/app.h"
+#include "hl/clock.h"
+#include "hl/ids.h"
+#include "hl/log.h"
+#include "hl/snapshot.h"
+#include "hl/tokens.h"
+#include "pairing_internal.h"
+
+#define MAX_RATE_ENTRIES 4096
+#define SESSION_RETENTION_MS (24LL * 60 * 60 * 1000)
+
+typedef struct st_code_entry_t {
+    char *session_id;
+    char *code;
+    int64_t expires_at;
+} code_entry_t;
+
+typedef struct st_rate_entry_t {
+    char addr[64];
+    int64_t window_start;
+    unsigned failures;
+} rate_entry_t;
+
+static struct {
+    code_entry_t *codes;
+    size_t num_codes;
+    rate_entry_t *rates;
+    size_t num_rates;
+} state;
+
+/* ---- plaintext codes (memory only) ---- */
+
+static void code_free(code_entry_t *c)
+{
+    free(c->session_id);
+    if (c->code != NULL)
+        memset(c->code, 0, strlen(c->code));
+    free(c->code);
+}
+
+static void forget_code(const char *session_id)
+{
+    for (size_t i = 0; i < state.num_codes; ++i) {
+        if (strcmp(state.codes[i].session_id, session_id) == 0) {
+            code_free(&state.codes[i]);
+            state.codes[i] = state.codes[--state.num_codes];
+            return;
+        }
+    }
+}
+
+static void prune_codes(int64_t now)
+{
+    for (size_t i = 0; i < state.num_codes;) {
+        if (state.codes[i].expires_at <= now) {
+            code_free(&state.codes[i]);
+            state.codes[i] = state.codes[--state.num_codes];
+        } else {
+            ++i;
+        }
+    }
+}
+
+const char *pairing_code_of(const char *session_id, int64_t now)
+{
+    for (size_t i = 0; i < state.num_codes; ++i)
+        if (strcmp(state.codes[i].session_id, session_id) == 0)
+            return state.codes[i].expires_at > now ? state.codes[i].code : NULL;
+    return NULL;
+}
+
+/* ---- rate limiting per client address ---- */
+
+static rate_entry_t *rate_entry(const char *addr, int64_t now, int create)
+{
+    rate_entry_t *oldest = NULL;
+    for (size_t i = 0; i < state.num_rates; ++i) {
+        rate_entry_t *e = &state.rates[i];
+        if (strcmp(e->addr, addr) == 0) {
+            if (now - e->window_start >= HL_PAIRING_RATE_WINDOW_MS) {
+                e->window_start = now;
+                e->failures = 0;
+            }
+            return e;
+        }
+        if (oldest == NULL || e->window_start < oldest->window_start)
+            oldest = e;
+    }
+    if (!create)
+        return NULL;
+    rate_entry_t *e;
+    if (state.num_rates < MAX_RATE_ENTRIES) {
+        state.rates = hl_realloc(state.rates, sizeof(*state.rates) * (state.num_rates + 1));
+        e = &state.rates[state.num_rates++];
+    } else {
+        e = oldest; /* bounded memory: the stalest address makes room */
+    }
+    snprintf(e->addr, sizeof(e->addr), "%s", addr);
+    e->window_start = now;
+    e->failures = 0;
+    return e;
+}
+
+/* 0 when the address may try, else the seconds until it may (the caller answers 429). */
+static int64_t rate_limited(const char *addr, int64_t now)
+{
+    rate_entry_t *e = rate_entry(addr, now, 0);
+    if (e == NULL || e->failures < HL_PAIRING_RATE_LIMIT)
+        return 0;
+    int64_t wait_ms = e->window_start + HL_PAIRING_RATE_WINDOW_MS - now;
+    return wait_ms <= 0 ? 1 : (wait_ms + 999) / 1000;
+}
+
+static void rate_fail(const char *addr, int64_t now)
+{
+    rate_entry(addr, now, 1)->failures++;
+}
+
+static void prune_rates(int64_t now)
+{
+    for (size_t i = 0; i < state.num_rates;) {
+        if (now - state.rates[i].window_start >= HL_PAIRING_RATE_WINDOW_MS)
+            state.rates[i] = state.rates[--state.num_rates];
+        else
+            ++i;
+    }
+}
+
+/* ---- rows ---- */
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t != NULL ? hl_strdup((const char *)t) : NULL;
+}
+
+int session_load(hl_db_t *db, const char *id, session_row_t *row)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT id, link_id, display_name, local_api_url, preferred_urls, code_hash, created_at, "
+                                      "expires_at, claimed_at, closed_at, failed_attempts FROM pairing_sessions WHERE id = ?1");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        memset(row, 0, sizeof(*row));
+        row->id = col_str(st, 0);
+        row->link_id = col_str(st, 1);
+        row->display_name = col_str(st, 2);
+        row->local_api_url = col_str(st, 3);
+        row->preferred_urls = col_str(st, 4);
+        snprintf(row->code_hash, sizeof(row->code_hash), "%s", (const char *)sqlite3_column_text(st, 5));
+        row->created_at = sqlite3_column_int64(st, 6);
+        row->expires_at = sqlite3_column_int64(st, 7);
+        row->claimed_at = sqlite3_column_int64(st, 8);
+        row->closed_at = sqlite3_column_int64(st, 9);
+        row->failed_attempts = sqlite3_column_int(st, 10);
+    }
+    sqlite3_reset(st);
+    return found ? 0 : -ENOENT;
+}
+
+void session_row_dispose(session_row_t *row)
+{
+    free(row->id);
+    free(row->link_id);
+    free(row->display_name);
+    free(row->local_api_url);
+    free(row->preferred_urls);
+    memset(row, 0, sizeof(*row));
+}
+
+const char *session_state(const session_row_t *row, int64_t now)
+{
+    if (row->claimed_at != 0)
+        return "claimed";
+    if (row->closed_at != 0 || row->expires_at <= now)
+        return "expired";
+    return "waiting";
+}
+
+static json_t *iso(int64_t ms)
+{
+    char buf[HL_ISO_TIME_LEN];
+    return json_string(hl_format_iso(ms, buf));
+}
+
+static json_t *session_json(const session_row_t *row)
+{
+    json_t *urls = json_loads(row->preferred_urls, 0, NULL);
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "session_id", row->id, "link_id", row->link_id, "display_name",
+                     row->display_name, "local_api_url", row->local_api_url, "preferred_urls", urls ? urls : json_array(),
+                     "created_at", iso(row->created_at), "expires_at", iso(row->expires_at), "claimed", row->claimed_at != 0);
+}
+
+json_t *pairing_qr_payload(const session_row_t *row, const char *code)
+{
+    json_t *urls = hl_snapshot_urls();
+    json_t *preferred = json_loads(row->preferred_urls, 0, NULL);
+    json_t *p = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:O}", "kind", "hermes_link_pairing", "version", 1, "link_id",
+                          row->link_id, "display_name", row->display_name, "session_id", row->id, "code", code, "preferred_urls",
+                          preferred ? preferred : json_array(), "lan_ips", json_object_get(urls, "lan_ips"));
+    if (hl_app.tls_port >= 0) {
+        json_object_set_new(p, "tls_fingerprint", json_string(hl_app.tls.fingerprint));
+        json_object_set(p, "tls_urls", json_object_get(urls, "tls_urls"));
+    }
+    json_decref(urls);
+    return p;
+}
+
+static bool session_id_valid(const char *id)
+{
+    size_t len = id != NULL ? strlen(id) : 0;
+    if (len < 4 || len > 64 || strncmp(id, "ps_", 3) != 0)
+        return false;
+    for (size_t i = 3; i < len; ++i) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static int exec_stmt(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* ---- create (control socket) ---- */
+
+typedef struct st_create_job_t {
+    hl_json_job_t super;
+    void (*deliver)(json_t *result, void *data);
+    void *data;
+    char *session_id, *code;
+    int64_t expires_at;
+} create_job_t;
+
+static int exec_create(hl_json_job_t *base, hl_db_t *db)
+{
+    create_job_t *job = (create_job_t *)base;
+    int64_t now = hl_now_ms();
+    unsigned char raw[12];
+    hl_random_bytes(raw, sizeof(raw));
+    char *b64 = hl_base64url(raw, sizeof(raw));
+    job->session_id = hl_asprintf("ps_%s", b64);
+    free(b64);
+    job->code = hl_token_new_connect();
+    job->expires_at = now + HL_CONNECT_TTL_MS;
+    hl_token_hash_t h;
+    char hex[65];
+    hl_token_hash(job->code, strlen(job->code), &h);
+    hl_token_hash_hex(&h, hex);
+
+    json_t *urls = hl_snapshot_urls();
+    json_t *preferred = json_object_get(urls, "preferred_urls");
+    const char *local = json_string_value(json_array_get(preferred, 0));
+    char *fallback = hl_asprintf("http://127.0.0.1:%d", hl_app.port);
+    char *preferred_text = json_dumps(preferred, JSON_COMPACT);
+    sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO pairing_sessions(id, code_hash, link_id, display_name, local_api_url, "
+                                      "preferred_urls, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    sqlite3_bind_text(st, 1, job->session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, hl_app.identity.link_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, HL_DISPLAY_NAME, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, local != NULL ? local : fallback, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, preferred_text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, now);
+    sqlite3_bind_int64(st, 8, job->expires_at);
+    int ret = exec_stmt(st);
+    free(preferred_text);
+    free(fallback);
+    if (ret == 0) {
+        st = hl_db_stmt(db, "INSERT INTO connect_tokens(token_hash, session_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
+        sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, job->session_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int64(st, 4, job->expires_at);
+        ret = exec_stmt(st);
+    }
+    if (ret != 0) {
+        json_decref(urls);
+        return -1;
+    }
+    session_row_t row;
+    if (session_load(db, job->session_id, &row) != 0) {
+        json_decref(urls);
+        return -1;
+    }
+    json_t *page_urls = json_array();
+    size_t i;
+    json_t *u;
+    json_array_foreach(preferred, i, u)
+    {
+        char *url = hl_asprintf("%s/pair?session_id=%s", json_string_value(u), job->session_id);
+        json_array_append_new(page_urls, json_string(url));
+        free(url);
+    }
+    json_t *result =
+        json_pack("{s:o, s:o, s:s, s:s, s:o}", "qr_payload", pairing_qr_payload(&row, job->code), "pairing_page_urls", page_urls,
+                  "session_id", job->session_id, "connect_token", job->code, "expires_at", iso(job->expires_at));
+    session_row_dispose(&row);
+    json_decref(urls);
+    return hl_json_job_ok(base, 200, result);
+}
+
+static void create_after_commit(hl_json_job_t *base)
+{
+    create_job_t *job = (create_job_t *)base;
+    state.codes = hl_realloc(state.codes, sizeof(*state.codes) * (state.num_codes + 1));
+    code_entry_t *c = &state.codes[state.num_codes++];
+    c->session_id = hl_strdup(job->session_id);
+    c->code = hl_strdup(job->code);
+    c->expires_at = job->expires_at;
+    hl_log(HL_LOG_INFO, "pairing_session_created", json_pack("{s:s}", "session_id", job->session_id));
+}
+
+static void create_deliver(hl_json_job_t *base)
+{
+    create_job_t *job = (create_job_t *)base;
+    job->deliver(base->reply, job->data);
+    base->reply = NULL;
+}
+
+static void create_dispose(hl_json_job_t *base)
+{
+    create_job_t *job = (create_job_t *)base;
+    free(job->session_id);
+    if (job->code != NULL)
+        memset(job->code, 0, strlen(job->code));
+    free(job->code);
+}
+
+void hl_pairing_create(void (*deliver)(json_t *result, void *data), void *data)
+{
+    create_job_t *job = hl_json_job_new(sizeof(*job), NULL, exec_create);
+    job->super.after_commit = create_after_commit;
+    job->super.deliver = create_deliver;
+    job->super.dispose = create_dispose;
+    job->deliver = deliver;
+    job->data = data;
+    hl_db_actor_post(&hl_app.pairing, &job->super.super);
+}
+
+/* ---- session query ---- */
+
+typedef struct st_lookup_job_t {
+    hl_json_job_t super;
+    char *session_id;
+    char *peer;
+    int page; /* answer with the HTML page instead of JSON */
+} lookup_job_t;
+
+static void lookup_dispose(hl_json_job_t *base)
+{
+    lookup_job_t *job = (lookup_job_t *)base;
+    free(job->session_id);
+    free(job->peer);
+}
+
+static int too_many(hl_json_job_t *job, int64_t retry_after)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)retry_after);
+    if (job->pending != NULL)
+        hl_pending_set_header(job->pending, "retry-after", v);
+    return hl_json_job_error(job, 429, "rate_limited", "Too many failed pairing attempts; retry later");
+}
+
+static int exec_get_session(hl_json_job_t *base, hl_db_t *db)
+{
+    lookup_job_t *job = (lookup_job_t *)base;
+    int64_t now = hl_now_ms(), wait;
+    if ((wait = rate_limited(job->peer, now)) != 0)
+        return too_many(base, wait);
+    if (job->session_id == NULL || job->session_id[0] == '\0')
+        return hl_json_job_error(base, 400, "pairing_session_required", "session_id is required");
+    session_row_t row;
+    if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
+        rate_fail(job->peer, now);
+        return hl_json_job_error(base, 404, "pairing_session_not_found", "Pairing session not found");
+    }
+    int ret;
+    if (strcmp(session_state(&row, now), "expired") == 0) {
+        ret = hl_json_job_error(base, 404, "pairing_session_expired", "Pairing session has expired");
+    } else {
+        hl_pending_set_header(base->pending, "cache-control", "no-store");
+        ret = hl_json_job_ok(base, 200, json_pack("{s:b, s:o}", "ok", 1, "session", session_json(&row)));
+    }
+    session_row_dispose(&row);
+    return ret;
+}
+
+static lookup_job_t *lookup_job(hl_pending_t *pending, int (*exec)(hl_json_job_t *, hl_db_t *), const char *session_id,
+                                const char *peer)
+{
+    lookup_job_t *job = hl_json_job_new(sizeof(*job), pending, exec);
+    job->super.dispose = lookup_dispose;
+    job->session_id = hl_strdup(session_id);
+    job->peer = hl_strdup(peer);
+    return job;
+}
+
+void hl_pairing_get_session(hl_pending_t *pending, const char *session_id, const char *peer)
+{
+    hl_db_actor_post(&hl_app.pairing, &lookup_job(pending, exec_get_session, session_id, peer)->super.super);
+}
+
+/* ---- pairing page ---- */
+
+static int exec_page(hl_json_job_t *base, hl_db_t *db)
+{
+    lookup_job_t *job = (lookup_job_t *)base;
+    int64_t now = hl_now_ms(), wait;
+    /* the page answers in plain text / HTML, so its outcome travels in `reply` as {status, type, body} */
+    if ((wait = rate_limited(job->peer, now)) != 0) {
+        too_many(base, wait);
+        return 0;
+    }
+    if (job->session_id == NULL || job->session_id[0] == '\0')
+        return hl_json_job_ok(base, 400,
+                              json_pack("{s:s, s:s}", "type", "text/plain; charset=utf-8", "body", "Missing session_id"));
+    session_row_t row;
+    if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
+        rate_fail(job->peer, now);
+        return hl_json_job_ok(base, 404,
+                              json_pack("{s:s, s:s}", "type", "text/plain; charset=utf-8", "body", "Pairing session not found"));
+    }
+    const char *code = strcmp(session_state(&row, now), "waiting") == 0 ? pairing_code_of(row.id, now) : NULL;
+    char *html = pairing_page_html(&row, code, now);
+    session_row_dispose(&row);
+    json_t *reply = json_pack("{s:s, s:s}", "type", "text/html; charset=utf-8", "body", html);
+    free(html);
+    return hl_json_job_ok(base, 200, reply);
+}
+
+static void page_deliver(hl_json_job_t *base)
+{
+    hl_pending_t *p = base->pending;
+    json_t *r = base->reply;
+    const char *type = json_string_value(json_object_get(r, "type"));
+    const char *body = json_string_value(json_object_get(r, "body"));
+    if (type == NULL || body == NULL) {
+        hl_pending_reply_json(p, base->status, r); /* an error envelope (429) */
+        base->reply = NULL;
+        return;
+    }
+    if (base->status == 200)
+        hl_pending_set_header(p, "cache-control", "no-store");
+    hl_pending_reply_bytes(p, base->status,
+                           strncmp(type, "text/html", 9) == 0 ? "text/html; charset=utf-8" : "text/plain; charset=utf-8", body,
+                           strlen(body));
+}
+
+void hl_pairing_page(hl_pending_t *pending, const char *session_id, const char *peer)
+{
+    lookup_job_t *job = lookup_job(pending, exec_page, session_id, peer);
+    job->super.deliver = page_deliver;
+    hl_db_actor_post(&hl_app.pairing, &job->super.super);
+}
+
+/* ---- claim and enrol ---- */
+
+typedef struct st_claim_job_t {
+    hl_json_job_t super;
+    char *session_id, *claim_token, *peer;
+    hl_token_hash_t token_hash;
+    hl_device_descriptor_t desc;
+    int is_enroll; /* device-session with a connect token rather than a claim */
+    int forward;   /* set by exec: the auth actor creates the device after our commit */
+} claim_job_t;
+
+static void claim_dispose(hl_json_job_t *base)
+{
+    claim_job_t *job = (claim_job_t *)base;
+    free(job->session_id);
+    if (job->claim_token != NULL)
+        memset(job->claim_token, 0, strlen(job->claim_token));
+    free(job->claim_token);
+    free(job->peer);
+    hl_device_descriptor_dispose(&job->desc);
+}
+
+static void claim_after_commit(hl_json_job_t *base)
+{
+    claim_job_t *job = (claim_job_t *)base;
+    if (!job->forward)
+        return;
+    if (job->session_id != NULL)
+        forget_code(job->session_id);
+    hl_auth_create_session(base->pending, &job->desc, !job->is_enroll);
+    base->pending = NULL; /* the auth actor answers */
+}
+
+static int mark_used(hl_db_t *db, const char *token_hash_hex, const char *session_id, int64_t now)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "UPDATE connect_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL");
+    sqlite3_bind_text(st, 1, token_hash_hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    if (exec_stmt(st) != 0)
+        return -1;
+    if (session_id == NULL)
+        return 0;
+    st = hl_db_stmt(db, "UPDATE pairing_sessions SET claimed_at = ?2 WHERE id = ?1 AND claimed_at IS NULL");
+    sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return exec_stmt(st);
+}
+
+static int claim_mismatch(hl_json_job_t *job, const char *message)
+{
+    return hl_json_job_error(job, 409, "pairing_claim_mismatch", message);
+}
+
+static int exec_claim(hl_json_job_t *base, hl_db_t *db)
+{
+    claim_job_t *job = (claim_job_t *)base;
+    int64_t now = hl_now_ms(), wait;
+    if ((wait = rate_limited(job->peer, now)) != 0)
+        return too_many(base, wait);
+    if (job->session_id == NULL || job->claim_token == NULL)
+        return hl_json_job_error(base, 400, "pairing_claim_invalid", "session_id and claim_token are required");
+    if (hl_app.identity.link_id == NULL)
+        return hl_json_job_error(base, 409, "link_not_paired", "Hermes Link is not paired");
+    session_row_t row;
+    if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
+        rate_fail(job->peer, now);
+        return hl_json_job_error(base, 404, "pairing_session_not_found", "Pairing session not found");
+    }
+    int ret;
+    char presented[65];
+    hl_token_hash_t h;
+    hl_token_hash(job->claim_token, strlen(job->claim_token), &h);
+    hl_token_hash_hex(&h, presented);
+    if (row.claimed_at != 0) {
+        rate_fail(job->peer, now);
+        ret = hl_json_job_error(base, 409, "pairing_session_already_claimed", "Pairing session has already been claimed");
+    } else if (row.closed_at != 0 || row.expires_at <= now) {
+        ret = hl_json_job_error(base, 404, "pairing_session_expired", "Pairing session has expired");
+    } else if (strcmp(row.link_id, hl_app.identity.link_id) != 0) {
+        ret = claim_mismatch(base, "Pairing claim does not match this Link");
+    } else if (!hl_consttime_equal(presented, 64, row.code_hash, strlen(row.code_hash))) {
+        /* a wrong code: counted per address, and a session guessed at too often is closed for good */
+        rate_fail(job->peer, now);
+        sqlite3_stmt *st = hl_db_stmt(db, "UPDATE pairing_sessions SET failed_attempts = failed_attempts + 1, closed_at = CASE "
+                                          "WHEN failed_attempts + 1 >= ?2 THEN ?3 ELSE closed_at END WHERE id = ?1");
+        sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, HL_PAIRING_MAX_BAD_CODES);
+        sqlite3_bind_int64(st, 3, now);
+        ret = exec_stmt(st);
+        if (row.failed_attempts + 1 >= HL_PAIRING_MAX_BAD_CODES) {
+            forget_code(row.id);
+            hl_log(HL_LOG_WARN, "pairing_session_closed",
+                   json_pack("{s:s, s:s}", "session_id", row.id, "reason", "too many wrong codes"));
+        }
+        claim_mismatch(base, "Pairing claim token does not match");
+        /* keep the counters (ret == 0) unless the update itself failed */
+    } else {
+        ret = mark_used(db, presented, row.id, now);
+        if (ret == 0) {
+            job->forward = 1;
+            hl_log(HL_LOG_INFO, "pairing_session_claimed", json_pack("{s:s, s:s}", "session_id", row.id, "peer", job->peer));
+        }
+    }
+    session_row_dispose(&row);
+    return ret;
+}
+
+static char *string_alias(json_t *body, const char *a, const char *b)
+{
+    json_t *v = json_object_get(body, a);
+    if (!json_is_string(v))
+        v = json_object_get(body, b);
+    return json_is_string(v) && json_string_length(v) > 0 ? hl_strdup(json_string_value(v)) : NULL;
+}
+
+void hl_pairing_claim(hl_pending_t *pending, json_t *body, const char *peer)
+{
+    claim_job_t *job = hl_json_job_new(sizeof(*job), pending, exec_claim);
+    job->super.after_commit = claim_after_commit;
+    job->super.dispose = claim_dispose;
+    job->session_id = string_alias(body, "session_id", "sessionId");
+    job->claim_token = string_alias(body, "claim_token", "claimToken");
+    job->peer = hl_strdup(peer);
+    hl_device_descriptor_from_json(&job->desc, body);
+    hl_db_actor_post(&hl_app.pairing, &job->super.super);
+}
+
+static int exec_enroll(hl_json_job_t *base, hl_db_t *db)
+{
+    claim_job_t *job = (claim_job_t *)base;
+    int64_t now = hl_now_ms();
+    char hex[65];
+    hl_token_hash_hex(&job->token_hash, hex);
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT session_id FROM connect_tokens WHERE token_hash = ?1 AND used_at IS NULL AND "
+                                      "expires_at > ?2");
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found)
+        job->session_id = col_str(st, 0);
+    sqlite3_reset(st);
+    if (!found)
+        return hl_json_job_error(base, 401, "auth_invalid", "Token is invalid or expired");
+    if (mark_used(db, hex, job->session_id, now) != 0)
+        return -1;
+    job->forward = 1;
+    return 0;
+}
+
+void hl_pairing_enroll(hl_pending_t *pending, const char *token, size_t token_len, hl_device_descriptor_t *desc)
+{
+    claim_job_t *job = hl_json_job_new(sizeof(*job), pending, exec_enroll);
+    job->super.after_commit = claim_after_commit;
+    job->super.dispose = claim_dispose;
+    job->is_enroll = 1;
+    hl_token_hash(token, token_len, &job->token_hash);
+    job->desc = *desc;
+    memset(desc, 0, sizeof(*desc));
+    hl_db_actor_post(&hl_app.pairing, &job->super.super);
+}
+
+/* ---- actor ---- */
+
+static void on_tick(hl_db_t *db)
+{
+    int64_t now = hl_now_ms();
+    prune_codes(now);
+    prune_rates(now);
+    sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM pairing_sessions WHERE expires_at <= ?1");
+    sqlite3_bind_int64(st, 1, now - SESSION_RETENTION_MS);
+    exec_stmt(st);
+    st = hl_db_stmt(db, "DELETE FROM connect_tokens WHERE expires_at <= ?1");
+    sqlite3_bind_int64(st, 1, now - SESSION_RETENTION_MS);
+    exec_stmt(st);
+}
+
+static void on_close(hl_db_t *db)
+{
+    (void)db;
+    while (state.num_codes > 0) {
+        code_free(&state.codes[0]);
+        state.codes[0] = state.codes[--state.num_codes];
+    }
+    free(state.codes);
+    free(state.rates);
+    memset(&state, 0, sizeof(state));
+}
+
+int hl_pairing_actor_init(hl_db_actor_t *actor)
+{
+    static const hl_db_actor_hooks_t hooks = {.on_tick = on_tick, .tick_ms = 30000, .on_close = on_close};
+    return hl_db_actor_init(actor, "pairing", hl_app.db_path, &hooks, NULL);
+}

@@ -1,0 +1,161 @@
+/*
+ * The pairing page (GET /pair): the QR code as inline SVG, the URLs and expiry, live claimed/expired state by polling,
+ * and a "Pair on this device" button that claims the session for this browser and shows its tokens once.
+ */
+#include <string.h>
+
+#include "hl/app.h"
+#include "hl/clock.h"
+#include "hl/qr.h"
+#include "pairing_internal.h"
+
+typedef struct st_html_t {
+    char *data;
+    size_t len, cap;
+} html_t;
+
+static void raw(html_t *h, const char *s)
+{
+    size_t n = strlen(s);
+    if (h->len + n + 1 > h->cap) {
+        h->cap = (h->len + n + 1) * 2;
+        h->data = hl_realloc(h->data, h->cap);
+    }
+    memcpy(h->data + h->len, s, n + 1);
+    h->len += n;
+}
+
+/* HTML-escapes text for element content and double-quoted attributes. */
+static void text(html_t *h, const char *s)
+{
+    char one[2] = {0, 0};
+    for (; s != NULL && *s; ++s) {
+        switch (*s) {
+        case '&':
+            raw(h, "&amp;");
+            break;
+        case '<':
+            raw(h, "&lt;");
+            break;
+        case '>':
+            raw(h, "&gt;");
+            break;
+        case '"':
+            raw(h, "&quot;");
+            break;
+        case '\'':
+            raw(h, "&#39;");
+            break;
+        default:
+            one[0] = *s;
+            raw(h, one);
+        }
+    }
+}
+
+/* A JSON string literal safe inside a <script> element (no "</script>"). */
+static void js_string(html_t *h, const char *s)
+{
+    if (s == NULL) {
+        raw(h, "null");
+        return;
+    }
+    json_t *j = json_string(s);
+    char *enc = json_dumps(j, JSON_ENCODE_ANY | JSON_ESCAPE_SLASH);
+    raw(h, enc);
+    free(enc);
+    json_decref(j);
+}
+
+static const char STYLE[] =
+    "<style>body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
+    "color:#1d1d1f}h1{font-size:1.5rem}.qr svg{width:18rem;height:18rem}.muted{color:#666}.state{font-weight:600}"
+    "code{background:#f2f2f2;padding:.1rem .3rem;border-radius:.2rem;word-break:break-all}button{font-size:1rem;"
+    "padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#0a66ff;color:#fff;cursor:pointer}"
+    "button[disabled]{background:#999}#tokens{display:none;margin-top:1rem}</style>";
+
+static const char SCRIPT[] =
+    "<script>\n"
+    "(function(){\n"
+    "var state=document.getElementById('state'),btn=document.getElementById('pair'),out=document.getElementById('tokens');\n"
+    "var done=false;\n"
+    "function show(s){state.textContent=s;state.dataset.state=s;if(s!=='waiting'){done=true;if(btn)btn.disabled=true;"
+    "var c=document.getElementById('code-block');if(c&&s!=='waiting')c.style.display='none';}}\n"
+    "function poll(){if(done)return;fetch('/api/v1/pairing/session?session_id='+encodeURIComponent(SESSION_ID),"
+    "{cache:'no-store'}).then(function(r){return r.json().then(function(j){if(r.ok&&j.session){show(j.session.claimed?"
+    "'claimed':'waiting');}else if(r.status===404){show(j.error&&j.error.code==='pairing_session_not_found'?'not found':"
+    "'expired');}});}).catch(function(){}).then(function(){if(!done)setTimeout(poll,2000);});}\n"
+    "if(btn)btn.addEventListener('click',function(){btn.disabled=true;fetch('/api/v1/pairing/claim',{method:'POST',"
+    "headers:{'Content-Type':'application/json'},body:JSON.stringify({session_id:SESSION_ID,claim_token:CODE,"
+    "device_platform:'web',device_label:'Web browser',device_model:navigator.userAgent.slice(0,128)})}).then(function(r){"
+    "return r.json();}).then(function(j){if(j.ok){document.getElementById('access').textContent=j.access_token.token;"
+    "document.getElementById('refresh').textContent=j.refresh_token.token;document.getElementById('device').textContent="
+    "j.device.id;out.style.display='block';show('claimed');}else{btn.disabled=false;alert(j.error?j.error.message:"
+    "'Pairing failed');}}).catch(function(){btn.disabled=false;});});\n"
+    "poll();\n"
+    "})();\n"
+    "</script>";
+
+char *pairing_page_html(const session_row_t *row, const char *code, int64_t now)
+{
+    html_t h = {0};
+    const char *st = session_state(row, now);
+    char expires[HL_ISO_TIME_LEN];
+    hl_format_iso(row->expires_at, expires);
+    raw(&h, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Hermes Link Pairing</title>");
+    raw(&h, STYLE);
+    raw(&h, "</head><body><h1>Hermes Link Pairing</h1><p class=\"muted\">Hermes Link " HL_VERSION "</p>");
+    raw(&h, "<p>State: <span id=\"state\" class=\"state\" data-state=\"");
+    text(&h, st);
+    raw(&h, "\">");
+    text(&h, st);
+    raw(&h, "</span></p><p>Local URL: <code>");
+    text(&h, row->local_api_url);
+    raw(&h, "</code><br>Link ID: <code>");
+    text(&h, hl_app.identity.link_id != NULL ? hl_app.identity.link_id : row->link_id);
+    raw(&h, "</code><br>Session: <code id=\"session\">");
+    text(&h, row->id);
+    raw(&h, "</code><br>Expires: <time id=\"expires\" datetime=\"");
+    text(&h, expires);
+    raw(&h, "\">");
+    text(&h, expires);
+    raw(&h, "</time></p>");
+    if (code != NULL) {
+        json_t *payload = pairing_qr_payload(row, code);
+        char *payload_text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(payload);
+        char *svg = hl_qr_svg(payload_text);
+        free(payload_text);
+        raw(&h, "<div id=\"code-block\"><p>Scan this code with the Hermes app:</p><div class=\"qr\" id=\"qr\">");
+        if (svg != NULL)
+            raw(&h, svg); /* generated by us: only numbers and fixed markup */
+        free(svg);
+        raw(&h, "</div><p>Connect token: <code id=\"code\">");
+        text(&h, code);
+        raw(&h, "</code></p><p><button id=\"pair\" type=\"button\">Pair on this device</button></p></div>");
+    } else {
+        raw(&h, "<p class=\"muted\">The pairing code is shown only while the session is waiting to be claimed.</p>");
+    }
+    raw(&h, "<div id=\"tokens\"><p>This browser is paired as <code id=\"device\"></code>. Keep these tokens; they are shown "
+            "once:</p><p>Access token: <code id=\"access\"></code></p><p>Refresh token: <code id=\"refresh\"></code></p></div>");
+    raw(&h, "<p>Addresses:</p><ul id=\"urls\">");
+    json_t *urls = json_loads(row->preferred_urls, 0, NULL);
+    size_t i;
+    json_t *u;
+    json_array_foreach(urls, i, u)
+    {
+        raw(&h, "<li><code>");
+        text(&h, json_string_value(u));
+        raw(&h, "</code></li>");
+    }
+    json_decref(urls);
+    raw(&h, "</ul><script>var SESSION_ID=");
+    js_string(&h, row->id);
+    raw(&h, ",CODE=");
+    js_string(&h, code);
+    raw(&h, ";</script>");
+    raw(&h, SCRIPT);
+    raw(&h, "</body></html>");
+    return h.data;
+}

@@ -1,0 +1,93 @@
+/*
+ * pair [--json]: creates a pairing session on the running daemon (starting it first when needed) and prints the QR code,
+ * the pairing page URLs, the session id and the connect token (spec/CLI.md §2.5, the issue's order).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "hl/control.h"
+#include "hl/pidfile.h"
+#include "hl/qr.h"
+
+static const char HELP[] =
+    "Usage: hermeslink pair [--json]\n"
+    "\n"
+    "Create a pairing session (valid 5 minutes) and print its QR code, the pairing page URLs, the\n"
+    "session id and the one-time connect token. Starts the daemon first when it is not running.\n"
+    "  --json   print {\"qr_payload\",\"pairing_page_urls\",\"session_id\",\"connect_token\",\"expires_at\"}\n";
+
+#define LABEL_WIDTH 17
+
+static void print_text(json_t *r)
+{
+    json_t *payload = json_object_get(r, "qr_payload");
+    char *payload_text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *qr = payload_text != NULL ? hl_qr_terminal(payload_text) : NULL;
+    printf("\n%s\n", qr != NULL ? qr : "(the QR code is too large for this terminal; use the pairing page)\n");
+    free(qr);
+    free(payload_text);
+    json_t *pages = json_object_get(r, "pairing_page_urls");
+    size_t i;
+    json_t *u;
+    json_array_foreach(pages, i, u) printf("%-*s%s\n", LABEL_WIDTH, i == 0 ? "Pairing page:" : "", json_string_value(u));
+    const char *sid = json_string_value(json_object_get(r, "session_id"));
+    const char *token = json_string_value(json_object_get(r, "connect_token"));
+    printf("%-*s%s\n", LABEL_WIDTH, "Session ID:", sid);
+    printf("%-*s%s\n", LABEL_WIDTH, "Connect token:", token);
+    printf("%-*s%s\n", LABEL_WIDTH, "Expires:", json_string_value(json_object_get(r, "expires_at")));
+    const char *base = json_string_value(json_array_get(json_object_get(payload, "preferred_urls"), 0));
+    printf("\nAfter scanning the QR code the app completes pairing with:\n");
+    printf("  POST %s/api/v1/pairing/claim\n", base != NULL ? base : "http://127.0.0.1:18642");
+    printf("  Body: { \"session_id\": \"%s\", \"claim_token\": \"<code>\" }\n", sid);
+    printf("A script can instead call POST /api/v1/auth/device-session with \"Authorization: Bearer <connect token>\".\n");
+}
+
+int hl_cmd_pair(int argc, char **argv)
+{
+    if (hl_cli_wants_help(argc, argv)) {
+        fputs(HELP, stdout);
+        return 0;
+    }
+    int as_json = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
+        } else {
+            fprintf(stderr, "Unknown option: %s\n", argv[i]);
+            return 1;
+        }
+    }
+    char *home = hl_cli_home();
+    if (home == NULL)
+        return 1;
+    int rc = 1;
+    pid_t pid;
+    if (hl_pidfile_probe(home, &pid) != HL_PID_RUNNING) {
+        fprintf(as_json ? stderr : stdout, "Hermes Link is not running; starting it first.\n");
+        if (hl_cli_start_daemon(home, as_json) != 0)
+            goto Exit;
+    }
+    json_t *req = json_pack("{s:s}", "cmd", "pair");
+    json_t *r = hl_control_call(home, req, 15000);
+    json_decref(req);
+    if (r == NULL || !json_is_true(json_object_get(r, "ok")) || json_object_get(r, "session_id") == NULL) {
+        const char *msg = r != NULL ? json_string_value(json_object_get(json_object_get(r, "error"), "message")) : NULL;
+        fprintf(stderr, "Cannot create a pairing session: %s\n", msg != NULL ? msg : "the daemon did not answer");
+        json_decref(r);
+        goto Exit;
+    }
+    if (as_json) {
+        json_object_del(r, "ok");
+        char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", text);
+        free(text);
+    } else {
+        print_text(r);
+    }
+    json_decref(r);
+    rc = 0;
+Exit:
+    free(home);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * spec/API.md §4 (pairing session query and claim) and §2 (GET /pair, the pairing page).
+ */
+#include "hl/app.h"
+#include "hl/pairing.h"
+#include "hl/routes.h"
+
+static const char *session_id_query(hl_request_t *r)
+{
+    const char *id = hl_request_query(r, "session_id", NULL);
+    return id != NULL ? id : hl_request_query(r, "sessionId", NULL);
+}
+
+static void get_session(hl_request_t *r)
+{
+    hl_pending_t *p = hl_request_defer(r, &hl_app.pairing.actor);
+    if (p != NULL)
+        hl_pairing_get_session(p, session_id_query(r), hl_request_peer(r));
+}
+
+static void post_claim(hl_request_t *r)
+{
+    hl_pending_t *p = hl_request_defer(r, &hl_app.pairing.actor);
+    if (p != NULL)
+        hl_pairing_claim(p, r->body, hl_request_peer(r));
+}
+
+static void get_pair_page(hl_request_t *r)
+{
+    const char *id = hl_request_query(r, "session_id", NULL);
+    if (id == NULL || *id == '\0') {
+        static const char msg[] = "Missing session_id";
+        hl_reply_bytes(r, 400, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
+        return;
+    }
+    hl_pending_t *p = hl_request_defer(r, &hl_app.pairing.actor);
+    if (p != NULL)
+        hl_pairing_page(p, id, hl_request_peer(r));
+}
+
+static const hl_route_t ROUTES[] = {
+    {HL_METHOD_GET, "/api/v1/pairing/session", get_session, 0, 0},
+    {HL_METHOD_POST, "/api/v1/pairing/claim", post_claim, HL_ROUTE_JSON_BODY, 0},
+    {HL_METHOD_GET, "/pair", get_pair_page, 0, 0},
+};
+
+void hl_routes_pairing(hl_router_t *router)
+{
+    hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
+}
