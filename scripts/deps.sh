@@ -9,6 +9,7 @@ PACKAGES=(
     libh2o-evloop-dev libjansson-dev libsqlite3-dev libssl-dev libqrencode-dev
     libcurl4-openssl-dev check liburcu-dev
     curl wrk nghttp2-client sqlite3 openssl procps
+    chromium zbar-tools
 )
 
 missing=()

@@ -30,6 +30,7 @@ run "concurrency (TSan)" ./build-tsan/tests/unit_concurrency
 if [ -x ./build-test/tests/integration_tests ]; then
     run "integration (ASan+UBSan daemon)" ./build-test/tests/integration_tests
 fi
+run "browser (pair page)" ./tests/browser/run.sh
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED: ${failed[*]}"

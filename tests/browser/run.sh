@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# End-to-end test of the pairing page (GET /pair) in real headless Chromium (Debian's /usr/bin/chromium driven by
+# playwright-core), with the QR codes decoded by zbarimg. Starts its own ASan+UBSan daemon on an ephemeral loopback
+# port with a throw-away HERMESLINK_HOME, runs pair_page.test.js against it, then stops that daemon (SIGTERM to its
+# PID only) and removes the temp dir, whatever happens. Exits non-zero on any failure; exits 0 with "SKIP: ..." only
+# when chromium or zbarimg is missing and ./scripts/deps.sh cannot install it.
+#   HL_BIN=path/to/hermeslink   the binary to test (default build-test/hermeslink, built by `make test-build`)
+#   HL_BROWSER_KEEP=1            keep the temp dir (screenshots, daemon logs) for a look afterwards
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root"
+
+bin=${HL_BIN:-$root/build-test/hermeslink}
+chromium_bin=${HL_CHROMIUM:-/usr/bin/chromium}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
+
+fail() {
+    echo "browser: FAIL: $*" >&2
+    exit 1
+}
+
+have_tools() { [ -x "$chromium_bin" ] && command -v zbarimg >/dev/null 2>&1; }
+if ! have_tools; then
+    echo "browser: chromium or zbarimg missing; trying ./scripts/deps.sh" >&2
+    ./scripts/deps.sh >&2 || true
+    if ! have_tools; then
+        missing=()
+        [ -x "$chromium_bin" ] || missing+=("chromium ($chromium_bin)")
+        command -v zbarimg >/dev/null 2>&1 || missing+=("zbarimg (zbar-tools)")
+        echo "SKIP: browser test: ${missing[*]} not installed and ./scripts/deps.sh could not install it"
+        exit 0
+    fi
+fi
+command -v node >/dev/null 2>&1 || fail "node is not installed"
+[ -x "$bin" ] || fail "$bin not built (run: make test-build)"
+
+if [ ! -d "$here/node_modules/playwright-core" ]; then
+    echo "browser: installing playwright-core (npm ci)" >&2
+    (cd "$here" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >&2) || fail "npm ci failed in tests/browser"
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hl-browser.XXXXXX") || fail "mktemp"
+daemon_pid=
+cleanup() {
+    local rc=$?
+    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        kill -TERM "$daemon_pid" 2>/dev/null
+        for _ in $(seq 1 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$daemon_pid" 2>/dev/null && kill -KILL "$daemon_pid" 2>/dev/null
+    fi
+    # Chromium processes of this run's profile left behind if node was killed (found by our own temp path).
+    local p
+    for p in $(grep -l -a -F -- "$tmp/chromium-profile" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+        kill -KILL "$p" 2>/dev/null
+    done
+    # `hermeslink pair` starts a daemon itself when ours is gone: stop any such stray one of this home too.
+    local stray
+    stray=$(cat "$tmp/home/hermeslink.pid" 2>/dev/null || true)
+    if [ -n "$stray" ] && [ "$stray" != "$daemon_pid" ] && kill -0 "$stray" 2>/dev/null; then
+        echo "browser: stopping a daemon started by 'hermeslink pair' (pid $stray)" >&2
+        kill -TERM "$stray" 2>/dev/null
+    fi
+    if [ "${HL_BROWSER_KEEP:-0}" = 1 ]; then
+        echo "browser: kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$tmp/home" "$tmp/hermes"
+export HERMESLINK_HOME=$tmp/home HERMES_HOME=$tmp/hermes HERMESLINK_TEST_MODE=1
+
+"$bin" run --port 0 --tls-port -1 --listen 127.0.0.1 >"$tmp/daemon.out" 2>"$tmp/daemon.err" &
+daemon_pid=$!
+port=
+for _ in $(seq 1 150); do
+    port=$(sed -n 's/^Hermes Link running on port \([0-9][0-9]*\).*/\1/p' "$tmp/daemon.out" | head -n1)
+    [ -n "$port" ] && break
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$port" ]; then
+    echo "--- daemon stdout:" >&2; cat "$tmp/daemon.out" >&2
+    echo "--- daemon stderr:" >&2; tail -n 40 "$tmp/daemon.err" >&2
+    fail "the daemon did not report its port within 15 s"
+fi
+
+HL_BIN=$bin HL_BASE_URL="http://127.0.0.1:$port" HL_DAEMON_PID=$daemon_pid HL_TMP=$tmp HL_CHROMIUM=$chromium_bin \
+    timeout -k 5 55 node "$here/pair_page.test.js"
+rc=$?
+if [ $rc -ne 0 ]; then
+    [ $rc -eq 124 ] && echo "browser: the test timed out (55 s)" >&2
+    echo "--- daemon stderr (last 40 lines):" >&2; tail -n 40 "$tmp/daemon.err" >&2
+    exit $rc
+fi
+
+# The daemon must still be up and stop cleanly (exit 0, no sanitizer report) on SIGTERM.
+kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon died during the test"
+kill -TERM "$daemon_pid"
+status=
+for _ in $(seq 1 100); do
+    if ! kill -0 "$daemon_pid" 2>/dev/null; then
+        wait "$daemon_pid"
+        status=$?
+        break
+    fi
+    sleep 0.1
+done
+if [ -z "$status" ]; then
+    echo "--- daemon stderr (last 40 lines):" >&2; tail -n 40 "$tmp/daemon.err" >&2
+    fail "the daemon did not exit within 10 s of SIGTERM"
+fi
+daemon_pid=
+if [ "$status" -ne 0 ] || grep -q -E 'Sanitizer|runtime error:' "$tmp/daemon.err"; then
+    echo "--- daemon stderr (last 60 lines):" >&2; tail -n 60 "$tmp/daemon.err" >&2
+    fail "the daemon exited with status $status or reported a sanitizer error"
+fi
+echo "browser: daemon stopped cleanly"
