@@ -5,7 +5,7 @@
 #ifndef HL_QR_H
 #define HL_QR_H
 
-/** The QR code of `text` as terminal lines (two modules per character row, 2-module quiet zone). NULL if too long. */
+/** The QR code of `text` as terminal lines (two modules per character row, 4-module quiet zone). NULL if too long. */
 char *hl_qr_terminal(const char *text);
 
 /** The QR code of `text` as a standalone SVG document (one path, crisp edges, 4-module quiet zone). NULL if too long. */

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <urcu.h>
 #include <urcu/rculfhash.h>
 
@@ -29,7 +30,8 @@ static unsigned long hash_of(const hl_token_hash_t *h)
 static int match(struct cds_lfht_node *node, const void *key)
 {
     token_entry_t *e = caa_container_of(node, token_entry_t, node);
-    return memcmp(e->hash.bytes, ((const hl_token_hash_t *)key)->bytes, sizeof(e->hash.bytes)) == 0;
+    /* digests, not secrets, but compared in constant time anyway so that no timing depends on token bytes */
+    return CRYPTO_memcmp(e->hash.bytes, ((const hl_token_hash_t *)key)->bytes, sizeof(e->hash.bytes)) == 0;
 }
 
 static void free_entry_rcu(struct rcu_head *head)

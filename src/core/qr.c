@@ -43,7 +43,7 @@ char *hl_qr_terminal(const char *text)
     if (q == NULL)
         return NULL;
     /* light-on-dark terminals are the norm: draw the light modules so the code reads as dark-on-light when scanned */
-    const int quiet = 2;
+    const int quiet = 4; /* the standard quiet zone: some phone scanners need all of it */
     buf_t b = {0};
     for (int y = -quiet; y < q->width + quiet; y += 2) {
         for (int x = -quiet; x < q->width + quiet; ++x) {
