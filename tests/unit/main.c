@@ -2,15 +2,33 @@
  * Runs every unit suite. Add a suite: write tests/unit/test_<name>.c with `Suite *suite_<name>(void)` and list it here.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "unit_util.h"
+
 Suite *suite_router(void);
+Suite *suite_config(void);
+Suite *suite_clock_ids(void);
+Suite *suite_logread(void);
+Suite *suite_fsutil_pidfile(void);
 
 int main(void)
 {
+    char root[] = "/tmp/hl-unit-XXXXXX";
+    if (mkdtemp(root) == NULL) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    setenv(UT_TMP_ENV, root, 1);
     SRunner *sr = srunner_create(suite_router());
+    srunner_add_suite(sr, suite_config());
+    srunner_add_suite(sr, suite_clock_ids());
+    srunner_add_suite(sr, suite_logread());
+    srunner_add_suite(sr, suite_fsutil_pidfile());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    nftw(root, ut_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
