@@ -27,54 +27,80 @@ void hl_clock_advance(int64_t delta_ms)
     atomic_fetch_add(&clock_offset_ms, delta_ms);
 }
 
+/* the range the fixed-width format can express */
+#define MIN_ISO_MS (-62167219200000LL) /* 0000-01-01T00:00:00.000Z */
+#define MAX_ISO_MS 253402300799999LL   /* 9999-12-31T23:59:59.999Z */
+
 char *hl_format_iso(int64_t ms, char *buf)
 {
-    time_t secs = (time_t)(ms / 1000);
+    if (ms < MIN_ISO_MS)
+        ms = MIN_ISO_MS;
+    if (ms > MAX_ISO_MS)
+        ms = MAX_ISO_MS;
+    int64_t secs = ms / 1000;
     int millis = (int)(ms % 1000);
     if (millis < 0) {
         millis += 1000;
         secs -= 1;
     }
+    time_t t = (time_t)secs;
     struct tm tm;
-    gmtime_r(&secs, &tm);
-    /* years past 9999 cannot be written in this format: clamp rather than truncate */
-    int year = tm.tm_year + 1900;
-    if (year < 0 || year > 9999)
-        year = year < 0 ? 0 : 9999;
+    gmtime_r(&t, &tm);
     char tmp[64];
-    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-             tm.tm_sec, millis);
+    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, millis);
     memcpy(buf, tmp, HL_ISO_TIME_LEN - 1);
     buf[HL_ISO_TIME_LEN - 1] = '\0';
     return buf;
 }
 
+/* Reads exactly n ASCII digits. */
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; ++i) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
 int hl_parse_iso(const char *s, int64_t *ms)
 {
-    int y, mo, d, h, mi, sec, millis = 0, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+    int y, mo, d, h, mi, sec, millis = 0;
+    if (strlen(s) < 20 || digits(s, 4, &y) != 0 || s[4] != '-' || digits(s + 5, 2, &mo) != 0 || s[7] != '-' ||
+        digits(s + 8, 2, &d) != 0 || s[10] != 'T' || digits(s + 11, 2, &h) != 0 || s[13] != ':' || digits(s + 14, 2, &mi) != 0 ||
+        s[16] != ':' || digits(s + 17, 2, &sec) != 0)
         return -EINVAL;
-    const char *p = s + n;
+    const char *p = s + 19;
     if (*p == '.') {
-        int digits = 0;
+        int n = 0;
         ++p;
         while (*p >= '0' && *p <= '9') {
-            if (digits < 3)
+            if (n < 3)
                 millis = millis * 10 + (*p - '0');
-            ++digits;
+            ++n;
             ++p;
         }
-        if (digits == 0)
+        if (n == 0)
             return -EINVAL;
-        for (; digits < 3; ++digits)
+        for (; n < 3; ++n)
             millis *= 10;
     }
     if (strcmp(p, "Z") != 0)
         return -EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
         return -EINVAL;
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-    time_t t = timegm(&tm);
-    *ms = (int64_t)t * 1000 + millis;
+    *ms = (int64_t)timegm(&tm) * 1000 + millis;
     return 0;
 }

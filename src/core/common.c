@@ -71,7 +71,8 @@ char *hl_asprintf(const char *fmt, ...)
 
 int hl_parse_long(const char *s, long min, long max, long *out)
 {
-    if (s == NULL || *s == '\0')
+    /* digits with an optional leading '-': no spaces, no '+', nothing after */
+    if (s == NULL || !((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
         return -EINVAL;
     char *end;
     errno = 0;

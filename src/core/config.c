@@ -127,6 +127,12 @@ static int any_string(const char *s)
     return strlen(s) <= 4096;
 }
 
+/* A TLS port next to `port` that differs from it. */
+static int default_tls_for(int port)
+{
+    return port < 65535 ? port + 1 : port - 1;
+}
+
 int hl_config_load(hl_config_t *cfg, const char *home, char *err, size_t errlen)
 {
     char *path = hl_path_join(home, "config.json"), *text = NULL;
@@ -161,8 +167,13 @@ int hl_config_load(hl_config_t *cfg, const char *home, char *err, size_t errlen)
         (ret = load_string(root, "hermesApiKey", 1, any_string, "a string", &cfg->hermes_api_key, err, errlen)) != 0)
         goto Exit;
     if (cfg->tls_port != 0 && cfg->tls_port == cfg->port) {
-        snprintf(err, errlen, "config.json: \"tlsPort\" must differ from \"port\"");
-        ret = -EINVAL;
+        if (json_object_get(root, "tlsPort") != NULL) {
+            snprintf(err, errlen, "config.json: \"tlsPort\" must differ from \"port\"");
+            ret = -EINVAL;
+        } else {
+            /* an original config using our default TLS port as its HTTP port: TLS moves out of the way */
+            cfg->tls_port = default_tls_for(cfg->port);
+        }
     }
 Exit:
     free(text);
@@ -188,12 +199,17 @@ int hl_config_set(hl_config_t *cfg, const char *key, const char *value, char **m
 {
     if (strcmp(key, "port") == 0) {
         int port;
-        if (set_port(value, 1, &port) != 0 || (cfg->tls_port != 0 && port == cfg->tls_port)) {
+        if (set_port(value, 1, &port) != 0) {
             *msg = hl_strdup("Invalid port number");
             return -EINVAL;
         }
         cfg->port = port;
-        *msg = hl_asprintf("Port set to %d", port);
+        if (cfg->tls_port != 0 && port == cfg->tls_port) {
+            cfg->tls_port = default_tls_for(port);
+            *msg = hl_asprintf("Port set to %d (TLS port moved to %d)", port, cfg->tls_port);
+        } else {
+            *msg = hl_asprintf("Port set to %d", port);
+        }
     } else if (strcmp(key, "tls-port") == 0) {
         int port;
         if (set_port(value, 0, &port) != 0 || (port != 0 && port == cfg->port)) {

@@ -10,6 +10,8 @@
 
 int hl_mkdir_p(const char *path, mode_t mode)
 {
+    if (path[0] == '\0')
+        return -ENOENT;
     char *buf = hl_strdup(path);
     int ret = 0;
     for (char *p = buf + 1;; ++p) {
@@ -100,7 +102,7 @@ int hl_read_file(const char *path, size_t max_len, char **out, size_t *out_len)
     int ret = 0;
     for (;;) {
         if (len + 1 >= cap) {
-            if (cap > max_len + 1) {
+            if (cap - 1 > max_len) {
                 ret = -EFBIG;
                 goto Error;
             }
@@ -137,7 +139,7 @@ Error:
 char *hl_path_join(const char *dir, const char *name)
 {
     size_t dl = strlen(dir);
-    while (dl > 1 && dir[dl - 1] == '/')
-        --dl;
+    while (dl > 0 && dir[dl - 1] == '/')
+        --dl; /* "/" becomes "", so the root joins as "/name" */
     return hl_asprintf("%.*s/%s", (int)dl, dir, name);
 }

@@ -15,8 +15,9 @@
 
 #define MAX_ROTATIONS 5
 
-/* Reads at most the last HL_LOGREAD_TAIL_BYTES of a file, dropping a partial first line. Caller frees. */
-static char *read_tail(const char *path, size_t *len, long long *mtime_ms)
+/* Reads at most the last HL_LOGREAD_TAIL_BYTES of a file, dropping a partial first line; *cut tells whether older lines
+ * of the file were left out. Caller frees. */
+static char *read_tail(const char *path, size_t *len, long long *mtime_ms, int *cut)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -28,6 +29,7 @@ static char *read_tail(const char *path, size_t *len, long long *mtime_ms)
     }
     *mtime_ms = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     off_t start = st.st_size > HL_LOGREAD_TAIL_BYTES ? st.st_size - HL_LOGREAD_TAIL_BYTES : 0;
+    *cut = start > 0;
     size_t want = (size_t)(st.st_size - start);
     char *buf = hl_malloc(want + 1);
     ssize_t n = pread(fd, buf, want, start);
@@ -57,7 +59,8 @@ static json_t *read_rotated(const char *base, size_t limit, line_parser_t parse)
         char *path = i == 0 ? hl_strdup(base) : hl_asprintf("%s.%d", base, i);
         size_t len = 0;
         long long mtime = 0;
-        char *text = read_tail(path, &len, &mtime);
+        int cut = 0;
+        char *text = read_tail(path, &len, &mtime, &cut);
         free(path);
         if (text == NULL)
             continue;
@@ -75,6 +78,8 @@ static json_t *read_rotated(const char *base, size_t limit, line_parser_t parse)
             end = line_start;
         }
         free(text);
+        if (cut)
+            break; /* older files would leave a gap where this file's head was skipped */
     }
     json_t *out = json_array();
     for (size_t i = json_array_size(newest_first); i > 0; --i)
@@ -227,18 +232,47 @@ json_t *hl_logs_parse_gateway_line(const char *line, size_t len, long long mtime
                      source);
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, at most U+10FFFF), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    if (c >= 0x01 && c < 0x80)
+        return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        if (c == 0xed)
+            hi = 0x9f; /* surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        if (c == 0xf4)
+            hi = 0x8f; /* above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n > avail || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t k = 2; k < n; ++k)
+        if (s[k] < 0x80 || s[k] > 0xbf)
+            return 0;
+    return n;
+}
+
 static json_t *parse_gateway(const char *line, size_t len, long long mtime_ms)
 {
-    /* lines that are not valid UTF-8 are shown with replacement rather than dropped or passed through invalid */
+    /* lines that are not valid UTF-8 are shown with U+FFFD replacements rather than dropped or passed through invalid */
     char *clean = hl_malloc(len * 3 + 1);
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)line[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = n > 0 && i + n <= len;
-        for (size_t k = 1; ok && k < n; ++k)
-            ok = ((unsigned char)line[i + k] >> 6) == 2;
-        if (ok && c != 0) {
+        size_t n = utf8_seq((const unsigned char *)line + i, len - i);
+        if (n > 0) {
             memcpy(clean + o, line + i, n);
             o += n;
             i += n;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hl/fsutil.h"
@@ -35,7 +36,13 @@ int hl_pidfile_acquire(const char *home, pid_t *holder)
     free(path);
     if (fd < 0)
         return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    /* a CLI probe holds a shared lock for an instant: retry briefly before concluding another daemon runs */
+    int locked = -1;
+    for (int attempt = 0; attempt < 10 && (locked = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EWOULDBLOCK; ++attempt) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (locked != 0) {
         int err = errno;
         if (holder != NULL)
             *holder = read_pid(fd);
@@ -76,7 +83,7 @@ hl_pid_state_t hl_pidfile_probe(const char *home, pid_t *pid)
         st = HL_PID_RUNNING;
     } else {
         flock(fd, LOCK_UN);
-        st = *pid != 0 ? HL_PID_STALE : HL_PID_NOT_RUNNING;
+        st = HL_PID_STALE; /* a file nobody holds is left over from a daemon that died (pid 0 when unreadable) */
     }
     close(fd);
     return st;

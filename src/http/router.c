@@ -282,8 +282,10 @@ char *hl_router_allow_header(unsigned allowed, char *buf, size_t len)
             if (METHODS[j].method == order[i])
                 name = METHODS[j].name;
         int n = snprintf(buf + o, len - o, "%s%s", o == 0 ? "" : ", ", name);
-        if (n < 0 || (size_t)n >= len - o)
+        if (n < 0 || (size_t)n >= len - o) {
+            buf[o] = '\0'; /* never leave half a method name */
             break;
+        }
         o += (size_t)n;
     }
     return buf;

@@ -39,7 +39,7 @@ START_TEST(format_negative_ms)
 }
 END_TEST
 
-/* exposes bug: hl_format_iso clamps only the year field, so 10000-01-01 formats as "9999-01-01..." (earlier than
+/* regression: hl_format_iso clamps only the year field, so 10000-01-01 formats as "9999-01-01..." (earlier than
  * 9999-12-31) and year -1 as "0000-12-31..."; out-of-range times should clamp to the first/last representable instant */
 START_TEST(format_clamps_out_of_range)
 {
@@ -134,7 +134,7 @@ START_TEST(parse_rejects_bad_input)
 }
 END_TEST
 
-/* exposes bug: hl_parse_iso reads fields with sscanf("%2d"), which takes signs and leading spaces, and only bounds the
+/* regression: hl_parse_iso reads fields with sscanf("%2d"), which takes signs and leading spaces, and only bounds the
  * fields from above: "2026-05-08T-1:00:00Z" parses as 2026-05-07T23:00:00Z, "2026- 5-08T12:00:00Z" and
  * "2026-+5-08T12:00:00Z" as May 8th, "+026-05-08T12:00:00Z" as year 26, and "2026-02-30T00:00:00Z" is normalised to
  * March 2nd by timegm. None of these are the format hl_format_iso produces; all should be -EINVAL. */

@@ -28,7 +28,7 @@ const char *__tsan_default_options(void)
 #endif
 
 /*
- * exposes bug (TSan build only): src/actors/mailbox.c hands messages between threads through liburcu's cds_wfcq, whose
+ * regression (TSan build only): src/actors/mailbox.c hands messages between threads through liburcu's cds_wfcq, whose
  * atomics live in the uninstrumented liburcu-cds.so, so ThreadSanitizer sees no happens-before from a producer's writes
  * to a message to the consumer's reads and reports a data race for every message that crosses threads (eventfd
  * read/write only covers the first post of a burst). hl_mailbox_post should __tsan_release(&mb->_head) before the
@@ -261,7 +261,7 @@ static void *stress_consumer(void *arg)
     return NULL;
 }
 
-/* exposes bug: TSan-only, mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
+/* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(mailbox_stress_no_loss_fifo_per_producer)
 {
     stress_t *s = calloc(1, sizeof(*s));
@@ -367,7 +367,7 @@ static void probe_on_stop(hl_actor_t *actor)
 
 static const hl_actor_callbacks_t PROBE_CB = {probe_on_start, probe_on_batch, probe_on_tick, probe_on_stop};
 
-/* exposes bug: TSan-only, mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
+/* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(actor_callbacks_run_on_actor_thread)
 {
     actor_probe_t p = {.last_seq = -1};
@@ -390,7 +390,7 @@ START_TEST(actor_callbacks_run_on_actor_thread)
 }
 END_TEST
 
-/* exposes bug: TSan-only, mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
+/* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(actor_stop_handles_everything_queued)
 {
     actor_probe_t p = {.last_seq = -1};
@@ -412,7 +412,7 @@ START_TEST(actor_stop_handles_everything_queued)
 }
 END_TEST
 
-/* exposes bug: TSan-only, mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
+/* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(actor_runtime_frees_unpopped_messages)
 {
     actor_probe_t p = {.last_seq = -1, .pop_only_one = 1};
@@ -464,7 +464,7 @@ START_TEST(actor_never_started_dispose)
 }
 END_TEST
 
-/* exposes bug: TSan-only, mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
+/* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(actor_ticks)
 {
     actor_probe_t p = {.last_seq = -1};
@@ -613,7 +613,7 @@ static void *actor_producer(void *arg)
     return NULL;
 }
 
-/* exposes bug: TSan-only, mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
+/* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(actor_multi_producer)
 {
     static const hl_actor_callbacks_t cb = {NULL, multi_on_batch, NULL, NULL};

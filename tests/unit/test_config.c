@@ -247,6 +247,11 @@ START_TEST(load_tls_port_must_differ)
     ck_assert_int_eq(load_text(&cfg, "{\"port\": 18643, \"tlsPort\": 0}", err, sizeof(err)), 0);
     ck_assert_int_eq(cfg.port, 18643);
     hl_config_dispose(&cfg);
+    /* an original config (no tlsPort) on our default TLS port: TLS moves aside instead of refusing to start */
+    ck_assert_int_eq(load_text(&cfg, "{\"port\": 18643}", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.port, 18643);
+    ck_assert_int_eq(cfg.tls_port, 18644);
+    hl_config_dispose(&cfg);
 }
 END_TEST
 
@@ -291,8 +296,9 @@ START_TEST(set_port)
         set_expect(&cfg, "port", bad[i], -EINVAL, "Invalid port number");
         ck_assert_int_eq(cfg.port, 65535); /* unchanged */
     }
-    /* the TLS port is taken */
-    set_expect(&cfg, "port", "18643", -EINVAL, "Invalid port number");
+    /* taking the TLS port moves TLS next to it rather than refusing */
+    set_expect(&cfg, "port", "18643", 0, "Port set to 18643 (TLS port moved to 18644)");
+    ck_assert_int_eq(cfg.tls_port, 18644);
     hl_config_dispose(&cfg);
 }
 END_TEST

@@ -77,7 +77,7 @@ START_TEST(mkdir_p_file_in_the_way)
 }
 END_TEST
 
-/* exposes bug: hl_mkdir_p (src/core/fsutil.c) starts scanning at buf + 1, past the terminating NUL of an empty path, and
+/* regression: hl_mkdir_p (src/core/fsutil.c) starts scanning at buf + 1, past the terminating NUL of an empty path, and
  * reads beyond the 1-byte allocation (heap-buffer-overflow under ASan). An empty path should fail with -ENOENT like
  * mkdir(""). */
 START_TEST(mkdir_p_empty_path)
@@ -223,7 +223,7 @@ START_TEST(read_file_limits)
 }
 END_TEST
 
-/* exposes bug: hl_read_file (src/core/fsutil.c) compares `cap > max_len + 1`, which wraps to 0 for max_len == SIZE_MAX
+/* regression: hl_read_file (src/core/fsutil.c) compares `cap > max_len + 1`, which wraps to 0 for max_len == SIZE_MAX
  * ("no limit"), so any file of 4095 bytes or more fails with -EFBIG. */
 START_TEST(read_file_unbounded_limit)
 {
@@ -260,7 +260,7 @@ START_TEST(path_join)
 }
 END_TEST
 
-/* exposes bug: hl_path_join (src/core/fsutil.c) keeps the last '/' of the root directory and adds another, so
+/* regression: hl_path_join (src/core/fsutil.c) keeps the last '/' of the root directory and adds another, so
  * hl_path_join("/", "c") is "//c" instead of "/c" (the header promises one '/'). */
 START_TEST(path_join_root)
 {
@@ -426,7 +426,7 @@ START_TEST(pidfile_probe_does_not_take_the_lock)
 }
 END_TEST
 
-/* exposes bug: hl_pidfile_probe (src/core/pidfile.c) returns NOT_RUNNING for an unlocked pid file whose content is not
+/* regression: hl_pidfile_probe (src/core/pidfile.c) returns NOT_RUNNING for an unlocked pid file whose content is not
  * a pid (empty or garbage, e.g. a daemon that died between creating and writing it). The header says a file left
  * without a lock is STALE, with *pid set only "when readable", so this should be STALE with *pid == 0. */
 START_TEST(pidfile_unreadable_stale)

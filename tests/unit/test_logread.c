@@ -182,7 +182,7 @@ START_TEST(link_large_file_tail)
 }
 END_TEST
 
-/* exposes bug: read_rotated (src/core/logread.c) reads only the last HL_LOGREAD_TAIL_BYTES of link.log and then goes on
+/* regression: read_rotated (src/core/logread.c) reads only the last HL_LOGREAD_TAIL_BYTES of link.log and then goes on
  * to link.log.1, so when link.log is larger than the tail the result is link.log.1's entries followed by link.log's tail,
  * with everything in between missing: not "the newest N". It should stop at a file whose tail was cut. */
 START_TEST(link_no_gap_when_tail_is_cut)
@@ -396,7 +396,7 @@ START_TEST(gateway_invalid_utf8_replaced)
 }
 END_TEST
 
-/* exposes bug: parse_gateway (src/core/logread.c) only checks UTF-8 lead/continuation bit patterns, so overlong forms
+/* regression: parse_gateway (src/core/logread.c) only checks UTF-8 lead/continuation bit patterns, so overlong forms
  * (C0 AF), UTF-16 surrogates (ED A0 80) and code points past U+10FFFF (F4 90 80 80) pass its cleaner, then json_stringn
  * rejects them and hl_logs_parse_gateway_line returns NULL: the whole line disappears from the log instead of being
  * shown with U+FFFD replacements. */

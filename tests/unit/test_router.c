@@ -333,7 +333,7 @@ START_TEST(methods_and_allow_header)
 }
 END_TEST
 
-/* exposes bug (latent: dispatch.c uses a 96-byte buffer): hl_router_allow_header (src/http/router.c) leaves the partial
+/* regression (latent: dispatch.c uses a 96-byte buffer): hl_router_allow_header (src/http/router.c) leaves the partial
  * text of the name that did not fit in a short buffer, e.g. "HEAD, GET, " with 12 bytes and "HEAD, GET, PO" with 14,
  * which is not a valid Allow value; it should stop after the last whole name. */
 START_TEST(allow_header_short_buffer)
