@@ -20,6 +20,8 @@ typedef struct st_hl_auth_device_t {
     const char *model; /* NULL when unknown */
     bool app_instance_bound;
     int64_t access_expires_at;
+    /** the serialised Device object {id, device_id, label, platform, model, scope}; built by the table on put */
+    const char *json;
 } hl_auth_device_t;
 
 /** Creates the table. Main thread, before workers and the auth actor start. */
@@ -30,7 +32,7 @@ void hl_token_table_destroy(void);
 
 /**
  * Publishes (adds or replaces) the entry for an access-token hash. Writer (auth actor) only; takes the RCU read lock
- * itself. `dev` is copied.
+ * itself. `dev` is copied (its `json` is ignored and rebuilt, so readers can answer /auth/me without serialising).
  */
 void hl_token_table_put(const hl_token_hash_t *hash, const hl_auth_device_t *dev);
 

@@ -7,6 +7,8 @@
 #include <urcu.h>
 #include <urcu/rculfhash.h>
 
+#include <jansson.h>
+
 #include "hl/common.h"
 
 typedef struct st_token_entry_t {
@@ -88,6 +90,8 @@ void hl_token_table_put(const hl_token_hash_t *hash, const hl_auth_device_t *dev
     e->dev.label = copy_str(&cursor, dev->label);
     e->dev.platform = copy_str(&cursor, dev->platform);
     e->dev.model = copy_str(&cursor, dev->model);
+    e->dev.json = copy_str(&cursor, json);
+    free(json);
     e->dev.app_instance_bound = dev->app_instance_bound;
     e->dev.access_expires_at = dev->access_expires_at;
     atomic_init(&e->seen_asked_at, 0);

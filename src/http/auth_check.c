@@ -20,6 +20,7 @@ static void copy_device(const hl_auth_device_t *dev, void *data)
     d->label = pool_strdup(&r->req->pool, dev->label);
     d->platform = pool_strdup(&r->req->pool, dev->platform);
     d->model = pool_strdup(&r->req->pool, dev->model);
+    d->json = pool_strdup(&r->req->pool, dev->json);
     d->app_instance_bound = dev->app_instance_bound;
     d->access_expires_at = dev->access_expires_at;
     r->device = d;
