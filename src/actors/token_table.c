@@ -80,8 +80,12 @@ static char *copy_str(char **cursor, const char *s)
 
 void hl_token_table_put(const hl_token_hash_t *hash, const hl_auth_device_t *dev)
 {
-    size_t need =
-        strlen(dev->id) + 1 + strlen(dev->label) + 1 + strlen(dev->platform) + 1 + (dev->model ? strlen(dev->model) + 1 : 0);
+    json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "id", dev->id, "device_id", dev->id, "label", dev->label, "platform",
+                            dev->platform, "model", dev->model != NULL ? json_string(dev->model) : json_null(), "scope", "admin");
+    char *json = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(obj);
+    size_t need = strlen(dev->id) + 1 + strlen(dev->label) + 1 + strlen(dev->platform) + 1 +
+                  (dev->model ? strlen(dev->model) + 1 : 0) + strlen(json) + 1;
     token_entry_t *e = hl_malloc(sizeof(*e) + need);
     cds_lfht_node_init(&e->node);
     e->hash = *hash;
