@@ -23,8 +23,10 @@
 /* idle HTTP/1.1 keep-alives are closed this fast once shutdown starts */
 #define SHUTDOWN_REQ_TIMEOUT_MS 50
 
+/* One listening socket per worker (SO_REUSEPORT), so the kernel spreads connections evenly; a single shared socket let
+ * whichever worker woke first take a whole burst of connections. */
 typedef struct st_listener_t {
-    int fd;
+    int *fds; /* one per worker; -1 once handed to that worker's loop */
     int tls;
     int port;
 } listener_t;
@@ -78,44 +80,93 @@ void hl_worker_remove_stream(hl_stream_link_t *link)
         h2o_linklist_unlink(&link->_link);
 }
 
-static int bind_listener(const char *host, int port, int *bound_port, char *err, size_t errlen)
+static int open_socket(const struct addrinfo *ai, int reuseport, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST},
-                    *res = NULL;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
+        return -errno;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static int resolve(const char *host, int port, struct addrinfo **res, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
     char portstr[8];
     snprintf(portstr, sizeof(portstr), "%d", port);
-    int r = getaddrinfo(host, portstr, &hints, &res);
-    if (r != 0) {
+    if (getaddrinfo(host, portstr, &hints, res) != 0) {
         snprintf(err, errlen, "invalid listen address %s", host);
         return -EINVAL;
     }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    if (fd < 0) {
-        r = -errno;
-        snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
-        goto Exit;
+    return 0;
+}
+
+/* Opens `n` listening sockets on host:port sharing the port through SO_REUSEPORT. A fixed port is first probed with a plain
+ * bind, so that another process (or a second HermesLink) already on it makes us fail instead of silently sharing it. */
+static int bind_listeners(const char *host, int port, int *fds, size_t n, int *bound_port, char *err, size_t errlen)
+{
+    struct addrinfo *res = NULL;
+    int ret = resolve(host, port, &res, err, errlen);
+    if (ret != 0)
+        return ret;
+    for (size_t i = 0; i < n; ++i)
+        fds[i] = -1;
+    if (port != 0) {
+        int probe = open_socket(res, 0, err, errlen);
+        if (probe < 0) {
+            ret = probe;
+            goto Exit;
+        }
+        if (bind(probe, res->ai_addr, res->ai_addrlen) != 0) {
+            ret = -errno;
+            snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+            close(probe);
+            goto Exit;
+        }
+        close(probe);
     }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-#ifdef TCP_DEFER_ACCEPT
-    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
-#endif
-    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
-        r = -errno;
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
-        close(fd);
-        fd = -1;
-        goto Exit;
+    for (size_t i = 0; i < n; ++i) {
+        int fd = open_socket(res, 1, err, errlen);
+        if (fd < 0) {
+            ret = fd;
+            goto Exit;
+        }
+        fds[i] = fd;
+        if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+            ret = -errno;
+            snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+            goto Exit;
+        }
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        if (i == 0) {
+            /* with port 0 the first socket picks the port and the others join it */
+            struct sockaddr_storage ss;
+            socklen_t sslen = sizeof(ss);
+            getsockname(fd, (struct sockaddr *)&ss, &sslen);
+            *bound_port =
+                ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+            freeaddrinfo(res);
+            res = NULL;
+            if ((ret = resolve(host, *bound_port, &res, err, errlen)) != 0)
+                goto Exit;
+        }
     }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    struct sockaddr_storage ss;
-    socklen_t sslen = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sslen);
-    *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
-    r = fd;
+    ret = 0;
 Exit:
-    freeaddrinfo(res);
-    return r;
+    if (res != NULL)
+        freeaddrinfo(res);
+    if (ret != 0)
+        for (size_t i = 0; i < n; ++i)
+            if (fds[i] >= 0) {
+                close(fds[i]);
+                fds[i] = -1;
+            }
+    return ret;
 }
 
 static SSL_CTX *create_ssl_ctx(const char *cert, const char *key, char *err, size_t errlen)
@@ -251,10 +302,8 @@ static int init_worker(hl_server_t *s, hl_worker_t *w, size_t index)
         ac->ctx = &w->ctx;
         ac->hosts = s->globalconf.hosts;
         ac->ssl_ctx = s->listeners[i].tls ? s->ssl_ctx : NULL;
-        int fd = dup(s->listeners[i].fd);
-        if (fd < 0)
-            return -errno;
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        int fd = s->listeners[i].fds[index];
+        s->listeners[i].fds[index] = -1; /* the loop owns it now */
         h2o_socket_t *sock = h2o_evloop_socket_create(w->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
         sock->data = ac;
         h2o_socket_read_start(sock, on_accept);
@@ -277,36 +326,48 @@ static void setup_globalconf(hl_server_t *s)
     handler->on_req = hl_dispatch;
 }
 
+static void close_listener_fds(hl_server_t *s)
+{
+    for (size_t i = 0; i < s->num_listeners; ++i) {
+        for (size_t w = 0; s->listeners[i].fds != NULL && w < s->num_workers; ++w)
+            if (s->listeners[i].fds[w] >= 0)
+                close(s->listeners[i].fds[w]);
+        free(s->listeners[i].fds);
+        s->listeners[i].fds = NULL;
+    }
+}
+
+static int add_listener(hl_server_t *s, const char *host, int port, int tls, char *err, size_t errlen)
+{
+    listener_t *l = &s->listeners[s->num_listeners++];
+    l->fds = hl_malloc(sizeof(int) * s->num_workers);
+    l->tls = tls;
+    return bind_listeners(host, port, l->fds, s->num_workers, &l->port, err, errlen);
+}
+
 int hl_server_bind(hl_server_t **out, const hl_server_config_t *cfg, char *err, size_t errlen)
 {
     hl_server_t *s = hl_calloc(1, sizeof(*s));
     s->tls_port = -1;
     s->num_workers = (size_t)(cfg->workers > 0 ? cfg->workers : 1);
-    int ret, fd, bound;
+    int ret;
     setup_globalconf(s);
-    if ((fd = bind_listener(cfg->listen_host, cfg->port, &bound, err, errlen)) < 0) {
-        ret = fd;
+    if ((ret = add_listener(s, cfg->listen_host, cfg->port, 0, err, errlen)) != 0)
         goto Error;
-    }
-    s->listeners[s->num_listeners++] = (listener_t){fd, 0, bound};
-    s->port = bound;
+    s->port = s->listeners[0].port;
     if (cfg->tls_port >= 0) {
         if ((s->ssl_ctx = create_ssl_ctx(cfg->tls_cert_path, cfg->tls_key_path, err, errlen)) == NULL) {
             ret = -EINVAL;
             goto Error;
         }
-        if ((fd = bind_listener(cfg->listen_host, cfg->tls_port, &bound, err, errlen)) < 0) {
-            ret = fd;
+        if ((ret = add_listener(s, cfg->listen_host, cfg->tls_port, 1, err, errlen)) != 0)
             goto Error;
-        }
-        s->listeners[s->num_listeners++] = (listener_t){fd, 1, bound};
-        s->tls_port = bound;
+        s->tls_port = s->listeners[1].port;
     }
     *out = s;
     return 0;
 Error:
-    for (size_t i = 0; i < s->num_listeners; ++i)
-        close(s->listeners[i].fd);
+    close_listener_fds(s);
     if (s->ssl_ctx != NULL)
         SSL_CTX_free(s->ssl_ctx);
     h2o_config_dispose(&s->globalconf);
@@ -346,8 +407,10 @@ int hl_server_tls_port(const hl_server_t *server)
 
 void hl_server_shutdown(hl_server_t *s)
 {
-    if (s->workers == NULL)
+    if (s->workers == NULL) {
+        close_listener_fds(s);
         return;
+    }
     for (size_t i = 0; i < s->num_workers; ++i) {
         if (!s->workers[i].started)
             continue;
@@ -359,10 +422,7 @@ void hl_server_shutdown(hl_server_t *s)
     for (size_t i = 0; i < s->num_workers; ++i)
         if (s->workers[i].started)
             pthread_join(s->workers[i].thread, NULL);
-    for (size_t i = 0; i < s->num_listeners; ++i) {
-        close(s->listeners[i].fd);
-        s->listeners[i].fd = -1;
-    }
+    close_listener_fds(s); /* those of workers that never started */
 }
 
 void hl_server_free(hl_server_t *s)
