@@ -12,6 +12,10 @@ Suite *suite_config(void);
 Suite *suite_clock_ids(void);
 Suite *suite_logread(void);
 Suite *suite_fsutil_pidfile(void);
+Suite *suite_tokens(void);
+Suite *suite_token_table(void);
+Suite *suite_db_actor(void);
+Suite *suite_qr(void);
 
 int main(void)
 {
@@ -26,6 +30,10 @@ int main(void)
     srunner_add_suite(sr, suite_clock_ids());
     srunner_add_suite(sr, suite_logread());
     srunner_add_suite(sr, suite_fsutil_pidfile());
+    srunner_add_suite(sr, suite_tokens());
+    srunner_add_suite(sr, suite_token_table());
+    srunner_add_suite(sr, suite_db_actor());
+    srunner_add_suite(sr, suite_qr());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
