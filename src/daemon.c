@@ -229,11 +229,11 @@ Exit:
     if (system_started)
         hl_actor_dispose(&hl_app.system);
     if (pairing_started)
-        hl_actor_dispose(&hl_app.pairing.actor);
+        hl_db_actor_dispose(&hl_app.pairing);
     if (auth_started)
-        hl_actor_dispose(&hl_app.auth.actor);
+        hl_db_actor_dispose(&hl_app.auth);
     if (store_started)
-        hl_actor_dispose(&hl_app.store.actor);
+        hl_db_actor_dispose(&hl_app.store);
     hl_token_table_destroy();
     hl_router_free(router);
     hl_snapshot_clear();

@@ -75,6 +75,9 @@ typedef struct st_hl_db_actor_hooks_t {
 int hl_db_actor_init(hl_db_actor_t *a, const char *name, const char *path, const hl_db_actor_hooks_t *hooks,
                      void *data) HL_WARN_UNUSED;
 
+/** Frees the actor after hl_actor_stop (or when it was initialised but never started). Main thread. */
+void hl_db_actor_dispose(hl_db_actor_t *a);
+
 /** Posts a job (ownership passes). Any thread. */
 void hl_db_actor_post(hl_db_actor_t *a, hl_db_job_t *job);
 

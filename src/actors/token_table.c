@@ -11,6 +11,17 @@
 
 #include "hl/common.h"
 
+/* liburcu is not instrumented: tell ThreadSanitizer about the publication and reclamation it orders */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_RELEASE(p) __tsan_release(p)
+#define TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define TSAN_RELEASE(p) ((void)(p))
+#define TSAN_ACQUIRE(p) ((void)(p))
+#endif
+
 typedef struct st_token_entry_t {
     struct cds_lfht_node node;
     struct rcu_head rcu;
@@ -38,7 +49,15 @@ static int match(struct cds_lfht_node *node, const void *key)
 
 static void free_entry_rcu(struct rcu_head *head)
 {
-    free(caa_container_of(head, token_entry_t, rcu));
+    token_entry_t *e = caa_container_of(head, token_entry_t, rcu);
+    TSAN_ACQUIRE(e);
+    free(e);
+}
+
+static void retire(token_entry_t *e)
+{
+    TSAN_RELEASE(e);
+    call_rcu(&e->rcu, free_entry_rcu);
 }
 
 void hl_token_table_init(void)
@@ -58,7 +77,7 @@ void hl_token_table_destroy(void)
     cds_lfht_for_each(table, &iter, node)
     {
         if (cds_lfht_del(table, node) == 0)
-            call_rcu(&caa_container_of(node, token_entry_t, node)->rcu, free_entry_rcu);
+            retire(caa_container_of(node, token_entry_t, node));
     }
     rcu_read_unlock();
     rcu_barrier();
@@ -100,13 +119,23 @@ void hl_token_table_put(const hl_token_hash_t *hash, const hl_auth_device_t *dev
     e->dev.access_expires_at = dev->access_expires_at;
     atomic_init(&e->seen_asked_at, 0);
     rcu_read_lock();
+    /* keep the debounce state across a replacement (a rename must not trigger a burst of last-seen writes): copied
+     * before the new entry is visible, since a reader finding it with 0 would ask again */
+    struct cds_lfht_iter it;
+    cds_lfht_lookup(table, hash_of(hash), match, hash, &it);
+    struct cds_lfht_node *prev = cds_lfht_iter_get_node(&it);
+    if (prev != NULL)
+        atomic_init(&e->seen_asked_at, atomic_load(&caa_container_of(prev, token_entry_t, node)->seen_asked_at));
+    TSAN_RELEASE(e);
     struct cds_lfht_node *old = cds_lfht_add_replace(table, hash_of(hash), match, hash, &e->node);
     rcu_read_unlock();
     if (old != NULL) {
-        /* keep the debounce state across a replacement (a rename must not trigger a burst of last-seen writes) */
+        /* a reader may have asked on the old entry meanwhile: keep the later time */
         token_entry_t *o = caa_container_of(old, token_entry_t, node);
-        atomic_store(&e->seen_asked_at, atomic_load(&o->seen_asked_at));
-        call_rcu(&o->rcu, free_entry_rcu);
+        long long v = atomic_load(&o->seen_asked_at), cur = atomic_load(&e->seen_asked_at);
+        while (v > cur && !atomic_compare_exchange_weak(&e->seen_asked_at, &cur, v))
+            ;
+        retire(o);
     }
 }
 
@@ -117,7 +146,7 @@ void hl_token_table_remove(const hl_token_hash_t *hash)
     cds_lfht_lookup(table, hash_of(hash), match, hash, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node != NULL && cds_lfht_del(table, node) == 0)
-        call_rcu(&caa_container_of(node, token_entry_t, node)->rcu, free_entry_rcu);
+        retire(caa_container_of(node, token_entry_t, node));
     rcu_read_unlock();
 }
 
@@ -131,7 +160,7 @@ size_t hl_token_table_prune(int64_t now_ms)
     {
         token_entry_t *e = caa_container_of(node, token_entry_t, node);
         if (e->dev.access_expires_at <= now_ms && cds_lfht_del(table, node) == 0) {
-            call_rcu(&e->rcu, free_entry_rcu);
+            retire(e);
             ++removed;
         }
     }
@@ -160,6 +189,7 @@ bool hl_token_table_lookup(const hl_token_hash_t *hash, int64_t now_ms, int64_t 
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node != NULL) {
         token_entry_t *e = caa_container_of(node, token_entry_t, node);
+        TSAN_ACQUIRE(e);
         if (e->dev.access_expires_at > now_ms) {
             found = true;
             long long asked = atomic_load_explicit(&e->seen_asked_at, memory_order_relaxed);
@@ -169,6 +199,7 @@ bool hl_token_table_lookup(const hl_token_hash_t *hash, int64_t now_ms, int64_t 
                 *post_seen = true;
             visit(&e->dev, data);
         }
+        TSAN_RELEASE(e);
     }
     rcu_read_unlock();
     return found;

@@ -99,17 +99,30 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
     }
 }
 
+/* Frees the db actor's own state (connection already closed). */
+static void free_db(hl_db_actor_t *a)
+{
+    free(a->_db);
+    a->_db = NULL;
+    free(a->_path);
+    a->_path = NULL;
+}
+
 static int on_start(hl_actor_t *actor)
 {
     hl_db_actor_t *a = (hl_db_actor_t *)actor;
     int ret = hl_db_open(a->_path, &a->_db->conn);
     if (ret != 0) {
         hl_logf(HL_LOG_ERROR, "%s: cannot open link.db", actor->name);
+        free_db(a);
         return ret;
     }
     if (a->_db->hooks.on_open != NULL && (ret = a->_db->hooks.on_open(a->_db)) != 0) {
+        for (size_t i = 0; i < a->_db->num_stmts; ++i)
+            sqlite3_finalize(a->_db->stmts[i].stmt);
+        free(a->_db->stmts);
         sqlite3_close(a->_db->conn);
-        a->_db->conn = NULL;
+        free_db(a);
     }
     return ret;
 }
@@ -137,10 +150,7 @@ static void on_stop(hl_actor_t *actor)
     db->num_stmts = 0;
     sqlite3_close(db->conn);
     db->conn = NULL;
-    free(db);
-    a->_db = NULL;
-    free(a->_path);
-    a->_path = NULL;
+    free_db(a);
 }
 
 int hl_db_actor_init(hl_db_actor_t *a, const char *name, const char *path, const hl_db_actor_hooks_t *hooks, void *data)
@@ -161,4 +171,11 @@ int hl_db_actor_init(hl_db_actor_t *a, const char *name, const char *path, const
 void hl_db_actor_post(hl_db_actor_t *a, hl_db_job_t *job)
 {
     hl_actor_post(&a->actor, &job->super);
+}
+
+void hl_db_actor_dispose(hl_db_actor_t *a)
+{
+    hl_actor_dispose(&a->actor);
+    if (a->_db != NULL) /* initialised but never started */
+        free_db(a);
 }

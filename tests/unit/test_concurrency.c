@@ -854,7 +854,7 @@ START_TEST(token_table_readers_and_writer)
     ck_assert_int_gt(writes, 1000);
     ck_assert_int_gt(removes, 0);
     ck_assert_int_gt(lookups, 1000);
-    /* exposes bug: hl_token_table_put (src/actors/token_table.c) publishes the new entry with seen_asked_at = 0 and
+    /* regression: hl_token_table_put (src/actors/token_table.c) publishes the new entry with seen_asked_at = 0 and
      * copies the old entry's debounce state only afterwards, so a lookup in between asks for a last-seen write again */
     long late = 0;
     for (int i = 0; i < TT_READERS; ++i)

@@ -443,7 +443,7 @@ START_TEST(open_hook_failure_fails_start)
     ck_assert_int_eq(p.opened, 1);
     ck_assert_int_eq(p.closed, 0);
     hl_actor_dispose(&a.actor);
-    /* exposes bug: src/store/db_actor.c on_start frees neither a->_db nor a->_path when the open hook (or hl_db_open)
+    /* regression: src/store/db_actor.c on_start frees neither a->_db nor a->_path when the open hook (or hl_db_open)
      * fails, and on_stop never runs after a failed start, so LeakSanitizer reports both at exit */
     free(path);
     ut_rm_rf(dir);
