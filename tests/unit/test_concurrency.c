@@ -51,7 +51,7 @@ const char *__tsan_default_suppressions(void)
  * enqueue and hl_mailbox_take __tsan_acquire(&mb->_head) after a non-empty splice (under __SANITIZE_THREAD__). Every
  * test below that posts from one thread and handles on another fails under TSan until then.
  *
- * exposes bug (TSan build only): src/actors/token_table.c publishes and reclaims entries through liburcu (cds_lfht,
+ * regression (TSan build only): src/actors/token_table.c publishes and reclaims entries through liburcu (cds_lfht,
  * call_rcu), equally invisible to ThreadSanitizer, so token_table_readers_and_writer reports a race between the
  * writer's initialisation of an entry (hl_token_table_put) and a reader's visit (hl_token_table_lookup), and between a
  * reader and free_entry_rcu. Needed under __SANITIZE_THREAD__: __tsan_release(e) before cds_lfht_add_replace and before
