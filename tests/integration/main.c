@@ -1,0 +1,41 @@
+/*
+ * Runs every integration suite against the real binary. Add a suite: write tests/integration/test_<name>.c with
+ * `Suite *suite_<name>(void)` and list it below. Select with Check's CK_RUN_SUITE / CK_RUN_CASE; CK_FORK=no to debug.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+Suite *suite_routes(void);
+Suite *suite_cors_errors(void);
+Suite *suite_bodies(void);
+Suite *suite_actor(void);
+Suite *suite_reset(void);
+Suite *suite_shutdown(void);
+Suite *suite_cli(void);
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_ALL);
+    SRunner *sr = srunner_create(suite_routes());
+    srunner_add_suite(sr, suite_cors_errors());
+    srunner_add_suite(sr, suite_bodies());
+    srunner_add_suite(sr, suite_actor());
+    srunner_add_suite(sr, suite_reset());
+    srunner_add_suite(sr, suite_shutdown());
+    srunner_add_suite(sr, suite_cli());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    int late = hlt_late_failures();
+    if (late > 0)
+        fprintf(stderr, "%d failure(s) outside tests (daemon teardown), see above\n", late);
+    curl_global_cleanup();
+    return failed == 0 && late == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

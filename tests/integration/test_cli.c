@@ -1,0 +1,598 @@
+/*
+ * The command line (spec/CLI.md, as the issue adapts it): start/status/stop/restart of a daemonized server, one daemon per
+ * home, status exit codes (0 running, 3 stopped, 1 stale pid file), config get/set, version, logs, and a bad config.json.
+ *
+ * Each test process makes itself a child subreaper, so a daemon that `hermeslink start` detached is re-parented to it:
+ * the test can then reap it and check its exit status, and kill it (by its PID) if the test fails half-way.
+ */
+#include <errno.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* ---- daemons detached by `hermeslink start` ---- */
+
+#define MAX_DETACHED 8
+static pid_t detached[MAX_DETACHED];
+static size_t num_detached;
+
+static void kill_detached(void)
+{
+    for (size_t i = 0; i < num_detached; ++i) {
+        int status;
+        if (detached[i] > 0 && waitpid(detached[i], &status, WNOHANG) == 0) {
+            kill(detached[i], SIGKILL);
+            waitpid(detached[i], &status, 0);
+        }
+        detached[i] = 0;
+    }
+}
+
+static void setup(void)
+{
+    /* checked fixture: runs in the forked test process */
+    ck_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+    num_detached = 0;
+    atexit(kill_detached); /* a failed assertion exits the test process without running teardowns */
+}
+
+static void track(pid_t pid)
+{
+    ck_assert(num_detached < MAX_DETACHED);
+    detached[num_detached++] = pid;
+}
+
+/* Waits until a detached daemon has exited and returns its wait status; asserts it did within timeout_ms. */
+static int reap(pid_t pid, long timeout_ms)
+{
+    int status;
+    ck_assert_msg(hlt_wait_exit(pid, &status, timeout_ms), "daemon %d still runs %ld ms after `stop` returned", (int)pid,
+                  timeout_ms);
+    for (size_t i = 0; i < num_detached; ++i)
+        if (detached[i] == pid)
+            detached[i] = 0;
+    return status;
+}
+
+/* ---- output helpers ---- */
+
+static int matches(const char *text, const char *pattern)
+{
+    regex_t re;
+    ck_assert(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) == 0);
+    int r = regexec(&re, text, 0, NULL, 0) == 0;
+    regfree(&re);
+    return r;
+}
+
+#define assert_match(text, pattern) ck_assert_msg(matches(text, pattern), "output does not match /%s/:\n%s", pattern, text)
+
+/* The integer after `prefix` on some line of text, or -1. */
+static long number_after(const char *text, const char *prefix)
+{
+    const char *p = strstr(text, prefix);
+    return p != NULL ? strtol(p + strlen(prefix), NULL, 10) : -1;
+}
+
+static void assert_exit(const hlt_cli_result_t *r, int code, const char *what)
+{
+    ck_assert_msg(r->exit_code == code, "`hermeslink %s` exited %d, expected %d\nstdout: %s\nstderr: %s", what, r->exit_code, code,
+                  r->out, r->err);
+}
+
+static void assert_daemon_log_clean(hlt_env_t *env)
+{
+    char *path = hlt_env_path(env, 1, "logs/daemon.log");
+    const char *report = hlt_sanitizer_report(path);
+    free(path);
+    ck_assert_msg(report == NULL, "%s", report);
+}
+
+/* A daemon handle for the HTTP helpers, pointing at a daemon that the CLI started. */
+static hlt_daemon_t remote(hlt_env_t *env, int port, int tls_port)
+{
+    hlt_daemon_t d = {.env = env, .port = port, .tls_port = tls_port};
+    return d;
+}
+
+/* Starts a detached daemon with `hermeslink start`; returns its pid and ports. */
+static pid_t cli_start(hlt_env_t *env, int *port, int *tls_port)
+{
+    hlt_cli_result_t r;
+    hlt_cli(env, &r, "start", "--port", "0", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
+    assert_exit(&r, 0, "start");
+    pid_t pid = (pid_t)number_after(r.out, "Hermes Link started (PID ");
+    ck_assert_msg(pid > 0, "no PID in: %s", r.out);
+    track(pid);
+    assert_match(r.out, "^Hermes Link started \\(PID [0-9]+\\)\\.$");
+    assert_match(r.out, "^Local: +http://127\\.0\\.0\\.1:[0-9]+$");
+    assert_match(r.out, "^TLS: +https://127\\.0\\.0\\.1:[0-9]+$");
+    *port = (int)number_after(r.out, "http://127.0.0.1:");
+    *tls_port = (int)number_after(r.out, "https://127.0.0.1:");
+    ck_assert(*port > 0 && *tls_port > 0);
+    hlt_cli_free(&r);
+    return pid;
+}
+
+static void cli_stop(hlt_env_t *env, pid_t pid)
+{
+    hlt_cli_result_t r;
+    hlt_cli(env, &r, "stop", NULL);
+    assert_exit(&r, 0, "stop");
+    ck_assert_str_eq(r.out, "Hermes Link stopped.\n");
+    hlt_cli_free(&r);
+    /* `stop` waits for the daemon to exit (it watches the pid file lock, which goes just before the process does: allow
+     * for the sanitizer's exit-time leak scan) */
+    int status = reap(pid, 1000);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the stopped daemon ended with status 0x%x", status);
+    assert_daemon_log_clean(env);
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_version_and_help)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    static const char *const forms[][3] = {
+        {"version", NULL}, {"--version", NULL}, {"-v", NULL}, {"status", "--version"}, {"config", "-v"}};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); ++i) {
+        hlt_cli_result_t r;
+        hlt_cli(&env, &r, forms[i][0], forms[i][1], NULL);
+        assert_exit(&r, 0, forms[i][0]);
+        ck_assert_str_eq(r.out, HL_VERSION "\n");
+        hlt_cli_free(&r);
+    }
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "--help", NULL);
+    assert_exit(&r, 0, "--help");
+    assert_match(r.out, "^Hermes Link " HL_VERSION " ");
+    assert_match(r.out, "^Usage: hermeslink <command> \\[options\\]$");
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, NULL);
+    assert_exit(&r, 0, "(no command)");
+    assert_match(r.out, "^Usage: hermeslink");
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "frobnicate", NULL);
+    assert_exit(&r, 1, "frobnicate");
+    ck_assert_str_eq(r.err, "Unknown command: frobnicate\n");
+    assert_match(r.out, "^Usage: hermeslink");
+    hlt_cli_free(&r);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
+START_TEST(test_lifecycle)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_cli_result_t r;
+
+    hlt_cli(&env, &r, "status", NULL);
+    assert_exit(&r, 3, "status (stopped)");
+    assert_match(r.out, "^Hermes Link " HL_VERSION "$");
+    assert_match(r.out, "^Daemon: +stopped$");
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "stop", NULL);
+    assert_exit(&r, 0, "stop (not running)");
+    ck_assert_str_eq(r.out, "Hermes Link is not running.\n");
+    hlt_cli_free(&r);
+
+    int port, tls_port;
+    pid_t pid = cli_start(&env, &port, &tls_port);
+    /* the pid file names the serving process */
+    char *pidfile = hlt_env_path(&env, 1, "hermeslink.pid");
+    char *text = hlt_read_file(pidfile, NULL);
+    ck_assert_msg(text != NULL && strtol(text, NULL, 10) == pid, "hermeslink.pid holds %s, expected %d", text, (int)pid);
+    free(text);
+    struct stat st;
+    ck_assert(stat(env.home, &st) == 0);
+    ck_assert_msg((st.st_mode & 0777) == 0700, "home mode %o", st.st_mode & 0777);
+
+    /* it serves, over both listeners */
+    hlt_daemon_t d = remote(&env, port, tls_port);
+    hlt_response_t res;
+    hlt_get(&d, HLT_H1, "/api/v1/system/version", &res);
+    ck_assert_int_eq(res.status, 200);
+    hlt_response_free(&res);
+    hlt_get(&d, HLT_H2_TLS, "/api/v1/system/status", &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(res.json, "port")), port);
+    const char *link_id = json_string_value(json_object_get(res.json, "linkId"));
+    ck_assert(link_id != NULL);
+
+    hlt_cli(&env, &r, "status", NULL);
+    assert_exit(&r, 0, "status (running)");
+    ck_assert_int_eq(number_after(r.out, "Daemon:    running (PID "), pid);
+    ck_assert_int_eq(number_after(r.out, "HTTP:      reachable on port "), port);
+    ck_assert_msg(strstr(r.out, link_id) != NULL, "status does not show link id %s:\n%s", link_id, r.out);
+    assert_match(r.out, "^Link ID: +link_[0-9a-f]+$");
+    hlt_cli_free(&r);
+    hlt_response_free(&res);
+
+    /* a second start is a no-op */
+    hlt_cli(&env, &r, "start", "--port", "0", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
+    assert_exit(&r, 0, "start (running)");
+    ck_assert_int_eq(number_after(r.out, "Hermes Link is already running (PID "), pid);
+    hlt_cli_free(&r);
+
+    /* restart: a new process that serves */
+    hlt_cli(&env, &r, "restart", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+    assert_exit(&r, 0, "restart");
+    assert_match(r.out, "^Hermes Link stopped\\.$");
+    pid_t pid2 = (pid_t)number_after(r.out, "Hermes Link started (PID ");
+    int port2 = (int)number_after(r.out, "http://127.0.0.1:");
+    ck_assert_msg(pid2 > 0 && pid2 != pid && port2 > 0, "restart output:\n%s", r.out);
+    track(pid2);
+    hlt_cli_free(&r);
+    int status = reap(pid, 5000);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the restarted daemon ended with status 0x%x", status);
+    d = remote(&env, port2, -1);
+    hlt_get(&d, HLT_H2C, "/api/v1/system/version", &res);
+    ck_assert_int_eq(res.status, 200);
+    hlt_response_free(&res);
+
+    cli_stop(&env, pid2);
+    ck_assert_msg(access(pidfile, F_OK) != 0, "hermeslink.pid left behind by a stopped daemon");
+    hlt_cli(&env, &r, "status", NULL);
+    assert_exit(&r, 3, "status (after stop)");
+    assert_match(r.out, "^Daemon: +stopped$");
+    hlt_cli_free(&r);
+    free(pidfile);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
+START_TEST(test_stale_pid_file)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    /* a pid that is certainly dead: a child we reaped ourselves */
+    pid_t dead = fork();
+    ck_assert(dead >= 0);
+    if (dead == 0)
+        _exit(0);
+    int status;
+    ck_assert(waitpid(dead, &status, 0) == dead);
+    char *pidfile = hlt_env_path(&env, 1, "hermeslink.pid");
+    char line[32];
+    snprintf(line, sizeof(line), "%d\n", (int)dead);
+    hlt_write_file(pidfile, line);
+
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "status", NULL);
+    assert_exit(&r, 1, "status (stale pid file)");
+    assert_match(r.out, "^Daemon: +stopped.*stale");
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "stop", NULL);
+    assert_exit(&r, 0, "stop (stale pid file)");
+    ck_assert_str_eq(r.out, "Hermes Link is not running.\n");
+    hlt_cli_free(&r);
+
+    /* a stale file does not block a start */
+    int port, tls_port;
+    pid_t pid = cli_start(&env, &port, &tls_port);
+    hlt_cli(&env, &r, "status", NULL);
+    assert_exit(&r, 0, "status (running after a stale file)");
+    ck_assert_int_eq(number_after(r.out, "Daemon:    running (PID "), pid);
+    hlt_cli_free(&r);
+    cli_stop(&env, pid);
+    free(pidfile);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
+/* One daemon per home: a second `run` is refused while the first serves, and the CLI finds and stops a `run` daemon. */
+START_TEST(test_second_daemon_refused)
+{
+    hlt_daemon_t d;
+    hlt_daemon_start(&d, NULL);
+    hlt_cli_result_t r;
+    hlt_cli(d.env, &r, "run", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+    assert_exit(&r, 1, "run (second daemon)");
+    ck_assert_msg(strstr(r.err, "already running") != NULL, "stderr: %s", r.err);
+    ck_assert_int_eq(number_after(r.err, "(PID "), d.pid);
+    ck_assert_msg(strstr(r.out, "running on port") == NULL, "the second daemon claims to serve: %s", r.out);
+    hlt_cli_free(&r);
+
+    hlt_cli(d.env, &r, "start", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+    assert_exit(&r, 0, "start (run daemon present)");
+    ck_assert_int_eq(number_after(r.out, "Hermes Link is already running (PID "), d.pid);
+    hlt_cli_free(&r);
+
+    /* the first one was not disturbed, nor its pid file */
+    ck_assert(hlt_daemon_alive(&d));
+    char *pidfile = hlt_env_path(d.env, 1, "hermeslink.pid");
+    char *text = hlt_read_file(pidfile, NULL);
+    ck_assert_msg(text != NULL && strtol(text, NULL, 10) == d.pid, "hermeslink.pid holds %s, expected %d", text, (int)d.pid);
+    free(text);
+    free(pidfile);
+    hlt_response_t res;
+    hlt_get(&d, HLT_H1, "/api/v1/system/version", &res);
+    ck_assert_int_eq(res.status, 200);
+    hlt_response_free(&res);
+
+    hlt_cli(d.env, &r, "status", NULL);
+    assert_exit(&r, 0, "status (run daemon)");
+    ck_assert_int_eq(number_after(r.out, "Daemon:    running (PID "), d.pid);
+    ck_assert_int_eq(number_after(r.out, "HTTP:      reachable on port "), d.port);
+    hlt_cli_free(&r);
+
+    /* `stop` stops a foreground daemon too, which then exits 0 with a clean report */
+    hlt_cli(d.env, &r, "stop", NULL);
+    assert_exit(&r, 0, "stop (run daemon)");
+    ck_assert_str_eq(r.out, "Hermes Link stopped.\n");
+    hlt_cli_free(&r);
+    int status;
+    ck_assert_msg(hlt_wait_exit(d.pid, &status, 5000), "the daemon still runs after `stop`");
+    d.pid = 0;
+    d.status = status;
+    hlt_daemon_stop_clean(&d);
+}
+END_TEST
+
+/* Another home cannot serve on a port that a daemon already holds (the listeners use SO_REUSEPORT among themselves). */
+START_TEST(test_port_in_use)
+{
+    hlt_daemon_opts_t o = {.tls = 1};
+    hlt_daemon_t d;
+    hlt_daemon_start(&d, &o);
+    hlt_env_t other;
+    hlt_env_init(&other);
+    char port[16], tls_port[16];
+    snprintf(port, sizeof(port), "%d", d.port);
+    snprintf(tls_port, sizeof(tls_port), "%d", d.tls_port);
+    const char *const attempts[][2] = {{port, "-1"}, {"0", tls_port}};
+    for (size_t i = 0; i < 2; ++i) {
+        hlt_cli_result_t r;
+        hlt_cli(&other, &r, "run", "--port", attempts[i][0], "--tls-port", attempts[i][1], "--listen", "127.0.0.1", NULL);
+        assert_exit(&r, 1, "run (port in use)");
+        ck_assert_msg(strstr(r.out, "running on port") == NULL, "a second daemon serves on a port in use: %s", r.out);
+        ck_assert_msg(strstr(r.err, "in use") != NULL || strstr(r.err, "cannot listen") != NULL, "stderr: %s", r.err);
+        hlt_cli_free(&r);
+    }
+    /* and every connection still reaches the first daemon */
+    for (int i = 0; i < 8; ++i) {
+        hlt_response_t res;
+        hlt_get(&d, HLT_H1, "/api/v1/system/status", &res);
+        ck_assert_int_eq(res.status, 200);
+        ck_assert_int_eq(json_integer_value(json_object_get(res.json, "port")), d.port);
+        hlt_response_free(&res);
+    }
+    hlt_env_dispose(&other);
+    hlt_daemon_stop_clean(&d);
+}
+END_TEST
+
+static json_t *config_get(hlt_env_t *env)
+{
+    hlt_cli_result_t r;
+    hlt_cli(env, &r, "config", "get", NULL);
+    assert_exit(&r, 0, "config get");
+    json_error_t err;
+    json_t *j = json_loads(r.out, 0, &err);
+    ck_assert_msg(json_is_object(j), "config get is not a JSON object: %s", r.out);
+    assert_match(r.out, "^  \"port\": [0-9]+,?$"); /* pretty-printed, 2-space indent */
+    ck_assert_msg(r.out[strlen(r.out) - 1] == '\n', "config get output ends without a newline");
+    hlt_cli_free(&r);
+    return j;
+}
+
+static void config_set(hlt_env_t *env, const char *key, const char *value, int code, const char *out, const char *err)
+{
+    hlt_cli_result_t r;
+    hlt_cli(env, &r, "config", "set", key, value, NULL);
+    assert_exit(&r, code, key);
+    if (out != NULL)
+        ck_assert_str_eq(r.out, out);
+    if (err != NULL)
+        ck_assert_msg(strstr(r.err, err) != NULL, "config set %s %s: stderr %s, expected %s", key, value, r.err, err);
+    hlt_cli_free(&r);
+}
+
+START_TEST(test_config)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    json_t *c = config_get(&env);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "port")), 18642);
+    ck_assert(json_is_null(json_object_get(c, "lanHost")));
+    ck_assert_str_eq(json_string_value(json_object_get(c, "language")), "auto");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "logLevel")), "warn");
+    json_decref(c);
+
+    config_set(&env, "port", "19000", 0, "Port set to 19000\n", NULL);
+    config_set(&env, "lan-host", "192.168.1.10", 0, "LAN host set to 192.168.1.10\n", NULL);
+    config_set(&env, "language", "en", 0, "Language set to en\n", NULL);
+    config_set(&env, "log-level", "info", 0, "Log level set to info\n", NULL);
+    c = config_get(&env);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "port")), 19000);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "lanHost")), "192.168.1.10");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "language")), "en");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "logLevel")), "info");
+    json_decref(c);
+    config_set(&env, "lan-host", "auto", 0, "LAN host set to (auto)\n", NULL);
+    c = config_get(&env);
+    ck_assert(json_is_null(json_object_get(c, "lanHost")));
+    json_decref(c);
+
+    /* the file: written 0600, JSON, what get shows */
+    char *path = hlt_env_path(&env, 1, "config.json");
+    struct stat st;
+    ck_assert(stat(path, &st) == 0);
+    ck_assert_msg((st.st_mode & 0777) == 0600, "config.json mode %o", st.st_mode & 0777);
+    json_t *file = json_load_file(path, 0, NULL);
+    ck_assert(file != NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(file, "port")), 19000);
+    json_decref(file);
+
+    /* refused values leave the file alone */
+    config_set(&env, "port", "0", 1, "", "Invalid port number");
+    config_set(&env, "port", "65536", 1, "", "Invalid port number");
+    config_set(&env, "port", "abc", 1, "", "Invalid port number");
+    config_set(&env, "nope", "1", 1, "", "Unknown config key: nope");
+    c = config_get(&env);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "port")), 19000);
+    json_decref(c);
+
+    /* usage errors */
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "config", "set", "port", NULL);
+    assert_exit(&r, 1, "config set port");
+    ck_assert_str_eq(r.err, "Usage: hermeslink config set <key> <value>\n");
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "config", NULL);
+    assert_exit(&r, 1, "config");
+    ck_assert_str_eq(r.err, "Usage: hermeslink config [get|set]\n");
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "config", "frob", NULL);
+    assert_exit(&r, 1, "config frob");
+    ck_assert_str_eq(r.err, "Usage: hermeslink config [get|set]\n");
+    hlt_cli_free(&r);
+
+    /* keys the CLI does not know survive a set */
+    hlt_write_file(path, "{\"port\": 18650, \"custom\": {\"x\": [1, 2]}}\n");
+    c = config_get(&env);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "port")), 18650);
+    ck_assert(json_is_object(json_object_get(c, "custom")));
+    json_decref(c);
+    config_set(&env, "language", "zh-CN", 0, "Language set to zh-CN\n", NULL);
+    file = json_load_file(path, 0, NULL);
+    ck_assert(file != NULL);
+    ck_assert_msg(json_is_object(json_object_get(file, "custom")), "an unknown key was dropped by config set");
+    ck_assert_str_eq(json_string_value(json_object_get(file, "language")), "zh-CN");
+    json_decref(file);
+    free(path);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
+START_TEST(test_bad_config)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    char *path = hlt_env_path(&env, 1, "config.json");
+    static const struct {
+        const char *text, *must_name;
+    } cases[] = {{"{\"port\":\"x\"}", "port"},
+                 {"{\"port\":70000}", "port"},
+                 {"{\"logLevel\":5}", "logLevel"},
+                 {"{\"port\":", "config.json"},
+                 {"[1]", "config.json"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        hlt_write_file(path, cases[i].text);
+        hlt_cli_result_t r;
+        hlt_cli(&env, &r, "run", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+        assert_exit(&r, 1, "run (bad config)");
+        ck_assert_msg(strstr(r.err, cases[i].must_name) != NULL, "config %s: the error does not name %s: %s", cases[i].text,
+                      cases[i].must_name, r.err);
+        ck_assert_msg(strstr(r.out, "running on port") == NULL, "served with a bad config: %s", r.out);
+        hlt_cli_free(&r);
+    }
+    /* `start` reports the failure instead of claiming success */
+    hlt_write_file(path, "{\"port\":\"x\"}");
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "start", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+    assert_exit(&r, 1, "start (bad config)");
+    ck_assert_msg(strstr(r.err, "port") != NULL, "start stderr: %s", r.err);
+    ck_assert_msg(strstr(r.out, "started") == NULL, "start claims success: %s", r.out);
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "status", NULL);
+    ck_assert_msg(r.exit_code == 3, "status after a failed start exited %d:\n%s", r.exit_code, r.out);
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "config", "get", NULL);
+    assert_exit(&r, 1, "config get (bad config)");
+    ck_assert_msg(strstr(r.err, "port") != NULL, "config get stderr: %s", r.err);
+    hlt_cli_free(&r);
+    assert_daemon_log_clean(&env);
+    free(path);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; ++s)
+        n += *s == '\n';
+    return n;
+}
+
+START_TEST(test_logs)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    env.log_level = "info";
+    hlt_daemon_opts_t o = {.env = &env};
+    hlt_daemon_t d;
+    hlt_daemon_start(&d, &o);
+    hlt_response_t res;
+    hlt_get(&d, HLT_H1, "/api/v1/system/version", &res);
+    hlt_response_free(&res);
+
+    /* the logger writes from its own thread: give it a moment */
+    hlt_cli_result_t r = {0};
+    long deadline = hlt_now_ms() + 5000;
+    for (;;) {
+        hlt_cli(&env, &r, "logs", "-n", "1000", NULL);
+        assert_exit(&r, 0, "logs -n 1000");
+        if (strstr(r.out, "Hermes Link started") != NULL || hlt_now_ms() > deadline)
+            break;
+        hlt_cli_free(&r);
+        hlt_sleep_ms(100);
+    }
+    assert_match(r.out, "^\\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\] INFO Hermes Link started$");
+    size_t total = count_lines(r.out);
+    hlt_cli_free(&r);
+
+    hlt_cli(&env, &r, "logs", "-n", "5", NULL);
+    assert_exit(&r, 0, "logs -n 5");
+    size_t lines = count_lines(r.out);
+    ck_assert_msg(lines >= 1 && lines <= 5 && (lines == 5 || lines == total), "logs -n 5 printed %zu of %zu lines:\n%s", lines,
+                  total, r.out);
+    for (const char *line = r.out; *line; line = strchr(line, '\n') + 1) {
+        char one[512];
+        size_t len = (size_t)(strchr(line, '\n') - line);
+        snprintf(one, sizeof(one), "%.*s", (int)len, line);
+        assert_match(one, "^\\[[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\] (DEBUG|INFO|WARN|ERROR) .+$");
+    }
+    hlt_cli_free(&r);
+
+    hlt_daemon_stop_clean(&d);
+    hlt_cli(&env, &r, "logs", "-n", "1000", NULL);
+    assert_exit(&r, 0, "logs -n 1000");
+    assert_match(r.out, "\\] INFO Hermes Link started$");
+    assert_match(r.out, "\\] INFO Hermes Link stopped$");
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "logs", "-n", "1", NULL);
+    assert_exit(&r, 0, "logs -n 1");
+    ck_assert_int_eq(count_lines(r.out), 1);
+    hlt_cli_free(&r);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
+Suite *suite_cli(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, test_version_and_help);
+    tcase_add_test(tc, test_lifecycle);
+    tcase_add_test(tc, test_stale_pid_file);
+    tcase_add_test(tc, test_second_daemon_refused);
+    tcase_add_test(tc, test_port_in_use);
+    tcase_add_test(tc, test_config);
+    tcase_add_test(tc, test_bad_config);
+    tcase_add_test(tc, test_logs);
+    suite_add_tcase(s, tc);
+    return s;
+}
