@@ -120,7 +120,7 @@ static void send_preflight(h2o_req_t *req)
     static h2o_generator_t generator = {NULL, NULL};
     req->res.status = 204;
     req->res.reason = "No Content";
-    req->res.content_length = 0;
+    req->res.content_length = SIZE_MAX; /* no Content-Length on a 204 (RFC 9110 §8.6) */
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, H2O_STRLIT("*"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
                           H2O_STRLIT(PREFLIGHT_METHODS));

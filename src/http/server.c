@@ -277,7 +277,10 @@ static void *worker_main(void *arg)
         h2o_evloop_destroy(w->loop);
         w->loop = NULL;
     } else {
-        hl_logf(HL_LOG_WARN, "worker %zu: connections still open at the shutdown deadline", w->index);
+        hl_logf(
+            HL_LOG_WARN, "worker %zu: shutdown deadline reached with %zu replies still owed by actors%s", w->index, w->num_pending,
+            h2o_linklist_is_empty(&w->ctx.http1._conns) && h2o_linklist_is_empty(&w->ctx.http2._conns) ? ""
+                                                                                                       : " and connections open");
     }
     w->stopped = true;
     rcu_unregister_thread();
