@@ -13,6 +13,8 @@
 #include "hl/app.h"
 #include "hl/auth.h"
 #include "hl/pairing.h"
+#include "hl/runproxy.h"
+#include "hl/store.h"
 #include "hl/token_table.h"
 #include "hl/clock.h"
 #include "hl/control.h"
@@ -80,7 +82,8 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     int exit_code = 1, pid_fd = -1, ret;
     hl_server_t *server = NULL;
     hl_router_t *router = NULL;
-    int log_open = 0, store_started = 0, auth_started = 0, pairing_started = 0, system_started = 0, control_started = 0;
+    int log_open = 0, store_started = 0, auth_started = 0, pairing_started = 0, runproxy_started = 0, system_started = 0,
+        control_started = 0;
     sigset_t sigs;
     block_signals(&sigs); /* before any thread exists, so every thread inherits the mask and sigwait gets them */
     rcu_register_thread();
@@ -153,7 +156,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         snprintf(err, sizeof(err), "cannot start the logger thread");
         goto Exit;
     }
-    if (hl_db_actor_init(&hl_app.store, "store", hl_app.db_path, NULL, NULL) != 0 || hl_actor_start(&hl_app.store.actor) != 0) {
+    if (hl_store_actor_init(&hl_app.store) != 0 || hl_actor_start(&hl_app.store.actor) != 0) {
         snprintf(err, sizeof(err), "cannot start the store actor");
         goto Exit;
     }
@@ -169,6 +172,11 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         goto Exit;
     }
     pairing_started = 1;
+    if (hl_runproxy_actor_init(&hl_app.runproxy) != 0 || hl_actor_start(&hl_app.runproxy) != 0) {
+        snprintf(err, sizeof(err), "cannot start the runproxy actor");
+        goto Exit;
+    }
+    runproxy_started = 1;
     if (hl_system_actor_init(&hl_app.system) != 0 || hl_actor_start(&hl_app.system) != 0) {
         snprintf(err, sizeof(err), "cannot start the system actor");
         goto Exit;
@@ -218,6 +226,8 @@ Exit:
         hl_server_shutdown(server);
     if (system_started)
         hl_actor_stop(&hl_app.system);
+    if (runproxy_started)
+        hl_actor_stop(&hl_app.runproxy); /* before the store: what the store hands it later is freed with its mailbox */
     if (pairing_started)
         hl_actor_stop(&hl_app.pairing.actor); /* before auth: a claim in flight still forwards to auth */
     if (auth_started)
@@ -228,6 +238,8 @@ Exit:
         hl_server_free(server);
     if (system_started)
         hl_actor_dispose(&hl_app.system);
+    if (runproxy_started)
+        hl_actor_dispose(&hl_app.runproxy);
     if (pairing_started)
         hl_db_actor_dispose(&hl_app.pairing);
     if (auth_started)

@@ -37,6 +37,7 @@ typedef struct st_hl_app_t {
     hl_db_actor_t store;
     hl_db_actor_t auth;
     hl_db_actor_t pairing;
+    hl_actor_t runproxy;
     hl_actor_t system;
     /** device counts (not hidden), published by the auth actor for /api/v1/status */
     atomic_uint devices_total, devices_active, devices_revoked;

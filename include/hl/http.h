@@ -88,14 +88,19 @@ void hl_pending_reply_json(hl_pending_t *pending, int status, json_t *body);
 void hl_pending_reply_error(hl_pending_t *pending, int status, const char *code, const char *message);
 
 /**
- * Answers a deferred request with `len` bytes (copied) of `content_type` (a string literal). Any thread. Consumes the
- * pending handle.
+ * Answers a deferred request with `len` bytes (copied) of `content_type` (copied). Any thread. Consumes the pending handle.
  */
 void hl_pending_reply_bytes(hl_pending_t *pending, int status, const char *content_type, const char *data, size_t len);
 
 /**
- * Adds one response header to the coming reply (e.g. Retry-After). Call before the reply, from the thread that will
- * reply. `name` is a lowercase string literal; `value` is copied.
+ * Resumes a deferred request on its worker instead of answering it from here: `fn` runs on the worker's thread with the
+ * request (NULL when the client has gone, so fn can free `data`). Any thread. Consumes the pending handle.
+ */
+void hl_pending_resume(hl_pending_t *pending, void (*fn)(hl_request_t *r, void *data), void *data);
+
+/**
+ * Adds a response header (up to 4) to the coming reply (e.g. Retry-After). Call before the reply, from the thread that
+ * will reply. `name` is a lowercase string literal; `value` is copied.
  */
 void hl_pending_set_header(hl_pending_t *pending, const char *name, const char *value);
 

@@ -24,6 +24,12 @@ void hl_routes_pairing(hl_router_t *router);
 /** spec/API.md §5: GET /api/v1/status, GET /api/v1/logs. */
 void hl_routes_status(hl_router_t *router);
 
+/** spec/API.md §7: conversation lists, CRUD, messages, runs, approvals, plans. */
+void hl_routes_conversations(hl_router_t *router);
+
+/** spec/API.md §7: the conversation event streams and blobs. */
+void hl_routes_conv_streams(hl_router_t *router);
+
 /** Test-only routes under /__test/ (HERMESLINK_TEST_MODE=1): actor round trips, held streams, clock shifts. */
 void hl_routes_test(hl_router_t *router);
 

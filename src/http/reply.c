@@ -15,16 +15,19 @@ struct st_hl_pending_t {
     hl_actor_t *actor;
     unsigned route_flags;
     int refs; /* the pool hook and the reply; both run on the worker thread */
-    /* one extra response header, set by the replying thread before the reply is posted */
-    const char *header_name;
-    char *header_value;
+    /* extra response headers, set by the replying thread before the reply is posted */
+    struct {
+        const char *name;
+        char *value;
+    } headers[4];
+    size_t num_headers;
 };
 
 typedef struct st_reply_msg_t {
     hl_worker_msg_t super;
     hl_pending_t *pending;
     int status;
-    const char *content_type;
+    char *content_type;
     char *body;
     size_t len;
 } reply_msg_t;
@@ -148,7 +151,8 @@ void hl_reply_error(hl_request_t *r, int status, const char *code, const char *m
 static void pending_release(hl_pending_t *p)
 {
     if (--p->refs == 0) {
-        free(p->header_value);
+        for (size_t i = 0; i < p->num_headers; ++i)
+            free(p->headers[i].value);
         free(p);
     }
 }
@@ -172,8 +176,7 @@ hl_pending_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor)
     p->actor = actor;
     p->route_flags = flags_of(r);
     p->refs = 2;
-    p->header_name = NULL;
-    p->header_value = NULL;
+    p->num_headers = 0;
     hl_pending_t **hook = h2o_mem_alloc_shared(&r->req->pool, sizeof(*hook), on_request_disposed);
     *hook = p;
     ++r->worker->num_pending;
@@ -185,15 +188,17 @@ static void on_reply(hl_worker_t *w, hl_worker_msg_t *msg)
     reply_msg_t *m = (reply_msg_t *)msg;
     hl_pending_t *p = m->pending;
     if (p->req != NULL) {
-        if (p->header_name != NULL)
-            h2o_add_header_by_str(&p->req->pool, &p->req->res.headers, p->header_name, strlen(p->header_name), 1, NULL,
-                                  h2o_strdup(&p->req->pool, p->header_value, SIZE_MAX).base, strlen(p->header_value));
-        send_final(p->req, m->status, m->content_type, m->body, m->len, p->route_flags, 1);
+        for (size_t i = 0; i < p->num_headers; ++i)
+            h2o_add_header_by_str(&p->req->pool, &p->req->res.headers, p->headers[i].name, strlen(p->headers[i].name), 1, NULL,
+                                  h2o_strdup(&p->req->pool, p->headers[i].value, SIZE_MAX).base, strlen(p->headers[i].value));
+        send_final(p->req, m->status, h2o_strdup(&p->req->pool, m->content_type, SIZE_MAX).base, m->body, m->len, p->route_flags,
+                   1);
     }
     /* else: the client reset the stream or went away while the actor worked; drop the reply */
     hl_actor_release_slot(p->actor);
     --w->num_pending;
     pending_release(p);
+    free(m->content_type);
     free(m->body);
     free(m);
 }
@@ -202,6 +207,7 @@ static void free_reply_msg(hl_msg_t *msg)
 {
     /* only reached if a worker mailbox is disposed with replies still queued (forced shutdown) */
     reply_msg_t *m = (reply_msg_t *)msg;
+    free(m->content_type);
     free(m->body);
     free(m);
 }
@@ -213,7 +219,7 @@ static void post_reply(hl_pending_t *pending, int status, const char *content_ty
     m->super.run = on_reply;
     m->pending = pending;
     m->status = status;
-    m->content_type = content_type;
+    m->content_type = hl_strdup(content_type);
     m->body = body;
     m->len = len;
     hl_worker_post(pending->worker, &m->super);
@@ -236,12 +242,55 @@ void hl_pending_reply_bytes(hl_pending_t *pending, int status, const char *conte
 
 void hl_pending_set_header(hl_pending_t *pending, const char *name, const char *value)
 {
-    pending->header_name = name;
-    free(pending->header_value);
-    pending->header_value = hl_strdup(value);
+    for (size_t i = 0; i < pending->num_headers; ++i) {
+        if (strcmp(pending->headers[i].name, name) == 0) {
+            free(pending->headers[i].value);
+            pending->headers[i].value = hl_strdup(value);
+            return;
+        }
+    }
+    if (pending->num_headers == HL_ARRAY_SIZE(pending->headers))
+        hl_fatal("too many response headers");
+    pending->headers[pending->num_headers].name = name;
+    pending->headers[pending->num_headers].value = hl_strdup(value);
+    ++pending->num_headers;
 }
 
 void hl_pending_reply_error(hl_pending_t *pending, int status, const char *code, const char *message)
 {
     hl_pending_reply_json(pending, status, error_body(code, message));
+}
+
+typedef struct st_resume_msg_t {
+    hl_worker_msg_t super;
+    hl_pending_t *pending;
+    void (*fn)(hl_request_t *r, void *data);
+    void *data;
+} resume_msg_t;
+
+static void on_resume(hl_worker_t *w, hl_worker_msg_t *msg)
+{
+    resume_msg_t *m = (resume_msg_t *)msg;
+    hl_pending_t *p = m->pending;
+    hl_actor_release_slot(p->actor);
+    --w->num_pending;
+    if (p->req != NULL) {
+        hl_request_t r = {.req = p->req, .worker = w};
+        m->fn(&r, m->data);
+    } else {
+        m->fn(NULL, m->data);
+    }
+    pending_release(p);
+    free(m);
+}
+
+void hl_pending_resume(hl_pending_t *pending, void (*fn)(hl_request_t *r, void *data), void *data)
+{
+    resume_msg_t *m = hl_malloc(sizeof(*m));
+    hl_msg_init(&m->super.super, 1, NULL);
+    m->super.run = on_resume;
+    m->pending = pending;
+    m->fn = fn;
+    m->data = data;
+    hl_worker_post(pending->worker, &m->super);
 }

@@ -17,6 +17,8 @@ hl_router_t *hl_routes_build(int test_mode)
     hl_routes_pairing(router);
     hl_routes_devices(router);
     hl_routes_status(router);
+    hl_routes_conv_streams(router);
+    hl_routes_conversations(router);
     if (test_mode)
         hl_routes_test(router);
     return router;

@@ -16,6 +16,7 @@
 #include <urcu.h>
 
 #include "hl/log.h"
+#include "hl/sse.h"
 #include "worker.h"
 
 /* how long a worker waits for in-flight work and connections at shutdown before giving up on a clean dispose */
@@ -43,6 +44,16 @@ struct st_hl_server_t {
 };
 
 static __thread hl_worker_t *current_worker;
+/* the serving server, for broadcasts from actors (set before workers start, cleared after they stopped) */
+static hl_server_t *running_server;
+
+void hl_server_each_worker(void (*fn)(hl_worker_t *worker, void *data), void *data)
+{
+    hl_server_t *s = __atomic_load_n(&running_server, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; s != NULL && i < s->num_workers; ++i)
+        if (s->workers[i].started)
+            fn(&s->workers[i], data);
+}
 
 hl_worker_t *hl_worker_current(void)
 {
@@ -271,6 +282,7 @@ static void *worker_main(void *arg)
         h2o_evloop_run(w->loop, 50);
     if (worker_drained(w)) {
         hl_mailbox_detach_loop(&w->mailbox);
+        hl_sse_worker_dispose(w);
         h2o_context_dispose(&w->ctx);
         /* run once more so that sockets closed above are freed */
         h2o_evloop_run(w->loop, 0);
@@ -299,6 +311,7 @@ static int init_worker(hl_server_t *s, hl_worker_t *w, size_t index)
         return ret;
     w->loop = h2o_evloop_create();
     h2o_context_init(&w->ctx, w->loop, &s->globalconf);
+    hl_sse_worker_init(w);
     hl_mailbox_attach_loop(&w->mailbox, w->loop, on_mailbox, w);
     for (size_t i = 0; i < s->num_listeners; ++i) {
         h2o_accept_ctx_t *ac = &w->accept_ctx[i];
@@ -388,12 +401,14 @@ int hl_server_run(hl_server_t *s, char *err, size_t errlen)
             return ret;
         }
     }
+    for (size_t i = 0; i < s->num_workers; ++i)
+        s->workers[i].started = true; /* before any thread runs, so broadcasts see a fixed set */
+    __atomic_store_n(&running_server, s, __ATOMIC_RELEASE);
     for (size_t i = 0; i < s->num_workers; ++i) {
         if ((ret = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i])) != 0) {
             snprintf(err, errlen, "cannot start worker threads");
-            return -ret;
+            hl_fatal("pthread_create failed"); /* workers already marked started cannot be joined cleanly */
         }
-        s->workers[i].started = true;
     }
     return 0;
 }
@@ -430,6 +445,7 @@ void hl_server_shutdown(hl_server_t *s)
 
 void hl_server_free(hl_server_t *s)
 {
+    __atomic_store_n(&running_server, NULL, __ATOMIC_RELEASE);
     int clean = 1;
     for (size_t i = 0; s->workers != NULL && i < s->num_workers; ++i) {
         if (s->workers[i].loop != NULL)

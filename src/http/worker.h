@@ -27,7 +27,12 @@ struct st_hl_worker_t {
     bool shutting_down;
     bool stopped;
     bool started;
+    /** the worker's SSE fan-out state (sse.c) */
+    struct st_hl_sse_worker_t *sse;
 };
+
+/** Calls fn for every started worker of the running server (any thread; the set is fixed while serving). */
+void hl_server_each_worker(void (*fn)(hl_worker_t *worker, void *data), void *data);
 
 /** The h2o handler entry point (dispatch.c). */
 int hl_dispatch(h2o_handler_t *self, h2o_req_t *req);

@@ -96,6 +96,8 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
         }
         for (size_t i = 0; i < n; ++i)
             jobs[i]->complete(jobs[i], status[i]);
+        if (db->hooks.on_batch_done != NULL)
+            db->hooks.on_batch_done(db);
     }
 }
 

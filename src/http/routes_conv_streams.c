@@ -1,0 +1,236 @@
+/*
+ * spec/API.md §7: the two event streams (SSE) and the blob routes of a conversation.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hl/app.h"
+#include "hl/routes.h"
+#include "hl/sse.h"
+#include "hl/store.h"
+#include "hl/token_table.h"
+
+#define BLOB_LIMIT (50LL * 1024 * 1024)
+
+/* parseInt of a cursor ("12", "12abc" → 12); -1 when absent or not a number */
+static int64_t parse_cursor(const char *s)
+{
+    if (s == NULL)
+        return -1;
+    while (isspace((unsigned char)*s))
+        ++s;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return end == s || v < 0 ? -1 : (int64_t)v;
+}
+
+static int64_t stream_cursor(hl_request_t *r)
+{
+    int64_t after = parse_cursor(hl_request_query(r, "after", NULL));
+    if (after < 0) {
+        size_t len;
+        const char *h = hl_request_header(r, "last-event-id", &len);
+        if (h != NULL) {
+            char *v = h2o_strdup(&r->req->pool, h, len).base;
+            after = parse_cursor(v);
+        }
+    }
+    return after;
+}
+
+/* ---- conversation stream: the conversation must exist before the stream starts ---- */
+
+typedef struct st_open_args_t {
+    char *conversation_id;
+    int64_t after;
+} open_args_t;
+
+static void resume_stream(hl_request_t *r, void *data)
+{
+    open_args_t *a = data;
+    if (r != NULL)
+        hl_sse_open(r, a->conversation_id, false, a->after);
+    free(a->conversation_id);
+    free(a);
+}
+
+/* The store's answer to the existence check: open the stream on the worker, or pass the 404 on. */
+static void checked(hl_pending_t *pending, int status, json_t *reply, void *data)
+{
+    if (status == 200) {
+        json_decref(reply);
+        hl_pending_resume(pending, resume_stream, data);
+        return;
+    }
+    open_args_t *a = data;
+    free(a->conversation_id);
+    free(a);
+    hl_pending_reply_json(pending, status, reply);
+}
+
+static void get_conversation_events(hl_request_t *r)
+{
+    const char *id = hl_request_param(r, "conversationId");
+    if (!hl_conversation_id_valid(id)) {
+        hl_reply_error(r, 400, "invalid_conversation_id", "Conversation id is invalid");
+        return;
+    }
+    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
+    if (p == NULL)
+        return;
+    open_args_t *a = hl_malloc(sizeof(*a));
+    a->conversation_id = hl_strdup(id);
+    a->after = stream_cursor(r);
+    hl_store_call_then(p, HL_STORE_STREAM_CHECK, json_pack("{s:s}", "conversation_id", id), r->device->id, checked, a);
+}
+
+static void get_all_events(hl_request_t *r)
+{
+    const char *mode = hl_request_query(r, "mode", NULL);
+    hl_sse_open(r, NULL, mode != NULL && strcmp(mode, "notifications") == 0, stream_cursor(r));
+}
+
+/* ---- blobs ---- */
+
+static int ids_valid(hl_request_t *r, const char **conv, const char **blob)
+{
+    *conv = hl_request_param(r, "conversationId");
+    if (!hl_conversation_id_valid(*conv)) {
+        hl_reply_error(r, 400, "invalid_conversation_id", "Conversation id is invalid");
+        return 0;
+    }
+    if (blob != NULL) {
+        *blob = hl_request_param(r, "blobId");
+        if (!hl_blob_id_valid(*blob)) {
+            hl_reply_error(r, 400, "invalid_blob_id", "Blob id is invalid");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* filename="…" of Content-Disposition (quoted form only): basename, [A-Za-z0-9_.-] kept, others '_', at most 255. */
+static char *upload_filename(hl_request_t *r)
+{
+    size_t len;
+    const char *h = hl_request_header(r, "content-disposition", &len);
+    if (h == NULL)
+        return NULL;
+    char *v = h2o_strdup(&r->req->pool, h, len).base;
+    char *start = strstr(v, "filename=\"");
+    if (start == NULL)
+        return NULL;
+    start += 10;
+    char *end = strchr(start, '"');
+    if (end == NULL)
+        return NULL;
+    *end = '\0';
+    char *base = start;
+    for (char *p = start; *p; ++p)
+        if (*p == '/' || *p == '\\')
+            base = p + 1;
+    size_t n = strlen(base);
+    if (n > 255)
+        n = 255;
+    char *out = hl_strndup(base, n);
+    for (char *p = out; *p; ++p)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+            *p = '_';
+    if (out[0] == '\0' || strcmp(out, ".") == 0 || strcmp(out, "..") == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static const char *mime_from_name(const char *name)
+{
+    static const struct {
+        const char *ext, *mime;
+    } types[] = {{".jpg", "image/jpeg"},      {".jpeg", "image/jpeg"}, {".png", "image/png"},        {".gif", "image/gif"},
+                 {".webp", "image/webp"},     {".mp3", "audio/mpeg"},  {".mp4", "video/mp4"},        {".wav", "audio/wav"},
+                 {".pdf", "application/pdf"}, {".txt", "text/plain"},  {".json", "application/json"}};
+    const char *dot = name != NULL ? strrchr(name, '.') : NULL;
+    for (size_t i = 0; dot != NULL && i < HL_ARRAY_SIZE(types); ++i)
+        if (strcasecmp(dot, types[i].ext) == 0)
+            return types[i].mime;
+    return "application/octet-stream";
+}
+
+/* The request's Content-Type when usable (printable, no CR/LF, not octet-stream), else a guess from the filename. */
+static char *upload_mime(hl_request_t *r, const char *filename)
+{
+    size_t len;
+    const char *h = hl_request_header(r, "content-type", &len);
+    int usable = h != NULL && len > 0 && len <= 255 && !(len >= 24 && strncasecmp(h, "application/octet-stream", 24) == 0);
+    for (size_t i = 0; usable && i < len; ++i)
+        usable = (unsigned char)h[i] >= 0x20 && (unsigned char)h[i] < 0x7f;
+    return usable ? hl_strndup(h, len) : hl_strdup(mime_from_name(filename));
+}
+
+static void post_blob(hl_request_t *r)
+{
+    const char *conv;
+    if (!ids_valid(r, &conv, NULL))
+        return;
+    h2o_iovec_t body = r->req->entity;
+    if (body.base == NULL || body.len == 0) {
+        hl_reply_error(r, 400, "blob_empty", "The blob is empty");
+        return;
+    }
+    if ((long long)body.len > BLOB_LIMIT) {
+        hl_reply_error(r, 413, "blob_too_large", "The blob is larger than 50 MiB");
+        return;
+    }
+    if (!hl_store_upload_begin()) {
+        hl_reply_error(r, 503, "server_busy", "Too many uploads in progress; retry shortly");
+        return;
+    }
+    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
+    if (p == NULL) {
+        hl_store_upload_abort();
+        return;
+    }
+    /* the store actor writes the bytes; they leave the request pool, which a reset stream may free at any time */
+    char *data = hl_malloc(body.len);
+    memcpy(data, body.base, body.len);
+    char *filename = upload_filename(r), *mime = upload_mime(r, filename);
+    hl_store_put_blob(p, conv, data, body.len, mime, filename);
+    free(filename);
+    free(mime);
+}
+
+static void get_blob(hl_request_t *r)
+{
+    const char *conv, *blob;
+    if (!ids_valid(r, &conv, &blob))
+        return;
+    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
+    if (p != NULL)
+        hl_store_get_blob(p, conv, blob);
+}
+
+static void delete_blob(hl_request_t *r)
+{
+    const char *conv, *blob;
+    if (!ids_valid(r, &conv, &blob))
+        return;
+    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
+    if (p != NULL)
+        hl_store_call(p, HL_STORE_BLOB_DELETE, json_pack("{s:s, s:s}", "conversation_id", conv, "blob_id", blob), r->device->id);
+}
+
+static const hl_route_t ROUTES[] = {
+    {HL_METHOD_GET, "/api/v1/conversations/events", get_all_events, HL_ROUTE_AUTH, 0},
+    {HL_METHOD_GET, "/api/v1/conversations/:conversationId/events", get_conversation_events, HL_ROUTE_AUTH, 0},
+    {HL_METHOD_POST, "/api/v1/conversations/:conversationId/blobs", post_blob, HL_ROUTE_AUTH | HL_ROUTE_RAW_BODY,
+     HL_MAX_BODY_LIMIT + 1},
+    {HL_METHOD_GET, "/api/v1/conversations/:conversationId/blobs/:blobId", get_blob, HL_ROUTE_AUTH, 0},
+    {HL_METHOD_DELETE, "/api/v1/conversations/:conversationId/blobs/:blobId", delete_blob, HL_ROUTE_AUTH, 0},
+};
+
+void hl_routes_conv_streams(hl_router_t *router)
+{
+    hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
+}

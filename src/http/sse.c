@@ -1,0 +1,614 @@
+/*
+ * SSE fan-out on a worker (DESIGN §2): rings of shared frames per topic, a cursor per stream, one h2o_send with many
+ * iovecs per stream per wake-up. Everything below runs on the worker's own thread except hl_event_frame_* and
+ * hl_sse_broadcast, which any thread may call.
+ *
+ * Topics: one for all conversations, one per conversation that has a stream on this worker. A frame is appended to the
+ * all-conversations ring and to its conversation's ring when that topic exists. A stream first sends its replay (history
+ * from SQLite, fetched in pages through the store actor), then live frames from its cursor, skipping any id it already
+ * sent; it subscribed before asking for history, so nothing falls between the two.
+ */
+#include "hl/sse.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hl/log.h"
+#include "hl/store.h"
+#include "worker.h"
+
+#define GLOBAL_RING 8192
+#define CONV_RING 1024
+#define MAX_FRAMES_PER_SEND 64
+#define REPLAY_PAGE 512
+#define TOPIC_BUCKETS 1024
+
+/* ---- frames ---- */
+
+hl_event_frame_t *hl_event_frame_new(int64_t event_id, const char *conversation_id, int64_t seq, const char *type, bool notify,
+                                     const char *json, size_t json_len)
+{
+    char conv_head[160], global_head[160];
+    int cl = snprintf(conv_head, sizeof(conv_head), "id: %lld\nevent: %s\ndata: ", (long long)seq, type);
+    int gl = snprintf(global_head, sizeof(global_head), "id: %lld\nevent: %s\ndata: ", (long long)event_id, type);
+    if (cl < 0 || gl < 0 || (size_t)cl >= sizeof(conv_head) || (size_t)gl >= sizeof(global_head))
+        hl_fatal("event type too long");
+    hl_event_frame_t *f = hl_malloc(sizeof(*f) + (size_t)cl + (size_t)gl + json_len + 2);
+    atomic_init(&f->refs, 1);
+    f->event_id = event_id;
+    f->seq = seq;
+    snprintf(f->conversation_id, sizeof(f->conversation_id), "%s", conversation_id);
+    f->notify = notify;
+    char *p = f->data;
+    memcpy(p, conv_head, (size_t)cl);
+    f->conv_head = h2o_iovec_init(p, (size_t)cl);
+    p += cl;
+    memcpy(p, global_head, (size_t)gl);
+    f->global_head = h2o_iovec_init(p, (size_t)gl);
+    p += gl;
+    memcpy(p, json, json_len);
+    memcpy(p + json_len, "\n\n", 2);
+    f->body = h2o_iovec_init(p, json_len + 2);
+    return f;
+}
+
+void hl_event_frame_retain(hl_event_frame_t *f)
+{
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+}
+
+void hl_event_frame_release(hl_event_frame_t *f)
+{
+    if (f != NULL && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+        free(f);
+}
+
+bool hl_event_type_notifies(const char *type)
+{
+    static const char *const types[] = {"conversation.created", "conversation.updated", "conversation.deleted", "message.created",
+                                        "run.started",          "run.completed",        "run.failed",           "run.cancelled"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(types); ++i)
+        if (strcmp(type, types[i]) == 0)
+            return true;
+    return false;
+}
+
+/* ---- topics and streams ---- */
+
+typedef struct st_topic_t topic_t;
+typedef struct st_stream_t stream_t;
+
+struct st_topic_t {
+    topic_t *next_in_bucket;
+    char conversation_id[48]; /* "" for all conversations */
+    hl_event_frame_t **ring;
+    size_t cap;
+    uint64_t head; /* frames ever appended; slot = position % cap */
+    h2o_linklist_t streams;
+};
+
+typedef struct st_sse_worker_t {
+    hl_worker_t *worker;
+    topic_t global;
+    topic_t *buckets[TOPIC_BUCKETS];
+    h2o_timeout_t heartbeat_timeout;
+    h2o_timeout_entry_t heartbeat;
+    size_t num_streams;
+} sse_worker_t;
+
+struct st_stream_t {
+    h2o_generator_t super;
+    h2o_req_t *req; /* NULL once the request is gone */
+    hl_worker_t *worker;
+    topic_t *topic;
+    h2o_linklist_t topic_link;
+    hl_stream_link_t shutdown_link;
+    int refs; /* the request pool, and an outstanding replay page; worker thread only */
+    bool notifications_only;
+    bool sending;
+    bool replaying;     /* history not fully sent yet: live frames wait behind the cursor */
+    bool page_pending;  /* a history page was asked for and has not arrived */
+    bool more_pages;    /* the last page was full: ask for the next once it is sent */
+    int64_t page_after; /* the id the next page starts after */
+    bool finish_asked;  /* end the response once what is in flight is sent */
+    bool finished;      /* FINAL sent */
+    int64_t last_id;    /* the last id sent (seq, or the global id for the all-conversations stream) */
+    uint64_t cursor;    /* next ring position to look at */
+    hl_event_frame_t **replay;
+    size_t replay_len, replay_pos;
+    hl_event_frame_t *inflight[MAX_FRAMES_PER_SEND];
+    size_t num_inflight;
+    h2o_iovec_t vecs[MAX_FRAMES_PER_SEND * 2];
+    char opening[32];
+};
+
+static sse_worker_t *sse_of(hl_worker_t *w)
+{
+    return (sse_worker_t *)w->sse;
+}
+
+static size_t bucket_of(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (; *id; ++id)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % TOPIC_BUCKETS;
+}
+
+static void topic_init(topic_t *t, const char *conversation_id, size_t cap)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->conversation_id, sizeof(t->conversation_id), "%s", conversation_id);
+    t->cap = cap;
+    t->ring = hl_calloc(cap, sizeof(*t->ring));
+    h2o_linklist_init_anchor(&t->streams);
+}
+
+static void topic_clear(topic_t *t)
+{
+    for (size_t i = 0; i < t->cap; ++i)
+        hl_event_frame_release(t->ring[i]);
+    free(t->ring);
+    t->ring = NULL;
+}
+
+static topic_t *topic_find(sse_worker_t *sw, const char *conversation_id, int create)
+{
+    if (conversation_id == NULL)
+        return &sw->global;
+    size_t b = bucket_of(conversation_id);
+    for (topic_t *t = sw->buckets[b]; t != NULL; t = t->next_in_bucket)
+        if (strcmp(t->conversation_id, conversation_id) == 0)
+            return t;
+    if (!create)
+        return NULL;
+    topic_t *t = hl_malloc(sizeof(*t));
+    topic_init(t, conversation_id, CONV_RING);
+    t->next_in_bucket = sw->buckets[b];
+    sw->buckets[b] = t;
+    return t;
+}
+
+/* A conversation topic goes away with its last stream (its ring holds only what those streams had not read yet). */
+static void topic_maybe_drop(sse_worker_t *sw, topic_t *t)
+{
+    if (t == &sw->global || !h2o_linklist_is_empty(&t->streams))
+        return;
+    topic_t **pp = &sw->buckets[bucket_of(t->conversation_id)];
+    while (*pp != t)
+        pp = &(*pp)->next_in_bucket;
+    *pp = t->next_in_bucket;
+    topic_clear(t);
+    free(t);
+}
+
+static void topic_append(topic_t *t, hl_event_frame_t *f)
+{
+    size_t slot = (size_t)(t->head % t->cap);
+    hl_event_frame_release(t->ring[slot]);
+    hl_event_frame_retain(f);
+    t->ring[slot] = f;
+    ++t->head;
+}
+
+static void release_inflight(stream_t *s)
+{
+    for (size_t i = 0; i < s->num_inflight; ++i)
+        hl_event_frame_release(s->inflight[i]);
+    s->num_inflight = 0;
+}
+
+static void release_replay(stream_t *s)
+{
+    for (size_t i = s->replay_pos; i < s->replay_len; ++i)
+        hl_event_frame_release(s->replay[i]);
+    free(s->replay);
+    s->replay = NULL;
+    s->replay_len = s->replay_pos = 0;
+}
+
+/* Leaves the topic (and the worker's shutdown list); safe to call twice. */
+static void detach(stream_t *s)
+{
+    if (s->topic == NULL)
+        return;
+    sse_worker_t *sw = sse_of(s->worker);
+    h2o_linklist_unlink(&s->topic_link);
+    hl_worker_remove_stream(&s->shutdown_link);
+    topic_t *t = s->topic;
+    s->topic = NULL;
+    --sw->num_streams;
+    topic_maybe_drop(sw, t);
+}
+
+static void stream_release(stream_t *s)
+{
+    if (--s->refs > 0)
+        return;
+    detach(s);
+    release_inflight(s);
+    release_replay(s);
+    free(s);
+}
+
+static int64_t frame_id(const stream_t *s, const hl_event_frame_t *f)
+{
+    return s->topic->conversation_id[0] == '\0' ? f->event_id : f->seq;
+}
+
+static void add_frame(stream_t *s, hl_event_frame_t *f, size_t *nvec)
+{
+    bool global = s->topic->conversation_id[0] == '\0';
+    s->vecs[(*nvec)++] = global ? f->global_head : f->conv_head;
+    s->vecs[(*nvec)++] = f->body;
+    hl_event_frame_retain(f);
+    s->inflight[s->num_inflight++] = f;
+    s->last_id = frame_id(s, f);
+}
+
+/* Ends the response. `text` is a string literal (h2o may still read it after the request is gone). */
+static void send_final(stream_t *s, const char *text)
+{
+    s->finished = true;
+    detach(s);
+    size_t n = 0;
+    if (text != NULL) {
+        s->vecs[0] = h2o_iovec_init(text, strlen(text));
+        n = 1;
+    }
+    /* after FINAL the pool may be disposed at once (and s freed): nothing of s may be touched afterwards */
+    h2o_send(s->req, s->vecs, n, H2O_SEND_STATE_FINAL);
+}
+
+static void request_page(stream_t *s, int64_t after);
+
+/* Sends what the stream may send now: the next replay frames, else live frames from its cursor. */
+static void flush(stream_t *s)
+{
+    if (s->req == NULL || s->sending || s->finished)
+        return;
+    if (s->finish_asked) {
+        send_final(s, NULL);
+        return;
+    }
+    size_t nvec = 0;
+    while (s->replay_pos < s->replay_len && s->num_inflight < MAX_FRAMES_PER_SEND) {
+        hl_event_frame_t *f = s->replay[s->replay_pos++];
+        if (frame_id(s, f) > s->last_id && (!s->notifications_only || f->notify))
+            add_frame(s, f, &nvec);
+        hl_event_frame_release(f);
+    }
+    if (s->replay_pos == s->replay_len && s->replaying && !s->page_pending && nvec == 0) {
+        if (s->more_pages) {
+            request_page(s, s->page_after);
+            return;
+        }
+        s->replaying = false;
+    }
+    if (s->replay_pos == s->replay_len && !s->replaying && s->topic != NULL) {
+        topic_t *t = s->topic;
+        if (t->head > t->cap && s->cursor < t->head - t->cap) {
+            /* the ring moved past this stream: end it so the client resumes from its Last-Event-ID, rather than skip */
+            if (nvec == 0) {
+                hl_logf(HL_LOG_DEBUG, "sse: stream fell behind its ring; ending it for resumption");
+                send_final(s, ": behind, reconnect with Last-Event-ID\n\n");
+                return;
+            }
+        } else {
+            while (s->cursor < t->head && s->num_inflight < MAX_FRAMES_PER_SEND) {
+                hl_event_frame_t *f = t->ring[s->cursor % t->cap];
+                ++s->cursor;
+                if (frame_id(s, f) > s->last_id && (!s->notifications_only || f->notify))
+                    add_frame(s, f, &nvec);
+            }
+        }
+    }
+    if (nvec == 0)
+        return;
+    s->sending = true;
+    h2o_send(s->req, s->vecs, nvec, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    stream_t *s = (stream_t *)gen;
+    s->sending = false;
+    release_inflight(s);
+    flush(s);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    stream_t *s = (stream_t *)gen;
+    /* the client left (HTTP/2 reset, or a failed write): stop sending; the pool hook frees */
+    s->finished = true;
+    detach(s);
+}
+
+static void on_pool_dispose(void *hook)
+{
+    stream_t *s = *(stream_t **)hook;
+    s->req = NULL;
+    stream_release(s);
+}
+
+static void on_shutdown(hl_stream_link_t *link)
+{
+    stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, shutdown_link, link);
+    if (s->finished || s->req == NULL)
+        return;
+    s->finish_asked = true;
+    s->replaying = false;
+    flush(s); /* sends FINAL now unless a send is in flight; proceed() finishes it then */
+}
+
+/* ---- replay ---- */
+
+typedef struct st_replay_msg_t {
+    hl_worker_msg_t super;
+    stream_t *stream;
+    hl_event_frame_t **frames;
+    size_t n;
+    bool more;
+    bool failed;
+} replay_msg_t;
+
+static void on_replay(hl_worker_t *w, hl_worker_msg_t *msg)
+{
+    replay_msg_t *m = (replay_msg_t *)msg;
+    stream_t *s = m->stream;
+    --w->num_pending;
+    s->page_pending = false;
+    if (s->req != NULL && !s->finished && !s->finish_asked && !m->failed) {
+        release_replay(s);
+        s->replay = m->frames;
+        s->replay_len = m->n;
+        s->replay_pos = 0;
+        s->more_pages = m->more && m->n > 0;
+        if (m->n > 0)
+            s->page_after = frame_id(s, m->frames[m->n - 1]);
+        m->frames = NULL;
+        flush(s);
+    } else if (m->failed && s->req != NULL && !s->finished && !s->sending) {
+        send_final(s, ": history unavailable, reconnect\n\n");
+    } else if (m->failed) {
+        s->finish_asked = true;
+    }
+    for (size_t i = 0; m->frames != NULL && i < m->n; ++i)
+        hl_event_frame_release(m->frames[i]);
+    free(m->frames);
+    free(m);
+    stream_release(s); /* the page's reference */
+}
+
+static void free_replay_msg(hl_msg_t *msg)
+{
+    /* a worker mailbox disposed with a page still queued (forced shutdown) */
+    replay_msg_t *m = (replay_msg_t *)msg;
+    for (size_t i = 0; m->frames != NULL && i < m->n; ++i)
+        hl_event_frame_release(m->frames[i]);
+    free(m->frames);
+    free(m);
+}
+
+void hl_sse_deliver_replay(hl_worker_t *worker, void *stream, hl_event_frame_t **frames, size_t n, bool more, bool failed)
+{
+    replay_msg_t *m = hl_malloc(sizeof(*m));
+    hl_msg_init(&m->super.super, 1, free_replay_msg);
+    m->super.run = on_replay;
+    m->stream = stream;
+    m->frames = frames;
+    m->n = n;
+    m->more = more;
+    m->failed = failed;
+    hl_worker_post(worker, &m->super);
+}
+
+static void request_page(stream_t *s, int64_t after)
+{
+    ++s->refs;
+    ++s->worker->num_pending; /* shutdown waits for the store to answer */
+    s->page_pending = true;
+    hl_store_replay(s->worker, s, s->topic->conversation_id[0] ? s->topic->conversation_id : NULL, after, s->notifications_only,
+                    REPLAY_PAGE);
+}
+
+/* ---- opening ---- */
+
+void hl_sse_open(hl_request_t *r, const char *conversation_id, bool notifications_only, int64_t after)
+{
+    sse_worker_t *sw = sse_of(r->worker);
+    h2o_req_t *req = r->req;
+    stream_t *s = hl_calloc(1, sizeof(*s));
+    s->super.proceed = on_proceed;
+    s->super.stop = on_stop;
+    s->req = req;
+    s->worker = r->worker;
+    s->notifications_only = notifications_only;
+    s->refs = 1;
+    s->last_id = after < 0 ? 0 : after;
+    s->shutdown_link.on_shutdown = on_shutdown;
+    stream_t **hook = h2o_mem_alloc_shared(&req->pool, sizeof(*hook), on_pool_dispose);
+    *hook = s;
+
+    /* subscribe first: from here on every live frame lands in the ring behind the cursor */
+    s->topic = topic_find(sw, conversation_id, 1);
+    s->cursor = s->topic->head;
+    h2o_linklist_insert(&s->topic->streams, &s->topic_link);
+    hl_worker_add_stream(r->worker, &s->shutdown_link);
+    ++sw->num_streams;
+
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, H2O_STRLIT("*"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
+    h2o_start_response(req, &s->super);
+
+    /* then history: everything after the client's cursor, in pages, before any live frame */
+    s->replaying = true;
+    request_page(s, s->last_id);
+
+    int n = snprintf(s->opening, sizeof(s->opening), "retry: %d\n\n", HL_SSE_RETRY_MS);
+    s->vecs[0] = h2o_iovec_init(s->opening, (size_t)n);
+    s->sending = true;
+    h2o_send(req, s->vecs, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+/* ---- broadcast ---- */
+
+typedef struct st_broadcast_msg_t {
+    hl_worker_msg_t super;
+    hl_event_frame_t **frames;
+    size_t n;
+} broadcast_msg_t;
+
+static void kick_topic(topic_t *t)
+{
+    for (h2o_linklist_t *l = t->streams.next; l != &t->streams;) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, topic_link, l);
+        l = l->next; /* flush may end the stream and unlink it */
+        flush(s);
+    }
+}
+
+static void on_broadcast(hl_worker_t *w, hl_worker_msg_t *msg)
+{
+    broadcast_msg_t *m = (broadcast_msg_t *)msg;
+    sse_worker_t *sw = sse_of(w);
+    /* append the whole batch first, then wake each affected topic once */
+    topic_t *touched[64];
+    size_t ntouched = 0;
+    bool overflow = false;
+    for (size_t i = 0; i < m->n; ++i) {
+        hl_event_frame_t *f = m->frames[i];
+        topic_append(&sw->global, f);
+        topic_t *t = topic_find(sw, f->conversation_id, 0);
+        if (t != NULL) {
+            topic_append(t, f);
+            bool seen = false;
+            for (size_t k = 0; k < ntouched; ++k)
+                seen |= touched[k] == t;
+            if (!seen) {
+                if (ntouched < HL_ARRAY_SIZE(touched))
+                    touched[ntouched++] = t;
+                else
+                    overflow = true;
+            }
+        }
+        hl_event_frame_release(f);
+    }
+    kick_topic(&sw->global);
+    for (size_t k = 0; k < ntouched; ++k)
+        kick_topic(touched[k]);
+    if (overflow) {
+        for (size_t b = 0; b < TOPIC_BUCKETS; ++b)
+            for (topic_t *t = sw->buckets[b]; t != NULL;) {
+                topic_t *next = t->next_in_bucket;
+                kick_topic(t);
+                t = next;
+            }
+    }
+    free(m->frames);
+    free(m);
+}
+
+static void free_broadcast_msg(hl_msg_t *msg)
+{
+    broadcast_msg_t *m = (broadcast_msg_t *)msg;
+    for (size_t i = 0; i < m->n; ++i)
+        hl_event_frame_release(m->frames[i]);
+    free(m->frames);
+    free(m);
+}
+
+typedef struct st_broadcast_args_t {
+    hl_event_frame_t **frames;
+    size_t n;
+} broadcast_args_t;
+
+static void post_to(hl_worker_t *w, void *data)
+{
+    broadcast_args_t *a = data;
+    broadcast_msg_t *m = hl_malloc(sizeof(*m));
+    hl_msg_init(&m->super.super, 1, free_broadcast_msg);
+    m->super.run = on_broadcast;
+    m->n = a->n;
+    m->frames = hl_malloc(sizeof(*m->frames) * (a->n ? a->n : 1));
+    for (size_t i = 0; i < a->n; ++i) {
+        hl_event_frame_retain(a->frames[i]);
+        m->frames[i] = a->frames[i];
+    }
+    hl_worker_post(w, &m->super);
+}
+
+void hl_sse_broadcast(hl_event_frame_t **frames, size_t n)
+{
+    if (n == 0)
+        return;
+    broadcast_args_t a = {frames, n};
+    hl_server_each_worker(post_to, &a);
+}
+
+/* ---- heartbeat and lifecycle ---- */
+
+static const char HEARTBEAT[] = ": heartbeat\n\n";
+
+static void heartbeat_topic(topic_t *t)
+{
+    for (h2o_linklist_t *l = t->streams.next; l != &t->streams; l = l->next) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, topic_link, l);
+        if (s->req == NULL || s->sending || s->finished)
+            continue;
+        /* a write is the only way to notice a vanished HTTP/1.1 client in h2o 2.2.5 */
+        s->vecs[0] = h2o_iovec_init(HEARTBEAT, sizeof(HEARTBEAT) - 1);
+        s->sending = true;
+        h2o_send(s->req, s->vecs, 1, H2O_SEND_STATE_IN_PROGRESS);
+    }
+}
+
+static void on_heartbeat(h2o_timeout_entry_t *entry)
+{
+    sse_worker_t *sw = H2O_STRUCT_FROM_MEMBER(sse_worker_t, heartbeat, entry);
+    heartbeat_topic(&sw->global);
+    for (size_t b = 0; b < TOPIC_BUCKETS; ++b)
+        for (topic_t *t = sw->buckets[b]; t != NULL; t = t->next_in_bucket)
+            heartbeat_topic(t);
+    if (!hl_worker_shutting_down(sw->worker))
+        h2o_timeout_link(sw->worker->loop, &sw->heartbeat_timeout, &sw->heartbeat);
+}
+
+void hl_sse_worker_init(hl_worker_t *worker)
+{
+    sse_worker_t *sw = hl_calloc(1, sizeof(*sw));
+    sw->worker = worker;
+    topic_init(&sw->global, "", GLOBAL_RING);
+    h2o_timeout_init(worker->loop, &sw->heartbeat_timeout, HL_SSE_HEARTBEAT_MS);
+    sw->heartbeat.cb = on_heartbeat;
+    h2o_timeout_link(worker->loop, &sw->heartbeat_timeout, &sw->heartbeat);
+    worker->sse = (struct st_hl_sse_worker_t *)sw;
+}
+
+void hl_sse_worker_dispose(hl_worker_t *worker)
+{
+    sse_worker_t *sw = sse_of(worker);
+    if (sw == NULL)
+        return;
+    h2o_timeout_unlink(&sw->heartbeat);
+    h2o_timeout_dispose(worker->loop, &sw->heartbeat_timeout);
+    topic_clear(&sw->global);
+    for (size_t b = 0; b < TOPIC_BUCKETS; ++b) {
+        while (sw->buckets[b] != NULL) {
+            topic_t *t = sw->buckets[b];
+            sw->buckets[b] = t->next_in_bucket;
+            topic_clear(t);
+            free(t);
+        }
+    }
+    free(sw);
+    worker->sse = NULL;
+}

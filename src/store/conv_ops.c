@@ -1,0 +1,504 @@
+/*
+ * Conversation operations (spec/API.md §7): list, search, create, delete, rename, model, profile, archive, ack, plans.
+ */
+#include <string.h>
+
+#include "hl/tokens.h"
+#include "store_internal.h"
+
+#define PLAN_TTL_MS (60LL * 60 * 1000)
+
+/* ---- lists ---- */
+
+/* Keyset pagination on (updated_at DESC, id DESC): a page starts after the cursor conversation (an unknown cursor starts at
+ * the top, as in the original); limit + 1 rows tell has_more. `match` is NULL for a plain list or a LIKE pattern. */
+static int list_page(store_job_t *job, hl_db_t *db, const char *status, const char *match)
+{
+    json_int_t limit = arg_int(job, "limit", 20);
+    const char *cursor = arg_str(job, "cursor");
+    int64_t c_updated = INT64_MAX;
+    const char *c_id = "\x7f";
+    conv_row_t crow = {0};
+    if (cursor != NULL && conv_load(db, cursor, &crow) == 0 && strcmp(crow.status, status) == 0) {
+        c_updated = crow.updated_at;
+        c_id = crow.id;
+    }
+    sqlite3_stmt *st;
+    if (match == NULL) {
+        st = hl_db_stmt(db, "SELECT id FROM conversations WHERE status = ?1 AND (updated_at < ?2 OR (updated_at = ?2 AND id < ?3)) "
+                            "ORDER BY updated_at DESC, id DESC LIMIT ?4");
+    } else {
+        st = hl_db_stmt(db,
+                        "SELECT id FROM conversations c WHERE status = ?1 AND (updated_at < ?2 OR (updated_at = ?2 AND id < ?3)) "
+                        "AND (c.rowid IN (SELECT rowid FROM title_index WHERE text LIKE ?5 ESCAPE '\\') OR c.id IN (SELECT "
+                        "m.conversation_id FROM messages m WHERE m.rowid IN (SELECT rowid FROM message_index WHERE text LIKE ?5 "
+                        "ESCAPE '\\'))) ORDER BY updated_at DESC, id DESC LIMIT ?4");
+        sqlite3_bind_text(st, 5, match, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, c_updated);
+    sqlite3_bind_text(st, 3, c_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, limit + 1);
+    json_t *ids = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    conv_row_dispose(&crow);
+    if (rc != SQLITE_DONE) {
+        json_decref(ids);
+        return -1;
+    }
+    int has_more = json_array_size(ids) > (size_t)limit;
+    json_t *items = json_array();
+    for (size_t i = 0; i < json_array_size(ids) && i < (size_t)limit; ++i) {
+        conv_row_t row;
+        if (conv_load(db, json_string_value(json_array_get(ids, i)), &row) == 0) {
+            json_array_append_new(items, conv_summary(db, &row, job->device_id));
+            conv_row_dispose(&row);
+        }
+    }
+    json_t *next = has_more ? json_object_get(json_array_get(items, json_array_size(items) - 1), "id") : NULL;
+    json_t *page =
+        json_pack("{s:I, s:b, s:O}", "limit", limit, "has_more", has_more, "next_cursor", next != NULL ? next : json_null());
+    json_decref(ids);
+    return hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:o, s:o}", "ok", 1, "conversations", items, "page", page));
+}
+
+int op_list(store_job_t *job, hl_db_t *db)
+{
+    const char *status = arg_str(job, "status");
+    return list_page(job, db, status != NULL ? status : "active", NULL);
+}
+
+int op_search(store_job_t *job, hl_db_t *db)
+{
+    const char *status = arg_str(job, "status");
+    const char *query = arg_str(job, "query");
+    if (query == NULL || query[0] == '\0')
+        return list_page(job, db, status != NULL ? status : "active", NULL);
+    /* LIKE '%query%' with the wildcards of the query itself escaped */
+    size_t len = strlen(query);
+    char *pattern = hl_malloc(2 * len + 3), *p = pattern;
+    *p++ = '%';
+    for (const char *q = query; *q; ++q) {
+        if (*q == '%' || *q == '_' || *q == '\\')
+            *p++ = '\\';
+        *p++ = *q;
+    }
+    *p++ = '%';
+    *p = '\0';
+    int r = list_page(job, db, status != NULL ? status : "active", pattern);
+    free(pattern);
+    return r;
+}
+
+/* ---- create ---- */
+
+static int index_title(hl_db_t *db, int64_t rowid, const char *title)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM title_index WHERE rowid = ?1");
+    sqlite3_bind_int64(st, 1, rowid);
+    if (store_exec(st) != 0)
+        return -1;
+    st = hl_db_stmt(db, "INSERT INTO title_index(rowid, text) VALUES (?1, ?2)");
+    sqlite3_bind_int64(st, 1, rowid);
+    sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
+    return store_exec(st);
+}
+
+int op_create(store_job_t *job, hl_db_t *db)
+{
+    const char *title = arg_str(job, "title");
+    const char *profile = arg_str(job, "profile");
+    char *id = store_new_id("conv_");
+    sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO conversations(id, title, status, profile, created_at, updated_at) VALUES "
+                                      "(?1, ?2, 'active', ?3, ?4, ?4)");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, title != NULL ? title : CONV_DEFAULT_TITLE, -1, SQLITE_STATIC);
+    if (profile != NULL)
+        sqlite3_bind_text(st, 3, profile, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, job->now);
+    conv_row_t row;
+    int ret = -1;
+    if (store_exec(st) != 0 || conv_load(db, id, &row) != 0)
+        goto Exit;
+    if (index_title(db, row.rowid, row.title) == 0 &&
+        store_event(job, db, id, "conversation.created", NULL, NULL,
+                    json_pack("{s:o}", "conversation", conv_summary(db, &row, job->device_id))) > 0 &&
+        conv_reload(db, &row) == 0)
+        ret = hl_json_job_ok(&job->super, 201,
+                             json_pack("{s:b, s:o}", "ok", 1, "conversation", conv_summary(db, &row, job->device_id)));
+    conv_row_dispose(&row);
+Exit:
+    free(id);
+    return ret;
+}
+
+/* ---- delete ---- */
+
+int op_delete(store_job_t *job, hl_db_t *db)
+{
+    conv_row_t row;
+    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
+        return -1;
+    int ret = -1;
+    if (conv_soft_delete(job, db, &row) == 0)
+        ret = hl_json_job_ok(&job->super, 200,
+                             json_pack("{s:b, s:s, s:b, s:o, s:b}", "ok", 1, "conversation_id", row.id, "hermes_deleted", 0,
+                                       "deleted_at", store_iso(row.deleted_at), "blob_gc_completed", 1));
+    conv_row_dispose(&row);
+    return ret;
+}
+
+/* One id of a bulk delete or a clear plan: its result item, or NULL on a database error. */
+static json_t *delete_one(store_job_t *job, hl_db_t *db, const char *id, int *failed)
+{
+    conv_row_t row;
+    *failed = 1;
+    if (!hl_conversation_id_valid(id))
+        return json_pack("{s:s, s:s, s:{s:s, s:s}}", "conversation_id", id, "status", "failed", "error", "code",
+                         "invalid_conversation_id", "message", "Conversation id is invalid");
+    if (conv_load(db, id, &row) != 0 || strcmp(row.status, "deleted_soft") == 0) {
+        conv_row_dispose(&row);
+        return json_pack("{s:s, s:s, s:{s:s, s:s}}", "conversation_id", id, "status", "failed", "error", "code",
+                         "conversation_not_found", "message", "Conversation not found");
+    }
+    json_t *item = NULL;
+    if (conv_soft_delete(job, db, &row) == 0) {
+        *failed = 0;
+        item = json_pack("{s:s, s:b, s:o, s:s}", "conversation_id", row.id, "hermes_deleted", 0, "deleted_at",
+                         store_iso(row.deleted_at), "status", "deleted");
+    }
+    conv_row_dispose(&row);
+    return item;
+}
+
+int op_bulk_delete(store_job_t *job, hl_db_t *db)
+{
+    json_t *ids = json_object_get(job->args, "conversation_ids"), *items = json_array(), *id;
+    size_t i, deleted = 0, failed = 0;
+    json_array_foreach(ids, i, id)
+    {
+        int f;
+        json_t *item = delete_one(job, db, json_string_value(id), &f);
+        if (item == NULL) {
+            json_decref(items);
+            return -1;
+        }
+        json_array_append_new(items, item);
+        f ? ++failed : ++deleted;
+    }
+    json_t *body = json_pack("{s:b, s:I, s:I, s:o, s:b}", "ok", failed == 0, "deleted_count", (json_int_t)deleted, "failed_count",
+                             (json_int_t)failed, "conversations", items, "blob_gc_completed", 1);
+    if (failed == 0)
+        return hl_json_job_ok(&job->super, 200, body);
+    /* the deletions that worked are kept: the 409 only says that some did not */
+    json_object_set_new(body, "error",
+                        json_pack("{s:s, s:s}", "code", "conversation_bulk_delete_partial_failure", "message",
+                                  "Some conversations could not be deleted"));
+    return hl_json_job_ok(&job->super, 409, body);
+}
+
+/* ---- updates ---- */
+
+static int conversation_updated(store_job_t *job, hl_db_t *db, conv_row_t *row)
+{
+    if (conv_touch(db, row, job->now) != 0 || conv_reload(db, row) != 0)
+        return -1;
+    json_t *payload = json_pack("{s:o}", "conversation", conv_summary(db, row, job->device_id));
+    if (store_event(job, db, row->id, "conversation.updated", NULL, NULL, payload) < 0)
+        return -1;
+    return conv_reload(db, row);
+}
+
+static int set_column(hl_db_t *db, const char *sql, const char *id, const char *value)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, sql);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    return store_exec(st);
+}
+
+int op_rename(store_job_t *job, hl_db_t *db)
+{
+    conv_row_t row;
+    if (conv_require(job, db, arg_str(job, "conversation_id"), 1, &row) != 0)
+        return -1;
+    const char *title = arg_str(job, "title");
+    int ret = -1;
+    if (set_column(db, "UPDATE conversations SET title = ?2 WHERE id = ?1", row.id, title) == 0 &&
+        index_title(db, row.rowid, title) == 0 && conversation_updated(job, db, &row) == 0)
+        ret = hl_json_job_ok(&job->super, 200,
+                             json_pack("{s:b, s:s, s:s, s:o, s:b, s:I}", "ok", 1, "conversation_id", row.id, "title", row.title,
+                                       "conversation", conv_summary(db, &row, job->device_id), "hermes_synced", 0, "last_event_seq",
+                                       (json_int_t)row.last_event_seq));
+    conv_row_dispose(&row);
+    return ret;
+}
+
+int op_set_model(store_job_t *job, hl_db_t *db)
+{
+    conv_row_t row;
+    if (conv_require(job, db, arg_str(job, "conversation_id"), 1, &row) != 0)
+        return -1;
+    const char *model = arg_str(job, "model_id");
+    int ret = -1;
+    /* the override is kept on the conversation and sent with its next runs (the original lost it) */
+    if (set_column(db, "UPDATE conversations SET model_override = ?2 WHERE id = ?1", row.id, model) == 0 &&
+        conversation_updated(job, db, &row) == 0)
+        ret = hl_json_job_ok(&job->super, 200,
+                             json_pack("{s:b, s:s, s:s, s:o, s:I}", "ok", 1, "conversation_id", row.id, "model_override", model,
+                                       "runtime", conv_runtime(&row), "last_event_seq", (json_int_t)row.last_event_seq));
+    conv_row_dispose(&row);
+    return ret;
+}
+
+int op_set_profile(store_job_t *job, hl_db_t *db)
+{
+    conv_row_t row;
+    if (conv_require(job, db, arg_str(job, "conversation_id"), 1, &row) != 0)
+        return -1;
+    const char *profile = arg_str(job, "profile");
+    int ret = -1;
+    if (set_column(db, "UPDATE conversations SET profile = ?2 WHERE id = ?1", row.id, profile) == 0 &&
+        conversation_updated(job, db, &row) == 0)
+        ret = hl_json_job_ok(&job->super, 200,
+                             json_pack("{s:b, s:s, s:{s:s, s:s, s:s, s:n}, s:o, s:o, s:I}", "ok", 1, "conversation_id", row.id,
+                                       "profile", "uid", "", "name", profile, "display_name", profile, "avatar_url", "runtime",
+                                       conv_runtime(&row), "conversation", conv_summary(db, &row, job->device_id), "last_event_seq",
+                                       (json_int_t)row.last_event_seq));
+    conv_row_dispose(&row);
+    return ret;
+}
+
+int op_archive(store_job_t *job, hl_db_t *db)
+{
+    conv_row_t row;
+    if (conv_require(job, db, arg_str(job, "conversation_id"), 1, &row) != 0)
+        return -1;
+    int ret = -1;
+    if (conv_do_archive(job, db, &row) == 0)
+        ret = hl_json_job_ok(
+            &job->super, 200,
+            json_pack("{s:b, s:s, s:o}", "ok", 1, "conversation_id", row.id, "archived_at", store_iso(row.archived_at)));
+    conv_row_dispose(&row);
+    return ret;
+}
+
+int op_unarchive(store_job_t *job, hl_db_t *db)
+{
+    conv_row_t row;
+    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
+        return -1;
+    int ret = -1;
+    if (strcmp(row.status, "archived") != 0) {
+        ret = hl_json_job_error(&job->super, 400, "conversation_not_archived", "Conversation is not archived");
+        goto Exit;
+    }
+    sqlite3_stmt *st =
+        hl_db_stmt(db, "UPDATE conversations SET status = 'active', archived_at = NULL, updated_at = ?2 WHERE id = ?1");
+    sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, job->now);
+    if (store_exec(st) != 0 || conv_reload(db, &row) != 0)
+        goto Exit;
+    if (store_event(job, db, row.id, "conversation.unarchived", NULL, NULL,
+                    json_pack("{s:o}", "conversation", conv_summary(db, &row, job->device_id))) < 0)
+        goto Exit;
+    ret = hl_json_job_ok(&job->super, 200,
+                         json_pack("{s:b, s:s, s:o}", "ok", 1, "conversation_id", row.id, "unarchived_at", store_iso(job->now)));
+Exit:
+    conv_row_dispose(&row);
+    return ret;
+}
+
+/* ---- read cursors ---- */
+
+int op_ack(store_job_t *job, hl_db_t *db)
+{
+    conv_row_t row;
+    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
+        return -1;
+    json_int_t seq = arg_int(job, "last_event_seq", -1);
+    int ret = -1;
+    if (seq < 0 || seq > row.last_event_seq) {
+        ret = hl_json_job_error(&job->super, 400, "invalid_event_seq", "last_event_seq must be an event of this conversation");
+        goto Exit;
+    }
+    if (job->device_id != NULL) {
+        /* a cursor never moves back: an older ack arriving late must not mark read messages unread again */
+        sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO read_cursors(device_id, conversation_id, last_event_seq, updated_at) VALUES "
+                                          "(?1, ?2, ?3, ?4) ON CONFLICT(device_id, conversation_id) DO UPDATE SET last_event_seq = "
+                                          "max(last_event_seq, excluded.last_event_seq), updated_at = excluded.updated_at");
+        sqlite3_bind_text(st, 1, job->device_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, row.id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, seq);
+        sqlite3_bind_int64(st, 4, job->now);
+        if (store_exec(st) != 0)
+            goto Exit;
+    }
+    json_t *summary = conv_summary(db, &row, job->device_id);
+    ret = hl_json_job_ok(&job->super, 200,
+                         json_pack("{s:b, s:s, s:I, s:O}", "ok", 1, "conversation_id", row.id, "last_event_seq", seq,
+                                   "unread_count", json_object_get(summary, "unread_count")));
+    json_decref(summary);
+Exit:
+    conv_row_dispose(&row);
+    return ret;
+}
+
+int op_stream_check(store_job_t *job, hl_db_t *db)
+{
+    conv_row_t row;
+    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
+        return -1;
+    int ret = hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:I}", "ok", 1, "last_event_seq", (json_int_t)row.last_event_seq));
+    conv_row_dispose(&row);
+    return ret;
+}
+
+/* ---- clear and archive plans (persisted, one hour) ---- */
+
+static int is_clear(const store_job_t *job)
+{
+    const char *kind = arg_str(job, "kind");
+    return kind != NULL && strcmp(kind, "clear") == 0;
+}
+
+static int plan_not_found(store_job_t *job)
+{
+    return hl_json_job_error(&job->super, 404, "plan_not_found",
+                             is_clear(job) ? "Clear plan was not found" : "Archive plan was not found");
+}
+
+static int save_plan(hl_db_t *db, const char *kind, json_t *plan, int64_t created, int64_t expires)
+{
+    char *text = json_dumps(plan, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO plans(id, kind, json, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5) ON "
+                                      "CONFLICT(id) DO UPDATE SET json = excluded.json");
+    sqlite3_bind_text(st, 1, json_string_value(json_object_get(plan, "id")), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, created);
+    sqlite3_bind_int64(st, 5, expires);
+    int r = store_exec(st);
+    free(text);
+    return r;
+}
+
+static json_t *load_plan(store_job_t *job, hl_db_t *db, int64_t *created, int64_t *expires)
+{
+    const char *id = arg_str(job, "plan_id");
+    sqlite3_stmt *st =
+        hl_db_stmt(db, "SELECT json, created_at, expires_at FROM plans WHERE id = ?1 AND kind = ?2 AND expires_at > ?3");
+    sqlite3_bind_text(st, 1, id != NULL ? id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, is_clear(job) ? "clear" : "archive", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, job->now);
+    json_t *plan = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        plan = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        *created = sqlite3_column_int64(st, 1);
+        *expires = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    return plan;
+}
+
+int op_plan_create(store_job_t *job, hl_db_t *db)
+{
+    int clear = is_clear(job);
+    json_t *exclude = json_object_get(job->args, "exclude");
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT id FROM conversations WHERE status = 'active' ORDER BY updated_at DESC, id DESC");
+    json_t *ids = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        int skip = 0;
+        size_t i;
+        json_t *x;
+        json_array_foreach(exclude, i, x) skip |= json_is_string(x) && strcmp(json_string_value(x), id) == 0;
+        if (!skip)
+            json_array_append_new(ids, json_string(id));
+    }
+    sqlite3_reset(st);
+    char *plan_id = store_new_id("plan_");
+    json_t *plan = json_pack("{s:s, s:s}", "id", plan_id, "status", "prepared");
+    if (clear)
+        json_object_set_new(plan, "target_status", json_string("active"));
+    json_object_set_new(plan, "created_at", store_iso(job->now));
+    json_object_set_new(plan, "updated_at", store_iso(job->now));
+    json_object_set_new(plan, "expires_at", store_iso(job->now + PLAN_TTL_MS));
+    json_object_set_new(plan, "total_count", json_integer((json_int_t)json_array_size(ids)));
+    json_object_set_new(plan, clear ? "deleted_count" : "archived_count", json_integer(0));
+    json_object_set_new(plan, "failed_count", json_integer(0));
+    json_object_set_new(plan, "conversation_ids", ids);
+    json_object_set_new(plan, "conversations", json_array());
+    free(plan_id);
+    if (save_plan(db, clear ? "clear" : "archive", plan, job->now, job->now + PLAN_TTL_MS) != 0) {
+        json_decref(plan);
+        return -1;
+    }
+    return hl_json_job_ok(&job->super, 201, json_pack("{s:b, s:o}", "ok", 1, "plan", plan));
+}
+
+int op_plan_get(store_job_t *job, hl_db_t *db)
+{
+    int64_t created, expires;
+    json_t *plan = load_plan(job, db, &created, &expires);
+    if (plan == NULL)
+        return plan_not_found(job);
+    return hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:o}", "ok", 1, "plan", plan));
+}
+
+/* One id of an archive plan: its result item, or NULL on a database error. */
+static json_t *archive_one(store_job_t *job, hl_db_t *db, const char *id, int *failed)
+{
+    conv_row_t row;
+    *failed = 1;
+    if (conv_load(db, id, &row) != 0 || strcmp(row.status, "active") != 0) {
+        conv_row_dispose(&row);
+        return json_pack("{s:s, s:s, s:{s:s, s:s}}", "conversation_id", id, "status", "failed", "error", "code",
+                         "conversation_not_found", "message", "Conversation not found");
+    }
+    json_t *item = NULL;
+    if (conv_do_archive(job, db, &row) == 0) {
+        *failed = 0;
+        item = json_pack("{s:s, s:o, s:s}", "conversation_id", row.id, "archived_at", store_iso(row.archived_at), "status",
+                         "archived");
+    }
+    conv_row_dispose(&row);
+    return item;
+}
+
+int op_plan_execute(store_job_t *job, hl_db_t *db)
+{
+    int clear = is_clear(job);
+    int64_t created, expires;
+    json_t *plan = load_plan(job, db, &created, &expires);
+    if (plan == NULL)
+        return plan_not_found(job);
+    json_t *items = json_array(), *id;
+    size_t i, done = 0, failed = 0;
+    json_array_foreach(json_object_get(plan, "conversation_ids"), i, id)
+    {
+        int f;
+        json_t *item = clear ? delete_one(job, db, json_string_value(id), &f) : archive_one(job, db, json_string_value(id), &f);
+        if (item == NULL) {
+            json_decref(items);
+            json_decref(plan);
+            return -1;
+        }
+        json_array_append_new(items, item);
+        f ? ++failed : ++done;
+    }
+    json_object_set_new(plan, "status", json_string("completed"));
+    json_object_set_new(plan, "updated_at", store_iso(job->now));
+    json_object_set_new(plan, "completed_at", store_iso(job->now));
+    json_object_set_new(plan, clear ? "deleted_count" : "archived_count", json_integer((json_int_t)done));
+    json_object_set_new(plan, "failed_count", json_integer((json_int_t)failed));
+    json_object_set_new(plan, "conversations", items);
+    if (save_plan(db, clear ? "clear" : "archive", plan, created, expires) != 0) {
+        json_decref(plan);
+        return -1;
+    }
+    return hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:o}", "ok", 1, "plan", plan));
+}
