@@ -449,9 +449,12 @@ void hl_sse_open(hl_request_t *r, const char *conversation_id, bool notification
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
     h2o_start_response(req, &s->super);
 
-    /* then history: everything after the client's cursor, in pages, before any live frame */
-    s->replaying = true;
-    request_page(s, s->last_id);
+    /* then history: everything after the client's cursor, in pages, before any live frame. The all-conversations stream
+     * without a cursor is live only (as in the original); with one it resumes. */
+    if (conversation_id != NULL || after >= 0) {
+        s->replaying = true;
+        request_page(s, s->last_id);
+    }
 
     int n = snprintf(s->opening, sizeof(s->opening), "retry: %d\n\n", HL_SSE_RETRY_MS);
     s->vecs[0] = h2o_iovec_init(s->opening, (size_t)n);
