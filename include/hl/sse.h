@@ -60,7 +60,8 @@ void hl_sse_worker_dispose(hl_worker_t *worker);
 /**
  * Opens an event stream on `r`: `conversation_id` NULL for all conversations (then `notifications_only` filters), else that
  * conversation; `after` = the last id the client has (-1 = none). History after it is replayed from the store, then live
- * events follow with no gap and no duplicate. Worker thread; the route has validated its inputs.
+ * events follow with no gap and no duplicate. Without a cursor a conversation stream replays its whole history and the
+ * all-conversations stream is live only. Worker thread; the route has validated its inputs.
  */
 void hl_sse_open(hl_request_t *r, const char *conversation_id, bool notifications_only, int64_t after);
 
