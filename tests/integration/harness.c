@@ -238,6 +238,8 @@ static char **child_environ(const hlt_env_t *env, const char *log_level)
     out[o++] = hl_strdup("UBSAN_OPTIONS=print_stacktrace=1");
     if (log_level != NULL)
         out[o++] = hl_asprintf("HERMESLINK_LOG_LEVEL=%s", log_level);
+    if (env->listen_host != NULL)
+        out[o++] = hl_asprintf("HERMESLINK_LISTEN_HOST=%s", env->listen_host);
     out[o] = NULL;
     return out;
 }
@@ -652,6 +654,11 @@ CURL *hlt_easy_new(const hlt_daemon_t *d, hlt_proto_t proto, const hlt_request_t
     curl_easy_setopt(c, CURLOPT_WRITEDATA, res);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, res->errbuf);
     curl_easy_setopt(c, CURLOPT_PRIVATE, res);
+    if (req->source_addr != NULL) {
+        char iface[80];
+        snprintf(iface, sizeof(iface), "host!%s", req->source_addr);
+        curl_easy_setopt(c, CURLOPT_INTERFACE, iface); /* copied by libcurl */
+    }
 
     struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
     for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; ++i)

@@ -24,8 +24,9 @@ typedef struct st_hlt_env_t {
     char *dir;
     char *home;
     char *hermes_home;
-    const char *log_level; /* HERMESLINK_LOG_LEVEL for processes started in this env, NULL to leave it unset */
-    int keep;              /* set by a failure: the tree is left for inspection */
+    const char *log_level;   /* HERMESLINK_LOG_LEVEL for processes started in this env, NULL to leave it unset */
+    const char *listen_host; /* HERMESLINK_LISTEN_HOST for processes started in this env (e.g. a daemon `pair` starts) */
+    int keep;                /* set by a failure: the tree is left for inspection */
 } hlt_env_t;
 
 /** Creates the tree under $TMPDIR (or /tmp). Aborts the test on failure. */
@@ -145,8 +146,9 @@ typedef struct st_hlt_request_t {
     const char *const *headers; /* "Name: value", NULL-terminated, may be NULL */
     const char *body;           /* sent as is (POSTFIELDS), may be NULL */
     size_t body_len;
-    int has_body;    /* send body even when body_len is 0 */
-    long timeout_ms; /* default 10000 */
+    int has_body;            /* send body even when body_len is 0 */
+    long timeout_ms;         /* default 10000 */
+    const char *source_addr; /* local address to connect from (e.g. "127.0.0.2"), NULL for any */
 } hlt_request_t;
 
 /** Sets up an easy handle for a request to the daemon (URL, protocol, method, headers, body, capture). */

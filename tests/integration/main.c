@@ -18,6 +18,10 @@ Suite *suite_actor(void);
 Suite *suite_reset(void);
 Suite *suite_shutdown(void);
 Suite *suite_cli(void);
+Suite *suite_auth(void);
+Suite *suite_pairing(void);
+Suite *suite_devices(void);
+Suite *suite_status_logs(void);
 
 int main(void)
 {
@@ -30,6 +34,10 @@ int main(void)
     srunner_add_suite(sr, suite_reset());
     srunner_add_suite(sr, suite_shutdown());
     srunner_add_suite(sr, suite_cli());
+    srunner_add_suite(sr, suite_auth());
+    srunner_add_suite(sr, suite_pairing());
+    srunner_add_suite(sr, suite_devices());
+    srunner_add_suite(sr, suite_status_logs());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
