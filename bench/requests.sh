@@ -14,11 +14,15 @@
 # The load generator shares the machine's cores with the daemon, as intended.
 #
 # Environment: BENCH_DURATION (seconds per main run, default 10), BENCH_EXTRA_DURATION (seconds per
-# /api/v1/system/version run, default 5, 0 skips them). The whole run takes about 50 s with the defaults.
+# /api/v1/system/version run, default 5, 0 skips them), BENCH_BIN (a binary to use instead of building
+# build/hermeslink). The whole run takes about 50 s with the defaults.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN="$ROOT/build/hermeslink"
+BIN=${BENCH_BIN:-$ROOT/build/hermeslink}
+BENCH_NAME=requests
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 DURATION=${BENCH_DURATION:-10}
 EXTRA_DURATION=${BENCH_EXTRA_DURATION:-5}
 TARGET_HTTP1=40000
@@ -29,7 +33,7 @@ for arg in "$@"; do
     case "$arg" in
     --no-build) build=0 ;;
     -h | --help)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -39,134 +43,19 @@ for arg in "$@"; do
     esac
 done
 
-for tool in wrk h2load curl; do
-    command -v "$tool" >/dev/null || {
-        echo "requests.sh: $tool not found (make deps installs it)" >&2
-        exit 1
-    }
-done
+bench_require_tools wrk h2load curl
+bench_build "$build"
+bench_setup
+bench_start_daemon
 
-if [ "$build" -eq 1 ]; then
-    make -C "$ROOT" --no-print-directory build >/dev/null
-fi
-[ -x "$BIN" ] || {
-    echo "requests.sh: $BIN missing (run make build)" >&2
-    exit 1
-}
-
-stamp=$(date +%Y%m%d-%H%M%S)
-OUT="$ROOT/bench/out/requests-$stamp"
-mkdir -p "$OUT"
-TMP=$(mktemp -d)
-pid=""
-
-stop_daemon() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "requests.sh: daemon $pid ignored SIGTERM for 10 s, killing it" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        wait "$pid" 2>/dev/null || true
-    fi
-    pid=""
-}
-cleanup() {
-    stop_daemon
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-HERMESLINK_HOME="$TMP/home" HERMES_HOME="$TMP/hermes" \
-    "$BIN" run --port 0 --tls-port 0 --listen 127.0.0.1 >"$OUT/daemon.stdout" 2>"$OUT/daemon.stderr" &
-pid=$!
-
-port="" tls_port=""
-for _ in $(seq 100); do
-    port=$(sed -n 's/^Hermes Link running on port \([0-9][0-9]*\).*/\1/p' "$OUT/daemon.stdout")
-    tls_port=$(sed -n 's/^Hermes Link TLS on port \([0-9][0-9]*\).*/\1/p' "$OUT/daemon.stdout")
-    [ -n "$port" ] && [ -n "$tls_port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$port" ] || [ -z "$tls_port" ]; then
-    echo "requests.sh: the daemon did not report its ports; stderr:" >&2
-    cat "$OUT/daemon.stderr" >&2
-    exit 1
-fi
-
-HTTP="http://127.0.0.1:$port"
-HTTPS="https://127.0.0.1:$tls_port"
 BOOT=/api/v1/bootstrap
 VERSION=/api/v1/system/version
 
 # Sanity: every URL answers 200 over the protocol it will be benchmarked with.
-check_200() { # $1 = curl protocol flag, $2 = url
-    local code
-    code=$(curl -sk "$1" -o /dev/null -w '%{http_code}' "$2")
-    if [ "$code" != 200 ]; then
-        echo "requests.sh: $2 ($1) answered $code, expected 200" >&2
-        exit 1
-    fi
-}
 check_200 --http1.1 "$HTTP$BOOT"
 check_200 --http2-prior-knowledge "$HTTP$BOOT"
 check_200 --http2 "$HTTPS$BOOT"
 check_200 --http1.1 "$HTTP$VERSION"
-
-clk_tck=$(getconf CLK_TCK)
-daemon_ticks() { # utime + stime of the daemon, in clock ticks
-    local stat
-    stat=$(<"/proc/$pid/stat")
-    stat=${stat##*) }
-    awk '{ print $12 + $13 }' <<<"$stat"
-}
-machine_ticks() { # busy clock ticks of all CPUs in process context (user nice system) plus steal; irq/softirq excluded
-    awk '$1 == "cpu" { print $2 + $3 + $4 + $9; exit }' /proc/stat
-}
-children_seconds() { # sets CHILD_S: CPU seconds used by this shell's finished children (the load generators)
-    times >"$TMP/times" # in this shell: in a $(...) subshell `times` would not see our children
-    CHILD_S=$(awk 'NR == 2 {
-        s = 0
-        for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
-        printf "%.2f", s
-    }' "$TMP/times")
-}
-
-# Runs a load generator (argv after $1) with its output in $1, and sets M_SERVER, M_CLIENT and M_OTHER: CPU seconds
-# used meanwhile by the daemon, by the load generator, and by anything else on the machine (noise from other work).
-run_measured() {
-    local raw=$1 d0 m0 c0 d1 m1 c1
-    shift
-    children_seconds
-    d0=$(daemon_ticks) m0=$(machine_ticks) c0=$CHILD_S
-    "$@" >"$raw" 2>&1 || {
-        echo "requests.sh: $* failed" >&2
-        cat "$raw" >&2
-        exit 1
-    }
-    children_seconds
-    d1=$(daemon_ticks) m1=$(machine_ticks) c1=$CHILD_S
-    M_SERVER=$(awk -v t=$((d1 - d0)) -v h="$clk_tck" 'BEGIN { printf "%.1f", t / h }')
-    M_CLIENT=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.1f", b - a }')
-    M_OTHER=$(awk -v m=$((m1 - m0)) -v h="$clk_tck" -v s="$M_SERVER" -v c="$M_CLIENT" \
-        'BEGIN { o = m / h - s - c; if (o < 0) o = 0; printf "%.1f", o }')
-}
-
-# Converts a wrk/h2load duration ("583.00us", "1.43ms", "2.5s") to milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        if (v == "") { print "-"; exit }
-        n = v + 0
-        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
-        printf "%.2f", n
-    }'
-}
 
 ROWS="$OUT/results.tsv"
 printf 'name\tprotocol\treq_per_s\tp50_ms\tp99_ms\tmean_ms\tmax_ms\terrors\tnon2xx\tserver_cpu_s\tclient_cpu_s\tother_cpu_s\tcommand\treq_per_daemon_cpu_s\n' >"$ROWS"
@@ -174,7 +63,7 @@ failed=0
 
 row() { # name protocol rps p50 p99 mean max errors non2xx command (CPU use from run_measured)
     local per_cpu
-    per_cpu=$(awk -v n="$M_REQUESTS" -v c="$M_SERVER" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "-" }')
+    per_cpu=$(per_cpu "$M_REQUESTS" "$M_SERVER")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${@:1:9}" "$M_SERVER" "$M_CLIENT" "$M_OTHER" "${10}" \
         "$per_cpu" >>"$ROWS"
     if [ "$8" != 0 ] || [ "$9" != 0 ]; then
@@ -189,21 +78,9 @@ run_wrk() { # name path duration
     cmd="${argv[*]}"
     raw="$OUT/$name.txt"
     run_measured "$raw" "${argv[@]}"
-    local rps p50 p99 mean max sock non2xx
-    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$raw")
-    M_REQUESTS=$(awk '/ requests in / { print $1 }' "$raw")
-    p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$raw")")
-    p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$raw")")
-    mean=$(to_ms "$(awk '$1 == "Latency" && NF >= 5 { print $2; exit }' "$raw")")
-    max=$(to_ms "$(awk '$1 == "Latency" && NF >= 5 { print $4; exit }' "$raw")")
-    # "Socket errors: connect 0, read 0, write 0, timeout 0" and "Non-2xx or 3xx responses: N" appear only when non-zero.
-    sock=$(awk '/Socket errors:/ { gsub(",", ""); s = $4 + $6 + $8 + $10 } END { print s + 0 }' "$raw")
-    non2xx=$(awk '/Non-2xx or 3xx responses:/ { n = $NF } END { print n + 0 }' "$raw")
-    [ -n "$rps" ] || {
-        echo "requests.sh: cannot parse $raw" >&2
-        exit 1
-    }
-    row "$name" "HTTP/1.1" "$rps" "$p50" "$p99" "$mean" "$max" "$sock" "$non2xx" "$cmd"
+    parse_wrk "$raw"
+    M_REQUESTS=$W_REQUESTS
+    row "$name" "HTTP/1.1" "$W_RPS" "$W_P50" "$W_P99" "$W_MEAN" "$W_MAX" "$W_SOCK" "$W_NON2XX" "$cmd"
 }
 
 run_h2load() { # name base path duration expected-alpn
@@ -212,33 +89,16 @@ run_h2load() { # name base path duration expected-alpn
     cmd="${argv[*]}"
     raw="$OUT/$name.txt"
     run_measured "$raw" "${argv[@]}"
-    local proto rps mean max errors done_ ok2xx non2xx
-    proto=$(awk '/^Application protocol:/ { print $3 }' "$raw")
-    if [ "$proto" != "$5" ]; then
-        echo "requests.sh: $name negotiated '${proto}', expected $5" >&2
-        exit 1
-    fi
-    rps=$(awk '/^finished in/ { printf "%.0f", $4 }' "$raw")
-    mean=$(to_ms "$(awk '/^time for request:/ { print $6 }' "$raw")")
-    max=$(to_ms "$(awk '/^time for request:/ { print $5 }' "$raw")")
-    # requests: T total, S started, D done, OK succeeded, F failed, E errored, TO timeout
-    errors=$(awk '/^requests:/ { print $10 + $12 + $14 }' "$raw")
-    done_=$(awk '/^requests:/ { print $6 }' "$raw")
-    M_REQUESTS=$done_
-    # status codes: A 2xx, B 3xx, C 4xx, D 5xx
-    ok2xx=$(awk '/^status codes:/ { print $3 }' "$raw")
-    non2xx=$(awk '/^status codes:/ { print $5 + $7 + $9 }' "$raw")
-    if [ -z "$rps" ] || [ -z "$errors" ] || [ -z "$ok2xx" ]; then
-        echo "requests.sh: cannot parse $raw" >&2
-        exit 1
-    fi
-    if [ "$ok2xx" != "$done_" ]; then
-        echo "requests.sh: $name: $done_ requests done but only $ok2xx answered 2xx" >&2
+    parse_h2load "$raw"
+    [ "$H_PROTO" = "$5" ] || bench_die "$name negotiated '${H_PROTO}', expected $5"
+    M_REQUESTS=$H_DONE
+    if [ "$H_OK2XX" != "$H_DONE" ]; then
+        echo "requests.sh: $name: $H_DONE requests done but only $H_OK2XX answered 2xx" >&2
         failed=1
     fi
     local label="h2c"
     [ "$5" = h2 ] && label="h2 (TLS)"
-    row "$name" "$label" "$rps" "-" "-" "$mean" "$max" "$errors" "$non2xx" "$cmd"
+    row "$name" "$label" "$H_RPS" "-" "-" "$H_MEAN" "$H_MAX" "$H_ERRORS" "$H_NON2XX" "$cmd"
 }
 
 echo "requests.sh: daemon pid $pid on $HTTP and $HTTPS; raw output in ${OUT#"$ROOT"/}" >&2
@@ -256,11 +116,7 @@ if [ "$EXTRA_DURATION" != 0 ]; then
     run_h2load h2c-version "$HTTP" "$VERSION" "$EXTRA_DURATION" h2c
 fi
 
-if ! kill -0 "$pid" 2>/dev/null; then
-    echo "requests.sh: the daemon died during the benchmark; stderr:" >&2
-    cat "$OUT/daemon.stderr" >&2
-    exit 1
-fi
+bench_check_alive
 stop_daemon
 
 # Report.
@@ -270,7 +126,7 @@ h2c=$(rps_of h2c-bootstrap)
 h2tls=$(rps_of h2tls-bootstrap)
 verdict() { if [ "$1" -ge "$2" ]; then echo "met"; else echo "NOT MET"; fi; }
 {
-    echo "bench/requests  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(nproc) CPUs  kernel $(uname -r)  commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo ' (+ uncommitted changes in src/include)')  binary built $(date -u -r "$BIN" '+%H:%M:%S UTC')$([ "$build" -eq 1 ] || echo ' (--no-build: may predate the commit)')"
+    bench_header "$build"
     echo
     awk -F'\t' 'NR == 1 { next } {
         printf "%-16s %-9s %7s req/s  p50 %5s ms  p99 %6s ms  mean %5s ms  max %6s ms  err %s  non-2xx %s  CPU s daemon %4s client %4s other %4s  %7s req/daemon-CPU-s\n",

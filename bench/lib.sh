@@ -1,0 +1,206 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables set here are read by the scripts that source this file
+# bench/lib.sh: helpers shared by bench/requests.sh and bench/auth.sh (sourced, not run).
+#
+# The sourcing script sets BENCH_NAME (prefix of error messages), ROOT and BIN (build/hermeslink, or $BENCH_BIN: a
+# binary built elsewhere, e.g. from a clean export of a commit while the working tree has other changes), then calls bench_setup, which creates
+# $OUT (bench/out/<BENCH_NAME>-<stamp>) and $TMP and installs the EXIT trap that stops the daemon it started (by PID)
+# and removes $TMP. bench_start_daemon starts build/hermeslink on random loopback ports and sets pid, port, tls_port,
+# HTTP and HTTPS. run_measured runs a load generator and records the CPU time used meanwhile by the daemon, by the
+# load generator and by everything else on the machine (the noise from other work).
+
+bench_die() {
+    echo "$BENCH_NAME: $*" >&2
+    exit 1
+}
+
+bench_require_tools() { # tool...
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || bench_die "$tool not found (make deps installs it)"
+    done
+}
+
+bench_build() { # $1 = 1 to run `make build` first (not when BENCH_BIN names another binary)
+    if [ "$1" -eq 1 ] && [ -z "${BENCH_BIN:-}" ]; then
+        make -C "$ROOT" --no-print-directory build >/dev/null
+    fi
+    [ -x "$BIN" ] || bench_die "$BIN missing (run make build)"
+}
+
+bench_setup() {
+    BENCH_STAMP=$(date +%Y%m%d-%H%M%S)
+    OUT="$ROOT/bench/out/$BENCH_NAME-$BENCH_STAMP"
+    mkdir -p "$OUT"
+    TMP=$(mktemp -d)
+    pid=""
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+stop_daemon() {
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        local _
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "$BENCH_NAME: daemon $pid ignored SIGTERM for 10 s, killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    fi
+    pid=""
+}
+
+bench_cleanup() {
+    stop_daemon
+    rm -rf "$TMP"
+}
+
+# Starts the daemon with a temporary HERMESLINK_HOME ($TMP/home) and HERMES_HOME ($TMP/hermes).
+bench_start_daemon() {
+    HERMESLINK_HOME="$TMP/home" HERMES_HOME="$TMP/hermes" \
+        "$BIN" run --port 0 --tls-port 0 --listen 127.0.0.1 >"$OUT/daemon.stdout" 2>"$OUT/daemon.stderr" &
+    pid=$!
+    port="" tls_port=""
+    local _
+    for _ in $(seq 100); do
+        port=$(sed -n 's/^Hermes Link running on port \([0-9][0-9]*\).*/\1/p' "$OUT/daemon.stdout")
+        tls_port=$(sed -n 's/^Hermes Link TLS on port \([0-9][0-9]*\).*/\1/p' "$OUT/daemon.stdout")
+        [ -n "$port" ] && [ -n "$tls_port" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ] || [ -z "$tls_port" ]; then
+        echo "$BENCH_NAME: the daemon did not report its ports; stderr:" >&2
+        cat "$OUT/daemon.stderr" >&2
+        exit 1
+    fi
+    HTTP="http://127.0.0.1:$port"
+    HTTPS="https://127.0.0.1:$tls_port"
+}
+
+bench_check_alive() {
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "$BENCH_NAME: the daemon died during the benchmark; stderr:" >&2
+        cat "$OUT/daemon.stderr" >&2
+        exit 1
+    fi
+}
+
+# Fails unless the URL answers 200 over the given protocol. $1 = curl protocol flag, $2 = url, then extra curl args.
+check_200() {
+    local flag=$1 url=$2 code
+    shift 2
+    code=$(curl -sk "$flag" "$@" -o /dev/null -w '%{http_code}' "$url")
+    [ "$code" = 200 ] || bench_die "$url ($flag) answered $code, expected 200"
+}
+
+daemon_ticks() { # utime + stime of the daemon, in clock ticks
+    local stat
+    stat=$(<"/proc/$pid/stat")
+    stat=${stat##*) }
+    awk '{ print $12 + $13 }' <<<"$stat"
+}
+machine_ticks() { # busy clock ticks of all CPUs in process context (user nice system) plus steal; irq/softirq excluded
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $9; exit }' /proc/stat
+}
+children_seconds() { # sets CHILD_S: CPU seconds used by this shell's finished children (the load generators)
+    times >"$TMP/times" # in this shell: in a $(...) subshell `times` would not see our children
+    CHILD_S=$(awk 'NR == 2 {
+        s = 0
+        for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+        printf "%.2f", s
+    }' "$TMP/times")
+}
+
+# Runs a load generator (argv after $1) with its output in $1, and sets M_SERVER, M_CLIENT and M_OTHER: CPU seconds
+# used meanwhile by the daemon, by the load generator, and by anything else on the machine (noise from other work).
+run_measured() {
+    local raw=$1 d0 m0 c0 d1 m1 c1 clk_tck
+    shift
+    clk_tck=$(getconf CLK_TCK)
+    children_seconds
+    d0=$(daemon_ticks) m0=$(machine_ticks) c0=$CHILD_S
+    "$@" >"$raw" 2>&1 || {
+        echo "$BENCH_NAME: $* failed" >&2
+        cat "$raw" >&2
+        exit 1
+    }
+    children_seconds
+    d1=$(daemon_ticks) m1=$(machine_ticks) c1=$CHILD_S
+    M_SERVER=$(awk -v t=$((d1 - d0)) -v h="$clk_tck" 'BEGIN { printf "%.1f", t / h }')
+    M_CLIENT=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.1f", b - a }')
+    M_OTHER=$(awk -v m=$((m1 - m0)) -v h="$clk_tck" -v s="$M_SERVER" -v c="$M_CLIENT" \
+        'BEGIN { o = m / h - s - c; if (o < 0) o = 0; printf "%.1f", o }')
+}
+
+# Converts a wrk/h2load duration ("583.00us", "1.43ms", "2.5s") to milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (v == "") { print "-"; exit }
+        n = v + 0
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+        printf "%.2f", n
+    }'
+}
+
+# Parses wrk output ($1, from a run with --latency) into W_RPS, W_REQUESTS, W_BYTES (total read), W_P50, W_P99,
+# W_MEAN, W_MAX (ms), W_SOCK (socket errors) and W_NON2XX (wrk counts statuses >= 400 there).
+parse_wrk() {
+    local raw=$1
+    W_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$raw")
+    W_REQUESTS=$(awk '/ requests in / { print $1 }' "$raw")
+    W_BYTES=$(awk '/ requests in / {
+        v = $(NF - 1); n = v + 0
+        if (v ~ /KB$/) n *= 1024; else if (v ~ /MB$/) n *= 1048576; else if (v ~ /GB$/) n *= 1073741824
+        printf "%.0f", n
+    }' "$raw")
+    W_P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$raw")")
+    W_P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$raw")")
+    W_MEAN=$(to_ms "$(awk '$1 == "Latency" && NF >= 5 { print $2; exit }' "$raw")")
+    W_MAX=$(to_ms "$(awk '$1 == "Latency" && NF >= 5 { print $4; exit }' "$raw")")
+    # "Socket errors: connect 0, read 0, write 0, timeout 0" and "Non-2xx or 3xx responses: N" appear only when non-zero.
+    W_SOCK=$(awk '/Socket errors:/ { gsub(",", ""); s = $4 + $6 + $8 + $10 } END { print s + 0 }' "$raw")
+    W_NON2XX=$(awk '/Non-2xx or 3xx responses:/ { n = $NF } END { print n + 0 }' "$raw")
+    if [ -z "$W_RPS" ] || [ -z "$W_REQUESTS" ]; then
+        bench_die "cannot parse $raw"
+    fi
+}
+
+# Parses h2load output ($1) into H_PROTO (negotiated), H_RPS, H_DONE, H_OK2XX, H_ERRORS (failed + errored +
+# timeout), H_NON2XX (3xx + 4xx + 5xx), H_MEAN and H_MAX (ms per request).
+parse_h2load() {
+    local raw=$1
+    H_PROTO=$(awk '/^Application protocol:/ { print $3 }' "$raw")
+    H_RPS=$(awk '/^finished in/ { printf "%.0f", $4 }' "$raw")
+    H_MEAN=$(to_ms "$(awk '/^time for request:/ { print $6 }' "$raw")")
+    H_MAX=$(to_ms "$(awk '/^time for request:/ { print $5 }' "$raw")")
+    # requests: T total, S started, D done, OK succeeded, F failed, E errored, TO timeout
+    H_ERRORS=$(awk '/^requests:/ { print $10 + $12 + $14 }' "$raw")
+    H_DONE=$(awk '/^requests:/ { print $6 }' "$raw")
+    # status codes: A 2xx, B 3xx, C 4xx, D 5xx
+    H_OK2XX=$(awk '/^status codes:/ { print $3 }' "$raw")
+    H_NON2XX=$(awk '/^status codes:/ { print $5 + $7 + $9 }' "$raw")
+    if [ -z "$H_RPS" ] || [ -z "$H_ERRORS" ] || [ -z "$H_OK2XX" ]; then
+        bench_die "cannot parse $raw"
+    fi
+}
+
+# requests per CPU second of the daemon ($1 requests, $2 CPU seconds), or "-"
+per_cpu() {
+    awk -v n="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "-" }'
+}
+
+bench_header() { # the first line of a table: name, date, machine, commit, binary ($1 = 1 when built by the script)
+    local binary
+    if [ -n "${BENCH_BIN:-}" ]; then
+        binary="binary $BENCH_BIN (BENCH_BIN, built $(date -u -r "$BIN" '+%H:%M:%S UTC'))"
+    else
+        binary="commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo ' (+ uncommitted changes in src/include)')  binary built $(date -u -r "$BIN" '+%H:%M:%S UTC')$([ "$1" -eq 1 ] || echo ' (--no-build: may predate the commit)')"
+    fi
+    echo "bench/$BENCH_NAME  $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(nproc) CPUs  kernel $(uname -r)  $binary"
+}
