@@ -74,6 +74,12 @@ void hl_auth_hide_device(hl_pending_t *pending, const char *device_id, const cha
  */
 void hl_auth_record_seen(const char *device_id, const char *app_instance_id, const char *model);
 
+/**
+ * GET /auth/me when the client headers change the device (model or app-instance binding): the auth actor applies the
+ * change, publishes it, then answers the /auth/me body — so the next request already sees it.
+ */
+void hl_auth_me_update(hl_pending_t *pending, const char *device_id, const char *app_instance_id, const char *model);
+
 /** True for "dev_" + 32 lowercase hex characters. */
 bool hl_device_id_valid(const char *id);
 

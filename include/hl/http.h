@@ -69,6 +69,9 @@ void hl_reply_error(hl_request_t *r, int status, const char *code, const char *m
 /** Sends `len` bytes with a content type; the bytes are copied. */
 void hl_reply_bytes(hl_request_t *r, int status, const char *content_type, const char *data, size_t len);
 
+/** Sends `len` bytes that already live in the request's pool (no copy). */
+void hl_reply_pool_bytes(hl_request_t *r, int status, const char *content_type, const char *data, size_t len);
+
 /** Sends an empty body with `status` (204, or 200 for OPTIONS). */
 void hl_reply_empty(hl_request_t *r, int status);
 

@@ -22,6 +22,9 @@ char *hl_hex(const void *data, size_t len, char *out);
 /** Unpadded base64url of `len` bytes. Caller frees. */
 char *hl_base64url(const void *data, size_t len);
 
+/** SHA-256 of data into out (fetched implementation, one reusable context per thread). Any thread. */
+void hl_sha256(const void *data, size_t len, unsigned char out[32]);
+
 /** SHA-256 of data as lowercase hex into out (65 bytes). Returns out. */
 char *hl_sha256_hex(const void *data, size_t len, char out[65]);
 

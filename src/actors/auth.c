@@ -669,14 +669,15 @@ static int exec_logout(hl_json_job_t *base, hl_db_t *db)
         char h[65];
         device_row_t row = {0};
         hash_hex(job->token, h);
+        int r = 0;
         if (device_load_by(db, 0, h, &row) == 0 && row.revoked_at == 0) {
-            int r = device_revoke(db, &row, hl_now_ms(), &job->super.fx);
+            r = device_revoke(db, &row, hl_now_ms(), &job->super.fx);
             if (r == 0)
                 json_decref(device_summary_json(db, &job->super.fx));
-            device_row_dispose(&row);
-            if (r != 0)
-                return -1;
         }
+        device_row_dispose(&row); /* also when already revoked */
+        if (r != 0)
+            return -1;
     }
     return hl_json_job_ok(base, 200, json_pack("{s:b}", "ok", 1));
 }

@@ -268,12 +268,41 @@ static int exec_seen(hl_json_job_t *base, hl_db_t *db)
     return 0;
 }
 
-void hl_auth_record_seen(const char *device_id, const char *app_instance_id, const char *model)
+/* /auth/me after the client headers changed the device: answered once the new state is published, so that the next
+ * request (answered from the token table) already sees it */
+static int exec_me_update(hl_json_job_t *base, hl_db_t *db)
 {
-    device_job_t *job = device_job(NULL, exec_seen, device_id, NULL);
+    device_job_t *job = (device_job_t *)base;
+    if (exec_seen(base, db) != 0)
+        return -1;
+    device_row_t row = {0};
+    if (device_load(db, job->device_id, &row) != 0 || row.revoked_at != 0) {
+        device_row_dispose(&row);
+        return hl_json_job_error(base, 401, "device_access_token_invalid", "Device access token is invalid or expired");
+    }
+    json_t *body = json_pack("{s:b, s:{s:s, s:n}, s:{s:s, s:s}, s:o}", "ok", 1, "auth", "kind", "device", "account_id", "link",
+                             "link_id", hl_app.identity.link_id, "display_name", HL_DISPLAY_NAME, "device", device_json(&row));
+    device_row_dispose(&row);
+    return hl_json_job_ok(base, 200, body);
+}
+
+static device_job_t *seen_job(hl_pending_t *pending, int (*exec)(hl_json_job_t *, hl_db_t *), const char *device_id,
+                              const char *app_instance_id, const char *model)
+{
+    device_job_t *job = device_job(pending, exec, device_id, NULL);
     job->app_instance_id = app_instance_id != NULL && hl_app_instance_valid(app_instance_id, strlen(app_instance_id))
                                ? hl_strdup(app_instance_id)
                                : NULL;
     job->model = hl_normalize_descriptor(model, HL_MODEL_MAX, false, NULL);
-    auth_post(&job->super);
+    return job;
+}
+
+void hl_auth_me_update(hl_pending_t *pending, const char *device_id, const char *app_instance_id, const char *model)
+{
+    auth_post(&seen_job(pending, exec_me_update, device_id, app_instance_id, model)->super);
+}
+
+void hl_auth_record_seen(const char *device_id, const char *app_instance_id, const char *model)
+{
+    auth_post(&seen_job(NULL, exec_seen, device_id, app_instance_id, model)->super);
 }

@@ -3,8 +3,6 @@
 #include <ctype.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "hl/common.h"
 #include "hl/ids.h"
 
@@ -35,7 +33,7 @@ char *hl_token_new_connect(void)
 
 void hl_token_hash(const char *token, size_t len, hl_token_hash_t *out)
 {
-    SHA256((const unsigned char *)token, len, out->bytes);
+    hl_sha256(token, len, out->bytes);
 }
 
 char *hl_token_hash_hex(const hl_token_hash_t *h, char out[65])

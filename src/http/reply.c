@@ -115,6 +115,11 @@ void hl_reply_bytes(hl_request_t *r, int status, const char *content_type, const
     send_final(r->req, status, content_type, data, len, flags_of(r), 1);
 }
 
+void hl_reply_pool_bytes(hl_request_t *r, int status, const char *content_type, const char *data, size_t len)
+{
+    send_final(r->req, status, content_type, data, len, flags_of(r), 0);
+}
+
 void hl_reply_empty(hl_request_t *r, int status)
 {
     send_final(r->req, status, NULL, NULL, 0, flags_of(r), 0);

@@ -10,11 +10,6 @@
 #include "hl/routes.h"
 #include "hl/token_table.h"
 
-static json_t *nullable(const char *s)
-{
-    return s != NULL ? json_string(s) : json_null();
-}
-
 static int link_paired(hl_request_t *r)
 {
     if (hl_app.identity.link_id != NULL)
@@ -23,52 +18,58 @@ static int link_paired(hl_request_t *r)
     return 0;
 }
 
-/* The optional client headers of /auth/me and GET /devices (spec/API.md §1.7): app-instance binding and device model.
- * Returns the model the device has from now on. */
-const char *hl_routes_note_client_headers(hl_request_t *r)
+/* The optional client headers of /auth/me and GET /devices (spec/API.md §1.7): an app-instance binding for a device that
+ * has none, and a device model. Returns 1 when they change the device (*app_id / *model set, pool memory), else 0. */
+int hl_routes_client_changes(hl_request_t *r, const char **app_id, const char **model)
 {
     const hl_auth_device_t *dev = r->device;
     size_t alen = 0, mlen = 0;
     const char *app = hl_request_header(r, "x-hermes-app-instance-id", &alen);
-    const char *model = hl_request_header(r, "x-hermes-device-model", &mlen);
-    char *app_id = app != NULL && !dev->app_instance_bound && hl_app_instance_valid(app, alen)
-                       ? h2o_strdup(&r->req->pool, app, alen).base
-                       : NULL;
-    char *norm = NULL;
-    if (model != NULL) {
-        char *raw = h2o_strdup(&r->req->pool, model, mlen).base;
-        norm = hl_normalize_descriptor(raw, HL_MODEL_MAX, false, NULL);
+    const char *m = hl_request_header(r, "x-hermes-device-model", &mlen);
+    *app_id = app != NULL && !dev->app_instance_bound && hl_app_instance_valid(app, alen)
+                  ? h2o_strdup(&r->req->pool, app, alen).base
+                  : NULL;
+    *model = NULL;
+    if (m != NULL) {
+        char *norm = hl_normalize_descriptor(h2o_strdup(&r->req->pool, m, mlen).base, HL_MODEL_MAX, false, NULL);
+        if (norm != NULL && (dev->model == NULL || strcmp(dev->model, norm) != 0))
+            *model = h2o_strdup(&r->req->pool, norm, SIZE_MAX).base;
+        free(norm);
     }
-    int model_changed = norm != NULL && (dev->model == NULL || strcmp(dev->model, norm) != 0);
-    const char *effective = dev->model;
-    if (model_changed)
-        effective = h2o_strdup(&r->req->pool, norm, SIZE_MAX).base;
-    if (app_id != NULL || model_changed)
-        hl_auth_record_seen(dev->id, app_id, model_changed ? norm : NULL);
-    free(norm);
-    return effective;
+    return *app_id != NULL || *model != NULL;
 }
 
 static void get_me(hl_request_t *r)
 {
     if (!link_paired(r))
         return;
-    const char *model = hl_routes_note_client_headers(r);
     const hl_auth_device_t *d = r->device;
-    if (model == d->model) {
-        /* the common case, on every app start: the device object was serialised when its token was published */
-        static const char head[] = "{\"ok\":true,\"auth\":{\"kind\":\"device\",\"account_id\":null},\"link\":{\"link_id\":\"";
-        char *body = h2o_mem_alloc_pool(&r->req->pool, 256 + strlen(d->json));
-        int n = snprintf(body, 256 + strlen(d->json), "%s%s\",\"display_name\":\"%s\"},\"device\":%s}", head,
-                         hl_app.identity.link_id, HL_DISPLAY_NAME, d->json);
-        hl_reply_bytes(r, 200, "application/json; charset=utf-8", body, (size_t)n);
+    const char *app_id, *model;
+    if (hl_routes_client_changes(r, &app_id, &model)) {
+        /* rare: the device changes, so the auth actor answers once the change is visible to every later request */
+        hl_pending_t *p = hl_request_defer(r, &hl_app.auth.actor);
+        if (p != NULL)
+            hl_auth_me_update(p, d->id, app_id, model);
         return;
     }
-    json_t *device = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "id", d->id, "device_id", d->id, "label", d->label, "platform",
-                               d->platform, "model", nullable(model), "scope", "admin");
-    hl_reply_json(r, 200,
-                  json_pack("{s:b, s:{s:s, s:n}, s:{s:s, s:s}, s:o}", "ok", 1, "auth", "kind", "device", "account_id", "link",
-                            "link_id", hl_app.identity.link_id, "display_name", HL_DISPLAY_NAME, "device", device));
+    /* the common case, on every app start: the device object was serialised when its token was published */
+    {
+        static const char head[] = "{\"ok\":true,\"auth\":{\"kind\":\"device\",\"account_id\":null},\"link\":{\"link_id\":\"";
+        static const char mid[] = "\",\"display_name\":\"" HL_DISPLAY_NAME "\"},\"device\":";
+        size_t lid = strlen(hl_app.identity.link_id), dj = strlen(d->json);
+        size_t len = sizeof(head) - 1 + lid + sizeof(mid) - 1 + dj + 1;
+        char *body = h2o_mem_alloc_pool(&r->req->pool, len), *p = body;
+        memcpy(p, head, sizeof(head) - 1);
+        p += sizeof(head) - 1;
+        memcpy(p, hl_app.identity.link_id, lid);
+        p += lid;
+        memcpy(p, mid, sizeof(mid) - 1);
+        p += sizeof(mid) - 1;
+        memcpy(p, d->json, dj);
+        p += dj;
+        *p = '}';
+        hl_reply_pool_bytes(r, 200, "application/json; charset=utf-8", body, len);
+    }
 }
 
 static void post_device_session(hl_request_t *r)

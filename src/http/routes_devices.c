@@ -9,11 +9,14 @@
 #include "hl/token_table.h"
 #include "hl/tokens.h"
 
-const char *hl_routes_note_client_headers(hl_request_t *r);
+int hl_routes_client_changes(hl_request_t *r, const char **app_id, const char **model);
 
 static void get_devices(hl_request_t *r)
 {
-    hl_routes_note_client_headers(r);
+    const char *app_id, *model;
+    /* posted before the list job to the same actor, so the list already shows the change */
+    if (hl_routes_client_changes(r, &app_id, &model))
+        hl_auth_record_seen(r->device->id, app_id, model);
     hl_pending_t *p = hl_request_defer(r, &hl_app.auth.actor);
     if (p != NULL)
         hl_auth_list_devices(p, r->device->id);

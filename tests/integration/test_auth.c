@@ -609,7 +609,7 @@ START_TEST(test_logout_twice)
     free(body);
     hlt_assert_refused(&d, HLT_H1, a.access, "device_access_token_invalid");
     hlt_device_free(&a);
-    /* exposes bug: POST /auth/logout with the refresh token of an already revoked device leaks the device row that
+    /* regression: POST /auth/logout with the refresh token of an already revoked device leaks the device row that
      * exec_logout loaded (src/actors/auth.c: the row is disposed only when the device was active); LeakSanitizer reports
      * it when the daemon exits */
     hlt_assert_stop_clean(&d);
@@ -718,7 +718,7 @@ START_TEST(test_me_model_next_request)
         json_t *dev = me_with(P, a.access, hdr);
         assert_model(dev, model, "/auth/me with the model header");
         json_decref(dev);
-        /* exposes bug: GET /api/v1/auth/me answers from the worker's token table, and the model change is published
+        /* regression: GET /api/v1/auth/me answers from the worker's token table, and the model change is published
          * there only after the fire-and-forget last-seen job of the auth actor committed, which the response does not
          * wait for: the next /auth/me often still reports the previous model */
         dev = me_with(P, a.access, NULL);
