@@ -31,7 +31,8 @@ test: test-build tsan-build
 	@./scripts/run-tests.sh
 
 bench: build
-	@./bench/requests.sh
+	@./bench/requests.sh --no-build
+	@./bench/auth.sh --no-build
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
