@@ -31,6 +31,9 @@ char *hl_strndup(const char *s, size_t n);
 /** Allocates a formatted string (vasprintf that aborts on failure). Caller frees. Any thread. */
 char *hl_asprintf(const char *fmt, ...) HL_PRINTF(1, 2);
 
+/** Value of a hex digit (either case), or -1. */
+int hl_hexval(int c);
+
 /** Parses a whole decimal integer in [min,max]; 0 on success, -EINVAL otherwise (no partial parses). */
 int hl_parse_long(const char *s, long min, long max, long *out) HL_WARN_UNUSED;
 

@@ -54,6 +54,12 @@ void *hl_db_data(hl_db_t *db);
  */
 sqlite3_stmt *hl_db_stmt(hl_db_t *db, const char *sql);
 
+/** Runs a prepared statement to completion and resets it; 0 (DONE or ROW) or -1. */
+int hl_db_exec(sqlite3_stmt *st);
+
+/** A column's text, copied (NULL for SQL NULL). Caller frees. */
+char *hl_db_text(sqlite3_stmt *st, int col);
+
 typedef struct st_hl_db_actor_t {
     hl_actor_t actor;
     hl_db_t *_db;

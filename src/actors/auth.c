@@ -34,21 +34,15 @@ static auth_state_t state;
     "id, label, platform, model, scope, app_instance_hash, access_token_hash, access_expires_at, refresh_expires_at, "             \
     "created_at, updated_at, last_seen_at, revoked_at, app_hidden_at"
 
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t != NULL ? hl_strdup((const char *)t) : NULL;
-}
-
 static void read_row(sqlite3_stmt *st, device_row_t *row)
 {
     memset(row, 0, sizeof(*row));
-    row->id = col_str(st, 0);
-    row->label = col_str(st, 1);
-    row->platform = col_str(st, 2);
-    row->model = col_str(st, 3);
-    row->scope = col_str(st, 4);
-    row->app_instance_hash = col_str(st, 5);
+    row->id = hl_db_text(st, 0);
+    row->label = hl_db_text(st, 1);
+    row->platform = hl_db_text(st, 2);
+    row->model = hl_db_text(st, 3);
+    row->scope = hl_db_text(st, 4);
+    row->app_instance_hash = hl_db_text(st, 5);
     const unsigned char *ah = sqlite3_column_text(st, 6);
     snprintf(row->access_hash, sizeof(row->access_hash), "%s", ah != NULL ? (const char *)ah : "");
     row->access_expires_at = sqlite3_column_int64(st, 7);
@@ -614,7 +608,7 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
     }
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT device_id FROM retired_refresh_tokens WHERE token_hash = ?1");
     sqlite3_bind_text(st, 1, h, -1, SQLITE_STATIC);
-    char *reused_by = sqlite3_step(st) == SQLITE_ROW ? col_str(st, 0) : NULL;
+    char *reused_by = sqlite3_step(st) == SQLITE_ROW ? hl_db_text(st, 0) : NULL;
     sqlite3_reset(st);
     if (reused_by != NULL && device_load(db, reused_by, &row) == 0 && row.revoked_at == 0) {
         /* an old refresh token came back after its grace: someone holds a stolen copy, so the device is revoked */

@@ -9,17 +9,7 @@
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 
-/* liburcu's queue is not instrumented, so ThreadSanitizer cannot see that an enqueue happens before the dequeue of the
- * same node; tell it explicitly (the real ordering comes from the queue's own atomics) */
-#if defined(__SANITIZE_THREAD__)
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_RELEASE(p) __tsan_release(p)
-#define TSAN_ACQUIRE(p) __tsan_acquire(p)
-#else
-#define TSAN_RELEASE(p) ((void)(p))
-#define TSAN_ACQUIRE(p) ((void)(p))
-#endif
+#include "hl/tsan.h"
 
 int hl_mailbox_init(hl_mailbox_t *mb)
 {
@@ -52,7 +42,7 @@ void hl_msg_free(hl_msg_t *msg)
 void hl_mailbox_post(hl_mailbox_t *mb, hl_msg_t *msg)
 {
     cds_wfcq_node_init(&msg->_node);
-    TSAN_RELEASE(&mb->_head);
+    HL_TSAN_RELEASE(&mb->_head);
     /* enqueue returns false when the queue was empty: only that transition needs a wake-up, the consumer drains
      * everything that follows in the same batch */
     if (!cds_wfcq_enqueue(&mb->_head, &mb->_tail, &msg->_node)) {
@@ -81,7 +71,7 @@ bool hl_mailbox_take(hl_mailbox_t *mb, hl_msg_batch_t *batch)
     enum cds_wfcq_ret ret = __cds_wfcq_splice_blocking(&batch->head, &batch->tail, &mb->_head, &mb->_tail);
     if (ret == CDS_WFCQ_RET_SRC_EMPTY)
         return false;
-    TSAN_ACQUIRE(&mb->_head);
+    HL_TSAN_ACQUIRE(&mb->_head);
     atomic_fetch_add_explicit(&mb->wakeups, 1, memory_order_relaxed);
     return true;
 }

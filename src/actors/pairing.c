@@ -136,12 +136,6 @@ static void prune_rates(int64_t now)
 
 /* ---- rows ---- */
 
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t != NULL ? hl_strdup((const char *)t) : NULL;
-}
-
 int session_load(hl_db_t *db, const char *id, session_row_t *row)
 {
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT id, link_id, display_name, local_api_url, preferred_urls, code_hash, created_at, "
@@ -150,11 +144,11 @@ int session_load(hl_db_t *db, const char *id, session_row_t *row)
     int found = sqlite3_step(st) == SQLITE_ROW;
     if (found) {
         memset(row, 0, sizeof(*row));
-        row->id = col_str(st, 0);
-        row->link_id = col_str(st, 1);
-        row->display_name = col_str(st, 2);
-        row->local_api_url = col_str(st, 3);
-        row->preferred_urls = col_str(st, 4);
+        row->id = hl_db_text(st, 0);
+        row->link_id = hl_db_text(st, 1);
+        row->display_name = hl_db_text(st, 2);
+        row->local_api_url = hl_db_text(st, 3);
+        row->preferred_urls = hl_db_text(st, 4);
         snprintf(row->code_hash, sizeof(row->code_hash), "%s", (const char *)sqlite3_column_text(st, 5));
         row->created_at = sqlite3_column_int64(st, 6);
         row->expires_at = sqlite3_column_int64(st, 7);
@@ -227,13 +221,6 @@ static bool session_id_valid(const char *id)
     return true;
 }
 
-static int exec_stmt(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -EIO;
-}
-
 /* ---- create (control socket) ---- */
 
 typedef struct st_create_job_t {
@@ -275,7 +262,7 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
     sqlite3_bind_text(st, 6, preferred_text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, now);
     sqlite3_bind_int64(st, 8, job->expires_at);
-    int ret = exec_stmt(st);
+    int ret = hl_db_exec(st);
     free(preferred_text);
     free(fallback);
     if (ret == 0) {
@@ -284,7 +271,7 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
         sqlite3_bind_text(st, 2, job->session_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, now);
         sqlite3_bind_int64(st, 4, job->expires_at);
-        ret = exec_stmt(st);
+        ret = hl_db_exec(st);
     }
     if (ret != 0) {
         json_decref(urls);
@@ -505,14 +492,14 @@ static int mark_used(hl_db_t *db, const char *token_hash_hex, const char *sessio
     sqlite3_stmt *st = hl_db_stmt(db, "UPDATE connect_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL");
     sqlite3_bind_text(st, 1, token_hash_hex, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
-    if (exec_stmt(st) != 0)
+    if (hl_db_exec(st) != 0)
         return -1;
     if (session_id == NULL)
         return 0;
     st = hl_db_stmt(db, "UPDATE pairing_sessions SET claimed_at = ?2 WHERE id = ?1 AND claimed_at IS NULL");
     sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
-    return exec_stmt(st);
+    return hl_db_exec(st);
 }
 
 static int claim_mismatch(hl_json_job_t *job, const char *message)
@@ -555,7 +542,7 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
         sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, HL_PAIRING_MAX_BAD_CODES);
         sqlite3_bind_int64(st, 3, now);
-        ret = exec_stmt(st);
+        ret = hl_db_exec(st);
         if (row.failed_attempts + 1 >= HL_PAIRING_MAX_BAD_CODES) {
             forget_code(row.id);
             hl_log(HL_LOG_WARN, "pairing_session_closed",
@@ -606,7 +593,7 @@ static int exec_enroll(hl_json_job_t *base, hl_db_t *db)
     sqlite3_bind_int64(st, 2, now);
     int found = sqlite3_step(st) == SQLITE_ROW;
     if (found)
-        job->session_id = col_str(st, 0);
+        job->session_id = hl_db_text(st, 0);
     sqlite3_reset(st);
     if (!found)
         return hl_json_job_error(base, 401, "auth_invalid", "Token is invalid or expired");
@@ -637,10 +624,10 @@ static void on_tick(hl_db_t *db)
     prune_rates(now);
     sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM pairing_sessions WHERE expires_at <= ?1");
     sqlite3_bind_int64(st, 1, now - SESSION_RETENTION_MS);
-    exec_stmt(st);
+    hl_db_exec(st);
     st = hl_db_stmt(db, "DELETE FROM connect_tokens WHERE expires_at <= ?1");
     sqlite3_bind_int64(st, 1, now - SESSION_RETENTION_MS);
-    exec_stmt(st);
+    hl_db_exec(st);
 }
 
 static void on_close(hl_db_t *db)

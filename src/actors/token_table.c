@@ -11,16 +11,7 @@
 
 #include "hl/common.h"
 
-/* liburcu is not instrumented: tell ThreadSanitizer about the publication and reclamation it orders */
-#if defined(__SANITIZE_THREAD__)
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_RELEASE(p) __tsan_release(p)
-#define TSAN_ACQUIRE(p) __tsan_acquire(p)
-#else
-#define TSAN_RELEASE(p) ((void)(p))
-#define TSAN_ACQUIRE(p) ((void)(p))
-#endif
+#include "hl/tsan.h"
 
 typedef struct st_token_entry_t {
     struct cds_lfht_node node;
@@ -50,13 +41,13 @@ static int match(struct cds_lfht_node *node, const void *key)
 static void free_entry_rcu(struct rcu_head *head)
 {
     token_entry_t *e = caa_container_of(head, token_entry_t, rcu);
-    TSAN_ACQUIRE(e);
+    HL_TSAN_ACQUIRE(e);
     free(e);
 }
 
 static void retire(token_entry_t *e)
 {
-    TSAN_RELEASE(e);
+    HL_TSAN_RELEASE(e);
     call_rcu(&e->rcu, free_entry_rcu);
 }
 
@@ -126,7 +117,7 @@ void hl_token_table_put(const hl_token_hash_t *hash, const hl_auth_device_t *dev
     struct cds_lfht_node *prev = cds_lfht_iter_get_node(&it);
     if (prev != NULL)
         atomic_init(&e->seen_asked_at, atomic_load(&caa_container_of(prev, token_entry_t, node)->seen_asked_at));
-    TSAN_RELEASE(e);
+    HL_TSAN_RELEASE(e);
     struct cds_lfht_node *old = cds_lfht_add_replace(table, hash_of(hash), match, hash, &e->node);
     rcu_read_unlock();
     if (old != NULL) {
@@ -189,7 +180,7 @@ bool hl_token_table_lookup(const hl_token_hash_t *hash, int64_t now_ms, int64_t 
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node != NULL) {
         token_entry_t *e = caa_container_of(node, token_entry_t, node);
-        TSAN_ACQUIRE(e);
+        HL_TSAN_ACQUIRE(e);
         if (e->dev.access_expires_at > now_ms) {
             found = true;
             long long asked = atomic_load_explicit(&e->seen_asked_at, memory_order_relaxed);
@@ -199,7 +190,7 @@ bool hl_token_table_lookup(const hl_token_hash_t *hash, int64_t now_ms, int64_t 
                 *post_seen = true;
             visit(&e->dev, data);
         }
-        TSAN_RELEASE(e);
+        HL_TSAN_RELEASE(e);
     }
     rcu_read_unlock();
     return found;

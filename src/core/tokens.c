@@ -41,23 +41,12 @@ char *hl_token_hash_hex(const hl_token_hash_t *h, char out[65])
     return hl_hex(h->bytes, sizeof(h->bytes), out);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int hl_token_hash_from_hex(const char *hex, hl_token_hash_t *out)
 {
     if (hex == NULL || strlen(hex) != 64)
         return -1;
     for (size_t i = 0; i < 32; ++i) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = hl_hexval(hex[2 * i]), lo = hl_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out->bytes[i] = (unsigned char)(hi << 4 | lo);

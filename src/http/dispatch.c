@@ -30,17 +30,6 @@ const char *hl_request_param(const hl_request_t *r, const char *name)
     return NULL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes a query component ('+' is a space; a malformed escape is kept literally, like URLSearchParams). */
 static size_t decode_component(const char *s, size_t len, char *out)
 {
@@ -48,8 +37,8 @@ static size_t decode_component(const char *s, size_t len, char *out)
     for (size_t i = 0; i < len; ++i) {
         if (s[i] == '+') {
             out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < len && hl_hexval(s[i + 1]) >= 0 && hl_hexval(s[i + 2]) >= 0) {
+            out[o++] = (char)(hl_hexval(s[i + 1]) << 4 | hl_hexval(s[i + 2]));
             i += 2;
         } else {
             out[o++] = s[i];

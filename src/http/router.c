@@ -117,17 +117,6 @@ int hl_router_add(hl_router_t *router, const hl_route_t *route)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int hl_percent_decode(const char *s, size_t len, char *out, size_t *out_len)
 {
     size_t o = 0;
@@ -137,7 +126,7 @@ int hl_percent_decode(const char *s, size_t len, char *out, size_t *out_len)
             int hi, lo;
             if (i + 2 >= len)
                 return -EINVAL;
-            if ((hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+            if ((hi = hl_hexval(s[i + 1])) < 0 || (lo = hl_hexval(s[i + 2])) < 0)
                 return -EINVAL;
             c = (char)(hi << 4 | lo);
             i += 2;

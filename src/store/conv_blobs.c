@@ -56,11 +56,11 @@ static char *linked_sha(hl_db_t *db, const char *blob_id, const char *conversati
     sqlite3_bind_text(st, 2, conversation_id, -1, SQLITE_STATIC);
     char *sha = NULL;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        sha = store_col_str(st, 0);
+        sha = hl_db_text(st, 0);
         if (mime != NULL)
-            *mime = store_col_str(st, 1);
+            *mime = hl_db_text(st, 1);
         if (filename != NULL)
-            *filename = store_col_str(st, 2);
+            *filename = hl_db_text(st, 2);
     }
     sqlite3_reset(st);
     return sha;
@@ -113,12 +113,12 @@ int op_blob_delete(store_job_t *job, hl_db_t *db)
     st = hl_db_stmt(db, "DELETE FROM blob_links WHERE blob_id = ?1 AND conversation_id = ?2");
     sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, conv, -1, SQLITE_STATIC);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         goto Exit;
     /* the last link gone: the row goes, and the file when no other upload has the same content */
     st = hl_db_stmt(db, "DELETE FROM blobs WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM blob_links WHERE blob_id = ?1)");
     sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         goto Exit;
     st = hl_db_stmt(db, "SELECT count(*) FROM blobs WHERE sha256 = ?1");
     sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
@@ -203,12 +203,12 @@ static int exec_put(hl_json_job_t *base, hl_db_t *db)
     sqlite3_bind_text(st, 4, job->mime, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, filename, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, sj->now);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         goto Exit;
     st = hl_db_stmt(db, "INSERT INTO blob_links(blob_id, conversation_id) VALUES (?1, ?2)");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, conv.id, -1, SQLITE_STATIC);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         goto Exit;
     json_t *blob = blob_json(db, id);
     if (blob != NULL)

@@ -14,13 +14,13 @@ static void read_conv(sqlite3_stmt *st, conv_row_t *row)
 {
     memset(row, 0, sizeof(*row));
     row->rowid = sqlite3_column_int64(st, 0);
-    row->id = store_col_str(st, 1);
-    row->title = store_col_str(st, 2);
-    row->status = store_col_str(st, 3);
-    row->profile = store_col_str(st, 4);
-    row->model_override = store_col_str(st, 5);
-    row->model = store_col_str(st, 6);
-    row->provider = store_col_str(st, 7);
+    row->id = hl_db_text(st, 1);
+    row->title = hl_db_text(st, 2);
+    row->status = hl_db_text(st, 3);
+    row->profile = hl_db_text(st, 4);
+    row->model_override = hl_db_text(st, 5);
+    row->model = hl_db_text(st, 6);
+    row->provider = hl_db_text(st, 7);
     row->last_event_seq = sqlite3_column_int64(st, 8);
     row->input_tokens = sqlite3_column_int64(st, 9);
     row->output_tokens = sqlite3_column_int64(st, 10);
@@ -87,7 +87,7 @@ int conv_touch(hl_db_t *db, conv_row_t *row, int64_t now)
     sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
     row->updated_at = now;
-    return store_exec(st);
+    return hl_db_exec(st);
 }
 
 static const char *profile_name(const conv_row_t *row)
@@ -187,7 +187,7 @@ int conv_soft_delete(store_job_t *job, hl_db_t *db, conv_row_t *row)
         hl_db_stmt(db, "UPDATE conversations SET status = 'deleted_soft', deleted_at = ?2, updated_at = ?2 WHERE id = ?1");
     sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, job->now);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         return -1;
     free(row->status);
     row->status = hl_strdup("deleted_soft");
@@ -195,7 +195,7 @@ int conv_soft_delete(store_job_t *job, hl_db_t *db, conv_row_t *row)
     /* a deleted conversation leaves the search index; its rows stay */
     st = hl_db_stmt(db, "DELETE FROM title_index WHERE rowid = ?1");
     sqlite3_bind_int64(st, 1, row->rowid);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         return -1;
     json_t *payload = json_pack("{s:o}", "conversation", conv_summary(db, row, job->device_id));
     return store_event(job, db, row->id, "conversation.deleted", NULL, NULL, payload) < 0 ? -1 : 0;
@@ -207,7 +207,7 @@ int conv_do_archive(store_job_t *job, hl_db_t *db, conv_row_t *row)
         hl_db_stmt(db, "UPDATE conversations SET status = 'archived', archived_at = ?2, updated_at = ?2 WHERE id = ?1");
     sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, job->now);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         return -1;
     free(row->status);
     row->status = hl_strdup("archived");

@@ -93,16 +93,16 @@ static int run_load(hl_db_t *db, const char *id, run_row_t *r)
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int found = sqlite3_step(st) == SQLITE_ROW;
     if (found) {
-        r->id = store_col_str(st, 0);
-        r->conversation_id = store_col_str(st, 1);
-        r->trigger_id = store_col_str(st, 2);
-        r->assistant_id = store_col_str(st, 3);
-        r->status = store_col_str(st, 4);
-        r->profile = store_col_str(st, 5);
-        r->model = store_col_str(st, 6);
-        r->upstream_id = store_col_str(st, 7);
-        r->error_code = store_col_str(st, 8);
-        r->error_message = store_col_str(st, 9);
+        r->id = hl_db_text(st, 0);
+        r->conversation_id = hl_db_text(st, 1);
+        r->trigger_id = hl_db_text(st, 2);
+        r->assistant_id = hl_db_text(st, 3);
+        r->status = hl_db_text(st, 4);
+        r->profile = hl_db_text(st, 5);
+        r->model = hl_db_text(st, 6);
+        r->upstream_id = hl_db_text(st, 7);
+        r->error_code = hl_db_text(st, 8);
+        r->error_message = hl_db_text(st, 9);
         r->has_usage = sqlite3_column_type(st, 10) != SQLITE_NULL;
         r->input_tokens = sqlite3_column_int64(st, 10);
         r->output_tokens = sqlite3_column_int64(st, 11);
@@ -171,7 +171,7 @@ static int set_message_status(hl_db_t *db, const char *id, const char *status, i
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
-    return store_exec(st);
+    return hl_db_exec(st);
 }
 
 /* ---- message window ---- */
@@ -282,7 +282,7 @@ int runs_start_next(store_job_t *job, hl_db_t *db, const char *conversation_id)
     int running = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         running = sqlite3_column_int(st, 0);
-        next = store_col_str(st, 1);
+        next = hl_db_text(st, 1);
     }
     sqlite3_reset(st);
     if (running > 0 || next == NULL) {
@@ -296,7 +296,7 @@ int runs_start_next(store_job_t *job, hl_db_t *db, const char *conversation_id)
     st = hl_db_stmt(db, "UPDATE runs SET status = 'running', started_at = ?2 WHERE id = ?1");
     sqlite3_bind_text(st, 1, r.id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, job->now);
-    if (store_exec(st) != 0 || set_message_status(db, r.trigger_id, "completed", job->now) != 0 ||
+    if (hl_db_exec(st) != 0 || set_message_status(db, r.trigger_id, "completed", job->now) != 0 ||
         set_message_status(db, r.assistant_id, "streaming", job->now) != 0)
         goto Exit;
     free(r.status);
@@ -352,7 +352,7 @@ static int insert_message(hl_db_t *db, const char *id, const char *conv, const c
         sqlite3_bind_text(st, 7, profile, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, now);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         return -1;
     *rowid = sqlite3_last_insert_rowid(hl_db_conn(db));
     if (text[0] == '\0')
@@ -360,7 +360,7 @@ static int insert_message(hl_db_t *db, const char *id, const char *conv, const c
     st = hl_db_stmt(db, "INSERT INTO message_index(rowid, text) VALUES (?1, ?2)");
     sqlite3_bind_int64(st, 1, *rowid);
     sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    return store_exec(st);
+    return hl_db_exec(st);
 }
 
 /* Every attachment must be a blob of this conversation. */
@@ -383,7 +383,7 @@ static int attach(store_job_t *job, hl_db_t *db, const char *conv_id, const char
         sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
         sqlite3_bind_text(st, 3, blob_id, -1, SQLITE_STATIC);
-        if (store_exec(st) != 0)
+        if (hl_db_exec(st) != 0)
             return -1;
     }
     return 0;
@@ -411,7 +411,7 @@ int op_send(store_job_t *job, hl_db_t *db)
         /* sending to an archived conversation brings it back, as in the original */
         st = hl_db_stmt(db, "UPDATE conversations SET status = 'active', archived_at = NULL WHERE id = ?1");
         sqlite3_bind_text(st, 1, conv.id, -1, SQLITE_STATIC);
-        if (store_exec(st) != 0)
+        if (hl_db_exec(st) != 0)
             goto Exit;
     }
     if (insert_message(db, user_id, conv.id, "user", busy ? "queued" : "completed", NULL, arg_str(job, "client_message_id"), NULL,
@@ -434,19 +434,19 @@ int op_send(store_job_t *job, hl_db_t *db)
     if (!busy)
         sqlite3_bind_int64(st, 8, job->now);
     sqlite3_bind_int64(st, 9, job->now);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         goto Exit;
     if (strcmp(conv.title, CONV_DEFAULT_TITLE) == 0 && content != NULL && content[0] != '\0') {
         title = cut_utf16(content, TITLE_UTF16_UNITS);
         st = hl_db_stmt(db, "UPDATE conversations SET title = ?2 WHERE id = ?1");
         sqlite3_bind_text(st, 1, conv.id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
-        if (store_exec(st) != 0)
+        if (hl_db_exec(st) != 0)
             goto Exit;
         st = hl_db_stmt(db, "INSERT OR REPLACE INTO title_index(rowid, text) VALUES (?1, ?2)");
         sqlite3_bind_int64(st, 1, conv.rowid);
         sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
-        if (store_exec(st) != 0)
+        if (hl_db_exec(st) != 0)
             goto Exit;
     }
     if (conv_touch(db, &conv, job->now) != 0 || message_event(job, db, "message.created", user_id, NULL) != 0 ||
@@ -493,7 +493,7 @@ static int finish_run(store_job_t *job, hl_db_t *db, run_row_t *r, const char *s
         sqlite3_bind_text(st, 4, error_code, -1, SQLITE_STATIC);
     if (error_message != NULL)
         sqlite3_bind_text(st, 5, error_message, -1, SQLITE_STATIC);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         return -1;
     /* a user message still queued behind this run was never sent: it failed (or was cancelled) with it */
     const char *msg_status = strcmp(status, "completed") == 0   ? "completed"
@@ -504,7 +504,7 @@ static int finish_run(store_job_t *job, hl_db_t *db, run_row_t *r, const char *s
     st = hl_db_stmt(db, "UPDATE messages SET status = 'completed', updated_at = ?2 WHERE id = ?1 AND status = 'queued'");
     sqlite3_bind_text(st, 1, r->trigger_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, job->now);
-    return store_exec(st);
+    return hl_db_exec(st);
 }
 
 static int add_usage(hl_db_t *db, const run_row_t *r, json_t *usage)
@@ -518,7 +518,7 @@ static int add_usage(hl_db_t *db, const run_row_t *r, json_t *usage)
     sqlite3_bind_int64(st, 2, in);
     sqlite3_bind_int64(st, 3, out);
     sqlite3_bind_int64(st, 4, total);
-    return store_exec(st);
+    return hl_db_exec(st);
 }
 
 /* Conversation totals are the sums over its runs' usage. */
@@ -531,7 +531,7 @@ static int refresh_stats(hl_db_t *db, const char *conversation_id, int64_t now)
                        "conversation_id = ?1), stats_updated_at = ?2, updated_at = ?2 WHERE id = ?1");
     sqlite3_bind_text(st, 1, conversation_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
-    return store_exec(st);
+    return hl_db_exec(st);
 }
 
 int op_run_event(store_job_t *job, hl_db_t *db)
@@ -550,13 +550,13 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         sqlite3_stmt *st = hl_db_stmt(db, "UPDATE runs SET upstream_run_id = ?2 WHERE id = ?1");
         sqlite3_bind_text(st, 1, r.id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, arg_str(job, "upstream_run_id"), -1, SQLITE_STATIC);
-        ret = store_exec(st);
+        ret = hl_db_exec(st);
     } else if (strcmp(type, "message.delta") == 0) {
         sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET text = text || ?2, updated_at = ?3 WHERE id = ?1");
         sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, arg_str(job, "delta") != NULL ? arg_str(job, "delta") : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, job->now);
-        ret = store_exec(st) == 0 ? message_event(job, db, "message.updated", r.assistant_id, r.id) : -1;
+        ret = hl_db_exec(st) == 0 ? message_event(job, db, "message.updated", r.assistant_id, r.id) : -1;
     } else if (strcmp(type, "run.completed") == 0) {
         json_t *usage = json_object_get(job->args, "usage");
         ended = 1;
@@ -572,7 +572,7 @@ int op_run_event(store_job_t *job, hl_db_t *db)
                 hl_db_stmt(db, "INSERT OR REPLACE INTO message_index(rowid, text) SELECT rowid, text FROM messages WHERE "
                                "id = ?1 AND text != ''");
             sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
-            ret = store_exec(st);
+            ret = hl_db_exec(st);
         }
     } else if (strcmp(type, "run.failed") == 0) {
         const char *code = arg_str(job, "error_code"), *message = arg_str(job, "error_message");
@@ -659,8 +659,8 @@ int op_resolve_approval(store_job_t *job, hl_db_t *db)
         ret = hl_json_job_error(&job->super, 404, "approval_not_found", "No pending approval with this id in this conversation");
         goto Exit;
     }
-    char *run_id = store_col_str(st, 0), *message_id = store_col_str(st, 1), *kind = store_col_str(st, 2),
-         *command = store_col_str(st, 3), *upstream = store_col_str(st, 4);
+    char *run_id = hl_db_text(st, 0), *message_id = hl_db_text(st, 1), *kind = hl_db_text(st, 2), *command = hl_db_text(st, 3),
+         *upstream = hl_db_text(st, 4);
     int64_t created = sqlite3_column_int64(st, 5);
     sqlite3_reset(st);
     const char *status = strcmp(decision, "deny") == 0 ? "denied" : "approved";
@@ -673,7 +673,7 @@ int op_resolve_approval(store_job_t *job, hl_db_t *db)
         json_pack("{s:s, s:s, s:s, s:s, s:[s,s,s,s], s:o, s:o, s:s, s:b}", "id", approval_id, "status", status, "kind", kind,
                   "command", command != NULL ? command : "", "choices", "once", "session", "always", "deny", "created_at",
                   store_iso(created), "resolved_at", store_iso(job->now), "decision", decision, "resume_available", 0);
-    if (store_exec(st) == 0 &&
+    if (hl_db_exec(st) == 0 &&
         store_event(job, db, conv.id, "approval.resolved", message_id, run_id, json_pack("{s:O}", "approval", approval)) >= 0 &&
         conv_reload(db, &conv) == 0) {
         if (job->approval_decisions == NULL)

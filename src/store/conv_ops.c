@@ -99,12 +99,12 @@ static int index_title(hl_db_t *db, int64_t rowid, const char *title)
 {
     sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM title_index WHERE rowid = ?1");
     sqlite3_bind_int64(st, 1, rowid);
-    if (store_exec(st) != 0)
+    if (hl_db_exec(st) != 0)
         return -1;
     st = hl_db_stmt(db, "INSERT INTO title_index(rowid, text) VALUES (?1, ?2)");
     sqlite3_bind_int64(st, 1, rowid);
     sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
-    return store_exec(st);
+    return hl_db_exec(st);
 }
 
 int op_create(store_job_t *job, hl_db_t *db)
@@ -121,7 +121,7 @@ int op_create(store_job_t *job, hl_db_t *db)
     sqlite3_bind_int64(st, 4, job->now);
     conv_row_t row;
     int ret = -1;
-    if (store_exec(st) != 0 || conv_load(db, id, &row) != 0)
+    if (hl_db_exec(st) != 0 || conv_load(db, id, &row) != 0)
         goto Exit;
     if (index_title(db, row.rowid, row.title) == 0 &&
         store_event(job, db, id, "conversation.created", NULL, NULL,
@@ -217,7 +217,7 @@ static int set_column(hl_db_t *db, const char *sql, const char *id, const char *
     sqlite3_stmt *st = hl_db_stmt(db, sql);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    return store_exec(st);
+    return hl_db_exec(st);
 }
 
 int op_rename(store_job_t *job, hl_db_t *db)
@@ -300,7 +300,7 @@ int op_unarchive(store_job_t *job, hl_db_t *db)
         hl_db_stmt(db, "UPDATE conversations SET status = 'active', archived_at = NULL, updated_at = ?2 WHERE id = ?1");
     sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, job->now);
-    if (store_exec(st) != 0 || conv_reload(db, &row) != 0)
+    if (hl_db_exec(st) != 0 || conv_reload(db, &row) != 0)
         goto Exit;
     if (store_event(job, db, row.id, "conversation.unarchived", NULL, NULL,
                     json_pack("{s:o}", "conversation", conv_summary(db, &row, job->device_id))) < 0)
@@ -334,7 +334,7 @@ int op_ack(store_job_t *job, hl_db_t *db)
         sqlite3_bind_text(st, 2, row.id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, seq);
         sqlite3_bind_int64(st, 4, job->now);
-        if (store_exec(st) != 0)
+        if (hl_db_exec(st) != 0)
             goto Exit;
     }
     json_t *summary = conv_summary(db, &row, job->device_id);
@@ -381,7 +381,7 @@ static int save_plan(hl_db_t *db, const char *kind, json_t *plan, int64_t create
     sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, created);
     sqlite3_bind_int64(st, 5, expires);
-    int r = store_exec(st);
+    int r = hl_db_exec(st);
     free(text);
     return r;
 }

@@ -51,6 +51,19 @@ sqlite3_stmt *hl_db_stmt(hl_db_t *db, const char *sql)
     return st;
 }
 
+int hl_db_exec(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+char *hl_db_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t != NULL ? hl_strdup((const char *)t) : NULL;
+}
+
 static int exec(hl_db_t *db, const char *sql)
 {
     int rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL);

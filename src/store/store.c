@@ -90,19 +90,6 @@ json_t *store_iso(int64_t ms)
     return ms != 0 ? json_string(hl_format_iso(ms, buf)) : json_null();
 }
 
-int store_exec(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
-
-char *store_col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t != NULL ? hl_strdup((const char *)t) : NULL;
-}
-
 /* ---- events ---- */
 
 static void push_frame(store_job_t *job, hl_event_frame_t *f)
@@ -152,7 +139,7 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
     sqlite3_bind_int(st, 5, notify);
     sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, job->now);
-    int rc = store_exec(st);
+    int rc = hl_db_exec(st);
     if (rc == 0)
         push_frame(job, hl_event_frame_new(event_id, conversation_id, seq, type, notify, text, strlen(text)));
     free(text);
@@ -400,7 +387,7 @@ static void on_tick(hl_db_t *db)
 {
     sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM plans WHERE expires_at <= ?1");
     sqlite3_bind_int64(st, 1, hl_now_ms());
-    store_exec(st);
+    hl_db_exec(st);
 }
 
 static void on_close(hl_db_t *db)

@@ -108,12 +108,6 @@ char *store_new_id(const char *prefix);
 /** ISO-8601 string or JSON null for 0. */
 json_t *store_iso(int64_t ms);
 
-/** Runs a statement to completion; 0 or -1. */
-int store_exec(sqlite3_stmt *st);
-
-/** Column text copied (NULL for SQL NULL). */
-char *store_col_str(sqlite3_stmt *st, int i);
-
 /** Soft-deletes a conversation (status, deleted_at, a conversation.deleted event). 0 or -1. */
 int conv_soft_delete(store_job_t *job, hl_db_t *db, conv_row_t *row);
 
