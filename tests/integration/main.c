@@ -22,6 +22,11 @@ Suite *suite_auth(void);
 Suite *suite_pairing(void);
 Suite *suite_devices(void);
 Suite *suite_status_logs(void);
+Suite *suite_conversations(void);
+Suite *suite_messages(void);
+Suite *suite_blobs(void);
+Suite *suite_sse(void);
+Suite *suite_durability(void);
 
 int main(void)
 {
@@ -38,6 +43,11 @@ int main(void)
     srunner_add_suite(sr, suite_pairing());
     srunner_add_suite(sr, suite_devices());
     srunner_add_suite(sr, suite_status_logs());
+    srunner_add_suite(sr, suite_conversations());
+    srunner_add_suite(sr, suite_messages());
+    srunner_add_suite(sr, suite_blobs());
+    srunner_add_suite(sr, suite_sse());
+    srunner_add_suite(sr, suite_durability());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
