@@ -22,6 +22,8 @@
 #define MAX_FRAMES_PER_SEND 64
 #define REPLAY_PAGE 512
 #define TOPIC_BUCKETS 1024
+/* streams flushed per loop turn: a broadcast to thousands of streams must not hold up the worker's other requests */
+#define KICK_SLICE 256
 
 /* ---- frames ---- */
 
@@ -94,6 +96,8 @@ typedef struct st_sse_worker_t {
     h2o_timeout_t heartbeat_timeout;
     h2o_timeout_entry_t heartbeat;
     size_t num_streams;
+    h2o_linklist_t kick_queue; /* streams to flush, a slice per loop iteration */
+    bool kick_posted;
 } sse_worker_t;
 
 struct st_stream_t {
@@ -102,6 +106,7 @@ struct st_stream_t {
     hl_worker_t *worker;
     topic_t *topic;
     h2o_linklist_t topic_link;
+    h2o_linklist_t kick_link;
     hl_stream_link_t shutdown_link;
     int refs; /* the request pool, and an outstanding replay page; worker thread only */
     bool notifications_only;
@@ -214,6 +219,8 @@ static void detach(stream_t *s)
         return;
     sse_worker_t *sw = sse_of(s->worker);
     h2o_linklist_unlink(&s->topic_link);
+    if (h2o_linklist_is_linked(&s->kick_link))
+        h2o_linklist_unlink(&s->kick_link);
     hl_worker_remove_stream(&s->shutdown_link);
     topic_t *t = s->topic;
     s->topic = NULL;
@@ -472,11 +479,54 @@ typedef struct st_broadcast_msg_t {
 
 static void kick_topic(topic_t *t)
 {
-    for (h2o_linklist_t *l = t->streams.next; l != &t->streams;) {
+    sse_worker_t *sw = NULL;
+    for (h2o_linklist_t *l = t->streams.next; l != &t->streams; l = l->next) {
         stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, topic_link, l);
-        l = l->next; /* flush may end the stream and unlink it */
+        if (sw == NULL)
+            sw = sse_of(s->worker);
+        if (!h2o_linklist_is_linked(&s->kick_link) && !s->sending)
+            h2o_linklist_insert(&sw->kick_queue, &s->kick_link);
+    }
+}
+
+static void kick_some(sse_worker_t *sw);
+static void on_kick(hl_worker_t *w, hl_worker_msg_t *msg);
+
+static void free_kick_msg(hl_msg_t *msg)
+{
+    free(msg);
+}
+
+/* Asks for a flush of the kick queue on the next loop iteration (a message to ourselves), once. */
+static void post_kick(sse_worker_t *sw)
+{
+    if (h2o_linklist_is_empty(&sw->kick_queue) || sw->kick_posted)
+        return;
+    sw->kick_posted = true;
+    hl_worker_msg_t *m = hl_malloc(sizeof(*m));
+    hl_msg_init(&m->super, 1, free_kick_msg);
+    m->run = on_kick;
+    hl_worker_post(sw->worker, m);
+}
+
+static void on_kick(hl_worker_t *w, hl_worker_msg_t *msg)
+{
+    free(msg);
+    sse_worker_t *sw = sse_of(w);
+    sw->kick_posted = false;
+    kick_some(sw);
+}
+
+/* Flushes a slice of the queued streams; the rest wait for the next loop iteration (a message to ourselves), so that
+ * requests on other sockets are read between slices instead of after the whole fan-out. */
+static void kick_some(sse_worker_t *sw)
+{
+    for (size_t n = 0; n < KICK_SLICE && !h2o_linklist_is_empty(&sw->kick_queue); ++n) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, kick_link, sw->kick_queue.next);
+        h2o_linklist_unlink(&s->kick_link);
         flush(s);
     }
+    post_kick(sw);
 }
 
 static void on_broadcast(hl_worker_t *w, hl_worker_msg_t *msg)
@@ -516,6 +566,9 @@ static void on_broadcast(hl_worker_t *w, hl_worker_msg_t *msg)
                 t = next;
             }
     }
+    /* flush on the next loop iteration: broadcasts queued behind this one (and those arriving meanwhile) join the same
+     * writev per stream */
+    post_kick(sw);
     free(m->frames);
     free(m);
 }
@@ -590,6 +643,7 @@ void hl_sse_worker_init(hl_worker_t *worker)
     sse_worker_t *sw = hl_calloc(1, sizeof(*sw));
     sw->worker = worker;
     topic_init(&sw->global, "", GLOBAL_RING);
+    h2o_linklist_init_anchor(&sw->kick_queue);
     h2o_timeout_init(worker->loop, &sw->heartbeat_timeout, HL_SSE_HEARTBEAT_MS);
     sw->heartbeat.cb = on_heartbeat;
     h2o_timeout_link(worker->loop, &sw->heartbeat_timeout, &sw->heartbeat);

@@ -179,6 +179,10 @@ const char *const hl_migrations[] = {
      * '%…%' from the index, a case-insensitive substring match like the original's */
     "CREATE VIRTUAL TABLE title_index USING fts5(text, tokenize = 'trigram');"
     "CREATE VIRTUAL TABLE message_index USING fts5(text, tokenize = 'trigram');",
+
+    /* 4: unread counts (messages created after a device's read cursor) answered from an index instead of a scan of every
+     * event of the conversation */
+    "CREATE INDEX events_message_created ON events(conversation_id, seq) WHERE type = 'message.created';",
 };
 
 const size_t hl_num_migrations = sizeof(hl_migrations) / sizeof(hl_migrations[0]);

@@ -115,6 +115,10 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
         json_decref(payload);
         return -1;
     }
+    /* a summary in the payload was built before the counter moved: it describes the conversation as of this event */
+    json_t *summary = json_object_get(payload, "conversation");
+    if (json_is_object(summary) && json_object_get(summary, "last_event_seq") != NULL)
+        json_object_set_new(summary, "last_event_seq", json_integer(seq));
     int64_t event_id = state.next_event_id++;
     json_t *ev = json_object();
     json_object_set_new(ev, "type", json_string(type));
