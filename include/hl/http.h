@@ -18,8 +18,13 @@
 
 /** Largest JSON body any JSON route accepts. */
 #define HL_DEFAULT_BODY_LIMIT (1024 * 1024)
-/** Largest body any route accepts (blob uploads); h2o's own limit is set just above it. */
+/** Largest body any route accepts (blob uploads). */
 #define HL_MAX_BODY_LIMIT (50 * 1024 * 1024)
+/**
+ * h2o's one server-wide limit: above it h2o answers its own plain-text 413 before any route runs. It sits well above the
+ * largest route limit so that a blob somewhat over 50 MiB still gets the route's JSON 413 blob_too_large.
+ */
+#define HL_H2O_BODY_LIMIT (64 * 1024 * 1024)
 
 typedef struct st_hl_worker_t hl_worker_t;
 typedef struct st_hl_pending_t hl_pending_t;

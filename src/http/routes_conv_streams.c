@@ -225,7 +225,7 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/api/v1/conversations/events", get_all_events, HL_ROUTE_AUTH, 0},
     {HL_METHOD_GET, "/api/v1/conversations/:conversationId/events", get_conversation_events, HL_ROUTE_AUTH, 0},
     {HL_METHOD_POST, "/api/v1/conversations/:conversationId/blobs", post_blob, HL_ROUTE_AUTH | HL_ROUTE_RAW_BODY,
-     HL_MAX_BODY_LIMIT + 1},
+     HL_H2O_BODY_LIMIT},
     {HL_METHOD_GET, "/api/v1/conversations/:conversationId/blobs/:blobId", get_blob, HL_ROUTE_AUTH, 0},
     {HL_METHOD_DELETE, "/api/v1/conversations/:conversationId/blobs/:blobId", delete_blob, HL_ROUTE_AUTH, 0},
 };

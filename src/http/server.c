@@ -334,7 +334,7 @@ static void setup_globalconf(hl_server_t *s)
     h2o_config_init(&s->globalconf);
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hermeslink"));
     /* h2o's single limit sits just above our largest route limit; each route enforces its own (with our 413) */
-    s->globalconf.max_request_entity_size = HL_MAX_BODY_LIMIT + 1024 * 1024;
+    s->globalconf.max_request_entity_size = HL_H2O_BODY_LIMIT;
     s->globalconf.http2.graceful_shutdown_timeout = 2000;
     h2o_hostconf_t *host = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);

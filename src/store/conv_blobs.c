@@ -125,11 +125,10 @@ int op_blob_delete(store_job_t *job, hl_db_t *db)
     int remaining = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 1;
     sqlite3_reset(st);
     if (remaining == 0) {
+        /* the file goes only after the batch committed, and only if no upload in the same batch reused the content */
         if (job->unlink_after_commit == NULL)
             job->unlink_after_commit = json_array();
-        char *path = blob_path(sha);
-        json_array_append_new(job->unlink_after_commit, json_string(path));
-        free(path);
+        json_array_append_new(job->unlink_after_commit, json_string(sha));
     }
     ret = hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:b, s:s}", "ok", 1, "deleted", 1, "blob_id", blob));
 Exit:

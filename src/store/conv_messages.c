@@ -408,10 +408,12 @@ int op_send(store_job_t *job, hl_db_t *db)
     sqlite3_reset(st);
 
     if (strcmp(conv.status, "archived") == 0) {
-        /* sending to an archived conversation brings it back, as in the original */
+        /* sending to an archived conversation brings it back, as in the original, and says so to other devices */
         st = hl_db_stmt(db, "UPDATE conversations SET status = 'active', archived_at = NULL WHERE id = ?1");
         sqlite3_bind_text(st, 1, conv.id, -1, SQLITE_STATIC);
-        if (hl_db_exec(st) != 0)
+        if (hl_db_exec(st) != 0 || conv_reload(db, &conv) != 0 ||
+            store_event(job, db, conv.id, "conversation.unarchived", NULL, NULL,
+                        json_pack("{s:o}", "conversation", conv_summary(db, &conv, job->device_id))) < 0)
             goto Exit;
     }
     if (insert_message(db, user_id, conv.id, "user", busy ? "queued" : "completed", NULL, arg_str(job, "client_message_id"), NULL,
@@ -501,9 +503,10 @@ static int finish_run(store_job_t *job, hl_db_t *db, run_row_t *r, const char *s
                                                                 : "failed";
     if (set_message_status(db, r->assistant_id, msg_status, job->now) != 0)
         return -1;
-    st = hl_db_stmt(db, "UPDATE messages SET status = 'completed', updated_at = ?2 WHERE id = ?1 AND status = 'queued'");
+    st = hl_db_stmt(db, "UPDATE messages SET status = ?3, updated_at = ?2 WHERE id = ?1 AND status = 'queued'");
     sqlite3_bind_text(st, 1, r->trigger_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, job->now);
+    sqlite3_bind_text(st, 3, msg_status, -1, SQLITE_STATIC);
     return hl_db_exec(st);
 }
 

@@ -12,7 +12,7 @@
 
 /* Keyset pagination on (updated_at DESC, id DESC): a page starts after the cursor conversation (an unknown cursor starts at
  * the top, as in the original); limit + 1 rows tell has_more. `match` is NULL for a plain list or a LIKE pattern. */
-static int list_page(store_job_t *job, hl_db_t *db, const char *status, const char *match)
+static int list_page(store_job_t *job, hl_db_t *db, const char *status, const char *match, int fts_match)
 {
     json_int_t limit = arg_int(job, "limit", 20);
     const char *cursor = arg_str(job, "cursor");
@@ -27,6 +27,13 @@ static int list_page(store_job_t *job, hl_db_t *db, const char *status, const ch
     if (match == NULL) {
         st = hl_db_stmt(db, "SELECT id FROM conversations WHERE status = ?1 AND (updated_at < ?2 OR (updated_at = ?2 AND id < ?3)) "
                             "ORDER BY updated_at DESC, id DESC LIMIT ?4");
+    } else if (fts_match) {
+        st = hl_db_stmt(db,
+                        "SELECT id FROM conversations c WHERE status = ?1 AND (updated_at < ?2 OR (updated_at = ?2 AND id < ?3)) "
+                        "AND (c.rowid IN (SELECT rowid FROM title_index WHERE title_index MATCH ?5) OR c.id IN (SELECT "
+                        "m.conversation_id FROM messages m WHERE m.rowid IN (SELECT rowid FROM message_index WHERE message_index "
+                        "MATCH ?5))) ORDER BY updated_at DESC, id DESC LIMIT ?4");
+        sqlite3_bind_text(st, 5, match, -1, SQLITE_STATIC);
     } else {
         st = hl_db_stmt(db,
                         "SELECT id FROM conversations c WHERE status = ?1 AND (updated_at < ?2 OR (updated_at = ?2 AND id < ?3)) "
@@ -68,7 +75,15 @@ static int list_page(store_job_t *job, hl_db_t *db, const char *status, const ch
 int op_list(store_job_t *job, hl_db_t *db)
 {
     const char *status = arg_str(job, "status");
-    return list_page(job, db, status != NULL ? status : "active", NULL);
+    return list_page(job, db, status != NULL ? status : "active", NULL, 0);
+}
+
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; ++s)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
 }
 
 int op_search(store_job_t *job, hl_db_t *db)
@@ -76,19 +91,31 @@ int op_search(store_job_t *job, hl_db_t *db)
     const char *status = arg_str(job, "status");
     const char *query = arg_str(job, "query");
     if (query == NULL || query[0] == '\0')
-        return list_page(job, db, status != NULL ? status : "active", NULL);
-    /* LIKE '%query%' with the wildcards of the query itself escaped */
+        return list_page(job, db, status != NULL ? status : "active", NULL, 0);
     size_t len = strlen(query);
     char *pattern = hl_malloc(2 * len + 3), *p = pattern;
-    *p++ = '%';
-    for (const char *q = query; *q; ++q) {
-        if (*q == '%' || *q == '_' || *q == '\\')
-            *p++ = '\\';
-        *p++ = *q;
+    int use_match = utf8_chars(query) >= 3;
+    if (use_match) {
+        /* an FTS5 phrase: the trigram tokenizer folds case (Unicode too) and a phrase of 3+ characters is a substring */
+        *p++ = '"';
+        for (const char *q = query; *q; ++q) {
+            if (*q == '"')
+                *p++ = '"';
+            *p++ = *q;
+        }
+        *p++ = '"';
+    } else {
+        /* shorter than a trigram: LIKE '%query%' (ASCII case folding only), the query's own wildcards escaped */
+        *p++ = '%';
+        for (const char *q = query; *q; ++q) {
+            if (*q == '%' || *q == '_' || *q == '\\')
+                *p++ = '\\';
+            *p++ = *q;
+        }
+        *p++ = '%';
     }
-    *p++ = '%';
     *p = '\0';
-    int r = list_page(job, db, status != NULL ? status : "active", pattern);
+    int r = list_page(job, db, status != NULL ? status : "active", pattern, use_match);
     free(pattern);
     return r;
 }

@@ -19,6 +19,8 @@ static struct {
     /* frames committed by the current batch, broadcast once it is done */
     hl_event_frame_t **pending;
     size_t num_pending, cap_pending;
+    /* content hashes whose last blob row a committed job deleted: their files go once the batch is done */
+    json_t *unlink_candidates;
 } state;
 
 static const store_op_fn OPS[HL_STORE_NUM_OPS] = {
@@ -190,8 +192,8 @@ static void after_commit(hl_json_job_t *base)
     json_array_foreach(job->start_runs, i, run) hl_runproxy_start(json_incref(run));
     json_array_foreach(job->cancel_runs, i, run) hl_runproxy_cancel(json_string_value(run));
     json_array_foreach(job->approval_decisions, i, run) hl_runproxy_approval(json_incref(run));
-    json_t *path;
-    json_array_foreach(job->unlink_after_commit, i, path) unlink(json_string_value(path));
+    json_t *sha;
+    json_array_foreach(job->unlink_after_commit, i, sha) json_array_append(state.unlink_candidates, sha);
 }
 
 static void dispose_job(hl_json_job_t *base)
@@ -250,9 +252,30 @@ void hl_store_call_then(hl_pending_t *pending, hl_store_op_t op, json_t *args, c
     hl_db_actor_post(&hl_app.store, &job->super.super.super);
 }
 
+/* Removes blob files no row refers to any more. Checked after the whole batch, because an upload of the same content
+ * in the same batch found the file present and relies on it. */
+static void remove_unused_blob_files(hl_db_t *db)
+{
+    size_t i;
+    json_t *sha;
+    json_array_foreach(state.unlink_candidates, i, sha)
+    {
+        sqlite3_stmt *st = hl_db_stmt(db, "SELECT count(*) FROM blobs WHERE sha256 = ?1");
+        sqlite3_bind_text(st, 1, json_string_value(sha), -1, SQLITE_STATIC);
+        int used = sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) > 0;
+        sqlite3_reset(st);
+        if (!used) {
+            char *path = blob_path(json_string_value(sha));
+            unlink(path);
+            free(path);
+        }
+    }
+    json_array_clear(state.unlink_candidates);
+}
+
 static void on_batch_done(hl_db_t *db)
 {
-    (void)db;
+    remove_unused_blob_files(db);
     if (state.num_pending == 0)
         return;
     hl_sse_broadcast(state.pending, state.num_pending);
@@ -374,6 +397,7 @@ static void recover_runs(hl_db_t *db)
 
 static int on_open(hl_db_t *db)
 {
+    state.unlink_candidates = json_array();
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT coalesce(max(id), 0) FROM events");
     state.next_event_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) + 1 : 1;
     sqlite3_reset(st);
@@ -400,6 +424,7 @@ static void on_close(hl_db_t *db)
     for (size_t i = 0; i < state.num_pending; ++i)
         hl_event_frame_release(state.pending[i]);
     free(state.pending);
+    json_decref(state.unlink_candidates);
     memset(&state, 0, sizeof(state));
 }
 

@@ -28,7 +28,7 @@ typedef struct st_store_job_t {
     json_t *cancel_runs;
     /* approval decisions to forward upstream after the commit */
     json_t *approval_decisions;
-    /* files to remove once the commit succeeded (blob data no longer referenced) */
+    /* content hashes of blob files that may have lost their last row: checked and removed after the batch */
     json_t *unlink_after_commit;
 } store_job_t;
 

@@ -320,7 +320,7 @@ START_TEST(test_blob_limits)
         }
         hlt_response_free(&res);
     }
-    /* exposes bug: only 50 MiB + 1 byte gets blob_too_large; the route's body limit is 50 MiB + 1, so a larger body is
+    /* regression: only 50 MiB + 1 byte gets blob_too_large; the route's body limit is 50 MiB + 1, so a larger body is
      * refused by the generic limit (413 payload_too_large), and past 51 MiB by h2o itself (413 text/plain "request entity
      * is too large") */
     ck_assert_msg(failures[0] == '\0', "uploads over 50 MiB not answered 413 blob_too_large:%s", failures);
@@ -561,7 +561,7 @@ START_TEST(test_blob_concurrency)
                 const char *nid = hlt_str(json_object_get(rr[k].json, "blob"), "id");
                 hlt_response_t g;
                 hlt_api(D, HLT_H1, "GET", hltc_fmt("/api/v1/conversations/%s/blobs/%s", conv, nid), TOK, NULL, &g);
-                /* exposes bug: a delete and an upload of the same content committed in one store batch (delete first)
+                /* regression: a delete and an upload of the same content committed in one store batch (delete first)
                  * unlink the shared file after the commit, and the new blob reads 404 blob_not_found */
                 if (g.status != 200) {
                     void *db = hltc_db_open(D->env, 0);

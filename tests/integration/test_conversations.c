@@ -522,7 +522,7 @@ START_TEST(test_search)
 }
 END_TEST
 
-/* exposes bug: search is case-insensitive for ASCII only (SQLite LIKE); the original matched with toLowerCase() on both
+/* regression: search is case-insensitive for ASCII only (SQLite LIKE); the original matched with toLowerCase() on both
  * sides, so "übermut" finds "Übermut" there (spec/API.md §7: case-insensitive substring match) */
 START_TEST(test_search_unicode_case)
 {
