@@ -50,50 +50,15 @@ for arg in "$@"; do
 done
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(a-burst a-paced b-held b-paced c-h2 d-h2-10k)
 
-die() {
-    echo "fanout.sh: $*" >&2
-    exit 1
-}
-for tool in curl "$CC"; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
-
-if [ "$build" -eq 1 ] && [ -z "${BENCH_BIN:-}" ]; then
-    make -C "$ROOT" --no-print-directory build >/dev/null
-fi
-[ -x "$BIN" ] || die "$BIN missing (run make build)"
-
-STAMP=$(date +%Y%m%d-%H%M%S)
-OUT="$ROOT/bench/out/fanout-$STAMP"
-mkdir -p "$OUT"
-TMP=$(mktemp -d)
+BENCH_NAME=fanout
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+die() { bench_die "$@"; }
+bench_require_tools curl "$CC"
+bench_build "$build"
+bench_setup # OUT (bench/out/fanout-<stamp>), TMP, and the EXIT trap that stops the daemon by its PID
 CLIENT="$OUT/fanout"
 "$CC" -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$CLIENT" "$ROOT/bench/fanout.c"
-
-pid=""
-stop_daemon() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        local _
-        for _ in $(seq 150); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "fanout.sh: daemon $pid ignored SIGTERM for 15 s, killing it" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        wait "$pid" 2>/dev/null || true
-    fi
-    pid=""
-}
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-    stop_daemon
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # The value of a top-level string field $1 in the JSON on stdin (no jq needed: the fields read here are plain tokens).
 json_str() { grep -o "\"$1\" *: *\"[^\"]*\"" | head -1 | sed 's/.*"\([^"]*\)"$/\1/'; }
@@ -223,7 +188,7 @@ done
 # Report.
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { if (v == "") print "-"; else if ((op == "le" && v + 0 <= t) || (op == "ge" && v + 0 >= t)) print "met"; else print "NOT MET" }'; }
 {
-    echo "bench/fanout $STAMP  commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt || echo '+dirty')" \
+    echo "bench/fanout $BENCH_STAMP  commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt || echo '+dirty')" \
         " nproc $(nproc)  $(uname -r)  binary ${BIN#"$ROOT"/}"
     echo
     if [ -s "$ROWS" ]; then
