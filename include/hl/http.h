@@ -118,15 +118,6 @@ const char *hl_request_peer(const hl_request_t *r);
 /** Posts a message to a worker. Any thread; ownership passes. */
 void hl_worker_post(hl_worker_t *worker, hl_worker_msg_t *msg);
 
-/** The worker whose thread is calling (NULL on other threads). */
-hl_worker_t *hl_worker_current(void);
-
-/** Index of a worker (0..N-1). */
-size_t hl_worker_index(const hl_worker_t *worker);
-
-/** The h2o loop of a worker (its thread only). */
-h2o_loop_t *hl_worker_loop(hl_worker_t *worker);
-
 /** True once the worker has started shutting down (its thread only). */
 bool hl_worker_shutting_down(const hl_worker_t *worker);
 

@@ -21,9 +21,6 @@ typedef enum { HL_LOG_DEBUG = 0, HL_LOG_INFO, HL_LOG_WARN, HL_LOG_ERROR } hl_log
 /** Parses "debug|info|warn|error"; unknown → HL_LOG_WARN. */
 hl_log_level_t hl_log_level_from_name(const char *name);
 
-/** Name of a level ("info"). */
-const char *hl_log_level_name(hl_log_level_t level);
-
 /**
  * Opens logs_dir/link.log for appending (creating logs_dir 0700). `to_stderr` also prints text lines on stderr.
  * 0 or -errno. Main thread, before other threads start.
@@ -38,9 +35,6 @@ void hl_log_stop_thread(void);
 
 /** Closes the file. Main thread, after hl_log_stop_thread. */
 void hl_log_close(void);
-
-/** True when a line at `level` would be written (cheap; lets callers skip building fields). Any thread. */
-int hl_log_enabled(hl_log_level_t level);
 
 /**
  * Logs `message` with optional `fields` (an object; the reference is stolen; secrets are redacted). Any thread.

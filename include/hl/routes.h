@@ -36,6 +36,13 @@ void hl_routes_test(hl_router_t *router);
 /** Makes `router` the table the dispatcher uses. */
 void hl_dispatch_set_router(const hl_router_t *router);
 
+struct st_hl_request_t;
+/**
+ * The optional client headers of /auth/me and GET /devices (X-Hermes-App-Instance-Id, X-Hermes-Device-Model): 1 when they
+ * change the authenticated device (*app_id / *model set, pool memory, NULL when unchanged), else 0. Worker thread.
+ */
+int hl_routes_client_changes(struct st_hl_request_t *r, const char **app_id, const char **model);
+
 /** Adds routes, aborting on an invalid or duplicate one (a programming error). */
 void hl_routes_add_all(hl_router_t *router, const hl_route_t *routes, size_t n);
 

@@ -42,16 +42,6 @@ hl_log_level_t hl_log_level_from_name(const char *name)
     return HL_LOG_WARN;
 }
 
-const char *hl_log_level_name(hl_log_level_t level)
-{
-    return LEVEL_NAMES[level];
-}
-
-int hl_log_enabled(hl_log_level_t level)
-{
-    return level >= logger.min_level;
-}
-
 static void rotate(void)
 {
     close(logger.fd);

@@ -9,8 +9,6 @@
 #include "hl/token_table.h"
 #include "hl/tokens.h"
 
-int hl_routes_client_changes(hl_request_t *r, const char **app_id, const char **model);
-
 static void get_devices(hl_request_t *r)
 {
     const char *app_id, *model;

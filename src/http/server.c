@@ -43,7 +43,6 @@ struct st_hl_server_t {
     int tls_port;
 };
 
-static __thread hl_worker_t *current_worker;
 /* the serving server, for broadcasts from actors (set before workers start, cleared after they stopped) */
 static hl_server_t *running_server;
 
@@ -53,21 +52,6 @@ void hl_server_each_worker(void (*fn)(hl_worker_t *worker, void *data), void *da
     for (size_t i = 0; s != NULL && i < s->num_workers; ++i)
         if (s->workers[i].started)
             fn(&s->workers[i], data);
-}
-
-hl_worker_t *hl_worker_current(void)
-{
-    return current_worker;
-}
-
-size_t hl_worker_index(const hl_worker_t *worker)
-{
-    return worker->index;
-}
-
-h2o_loop_t *hl_worker_loop(hl_worker_t *worker)
-{
-    return worker->loop;
 }
 
 bool hl_worker_shutting_down(const hl_worker_t *worker)
@@ -273,7 +257,6 @@ static int worker_drained(hl_worker_t *w)
 static void *worker_main(void *arg)
 {
     hl_worker_t *w = arg;
-    current_worker = w;
     rcu_register_thread();
     while (!w->shutting_down)
         h2o_evloop_run(w->loop, INT32_MAX);
@@ -296,7 +279,6 @@ static void *worker_main(void *arg)
     }
     w->stopped = true;
     rcu_unregister_thread();
-    current_worker = NULL;
     return NULL;
 }
 
