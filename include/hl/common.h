@@ -31,6 +31,9 @@ char *hl_strndup(const char *s, size_t n);
 /** Allocates a formatted string (vasprintf that aborts on failure). Caller frees. Any thread. */
 char *hl_asprintf(const char *fmt, ...) HL_PRINTF(1, 2);
 
+/** Unicode characters in a NUL-terminated UTF-8 string (continuation bytes are not counted). Any thread. */
+size_t hl_utf8_length(const char *s);
+
 /** Value of a hex digit (either case), or -1. */
 int hl_hexval(int c);
 

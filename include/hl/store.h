@@ -12,6 +12,9 @@
 #include "hl/db.h"
 #include "hl/http.h"
 
+/** Longest search query, in Unicode characters (longer → 400 query_too_long before any SQL). */
+#define HL_SEARCH_MAX_CHARS 256
+
 typedef enum {
     HL_STORE_LIST,             /* {status, limit, cursor} */
     HL_STORE_SEARCH,           /* {status, query, limit, cursor} */

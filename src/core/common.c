@@ -93,3 +93,11 @@ int hl_hexval(int c)
         return c - 'A' + 10;
     return -1;
 }
+
+size_t hl_utf8_length(const char *s)
+{
+    size_t n = 0;
+    for (; *s; ++s)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}

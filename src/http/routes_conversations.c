@@ -88,6 +88,12 @@ static void list(hl_request_t *r, const char *status, int search)
         json_object_set_new(args, "cursor", json_string(cursor));
     if (search) {
         const char *q = first_query(r, "query", "q", "keyword");
+        if (q != NULL && hl_utf8_length(q) > HL_SEARCH_MAX_CHARS) {
+            /* a long query is one long FTS5 phrase whose cost grows with its length: refused before any SQL */
+            json_decref(args);
+            hl_reply_error(r, 400, "query_too_long", "The search query is longer than 256 characters");
+            return;
+        }
         if (q != NULL)
             json_object_set_new(args, "query", json_string(q));
     }
@@ -301,15 +307,18 @@ static void post_ack(hl_request_t *r)
     json_t *args = conv_args(r);
     if (args == NULL)
         return;
+    /* apps written for the original send no body (it ignored it): no seq means "read up to the last event" */
     json_t *seq = json_object_get(r->body, "last_event_seq");
-    if (!json_is_integer(seq))
+    if (seq == NULL || json_is_null(seq))
         seq = json_object_get(r->body, "lastEventSeq");
-    if (!json_is_integer(seq) || json_integer_value(seq) < 0) {
-        json_decref(args);
-        hl_reply_error(r, 400, "invalid_event_seq", "last_event_seq must be a non-negative integer");
-        return;
+    if (seq != NULL && !json_is_null(seq)) {
+        if (!json_is_integer(seq) || json_integer_value(seq) < 0) {
+            json_decref(args);
+            hl_reply_error(r, 400, "invalid_event_seq", "last_event_seq must be a non-negative integer");
+            return;
+        }
+        json_object_set(args, "last_event_seq", seq);
     }
-    json_object_set(args, "last_event_seq", seq);
     call(r, HL_STORE_ACK, args);
 }
 

@@ -78,14 +78,6 @@ int op_list(store_job_t *job, hl_db_t *db)
     return list_page(job, db, status != NULL ? status : "active", NULL, 0);
 }
 
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; ++s)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
 int op_search(store_job_t *job, hl_db_t *db)
 {
     const char *status = arg_str(job, "status");
@@ -94,7 +86,7 @@ int op_search(store_job_t *job, hl_db_t *db)
         return list_page(job, db, status != NULL ? status : "active", NULL, 0);
     size_t len = strlen(query);
     char *pattern = hl_malloc(2 * len + 3), *p = pattern;
-    int use_match = utf8_chars(query) >= 3;
+    int use_match = hl_utf8_length(query) >= 3;
     if (use_match) {
         /* an FTS5 phrase: the trigram tokenizer folds case (Unicode too) and a phrase of 3+ characters is a substring */
         *p++ = '"';
@@ -346,7 +338,7 @@ int op_ack(store_job_t *job, hl_db_t *db)
     conv_row_t row;
     if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
         return -1;
-    json_int_t seq = arg_int(job, "last_event_seq", -1);
+    json_int_t seq = arg_int(job, "last_event_seq", row.last_event_seq);
     int ret = -1;
     if (seq < 0 || seq > row.last_event_seq) {
         ret = hl_json_job_error(&job->super, 400, "invalid_event_seq", "last_event_seq must be an event of this conversation");

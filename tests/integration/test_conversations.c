@@ -551,6 +551,31 @@ START_TEST(test_search_unicode_case)
 }
 END_TEST
 
+/* a search query is capped at 256 Unicode characters (decoded), on every search route and alias, before any SQL */
+START_TEST(test_search_query_cap)
+{
+    char *multi = hl_calloc(1, 256 * 6 + 1), *ascii = hl_calloc(1, 258);
+    for (size_t i = 0; i < 256; ++i)
+        memcpy(multi + i * 6, "%C3%A9", 6); /* 256 × "é": 512 bytes, 256 characters */
+    memset(ascii, 'a', 257);
+    for (int proto = 0; proto < 2; ++proto) {
+        hlt_proto_t p = proto ? HLT_H2C : HLT_H1;
+        json_t *j = hltc_call(D, p, TOK, "GET", hltc_fmt("/api/v1/conversations/search?q=%s", multi), NULL, 200);
+        ck_assert_int_eq(json_array_size(json_object_get(j, "conversations")), 0);
+        json_decref(j);
+        json_decref(
+            hltc_call(D, p, TOK, "GET", hltc_fmt("/api/v1/conversations/archived/search?keyword=%.256s", ascii), NULL, 200));
+        hltc_call_error(D, p, TOK, "GET", hltc_fmt("/api/v1/conversations/search?q=%s", ascii), NULL, 400, "query_too_long");
+        hltc_call_error(D, p, TOK, "GET", hltc_fmt("/api/v1/conversations/search?query=%s%%C3%%A9", multi), NULL, 400,
+                        "query_too_long");
+        hltc_call_error(D, p, TOK, "GET", hltc_fmt("/api/v1/conversations/archived/search?keyword=%s", ascii), NULL, 400,
+                        "query_too_long");
+    }
+    free(multi);
+    free(ascii);
+}
+END_TEST
+
 /* ---- soft delete ---- */
 
 START_TEST(test_soft_delete)
@@ -830,8 +855,8 @@ START_TEST(test_ack_unread)
     char ackp[200];
     snprintf(ackp, sizeof(ackp), "%s", ack);
     /* errors */
-    hltc_call_error(D, HLT_H1, TOK, "POST", ackp, NULL, 400, "invalid_event_seq");
     hltc_call_error(D, HLT_H1, TOK, "POST", ackp, "{\"last_event_seq\":-1}", 400, "invalid_event_seq");
+    hltc_call_error(D, HLT_H1, TOK, "POST", ackp, "{\"lastEventSeq\":true}", 400, "invalid_event_seq");
     hltc_call_error(D, HLT_H1, TOK, "POST", ackp, "{\"last_event_seq\":\"3\"}", 400, "invalid_event_seq");
     hltc_call_error(D, HLT_H1, TOK, "POST", ackp, "{\"last_event_seq\":1.5}", 400, "invalid_event_seq");
     hltc_call_error(D, HLT_H1, TOK, "POST", ackp, hltc_fmt("{\"last_event_seq\":%lld}", (long long)last + 1), 400,
@@ -873,6 +898,20 @@ START_TEST(test_ack_unread)
     int64_t now_last = hltc_last_seq(D, TOK, id);
     json_decref(hltc_call(D, HLT_H1, dev2.access, "POST", ackp, hltc_fmt("{\"last_event_seq\":%lld}", (long long)now_last), 200));
     l = hltc_call(D, HLT_H1, dev2.access, "GET", "/api/v1/conversations/archived?limit=100", NULL, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(find_conv(l, id), "unread_count")), 0);
+    json_decref(l);
+    /* no body (apps written for the original send none) and {} both mean "read up to the last event" */
+    l = hltc_call(D, HLT_H1, TOK, "GET", "/api/v1/conversations/archived?limit=100", NULL, 200);
+    ck_assert_int_gt(json_integer_value(json_object_get(find_conv(l, id), "unread_count")), 0);
+    json_decref(l);
+    j = hltc_call(D, HLT_H1, TOK, "POST", ackp, NULL, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "last_event_seq")), now_last);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "unread_count")), 0);
+    json_decref(j);
+    j = hltc_call(D, HLT_H2C, dev2.access, "POST", ackp, "{}", 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "last_event_seq")), now_last);
+    json_decref(j);
+    l = hltc_call(D, HLT_H1, TOK, "GET", "/api/v1/conversations/archived?limit=100", NULL, 200);
     ck_assert_int_eq(json_integer_value(json_object_get(find_conv(l, id), "unread_count")), 0);
     json_decref(l);
     /* deleted: 404 */
@@ -1050,6 +1089,7 @@ Suite *suite_conversations(void)
     tcase_add_test(tc, test_list_paging);
     tcase_add_test(tc, test_search);
     tcase_add_test(tc, test_search_unicode_case);
+    tcase_add_test(tc, test_search_query_cap);
     tcase_add_test(tc, test_soft_delete);
     tcase_add_test(tc, test_bulk_delete);
     tcase_add_test(tc, test_updates);
