@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian packages HermesLink needs to build, test and benchmark.
+# Installs the Debian packages HermesLink needs to build, test and benchmark; with --browser also the npm dependencies
+# of the browser test (tests/browser/package.json, from its lockfile).
 # Idempotent and non-interactive: runs `apt-get update` only when something is missing, uses sudo
 # when not root, and says so clearly when neither works.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+browser=0
+for arg in "$@"; do
+    case $arg in
+    --browser) browser=1 ;;
+    *)
+        echo "usage: $0 [--browser]" >&2
+        exit 2
+        ;;
+    esac
+done
 
 PACKAGES=(
     build-essential cmake pkg-config make
@@ -18,24 +31,34 @@ for p in "${PACKAGES[@]}"; do
         missing+=("$p")
     fi
 done
+# node and npm (the browser test): any on PATH will do, e.g. NodeSource's nodejs, which bundles npm and conflicts with
+# Debian's npm package; otherwise Debian's
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing missing packages: ${missing[*]}" >&2
+    if [ "$(id -u)" -eq 0 ]; then
+        SUDO=()
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        echo "deps: not root, using sudo" >&2
+        SUDO=(sudo -n)
+    else
+        echo "deps: cannot install packages: not root and passwordless sudo is unavailable." >&2
+        echo "deps: install them yourself: apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    echo "deps: done" >&2
 fi
 
-echo "deps: installing missing packages: ${missing[*]}" >&2
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    echo "deps: not root, using sudo" >&2
-    SUDO=(sudo -n)
-else
-    echo "deps: cannot install packages: not root and passwordless sudo is unavailable." >&2
-    echo "deps: install them yourself: apt-get install ${missing[*]}" >&2
-    exit 1
+if [ $browser -eq 1 ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
+    echo "deps: installing the browser test's npm dependencies (npm ci in tests/browser)" >&2
+    (cd tests/browser && timeout 300 npm ci --no-audit --no-fund --loglevel=error >&2) || {
+        echo "deps: npm ci failed in tests/browser" >&2
+        exit 1
+    }
 fi
-
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "deps: done" >&2

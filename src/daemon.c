@@ -14,7 +14,9 @@
 #include "hl/auth.h"
 #include "hl/pairing.h"
 #include "hl/runproxy.h"
+#include "hl/sse.h"
 #include "hl/store.h"
+#include "hl/db_schema.h"
 #include "hl/token_table.h"
 #include "hl/clock.h"
 #include "hl/control.h"
@@ -156,7 +158,19 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         snprintf(err, sizeof(err), "cannot start the logger thread");
         goto Exit;
     }
-    if (hl_store_actor_init(&hl_app.store) != 0 || hl_actor_start(&hl_app.store.actor) != 0) {
+    char *blobs_dir = hl_path_join(hl_app.home, "blobs");
+    ret = hl_store_init(&hl_app.store, hl_app.db_path, blobs_dir);
+    free(blobs_dir);
+    if (ret != 0) {
+        snprintf(err, sizeof(err), "cannot prepare the store");
+        goto Exit;
+    }
+    if (hl_runproxy_init(&hl_app.runproxy, hl_app.store) != 0) {
+        snprintf(err, sizeof(err), "cannot prepare the runproxy actor");
+        goto Exit;
+    }
+    hl_sse_attach_store(hl_app.store);
+    if (hl_store_start(hl_app.store) != 0) {
         snprintf(err, sizeof(err), "cannot start the store actor");
         goto Exit;
     }
@@ -172,7 +186,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         goto Exit;
     }
     pairing_started = 1;
-    if (hl_runproxy_actor_init(&hl_app.runproxy) != 0 || hl_actor_start(&hl_app.runproxy) != 0) {
+    if (hl_actor_start(hl_runproxy_actor(hl_app.runproxy)) != 0) {
         snprintf(err, sizeof(err), "cannot start the runproxy actor");
         goto Exit;
     }
@@ -227,25 +241,24 @@ Exit:
     if (system_started)
         hl_actor_stop(&hl_app.system);
     if (runproxy_started)
-        hl_actor_stop(&hl_app.runproxy); /* before the store: what the store hands it later is freed with its mailbox */
+        hl_actor_stop(
+            hl_runproxy_actor(hl_app.runproxy)); /* before the store: what the store hands it later is freed with its mailbox */
     if (pairing_started)
         hl_actor_stop(&hl_app.pairing.actor); /* before auth: a claim in flight still forwards to auth */
     if (auth_started)
         hl_actor_stop(&hl_app.auth.actor);
     if (store_started)
-        hl_actor_stop(&hl_app.store.actor);
+        hl_store_stop(hl_app.store);
     if (server != NULL)
         hl_server_free(server);
     if (system_started)
         hl_actor_dispose(&hl_app.system);
-    if (runproxy_started)
-        hl_actor_dispose(&hl_app.runproxy);
+    hl_runproxy_dispose(hl_app.runproxy);
     if (pairing_started)
         hl_db_actor_dispose(&hl_app.pairing);
     if (auth_started)
         hl_db_actor_dispose(&hl_app.auth);
-    if (store_started)
-        hl_db_actor_dispose(&hl_app.store);
+    hl_store_dispose(hl_app.store);
     hl_token_table_destroy();
     hl_router_free(router);
     hl_snapshot_clear();

@@ -31,6 +31,13 @@ typedef struct st_hl_actor_callbacks_t {
     void (*on_tick)(hl_actor_t *actor);
     /** Runs on the actor thread after the last batch. Optional. */
     void (*on_stop)(hl_actor_t *actor);
+    /**
+     * Optional wait hook, for an actor that owns file descriptors and timers besides its mailbox (a curl multi handle):
+     * blocks until `mailbox_fd` is readable, `timeout_ms` passes (-1 = no limit; the loop's tick) or the actor's own
+     * events arrive, and handles those itself before returning. It must never read `mailbox_fd`. Without it the loop
+     * blocks on the mailbox alone.
+     */
+    void (*wait)(hl_actor_t *actor, int mailbox_fd, int timeout_ms);
 } hl_actor_callbacks_t;
 
 struct st_hl_actor_t {

@@ -34,10 +34,10 @@ typedef struct st_hl_app_t {
     int tls_port; /* bound TLS port, -1 without TLS */
     int test_mode;
     int64_t started_at_ms;
-    hl_db_actor_t store;
+    struct st_hl_store_t *store;
     hl_db_actor_t auth;
     hl_db_actor_t pairing;
-    hl_actor_t runproxy;
+    struct st_hl_runproxy_t *runproxy;
     hl_actor_t system;
     /** device counts (not hidden), published by the auth actor for /api/v1/status */
     atomic_uint devices_total, devices_active, devices_revoked;

@@ -48,25 +48,25 @@ int hl_auth_check_connect(hl_request_t *r);
  * Creates a device session (a new device, or the active device bound to the same app instance when `bind_app_instance`)
  * and answers 200 with {ok, link, device, access_token, refresh_token}. Takes ownership of `desc`.
  */
-void hl_auth_create_session(hl_pending_t *pending, hl_device_descriptor_t *desc, bool bind_app_instance);
+void hl_auth_create_session(hl_reply_to_t *reply_to, hl_device_descriptor_t *desc, bool bind_app_instance);
 
 /** POST /auth/refresh with a non-empty refresh token; takes ownership of `token` and `desc`. */
-void hl_auth_refresh(hl_pending_t *pending, char *token, hl_device_descriptor_t *desc);
+void hl_auth_refresh(hl_reply_to_t *reply_to, char *token, hl_device_descriptor_t *desc);
 
 /** POST /auth/logout: revokes the device of `token` (may be NULL); always answers {"ok":true}. Takes `token`. */
-void hl_auth_logout(hl_pending_t *pending, char *token);
+void hl_auth_logout(hl_reply_to_t *reply_to, char *token);
 
 /** GET /devices for the caller `current_id`. */
-void hl_auth_list_devices(hl_pending_t *pending, const char *current_id);
+void hl_auth_list_devices(hl_reply_to_t *reply_to, const char *current_id);
 
 /** PATCH /devices/:id with an already validated label. */
-void hl_auth_rename_device(hl_pending_t *pending, const char *device_id, const char *label, const char *current_id);
+void hl_auth_rename_device(hl_reply_to_t *reply_to, const char *device_id, const char *label, const char *current_id);
 
 /** DELETE /devices/:id (revoke). */
-void hl_auth_revoke_device(hl_pending_t *pending, const char *device_id, const char *current_id);
+void hl_auth_revoke_device(hl_reply_to_t *reply_to, const char *device_id, const char *current_id);
 
 /** DELETE /devices/:id/app-listing (hide a revoked device). */
-void hl_auth_hide_device(hl_pending_t *pending, const char *device_id, const char *current_id);
+void hl_auth_hide_device(hl_reply_to_t *reply_to, const char *device_id, const char *current_id);
 
 /**
  * Records that a device was seen (last_seen_at), optionally binding an app instance id and updating its model.
@@ -78,7 +78,7 @@ void hl_auth_record_seen(const char *device_id, const char *app_instance_id, con
  * GET /auth/me when the client headers change the device (model or app-instance binding): the auth actor applies the
  * change, publishes it, then answers the /auth/me body — so the next request already sees it.
  */
-void hl_auth_me_update(hl_pending_t *pending, const char *device_id, const char *app_instance_id, const char *model);
+void hl_auth_me_update(hl_reply_to_t *reply_to, const char *device_id, const char *app_instance_id, const char *model);
 
 /** True for "dev_" + 32 lowercase hex characters. */
 bool hl_device_id_valid(const char *id);

@@ -9,21 +9,17 @@
 #ifndef HL_DB_H
 #define HL_DB_H
 
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "hl/actor.h"
 
-/** Newest schema version this binary knows. */
-int hl_db_schema_version(void);
-
 /**
- * Creates or upgrades `path` to the newest schema. Refuses a database newer than this binary. 0 or -errno with a
- * message in err. Main thread, before actors start.
+ * Opens a connection with the pragmas every owner uses (WAL, foreign keys, synchronous FULL, a busy timeout long enough
+ * that another actor's short transaction never fails a batch). `readonly` for reader connections.
  */
-int hl_db_migrate(const char *path, char *err, size_t errlen) HL_WARN_UNUSED;
-
-/** Opens a connection with the pragmas every owner uses (WAL, foreign keys, synchronous FULL, busy timeout). */
-int hl_db_open(const char *path, sqlite3 **out) HL_WARN_UNUSED;
+int hl_db_open(const char *path, bool readonly, sqlite3 **out) HL_WARN_UNUSED;
 
 typedef struct st_hl_db_t hl_db_t;
 typedef struct st_hl_db_job_t hl_db_job_t;
@@ -33,8 +29,8 @@ struct st_hl_db_job_t {
     /** Runs on the actor thread inside the batch transaction. Return 0 to keep its writes, non-zero to roll them back. */
     int (*run)(hl_db_job_t *job, hl_db_t *db);
     /**
-     * Runs after the batch committed, with run's result (or -EIO when the commit failed). Sends the reply and frees the
-     * job. Required.
+     * Runs after the batch committed, with run's result (or HL_DB_FAILED when a statement or the commit failed). Sends the reply
+     * and frees the job. Required.
      */
     void (*complete)(hl_db_job_t *job, int status);
 };
@@ -49,13 +45,24 @@ sqlite3 *hl_db_conn(hl_db_t *db);
 void *hl_db_data(hl_db_t *db);
 
 /**
- * A cached prepared statement for `sql` (a string literal: cached by address), reset and with bindings cleared.
- * Aborts on a bad statement (it is a programming error). The actor's thread only.
+ * A cached prepared statement for `sql` (a string literal: cached by address), reset and with bindings cleared. A statement
+ * that does not prepare is logged and gives NULL (SQLite treats a NULL statement as a misuse that binds and steps nothing)
+ * and fails the job. The connection's thread only.
  */
 sqlite3_stmt *hl_db_stmt(hl_db_t *db, const char *sql);
 
-/** Runs a prepared statement to completion and resets it; 0 (DONE or ROW) or -1. */
+/**
+ * sqlite3_step that treats an error as an error: it is logged with the statement's SQL and fails the running job (its
+ * savepoint is rolled back and it completes with HL_DB_FAILED), whatever the caller then does with the return code.
+ * The connection's thread only.
+ */
+int hl_db_step(sqlite3_stmt *st);
+
+/** Runs a prepared statement to completion and resets it; 0 (DONE or ROW) or -1 (logged, and the job fails). */
 int hl_db_exec(sqlite3_stmt *st);
+
+/** The status a job completes with when one of its statements failed (or its batch did not commit). */
+#define HL_DB_FAILED (-EIO)
 
 /** A column's text, copied (NULL for SQL NULL). Caller frees. */
 char *hl_db_text(sqlite3_stmt *st, int col);
@@ -88,5 +95,17 @@ void hl_db_actor_dispose(hl_db_actor_t *a);
 
 /** Posts a job (ownership passes). Any thread. */
 void hl_db_actor_post(hl_db_actor_t *a, hl_db_job_t *job);
+
+/** A connection of its own for a thread that is not a db actor (reader threads). 0 or -errno. */
+int hl_db_connect(const char *path, bool readonly, void *data, hl_db_t **out) HL_WARN_UNUSED;
+
+/**
+ * Runs one job on `db` in its own transaction (a read snapshot for readers) and completes it. `max_ms` > 0 interrupts a
+ * job that runs longer (its statements fail, it completes with HL_DB_FAILED). The connection's thread only.
+ */
+void hl_db_run_one(hl_db_t *db, hl_db_job_t *job, unsigned max_ms);
+
+/** Closes a connection made with hl_db_connect. */
+void hl_db_disconnect(hl_db_t *db);
 
 #endif

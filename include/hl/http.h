@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "hl/actor.h"
+#include "hl/reply.h"
 #include "hl/router.h"
 
 /** Largest JSON body any JSON route accepts. */
@@ -27,9 +28,8 @@
 #define HL_H2O_BODY_LIMIT (64 * 1024 * 1024)
 
 typedef struct st_hl_worker_t hl_worker_t;
-typedef struct st_hl_pending_t hl_pending_t;
 
-/** What a route handler receives. Valid until the handler returns (deferred work uses hl_pending_t). */
+/** What a route handler receives. Valid until the handler returns (deferred work uses hl_request_defer). */
 typedef struct st_hl_request_t {
     h2o_req_t *req;
     hl_worker_t *worker;
@@ -82,35 +82,23 @@ void hl_reply_empty(hl_request_t *r, int status);
 
 /**
  * Defers the request to `actor`: takes an in-flight slot (past the actor's bound it answers 503 server_busy and returns
- * NULL) and returns a pending handle to put in the message. The actor answers with hl_pending_reply_* exactly once.
+ * NULL) and returns the reply address to hand to the actor, which answers it exactly once (hl_reply). The result becomes the
+ * response: its kind the status (hl_result_status), its body the JSON envelope {"ok":…} or its raw bytes.
  */
-hl_pending_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor);
+hl_reply_to_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor);
 
 /**
- * Answers a deferred request with `body` (stolen) as JSON. Any thread (normally the actor's): the body is serialised
- * here and handed to the request's worker, which drops it if the client has gone. Consumes the pending handle.
+ * Like hl_request_defer, but the result comes back to `then` on the worker's thread (with r NULL when the client has gone),
+ * which owns the result and answers r itself.
  */
-void hl_pending_reply_json(hl_pending_t *pending, int status, json_t *body);
+hl_reply_to_t *hl_request_defer_then(hl_request_t *r, hl_actor_t *actor,
+                                     void (*then)(hl_request_t *r, hl_result_t *result, void *data), void *data);
 
-/** Answers a deferred request with the error envelope. Any thread. Consumes the pending handle. */
-void hl_pending_reply_error(hl_pending_t *pending, int status, const char *code, const char *message);
+/** Answers r with a result (consumed), as a deferred request would be. */
+void hl_reply_result(hl_request_t *r, hl_result_t *result);
 
-/**
- * Answers a deferred request with `len` bytes (copied) of `content_type` (copied). Any thread. Consumes the pending handle.
- */
-void hl_pending_reply_bytes(hl_pending_t *pending, int status, const char *content_type, const char *data, size_t len);
-
-/**
- * Resumes a deferred request on its worker instead of answering it from here: `fn` runs on the worker's thread with the
- * request (NULL when the client has gone, so fn can free `data`). Any thread. Consumes the pending handle.
- */
-void hl_pending_resume(hl_pending_t *pending, void (*fn)(hl_request_t *r, void *data), void *data);
-
-/**
- * Adds a response header (up to 4) to the coming reply (e.g. Retry-After). Call before the reply, from the thread that
- * will reply. `name` is a lowercase string literal; `value` is copied.
- */
-void hl_pending_set_header(hl_pending_t *pending, const char *name, const char *value);
+/** The HTTP status of a result kind. */
+int hl_result_status(hl_result_kind_t kind);
 
 /** The client's address as text ("127.0.0.1", "::1"), in pool memory; "unknown" when it cannot be read. */
 const char *hl_request_peer(const hl_request_t *r);

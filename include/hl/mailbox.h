@@ -3,7 +3,7 @@
  * turns the queue from empty to non-empty, so a burst of N posts costs the consumer one wake-up.
  *
  * One consumer per mailbox. Consumers either block (hl_mailbox_wait, actor threads) or are woken by their h2o
- * event loop (hl_mailbox_attach_loop, worker threads). Posting transfers ownership of the message.
+ * event loop (hl_mailbox_fd, worker threads). Posting transfers ownership of the message.
  */
 #ifndef HL_MAILBOX_H
 #define HL_MAILBOX_H
@@ -41,10 +41,6 @@ struct st_hl_mailbox_t {
     int _efd;
     /** wake-ups that reached the consumer (statistics, for tests and benchmarks) */
     atomic_ulong wakeups;
-    /** h2o socket wrapping the eventfd when attached to a loop (worker consumers only) */
-    void *_sock;
-    void (*_on_ready)(hl_mailbox_t *mb, void *data);
-    void *_on_ready_data;
 };
 
 /** Initialises a mailbox. Returns 0 or -errno (eventfd creation failed). Consumer thread or before threads start. */
@@ -52,7 +48,7 @@ int hl_mailbox_init(hl_mailbox_t *mb) HL_WARN_UNUSED;
 
 /**
  * Frees every message still queued (through its free callback) and closes the eventfd. Call only when no producer can
- * post any more and after hl_mailbox_detach_loop.
+ * post any more and after whatever waits on its fd stopped.
  */
 void hl_mailbox_dispose(hl_mailbox_t *mb);
 
@@ -86,14 +82,10 @@ void hl_msg_batch_free(hl_msg_batch_t *batch);
  */
 int hl_mailbox_wait(hl_mailbox_t *mb, int timeout_ms);
 
-struct st_h2o_evloop_t;
 /**
- * Wraps the eventfd as an h2o socket on `loop`; `on_ready` runs on the loop's thread whenever messages may be waiting
- * (it should call hl_mailbox_take). Worker thread that owns `loop`.
+ * The eventfd that becomes readable when messages may be waiting, for consumers that wait on more than the mailbox (an
+ * event loop, a curl multi handle): wait for it to be readable, then call hl_mailbox_take. Never read it directly.
  */
-void hl_mailbox_attach_loop(hl_mailbox_t *mb, struct st_h2o_evloop_t *loop, void (*on_ready)(hl_mailbox_t *, void *), void *data);
-
-/** Undoes hl_mailbox_attach_loop (closes the h2o socket but not the eventfd). Loop thread. */
-void hl_mailbox_detach_loop(hl_mailbox_t *mb);
+int hl_mailbox_fd(const hl_mailbox_t *mb);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include "hl/auth.h"
 #include "hl/db.h"
-#include "hl/http.h"
+#include "hl/reply.h"
 
 /** Failed claims / unknown-session lookups allowed per client address per window before 429 rate_limited. */
 #define HL_PAIRING_RATE_LIMIT 30
@@ -22,24 +22,24 @@
 int hl_pairing_actor_init(hl_db_actor_t *actor) HL_WARN_UNUSED;
 
 /**
- * Creates a pairing session and its connect token. `deliver` receives (on the actor thread) the JSON
- * {"qr_payload", "pairing_page_urls", "session_id", "connect_token", "expires_at"} or an error envelope, and owns it.
+ * Creates a pairing session and its connect token; the result's body is
+ * {"qr_payload", "pairing_page_urls", "session_id", "connect_token", "expires_at"}.
  */
-void hl_pairing_create(void (*deliver)(json_t *result, void *data), void *data);
+void hl_pairing_create(hl_reply_to_t *reply_to);
 
 /** GET /api/v1/pairing/session. `session_id` may be NULL (answers 400). `peer` is the client address. */
-void hl_pairing_get_session(hl_pending_t *pending, const char *session_id, const char *peer);
+void hl_pairing_get_session(hl_reply_to_t *reply_to, const char *session_id, const char *peer);
 
 /** POST /api/v1/pairing/claim with the request body (borrowed; read before returning). */
-void hl_pairing_claim(hl_pending_t *pending, json_t *body, const char *peer);
+void hl_pairing_claim(hl_reply_to_t *reply_to, json_t *body, const char *peer);
 
 /**
  * POST /api/v1/auth/device-session: consumes the connect token (single use) and enrols a new device through the auth
  * actor; 401 auth_invalid when the token is unknown, used or expired. Takes ownership of `desc`.
  */
-void hl_pairing_enroll(hl_pending_t *pending, const char *token, size_t token_len, hl_device_descriptor_t *desc);
+void hl_pairing_enroll(hl_reply_to_t *reply_to, const char *token, size_t token_len, hl_device_descriptor_t *desc);
 
 /** GET /pair?session_id=: answers the HTML pairing page (or the spec's text/plain 404). */
-void hl_pairing_page(hl_pending_t *pending, const char *session_id, const char *peer);
+void hl_pairing_page(hl_reply_to_t *reply_to, const char *session_id, const char *peer);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * Server-Sent Events fan-out (DESIGN §2). The store actor formats each committed event once into a refcounted frame and
- * posts one message per batch to every worker; each worker appends the frames to its rings (one for all conversations,
+ * Server-Sent Events fan-out (DESIGN §2), the SSE hub. Committed events are formatted once into refcounted frames and
+ * posted in one message per batch to every worker; each worker appends the frames to its rings (one for all conversations,
  * one per conversation that has listeners on that worker) and wakes the idle streams, which send from their cursor in one
  * h2o_send with many iovecs. A stream that falls behind its ring is ended so that the client resumes with Last-Event-ID:
  * nothing is skipped silently and memory stays bounded.
@@ -20,13 +20,13 @@
 /** One stored event, pre-formatted for both kinds of stream. Immutable once created; shared across threads. */
 typedef struct st_hl_event_frame_t {
     atomic_uint refs;
-    int64_t event_id; /* global id: the `id:` of the all-conversations stream */
-    int64_t seq;      /* per-conversation seq: the `id:` of a conversation stream */
-    char conversation_id[48];
-    bool notify;             /* passes ?mode=notifications */
-    h2o_iovec_t conv_head;   /* "id: <seq>\nevent: <type>\ndata: " */
-    h2o_iovec_t global_head; /* "id: <event_id>\nevent: <type>\ndata: " */
-    h2o_iovec_t body;        /* "<event JSON>\n\n" */
+    int64_t event_id;            /* global id: the `id:` of the all-conversations stream */
+    int64_t seq;                 /* per-conversation seq: the `id:` of a conversation stream */
+    const char *conversation_id; /* the topic key, never truncated (points into data) */
+    bool notify;                 /* passes ?mode=notifications */
+    h2o_iovec_t conv_head;       /* "id: <seq>\nevent: <type>\ndata: " */
+    h2o_iovec_t global_head;     /* "id: <event_id>\nevent: <type>\ndata: " */
+    h2o_iovec_t body;            /* "<event JSON>\n\n" */
     char data[];
 } hl_event_frame_t;
 
@@ -38,20 +38,45 @@ void hl_event_frame_retain(hl_event_frame_t *f);
 /** Drops a reference; frees on the last. Any thread. */
 void hl_event_frame_release(hl_event_frame_t *f);
 
-/** True for the event types the notifications mode passes. */
-bool hl_event_type_notifies(const char *type);
+/** The kinds of topic a stream can follow. */
+typedef enum en_hl_sse_topic_kind_t {
+    HL_SSE_TOPIC_ALL,          /* every conversation: ids are global event ids */
+    HL_SSE_TOPIC_CONVERSATION, /* one conversation (key = its id): ids are its seqs */
+    HL_SSE_NUM_TOPIC_KINDS
+} hl_sse_topic_kind_t;
+
+/** One stored event as a source hands it over (borrowed for the call). */
+typedef struct st_hl_sse_record_t {
+    int64_t event_id, seq;
+    const char *key; /* conversation id */
+    const char *type;
+    bool notify;
+    const char *json;
+    size_t json_len;
+} hl_sse_record_t;
 
 /**
- * Posts a batch of frames to every worker (each worker gets its own references; the caller keeps its own). The frames
- * must be in commit order. Any thread (the store actor after a commit).
+ * Where a topic kind's history comes from: read(data, key, after, notifications_only, limit, page_ctx) fetches up to `limit`
+ * records after `after` (key NULL for the all-conversations kind) and answers with hl_sse_deliver_page(page_ctx, …) exactly
+ * once, from any thread.
  */
-void hl_sse_broadcast(hl_event_frame_t **frames, size_t n);
+typedef struct st_hl_sse_source_t {
+    void (*read)(void *data, const char *key, int64_t after, bool notifications_only, size_t limit, void *page_ctx);
+    void *data;
+} hl_sse_source_t;
 
-/**
- * Hands a page of history to the stream that asked for it (see hl_store_replay): `frames` (ownership passes, each with one
- * reference), `more` when the page was full, `failed` when the store could not read it. Any thread (the store actor).
- */
-void hl_sse_deliver_replay(hl_worker_t *worker, void *stream, hl_event_frame_t **frames, size_t n, bool more, bool failed);
+/** Sets the replay source of a topic kind. Main thread, before the server runs. */
+void hl_sse_set_source(hl_sse_topic_kind_t kind, const hl_sse_source_t *source);
+
+/** A source's answer to read(): `records` (borrowed), `more` when the page was full, `failed` when it could not read. */
+void hl_sse_deliver_page(void *page_ctx, const hl_sse_record_t *records, size_t n, bool more, bool failed);
+
+/** Formats committed events once and posts them to every worker, in commit order. Any thread (a store observer). */
+void hl_sse_publish(const hl_sse_record_t *records, size_t n);
+
+struct st_hl_store_t;
+/** Makes the store the source of both conversation topic kinds and publishes what it commits. Main thread, before start. */
+void hl_sse_attach_store(struct st_hl_store_t *store);
 
 /** Per-worker set-up and tear-down of the fan-out state (server.c calls these on the worker's thread). */
 void hl_sse_worker_init(hl_worker_t *worker);

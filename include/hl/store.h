@@ -1,90 +1,210 @@
 /*
- * The store actor (src/store/store*.c, conv_*.c): conversations, messages, runs, events, approvals, blobs, plans and read
- * cursors in link.db. Every mutation and its events commit in one transaction; replies and SSE broadcasts happen after.
- * Requests are operations with JSON arguments so that route files stay thin; every function posts and returns at once.
+ * The store (src/store/): conversations, messages, runs, events, approvals, blobs, plans and read cursors in link.db.
+ * Domain layer: typed requests in, hl_result_t out (no HTTP here).
+ *
+ * Writes run on the store actor in group commit: every mutation and its events commit in one transaction, then the
+ * result is answered and the committed events go to the observers registered at start-up (the SSE hub, the run proxy).
+ * Reads (lists, search, messages, event pages, blob reads) run on reader threads with their own WAL connections, so they
+ * never wait for the write lock nor hold up writes. Every request function copies what it needs, posts and returns.
  */
 #ifndef HL_STORE_H
 #define HL_STORE_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
-#include "hl/db.h"
-#include "hl/http.h"
+#include "hl/actor.h"
+#include "hl/reply.h"
 
 /** Longest search query, in Unicode characters (longer → 400 query_too_long before any SQL). */
 #define HL_SEARCH_MAX_CHARS 256
+/** Largest blob. */
+#define HL_BLOB_MAX_BYTES (50 * 1024 * 1024)
+/** Most ids in one bulk delete, attachments in one message. */
+#define HL_STORE_MAX_BULK_IDS 1000
+#define HL_STORE_MAX_ATTACHMENTS 32
 
-typedef enum {
-    HL_STORE_LIST,             /* {status, limit, cursor} */
-    HL_STORE_SEARCH,           /* {status, query, limit, cursor} */
-    HL_STORE_CREATE,           /* {title?, profile?} */
-    HL_STORE_DELETE,           /* {conversation_id} */
-    HL_STORE_BULK_DELETE,      /* {conversation_ids} */
-    HL_STORE_MESSAGES,         /* {conversation_id, limit, before?} */
-    HL_STORE_SEND,             /* {conversation_id, content, attachments, client_message_id?, profile?} */
-    HL_STORE_RENAME,           /* {conversation_id, title} */
-    HL_STORE_SET_MODEL,        /* {conversation_id, model_id} */
-    HL_STORE_SET_PROFILE,      /* {conversation_id, profile} */
-    HL_STORE_ARCHIVE,          /* {conversation_id} */
-    HL_STORE_UNARCHIVE,        /* {conversation_id} */
-    HL_STORE_ACK,              /* {conversation_id, last_event_seq} */
-    HL_STORE_CANCEL_RUN,       /* {conversation_id, run_id} */
-    HL_STORE_RESOLVE_APPROVAL, /* {conversation_id, approval_id, decision, scope} */
-    HL_STORE_STREAM_CHECK,     /* {conversation_id}: exists and not deleted (before an SSE stream opens) */
-    HL_STORE_PLAN_CREATE,      /* {kind, exclude?} */
-    HL_STORE_PLAN_GET,         /* {kind, plan_id} */
-    HL_STORE_PLAN_EXECUTE,     /* {kind, plan_id} */
-    HL_STORE_BLOB_GET,         /* {conversation_id, blob_id} */
-    HL_STORE_BLOB_DELETE,      /* {conversation_id, blob_id} */
-    HL_STORE_RUN_EVENT,        /* internal: {run_id, type, …} from the runproxy actor */
-    HL_STORE_NUM_OPS
-} hl_store_op_t;
+typedef struct st_hl_store_t hl_store_t;
 
-/** Prepares the store actor on link.db. Main thread. */
-int hl_store_actor_init(hl_db_actor_t *actor) HL_WARN_UNUSED;
+/* ---- life cycle (main thread) ---- */
 
-/**
- * Runs `op` with `args` (stolen) for the authenticated device `device_id` (may be NULL) and answers `pending` (may be NULL
- * for internal operations).
- */
-void hl_store_call(hl_pending_t *pending, hl_store_op_t op, json_t *args, const char *device_id);
+/** Prepares the store on `db_path` (migrated) with blobs under `blobs_dir`. 0 or -errno. */
+int hl_store_init(hl_store_t **out, const char *db_path, const char *blobs_dir) HL_WARN_UNUSED;
 
-/**
- * Like hl_store_call, but the outcome goes to `done` (on the store actor's thread, after the commit) instead of straight to
- * the client: done(pending, status, reply, data) must answer or resume `pending` and owns `reply`.
- */
-void hl_store_call_then(hl_pending_t *pending, hl_store_op_t op, json_t *args, const char *device_id,
-                        void (*done)(hl_pending_t *pending, int status, json_t *reply, void *data), void *data);
+/** One committed event, as it is stored (borrowed for the duration of an observer call or a replay callback). */
+typedef struct st_hl_event_record_t {
+    int64_t event_id; /* global id, for the all-conversations stream */
+    int64_t seq;      /* per-conversation seq */
+    const char *conversation_id;
+    const char *type;
+    bool notify;      /* passes ?mode=notifications */
+    const char *json; /* the whole event object as JSON */
+    size_t json_len;
+} hl_event_record_t;
 
-/** Reserves one of the few uploads whose bytes may be held in memory at once; false when busy (answer 503). Any thread. */
-bool hl_store_upload_begin(void);
+/** A run the store wants started upstream: its ids and the upstream request (JSON at the edge: the upstream's body). */
+typedef struct st_hl_run_start_t {
+    const char *run_id;
+    const char *conversation_id;
+    json_t *request; /* {input, conversation_history, profile?, model?, session_id?, attachments?} */
+} hl_run_start_t;
 
-/** Gives back a reservation that was not used (the upload was refused before reaching the store). Any thread. */
-void hl_store_upload_abort(void);
+/** An approval decision to forward upstream. */
+typedef struct st_hl_approval_decision_t {
+    const char *run_id;
+    const char *approval_id;
+    const char *upstream_id; /* NULL when the upstream gave none */
+    const char *decision;    /* "deny" or the approval scope */
+} hl_approval_decision_t;
 
-/**
- * Stores an uploaded blob for a conversation: `data` (len bytes, malloc'd; ownership passes) is written to a temp file,
- * fsynced and renamed under blobs/ by content hash. Answers 201 with the blob, or the conversation errors. Ends the
- * upload reservation taken with hl_store_upload_begin.
- */
-void hl_store_put_blob(hl_pending_t *pending, const char *conversation_id, const char *data, size_t len, const char *mime,
-                       const char *filename);
+/** What one batch committed, handed to every observer after the COMMIT (on the store's thread; all borrowed). */
+typedef struct st_hl_store_commit_t {
+    const hl_event_record_t *events;
+    size_t num_events;
+    const hl_run_start_t *run_starts;
+    size_t num_run_starts;
+    const char *const *run_cancels; /* run ids whose upstream run must stop */
+    size_t num_run_cancels;
+    const hl_approval_decision_t *decisions;
+    size_t num_decisions;
+} hl_store_commit_t;
 
-/** Answers the bytes of a blob of a conversation (Content-Type, Content-Disposition), or 404 blob_not_found. */
-void hl_store_get_blob(hl_pending_t *pending, const char *conversation_id, const char *blob_id);
+/** Observer of committed batches: runs on the store's thread, must not block. */
+typedef void (*hl_store_observer_fn)(void *data, const hl_store_commit_t *commit);
 
-/**
- * Reads a page of stored events for a stream: of one conversation with seq > after, or (conversation_id NULL) of all
- * with global id > after, only notification types when asked; answers with hl_sse_deliver_replay. Any thread.
- */
-void hl_store_replay(hl_worker_t *worker, void *stream, const char *conversation_id, int64_t after, bool notifications_only,
-                     size_t limit);
+/** Registers an observer (before hl_store_start). */
+void hl_store_observe(hl_store_t *store, hl_store_observer_fn fn, void *data);
 
-/** True for "conv_" + one or more of [a-zA-Z0-9] (spec/API.md §7). */
+/** Starts the store's threads (runs crash recovery first). 0 or -errno. */
+int hl_store_start(hl_store_t *store) HL_WARN_UNUSED;
+
+/** Stops the store's threads after everything queued was handled. */
+void hl_store_stop(hl_store_t *store);
+
+/** Frees the store (after hl_store_stop, or when never started). */
+void hl_store_dispose(hl_store_t *store);
+
+/** The actor whose in-flight bound guards requests to the store (the HTTP layer's back-pressure). Any thread. */
+hl_actor_t *hl_store_actor(hl_store_t *store);
+
+/* ---- validation (any thread) ---- */
+
+/** True for "conv_" + one or more of [a-zA-Z0-9], at most 100 characters in all (spec/API.md §7). */
 bool hl_conversation_id_valid(const char *id);
 
 /** True for "blob_" + 32 lowercase hex. */
 bool hl_blob_id_valid(const char *id);
+
+/* ---- requests (any thread; `device_id` is the caller's device, may be NULL; results described in spec/API.md §7) ---- */
+
+typedef struct st_hl_conv_list_req_t {
+    bool archived;      /* archived conversations instead of active ones */
+    int limit;          /* 1..100 */
+    const char *cursor; /* conversation id to start after, or NULL */
+    const char *query;  /* search: at most HL_SEARCH_MAX_CHARS characters; NULL or "" lists */
+} hl_conv_list_req_t;
+
+void hl_store_list(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const hl_conv_list_req_t *req);
+
+/** `title` NULL = the default title ("" is kept); `profile` may be NULL. */
+void hl_store_create(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *title, const char *profile);
+void hl_store_delete(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id);
+void hl_store_bulk_delete(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *const *ids, size_t n);
+/** A page of messages, newest `limit`, before message `before` (NULL = the newest). */
+void hl_store_messages(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, int limit,
+                       const char *before);
+
+typedef struct st_hl_send_req_t {
+    const char *conversation_id;
+    const char *content;         /* trimmed text (may be "" with attachments) */
+    const char *const *blob_ids; /* attachments: valid blob ids */
+    size_t num_blob_ids;
+    const char *client_message_id; /* may be NULL */
+    const char *profile;           /* may be NULL */
+} hl_send_req_t;
+
+void hl_store_send(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const hl_send_req_t *req);
+void hl_store_rename(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, const char *title);
+/** `model_id` NULL or "" clears the override. */
+void hl_store_set_model(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, const char *model_id);
+void hl_store_set_profile(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id,
+                          const char *profile);
+void hl_store_archive(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, bool archive);
+/** Marks read up to `last_event_seq` for the device (-1 = up to the last event). */
+void hl_store_ack(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, int64_t last_event_seq);
+void hl_store_cancel_run(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, const char *run_id);
+/** Approves (with `scope`, NULL = the default) or denies a pending approval. */
+void hl_store_resolve_approval(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id,
+                               const char *approval_id, bool approve, const char *scope);
+/** Whether a conversation exists and is not deleted; the result's body carries its last_event_seq. */
+void hl_store_stream_check(hl_store_t *s, hl_reply_to_t *to, const char *conversation_id);
+
+typedef enum en_hl_plan_kind_t { HL_PLAN_CLEAR, HL_PLAN_ARCHIVE } hl_plan_kind_t;
+
+void hl_store_plan_create(hl_store_t *s, hl_reply_to_t *to, const char *device_id, hl_plan_kind_t kind,
+                          const char *const *exclude_ids, size_t num_exclude);
+void hl_store_plan_get(hl_store_t *s, hl_reply_to_t *to, const char *device_id, hl_plan_kind_t kind, const char *plan_id);
+void hl_store_plan_execute(hl_store_t *s, hl_reply_to_t *to, const char *device_id, hl_plan_kind_t kind, const char *plan_id);
+
+/* ---- blobs ---- */
+
+/** Reserves one of the few uploads whose bytes may be held in memory at once; false when busy. Any thread. */
+bool hl_store_upload_begin(hl_store_t *s);
+
+/** Gives back a reservation that was not used (the upload was refused before reaching the store). Any thread. */
+void hl_store_upload_abort(hl_store_t *s);
+
+/**
+ * Stores an uploaded blob: `data` (len bytes, malloc'd; ownership passes) is written to a temp file and fsynced before the
+ * write transaction that links it; CREATED with {blob}. Ends the reservation taken with hl_store_upload_begin.
+ */
+void hl_store_put_blob(hl_store_t *s, hl_reply_to_t *to, const char *conversation_id, char *data, size_t len, const char *mime,
+                       const char *filename);
+
+/** The bytes of a blob of a conversation (raw result with its type and file name), or NOT_FOUND blob_not_found. */
+void hl_store_get_blob(hl_store_t *s, hl_reply_to_t *to, const char *conversation_id, const char *blob_id);
+void hl_store_delete_blob(hl_store_t *s, hl_reply_to_t *to, const char *conversation_id, const char *blob_id);
+
+/* ---- event history (the SSE hub's replay source) ---- */
+
+typedef struct st_hl_event_page_req_t {
+    const char *conversation_id; /* NULL: every conversation, by global id */
+    int64_t after;               /* seq (or global id) the reader already has */
+    bool notifications_only;
+    size_t limit;
+} hl_event_page_req_t;
+
+/**
+ * Reads a page of stored events on a reader thread and calls done(ctx, records, n, more, failed) there (records borrowed for
+ * the call; `more` when the page was full). Any thread.
+ */
+void hl_store_read_events(hl_store_t *s, const hl_event_page_req_t *req,
+                          void (*done)(void *ctx, const hl_event_record_t *records, size_t n, bool more, bool failed), void *ctx);
+
+/* ---- run events (from the run proxy) ---- */
+
+typedef enum en_hl_run_event_kind_t {
+    HL_RUN_EVENT_UPSTREAM,  /* the upstream accepted the run: upstream_run_id */
+    HL_RUN_EVENT_DELTA,     /* assistant text: delta */
+    HL_RUN_EVENT_COMPLETED, /* usage (may be NULL) */
+    HL_RUN_EVENT_FAILED,    /* error_code, error_message */
+} hl_run_event_kind_t;
+
+typedef struct st_hl_run_event_t {
+    hl_run_event_kind_t kind;
+    const char *run_id;
+    const char *upstream_run_id;
+    const char *delta;
+    const char *error_code;
+    const char *error_message;
+    json_t *usage; /* {input_tokens, output_tokens, total_tokens}; borrowed */
+} hl_run_event_t;
+
+/** A round trip through the writer that reads link.db and waits `delay_ms` there: {db_created_at, delay_ms}. (Tests.) */
+void hl_store_ping(hl_store_t *s, hl_reply_to_t *to, int delay_ms);
+
+/** Applies a run event (copied); `to` may be NULL. Any thread. */
+void hl_store_run_event(hl_store_t *s, hl_reply_to_t *to, const hl_run_event_t *ev);
 
 #endif

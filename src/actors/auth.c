@@ -221,9 +221,9 @@ static void dispose_effects(hl_json_job_t *base)
     auth_effects_dispose(&((auth_job_t *)base)->fx);
 }
 
-void *auth_job_new(size_t size, hl_pending_t *pending, int (*exec)(hl_json_job_t *, hl_db_t *))
+void *auth_job_new(size_t size, hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *))
 {
-    auth_job_t *job = hl_json_job_new(size, pending, exec);
+    auth_job_t *job = hl_json_job_new(size, reply_to, exec);
     job->super.after_commit = apply_effects;
     job->super.dispose = dispose_effects;
     return job;
@@ -362,7 +362,7 @@ static int rotate(hl_db_t *db, device_row_t *row, int64_t now, token_pair_t *pai
 
 static json_t *session_json(const device_row_t *row, const token_pair_t *pair, int with_link)
 {
-    json_t *j = json_pack("{s:b}", "ok", 1);
+    json_t *j = json_object();
     if (with_link)
         json_object_set_new(j, "link",
                             json_pack("{s:s?, s:s}", "link_id", hl_app.identity.link_id, "display_name", HL_DISPLAY_NAME));
@@ -495,7 +495,7 @@ static int exec_create_session(hl_json_job_t *base, hl_db_t *db)
     hl_log(HL_LOG_INFO, "device_session_enrolled", json_pack("{s:s, s:s}", "device_id", row.id, "platform", row.platform));
 Reply:
     json_decref(device_summary_json(db, fx));
-    ret = hl_json_job_ok(base, 200, session_json(&row, &pair, 1));
+    ret = hl_json_job_ok(base, HL_RESULT_OK, session_json(&row, &pair, 1));
 Exit:
     free(label);
     free(platform);
@@ -511,9 +511,9 @@ static void dispose_session_job(hl_json_job_t *base)
     hl_device_descriptor_dispose(&((session_job_t *)base)->desc);
 }
 
-void hl_auth_create_session(hl_pending_t *pending, hl_device_descriptor_t *desc, bool bind_app_instance)
+void hl_auth_create_session(hl_reply_to_t *reply_to, hl_device_descriptor_t *desc, bool bind_app_instance)
 {
-    session_job_t *job = auth_job_new(sizeof(*job), pending, exec_create_session);
+    session_job_t *job = auth_job_new(sizeof(*job), reply_to, exec_create_session);
     job->super.super.dispose = dispose_session_job;
     job->desc = *desc;
     memset(desc, 0, sizeof(*desc));
@@ -531,7 +531,7 @@ typedef struct st_refresh_job_t {
 
 static int refresh_invalid(hl_json_job_t *job)
 {
-    return hl_json_job_error(job, 401, "refresh_token_invalid", "Refresh token is invalid or expired");
+    return hl_json_job_error(job, HL_RESULT_UNAUTHENTICATED, "refresh_token_invalid", "Refresh token is invalid or expired");
 }
 
 /* Binds an app instance to the device when it has none and no other device holds it. */
@@ -575,7 +575,7 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
         }
         token_pair_t same = {g->access, g->refresh, g->access_expires_at, g->refresh_expires_at};
         json_t *reply = session_json(&row, &same, 0);
-        ret = hl_json_job_ok(base, 200, reply);
+        ret = hl_json_job_ok(base, HL_RESULT_OK, reply);
         goto Exit;
     }
     if (device_load_by(db, 0, h, &row) == 0) {
@@ -603,7 +603,7 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
         ng->access_expires_at = pair.access_expires_at;
         ng->refresh_expires_at = pair.refresh_expires_at;
         ng->until = now + HL_REFRESH_GRACE_MS;
-        ret = hl_json_job_ok(base, 200, session_json(&row, &pair, 0));
+        ret = hl_json_job_ok(base, HL_RESULT_OK, session_json(&row, &pair, 0));
         goto Exit;
     }
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT device_id FROM retired_refresh_tokens WHERE token_hash = ?1");
@@ -639,9 +639,9 @@ static void dispose_refresh_job(hl_json_job_t *base)
     free(job->token);
 }
 
-void hl_auth_refresh(hl_pending_t *pending, char *token, hl_device_descriptor_t *desc)
+void hl_auth_refresh(hl_reply_to_t *reply_to, char *token, hl_device_descriptor_t *desc)
 {
-    refresh_job_t *job = auth_job_new(sizeof(*job), pending, exec_refresh);
+    refresh_job_t *job = auth_job_new(sizeof(*job), reply_to, exec_refresh);
     job->super.super.dispose = dispose_refresh_job;
     job->token = token;
     job->desc = *desc;
@@ -673,7 +673,7 @@ static int exec_logout(hl_json_job_t *base, hl_db_t *db)
         if (r != 0)
             return -1;
     }
-    return hl_json_job_ok(base, 200, json_pack("{s:b}", "ok", 1));
+    return hl_json_job_ok(base, HL_RESULT_OK, json_object());
 }
 
 static void dispose_logout_job(hl_json_job_t *base)
@@ -682,9 +682,9 @@ static void dispose_logout_job(hl_json_job_t *base)
     free(((logout_job_t *)base)->token);
 }
 
-void hl_auth_logout(hl_pending_t *pending, char *token)
+void hl_auth_logout(hl_reply_to_t *reply_to, char *token)
 {
-    logout_job_t *job = auth_job_new(sizeof(*job), pending, exec_logout);
+    logout_job_t *job = auth_job_new(sizeof(*job), reply_to, exec_logout);
     job->super.super.dispose = dispose_logout_job;
     job->token = token;
     auth_post(&job->super);

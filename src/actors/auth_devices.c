@@ -63,10 +63,10 @@ static void dispose_device_job(hl_json_job_t *base)
     free(job->model);
 }
 
-static device_job_t *device_job(hl_pending_t *pending, int (*exec)(hl_json_job_t *, hl_db_t *), const char *device_id,
+static device_job_t *device_job(hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *), const char *device_id,
                                 const char *current_id)
 {
-    device_job_t *job = auth_job_new(sizeof(*job), pending, exec);
+    device_job_t *job = auth_job_new(sizeof(*job), reply_to, exec);
     job->super.super.dispose = dispose_device_job;
     job->device_id = hl_strdup(device_id);
     job->current_id = hl_strdup(current_id);
@@ -75,7 +75,7 @@ static device_job_t *device_job(hl_pending_t *pending, int (*exec)(hl_json_job_t
 
 static int not_found(hl_json_job_t *job)
 {
-    return hl_json_job_error(job, 404, "device_not_found", "Device not found");
+    return hl_json_job_error(job, HL_RESULT_NOT_FOUND, "device_not_found", "Device not found");
 }
 
 /* ---- list ---- */
@@ -103,15 +103,15 @@ static int exec_list(hl_json_job_t *base, hl_db_t *db)
         }
     }
     json_decref(devices);
-    return hl_json_job_ok(base, 200,
-                          json_pack("{s:b, s:o, s:o, s:o}", "ok", 1, "current_device_id",
+    return hl_json_job_ok(base, HL_RESULT_OK,
+                          json_pack("{s:o, s:o, s:o}", "current_device_id",
                                     job->current_id ? json_string(job->current_id) : json_null(), "devices", items, "summary",
                                     device_summary_json(db, NULL)));
 }
 
-void hl_auth_list_devices(hl_pending_t *pending, const char *current_id)
+void hl_auth_list_devices(hl_reply_to_t *reply_to, const char *current_id)
 {
-    auth_post(&device_job(pending, exec_list, NULL, current_id)->super);
+    auth_post(&device_job(reply_to, exec_list, NULL, current_id)->super);
 }
 
 /* ---- rename ---- */
@@ -124,7 +124,7 @@ static int exec_rename(hl_json_job_t *base, hl_db_t *db)
         return not_found(base);
     int ret;
     if (row.revoked_at != 0) {
-        ret = hl_json_job_error(base, 409, "device_revoked", "Device has been revoked");
+        ret = hl_json_job_error(base, HL_RESULT_CONFLICT, "device_revoked", "Device has been revoked");
         goto Exit;
     }
     int64_t now = hl_now_ms();
@@ -143,15 +143,15 @@ static int exec_rename(hl_json_job_t *base, hl_db_t *db)
     row.updated_at = now;
     if (row.access_expires_at > now)
         fx_put(&job->super.fx, &row); /* the new label is what /auth/me reports from now on */
-    ret = hl_json_job_ok(base, 200, json_pack("{s:b, s:o}", "ok", 1, "device", device_item_json(&row, job->current_id)));
+    ret = hl_json_job_ok(base, HL_RESULT_OK, json_pack("{s:o}", "device", device_item_json(&row, job->current_id)));
 Exit:
     device_row_dispose(&row);
     return ret;
 }
 
-void hl_auth_rename_device(hl_pending_t *pending, const char *device_id, const char *label, const char *current_id)
+void hl_auth_rename_device(hl_reply_to_t *reply_to, const char *device_id, const char *label, const char *current_id)
 {
-    device_job_t *job = device_job(pending, exec_rename, device_id, current_id);
+    device_job_t *job = device_job(reply_to, exec_rename, device_id, current_id);
     job->label = hl_strdup(label);
     auth_post(&job->super);
 }
@@ -169,15 +169,15 @@ static int exec_revoke(hl_json_job_t *base, hl_db_t *db)
         device_row_dispose(&row);
         return -1;
     }
-    json_t *reply = json_pack("{s:b, s:b, s:o, s:o}", "ok", 1, "current_device_revoked", is_current, "device",
+    json_t *reply = json_pack("{s:b, s:o, s:o}", "current_device_revoked", is_current, "device",
                               device_item_json(&row, job->current_id), "summary", device_summary_json(db, &job->super.fx));
     device_row_dispose(&row);
-    return hl_json_job_ok(base, 200, reply);
+    return hl_json_job_ok(base, HL_RESULT_OK, reply);
 }
 
-void hl_auth_revoke_device(hl_pending_t *pending, const char *device_id, const char *current_id)
+void hl_auth_revoke_device(hl_reply_to_t *reply_to, const char *device_id, const char *current_id)
 {
-    auth_post(&device_job(pending, exec_revoke, device_id, current_id)->super);
+    auth_post(&device_job(reply_to, exec_revoke, device_id, current_id)->super);
 }
 
 /* ---- hide ---- */
@@ -190,7 +190,8 @@ static int exec_hide(hl_json_job_t *base, hl_db_t *db)
         return not_found(base);
     int ret;
     if (row.revoked_at == 0) {
-        ret = hl_json_job_error(base, 409, "device_still_active", "Only revoked devices can be removed from the list");
+        ret =
+            hl_json_job_error(base, HL_RESULT_CONFLICT, "device_still_active", "Only revoked devices can be removed from the list");
         goto Exit;
     }
     if (row.app_hidden_at == 0) {
@@ -206,17 +207,17 @@ static int exec_hide(hl_json_job_t *base, hl_db_t *db)
         }
         row.app_hidden_at = now;
     }
-    ret = hl_json_job_ok(base, 200,
-                         json_pack("{s:b, s:o, s:o}", "ok", 1, "device", device_item_json(&row, job->current_id), "summary",
+    ret = hl_json_job_ok(base, HL_RESULT_OK,
+                         json_pack("{s:o, s:o}", "device", device_item_json(&row, job->current_id), "summary",
                                    device_summary_json(db, &job->super.fx)));
 Exit:
     device_row_dispose(&row);
     return ret;
 }
 
-void hl_auth_hide_device(hl_pending_t *pending, const char *device_id, const char *current_id)
+void hl_auth_hide_device(hl_reply_to_t *reply_to, const char *device_id, const char *current_id)
 {
-    auth_post(&device_job(pending, exec_hide, device_id, current_id)->super);
+    auth_post(&device_job(reply_to, exec_hide, device_id, current_id)->super);
 }
 
 /* ---- last seen ---- */
@@ -278,18 +279,19 @@ static int exec_me_update(hl_json_job_t *base, hl_db_t *db)
     device_row_t row = {0};
     if (device_load(db, job->device_id, &row) != 0 || row.revoked_at != 0) {
         device_row_dispose(&row);
-        return hl_json_job_error(base, 401, "device_access_token_invalid", "Device access token is invalid or expired");
+        return hl_json_job_error(base, HL_RESULT_UNAUTHENTICATED, "device_access_token_invalid",
+                                 "Device access token is invalid or expired");
     }
-    json_t *body = json_pack("{s:b, s:{s:s, s:n}, s:{s:s, s:s}, s:o}", "ok", 1, "auth", "kind", "device", "account_id", "link",
-                             "link_id", hl_app.identity.link_id, "display_name", HL_DISPLAY_NAME, "device", device_json(&row));
+    json_t *body = json_pack("{s:{s:s, s:n}, s:{s:s, s:s}, s:o}", "auth", "kind", "device", "account_id", "link", "link_id",
+                             hl_app.identity.link_id, "display_name", HL_DISPLAY_NAME, "device", device_json(&row));
     device_row_dispose(&row);
-    return hl_json_job_ok(base, 200, body);
+    return hl_json_job_ok(base, HL_RESULT_OK, body);
 }
 
-static device_job_t *seen_job(hl_pending_t *pending, int (*exec)(hl_json_job_t *, hl_db_t *), const char *device_id,
+static device_job_t *seen_job(hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *), const char *device_id,
                               const char *app_instance_id, const char *model)
 {
-    device_job_t *job = device_job(pending, exec, device_id, NULL);
+    device_job_t *job = device_job(reply_to, exec, device_id, NULL);
     job->app_instance_id = app_instance_id != NULL && hl_app_instance_valid(app_instance_id, strlen(app_instance_id))
                                ? hl_strdup(app_instance_id)
                                : NULL;
@@ -297,9 +299,9 @@ static device_job_t *seen_job(hl_pending_t *pending, int (*exec)(hl_json_job_t *
     return job;
 }
 
-void hl_auth_me_update(hl_pending_t *pending, const char *device_id, const char *app_instance_id, const char *model)
+void hl_auth_me_update(hl_reply_to_t *reply_to, const char *device_id, const char *app_instance_id, const char *model)
 {
-    auth_post(&seen_job(pending, exec_me_update, device_id, app_instance_id, model)->super);
+    auth_post(&seen_job(reply_to, exec_me_update, device_id, app_instance_id, model)->super);
 }
 
 void hl_auth_record_seen(const char *device_id, const char *app_instance_id, const char *model)

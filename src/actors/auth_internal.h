@@ -38,7 +38,7 @@ typedef struct st_auth_job_t {
 } auth_job_t;
 
 /** Allocates an auth job (a struct starting with auth_job_t) whose after_commit applies its effects. */
-void *auth_job_new(size_t size, hl_pending_t *pending, int (*exec)(hl_json_job_t *, hl_db_t *));
+void *auth_job_new(size_t size, hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *));
 
 /** Frees what queued effects own. */
 void auth_effects_dispose(auth_effects_t *fx);

@@ -225,8 +225,6 @@ static bool session_id_valid(const char *id)
 
 typedef struct st_create_job_t {
     hl_json_job_t super;
-    void (*deliver)(json_t *result, void *data);
-    void *data;
     char *session_id, *code;
     int64_t expires_at;
 } create_job_t;
@@ -296,7 +294,7 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
                   "session_id", job->session_id, "connect_token", job->code, "expires_at", iso(job->expires_at));
     session_row_dispose(&row);
     json_decref(urls);
-    return hl_json_job_ok(base, 200, result);
+    return hl_json_job_ok(base, HL_RESULT_OK, result);
 }
 
 static void create_after_commit(hl_json_job_t *base)
@@ -310,13 +308,6 @@ static void create_after_commit(hl_json_job_t *base)
     hl_log(HL_LOG_INFO, "pairing_session_created", json_pack("{s:s}", "session_id", job->session_id));
 }
 
-static void create_deliver(hl_json_job_t *base)
-{
-    create_job_t *job = (create_job_t *)base;
-    job->deliver(base->reply, job->data);
-    base->reply = NULL;
-}
-
 static void create_dispose(hl_json_job_t *base)
 {
     create_job_t *job = (create_job_t *)base;
@@ -326,14 +317,11 @@ static void create_dispose(hl_json_job_t *base)
     free(job->code);
 }
 
-void hl_pairing_create(void (*deliver)(json_t *result, void *data), void *data)
+void hl_pairing_create(hl_reply_to_t *reply_to)
 {
-    create_job_t *job = hl_json_job_new(sizeof(*job), NULL, exec_create);
+    create_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec_create);
     job->super.after_commit = create_after_commit;
-    job->super.deliver = create_deliver;
     job->super.dispose = create_dispose;
-    job->deliver = deliver;
-    job->data = data;
     hl_db_actor_post(&hl_app.pairing, &job->super.super);
 }
 
@@ -355,11 +343,9 @@ static void lookup_dispose(hl_json_job_t *base)
 
 static int too_many(hl_json_job_t *job, int64_t retry_after)
 {
-    char v[24];
-    snprintf(v, sizeof(v), "%lld", (long long)retry_after);
-    if (job->pending != NULL)
-        hl_pending_set_header(job->pending, "retry-after", v);
-    return hl_json_job_error(job, 429, "rate_limited", "Too many failed pairing attempts; retry later");
+    hl_result_t *res = hl_result_error(HL_RESULT_RATE_LIMITED, "rate_limited", "Too many failed pairing attempts; retry later");
+    res->retry_after_s = retry_after > INT32_MAX ? INT32_MAX : (int)retry_after;
+    return hl_json_job_set(job, res);
 }
 
 static int exec_get_session(hl_json_job_t *base, hl_db_t *db)
@@ -369,88 +355,75 @@ static int exec_get_session(hl_json_job_t *base, hl_db_t *db)
     if ((wait = rate_limited(job->peer, now)) != 0)
         return too_many(base, wait);
     if (job->session_id == NULL || job->session_id[0] == '\0')
-        return hl_json_job_error(base, 400, "pairing_session_required", "session_id is required");
+        return hl_json_job_error(base, HL_RESULT_INVALID, "pairing_session_required", "session_id is required");
     session_row_t row;
     if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
         rate_fail(job->peer, now);
-        return hl_json_job_error(base, 404, "pairing_session_not_found", "Pairing session not found");
+        return hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_not_found", "Pairing session not found");
     }
     int ret;
     if (strcmp(session_state(&row, now), "expired") == 0) {
-        ret = hl_json_job_error(base, 404, "pairing_session_expired", "Pairing session has expired");
+        ret = hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_expired", "Pairing session has expired");
     } else {
-        hl_pending_set_header(base->pending, "cache-control", "no-store");
-        ret = hl_json_job_ok(base, 200, json_pack("{s:b, s:o}", "ok", 1, "session", session_json(&row)));
+        ret = hl_json_job_ok(base, HL_RESULT_OK, json_pack("{s:o}", "session", session_json(&row)));
+        base->result->no_store = true;
     }
     session_row_dispose(&row);
     return ret;
 }
 
-static lookup_job_t *lookup_job(hl_pending_t *pending, int (*exec)(hl_json_job_t *, hl_db_t *), const char *session_id,
+static lookup_job_t *lookup_job(hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *), const char *session_id,
                                 const char *peer)
 {
-    lookup_job_t *job = hl_json_job_new(sizeof(*job), pending, exec);
+    lookup_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec);
     job->super.dispose = lookup_dispose;
     job->session_id = hl_strdup(session_id);
     job->peer = hl_strdup(peer);
     return job;
 }
 
-void hl_pairing_get_session(hl_pending_t *pending, const char *session_id, const char *peer)
+void hl_pairing_get_session(hl_reply_to_t *reply_to, const char *session_id, const char *peer)
 {
-    hl_db_actor_post(&hl_app.pairing, &lookup_job(pending, exec_get_session, session_id, peer)->super.super);
+    hl_db_actor_post(&hl_app.pairing, &lookup_job(reply_to, exec_get_session, session_id, peer)->super.super);
 }
 
 /* ---- pairing page ---- */
+
+/* The page's own text answers (spec/API.md §2): plain text errors, the HTML page; a rate limit is the JSON envelope. */
+static int page_text(hl_json_job_t *job, hl_result_kind_t kind, const char *type, char *text)
+{
+    hl_result_t *res = hl_result_bytes(text, strlen(text), type);
+    res->kind = kind;
+    hl_json_job_set(job, res);
+    return 0;
+}
 
 static int exec_page(hl_json_job_t *base, hl_db_t *db)
 {
     lookup_job_t *job = (lookup_job_t *)base;
     int64_t now = hl_now_ms(), wait;
-    /* the page answers in plain text / HTML, so its outcome travels in `reply` as {status, type, body} */
     if ((wait = rate_limited(job->peer, now)) != 0) {
         too_many(base, wait);
         return 0;
     }
     if (job->session_id == NULL || job->session_id[0] == '\0')
-        return hl_json_job_ok(base, 400,
-                              json_pack("{s:s, s:s}", "type", "text/plain; charset=utf-8", "body", "Missing session_id"));
+        return page_text(base, HL_RESULT_INVALID, "text/plain; charset=utf-8", hl_strdup("Missing session_id"));
     session_row_t row;
     if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
         rate_fail(job->peer, now);
-        return hl_json_job_ok(base, 404,
-                              json_pack("{s:s, s:s}", "type", "text/plain; charset=utf-8", "body", "Pairing session not found"));
+        return page_text(base, HL_RESULT_NOT_FOUND, "text/plain; charset=utf-8", hl_strdup("Pairing session not found"));
     }
     const char *code = strcmp(session_state(&row, now), "waiting") == 0 ? pairing_code_of(row.id, now) : NULL;
     char *html = pairing_page_html(&row, code, now);
     session_row_dispose(&row);
-    json_t *reply = json_pack("{s:s, s:s}", "type", "text/html; charset=utf-8", "body", html);
-    free(html);
-    return hl_json_job_ok(base, 200, reply);
+    page_text(base, HL_RESULT_OK, "text/html; charset=utf-8", html);
+    base->result->no_store = true;
+    return 0;
 }
 
-static void page_deliver(hl_json_job_t *base)
+void hl_pairing_page(hl_reply_to_t *reply_to, const char *session_id, const char *peer)
 {
-    hl_pending_t *p = base->pending;
-    json_t *r = base->reply;
-    const char *type = json_string_value(json_object_get(r, "type"));
-    const char *body = json_string_value(json_object_get(r, "body"));
-    if (type == NULL || body == NULL) {
-        hl_pending_reply_json(p, base->status, r); /* an error envelope (429) */
-        base->reply = NULL;
-        return;
-    }
-    if (base->status == 200)
-        hl_pending_set_header(p, "cache-control", "no-store");
-    hl_pending_reply_bytes(p, base->status,
-                           strncmp(type, "text/html", 9) == 0 ? "text/html; charset=utf-8" : "text/plain; charset=utf-8", body,
-                           strlen(body));
-}
-
-void hl_pairing_page(hl_pending_t *pending, const char *session_id, const char *peer)
-{
-    lookup_job_t *job = lookup_job(pending, exec_page, session_id, peer);
-    job->super.deliver = page_deliver;
+    lookup_job_t *job = lookup_job(reply_to, exec_page, session_id, peer);
     hl_db_actor_post(&hl_app.pairing, &job->super.super);
 }
 
@@ -483,8 +456,8 @@ static void claim_after_commit(hl_json_job_t *base)
         return;
     if (job->session_id != NULL)
         forget_code(job->session_id);
-    hl_auth_create_session(base->pending, &job->desc, !job->is_enroll);
-    base->pending = NULL; /* the auth actor answers */
+    hl_auth_create_session(base->reply_to, &job->desc, !job->is_enroll);
+    base->reply_to = NULL; /* the auth actor answers */
 }
 
 static int mark_used(hl_db_t *db, const char *token_hash_hex, const char *session_id, int64_t now)
@@ -504,7 +477,7 @@ static int mark_used(hl_db_t *db, const char *token_hash_hex, const char *sessio
 
 static int claim_mismatch(hl_json_job_t *job, const char *message)
 {
-    return hl_json_job_error(job, 409, "pairing_claim_mismatch", message);
+    return hl_json_job_error(job, HL_RESULT_CONFLICT, "pairing_claim_mismatch", message);
 }
 
 static int exec_claim(hl_json_job_t *base, hl_db_t *db)
@@ -514,13 +487,13 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
     if ((wait = rate_limited(job->peer, now)) != 0)
         return too_many(base, wait);
     if (job->session_id == NULL || job->claim_token == NULL)
-        return hl_json_job_error(base, 400, "pairing_claim_invalid", "session_id and claim_token are required");
+        return hl_json_job_error(base, HL_RESULT_INVALID, "pairing_claim_invalid", "session_id and claim_token are required");
     if (hl_app.identity.link_id == NULL)
-        return hl_json_job_error(base, 409, "link_not_paired", "Hermes Link is not paired");
+        return hl_json_job_error(base, HL_RESULT_CONFLICT, "link_not_paired", "Hermes Link is not paired");
     session_row_t row;
     if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
         rate_fail(job->peer, now);
-        return hl_json_job_error(base, 404, "pairing_session_not_found", "Pairing session not found");
+        return hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_not_found", "Pairing session not found");
     }
     int ret;
     char presented[65];
@@ -529,9 +502,10 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
     hl_token_hash_hex(&h, presented);
     if (row.claimed_at != 0) {
         rate_fail(job->peer, now);
-        ret = hl_json_job_error(base, 409, "pairing_session_already_claimed", "Pairing session has already been claimed");
+        ret = hl_json_job_error(base, HL_RESULT_CONFLICT, "pairing_session_already_claimed",
+                                "Pairing session has already been claimed");
     } else if (row.closed_at != 0 || row.expires_at <= now) {
-        ret = hl_json_job_error(base, 404, "pairing_session_expired", "Pairing session has expired");
+        ret = hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_expired", "Pairing session has expired");
     } else if (strcmp(row.link_id, hl_app.identity.link_id) != 0) {
         ret = claim_mismatch(base, "Pairing claim does not match this Link");
     } else if (!hl_consttime_equal(presented, 64, row.code_hash, strlen(row.code_hash))) {
@@ -569,9 +543,9 @@ static char *string_alias(json_t *body, const char *a, const char *b)
     return json_is_string(v) && json_string_length(v) > 0 ? hl_strdup(json_string_value(v)) : NULL;
 }
 
-void hl_pairing_claim(hl_pending_t *pending, json_t *body, const char *peer)
+void hl_pairing_claim(hl_reply_to_t *reply_to, json_t *body, const char *peer)
 {
-    claim_job_t *job = hl_json_job_new(sizeof(*job), pending, exec_claim);
+    claim_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec_claim);
     job->super.after_commit = claim_after_commit;
     job->super.dispose = claim_dispose;
     job->session_id = string_alias(body, "session_id", "sessionId");
@@ -596,16 +570,16 @@ static int exec_enroll(hl_json_job_t *base, hl_db_t *db)
         job->session_id = hl_db_text(st, 0);
     sqlite3_reset(st);
     if (!found)
-        return hl_json_job_error(base, 401, "auth_invalid", "Token is invalid or expired");
+        return hl_json_job_error(base, HL_RESULT_UNAUTHENTICATED, "auth_invalid", "Token is invalid or expired");
     if (mark_used(db, hex, job->session_id, now) != 0)
         return -1;
     job->forward = 1;
     return 0;
 }
 
-void hl_pairing_enroll(hl_pending_t *pending, const char *token, size_t token_len, hl_device_descriptor_t *desc)
+void hl_pairing_enroll(hl_reply_to_t *reply_to, const char *token, size_t token_len, hl_device_descriptor_t *desc)
 {
-    claim_job_t *job = hl_json_job_new(sizeof(*job), pending, exec_enroll);
+    claim_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec_enroll);
     job->super.after_commit = claim_after_commit;
     job->super.dispose = claim_dispose;
     job->is_enroll = 1;

@@ -118,6 +118,7 @@ static json_t *error_reply(const char *code, const char *message)
 /* Waits for an actor's answer on the control thread. Shared with the actor through a refcount, so an answer that comes
  * after the timeout is still delivered into valid memory. */
 typedef struct st_sync_reply_t {
+    hl_reply_to_t super;
     pthread_mutex_t mutex;
     pthread_cond_t cond;
     json_t *result;
@@ -138,9 +139,19 @@ static void sync_release(sync_reply_t *s)
     }
 }
 
-static void sync_deliver(json_t *result, void *data)
+static void sync_deliver(hl_reply_to_t *to, hl_result_t *res)
 {
-    sync_reply_t *s = data;
+    sync_reply_t *s = (sync_reply_t *)to;
+    json_t *result;
+    if (hl_result_is_ok(res)) {
+        result = json_pack("{s:b}", "ok", 1);
+        if (res->body != NULL)
+            json_object_update(result, res->body);
+    } else {
+        result =
+            error_reply(res->code != NULL ? res->code : "internal_error", res->message != NULL ? res->message : "Internal error");
+    }
+    hl_result_free(res);
     pthread_mutex_lock(&s->mutex);
     s->result = result;
     s->done = 1;
@@ -155,7 +166,8 @@ static json_t *pair(void)
     pthread_mutex_init(&s->mutex, NULL);
     pthread_cond_init(&s->cond, NULL);
     s->refs = 2;
-    hl_pairing_create(sync_deliver, s);
+    s->super.deliver = sync_deliver;
+    hl_pairing_create(&s->super);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 10;
@@ -167,8 +179,6 @@ static json_t *pair(void)
     sync_release(s);
     if (result == NULL)
         return error_reply("timeout", "the pairing service did not answer");
-    if (json_object_get(result, "ok") == NULL && json_object_get(result, "session_id") != NULL)
-        json_object_set_new(result, "ok", json_true());
     return result;
 }
 

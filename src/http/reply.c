@@ -9,27 +9,31 @@
 
 #define JSON_CONTENT_TYPE "application/json; charset=utf-8"
 
-struct st_hl_pending_t {
+/* A deferred request (DESIGN §1): the reply address an actor answers, and the request it belongs to. */
+typedef struct st_pending_t {
+    hl_reply_to_t super;
     h2o_req_t *req; /* NULL once the request's pool is gone (client reset or disconnect) */
     hl_worker_t *worker;
     hl_actor_t *actor;
     unsigned route_flags;
     int refs; /* the pool hook and the reply; both run on the worker thread */
-    /* extra response headers, set by the replying thread before the reply is posted */
-    struct {
-        const char *name;
-        char *value;
-    } headers[4];
-    size_t num_headers;
-};
+    /* with hl_request_defer_then: the route's continuation on the worker */
+    void (*then)(hl_request_t *r, hl_result_t *result, void *data);
+    void *then_data;
+} pending_t;
 
+/* An answer on its way to the worker: serialised on the replying thread, sent without a copy. */
 typedef struct st_reply_msg_t {
     hl_worker_msg_t super;
-    hl_pending_t *pending;
+    pending_t *pending;
+    hl_result_t *result; /* with `then`: handed to the route as is */
     int status;
     char *content_type;
-    char *body;
+    char *body; /* malloc'd; owned by the request's pool once sent */
     size_t len;
+    char *filename;
+    int retry_after_s;
+    bool no_store;
 } reply_msg_t;
 
 static const char *reason_phrase(int status)
@@ -105,6 +109,8 @@ static void send_final(h2o_req_t *req, int status, const char *content_type, con
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
 
+static void send_owned(h2o_req_t *req, int status, const char *content_type, char *body, size_t len, unsigned route_flags);
+
 static unsigned flags_of(const hl_request_t *r)
 {
     return r->route != NULL ? r->route->flags : 0;
@@ -139,8 +145,7 @@ void hl_reply_json(hl_request_t *r, int status, json_t *body)
     size_t len;
     char *text = dump_json(body, &len);
     json_decref(body);
-    send_final(r->req, status, JSON_CONTENT_TYPE, text, len, flags_of(r), 1);
-    free(text);
+    send_owned(r->req, status, JSON_CONTENT_TYPE, text, len, flags_of(r));
 }
 
 static json_t *error_body(const char *code, const char *message)
@@ -153,149 +158,183 @@ void hl_reply_error(hl_request_t *r, int status, const char *code, const char *m
     hl_reply_json(r, status, error_body(code, message));
 }
 
-static void pending_release(hl_pending_t *p)
+static void pending_release(pending_t *p)
 {
-    if (--p->refs == 0) {
-        for (size_t i = 0; i < p->num_headers; ++i)
-            free(p->headers[i].value);
+    if (--p->refs == 0)
         free(p);
-    }
 }
 
 static void on_request_disposed(void *hook)
 {
-    hl_pending_t *p = *(hl_pending_t **)hook;
+    pending_t *p = *(pending_t **)hook;
     p->req = NULL;
     pending_release(p);
 }
 
-hl_pending_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor)
+int hl_result_status(hl_result_kind_t kind)
 {
-    if (!hl_actor_acquire_slot(actor)) {
-        hl_reply_error(r, 503, "server_busy", "The server is busy; retry shortly");
-        return NULL;
+    static const int status[] = {[HL_RESULT_OK] = 200,       [HL_RESULT_CREATED] = 201,         [HL_RESULT_ACCEPTED] = 202,
+                                 [HL_RESULT_INVALID] = 400,  [HL_RESULT_UNAUTHENTICATED] = 401, [HL_RESULT_NOT_FOUND] = 404,
+                                 [HL_RESULT_CONFLICT] = 409, [HL_RESULT_TOO_LARGE] = 413,       [HL_RESULT_RATE_LIMITED] = 429,
+                                 [HL_RESULT_INTERNAL] = 500, [HL_RESULT_UPSTREAM] = 502,        [HL_RESULT_UNAVAILABLE] = 503};
+    return (unsigned)kind < HL_ARRAY_SIZE(status) && status[kind] != 0 ? status[kind] : 500;
+}
+
+/* The JSON envelope of a result (spec/API.md §1.3): {"ok":…, <body fields>, "error":{code,message}}. */
+static json_t *result_envelope(const hl_result_t *res)
+{
+    json_t *out = json_object();
+    json_object_set_new(out, "ok", json_boolean(hl_result_is_ok(res)));
+    if (res->body != NULL)
+        json_object_update(out, res->body);
+    if (!hl_result_is_ok(res))
+        json_object_set_new(out, "error",
+                            json_pack("{s:s, s:s}", "code", res->code != NULL ? res->code : "internal_error", "message",
+                                      res->message != NULL ? res->message : "Internal error"));
+    return out;
+}
+
+static void add_result_headers(h2o_req_t *req, const char *filename, int retry_after_s, bool no_store)
+{
+    if (retry_after_s > 0) {
+        char *v = h2o_mem_alloc_pool(&req->pool, 16);
+        int n = snprintf(v, 16, "%d", retry_after_s);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)n);
     }
-    hl_pending_t *p = hl_malloc(sizeof(*p));
-    p->req = r->req;
-    p->worker = r->worker;
-    p->actor = actor;
-    p->route_flags = flags_of(r);
-    p->refs = 2;
-    p->num_headers = 0;
-    hl_pending_t **hook = h2o_mem_alloc_shared(&r->req->pool, sizeof(*hook), on_request_disposed);
-    *hook = p;
-    ++r->worker->num_pending;
-    return p;
+    if (no_store)
+        h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-store"), 1);
+    if (filename != NULL) {
+        size_t cap = strlen(filename) + 32;
+        char *v = h2o_mem_alloc_pool(&req->pool, cap);
+        int n = snprintf(v, cap, "inline; filename=\"%s\"", filename);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL, v, (size_t)n);
+    }
+}
+
+static void free_on_dispose(void *p)
+{
+    free(*(char **)p);
+}
+
+/* Sends a malloc'd body without copying it: the request's pool frees it once the response is done. */
+static void send_owned(h2o_req_t *req, int status, const char *content_type, char *body, size_t len, unsigned route_flags)
+{
+    char **owner = h2o_mem_alloc_shared(&req->pool, sizeof(*owner), free_on_dispose);
+    *owner = body;
+    send_final(req, status, content_type, body, len, route_flags, 0);
+}
+
+/* Serialises a result into the message (on the replying thread, so workers only write). */
+static void fill_reply(reply_msg_t *m, hl_result_t *res)
+{
+    m->status = hl_result_status(res->kind);
+    m->retry_after_s = res->retry_after_s;
+    m->no_store = res->no_store;
+    m->filename = res->filename;
+    res->filename = NULL;
+    if (res->bytes != NULL || res->content_type != NULL) {
+        m->body = res->bytes;
+        m->len = res->len;
+        m->content_type = res->content_type;
+        res->bytes = NULL;
+        res->content_type = NULL;
+    } else {
+        json_t *env = result_envelope(res);
+        m->body = dump_json(env, &m->len);
+        json_decref(env);
+        m->content_type = hl_strdup(JSON_CONTENT_TYPE);
+    }
+    hl_result_free(res);
+}
+
+static void reply_msg_free(reply_msg_t *m)
+{
+    free(m->content_type);
+    free(m->body);
+    free(m->filename);
+    hl_result_free(m->result);
+    free(m);
 }
 
 static void on_reply(hl_worker_t *w, hl_worker_msg_t *msg)
 {
     reply_msg_t *m = (reply_msg_t *)msg;
-    hl_pending_t *p = m->pending;
-    if (p->req != NULL) {
-        for (size_t i = 0; i < p->num_headers; ++i)
-            h2o_add_header_by_str(&p->req->pool, &p->req->res.headers, p->headers[i].name, strlen(p->headers[i].name), 1, NULL,
-                                  h2o_strdup(&p->req->pool, p->headers[i].value, SIZE_MAX).base, strlen(p->headers[i].value));
-        send_final(p->req, m->status, h2o_strdup(&p->req->pool, m->content_type, SIZE_MAX).base, m->body, m->len, p->route_flags,
-                   1);
-    }
-    /* else: the client reset the stream or went away while the actor worked; drop the reply */
+    pending_t *p = m->pending;
     hl_actor_release_slot(p->actor);
     --w->num_pending;
+    if (p->then != NULL) {
+        hl_request_t r = {.req = p->req, .worker = w};
+        p->then(p->req != NULL ? &r : NULL, m->result, p->then_data);
+        m->result = NULL;
+    } else if (p->req != NULL) {
+        h2o_req_t *req = p->req;
+        add_result_headers(req, m->filename, m->retry_after_s, m->no_store);
+        send_owned(req, m->status, h2o_strdup(&req->pool, m->content_type, SIZE_MAX).base, m->body, m->len, p->route_flags);
+        m->body = NULL;
+    }
+    /* else: the client reset the stream or went away while the actor worked; drop the reply */
     pending_release(p);
-    free(m->content_type);
-    free(m->body);
-    free(m);
+    reply_msg_free(m);
 }
 
 static void free_reply_msg(hl_msg_t *msg)
 {
     /* only reached if a worker mailbox is disposed with replies still queued (forced shutdown) */
-    reply_msg_t *m = (reply_msg_t *)msg;
-    free(m->content_type);
-    free(m->body);
-    free(m);
+    reply_msg_free((reply_msg_t *)msg);
 }
 
-static void post_reply(hl_pending_t *pending, int status, const char *content_type, char *body, size_t len)
+static void deliver(hl_reply_to_t *to, hl_result_t *result)
 {
-    reply_msg_t *m = hl_malloc(sizeof(*m));
+    pending_t *p = (pending_t *)to;
+    reply_msg_t *m = hl_calloc(1, sizeof(*m));
     hl_msg_init(&m->super.super, 1, free_reply_msg);
     m->super.run = on_reply;
-    m->pending = pending;
-    m->status = status;
-    m->content_type = hl_strdup(content_type);
-    m->body = body;
-    m->len = len;
-    hl_worker_post(pending->worker, &m->super);
+    m->pending = p;
+    if (p->then != NULL)
+        m->result = result;
+    else
+        fill_reply(m, result);
+    hl_worker_post(p->worker, &m->super);
 }
 
-void hl_pending_reply_json(hl_pending_t *pending, int status, json_t *body)
+static hl_reply_to_t *defer(hl_request_t *r, hl_actor_t *actor, void (*then)(hl_request_t *, hl_result_t *, void *), void *data)
 {
-    size_t len;
-    char *text = dump_json(body, &len);
-    json_decref(body);
-    post_reply(pending, status, JSON_CONTENT_TYPE, text, len);
-}
-
-void hl_pending_reply_bytes(hl_pending_t *pending, int status, const char *content_type, const char *data, size_t len)
-{
-    char *copy = hl_malloc(len + 1);
-    memcpy(copy, data, len);
-    post_reply(pending, status, content_type, copy, len);
-}
-
-void hl_pending_set_header(hl_pending_t *pending, const char *name, const char *value)
-{
-    for (size_t i = 0; i < pending->num_headers; ++i) {
-        if (strcmp(pending->headers[i].name, name) == 0) {
-            free(pending->headers[i].value);
-            pending->headers[i].value = hl_strdup(value);
-            return;
-        }
+    if (!hl_actor_acquire_slot(actor)) {
+        hl_reply_error(r, 503, "server_busy", "The server is busy; retry shortly");
+        return NULL;
     }
-    if (pending->num_headers == HL_ARRAY_SIZE(pending->headers))
-        hl_fatal("too many response headers");
-    pending->headers[pending->num_headers].name = name;
-    pending->headers[pending->num_headers].value = hl_strdup(value);
-    ++pending->num_headers;
+    pending_t *p = hl_malloc(sizeof(*p));
+    p->super.deliver = deliver;
+    p->req = r->req;
+    p->worker = r->worker;
+    p->actor = actor;
+    p->route_flags = flags_of(r);
+    p->refs = 2;
+    p->then = then;
+    p->then_data = data;
+    pending_t **hook = h2o_mem_alloc_shared(&r->req->pool, sizeof(*hook), on_request_disposed);
+    *hook = p;
+    ++r->worker->num_pending;
+    return &p->super;
 }
 
-void hl_pending_reply_error(hl_pending_t *pending, int status, const char *code, const char *message)
+hl_reply_to_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor)
 {
-    hl_pending_reply_json(pending, status, error_body(code, message));
+    return defer(r, actor, NULL, NULL);
 }
 
-typedef struct st_resume_msg_t {
-    hl_worker_msg_t super;
-    hl_pending_t *pending;
-    void (*fn)(hl_request_t *r, void *data);
-    void *data;
-} resume_msg_t;
-
-static void on_resume(hl_worker_t *w, hl_worker_msg_t *msg)
+hl_reply_to_t *hl_request_defer_then(hl_request_t *r, hl_actor_t *actor,
+                                     void (*then)(hl_request_t *r, hl_result_t *result, void *data), void *data)
 {
-    resume_msg_t *m = (resume_msg_t *)msg;
-    hl_pending_t *p = m->pending;
-    hl_actor_release_slot(p->actor);
-    --w->num_pending;
-    if (p->req != NULL) {
-        hl_request_t r = {.req = p->req, .worker = w};
-        m->fn(&r, m->data);
-    } else {
-        m->fn(NULL, m->data);
-    }
-    pending_release(p);
-    free(m);
+    return defer(r, actor, then, data);
 }
 
-void hl_pending_resume(hl_pending_t *pending, void (*fn)(hl_request_t *r, void *data), void *data)
+void hl_reply_result(hl_request_t *r, hl_result_t *result)
 {
-    resume_msg_t *m = hl_malloc(sizeof(*m));
-    hl_msg_init(&m->super.super, 1, NULL);
-    m->super.run = on_resume;
-    m->pending = pending;
-    m->fn = fn;
-    m->data = data;
-    hl_worker_post(pending->worker, &m->super);
+    reply_msg_t m = {.status = 0};
+    fill_reply(&m, result);
+    add_result_headers(r->req, m.filename, m.retry_after_s, m.no_store);
+    send_owned(r->req, m.status, h2o_strdup(&r->req->pool, m.content_type, SIZE_MAX).base, m.body, m.len, flags_of(r));
+    free(m.content_type);
+    free(m.filename);
 }

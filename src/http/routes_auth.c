@@ -47,7 +47,7 @@ static void get_me(hl_request_t *r)
     const char *app_id, *model;
     if (hl_routes_client_changes(r, &app_id, &model)) {
         /* rare: the device changes, so the auth actor answers once the change is visible to every later request */
-        hl_pending_t *p = hl_request_defer(r, &hl_app.auth.actor);
+        hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
         if (p != NULL)
             hl_auth_me_update(p, d->id, app_id, model);
         return;
@@ -80,7 +80,7 @@ static void post_device_session(hl_request_t *r)
     hl_device_descriptor_from_json(&desc, r->body);
     free(desc.app_instance_id); /* this route never binds an app instance (spec/FLOWS.md §1.2) */
     desc.app_instance_id = NULL;
-    hl_pending_t *p = hl_request_defer(r, &hl_app.pairing.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.pairing.actor);
     if (p == NULL) {
         hl_device_descriptor_dispose(&desc);
         return;
@@ -105,7 +105,7 @@ static void post_refresh(hl_request_t *r)
     }
     hl_device_descriptor_t desc;
     hl_device_descriptor_from_json(&desc, r->body);
-    hl_pending_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
     if (p == NULL) {
         free(token);
         hl_device_descriptor_dispose(&desc);
@@ -117,7 +117,7 @@ static void post_refresh(hl_request_t *r)
 static void post_logout(hl_request_t *r)
 {
     char *token = refresh_token_of(r->body);
-    hl_pending_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
     if (p == NULL) {
         free(token);
         return;

@@ -6,12 +6,13 @@
 #include <string.h>
 
 #include "hl/app.h"
+#include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/sse.h"
 #include "hl/store.h"
 #include "hl/token_table.h"
 
-#define BLOB_LIMIT (50LL * 1024 * 1024)
+#define STORE (hl_app.store)
 
 /* parseInt of a cursor ("12", "12abc" → 12); -1 when absent or not a number */
 static int64_t parse_cursor(const char *s)
@@ -41,32 +42,25 @@ static int64_t stream_cursor(hl_request_t *r)
 
 /* ---- conversation stream: the conversation must exist before the stream starts ---- */
 
+/* What the stream opens with once the conversation is known to exist (in the request's pool, which outlives the check;
+ * when the client is gone first it is not read). */
 typedef struct st_open_args_t {
-    char *conversation_id;
+    const char *conversation_id;
     int64_t after;
 } open_args_t;
 
-static void resume_stream(hl_request_t *r, void *data)
+/* The store's answer to the existence check, on the worker: open the stream, or answer the error. */
+static void checked(hl_request_t *r, hl_result_t *result, void *data)
 {
     open_args_t *a = data;
-    if (r != NULL)
+    if (r != NULL && hl_result_is_ok(result)) {
         hl_sse_open(r, a->conversation_id, false, a->after);
-    free(a->conversation_id);
-    free(a);
-}
-
-/* The store's answer to the existence check: open the stream on the worker, or pass the 404 on. */
-static void checked(hl_pending_t *pending, int status, json_t *reply, void *data)
-{
-    if (status == 200) {
-        json_decref(reply);
-        hl_pending_resume(pending, resume_stream, data);
-        return;
+        hl_result_free(result);
+    } else if (r != NULL) {
+        hl_reply_result(r, result);
+    } else {
+        hl_result_free(result);
     }
-    open_args_t *a = data;
-    free(a->conversation_id);
-    free(a);
-    hl_pending_reply_json(pending, status, reply);
 }
 
 static void get_conversation_events(hl_request_t *r)
@@ -76,13 +70,12 @@ static void get_conversation_events(hl_request_t *r)
         hl_reply_error(r, 400, "invalid_conversation_id", "Conversation id is invalid");
         return;
     }
-    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
-    if (p == NULL)
-        return;
-    open_args_t *a = hl_malloc(sizeof(*a));
-    a->conversation_id = hl_strdup(id);
+    open_args_t *a = h2o_mem_alloc_pool(&r->req->pool, sizeof(*a));
+    a->conversation_id = id; /* a decoded parameter: pool memory too */
     a->after = stream_cursor(r);
-    hl_store_call_then(p, HL_STORE_STREAM_CHECK, json_pack("{s:s}", "conversation_id", id), r->device->id, checked, a);
+    hl_reply_to_t *to = hl_request_defer_then(r, hl_store_actor(STORE), checked, a);
+    if (to != NULL)
+        hl_store_stream_check(STORE, to, id);
 }
 
 static void get_all_events(hl_request_t *r)
@@ -179,24 +172,24 @@ static void post_blob(hl_request_t *r)
         hl_reply_error(r, 400, "blob_empty", "The blob is empty");
         return;
     }
-    if ((long long)body.len > BLOB_LIMIT) {
+    if (body.len > HL_BLOB_MAX_BYTES) {
         hl_reply_error(r, 413, "blob_too_large", "The blob is larger than 50 MiB");
         return;
     }
-    if (!hl_store_upload_begin()) {
+    if (!hl_store_upload_begin(STORE)) {
         hl_reply_error(r, 503, "server_busy", "Too many uploads in progress; retry shortly");
         return;
     }
-    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
-    if (p == NULL) {
-        hl_store_upload_abort();
+    hl_reply_to_t *to = hl_request_defer(r, hl_store_actor(STORE));
+    if (to == NULL) {
+        hl_store_upload_abort(STORE);
         return;
     }
     /* the store actor writes the bytes; they leave the request pool, which a reset stream may free at any time */
     char *data = hl_malloc(body.len);
     memcpy(data, body.base, body.len);
     char *filename = upload_filename(r), *mime = upload_mime(r, filename);
-    hl_store_put_blob(p, conv, data, body.len, mime, filename);
+    hl_store_put_blob(STORE, to, conv, data, body.len, mime, filename);
     free(filename);
     free(mime);
 }
@@ -206,9 +199,9 @@ static void get_blob(hl_request_t *r)
     const char *conv, *blob;
     if (!ids_valid(r, &conv, &blob))
         return;
-    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
-    if (p != NULL)
-        hl_store_get_blob(p, conv, blob);
+    hl_reply_to_t *to = hl_request_defer(r, hl_store_actor(STORE));
+    if (to != NULL)
+        hl_store_get_blob(STORE, to, conv, blob);
 }
 
 static void delete_blob(hl_request_t *r)
@@ -216,9 +209,9 @@ static void delete_blob(hl_request_t *r)
     const char *conv, *blob;
     if (!ids_valid(r, &conv, &blob))
         return;
-    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
-    if (p != NULL)
-        hl_store_call(p, HL_STORE_BLOB_DELETE, json_pack("{s:s, s:s}", "conversation_id", conv, "blob_id", blob), r->device->id);
+    hl_reply_to_t *to = hl_request_defer(r, hl_store_actor(STORE));
+    if (to != NULL)
+        hl_store_delete_blob(STORE, to, conv, blob);
 }
 
 static const hl_route_t ROUTES[] = {

@@ -7,12 +7,12 @@
 #include <string.h>
 
 #include "hl/app.h"
+#include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/store.h"
 #include "hl/token_table.h"
 
-#define MAX_ATTACHMENTS 32
-#define MAX_BULK_IDS 1000
+#define STORE (hl_app.store)
 
 /* parseInt semantics of the original: missing, unparsable or < 1 → 20; > 100 → 100 */
 static json_int_t page_limit(hl_request_t *r)
@@ -56,82 +56,71 @@ static const char *device_of(hl_request_t *r)
     return r->device != NULL ? r->device->id : NULL;
 }
 
-/* Defers to the store with `args` (stolen). */
-static void call(hl_request_t *r, hl_store_op_t op, json_t *args)
+/* The reply address for a store request (NULL after answering 503 server_busy). */
+static hl_reply_to_t *defer(hl_request_t *r)
 {
-    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
-    if (p == NULL) {
-        json_decref(args);
-        return;
-    }
-    hl_store_call(p, op, args, device_of(r));
+    return hl_request_defer(r, hl_store_actor(STORE));
 }
 
-/* Validates :conversationId (400 invalid_conversation_id) and returns args {conversation_id}, or NULL after answering. */
-static json_t *conv_args(hl_request_t *r)
+/* Validates :conversationId (400 invalid_conversation_id): the id, or NULL after answering. */
+static const char *conv_id(hl_request_t *r)
 {
     const char *id = hl_request_param(r, "conversationId");
     if (!hl_conversation_id_valid(id)) {
         hl_reply_error(r, 400, "invalid_conversation_id", "Conversation id is invalid");
         return NULL;
     }
-    return json_pack("{s:s}", "conversation_id", id);
+    return id;
 }
 
 /* ---- lists ---- */
 
-static void list(hl_request_t *r, const char *status, int search)
+static void list(hl_request_t *r, bool archived, bool search)
 {
-    json_t *args = json_pack("{s:s, s:I}", "status", status, "limit", page_limit(r));
-    const char *cursor = search ? first_query(r, "cursor", "after", NULL) : first_query(r, "cursor", "after", "page_cursor");
-    if (cursor != NULL)
-        json_object_set_new(args, "cursor", json_string(cursor));
+    hl_conv_list_req_t req = {.archived = archived, .limit = (int)page_limit(r)};
+    req.cursor = search ? first_query(r, "cursor", "after", NULL) : first_query(r, "cursor", "after", "page_cursor");
     if (search) {
-        const char *q = first_query(r, "query", "q", "keyword");
-        if (q != NULL && hl_utf8_length(q) > HL_SEARCH_MAX_CHARS) {
+        req.query = first_query(r, "query", "q", "keyword");
+        if (req.query != NULL && hl_utf8_length(req.query) > HL_SEARCH_MAX_CHARS) {
             /* a long query is one long FTS5 phrase whose cost grows with its length: refused before any SQL */
-            json_decref(args);
             hl_reply_error(r, 400, "query_too_long", "The search query is longer than 256 characters");
             return;
         }
-        if (q != NULL)
-            json_object_set_new(args, "query", json_string(q));
     }
-    call(r, search ? HL_STORE_SEARCH : HL_STORE_LIST, args);
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_store_list(STORE, to, device_of(r), &req);
 }
 
 static void get_list(hl_request_t *r)
 {
-    list(r, "active", 0);
+    list(r, false, false);
 }
 
 static void get_search(hl_request_t *r)
 {
-    list(r, "active", 1);
+    list(r, false, true);
 }
 
 static void get_archived(hl_request_t *r)
 {
-    list(r, "archived", 0);
+    list(r, true, false);
 }
 
 static void get_archived_search(hl_request_t *r)
 {
-    list(r, "archived", 1);
+    list(r, true, true);
 }
 
 /* ---- create and delete ---- */
 
 static void post_create(hl_request_t *r)
 {
-    json_t *args = json_object();
-    json_t *title = json_object_get(r->body, "title");
-    if (json_is_string(title))
-        json_object_set(args, "title", title);
+    const char *title = json_string_value(json_object_get(r->body, "title"));
     const char *profile = body_str(r, "profile", "profile_name", "profileName");
-    if (profile != NULL)
-        json_object_set_new(args, "profile", json_string(profile));
-    call(r, HL_STORE_CREATE, args);
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_store_create(STORE, to, device_of(r), title, profile);
 }
 
 static void delete_bulk(hl_request_t *r)
@@ -139,49 +128,52 @@ static void delete_bulk(hl_request_t *r)
     json_t *ids = json_object_get(r->body, "conversation_ids");
     if (!json_is_array(ids))
         ids = json_object_get(r->body, "conversationIds");
-    int ok = json_is_array(ids) && json_array_size(ids) > 0 && json_array_size(ids) <= MAX_BULK_IDS;
-    size_t i;
-    json_t *id;
-    json_array_foreach(ids, i, id) ok &= json_is_string(id);
+    size_t n = json_array_size(ids);
+    int ok = json_is_array(ids) && n > 0 && n <= HL_STORE_MAX_BULK_IDS;
+    const char **list = h2o_mem_alloc_pool(&r->req->pool, sizeof(*list) * (n ? n : 1));
+    for (size_t i = 0; ok && i < n; ++i)
+        ok &= (list[i] = json_string_value(json_array_get(ids, i))) != NULL;
     if (!ok) {
         hl_reply_error(r, 400, "conversation_ids_required", "conversation_ids must be a non-empty array of conversation ids");
         return;
     }
-    call(r, HL_STORE_BULK_DELETE, json_pack("{s:O}", "conversation_ids", ids));
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_store_bulk_delete(STORE, to, device_of(r), list, n);
 }
 
 static void delete_one(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args != NULL)
-        call(r, HL_STORE_DELETE, args);
+    const char *id = conv_id(r);
+    hl_reply_to_t *to = id != NULL ? defer(r) : NULL;
+    if (to != NULL)
+        hl_store_delete(STORE, to, device_of(r), id);
 }
 
 /* ---- messages ---- */
 
 static void get_messages(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args == NULL)
-        return;
-    json_object_set_new(args, "limit", json_integer(page_limit(r)));
-    const char *before = first_query(r, "before_message_id", "before", NULL);
-    if (before != NULL)
-        json_object_set_new(args, "before", json_string(before));
-    call(r, HL_STORE_MESSAGES, args);
+    const char *id = conv_id(r);
+    hl_reply_to_t *to = id != NULL ? defer(r) : NULL;
+    if (to != NULL)
+        hl_store_messages(STORE, to, device_of(r), id, (int)page_limit(r), first_query(r, "before_message_id", "before", NULL));
 }
 
-/* attachments: [{"blob_id": …}] or blobs: ["blob_…"]; returns the id list or NULL after answering 400 attachment_invalid. */
-static json_t *attachment_ids(hl_request_t *r)
+/* attachments: [{"blob_id": …}] or blobs: ["blob_…"]; the ids (pool memory, *n of them), or NULL after answering 400
+ * attachment_invalid. */
+static const char **attachment_ids(hl_request_t *r, size_t *n)
 {
-    json_t *out = json_array(), *list = json_object_get(r->body, "attachments"), *item;
+    json_t *list = json_object_get(r->body, "attachments"), *item;
     int from_objects = json_is_array(list);
     if (!from_objects)
         list = json_object_get(r->body, "blobs");
+    *n = 0;
+    const char **out = h2o_mem_alloc_pool(&r->req->pool, sizeof(*out) * (json_array_size(list) + 1));
     if (list == NULL || json_is_null(list))
         return out;
     size_t i;
-    int ok = json_is_array(list) && json_array_size(list) <= MAX_ATTACHMENTS;
+    int ok = json_is_array(list) && json_array_size(list) <= HL_STORE_MAX_ATTACHMENTS;
     json_array_foreach(list, i, item)
     {
         json_t *id = from_objects && json_is_object(item) ? json_object_get(item, "blob_id") : item;
@@ -189,10 +181,9 @@ static json_t *attachment_ids(hl_request_t *r)
             ok = 0;
             break;
         }
-        json_array_append(out, id);
+        out[(*n)++] = json_string_value(id);
     }
     if (!ok) {
-        json_decref(out);
         hl_reply_error(r, 400, "attachment_invalid", "attachments must be blobs uploaded to this conversation");
         return NULL;
     }
@@ -213,193 +204,197 @@ static char *trimmed(const char *s)
 
 static void post_message(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args == NULL)
+    hl_send_req_t req = {.conversation_id = conv_id(r)};
+    if (req.conversation_id == NULL || (req.blob_ids = attachment_ids(r, &req.num_blob_ids)) == NULL)
         return;
-    json_t *attachments = attachment_ids(r);
-    if (attachments == NULL) {
-        json_decref(args);
-        return;
-    }
     char *content = trimmed(body_str(r, "content", "text", "input"));
-    if ((content == NULL || content[0] == '\0') && json_array_size(attachments) == 0) {
+    if ((content == NULL || content[0] == '\0') && req.num_blob_ids == 0) {
         free(content);
-        json_decref(args);
-        json_decref(attachments);
         hl_reply_error(r, 400, "message_content_required", "content is required");
         return;
     }
-    json_object_set_new(args, "content", json_string(content != NULL ? content : ""));
+    req.content = content != NULL ? content : "";
+    req.client_message_id = body_str(r, "client_message_id", "clientMessageId", NULL);
+    req.profile = body_str(r, "profile", "profile_name", "profileName");
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_store_send(STORE, to, device_of(r), &req);
     free(content);
-    json_object_set_new(args, "attachments", attachments);
-    const char *client_id = body_str(r, "client_message_id", "clientMessageId", NULL);
-    if (client_id != NULL)
-        json_object_set_new(args, "client_message_id", json_string(client_id));
-    const char *profile = body_str(r, "profile", "profile_name", "profileName");
-    if (profile != NULL)
-        json_object_set_new(args, "profile", json_string(profile));
-    call(r, HL_STORE_SEND, args);
 }
 
 /* ---- updates ---- */
 
 static void patch_title(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args == NULL)
+    const char *id = conv_id(r);
+    if (id == NULL)
         return;
     const char *title = body_str(r, "title", "name", "display_name");
     if (title == NULL || title[0] == '\0') {
-        json_decref(args);
         hl_reply_error(r, 400, "title_required", "title is required");
         return;
     }
-    json_object_set_new(args, "title", json_string(title));
-    call(r, HL_STORE_RENAME, args);
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_store_rename(STORE, to, device_of(r), id, title);
 }
 
 static void patch_model(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args == NULL)
+    const char *id = conv_id(r);
+    if (id == NULL)
         return;
     const char *model = body_str(r, "model_id", "modelId", "model");
     if (model == NULL || model[0] == '\0') {
-        json_decref(args);
         hl_reply_error(r, 400, "model_id_required", "model_id is required");
         return;
     }
-    json_object_set_new(args, "model_id", json_string(model));
-    call(r, HL_STORE_SET_MODEL, args);
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_store_set_model(STORE, to, device_of(r), id, model);
 }
 
 static void patch_profile(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args == NULL)
+    const char *id = conv_id(r);
+    if (id == NULL)
         return;
     const char *profile = body_str(r, "profile", "profile_name", "profileName");
     if (profile == NULL || profile[0] == '\0') {
-        json_decref(args);
         hl_reply_error(r, 400, "profile_required", "profile is required");
         return;
     }
-    json_object_set_new(args, "profile", json_string(profile));
-    call(r, HL_STORE_SET_PROFILE, args);
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_store_set_profile(STORE, to, device_of(r), id, profile);
+}
+
+static void archive(hl_request_t *r, bool on)
+{
+    const char *id = conv_id(r);
+    hl_reply_to_t *to = id != NULL ? defer(r) : NULL;
+    if (to != NULL)
+        hl_store_archive(STORE, to, device_of(r), id, on);
 }
 
 static void post_archive(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args != NULL)
-        call(r, HL_STORE_ARCHIVE, args);
+    archive(r, true);
 }
 
 static void post_unarchive(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args != NULL)
-        call(r, HL_STORE_UNARCHIVE, args);
+    archive(r, false);
 }
 
 static void post_ack(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args == NULL)
+    const char *id = conv_id(r);
+    if (id == NULL)
         return;
     /* apps written for the original send no body (it ignored it): no seq means "read up to the last event" */
     json_t *seq = json_object_get(r->body, "last_event_seq");
     if (seq == NULL || json_is_null(seq))
         seq = json_object_get(r->body, "lastEventSeq");
+    int64_t last = -1;
     if (seq != NULL && !json_is_null(seq)) {
         if (!json_is_integer(seq) || json_integer_value(seq) < 0) {
-            json_decref(args);
             hl_reply_error(r, 400, "invalid_event_seq", "last_event_seq must be a non-negative integer");
             return;
         }
-        json_object_set(args, "last_event_seq", seq);
+        last = json_integer_value(seq);
     }
-    call(r, HL_STORE_ACK, args);
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_store_ack(STORE, to, device_of(r), id, last);
 }
 
 static void post_cancel_run(hl_request_t *r)
 {
-    json_t *args = conv_args(r);
-    if (args == NULL)
-        return;
-    json_object_set_new(args, "run_id", json_string(hl_request_param(r, "runId")));
-    call(r, HL_STORE_CANCEL_RUN, args);
+    const char *id = conv_id(r);
+    hl_reply_to_t *to = id != NULL ? defer(r) : NULL;
+    if (to != NULL)
+        hl_store_cancel_run(STORE, to, device_of(r), id, hl_request_param(r, "runId"));
 }
 
-static void resolve_approval(hl_request_t *r, int approve)
+static void resolve_approval(hl_request_t *r, bool approve)
 {
-    json_t *args = conv_args(r);
-    if (args == NULL)
-        return;
-    const char *scope = approve ? body_str(r, "scope", NULL, NULL) : NULL;
-    json_object_set_new(args, "approval_id", json_string(hl_request_param(r, "approvalId")));
-    json_object_set_new(args, "decision", json_string(approve ? (scope != NULL && scope[0] != '\0' ? scope : "always") : "deny"));
-    call(r, HL_STORE_RESOLVE_APPROVAL, args);
+    const char *id = conv_id(r);
+    hl_reply_to_t *to = id != NULL ? defer(r) : NULL;
+    if (to != NULL)
+        hl_store_resolve_approval(STORE, to, device_of(r), id, hl_request_param(r, "approvalId"), approve,
+                                  approve ? body_str(r, "scope", NULL, NULL) : NULL);
 }
 
 static void post_approve(hl_request_t *r)
 {
-    resolve_approval(r, 1);
+    resolve_approval(r, true);
 }
 
 static void post_deny(hl_request_t *r)
 {
-    resolve_approval(r, 0);
+    resolve_approval(r, false);
 }
 
 /* ---- plans ---- */
 
-static void plan_create(hl_request_t *r, const char *kind)
+static void plan_create(hl_request_t *r, hl_plan_kind_t kind)
 {
-    json_t *args = json_pack("{s:s}", "kind", kind);
-    if (strcmp(kind, "archive") == 0) {
-        json_t *ex = json_object_get(r->body, "exclude_conversation_ids");
+    json_t *ex = NULL;
+    if (kind == HL_PLAN_ARCHIVE) {
+        ex = json_object_get(r->body, "exclude_conversation_ids");
         if (!json_is_array(ex))
             ex = json_object_get(r->body, "excludeConversationIds");
-        if (json_is_array(ex))
-            json_object_set(args, "exclude", ex);
     }
-    call(r, HL_STORE_PLAN_CREATE, args);
+    size_t n = 0;
+    const char **ids = h2o_mem_alloc_pool(&r->req->pool, sizeof(*ids) * (json_array_size(ex) + 1));
+    for (size_t i = 0; i < json_array_size(ex); ++i)
+        if (json_is_string(json_array_get(ex, i)))
+            ids[n++] = json_string_value(json_array_get(ex, i));
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_store_plan_create(STORE, to, device_of(r), kind, ids, n);
 }
 
-static void plan_call(hl_request_t *r, const char *kind, hl_store_op_t op)
+static void plan_call(hl_request_t *r, hl_plan_kind_t kind, bool execute)
 {
-    call(r, op, json_pack("{s:s, s:s}", "kind", kind, "plan_id", hl_request_param(r, "planId")));
+    hl_reply_to_t *to = defer(r);
+    if (to == NULL)
+        return;
+    if (execute)
+        hl_store_plan_execute(STORE, to, device_of(r), kind, hl_request_param(r, "planId"));
+    else
+        hl_store_plan_get(STORE, to, device_of(r), kind, hl_request_param(r, "planId"));
 }
 
 static void post_clear_plan(hl_request_t *r)
 {
-    plan_create(r, "clear");
+    plan_create(r, HL_PLAN_CLEAR);
 }
 
 static void get_clear_plan(hl_request_t *r)
 {
-    plan_call(r, "clear", HL_STORE_PLAN_GET);
+    plan_call(r, HL_PLAN_CLEAR, false);
 }
 
 static void post_clear_plan_execute(hl_request_t *r)
 {
-    plan_call(r, "clear", HL_STORE_PLAN_EXECUTE);
+    plan_call(r, HL_PLAN_CLEAR, true);
 }
 
 static void post_archive_plan(hl_request_t *r)
 {
-    plan_create(r, "archive");
+    plan_create(r, HL_PLAN_ARCHIVE);
 }
 
 static void get_archive_plan(hl_request_t *r)
 {
-    plan_call(r, "archive", HL_STORE_PLAN_GET);
+    plan_call(r, HL_PLAN_ARCHIVE, false);
 }
 
 static void post_archive_plan_execute(hl_request_t *r)
 {
-    plan_call(r, "archive", HL_STORE_PLAN_EXECUTE);
+    plan_call(r, HL_PLAN_ARCHIVE, true);
 }
 
 #define A HL_ROUTE_AUTH

@@ -15,7 +15,7 @@ static void get_devices(hl_request_t *r)
     /* posted before the list job to the same actor, so the list already shows the change */
     if (hl_routes_client_changes(r, &app_id, &model))
         hl_auth_record_seen(r->device->id, app_id, model);
-    hl_pending_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
     if (p != NULL)
         hl_auth_list_devices(p, r->device->id);
 }
@@ -47,7 +47,7 @@ static void patch_device(hl_request_t *r)
     char *label = validated_label(r);
     if (label == NULL)
         return;
-    hl_pending_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
     if (p != NULL)
         hl_auth_rename_device(p, hl_request_param(r, "deviceId"), label, r->device->id);
     free(label);
@@ -55,14 +55,14 @@ static void patch_device(hl_request_t *r)
 
 static void delete_device(hl_request_t *r)
 {
-    hl_pending_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
     if (p != NULL)
         hl_auth_revoke_device(p, hl_request_param(r, "deviceId"), r->device->id);
 }
 
 static void delete_app_listing(hl_request_t *r)
 {
-    hl_pending_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
     if (p != NULL)
         hl_auth_hide_device(p, hl_request_param(r, "deviceId"), r->device->id);
 }

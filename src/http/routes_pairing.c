@@ -13,14 +13,14 @@ static const char *session_id_query(hl_request_t *r)
 
 static void get_session(hl_request_t *r)
 {
-    hl_pending_t *p = hl_request_defer(r, &hl_app.pairing.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.pairing.actor);
     if (p != NULL)
         hl_pairing_get_session(p, session_id_query(r), hl_request_peer(r));
 }
 
 static void post_claim(hl_request_t *r)
 {
-    hl_pending_t *p = hl_request_defer(r, &hl_app.pairing.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.pairing.actor);
     if (p != NULL)
         hl_pairing_claim(p, r->body, hl_request_peer(r));
 }
@@ -33,7 +33,7 @@ static void get_pair_page(hl_request_t *r)
         hl_reply_bytes(r, 400, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
         return;
     }
-    hl_pending_t *p = hl_request_defer(r, &hl_app.pairing.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &hl_app.pairing.actor);
     if (p != NULL)
         hl_pairing_page(p, id, hl_request_peer(r));
 }

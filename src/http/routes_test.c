@@ -1,52 +1,20 @@
 /*
  * Test-only routes, registered only when HERMESLINK_TEST_MODE=1 so that integration tests can drive what a real route
  * cannot expose on demand: a slow actor round trip (resets while replies are in flight), a held-open stream (graceful
- * shutdown), the in-flight bound of an actor (503 server_busy) and the wall clock (expiry without sleeping).
+ * shutdown), the in-flight bound of an actor (503 server_busy), the wall clock (expiry without sleeping) and runs that
+ * stay running in the runproxy stub until released (cancelling a running run).
  */
 #include <string.h>
 #include <time.h>
 
 #include "hl/app.h"
 #include "hl/clock.h"
-#include "hl/db.h"
+#include "hl/store.h"
 #include "hl/http.h"
 #include "hl/routes.h"
+#include "hl/runproxy.h"
 
 #define MAX_DELAY_MS 5000
-
-typedef struct st_echo_job_t {
-    hl_db_job_t super;
-    hl_pending_t *pending;
-    long delay_ms;
-    char *created_at;
-} echo_job_t;
-
-static int echo_run(hl_db_job_t *job, hl_db_t *db)
-{
-    echo_job_t *j = (echo_job_t *)job;
-    sqlite3_stmt *st = hl_db_stmt(db, "SELECT value FROM meta WHERE key = 'created_at'");
-    if (sqlite3_step(st) == SQLITE_ROW)
-        j->created_at = hl_strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (j->delay_ms > 0) {
-        struct timespec ts = {j->delay_ms / 1000, (j->delay_ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    return j->created_at != NULL ? 0 : -1;
-}
-
-static void echo_complete(hl_db_job_t *job, int status)
-{
-    echo_job_t *j = (echo_job_t *)job;
-    if (status == 0)
-        hl_pending_reply_json(
-            j->pending, 200,
-            json_pack("{s:b, s:s, s:i}", "ok", 1, "db_created_at", j->created_at, "delay_ms", (json_int_t)j->delay_ms));
-    else
-        hl_pending_reply_error(j->pending, 500, "internal_error", "The store could not answer");
-    free(j->created_at);
-    free(j);
-}
 
 static void get_actor_echo(hl_request_t *r)
 {
@@ -56,14 +24,9 @@ static void get_actor_echo(hl_request_t *r)
         hl_reply_error(r, 400, "invalid_delay", "delay_ms must be an integer from 0 to 5000");
         return;
     }
-    hl_pending_t *p = hl_request_defer(r, &hl_app.store.actor);
-    if (p == NULL)
-        return;
-    echo_job_t *j = hl_calloc(1, sizeof(*j));
-    hl_db_job_init(&j->super, echo_run, echo_complete);
-    j->pending = p;
-    j->delay_ms = delay;
-    hl_db_actor_post(&hl_app.store, &j->super);
+    hl_reply_to_t *to = hl_request_defer(r, hl_store_actor(hl_app.store));
+    if (to != NULL)
+        hl_store_ping(hl_app.store, to, (int)delay);
 }
 
 static void post_actor_limit(hl_request_t *r)
@@ -73,8 +36,29 @@ static void post_actor_limit(hl_request_t *r)
         hl_reply_error(r, 400, "invalid_limit", "max must be a positive integer");
         return;
     }
-    atomic_store(&hl_app.store.actor.max_inflight, (unsigned)json_integer_value(max));
+    atomic_store(&hl_store_actor(hl_app.store)->max_inflight, (unsigned)json_integer_value(max));
     hl_reply_json(r, 200, json_pack("{s:b, s:I}", "ok", 1, "max", json_integer_value(max)));
+}
+
+/* {"hold": true|false}: while on, runs handed to the runproxy stay running; off fails the held runs (as without a hold) */
+static void post_runproxy_hold(hl_request_t *r)
+{
+    json_t *on = json_object_get(r->body, "hold");
+    if (!json_is_boolean(on)) {
+        hl_reply_error(r, 400, "invalid_hold", "hold must be true or false");
+        return;
+    }
+    hl_reply_to_t *to = hl_request_defer(r, hl_runproxy_actor(hl_app.runproxy));
+    if (to != NULL)
+        hl_runproxy_test_hold(hl_app.runproxy, json_is_true(on), to);
+}
+
+/* Fails the runs held so far; the hold stays as it is */
+static void post_runproxy_release(hl_request_t *r)
+{
+    hl_reply_to_t *to = hl_request_defer(r, hl_runproxy_actor(hl_app.runproxy));
+    if (to != NULL)
+        hl_runproxy_test_hold(hl_app.runproxy, -1, to);
 }
 
 static void post_clock(hl_request_t *r)
@@ -195,6 +179,8 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/__test/actor-echo", get_actor_echo, 0, 0},
     {HL_METHOD_POST, "/__test/actor-limit", post_actor_limit, HL_ROUTE_JSON_BODY, 0},
     {HL_METHOD_POST, "/__test/clock", post_clock, HL_ROUTE_JSON_BODY, 0},
+    {HL_METHOD_POST, "/__test/runproxy/hold", post_runproxy_hold, HL_ROUTE_JSON_BODY, 0},
+    {HL_METHOD_POST, "/__test/runproxy/release", post_runproxy_release, 0, 0},
     {HL_METHOD_GET, "/__test/stream", get_stream, 0, 0},
 };
 

@@ -226,11 +226,15 @@ static void on_shutdown_msg(hl_worker_t *w, hl_worker_msg_t *msg)
     begin_shutdown(w);
 }
 
-static void on_mailbox(hl_mailbox_t *mb, void *data)
+/* The worker's mailbox wakes its loop: h2o has read the eventfd's 8 bytes into the socket buffer before calling this. */
+static void on_mailbox(h2o_socket_t *sock, const char *err)
 {
-    hl_worker_t *w = data;
+    hl_worker_t *w = sock->data;
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    if (err != NULL)
+        return;
     hl_msg_batch_t batch;
-    if (!hl_mailbox_take(mb, &batch))
+    if (!hl_mailbox_take(&w->mailbox, &batch))
         return;
     hl_msg_t *msg;
     while ((msg = hl_msg_batch_pop(&batch)) != NULL) {
@@ -264,7 +268,9 @@ static void *worker_main(void *arg)
     while (!worker_drained(w) && h2o_now(w->loop) < deadline)
         h2o_evloop_run(w->loop, 50);
     if (worker_drained(w)) {
-        hl_mailbox_detach_loop(&w->mailbox);
+        h2o_socket_read_stop(w->mailbox_sock);
+        h2o_socket_close(w->mailbox_sock);
+        w->mailbox_sock = NULL;
         hl_sse_worker_dispose(w);
         h2o_context_dispose(&w->ctx);
         /* run once more so that sockets closed above are freed */
@@ -294,7 +300,13 @@ static int init_worker(hl_server_t *s, hl_worker_t *w, size_t index)
     w->loop = h2o_evloop_create();
     h2o_context_init(&w->ctx, w->loop, &s->globalconf);
     hl_sse_worker_init(w);
-    hl_mailbox_attach_loop(&w->mailbox, w->loop, on_mailbox, w);
+    /* h2o closes the fd it wraps, so it gets a duplicate and the mailbox keeps its own for posting */
+    int mfd = dup(hl_mailbox_fd(&w->mailbox));
+    if (mfd < 0)
+        hl_fatal("dup(eventfd) failed");
+    w->mailbox_sock = h2o_evloop_socket_create(w->loop, mfd, H2O_SOCKET_FLAG_DONT_READ);
+    w->mailbox_sock->data = w;
+    h2o_socket_read_start(w->mailbox_sock, on_mailbox);
     for (size_t i = 0; i < s->num_listeners; ++i) {
         h2o_accept_ctx_t *ac = &w->accept_ctx[i];
         ac->ctx = &w->ctx;

@@ -1,11 +1,11 @@
 /*
  * SSE fan-out on a worker (DESIGN §2): rings of shared frames per topic, a cursor per stream, one h2o_send with many
- * iovecs per stream per wake-up. Everything below runs on the worker's own thread except hl_event_frame_* and
- * hl_sse_broadcast, which any thread may call.
+ * iovecs per stream per wake-up. Everything below runs on the worker's own thread except hl_event_frame_*, hl_sse_publish
+ * and hl_sse_deliver_page, which any thread may call.
  *
  * Topics: one for all conversations, one per conversation that has a stream on this worker. A frame is appended to the
  * all-conversations ring and to its conversation's ring when that topic exists. A stream first sends its replay (history
- * from SQLite, fetched in pages through the store actor), then live frames from its cursor, skipping any id it already
+ * from the topic kind's replay source, in pages), then live frames from its cursor, skipping any id it already
  * sent; it subscribed before asking for history, so nothing falls between the two.
  */
 #include "hl/sse.h"
@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "hl/log.h"
-#include "hl/store.h"
 #include "worker.h"
 
 #define GLOBAL_RING 8192
@@ -35,13 +34,16 @@ hl_event_frame_t *hl_event_frame_new(int64_t event_id, const char *conversation_
     int gl = snprintf(global_head, sizeof(global_head), "id: %lld\nevent: %s\ndata: ", (long long)event_id, type);
     if (cl < 0 || gl < 0 || (size_t)cl >= sizeof(conv_head) || (size_t)gl >= sizeof(global_head))
         hl_fatal("event type too long");
-    hl_event_frame_t *f = hl_malloc(sizeof(*f) + (size_t)cl + (size_t)gl + json_len + 2);
+    size_t keylen = strlen(conversation_id) + 1;
+    hl_event_frame_t *f = hl_malloc(sizeof(*f) + keylen + (size_t)cl + (size_t)gl + json_len + 2);
     atomic_init(&f->refs, 1);
     f->event_id = event_id;
     f->seq = seq;
-    snprintf(f->conversation_id, sizeof(f->conversation_id), "%s", conversation_id);
     f->notify = notify;
     char *p = f->data;
+    memcpy(p, conversation_id, keylen);
+    f->conversation_id = p;
+    p += keylen;
     memcpy(p, conv_head, (size_t)cl);
     f->conv_head = h2o_iovec_init(p, (size_t)cl);
     p += cl;
@@ -65,16 +67,6 @@ void hl_event_frame_release(hl_event_frame_t *f)
         free(f);
 }
 
-bool hl_event_type_notifies(const char *type)
-{
-    static const char *const types[] = {"conversation.created", "conversation.updated", "conversation.deleted", "message.created",
-                                        "run.started",          "run.completed",        "run.failed",           "run.cancelled"};
-    for (size_t i = 0; i < HL_ARRAY_SIZE(types); ++i)
-        if (strcmp(type, types[i]) == 0)
-            return true;
-    return false;
-}
-
 /* ---- topics and streams ---- */
 
 typedef struct st_topic_t topic_t;
@@ -82,7 +74,8 @@ typedef struct st_stream_t stream_t;
 
 struct st_topic_t {
     topic_t *next_in_bucket;
-    char conversation_id[48]; /* "" for all conversations */
+    hl_sse_topic_kind_t kind;
+    char *key; /* the conversation id; NULL for all conversations */
     hl_event_frame_t **ring;
     size_t cap;
     uint64_t head; /* frames ever appended; slot = position % cap */
@@ -140,10 +133,11 @@ static size_t bucket_of(const char *id)
     return h % TOPIC_BUCKETS;
 }
 
-static void topic_init(topic_t *t, const char *conversation_id, size_t cap)
+static void topic_init(topic_t *t, hl_sse_topic_kind_t kind, const char *key, size_t cap)
 {
     memset(t, 0, sizeof(*t));
-    snprintf(t->conversation_id, sizeof(t->conversation_id), "%s", conversation_id);
+    t->kind = kind;
+    t->key = hl_strdup(key);
     t->cap = cap;
     t->ring = hl_calloc(cap, sizeof(*t->ring));
     h2o_linklist_init_anchor(&t->streams);
@@ -155,6 +149,8 @@ static void topic_clear(topic_t *t)
         hl_event_frame_release(t->ring[i]);
     free(t->ring);
     t->ring = NULL;
+    free(t->key);
+    t->key = NULL;
 }
 
 static topic_t *topic_find(sse_worker_t *sw, const char *conversation_id, int create)
@@ -163,12 +159,12 @@ static topic_t *topic_find(sse_worker_t *sw, const char *conversation_id, int cr
         return &sw->global;
     size_t b = bucket_of(conversation_id);
     for (topic_t *t = sw->buckets[b]; t != NULL; t = t->next_in_bucket)
-        if (strcmp(t->conversation_id, conversation_id) == 0)
+        if (strcmp(t->key, conversation_id) == 0)
             return t;
     if (!create)
         return NULL;
     topic_t *t = hl_malloc(sizeof(*t));
-    topic_init(t, conversation_id, CONV_RING);
+    topic_init(t, HL_SSE_TOPIC_CONVERSATION, conversation_id, CONV_RING);
     t->next_in_bucket = sw->buckets[b];
     sw->buckets[b] = t;
     return t;
@@ -179,7 +175,7 @@ static void topic_maybe_drop(sse_worker_t *sw, topic_t *t)
 {
     if (t == &sw->global || !h2o_linklist_is_empty(&t->streams))
         return;
-    topic_t **pp = &sw->buckets[bucket_of(t->conversation_id)];
+    topic_t **pp = &sw->buckets[bucket_of(t->key)];
     while (*pp != t)
         pp = &(*pp)->next_in_bucket;
     *pp = t->next_in_bucket;
@@ -240,12 +236,12 @@ static void stream_release(stream_t *s)
 
 static int64_t frame_id(const stream_t *s, const hl_event_frame_t *f)
 {
-    return s->topic->conversation_id[0] == '\0' ? f->event_id : f->seq;
+    return s->topic->kind == HL_SSE_TOPIC_ALL ? f->event_id : f->seq;
 }
 
 static void add_frame(stream_t *s, hl_event_frame_t *f, size_t *nvec)
 {
-    bool global = s->topic->conversation_id[0] == '\0';
+    bool global = s->topic->kind == HL_SSE_TOPIC_ALL;
     s->vecs[(*nvec)++] = global ? f->global_head : f->conv_head;
     s->vecs[(*nvec)++] = f->body;
     hl_event_frame_retain(f);
@@ -400,7 +396,7 @@ static void free_replay_msg(hl_msg_t *msg)
     free(m);
 }
 
-void hl_sse_deliver_replay(hl_worker_t *worker, void *stream, hl_event_frame_t **frames, size_t n, bool more, bool failed)
+static void deliver_replay(hl_worker_t *worker, stream_t *stream, hl_event_frame_t **frames, size_t n, bool more, bool failed)
 {
     replay_msg_t *m = hl_malloc(sizeof(*m));
     hl_msg_init(&m->super.super, 1, free_replay_msg);
@@ -413,13 +409,35 @@ void hl_sse_deliver_replay(hl_worker_t *worker, void *stream, hl_event_frame_t *
     hl_worker_post(worker, &m->super);
 }
 
+/* The replay sources of the topic kinds (set at start-up, read-only afterwards). */
+static hl_sse_source_t sources[HL_SSE_NUM_TOPIC_KINDS];
+
+void hl_sse_set_source(hl_sse_topic_kind_t kind, const hl_sse_source_t *source)
+{
+    sources[kind] = *source;
+}
+
+void hl_sse_deliver_page(void *page_ctx, const hl_sse_record_t *records, size_t n, bool more, bool failed)
+{
+    stream_t *s = page_ctx;
+    hl_event_frame_t **frames = NULL;
+    if (!failed) {
+        frames = hl_malloc(sizeof(*frames) * (n ? n : 1));
+        for (size_t i = 0; i < n; ++i)
+            frames[i] = hl_event_frame_new(records[i].event_id, records[i].key, records[i].seq, records[i].type, records[i].notify,
+                                           records[i].json, records[i].json_len);
+    }
+    /* s->worker is fixed for the stream's life, and the page holds a reference on s */
+    deliver_replay(s->worker, s, frames, n, more, failed);
+}
+
 static void request_page(stream_t *s, int64_t after)
 {
     ++s->refs;
-    ++s->worker->num_pending; /* shutdown waits for the store to answer */
+    ++s->worker->num_pending; /* shutdown waits for the source to answer */
     s->page_pending = true;
-    hl_store_replay(s->worker, s, s->topic->conversation_id[0] ? s->topic->conversation_id : NULL, after, s->notifications_only,
-                    REPLAY_PAGE);
+    const hl_sse_source_t *src = &sources[s->topic->kind];
+    src->read(src->data, s->topic->key, after, s->notifications_only, REPLAY_PAGE, s);
 }
 
 /* ---- opening ---- */
@@ -442,6 +460,8 @@ void hl_sse_open(hl_request_t *r, const char *conversation_id, bool notification
 
     /* subscribe first: from here on every live frame lands in the ring behind the cursor */
     s->topic = topic_find(sw, conversation_id, 1);
+    if (sources[s->topic->kind].read == NULL)
+        hl_fatal("no replay source for this kind of topic");
     s->cursor = s->topic->head;
     h2o_linklist_insert(&s->topic->streams, &s->topic_link);
     hl_worker_add_stream(r->worker, &s->shutdown_link);
@@ -602,12 +622,19 @@ static void post_to(hl_worker_t *w, void *data)
     hl_worker_post(w, &m->super);
 }
 
-void hl_sse_broadcast(hl_event_frame_t **frames, size_t n)
+void hl_sse_publish(const hl_sse_record_t *records, size_t n)
 {
     if (n == 0)
         return;
+    hl_event_frame_t **frames = hl_malloc(sizeof(*frames) * n);
+    for (size_t i = 0; i < n; ++i)
+        frames[i] = hl_event_frame_new(records[i].event_id, records[i].key, records[i].seq, records[i].type, records[i].notify,
+                                       records[i].json, records[i].json_len);
     broadcast_args_t a = {frames, n};
     hl_server_each_worker(post_to, &a);
+    for (size_t i = 0; i < n; ++i)
+        hl_event_frame_release(frames[i]);
+    free(frames);
 }
 
 /* ---- heartbeat and lifecycle ---- */
@@ -642,7 +669,7 @@ void hl_sse_worker_init(hl_worker_t *worker)
 {
     sse_worker_t *sw = hl_calloc(1, sizeof(*sw));
     sw->worker = worker;
-    topic_init(&sw->global, "", GLOBAL_RING);
+    topic_init(&sw->global, HL_SSE_TOPIC_ALL, NULL, GLOBAL_RING);
     h2o_linklist_init_anchor(&sw->kick_queue);
     h2o_timeout_init(worker->loop, &sw->heartbeat_timeout, HL_SSE_HEARTBEAT_MS);
     sw->heartbeat.cb = on_heartbeat;

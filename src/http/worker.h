@@ -21,6 +21,7 @@ struct st_hl_worker_t {
     h2o_socket_t *listeners[HL_MAX_LISTENERS];
     size_t num_listeners;
     hl_mailbox_t mailbox;
+    h2o_socket_t *mailbox_sock; /* the mailbox's eventfd (a duplicate) on the worker's loop */
     h2o_linklist_t streams;
     /** deferred requests whose reply has not come back yet */
     size_t num_pending;

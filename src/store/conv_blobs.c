@@ -11,17 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hl/app.h"
 #include "hl/clock.h"
 #include "hl/fsutil.h"
 #include "hl/ids.h"
 #include "store_internal.h"
 
-char *blob_path(const char *sha256_hex)
+char *blob_path(const hl_store_t *s, const char *sha256_hex)
 {
-    char *dir = hl_path_join(hl_app.home, "blobs"), *p = hl_path_join(dir, sha256_hex);
-    free(dir);
-    return p;
+    return hl_path_join(s->blobs_dir, sha256_hex);
 }
 
 static json_t *blob_json(hl_db_t *db, const char *blob_id)
@@ -29,7 +26,7 @@ static json_t *blob_json(hl_db_t *db, const char *blob_id)
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT id, size, mime, filename, created_at FROM blobs WHERE id = ?1");
     sqlite3_bind_text(st, 1, blob_id, -1, SQLITE_STATIC);
     json_t *b = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (hl_db_step(st) == SQLITE_ROW)
         b = json_pack("{s:s, s:I, s:s, s:s, s:o}", "id", (const char *)sqlite3_column_text(st, 0), "size",
                       (json_int_t)sqlite3_column_int64(st, 1), "mime", (const char *)sqlite3_column_text(st, 2), "filename",
                       (const char *)sqlite3_column_text(st, 3), "created_at", store_iso(sqlite3_column_int64(st, 4)));
@@ -39,7 +36,7 @@ static json_t *blob_json(hl_db_t *db, const char *blob_id)
     json_t *convs = json_array();
     st = hl_db_stmt(db, "SELECT conversation_id FROM blob_links WHERE blob_id = ?1 ORDER BY conversation_id");
     sqlite3_bind_text(st, 1, blob_id, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while (hl_db_step(st) == SQLITE_ROW)
         json_array_append_new(convs, json_string((const char *)sqlite3_column_text(st, 0)));
     sqlite3_reset(st);
     json_object_set_new(b, "conversation_ids", convs);
@@ -55,7 +52,7 @@ static char *linked_sha(hl_db_t *db, const char *blob_id, const char *conversati
     sqlite3_bind_text(st, 1, blob_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, conversation_id, -1, SQLITE_STATIC);
     char *sha = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (hl_db_step(st) == SQLITE_ROW) {
         sha = hl_db_text(st, 0);
         if (mime != NULL)
             *mime = hl_db_text(st, 1);
@@ -68,21 +65,33 @@ static char *linked_sha(hl_db_t *db, const char *blob_id, const char *conversati
 
 static int blob_not_found(store_job_t *job)
 {
-    return hl_json_job_error(&job->super, 404, "blob_not_found", "Blob not found");
+    return hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "blob_not_found", "Blob not found");
 }
 
 /* ---- get ---- */
 
-/* The reply of a blob read is bytes, carried through the json job as {"path","mime","filename"} until delivery. */
+/* The answer of a blob read is its bytes, with its MIME type and file name. */
 int op_blob_get(store_job_t *job, hl_db_t *db)
 {
-    const char *conv = arg_str(job, "conversation_id"), *blob = arg_str(job, "blob_id");
+    const char *conv = job->a.conversation_id, *blob = job->a.blob_id;
     char *mime = NULL, *filename = NULL;
     char *sha = linked_sha(db, blob, conv, &mime, &filename);
     if (sha == NULL)
         return blob_not_found(job);
-    char *path = blob_path(sha);
-    int ret = hl_json_job_ok(&job->super, 200, json_pack("{s:s, s:s, s:s}", "path", path, "mime", mime, "filename", filename));
+    char *path = blob_path(job->store, sha), *data = NULL;
+    size_t len = 0;
+    int ret;
+    if (hl_read_file(path, HL_BLOB_MAX_BYTES, &data, &len) != 0) {
+        ret = blob_not_found(job);
+    } else {
+        char *type = strncmp(mime, "text/", 5) == 0 && strstr(mime, "charset") == NULL ? hl_asprintf("%s; charset=utf-8", mime)
+                                                                                       : hl_strdup(mime);
+        hl_result_t *res = hl_result_bytes(data, len, type);
+        res->filename = filename;
+        filename = NULL;
+        free(type);
+        ret = hl_json_job_set(&job->super, res);
+    }
     free(path);
     free(sha);
     free(mime);
@@ -94,7 +103,7 @@ int op_blob_get(store_job_t *job, hl_db_t *db)
 
 int op_blob_delete(store_job_t *job, hl_db_t *db)
 {
-    const char *conv = arg_str(job, "conversation_id"), *blob = arg_str(job, "blob_id");
+    const char *conv = job->a.conversation_id, *blob = job->a.blob_id;
     char *sha = linked_sha(db, blob, conv, NULL, NULL);
     if (sha == NULL)
         return blob_not_found(job);
@@ -104,10 +113,10 @@ int op_blob_delete(store_job_t *job, hl_db_t *db)
                        "AND m.conversation_id = ?2 LIMIT 1");
     sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, conv, -1, SQLITE_STATIC);
-    int in_use = sqlite3_step(st) == SQLITE_ROW;
+    int in_use = hl_db_step(st) == SQLITE_ROW;
     sqlite3_reset(st);
     if (in_use) {
-        ret = hl_json_job_error(&job->super, 409, "blob_in_use", "A message still refers to this blob");
+        ret = hl_json_job_error(&job->super, HL_RESULT_CONFLICT, "blob_in_use", "A message still refers to this blob");
         goto Exit;
     }
     st = hl_db_stmt(db, "DELETE FROM blob_links WHERE blob_id = ?1 AND conversation_id = ?2");
@@ -122,7 +131,7 @@ int op_blob_delete(store_job_t *job, hl_db_t *db)
         goto Exit;
     st = hl_db_stmt(db, "SELECT count(*) FROM blobs WHERE sha256 = ?1");
     sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
-    int remaining = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 1;
+    int remaining = hl_db_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 1;
     sqlite3_reset(st);
     if (remaining == 0) {
         /* the file goes only after the batch committed, and only if no upload in the same batch reused the content */
@@ -130,7 +139,7 @@ int op_blob_delete(store_job_t *job, hl_db_t *db)
             job->unlink_after_commit = json_array();
         json_array_append_new(job->unlink_after_commit, json_string(sha));
     }
-    ret = hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:b, s:s}", "ok", 1, "deleted", 1, "blob_id", blob));
+    ret = hl_json_job_ok(&job->super, HL_RESULT_OK, json_pack("{s:b, s:s}", "deleted", 1, "blob_id", blob));
 Exit:
     free(sha);
     return ret;
@@ -141,63 +150,60 @@ Exit:
 /* uploads whose bytes are held in memory at once (h2o hands a body over whole); past it 503 server_busy */
 #define MAX_UPLOADS_IN_FLIGHT 4
 
-static atomic_int uploads_in_flight;
-
-bool hl_store_upload_begin(void)
+bool hl_store_upload_begin(hl_store_t *s)
 {
-    if (atomic_fetch_add(&uploads_in_flight, 1) >= MAX_UPLOADS_IN_FLIGHT) {
-        atomic_fetch_sub(&uploads_in_flight, 1);
+    if (atomic_fetch_add(&s->uploads, 1) >= MAX_UPLOADS_IN_FLIGHT) {
+        atomic_fetch_sub(&s->uploads, 1);
         return false;
     }
     return true;
 }
 
-void hl_store_upload_abort(void)
+void hl_store_upload_abort(hl_store_t *s)
 {
-    atomic_fetch_sub(&uploads_in_flight, 1);
+    atomic_fetch_sub(&s->uploads, 1);
 }
 
+/* An upload in two stages: the file is written and fsynced on a reader thread, then a short write job links it. */
 typedef struct st_put_job_t {
     store_job_t super;
     char *data;
     size_t len;
     char *mime, *filename;
+    char sha[65];
+    bool file_ok; /* stage 1 stored the file */
+    hl_db_job_t stage1;
 } put_job_t;
 
-static int write_blob_file(const char *path, const char *data, size_t len)
+static int write_blob_file(const hl_store_t *s, const char *path, const char *data, size_t len)
 {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len)
         return 0; /* the same content is already stored */
-    char *dir = hl_path_join(hl_app.home, "blobs");
-    int ret = hl_mkdir_p(dir, 0700);
-    free(dir);
+    int ret = hl_mkdir_p(s->blobs_dir, 0700);
     if (ret != 0)
         return ret;
     return hl_write_file_atomic(path, data, len, 0600);
 }
 
-static int exec_put(hl_json_job_t *base, hl_db_t *db)
+static int exec_put(store_job_t *sj, hl_db_t *db)
 {
-    put_job_t *job = (put_job_t *)base;
-    store_job_t *sj = &job->super;
-    sj->now = hl_now_ms();
+    put_job_t *job = (put_job_t *)sj;
     conv_row_t conv;
-    if (conv_require(sj, db, arg_str(sj, "conversation_id"), 0, &conv) != 0)
+    if (conv_require(sj, db, sj->a.conversation_id, 0, &conv) != 0)
         return -1;
-    char sha[65], *path = NULL, *id = store_new_id("blob_");
+    char *path = blob_path(sj->store, job->sha), *id = store_new_id("blob_");
     int ret = -1;
-    hl_sha256_hex(job->data, job->len, sha);
-    path = blob_path(sha);
-    if (write_blob_file(path, job->data, job->len) != 0) {
-        ret = hl_json_job_error(base, 500, "internal_error", "The blob could not be stored");
+    /* a delete of the last blob with the same content may have removed the file since stage 1 (rare): store it again */
+    if (!job->file_ok || write_blob_file(sj->store, path, job->data, job->len) != 0) {
+        ret = hl_json_job_error(&sj->super, HL_RESULT_INTERNAL, "internal_error", "The blob could not be stored");
         goto Exit;
     }
     const char *filename = job->filename != NULL && job->filename[0] != '\0' ? job->filename : id;
     sqlite3_stmt *st =
         hl_db_stmt(db, "INSERT INTO blobs(id, sha256, size, mime, filename, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job->sha, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)job->len);
     sqlite3_bind_text(st, 4, job->mime, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, filename, -1, SQLITE_STATIC);
@@ -211,7 +217,7 @@ static int exec_put(hl_json_job_t *base, hl_db_t *db)
         goto Exit;
     json_t *blob = blob_json(db, id);
     if (blob != NULL)
-        ret = hl_json_job_ok(base, 201, json_pack("{s:b, s:o}", "ok", 1, "blob", blob));
+        ret = hl_json_job_ok(&sj->super, HL_RESULT_CREATED, json_pack("{s:o}", "blob", blob));
 Exit:
     conv_row_dispose(&conv);
     free(path);
@@ -219,63 +225,47 @@ Exit:
     return ret;
 }
 
-static void dispose_put(hl_json_job_t *base)
+static void dispose_put(store_job_t *base)
 {
     put_job_t *job = (put_job_t *)base;
-    hl_store_upload_abort(); /* the reservation ends with the job */
-    json_decref(job->super.args);
-    free(job->super.device_id);
+    /* not linked (the conversation went away, or the write failed): the file stage 1 stored goes after the batch, unless
+     * a row uses the same content */
+    if (job->file_ok && !job->super.super.committed)
+        json_array_append_new(job->super.store->unlink_candidates, json_string(job->sha));
+    hl_store_upload_abort(job->super.store); /* the reservation ends with the job */
     free(job->data);
     free(job->mime);
     free(job->filename);
 }
 
-void hl_store_put_blob(hl_pending_t *pending, const char *conversation_id, const char *data, size_t len, const char *mime,
+/* stage 1, on a reader thread: hash, write, fsync and rename, outside any write transaction */
+static int run_stage1(hl_db_job_t *base, hl_db_t *db)
+{
+    put_job_t *job = HL_STRUCT_FROM_MEMBER(put_job_t, stage1, base);
+    hl_sha256_hex(job->data, job->len, job->sha);
+    char *path = blob_path(job->super.store, job->sha);
+    job->file_ok = write_blob_file(job->super.store, path, job->data, job->len) == 0;
+    free(path);
+    return 0;
+}
+
+static void complete_stage1(hl_db_job_t *base, int status)
+{
+    put_job_t *job = HL_STRUCT_FROM_MEMBER(put_job_t, stage1, base);
+    store_post_write(&job->super);
+}
+
+void hl_store_put_blob(hl_store_t *s, hl_reply_to_t *to, const char *conversation_id, char *data, size_t len, const char *mime,
                        const char *filename)
 {
-    put_job_t *job = hl_json_job_new(sizeof(*job), pending, exec_put);
-    job->super.super.dispose = dispose_put;
-    job->super.args = json_pack("{s:s}", "conversation_id", conversation_id);
-    job->data = (char *)data;
+    store_job_t *sj = store_job_new_sized(s, to, exec_put, NULL, sizeof(put_job_t));
+    put_job_t *job = (put_job_t *)sj;
+    sj->a.conversation_id = hl_strdup(conversation_id);
+    sj->dispose_extra = dispose_put;
+    job->data = data;
     job->len = len;
     job->mime = hl_strdup(mime);
     job->filename = hl_strdup(filename);
-    hl_db_actor_post(&hl_app.store, &job->super.super.super);
-}
-
-/* ---- read (bytes) ---- */
-
-static void deliver_blob(hl_json_job_t *base)
-{
-    json_t *r = base->reply;
-    const char *path = json_string_value(json_object_get(r, "path"));
-    if (base->status != 200 || path == NULL) {
-        hl_pending_reply_json(base->pending, base->status, r);
-        base->reply = NULL;
-        return;
-    }
-    char *data = NULL;
-    size_t len = 0;
-    if (hl_read_file(path, HL_MAX_BODY_LIMIT, &data, &len) != 0) {
-        hl_pending_reply_error(base->pending, 404, "blob_not_found", "Blob not found");
-        return;
-    }
-    const char *mime = json_string_value(json_object_get(r, "mime"));
-    char *type = strncmp(mime, "text/", 5) == 0 && strstr(mime, "charset") == NULL ? hl_asprintf("%s; charset=utf-8", mime)
-                                                                                   : hl_strdup(mime);
-    char *disposition = hl_asprintf("inline; filename=\"%s\"", json_string_value(json_object_get(r, "filename")));
-    hl_pending_set_header(base->pending, "content-disposition", disposition);
-    hl_pending_reply_bytes(base->pending, 200, type, data, len);
-    free(disposition);
-    free(type);
-    free(data);
-}
-
-void hl_store_get_blob(hl_pending_t *pending, const char *conversation_id, const char *blob_id)
-{
-    store_job_t *job = hl_json_job_new(sizeof(*job), pending, NULL);
-    hl_store_init_job(job, HL_STORE_BLOB_GET, json_pack("{s:s, s:s}", "conversation_id", conversation_id, "blob_id", blob_id),
-                      NULL);
-    job->super.deliver = deliver_blob;
-    hl_db_actor_post(&hl_app.store, &job->super.super);
+    hl_db_job_init(&job->stage1, run_stage1, complete_stage1);
+    hl_db_readers_post(s->readers, &job->stage1);
 }

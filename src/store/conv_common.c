@@ -40,7 +40,7 @@ int conv_load(hl_db_t *db, const char *id, conv_row_t *row)
         return -ENOENT;
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int found = sqlite3_step(st) == SQLITE_ROW;
+    int found = hl_db_step(st) == SQLITE_ROW;
     if (found)
         read_conv(st, row);
     sqlite3_reset(st);
@@ -71,12 +71,12 @@ void conv_row_dispose(conv_row_t *row)
 int conv_require(store_job_t *job, hl_db_t *db, const char *id, int active_only, conv_row_t *row)
 {
     if (!hl_conversation_id_valid(id))
-        return hl_json_job_error(&job->super, 400, "invalid_conversation_id", "Conversation id is invalid");
+        return hl_json_job_error(&job->super, HL_RESULT_INVALID, "invalid_conversation_id", "Conversation id is invalid");
     if (conv_load(db, id, row) != 0)
-        return hl_json_job_error(&job->super, 404, "conversation_not_found", "Conversation not found");
+        return hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "conversation_not_found", "Conversation not found");
     if (strcmp(row->status, "deleted_soft") == 0 || (active_only && strcmp(row->status, "active") != 0)) {
         conv_row_dispose(row);
-        return hl_json_job_error(&job->super, 404, "conversation_not_found", "Conversation not found");
+        return hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "conversation_not_found", "Conversation not found");
     }
     return 0;
 }
@@ -106,7 +106,7 @@ static json_t *last_message(hl_db_t *db, const conv_row_t *row)
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT id, role, text FROM messages WHERE conversation_id = ?1 ORDER BY rowid DESC LIMIT 1");
     sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);
     json_t *out = json_null();
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (hl_db_step(st) == SQLITE_ROW) {
         const char *text = (const char *)sqlite3_column_text(st, 2);
         size_t bytes = 0, chars = 0, len = strlen(text);
         while (bytes < len && chars < 200) {
@@ -133,7 +133,7 @@ static json_int_t unread_count(hl_db_t *db, const conv_row_t *row, const char *d
         sqlite3_stmt *st = hl_db_stmt(db, "SELECT last_event_seq FROM read_cursors WHERE device_id = ?1 AND conversation_id = ?2");
         sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, row->id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
+        if (hl_db_step(st) == SQLITE_ROW)
             cursor = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
     }
@@ -141,7 +141,7 @@ static json_int_t unread_count(hl_db_t *db, const conv_row_t *row, const char *d
         hl_db_stmt(db, "SELECT count(*) FROM events WHERE conversation_id = ?1 AND seq > ?2 AND type = 'message.created'");
     sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, cursor);
-    json_int_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    json_int_t n = hl_db_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return n;
 }

@@ -16,7 +16,7 @@ static json_t *attachments_json(hl_db_t *db, const char *message_id)
                                       "a.blob_id WHERE a.message_id = ?1 ORDER BY a.position");
     sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
     json_t *out = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while (hl_db_step(st) == SQLITE_ROW)
         json_array_append_new(out,
                               json_pack("{s:s, s:s, s:s, s:I}", "blob_id", (const char *)sqlite3_column_text(st, 0), "filename",
                                         (const char *)sqlite3_column_text(st, 1), "mime", (const char *)sqlite3_column_text(st, 2),
@@ -57,7 +57,7 @@ static json_t *message_json(hl_db_t *db, const char *id)
     /* a dedicated statement: callers may be iterating another one */
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?1");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    json_t *m = sqlite3_step(st) == SQLITE_ROW ? message_from_row(db, st) : NULL;
+    json_t *m = hl_db_step(st) == SQLITE_ROW ? message_from_row(db, st) : NULL;
     sqlite3_reset(st);
     return m;
 }
@@ -91,7 +91,7 @@ static int run_load(hl_db_t *db, const char *id, run_row_t *r)
                        "upstream_run_id, error_code, error_message, input_tokens, output_tokens, total_tokens, "
                        "started_at, completed_at FROM runs WHERE id = ?1");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int found = sqlite3_step(st) == SQLITE_ROW;
+    int found = hl_db_step(st) == SQLITE_ROW;
     if (found) {
         r->id = hl_db_text(st, 0);
         r->conversation_id = hl_db_text(st, 1);
@@ -179,22 +179,22 @@ static int set_message_status(hl_db_t *db, const char *id, const char *status, i
 int op_messages(store_job_t *job, hl_db_t *db)
 {
     conv_row_t row;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 0, &row) != 0)
         return -1;
-    json_int_t limit = arg_int(job, "limit", 20);
-    const char *before = arg_str(job, "before");
+    json_int_t limit = job->a.limit;
+    const char *before = job->a.before;
     int64_t before_rowid = INT64_MAX;
     int ret = -1;
     if (before != NULL) {
         sqlite3_stmt *st = hl_db_stmt(db, "SELECT rowid FROM messages WHERE id = ?1 AND conversation_id = ?2");
         sqlite3_bind_text(st, 1, before, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, row.id, -1, SQLITE_STATIC);
-        int found = sqlite3_step(st) == SQLITE_ROW;
+        int found = hl_db_step(st) == SQLITE_ROW;
         if (found)
             before_rowid = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
         if (!found) {
-            ret = hl_json_job_error(&job->super, 400, "message_cursor_not_found",
+            ret = hl_json_job_error(&job->super, HL_RESULT_INVALID, "message_cursor_not_found",
                                     "before_message_id is not a message of this conversation");
             goto Exit;
         }
@@ -206,7 +206,7 @@ int op_messages(store_job_t *job, hl_db_t *db)
     sqlite3_bind_int64(st, 2, before_rowid);
     sqlite3_bind_int64(st, 3, limit + 1);
     json_t *newest_first = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while (hl_db_step(st) == SQLITE_ROW)
         json_array_append_new(newest_first, json_string((const char *)sqlite3_column_text(st, 0)));
     sqlite3_reset(st);
     int has_more_before = json_array_size(newest_first) > (size_t)limit;
@@ -223,9 +223,9 @@ int op_messages(store_job_t *job, hl_db_t *db)
     json_t *newest = count ? json_object_get(json_array_get(messages, count - 1), "id") : json_null();
     json_t *page = json_pack("{s:I, s:b, s:b, s:O, s:O}", "limit", limit, "has_more_before", has_more_before, "has_more_after",
                              before != NULL, "oldest_message_id", oldest, "newest_message_id", newest);
-    ret = hl_json_job_ok(&job->super, 200,
-                         json_pack("{s:b, s:s, s:o, s:I, s:o, s:o}", "ok", 1, "conversation_id", row.id, "messages", messages,
-                                   "last_event_seq", (json_int_t)row.last_event_seq, "runtime", conv_runtime(&row), "page", page));
+    ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                         json_pack("{s:s, s:o, s:I, s:o, s:o}", "conversation_id", row.id, "messages", messages, "last_event_seq",
+                                   (json_int_t)row.last_event_seq, "runtime", conv_runtime(&row), "page", page));
 Exit:
     conv_row_dispose(&row);
     return ret;
@@ -242,7 +242,7 @@ static json_t *history_for(hl_db_t *db, const char *conversation_id, const char 
     sqlite3_bind_text(st, 1, conversation_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, trigger_id, -1, SQLITE_STATIC);
     json_t *h = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hl_db_step(st) == SQLITE_ROW) {
         const char *text = (const char *)sqlite3_column_text(st, 1);
         if (text[0] != '\0')
             json_array_append_new(h, json_pack("{s:s, s:s}", "role", (const char *)sqlite3_column_text(st, 0), "content", text));
@@ -280,7 +280,7 @@ int runs_start_next(store_job_t *job, hl_db_t *db, const char *conversation_id)
     sqlite3_bind_text(st, 1, conversation_id, -1, SQLITE_STATIC);
     char *next = NULL;
     int running = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (hl_db_step(st) == SQLITE_ROW) {
         running = sqlite3_column_int(st, 0);
         next = hl_db_text(st, 1);
     }
@@ -366,18 +366,15 @@ static int insert_message(hl_db_t *db, const char *id, const char *conv, const c
 /* Every attachment must be a blob of this conversation. */
 static int attach(store_job_t *job, hl_db_t *db, const char *conv_id, const char *message_id)
 {
-    json_t *blobs = json_object_get(job->args, "attachments"), *b;
-    size_t i;
-    json_array_foreach(blobs, i, b)
-    {
-        const char *blob_id = json_string_value(b);
+    for (size_t i = 0; i < job->a.num_ids; ++i) {
+        const char *blob_id = job->a.ids[i];
         sqlite3_stmt *st = hl_db_stmt(db, "SELECT 1 FROM blob_links WHERE blob_id = ?1 AND conversation_id = ?2");
         sqlite3_bind_text(st, 1, blob_id != NULL ? blob_id : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, conv_id, -1, SQLITE_STATIC);
-        int ok = sqlite3_step(st) == SQLITE_ROW;
+        int ok = hl_db_step(st) == SQLITE_ROW;
         sqlite3_reset(st);
         if (!ok)
-            return hl_json_job_error(&job->super, 400, "attachment_invalid",
+            return hl_json_job_error(&job->super, HL_RESULT_INVALID, "attachment_invalid",
                                      "Every attachment must be a blob uploaded to this conversation");
         st = hl_db_stmt(db, "INSERT INTO message_attachments(message_id, position, blob_id) VALUES (?1, ?2, ?3)");
         sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
@@ -392,10 +389,10 @@ static int attach(store_job_t *job, hl_db_t *db, const char *conv_id, const char
 int op_send(store_job_t *job, hl_db_t *db)
 {
     conv_row_t conv;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &conv) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 0, &conv) != 0)
         return -1;
-    const char *content = arg_str(job, "content");
-    const char *profile = arg_str(job, "profile");
+    const char *content = job->a.content;
+    const char *profile = job->a.profile;
     if (profile == NULL)
         profile = conv.profile;
     char *user_id = store_new_id("msg_"), *assistant_id = store_new_id("msg_"), *run_id = store_new_id("run_"), *title = NULL;
@@ -404,7 +401,7 @@ int op_send(store_job_t *job, hl_db_t *db)
 
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT count(*) FROM runs WHERE conversation_id = ?1 AND status IN ('queued', 'running')");
     sqlite3_bind_text(st, 1, conv.id, -1, SQLITE_STATIC);
-    int busy = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    int busy = hl_db_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
     sqlite3_reset(st);
 
     if (strcmp(conv.status, "archived") == 0) {
@@ -416,7 +413,7 @@ int op_send(store_job_t *job, hl_db_t *db)
                         json_pack("{s:o}", "conversation", conv_summary(db, &conv, job->device_id))) < 0)
             goto Exit;
     }
-    if (insert_message(db, user_id, conv.id, "user", busy ? "queued" : "completed", NULL, arg_str(job, "client_message_id"), NULL,
+    if (insert_message(db, user_id, conv.id, "user", busy ? "queued" : "completed", NULL, job->a.client_message_id, NULL,
                        content != NULL ? content : "", job->now, &rowid) != 0 ||
         attach(job, db, conv.id, user_id) != 0 ||
         insert_message(db, assistant_id, conv.id, "assistant", busy ? "queued" : "streaming", run_id, NULL, profile, "", job->now,
@@ -466,12 +463,12 @@ int op_send(store_job_t *job, hl_db_t *db)
     }
     if (conv_reload(db, &conv) != 0)
         goto Exit;
-    ret = hl_json_job_ok(&job->super, 202,
-                         json_pack("{s:b, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}, s:I, s:o}", "ok", 1, "conversation_id",
-                                   conv.id, "user_message", "id", user_id, "status", busy ? "queued" : "completed",
-                                   "assistant_message", "id", assistant_id, "status", busy ? "queued" : "streaming", "run", "id",
-                                   run_id, "status", busy ? "queued" : "running", "last_event_seq", (json_int_t)conv.last_event_seq,
-                                   "conversation", conv_summary(db, &conv, job->device_id)));
+    ret = hl_json_job_ok(&job->super, HL_RESULT_ACCEPTED,
+                         json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}, s:I, s:o}", "conversation_id", conv.id,
+                                   "user_message", "id", user_id, "status", busy ? "queued" : "completed", "assistant_message",
+                                   "id", assistant_id, "status", busy ? "queued" : "streaming", "run", "id", run_id, "status",
+                                   busy ? "queued" : "running", "last_event_seq", (json_int_t)conv.last_event_seq, "conversation",
+                                   conv_summary(db, &conv, job->device_id)));
 Exit:
     conv_row_dispose(&conv);
     free(user_id);
@@ -539,29 +536,34 @@ static int refresh_stats(hl_db_t *db, const char *conversation_id, int64_t now)
 
 int op_run_event(store_job_t *job, hl_db_t *db)
 {
-    const char *run_id = arg_str(job, "run_id"), *type = arg_str(job, "type");
+    const char *run_id = job->a.run_id;
     run_row_t r;
-    if (run_id == NULL || type == NULL || run_load(db, run_id, &r) != 0)
-        return hl_json_job_error(&job->super, 404, "run_not_found", "Run not found");
+    if (run_id == NULL || run_load(db, run_id, &r) != 0)
+        return hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "run_not_found", "Run not found");
     int ret = -1, ended = 0;
     int live = strcmp(r.status, "running") == 0 || strcmp(r.status, "queued") == 0;
     if (!live) {
-        ret = hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:b}", "ok", 1, "ignored", 1)); /* late events of a finished run */
+        ret = hl_json_job_ok(&job->super, HL_RESULT_OK, json_pack("{s:b}", "ignored", 1)); /* late events of a finished run */
         goto Exit;
     }
-    if (strcmp(type, "run.upstream") == 0) {
+    switch (job->a.event_kind) {
+    case HL_RUN_EVENT_UPSTREAM: {
         sqlite3_stmt *st = hl_db_stmt(db, "UPDATE runs SET upstream_run_id = ?2 WHERE id = ?1");
         sqlite3_bind_text(st, 1, r.id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, arg_str(job, "upstream_run_id"), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, job->a.upstream_run_id, -1, SQLITE_STATIC);
         ret = hl_db_exec(st);
-    } else if (strcmp(type, "message.delta") == 0) {
+        break;
+    }
+    case HL_RUN_EVENT_DELTA: {
         sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET text = text || ?2, updated_at = ?3 WHERE id = ?1");
         sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, arg_str(job, "delta") != NULL ? arg_str(job, "delta") : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, job->a.delta != NULL ? job->a.delta : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, job->now);
         ret = hl_db_exec(st) == 0 ? message_event(job, db, "message.updated", r.assistant_id, r.id) : -1;
-    } else if (strcmp(type, "run.completed") == 0) {
-        json_t *usage = json_object_get(job->args, "usage");
+        break;
+    }
+    case HL_RUN_EVENT_COMPLETED: {
+        json_t *usage = job->a.usage;
         ended = 1;
         ret = (json_is_object(usage) && add_usage(db, &r, usage) != 0) || finish_run(job, db, &r, "completed", NULL, NULL) != 0 ||
                       refresh_stats(db, r.conversation_id, job->now) != 0 ||
@@ -577,8 +579,10 @@ int op_run_event(store_job_t *job, hl_db_t *db)
             sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
             ret = hl_db_exec(st);
         }
-    } else if (strcmp(type, "run.failed") == 0) {
-        const char *code = arg_str(job, "error_code"), *message = arg_str(job, "error_message");
+        break;
+    }
+    case HL_RUN_EVENT_FAILED: {
+        const char *code = job->a.error_code, *message = job->a.error_message;
         if (message == NULL)
             message = "Hermes run failed";
         ended = 1;
@@ -589,14 +593,16 @@ int op_run_event(store_job_t *job, hl_db_t *db)
                                           message)) != 0
                   ? -1
                   : 0;
-    } else {
-        ret = hl_json_job_error(&job->super, 400, "run_event_invalid", "Unknown run event");
+        break;
+    }
+    default:
+        ret = hl_json_job_error(&job->super, HL_RESULT_INVALID, "run_event_invalid", "Unknown run event");
         goto Exit;
     }
     if (ret == 0 && ended)
         ret = runs_start_next(job, db, r.conversation_id);
     if (ret == 0)
-        ret = hl_json_job_ok(&job->super, 200, json_pack("{s:b}", "ok", 1));
+        ret = hl_json_job_ok(&job->super, HL_RESULT_OK, json_object());
 Exit:
     run_row_dispose(&r);
     return ret;
@@ -607,15 +613,15 @@ Exit:
 int op_cancel_run(store_job_t *job, hl_db_t *db)
 {
     conv_row_t conv;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 1, &conv) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 1, &conv) != 0)
         return -1;
     run_row_t r;
     int ret = -1;
-    const char *run_id = arg_str(job, "run_id");
+    const char *run_id = job->a.run_id;
     if (run_id == NULL || run_load(db, run_id, &r) != 0 || strcmp(r.conversation_id, conv.id) != 0) {
         if (run_id != NULL)
             run_row_dispose(&r);
-        ret = hl_json_job_error(&job->super, 404, "run_not_found", "Run not found");
+        ret = hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "run_not_found", "Run not found");
         goto Exit;
     }
     if (strcmp(r.status, "running") == 0 || strcmp(r.status, "queued") == 0) {
@@ -633,9 +639,9 @@ int op_cancel_run(store_job_t *job, hl_db_t *db)
         r.status = hl_strdup("cancelled");
     }
     if (conv_reload(db, &conv) == 0)
-        ret = hl_json_job_ok(&job->super, 200,
-                             json_pack("{s:b, s:s, s:{s:s, s:s}, s:I}", "ok", 1, "conversation_id", conv.id, "run", "id", r.id,
-                                       "status", r.status, "last_event_seq", (json_int_t)conv.last_event_seq));
+        ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                             json_pack("{s:s, s:{s:s, s:s}, s:I}", "conversation_id", conv.id, "run", "id", r.id, "status",
+                                       r.status, "last_event_seq", (json_int_t)conv.last_event_seq));
 Done:
     run_row_dispose(&r);
 Exit:
@@ -648,18 +654,20 @@ Exit:
 int op_resolve_approval(store_job_t *job, hl_db_t *db)
 {
     conv_row_t conv;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &conv) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 0, &conv) != 0)
         return -1;
-    const char *approval_id = arg_str(job, "approval_id"), *decision = arg_str(job, "decision");
+    const char *approval_id = job->a.approval_id;
+    const char *decision = !job->a.approve ? "deny" : job->a.scope != NULL && job->a.scope[0] != '\0' ? job->a.scope : "always";
     int ret = -1;
     sqlite3_stmt *st =
         hl_db_stmt(db, "SELECT run_id, message_id, kind, command, upstream_id, created_at FROM approvals WHERE id = ?1 "
                        "AND conversation_id = ?2 AND status = 'pending'");
     sqlite3_bind_text(st, 1, approval_id != NULL ? approval_id : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, conv.id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
+    if (hl_db_step(st) != SQLITE_ROW) {
         sqlite3_reset(st);
-        ret = hl_json_job_error(&job->super, 404, "approval_not_found", "No pending approval with this id in this conversation");
+        ret = hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "approval_not_found",
+                                "No pending approval with this id in this conversation");
         goto Exit;
     }
     char *run_id = hl_db_text(st, 0), *message_id = hl_db_text(st, 1), *kind = hl_db_text(st, 2), *command = hl_db_text(st, 3),
@@ -683,11 +691,11 @@ int op_resolve_approval(store_job_t *job, hl_db_t *db)
             job->approval_decisions = json_array();
         json_array_append_new(job->approval_decisions, json_pack("{s:s?, s:s, s:s?, s:s}", "run_id", run_id, "approval_id",
                                                                  approval_id, "upstream_id", upstream, "decision", decision));
-        ret = hl_json_job_ok(&job->super, 200,
-                             json_pack("{s:b, s:s, s:s, s:O, s:b, s:b, s:b, s:I}", "ok", 1, "conversation_id", conv.id,
-                                       "message_id", message_id != NULL ? message_id : "", "approval", approval,
-                                       "command_allowlist_updated", 0, "requires_gateway_reload", 0, "resume_available", 0,
-                                       "last_event_seq", (json_int_t)conv.last_event_seq));
+        ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                             json_pack("{s:s, s:s, s:O, s:b, s:b, s:b, s:I}", "conversation_id", conv.id, "message_id",
+                                       message_id != NULL ? message_id : "", "approval", approval, "command_allowlist_updated", 0,
+                                       "requires_gateway_reload", 0, "resume_available", 0, "last_event_seq",
+                                       (json_int_t)conv.last_event_seq));
     }
     json_decref(approval);
     free(run_id);

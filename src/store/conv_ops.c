@@ -14,8 +14,8 @@
  * the top, as in the original); limit + 1 rows tell has_more. `match` is NULL for a plain list or a LIKE pattern. */
 static int list_page(store_job_t *job, hl_db_t *db, const char *status, const char *match, int fts_match)
 {
-    json_int_t limit = arg_int(job, "limit", 20);
-    const char *cursor = arg_str(job, "cursor");
+    json_int_t limit = job->a.limit;
+    const char *cursor = job->a.cursor;
     int64_t c_updated = INT64_MAX;
     const char *c_id = "\x7f";
     conv_row_t crow = {0};
@@ -48,7 +48,7 @@ static int list_page(store_job_t *job, hl_db_t *db, const char *status, const ch
     sqlite3_bind_int64(st, 4, limit + 1);
     json_t *ids = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = hl_db_step(st)) == SQLITE_ROW)
         json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
     sqlite3_reset(st);
     conv_row_dispose(&crow);
@@ -69,21 +69,17 @@ static int list_page(store_job_t *job, hl_db_t *db, const char *status, const ch
     json_t *page =
         json_pack("{s:I, s:b, s:O}", "limit", limit, "has_more", has_more, "next_cursor", next != NULL ? next : json_null());
     json_decref(ids);
-    return hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:o, s:o}", "ok", 1, "conversations", items, "page", page));
+    return hl_json_job_ok(&job->super, HL_RESULT_OK, json_pack("{s:o, s:o}", "conversations", items, "page", page));
 }
 
+/* Lists, or with a query searches titles and message text (the query is at most HL_SEARCH_MAX_CHARS characters: the
+ * route refuses longer ones, and search readers interrupt a query that runs too long). */
 int op_list(store_job_t *job, hl_db_t *db)
 {
-    const char *status = arg_str(job, "status");
-    return list_page(job, db, status != NULL ? status : "active", NULL, 0);
-}
-
-int op_search(store_job_t *job, hl_db_t *db)
-{
-    const char *status = arg_str(job, "status");
-    const char *query = arg_str(job, "query");
+    const char *status = job->a.archived ? "archived" : "active";
+    const char *query = job->a.query;
     if (query == NULL || query[0] == '\0')
-        return list_page(job, db, status != NULL ? status : "active", NULL, 0);
+        return list_page(job, db, status, NULL, 0);
     size_t len = strlen(query);
     char *pattern = hl_malloc(2 * len + 3), *p = pattern;
     int use_match = hl_utf8_length(query) >= 3;
@@ -107,7 +103,7 @@ int op_search(store_job_t *job, hl_db_t *db)
         *p++ = '%';
     }
     *p = '\0';
-    int r = list_page(job, db, status != NULL ? status : "active", pattern, use_match);
+    int r = list_page(job, db, status, pattern, use_match);
     free(pattern);
     return r;
 }
@@ -128,8 +124,8 @@ static int index_title(hl_db_t *db, int64_t rowid, const char *title)
 
 int op_create(store_job_t *job, hl_db_t *db)
 {
-    const char *title = arg_str(job, "title");
-    const char *profile = arg_str(job, "profile");
+    const char *title = job->a.title;
+    const char *profile = job->a.profile;
     char *id = store_new_id("conv_");
     sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO conversations(id, title, status, profile, created_at, updated_at) VALUES "
                                       "(?1, ?2, 'active', ?3, ?4, ?4)");
@@ -146,8 +142,8 @@ int op_create(store_job_t *job, hl_db_t *db)
         store_event(job, db, id, "conversation.created", NULL, NULL,
                     json_pack("{s:o}", "conversation", conv_summary(db, &row, job->device_id))) > 0 &&
         conv_reload(db, &row) == 0)
-        ret = hl_json_job_ok(&job->super, 201,
-                             json_pack("{s:b, s:o}", "ok", 1, "conversation", conv_summary(db, &row, job->device_id)));
+        ret = hl_json_job_ok(&job->super, HL_RESULT_CREATED,
+                             json_pack("{s:o}", "conversation", conv_summary(db, &row, job->device_id)));
     conv_row_dispose(&row);
 Exit:
     free(id);
@@ -159,13 +155,13 @@ Exit:
 int op_delete(store_job_t *job, hl_db_t *db)
 {
     conv_row_t row;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 0, &row) != 0)
         return -1;
     int ret = -1;
     if (conv_soft_delete(job, db, &row) == 0)
-        ret = hl_json_job_ok(&job->super, 200,
-                             json_pack("{s:b, s:s, s:b, s:o, s:b}", "ok", 1, "conversation_id", row.id, "hermes_deleted", 0,
-                                       "deleted_at", store_iso(row.deleted_at), "blob_gc_completed", 1));
+        ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                             json_pack("{s:s, s:b, s:o, s:b}", "conversation_id", row.id, "hermes_deleted", 0, "deleted_at",
+                                       store_iso(row.deleted_at), "blob_gc_completed", 1));
     conv_row_dispose(&row);
     return ret;
 }
@@ -195,12 +191,11 @@ static json_t *delete_one(store_job_t *job, hl_db_t *db, const char *id, int *fa
 
 int op_bulk_delete(store_job_t *job, hl_db_t *db)
 {
-    json_t *ids = json_object_get(job->args, "conversation_ids"), *items = json_array(), *id;
-    size_t i, deleted = 0, failed = 0;
-    json_array_foreach(ids, i, id)
-    {
+    json_t *items = json_array();
+    size_t deleted = 0, failed = 0;
+    for (size_t i = 0; i < job->a.num_ids; ++i) {
         int f;
-        json_t *item = delete_one(job, db, json_string_value(id), &f);
+        json_t *item = delete_one(job, db, job->a.ids[i], &f);
         if (item == NULL) {
             json_decref(items);
             return -1;
@@ -208,15 +203,16 @@ int op_bulk_delete(store_job_t *job, hl_db_t *db)
         json_array_append_new(items, item);
         f ? ++failed : ++deleted;
     }
-    json_t *body = json_pack("{s:b, s:I, s:I, s:o, s:b}", "ok", failed == 0, "deleted_count", (json_int_t)deleted, "failed_count",
-                             (json_int_t)failed, "conversations", items, "blob_gc_completed", 1);
+    json_t *body = json_pack("{s:I, s:I, s:o, s:b}", "deleted_count", (json_int_t)deleted, "failed_count", (json_int_t)failed,
+                             "conversations", items, "blob_gc_completed", 1);
     if (failed == 0)
-        return hl_json_job_ok(&job->super, 200, body);
-    /* the deletions that worked are kept: the 409 only says that some did not */
-    json_object_set_new(body, "error",
-                        json_pack("{s:s, s:s}", "code", "conversation_bulk_delete_partial_failure", "message",
-                                  "Some conversations could not be deleted"));
-    return hl_json_job_ok(&job->super, 409, body);
+        return hl_json_job_ok(&job->super, HL_RESULT_OK, body);
+    /* the deletions that worked are kept (exec returns 0): the conflict only says that some did not */
+    hl_result_t *res =
+        hl_result_error(HL_RESULT_CONFLICT, "conversation_bulk_delete_partial_failure", "Some conversations could not be deleted");
+    res->body = body;
+    hl_json_job_set(&job->super, res);
+    return 0;
 }
 
 /* ---- updates ---- */
@@ -242,15 +238,15 @@ static int set_column(hl_db_t *db, const char *sql, const char *id, const char *
 int op_rename(store_job_t *job, hl_db_t *db)
 {
     conv_row_t row;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 1, &row) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 1, &row) != 0)
         return -1;
-    const char *title = arg_str(job, "title");
+    const char *title = job->a.title;
     int ret = -1;
     if (set_column(db, "UPDATE conversations SET title = ?2 WHERE id = ?1", row.id, title) == 0 &&
         index_title(db, row.rowid, title) == 0 && conversation_updated(job, db, &row) == 0)
-        ret = hl_json_job_ok(&job->super, 200,
-                             json_pack("{s:b, s:s, s:s, s:o, s:b, s:I}", "ok", 1, "conversation_id", row.id, "title", row.title,
-                                       "conversation", conv_summary(db, &row, job->device_id), "hermes_synced", 0, "last_event_seq",
+        ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                             json_pack("{s:s, s:s, s:o, s:b, s:I}", "conversation_id", row.id, "title", row.title, "conversation",
+                                       conv_summary(db, &row, job->device_id), "hermes_synced", 0, "last_event_seq",
                                        (json_int_t)row.last_event_seq));
     conv_row_dispose(&row);
     return ret;
@@ -259,16 +255,16 @@ int op_rename(store_job_t *job, hl_db_t *db)
 int op_set_model(store_job_t *job, hl_db_t *db)
 {
     conv_row_t row;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 1, &row) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 1, &row) != 0)
         return -1;
-    const char *model = arg_str(job, "model_id");
+    const char *model = job->a.model_id;
     int ret = -1;
     /* the override is kept on the conversation and sent with its next runs (the original lost it) */
     if (set_column(db, "UPDATE conversations SET model_override = ?2 WHERE id = ?1", row.id, model) == 0 &&
         conversation_updated(job, db, &row) == 0)
-        ret = hl_json_job_ok(&job->super, 200,
-                             json_pack("{s:b, s:s, s:s, s:o, s:I}", "ok", 1, "conversation_id", row.id, "model_override", model,
-                                       "runtime", conv_runtime(&row), "last_event_seq", (json_int_t)row.last_event_seq));
+        ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                             json_pack("{s:s, s:s, s:o, s:I}", "conversation_id", row.id, "model_override", model, "runtime",
+                                       conv_runtime(&row), "last_event_seq", (json_int_t)row.last_event_seq));
     conv_row_dispose(&row);
     return ret;
 }
@@ -276,16 +272,16 @@ int op_set_model(store_job_t *job, hl_db_t *db)
 int op_set_profile(store_job_t *job, hl_db_t *db)
 {
     conv_row_t row;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 1, &row) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 1, &row) != 0)
         return -1;
-    const char *profile = arg_str(job, "profile");
+    const char *profile = job->a.profile;
     int ret = -1;
     if (set_column(db, "UPDATE conversations SET profile = ?2 WHERE id = ?1", row.id, profile) == 0 &&
         conversation_updated(job, db, &row) == 0)
-        ret = hl_json_job_ok(&job->super, 200,
-                             json_pack("{s:b, s:s, s:{s:s, s:s, s:s, s:n}, s:o, s:o, s:I}", "ok", 1, "conversation_id", row.id,
-                                       "profile", "uid", "", "name", profile, "display_name", profile, "avatar_url", "runtime",
-                                       conv_runtime(&row), "conversation", conv_summary(db, &row, job->device_id), "last_event_seq",
+        ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                             json_pack("{s:s, s:{s:s, s:s, s:s, s:n}, s:o, s:o, s:I}", "conversation_id", row.id, "profile", "uid",
+                                       "", "name", profile, "display_name", profile, "avatar_url", "runtime", conv_runtime(&row),
+                                       "conversation", conv_summary(db, &row, job->device_id), "last_event_seq",
                                        (json_int_t)row.last_event_seq));
     conv_row_dispose(&row);
     return ret;
@@ -294,13 +290,12 @@ int op_set_profile(store_job_t *job, hl_db_t *db)
 int op_archive(store_job_t *job, hl_db_t *db)
 {
     conv_row_t row;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 1, &row) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 1, &row) != 0)
         return -1;
     int ret = -1;
     if (conv_do_archive(job, db, &row) == 0)
-        ret = hl_json_job_ok(
-            &job->super, 200,
-            json_pack("{s:b, s:s, s:o}", "ok", 1, "conversation_id", row.id, "archived_at", store_iso(row.archived_at)));
+        ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                             json_pack("{s:s, s:o}", "conversation_id", row.id, "archived_at", store_iso(row.archived_at)));
     conv_row_dispose(&row);
     return ret;
 }
@@ -308,11 +303,11 @@ int op_archive(store_job_t *job, hl_db_t *db)
 int op_unarchive(store_job_t *job, hl_db_t *db)
 {
     conv_row_t row;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 0, &row) != 0)
         return -1;
     int ret = -1;
     if (strcmp(row.status, "archived") != 0) {
-        ret = hl_json_job_error(&job->super, 400, "conversation_not_archived", "Conversation is not archived");
+        ret = hl_json_job_error(&job->super, HL_RESULT_INVALID, "conversation_not_archived", "Conversation is not archived");
         goto Exit;
     }
     sqlite3_stmt *st =
@@ -324,8 +319,8 @@ int op_unarchive(store_job_t *job, hl_db_t *db)
     if (store_event(job, db, row.id, "conversation.unarchived", NULL, NULL,
                     json_pack("{s:o}", "conversation", conv_summary(db, &row, job->device_id))) < 0)
         goto Exit;
-    ret = hl_json_job_ok(&job->super, 200,
-                         json_pack("{s:b, s:s, s:o}", "ok", 1, "conversation_id", row.id, "unarchived_at", store_iso(job->now)));
+    ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                         json_pack("{s:s, s:o}", "conversation_id", row.id, "unarchived_at", store_iso(job->now)));
 Exit:
     conv_row_dispose(&row);
     return ret;
@@ -336,12 +331,13 @@ Exit:
 int op_ack(store_job_t *job, hl_db_t *db)
 {
     conv_row_t row;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 0, &row) != 0)
         return -1;
-    json_int_t seq = arg_int(job, "last_event_seq", row.last_event_seq);
+    json_int_t seq = job->a.seq < 0 ? row.last_event_seq : job->a.seq;
     int ret = -1;
     if (seq < 0 || seq > row.last_event_seq) {
-        ret = hl_json_job_error(&job->super, 400, "invalid_event_seq", "last_event_seq must be an event of this conversation");
+        ret = hl_json_job_error(&job->super, HL_RESULT_INVALID, "invalid_event_seq",
+                                "last_event_seq must be an event of this conversation");
         goto Exit;
     }
     if (job->device_id != NULL) {
@@ -357,9 +353,9 @@ int op_ack(store_job_t *job, hl_db_t *db)
             goto Exit;
     }
     json_t *summary = conv_summary(db, &row, job->device_id);
-    ret = hl_json_job_ok(&job->super, 200,
-                         json_pack("{s:b, s:s, s:I, s:O}", "ok", 1, "conversation_id", row.id, "last_event_seq", seq,
-                                   "unread_count", json_object_get(summary, "unread_count")));
+    ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                         json_pack("{s:s, s:I, s:O}", "conversation_id", row.id, "last_event_seq", seq, "unread_count",
+                                   json_object_get(summary, "unread_count")));
     json_decref(summary);
 Exit:
     conv_row_dispose(&row);
@@ -369,9 +365,9 @@ Exit:
 int op_stream_check(store_job_t *job, hl_db_t *db)
 {
     conv_row_t row;
-    if (conv_require(job, db, arg_str(job, "conversation_id"), 0, &row) != 0)
+    if (conv_require(job, db, job->a.conversation_id, 0, &row) != 0)
         return -1;
-    int ret = hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:I}", "ok", 1, "last_event_seq", (json_int_t)row.last_event_seq));
+    int ret = hl_json_job_ok(&job->super, HL_RESULT_OK, json_pack("{s:I}", "last_event_seq", (json_int_t)row.last_event_seq));
     conv_row_dispose(&row);
     return ret;
 }
@@ -380,13 +376,12 @@ int op_stream_check(store_job_t *job, hl_db_t *db)
 
 static int is_clear(const store_job_t *job)
 {
-    const char *kind = arg_str(job, "kind");
-    return kind != NULL && strcmp(kind, "clear") == 0;
+    return job->a.plan_kind == HL_PLAN_CLEAR;
 }
 
 static int plan_not_found(store_job_t *job)
 {
-    return hl_json_job_error(&job->super, 404, "plan_not_found",
+    return hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "plan_not_found",
                              is_clear(job) ? "Clear plan was not found" : "Archive plan was not found");
 }
 
@@ -407,14 +402,14 @@ static int save_plan(hl_db_t *db, const char *kind, json_t *plan, int64_t create
 
 static json_t *load_plan(store_job_t *job, hl_db_t *db, int64_t *created, int64_t *expires)
 {
-    const char *id = arg_str(job, "plan_id");
+    const char *id = job->a.plan_id;
     sqlite3_stmt *st =
         hl_db_stmt(db, "SELECT json, created_at, expires_at FROM plans WHERE id = ?1 AND kind = ?2 AND expires_at > ?3");
     sqlite3_bind_text(st, 1, id != NULL ? id : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, is_clear(job) ? "clear" : "archive", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, job->now);
     json_t *plan = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (hl_db_step(st) == SQLITE_ROW) {
         plan = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
         *created = sqlite3_column_int64(st, 1);
         *expires = sqlite3_column_int64(st, 2);
@@ -426,15 +421,14 @@ static json_t *load_plan(store_job_t *job, hl_db_t *db, int64_t *created, int64_
 int op_plan_create(store_job_t *job, hl_db_t *db)
 {
     int clear = is_clear(job);
-    json_t *exclude = json_object_get(job->args, "exclude");
+
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT id FROM conversations WHERE status = 'active' ORDER BY updated_at DESC, id DESC");
     json_t *ids = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hl_db_step(st) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
         int skip = 0;
-        size_t i;
-        json_t *x;
-        json_array_foreach(exclude, i, x) skip |= json_is_string(x) && strcmp(json_string_value(x), id) == 0;
+        for (size_t i = 0; i < job->a.num_ids; ++i)
+            skip |= strcmp(job->a.ids[i], id) == 0;
         if (!skip)
             json_array_append_new(ids, json_string(id));
     }
@@ -456,7 +450,7 @@ int op_plan_create(store_job_t *job, hl_db_t *db)
         json_decref(plan);
         return -1;
     }
-    return hl_json_job_ok(&job->super, 201, json_pack("{s:b, s:o}", "ok", 1, "plan", plan));
+    return hl_json_job_ok(&job->super, HL_RESULT_CREATED, json_pack("{s:o}", "plan", plan));
 }
 
 int op_plan_get(store_job_t *job, hl_db_t *db)
@@ -465,7 +459,7 @@ int op_plan_get(store_job_t *job, hl_db_t *db)
     json_t *plan = load_plan(job, db, &created, &expires);
     if (plan == NULL)
         return plan_not_found(job);
-    return hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:o}", "ok", 1, "plan", plan));
+    return hl_json_job_ok(&job->super, HL_RESULT_OK, json_pack("{s:o}", "plan", plan));
 }
 
 /* One id of an archive plan: its result item, or NULL on a database error. */
@@ -519,5 +513,5 @@ int op_plan_execute(store_job_t *job, hl_db_t *db)
         json_decref(plan);
         return -1;
     }
-    return hl_json_job_ok(&job->super, 200, json_pack("{s:b, s:o}", "ok", 1, "plan", plan));
+    return hl_json_job_ok(&job->super, HL_RESULT_OK, json_pack("{s:o}", "plan", plan));
 }

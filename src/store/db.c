@@ -1,34 +1,12 @@
-#include "hl/db.h"
+#include "hl/db_schema.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "hl/db.h"
 #include "hl/log.h"
 #include "migrations.h"
-
-#define BUSY_TIMEOUT_MS 5000
-
-int hl_db_open(const char *path, sqlite3 **out)
-{
-    sqlite3 *db;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_close(db);
-        return -EIO;
-    }
-    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-    static const char pragmas[] = "PRAGMA journal_mode=WAL;"
-                                  "PRAGMA foreign_keys=ON;"
-                                  "PRAGMA synchronous=FULL;"
-                                  "PRAGMA temp_store=MEMORY;";
-    if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        return -EIO;
-    }
-    *out = db;
-    return 0;
-}
 
 int hl_db_schema_version(void)
 {
@@ -51,7 +29,7 @@ int hl_db_migrate(const char *path, char *err, size_t errlen)
 {
     sqlite3 *db;
     int ret, current = 0;
-    if ((ret = hl_db_open(path, &db)) != 0) {
+    if ((ret = hl_db_open(path, false, &db)) != 0) {
         snprintf(err, errlen, "cannot open link.db");
         return ret;
     }

@@ -1,52 +1,24 @@
 /*
- * The store actor: the job every operation runs in, event appends and their broadcast after the commit, SSE history
- * pages, and start-up recovery of runs a crash left running.
+ * The store: the job every operation runs in, event appends, what a committed batch hands to the observers, event pages
+ * for replay, and start-up recovery of runs a crash left running.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "hl/app.h"
 #include "hl/clock.h"
+#include "hl/fsutil.h"
 #include "hl/ids.h"
 #include "hl/log.h"
-#include "hl/runproxy.h"
 #include "store_internal.h"
 
-static struct {
-    int64_t next_event_id;
-    /* frames committed by the current batch, broadcast once it is done */
-    hl_event_frame_t **pending;
-    size_t num_pending, cap_pending;
-    /* content hashes whose last blob row a committed job deleted: their files go once the batch is done */
-    json_t *unlink_candidates;
-} state;
-
-static const store_op_fn OPS[HL_STORE_NUM_OPS] = {
-    [HL_STORE_LIST] = op_list,
-    [HL_STORE_SEARCH] = op_search,
-    [HL_STORE_CREATE] = op_create,
-    [HL_STORE_DELETE] = op_delete,
-    [HL_STORE_BULK_DELETE] = op_bulk_delete,
-    [HL_STORE_MESSAGES] = op_messages,
-    [HL_STORE_SEND] = op_send,
-    [HL_STORE_RENAME] = op_rename,
-    [HL_STORE_SET_MODEL] = op_set_model,
-    [HL_STORE_SET_PROFILE] = op_set_profile,
-    [HL_STORE_ARCHIVE] = op_archive,
-    [HL_STORE_UNARCHIVE] = op_unarchive,
-    [HL_STORE_ACK] = op_ack,
-    [HL_STORE_CANCEL_RUN] = op_cancel_run,
-    [HL_STORE_RESOLVE_APPROVAL] = op_resolve_approval,
-    [HL_STORE_STREAM_CHECK] = op_stream_check,
-    [HL_STORE_PLAN_CREATE] = op_plan_create,
-    [HL_STORE_PLAN_GET] = op_plan_get,
-    [HL_STORE_PLAN_EXECUTE] = op_plan_execute,
-    [HL_STORE_BLOB_GET] = op_blob_get,
-    [HL_STORE_BLOB_DELETE] = op_blob_delete,
-    [HL_STORE_RUN_EVENT] = op_run_event,
-};
+/* readers for cheap reads, and for searches, whose work is bounded in time so that no query can hold a thread for long */
+#define NUM_READERS 3
+#define NUM_SEARCH_READERS 2
+#define SEARCH_MAX_MS 5000
+#define READ_MAX_MS 30000
 
 /* ---- small helpers ---- */
 
@@ -70,17 +42,6 @@ bool hl_blob_id_valid(const char *id)
     return true;
 }
 
-const char *arg_str(const store_job_t *job, const char *key)
-{
-    return json_string_value(json_object_get(job->args, key));
-}
-
-json_int_t arg_int(const store_job_t *job, const char *key, json_int_t fallback)
-{
-    json_t *v = json_object_get(job->args, key);
-    return json_is_integer(v) ? json_integer_value(v) : fallback;
-}
-
 char *store_new_id(const char *prefix)
 {
     return hl_random_hex_id(prefix, 16);
@@ -94,13 +55,46 @@ json_t *store_iso(int64_t ms)
 
 /* ---- events ---- */
 
-static void push_frame(store_job_t *job, hl_event_frame_t *f)
+store_event_t *store_event_new(int64_t event_id, const char *conversation_id, int64_t seq, const char *type, bool notify,
+                               const char *json, size_t json_len)
 {
-    if (job->num_frames == job->cap_frames) {
-        job->cap_frames = job->cap_frames ? job->cap_frames * 2 : 8;
-        job->frames = hl_realloc(job->frames, sizeof(*job->frames) * job->cap_frames);
+    size_t cl = strlen(conversation_id) + 1, tl = strlen(type) + 1;
+    store_event_t *e = hl_malloc(sizeof(*e) + cl + tl + json_len + 1);
+    char *p = e->data;
+    memcpy(p, conversation_id, cl);
+    e->rec.conversation_id = p;
+    p += cl;
+    memcpy(p, type, tl);
+    e->rec.type = p;
+    p += tl;
+    memcpy(p, json, json_len);
+    p[json_len] = '\0';
+    e->rec.json = p;
+    e->rec.json_len = json_len;
+    e->rec.event_id = event_id;
+    e->rec.seq = seq;
+    e->rec.notify = notify;
+    return e;
+}
+
+static void push_event(store_event_t ***list, size_t *n, size_t *cap, store_event_t *e)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *list = hl_realloc(*list, sizeof(**list) * *cap);
     }
-    job->frames[job->num_frames++] = f;
+    (*list)[(*n)++] = e;
+}
+
+/* the event types ?mode=notifications passes (spec/API.md §7) */
+static bool type_notifies(const char *type)
+{
+    static const char *const types[] = {"conversation.created", "conversation.updated", "conversation.deleted", "message.created",
+                                        "run.started",          "run.completed",        "run.failed",           "run.cancelled"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(types); ++i)
+        if (strcmp(type, types[i]) == 0)
+            return true;
+    return false;
 }
 
 int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, const char *type, const char *message_id,
@@ -110,7 +104,7 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
                                       "RETURNING last_event_seq");
     sqlite3_bind_text(st, 1, conversation_id, -1, SQLITE_STATIC);
     int64_t seq = -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (hl_db_step(st) == SQLITE_ROW)
         seq = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     if (seq < 0) {
@@ -121,7 +115,7 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
     json_t *summary = json_object_get(payload, "conversation");
     if (json_is_object(summary) && json_object_get(summary, "last_event_seq") != NULL)
         json_object_set_new(summary, "last_event_seq", json_integer(seq));
-    int64_t event_id = state.next_event_id++;
+    int64_t event_id = job->store->next_event_id++;
     json_t *ev = json_object();
     json_object_set_new(ev, "type", json_string(type));
     if (message_id != NULL)
@@ -135,7 +129,9 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
     json_object_set_new(ev, "event_id", json_integer(event_id));
     char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(ev);
-    bool notify = hl_event_type_notifies(type);
+    if (text == NULL)
+        hl_fatal("json_dumps failed");
+    bool notify = type_notifies(type);
     st = hl_db_stmt(
         db, "INSERT INTO events(id, conversation_id, seq, type, notify, json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     sqlite3_bind_int64(st, 1, event_id);
@@ -147,167 +143,231 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
     sqlite3_bind_int64(st, 7, job->now);
     int rc = hl_db_exec(st);
     if (rc == 0)
-        push_frame(job, hl_event_frame_new(event_id, conversation_id, seq, type, notify, text, strlen(text)));
+        push_event(&job->events, &job->num_events, &job->cap_events,
+                   store_event_new(event_id, conversation_id, seq, type, notify, text, strlen(text)));
     free(text);
     return rc == 0 ? seq : -1;
 }
 
 /* ---- jobs ---- */
 
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        free(v[i]);
+    free(v);
+}
+
+static void drop_effects(store_job_t *job)
+{
+    for (size_t i = 0; i < job->num_events; ++i)
+        free(job->events[i]);
+    job->num_events = 0;
+    json_decref(job->start_runs);
+    json_decref(job->cancel_runs);
+    json_decref(job->approval_decisions);
+    json_decref(job->unlink_after_commit);
+    job->start_runs = job->cancel_runs = job->approval_decisions = job->unlink_after_commit = NULL;
+}
+
 static int exec_job(hl_json_job_t *base, hl_db_t *db)
 {
     store_job_t *job = (store_job_t *)base;
     job->now = hl_now_ms();
-    int r = OPS[job->op](job, db);
-    if (r != 0) {
-        /* rolled back: its events never happened */
-        for (size_t i = 0; i < job->num_frames; ++i)
-            hl_event_frame_release(job->frames[i]);
-        job->num_frames = 0;
-        json_decref(job->start_runs);
-        job->start_runs = NULL;
-        json_decref(job->cancel_runs);
-        job->cancel_runs = NULL;
-        json_decref(job->approval_decisions);
-        job->approval_decisions = NULL;
-        json_decref(job->unlink_after_commit);
-        job->unlink_after_commit = NULL;
-    }
+    int r = job->op(job, db);
+    if (r != 0)
+        drop_effects(job); /* rolled back: its events never happened */
     return r;
+}
+
+static void append_all(json_t **to, json_t *from)
+{
+    if (from == NULL)
+        return;
+    if (*to == NULL)
+        *to = json_array();
+    json_array_extend(*to, from);
 }
 
 static void after_commit(hl_json_job_t *base)
 {
     store_job_t *job = (store_job_t *)base;
-    for (size_t i = 0; i < job->num_frames; ++i) {
-        if (state.num_pending == state.cap_pending) {
-            state.cap_pending = state.cap_pending ? state.cap_pending * 2 : 64;
-            state.pending = hl_realloc(state.pending, sizeof(*state.pending) * state.cap_pending);
-        }
-        state.pending[state.num_pending++] = job->frames[i];
-    }
-    job->num_frames = 0;
-    size_t i;
-    json_t *run;
-    json_array_foreach(job->start_runs, i, run) hl_runproxy_start(json_incref(run));
-    json_array_foreach(job->cancel_runs, i, run) hl_runproxy_cancel(json_string_value(run));
-    json_array_foreach(job->approval_decisions, i, run) hl_runproxy_approval(json_incref(run));
-    json_t *sha;
-    json_array_foreach(job->unlink_after_commit, i, sha) json_array_append(state.unlink_candidates, sha);
+    hl_store_t *s = job->store;
+    for (size_t i = 0; i < job->num_events; ++i)
+        push_event(&s->batch_events, &s->num_batch_events, &s->cap_batch_events, job->events[i]);
+    job->num_events = 0;
+    append_all(&s->batch_starts, job->start_runs);
+    append_all(&s->batch_cancels, job->cancel_runs);
+    append_all(&s->batch_decisions, job->approval_decisions);
+    append_all(&s->unlink_candidates, job->unlink_after_commit);
 }
 
 static void dispose_job(hl_json_job_t *base)
 {
     store_job_t *job = (store_job_t *)base;
-    for (size_t i = 0; i < job->num_frames; ++i)
-        hl_event_frame_release(job->frames[i]);
-    free(job->frames);
-    json_decref(job->args);
-    json_decref(job->start_runs);
-    json_decref(job->cancel_runs);
-    json_decref(job->approval_decisions);
-    json_decref(job->unlink_after_commit);
+    store_args_t *a = &job->a;
+    if (job->dispose_extra != NULL)
+        job->dispose_extra(job);
+    drop_effects(job);
+    free(job->events);
     free(job->device_id);
+    char *strs[] = {a->conversation_id,   a->run_id,   a->blob_id,         a->approval_id, a->plan_id,    a->title,
+                    a->profile,           a->model_id, a->cursor,          a->query,       a->before,     a->content,
+                    a->client_message_id, a->scope,    a->upstream_run_id, a->delta,       a->error_code, a->error_message};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(strs); ++i)
+        free(strs[i]);
+    free_strv(a->ids, a->num_ids);
+    json_decref(a->usage);
 }
 
-void hl_store_init_job(store_job_t *job, hl_store_op_t op, json_t *args, const char *device_id)
+store_job_t *store_job_new_sized(hl_store_t *s, hl_reply_to_t *to, store_op_fn op, const char *device_id, size_t size)
 {
-    job->super.exec = exec_job;
+    store_job_t *job = hl_json_job_new(size, to, exec_job);
+    job->op = op;
+    job->store = s;
     job->super.after_commit = after_commit;
     job->super.dispose = dispose_job;
-    job->op = op;
-    job->args = args != NULL ? args : json_object();
     job->device_id = hl_strdup(device_id);
+    return job;
 }
 
-void hl_store_call(hl_pending_t *pending, hl_store_op_t op, json_t *args, const char *device_id)
+store_job_t *store_job_new(hl_store_t *s, hl_reply_to_t *to, store_op_fn op, const char *device_id)
 {
-    store_job_t *job = hl_json_job_new(sizeof(*job), pending, exec_job);
-    hl_store_init_job(job, op, args, device_id);
-    hl_db_actor_post(&hl_app.store, &job->super.super);
+    return store_job_new_sized(s, to, op, device_id, sizeof(store_job_t));
 }
 
-typedef struct st_then_job_t {
-    store_job_t super;
-    void (*done)(hl_pending_t *pending, int status, json_t *reply, void *data);
-    void *data;
-} then_job_t;
-
-static void deliver_then(hl_json_job_t *base)
+void store_post_write(store_job_t *job)
 {
-    then_job_t *job = (then_job_t *)base;
-    json_t *reply = base->reply;
-    base->reply = NULL;
-    job->done(base->pending, base->status, reply, job->data);
+    hl_db_actor_post(&job->store->writer, &job->super.super);
 }
 
-void hl_store_call_then(hl_pending_t *pending, hl_store_op_t op, json_t *args, const char *device_id,
-                        void (*done)(hl_pending_t *pending, int status, json_t *reply, void *data), void *data)
+void store_post_read(store_job_t *job, bool search)
 {
-    then_job_t *job = hl_json_job_new(sizeof(*job), pending, exec_job);
-    hl_store_init_job(&job->super, op, args, device_id);
-    job->super.super.deliver = deliver_then;
-    job->done = done;
-    job->data = data;
-    hl_db_actor_post(&hl_app.store, &job->super.super.super);
+    /* a read commits nothing: nothing for the observers */
+    job->super.after_commit = NULL;
+    hl_db_readers_post(search ? job->store->searches : job->store->readers, &job->super.super);
 }
+
+/* ---- a round trip (tests) ---- */
+
+int op_ping(store_job_t *job, hl_db_t *db)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT value FROM meta WHERE key = 'created_at'");
+    char *created_at = hl_db_step(st) == SQLITE_ROW ? hl_db_text(st, 0) : NULL;
+    sqlite3_reset(st);
+    if (created_at == NULL)
+        return -1;
+    if (job->a.limit > 0) {
+        struct timespec ts = {job->a.limit / 1000, (job->a.limit % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    json_t *body = json_pack("{s:s, s:i}", "db_created_at", created_at, "delay_ms", job->a.limit);
+    free(created_at);
+    return hl_json_job_ok(&job->super, HL_RESULT_OK, body);
+}
+
+/* ---- after each batch ---- */
 
 /* Removes blob files no row refers to any more. Checked after the whole batch, because an upload of the same content
  * in the same batch found the file present and relies on it. */
-static void remove_unused_blob_files(hl_db_t *db)
+static void remove_unused_blob_files(hl_store_t *s, hl_db_t *db)
 {
     size_t i;
     json_t *sha;
-    json_array_foreach(state.unlink_candidates, i, sha)
+    json_array_foreach(s->unlink_candidates, i, sha)
     {
         sqlite3_stmt *st = hl_db_stmt(db, "SELECT count(*) FROM blobs WHERE sha256 = ?1");
         sqlite3_bind_text(st, 1, json_string_value(sha), -1, SQLITE_STATIC);
-        int used = sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) > 0;
+        int used = hl_db_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) > 0;
         sqlite3_reset(st);
         if (!used) {
-            char *path = blob_path(json_string_value(sha));
+            char *path = blob_path(s, json_string_value(sha));
             unlink(path);
             free(path);
         }
     }
-    json_array_clear(state.unlink_candidates);
+    json_array_clear(s->unlink_candidates);
+}
+
+/* Hands what the batch committed to every observer, in commit order, then forgets it. */
+static void notify_observers(hl_store_t *s)
+{
+    size_t ne = s->num_batch_events, ns = json_array_size(s->batch_starts), nc = json_array_size(s->batch_cancels),
+           nd = json_array_size(s->batch_decisions);
+    if (ne + ns + nc + nd == 0)
+        return;
+    hl_event_record_t *events = hl_malloc(sizeof(*events) * (ne ? ne : 1));
+    hl_run_start_t *starts = hl_malloc(sizeof(*starts) * (ns ? ns : 1));
+    const char **cancels = hl_malloc(sizeof(*cancels) * (nc ? nc : 1));
+    hl_approval_decision_t *decisions = hl_malloc(sizeof(*decisions) * (nd ? nd : 1));
+    for (size_t i = 0; i < ne; ++i)
+        events[i] = s->batch_events[i]->rec;
+    for (size_t i = 0; i < ns; ++i) {
+        json_t *r = json_array_get(s->batch_starts, i);
+        starts[i] = (hl_run_start_t){.run_id = json_string_value(json_object_get(r, "run_id")),
+                                     .conversation_id = json_string_value(json_object_get(r, "conversation_id")),
+                                     .request = r};
+    }
+    for (size_t i = 0; i < nc; ++i)
+        cancels[i] = json_string_value(json_array_get(s->batch_cancels, i));
+    for (size_t i = 0; i < nd; ++i) {
+        json_t *d = json_array_get(s->batch_decisions, i);
+        decisions[i] = (hl_approval_decision_t){.run_id = json_string_value(json_object_get(d, "run_id")),
+                                                .approval_id = json_string_value(json_object_get(d, "approval_id")),
+                                                .upstream_id = json_string_value(json_object_get(d, "upstream_id")),
+                                                .decision = json_string_value(json_object_get(d, "decision"))};
+    }
+    hl_store_commit_t c = {.events = events,
+                           .num_events = ne,
+                           .run_starts = starts,
+                           .num_run_starts = ns,
+                           .run_cancels = cancels,
+                           .num_run_cancels = nc,
+                           .decisions = decisions,
+                           .num_decisions = nd};
+    for (size_t i = 0; i < s->num_observers; ++i)
+        s->observers[i].fn(s->observers[i].data, &c);
+    free(events);
+    free(starts);
+    free(cancels);
+    free(decisions);
+    for (size_t i = 0; i < ne; ++i)
+        free(s->batch_events[i]);
+    s->num_batch_events = 0;
+    json_array_clear(s->batch_starts);
+    json_array_clear(s->batch_cancels);
+    json_array_clear(s->batch_decisions);
 }
 
 static void on_batch_done(hl_db_t *db)
 {
-    remove_unused_blob_files(db);
-    if (state.num_pending == 0)
-        return;
-    hl_sse_broadcast(state.pending, state.num_pending);
-    for (size_t i = 0; i < state.num_pending; ++i)
-        hl_event_frame_release(state.pending[i]);
-    state.num_pending = 0;
+    hl_store_t *s = hl_db_data(db);
+    remove_unused_blob_files(s, db);
+    notify_observers(s);
 }
 
-/* ---- history pages for streams ---- */
+/* ---- event pages (replay) ---- */
 
-typedef struct st_replay_job_t {
+typedef struct st_page_job_t {
     hl_db_job_t super;
-    hl_worker_t *worker;
-    void *stream;
+    hl_event_page_req_t req;
     char *conversation_id;
-    int64_t after;
-    bool notifications_only;
-    size_t limit;
-    hl_event_frame_t **frames;
-    size_t n;
-} replay_job_t;
+    void (*done)(void *ctx, const hl_event_record_t *records, size_t n, bool more, bool failed);
+    void *ctx;
+    store_event_t **events;
+    size_t n, cap;
+} page_job_t;
 
-static int run_replay(hl_db_job_t *base, hl_db_t *db)
+static int run_page(hl_db_job_t *base, hl_db_t *db)
 {
-    replay_job_t *job = (replay_job_t *)base;
+    page_job_t *job = (page_job_t *)base;
     sqlite3_stmt *st;
     if (job->conversation_id != NULL) {
         st = hl_db_stmt(db,
                         "SELECT id, conversation_id, seq, type, notify, json FROM events WHERE conversation_id = ?1 AND seq > ?2 "
                         "ORDER BY seq LIMIT ?3");
         sqlite3_bind_text(st, 1, job->conversation_id, -1, SQLITE_STATIC);
-    } else if (job->notifications_only) {
+    } else if (job->req.notifications_only) {
         st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json FROM events WHERE ?1 IS NULL AND id > ?2 AND "
                             "notify = 1 ORDER BY id LIMIT ?3");
         sqlite3_bind_null(st, 1);
@@ -316,95 +376,94 @@ static int run_replay(hl_db_job_t *base, hl_db_t *db)
                             "id LIMIT ?3");
         sqlite3_bind_null(st, 1);
     }
-    sqlite3_bind_int64(st, 2, job->after);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)job->limit);
-    job->frames = hl_malloc(sizeof(*job->frames) * (job->limit ? job->limit : 1));
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && job->n < job->limit) {
-        const char *json = (const char *)sqlite3_column_text(st, 5);
-        job->frames[job->n++] = hl_event_frame_new(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-                                                   sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
-                                                   sqlite3_column_int(st, 4) != 0, json, (size_t)sqlite3_column_bytes(st, 5));
-    }
+    sqlite3_bind_int64(st, 2, job->req.after);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)job->req.limit);
+    while (job->n < job->req.limit && hl_db_step(st) == SQLITE_ROW)
+        push_event(&job->events, &job->n, &job->cap,
+                   store_event_new(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                                   sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
+                                   sqlite3_column_int(st, 4) != 0, (const char *)sqlite3_column_text(st, 5),
+                                   (size_t)sqlite3_column_bytes(st, 5)));
     sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+    return 0;
 }
 
-static void complete_replay(hl_db_job_t *base, int status)
+static void complete_page(hl_db_job_t *base, int status)
 {
-    replay_job_t *job = (replay_job_t *)base;
-    if (status != 0) {
-        for (size_t i = 0; i < job->n; ++i)
-            hl_event_frame_release(job->frames[i]);
-        free(job->frames);
-        hl_sse_deliver_replay(job->worker, job->stream, NULL, 0, false, true);
-    } else {
-        hl_sse_deliver_replay(job->worker, job->stream, job->frames, job->n, job->n == job->limit, false);
-    }
+    page_job_t *job = (page_job_t *)base;
+    hl_event_record_t *recs = hl_malloc(sizeof(*recs) * (job->n ? job->n : 1));
+    for (size_t i = 0; i < job->n; ++i)
+        recs[i] = job->events[i]->rec;
+    if (status != 0)
+        job->done(job->ctx, NULL, 0, false, true);
+    else
+        job->done(job->ctx, recs, job->n, job->n == job->req.limit, false);
+    free(recs);
+    for (size_t i = 0; i < job->n; ++i)
+        free(job->events[i]);
+    free(job->events);
     free(job->conversation_id);
     free(job);
 }
 
-void hl_store_replay(hl_worker_t *worker, void *stream, const char *conversation_id, int64_t after, bool notifications_only,
-                     size_t limit)
+void hl_store_read_events(hl_store_t *s, const hl_event_page_req_t *req,
+                          void (*done)(void *ctx, const hl_event_record_t *records, size_t n, bool more, bool failed), void *ctx)
 {
-    replay_job_t *job = hl_calloc(1, sizeof(*job));
-    hl_db_job_init(&job->super, run_replay, complete_replay);
-    job->worker = worker;
-    job->stream = stream;
-    job->conversation_id = hl_strdup(conversation_id);
-    job->after = after;
-    job->notifications_only = notifications_only;
-    job->limit = limit;
-    hl_db_actor_post(&hl_app.store, &job->super);
+    page_job_t *job = hl_calloc(1, sizeof(*job));
+    hl_db_job_init(&job->super, run_page, complete_page);
+    job->req = *req;
+    job->conversation_id = hl_strdup(req->conversation_id);
+    job->req.conversation_id = job->conversation_id;
+    job->done = done;
+    job->ctx = ctx;
+    hl_db_readers_post(s->readers, &job->super);
 }
 
 /* ---- start-up ---- */
 
 /* Runs a crash left queued or running cannot resume (their upstream streams are gone): they fail, with their events, so
- * clients see an end and later messages are not stuck behind them. */
-static void recover_runs(hl_db_t *db)
+ * clients see an end and later messages are not stuck behind them. Nobody is connected yet: nothing to hand over. */
+static int recover_runs(hl_store_t *s, hl_db_t *db)
 {
-    store_job_t job = {.now = hl_now_ms()};
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY rowid");
     json_t *ids = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while (hl_db_step(st) == SQLITE_ROW)
         json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
     sqlite3_reset(st);
     size_t i;
     json_t *id;
+    int ret = 0;
     json_array_foreach(ids, i, id)
     {
-        job.args = json_pack("{s:O, s:s, s:s, s:s}", "run_id", id, "type", "run.failed", "error_code", "link_restarted",
-                             "error_message", "Hermes Link restarted while this run was in progress");
-        job.op = HL_STORE_RUN_EVENT;
-        op_run_event(&job, db);
-        json_decref(job.args);
-        json_decref(job.super.reply);
-        job.super.reply = NULL;
+        store_job_t *job = store_job_new(s, NULL, op_run_event, NULL);
+        job->now = hl_now_ms();
+        job->a.event_kind = HL_RUN_EVENT_FAILED;
+        job->a.run_id = hl_strdup(json_string_value(id));
+        job->a.error_code = hl_strdup("link_restarted");
+        job->a.error_message = hl_strdup("Hermes Link restarted while this run was in progress");
+        ret |= op_run_event(job, db);
+        hl_result_free(job->super.result);
+        job->super.result = NULL;
+        dispose_job(&job->super);
+        free(job);
     }
     if (json_array_size(ids) > 0)
         hl_logf(HL_LOG_WARN, "store: %zu runs left unfinished by the previous process were marked failed", json_array_size(ids));
     json_decref(ids);
-    /* these events are stored; nobody is connected yet, so there is nothing to broadcast */
-    for (size_t k = 0; k < job.num_frames; ++k)
-        hl_event_frame_release(job.frames[k]);
-    free(job.frames);
-    json_decref(job.start_runs);
-    json_decref(job.cancel_runs);
-    json_decref(job.approval_decisions);
+    return ret;
 }
 
 static int on_open(hl_db_t *db)
 {
-    state.unlink_candidates = json_array();
+    hl_store_t *s = hl_db_data(db);
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT coalesce(max(id), 0) FROM events");
-    state.next_event_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) + 1 : 1;
+    if (st == NULL || hl_db_step(st) != SQLITE_ROW)
+        return -EIO;
+    s->next_event_id = sqlite3_column_int64(st, 0) + 1;
     sqlite3_reset(st);
     if (sqlite3_exec(hl_db_conn(db), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return -EIO;
-    recover_runs(db);
-    if (sqlite3_exec(hl_db_conn(db), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (recover_runs(s, db) != 0 || sqlite3_exec(hl_db_conn(db), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_exec(hl_db_conn(db), "ROLLBACK", NULL, NULL, NULL);
         return -EIO;
     }
@@ -420,17 +479,82 @@ static void on_tick(hl_db_t *db)
 
 static void on_close(hl_db_t *db)
 {
-    (void)db;
-    for (size_t i = 0; i < state.num_pending; ++i)
-        hl_event_frame_release(state.pending[i]);
-    free(state.pending);
-    json_decref(state.unlink_candidates);
-    memset(&state, 0, sizeof(state));
+    hl_store_t *s = hl_db_data(db);
+    for (size_t i = 0; i < s->num_batch_events; ++i)
+        free(s->batch_events[i]);
+    s->num_batch_events = 0;
 }
 
-int hl_store_actor_init(hl_db_actor_t *actor)
+/* ---- life cycle ---- */
+
+int hl_store_init(hl_store_t **out, const char *db_path, const char *blobs_dir)
 {
     static const hl_db_actor_hooks_t hooks = {
         .on_open = on_open, .on_tick = on_tick, .tick_ms = 60000, .on_close = on_close, .on_batch_done = on_batch_done};
-    return hl_db_actor_init(actor, "store", hl_app.db_path, &hooks, NULL);
+    hl_store_t *s = hl_calloc(1, sizeof(*s));
+    s->db_path = hl_strdup(db_path);
+    s->blobs_dir = hl_strdup(blobs_dir);
+    s->unlink_candidates = json_array();
+    s->batch_starts = json_array();
+    s->batch_cancels = json_array();
+    s->batch_decisions = json_array();
+    int ret = hl_db_actor_init(&s->writer, "store", db_path, &hooks, s);
+    if (ret != 0) {
+        hl_store_dispose(s);
+        return ret;
+    }
+    *out = s;
+    return 0;
+}
+
+void hl_store_observe(hl_store_t *s, hl_store_observer_fn fn, void *data)
+{
+    if (s->num_observers == HL_ARRAY_SIZE(s->observers))
+        hl_fatal("too many store observers");
+    s->observers[s->num_observers].fn = fn;
+    s->observers[s->num_observers].data = data;
+    ++s->num_observers;
+}
+
+int hl_store_start(hl_store_t *s)
+{
+    int ret;
+    if ((ret = hl_actor_start(&s->writer.actor)) != 0)
+        return ret;
+    if ((ret = hl_db_readers_start(&s->readers, "store-reader", s->db_path, NUM_READERS, READ_MAX_MS, s)) != 0 ||
+        (ret = hl_db_readers_start(&s->searches, "store-search", s->db_path, NUM_SEARCH_READERS, SEARCH_MAX_MS, s)) != 0) {
+        hl_store_stop(s);
+        return ret;
+    }
+    return 0;
+}
+
+void hl_store_stop(hl_store_t *s)
+{
+    /* readers first: a blob upload's first stage (on a reader) still posts its write to the writer */
+    hl_db_readers_stop(s->searches);
+    s->searches = NULL;
+    hl_db_readers_stop(s->readers);
+    s->readers = NULL;
+    hl_actor_stop(&s->writer.actor);
+}
+
+void hl_store_dispose(hl_store_t *s)
+{
+    if (s == NULL)
+        return;
+    hl_db_actor_dispose(&s->writer);
+    free(s->batch_events);
+    json_decref(s->unlink_candidates);
+    json_decref(s->batch_starts);
+    json_decref(s->batch_cancels);
+    json_decref(s->batch_decisions);
+    free(s->db_path);
+    free(s->blobs_dir);
+    free(s);
+}
+
+hl_actor_t *hl_store_actor(hl_store_t *s)
+{
+    return &s->writer.actor;
 }

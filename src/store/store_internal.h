@@ -7,39 +7,95 @@
 
 #include <stdint.h>
 
+#include <stdatomic.h>
+
+#include "hl/db_readers.h"
 #include "hl/json_job.h"
-#include "hl/sse.h"
 #include "hl/store.h"
 
 #define CONV_DEFAULT_TITLE "New conversation"
 
-typedef struct st_store_job_t {
+/* The typed arguments of every store operation: each request function fills the fields its operation reads. */
+typedef struct st_store_args_t {
+    char *conversation_id, *run_id, *blob_id, *approval_id, *plan_id;
+    char *title, *profile, *model_id, *cursor, *query, *before, *content, *client_message_id, *scope;
+    bool has_title; /* create: title given (even "") */
+    bool archived;  /* lists: archived instead of active */
+    bool approve;   /* approvals: approve (else deny) */
+    int limit;      /* pages */
+    int64_t seq;    /* ack: last_event_seq, -1 = the last event */
+    hl_plan_kind_t plan_kind;
+    char **ids; /* bulk delete: conversation ids; send: attachment blob ids; plans: excluded ids */
+    size_t num_ids;
+    hl_run_event_kind_t event_kind; /* run events */
+    char *upstream_run_id, *delta, *error_code, *error_message;
+    json_t *usage;
+} store_args_t;
+
+/* An owned event record: the struct and its strings in one allocation. */
+typedef struct st_store_event_t {
+    hl_event_record_t rec;
+    char data[];
+} store_event_t;
+
+typedef struct st_store_job_t store_job_t;
+typedef int (*store_op_fn)(store_job_t *job, hl_db_t *db);
+
+struct st_store_job_t {
     hl_json_job_t super;
-    hl_store_op_t op;
-    json_t *args;
+    hl_store_t *store;
+    store_op_fn op;
+    /* frees what a larger job (one that embeds this one) owns; optional */
+    void (*dispose_extra)(store_job_t *job);
+    store_args_t a;
     char *device_id;
     int64_t now;
-    /* events this job appended: broadcast after the commit, dropped on rollback */
-    hl_event_frame_t **frames;
-    size_t num_frames, cap_frames;
-    /* runs to hand to the runproxy actor after the commit: [{run_id, conversation_id, …}] */
+    /* events this job appended: handed to the observers after the commit, dropped on rollback */
+    store_event_t **events;
+    size_t num_events, cap_events;
+    /* runs to start upstream after the commit: [{run_id, conversation_id, request}] */
     json_t *start_runs;
-    /* run ids whose upstream run the runproxy actor should cancel after the commit */
+    /* run ids whose upstream run must stop after the commit */
     json_t *cancel_runs;
-    /* approval decisions to forward upstream after the commit */
+    /* approval decisions to forward upstream after the commit: [{run_id, approval_id, upstream_id, decision}] */
     json_t *approval_decisions;
     /* content hashes of blob files that may have lost their last row: checked and removed after the batch */
     json_t *unlink_after_commit;
-} store_job_t;
+};
 
-typedef int (*store_op_fn)(store_job_t *job, hl_db_t *db);
+/* The store: its write actor, its readers, and what the current batch committed. */
+struct st_hl_store_t {
+    hl_db_actor_t writer;
+    hl_db_readers_t *readers;  /* lists, messages, event pages, blob reads */
+    hl_db_readers_t *searches; /* searches: bounded work, never ahead of the cheap reads */
+    char *db_path, *blobs_dir;
+    int64_t next_event_id;
+    store_event_t **batch_events;
+    size_t num_batch_events, cap_batch_events;
+    json_t *batch_starts, *batch_cancels, *batch_decisions;
+    json_t *unlink_candidates;
+    struct {
+        hl_store_observer_fn fn;
+        void *data;
+    } observers[4];
+    size_t num_observers;
+    atomic_int uploads; /* blob uploads whose bytes are in memory */
+};
 
-/** Sets up a job allocated with hl_json_job_new as a store operation (callbacks, args stolen). */
-void hl_store_init_job(store_job_t *job, hl_store_op_t op, json_t *args, const char *device_id);
+/** A new job for `op` (args zeroed for the caller to fill; strings it sets are owned by the job). Any thread. */
+store_job_t *store_job_new(hl_store_t *s, hl_reply_to_t *to, store_op_fn op, const char *device_id);
+
+/** The same for a job type that embeds store_job_t first, of `size` bytes. */
+store_job_t *store_job_new_sized(hl_store_t *s, hl_reply_to_t *to, store_op_fn op, const char *device_id, size_t size);
+
+/** Posts a job to the writer. */
+void store_post_write(store_job_t *job);
+
+/** Posts a read-only job to the readers (or, for a search, the search readers). */
+void store_post_read(store_job_t *job, bool search);
 
 /* operations (conv_*.c) */
 int op_list(store_job_t *job, hl_db_t *db);
-int op_search(store_job_t *job, hl_db_t *db);
 int op_create(store_job_t *job, hl_db_t *db);
 int op_delete(store_job_t *job, hl_db_t *db);
 int op_bulk_delete(store_job_t *job, hl_db_t *db);
@@ -60,10 +116,7 @@ int op_plan_get(store_job_t *job, hl_db_t *db);
 int op_plan_execute(store_job_t *job, hl_db_t *db);
 int op_blob_get(store_job_t *job, hl_db_t *db);
 int op_blob_delete(store_job_t *job, hl_db_t *db);
-
-/* ---- arguments ---- */
-const char *arg_str(const store_job_t *job, const char *key);
-json_int_t arg_int(const store_job_t *job, const char *key, json_int_t fallback);
+int op_ping(store_job_t *job, hl_db_t *db);
 
 /* ---- conversation rows ---- */
 typedef struct st_conv_row_t {
@@ -97,7 +150,7 @@ int conv_reload(hl_db_t *db, conv_row_t *row);
 
 /**
  * Appends an event to a conversation in the current transaction (seq = last_event_seq + 1, a new global id) and queues
- * its frame for broadcast after the commit. `payload` is stolen. Returns the seq, or -1 on a database error.
+ * it for the observers after the commit. `payload` is stolen. Returns the seq, or -1 on a database error.
  */
 int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, const char *type, const char *message_id,
                     const char *run_id, json_t *payload);
@@ -118,6 +171,10 @@ int conv_do_archive(store_job_t *job, hl_db_t *db, conv_row_t *row);
 int runs_start_next(store_job_t *job, hl_db_t *db, const char *conversation_id);
 
 /** Blob data path for a content hash. Caller frees. */
-char *blob_path(const char *sha256_hex);
+char *blob_path(const hl_store_t *s, const char *sha256_hex);
+
+/** An owned copy of an event record. */
+store_event_t *store_event_new(int64_t event_id, const char *conversation_id, int64_t seq, const char *type, bool notify,
+                               const char *json, size_t json_len);
 
 #endif

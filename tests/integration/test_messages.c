@@ -3,7 +3,8 @@
  * run, emits message.created ×2 and run.started, and the run fails at once with run.failed (payload.error.code
  * hermes_api_server_unavailable, the runproxy stub) — over every protocol; input errors; the message window with
  * before-cursors; rapid sends on one conversation queue behind the active run and are drained (never stuck queued, one
- * run at a time); the notifications filter of the all-conversations stream, live and resumed.
+ * run at a time); cancelling a running and a queued run, made deterministic by the test-mode hold of the runproxy stub
+ * (/__test/runproxy/hold), over every protocol; the notifications filter of the all-conversations stream, live and resumed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,55 +353,196 @@ START_TEST(test_queue_drain)
 }
 END_TEST
 
-/* Cancelling runs while they are queued or running (best effort: the stub fails runs within milliseconds): each run ends
- * exactly once, with run.cancelled when the cancel won, and nothing stays queued. */
-START_TEST(test_cancel_runs)
+/* ---- cancelling a running run, held running by the runproxy stub (/__test/runproxy/hold) ---- */
+
+/*
+ * POST /__test/runproxy/hold {"hold": on} (or /release when on < 0); asserts the answer (and its "released" count unless
+ * want_released < 0) and returns its "held" count.
+ */
+static json_int_t runproxy_hold(hlt_proto_t p, int on, json_int_t want_released)
 {
-    enum { N = 6 };
-    char *id = hltc_create(D, HLT_H1, TOK, "cancel race");
-    char path[200];
-    snprintf(path, sizeof(path), "/api/v1/conversations/%s/messages", id);
-    const char *paths[N], *bearers[N], *bodies[N];
-    for (int i = 0; i < N; ++i) {
-        paths[i] = path;
-        bearers[i] = TOK;
-        bodies[i] = "{\"content\":\"to cancel\"}";
+    json_t *j = on < 0 ? hltc_call(D, p, NULL, "POST", "/__test/runproxy/release", NULL, 200)
+                       : hltc_call(D, p, NULL, "POST", "/__test/runproxy/hold", on ? "{\"hold\":true}" : "{\"hold\":false}", 200);
+    if (on >= 0)
+        ck_assert_int_eq(json_is_true(json_object_get(j, "hold")), on);
+    ck_assert_msg(want_released < 0 || json_integer_value(json_object_get(j, "released")) == want_released, "runproxy %s: %s",
+                  on < 0 ? "release" : "hold", json_dumps(j, JSON_COMPACT));
+    json_int_t held = json_integer_value(json_object_get(j, "held"));
+    json_decref(j);
+    return held;
+}
+
+/* Before each test: no hold left over (a test that failed while holding runs must not stall the next). */
+static void no_hold(void)
+{
+    ck_assert_int_eq(runproxy_hold(HLT_H1, 0, -1), 0);
+}
+
+/* Index of the first `type` event of run (with payload.run.status `status` when not NULL), else -1. */
+static long find_run_event(const hltc_events_t *e, const char *type, const char *run, const char *status)
+{
+    for (size_t i = 0; i < e->n; ++i) {
+        const hltc_event_t *ev = &e->v[i];
+        if (ev->type == NULL || strcmp(ev->type, type) != 0)
+            continue;
+        const char *r = json_string_value(json_object_get(ev->json, "run_id"));
+        if (r == NULL || strcmp(r, run) != 0)
+            continue;
+        const char *st = json_string_value(json_object_get(json_object_get(json_object_get(ev->json, "payload"), "run"), "status"));
+        if (status == NULL || (st != NULL && strcmp(st, status) == 0))
+            return (long)i;
     }
-    hlt_response_t res[N];
-    hlt_parallel(D, HLT_H2_TLS, N, "POST", paths, bearers, bodies, res);
-    char *runs[N], *cancel_paths[N];
-    for (int i = 0; i < N; ++i) {
-        ck_assert_int_eq(res[i].status, 202);
-        runs[i] = hl_strdup(hlt_str(json_object_get(res[i].json, "run"), "id"));
-        cancel_paths[i] = hl_asprintf("/api/v1/conversations/%s/runs/%s/cancel", id, runs[i]);
-        paths[i] = cancel_paths[i];
-        bodies[i] = NULL;
-        hlt_response_free(&res[i]);
+    return -1;
+}
+
+static long wait_run_event(hltc_sse_t *s, const char *type, const char *run, const char *status)
+{
+    long deadline = hlt_now_ms() + 10000, i;
+    while ((i = find_run_event(&s->ev, type, run, status)) < 0) {
+        ck_assert_msg(hlt_now_ms() < deadline, "no %s (%s) of run %s within 10 s: %s", type, status != NULL ? status : "any", run,
+                      s->res.body);
+        hltc_sse_pump(s, 20);
     }
-    hlt_parallel(D, HLT_H2_TLS, N, "POST", paths, bearers, bodies, res);
-    json_t *cancelled = json_object();
-    for (int i = 0; i < N; ++i) {
-        ck_assert_msg(res[i].status == 200, "cancel %d: %ld %s", i, res[i].status, res[i].body);
-        const char *st = hlt_str(json_object_get(res[i].json, "run"), "status");
-        ck_assert_msg(strcmp(st, "cancelled") == 0 || strcmp(st, "failed") == 0, "cancelled run is %s", st);
-        if (strcmp(st, "cancelled") == 0)
-            json_object_set_new(cancelled, runs[i], json_true());
-        hlt_response_free(&res[i]);
+    return i;
+}
+
+/* The stored message `id` of the conversation (asserts it is there); borrowed from msgs. */
+static json_t *message_of(json_t *msgs, const char *id)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(msgs, "messages"), i, m) if (strcmp(hlt_str(m, "id"), id) == 0) return m;
+    ck_abort_msg("message %s not stored", id);
+    return NULL;
+}
+
+static void assert_statuses(hlt_proto_t p, const char *conv, const char *const *ids, const char *const *want, size_t n)
+{
+    json_t *msgs = hltc_messages(D, p, TOK, conv);
+    for (size_t i = 0; i < n; ++i) {
+        json_t *m = message_of(msgs, ids[i]);
+        hltc_assert_message(m, "stored message");
+        ck_assert_msg(strcmp(hlt_str(m, "status"), want[i]) == 0, "over %s: message %s (%s) is %s, expected %s", hlt_proto_name(p),
+                      ids[i], hlt_str(m, "role"), hlt_str(m, "status"), want[i]);
     }
+    json_decref(msgs);
+}
+
+/*
+ * Cancelling a running run and a queued one, deterministically: the runproxy holds the runs handed to it running. A send
+ * starts run 1 (running, held); a second send queues run 2 behind it; cancelling run 1 answers "cancelled", appends
+ * run.cancelled and starts run 2 (held in turn; run 1 is dropped by the runproxy); a third send queues run 3, whose cancel
+ * ends it without starting; the release fails run 2 as the stub does. Each run ends exactly once, the cancel answers and
+ * the events agree, and nothing stays queued or streaming.
+ */
+START_TEST(test_cancel_running)
+{
+    hlt_proto_t p = PROTOS[_i];
+    char *id = hltc_create(D, p, TOK, "cancel running");
+    hltc_sse_t s;
+    hltc_sse_open(&s, D, p, TOK, hltc_fmt("/api/v1/conversations/%s/events", id), NULL, NULL);
+    ck_assert(hltc_sse_wait(&s, 1, 0, 10000));
+    ck_assert_int_eq(runproxy_hold(p, 1, 0), 0);
+
+    /* run 1 starts and stays running: the runproxy holds it */
+    json_t *j = hltc_send(D, p, TOK, id, "one");
+    char *run1 = hl_strdup(hlt_str(json_object_get(j, "run"), "id")),
+         *user1 = hl_strdup(hlt_str(json_object_get(j, "user_message"), "id")),
+         *asst1 = hl_strdup(hlt_str(json_object_get(j, "assistant_message"), "id"));
+    ck_assert_str_eq(hlt_str(json_object_get(j, "run"), "status"), "running");
+    ck_assert_str_eq(hlt_str(json_object_get(j, "assistant_message"), "status"), "streaming");
+    json_decref(j);
+    ck_assert_int_eq(runproxy_hold(p, 1, 0), 1); /* handed over before the send was answered */
+    wait_run_event(&s, "run.started", run1, "running");
+    {
+        const char *ids[] = {user1, asst1}, *want[] = {"completed", "streaming"};
+        assert_statuses(p, id, ids, want, 2);
+    }
+
+    /* run 2 queues behind it */
+    j = hltc_send(D, p, TOK, id, "two");
+    char *run2 = hl_strdup(hlt_str(json_object_get(j, "run"), "id")),
+         *user2 = hl_strdup(hlt_str(json_object_get(j, "user_message"), "id")),
+         *asst2 = hl_strdup(hlt_str(json_object_get(j, "assistant_message"), "id"));
+    ck_assert_str_eq(hlt_str(json_object_get(j, "run"), "status"), "queued");
+    ck_assert_str_eq(hlt_str(json_object_get(j, "user_message"), "status"), "queued");
+    ck_assert_str_eq(hlt_str(json_object_get(j, "assistant_message"), "status"), "queued");
+    json_decref(j);
+    ck_assert_msg(find_run_event(&s.ev, "run.failed", run1, NULL) < 0, "held run 1 failed");
+
+    /* cancel the running run 1: 200 cancelled, run.cancelled, then run 2 starts */
+    char cancel1[300];
+    snprintf(cancel1, sizeof(cancel1), "/api/v1/conversations/%s/runs/%s/cancel", id, run1);
+    j = hltc_call(D, p, TOK, "POST", cancel1, NULL, 200);
+    hlt_assert_keys(j, "cancel response", "ok", "conversation_id", "run", "last_event_seq", NULL);
+    ck_assert_str_eq(hlt_str(j, "conversation_id"), id);
+    ck_assert_str_eq(hlt_str(json_object_get(j, "run"), "id"), run1);
+    ck_assert_str_eq(hlt_str(json_object_get(j, "run"), "status"), "cancelled");
+    int64_t seq = json_integer_value(json_object_get(j, "last_event_seq"));
+    json_decref(j);
+    long c1 = wait_run_event(&s, "run.cancelled", run1, "cancelled");
+    long st2 = wait_run_event(&s, "run.started", run2, "running");
+    ck_assert_msg(c1 < st2, "run 2 started (at %ld) before run 1 was cancelled (at %ld)", st2, c1);
+    ck_assert_int_le(s.ev.v[st2].id, seq);       /* both came with the cancel's commit */
+    ck_assert_int_eq(runproxy_hold(p, 1, 0), 1); /* run 2 held; run 1 dropped */
+    {
+        const char *ids[] = {user1, asst1, user2, asst2}, *want[] = {"completed", "cancelled", "completed", "streaming"};
+        assert_statuses(p, id, ids, want, 4);
+    }
+    /* cancelling it again changes nothing */
+    int64_t before = hltc_last_seq(D, TOK, id);
+    j = hltc_call(D, p, TOK, "POST", cancel1, NULL, 200);
+    ck_assert_str_eq(hlt_str(json_object_get(j, "run"), "status"), "cancelled");
+    json_decref(j);
+    ck_assert_int_eq(hltc_last_seq(D, TOK, id), before);
+
+    /* a queued run 3 cancelled: it ends without ever running; run 2 keeps running */
+    j = hltc_send(D, p, TOK, id, "three");
+    char *run3 = hl_strdup(hlt_str(json_object_get(j, "run"), "id")),
+         *user3 = hl_strdup(hlt_str(json_object_get(j, "user_message"), "id")),
+         *asst3 = hl_strdup(hlt_str(json_object_get(j, "assistant_message"), "id"));
+    ck_assert_str_eq(hlt_str(json_object_get(j, "run"), "status"), "queued");
+    json_decref(j);
+    j = hltc_call(D, p, TOK, "POST", hltc_fmt("/api/v1/conversations/%s/runs/%s/cancel", id, run3), NULL, 200);
+    ck_assert_str_eq(hlt_str(json_object_get(j, "run"), "status"), "cancelled");
+    json_decref(j);
+    wait_run_event(&s, "run.cancelled", run3, "cancelled");
+    ck_assert_int_eq(runproxy_hold(p, 1, 0), 1);
+    {
+        const char *ids[] = {user2, asst2, user3, asst3}, *want[] = {"completed", "streaming", "cancelled", "cancelled"};
+        assert_statuses(p, id, ids, want, 4);
+    }
+
+    /* the release fails run 2 as the stub does; nothing else is started */
+    ck_assert_int_eq(runproxy_hold(p, -1, 1), 0);
+    long f2 = wait_run_event(&s, "run.failed", run2, "failed");
+    ck_assert_str_eq(hlt_str(json_object_get(json_object_get(s.ev.v[f2].json, "payload"), "error"), "code"),
+                     "hermes_api_server_unavailable");
+    ck_assert_int_eq(runproxy_hold(p, 0, 0), 0);
+    hltc_sse_close(&s);
+
+    /* the stored history: each run ended exactly once, as its cancel answer said */
     hltc_events_t *e = hltc_wait_runs_done(D, TOK, id, 10000);
-    for (int i = 0; i < N; ++i) {
-        long f = hltc_find(e, "run.failed", "run_id", runs[i]), c = hltc_find(e, "run.cancelled", "run_id", runs[i]);
-        ck_assert_msg((f >= 0) != (c >= 0), "run %s: run.failed at %ld, run.cancelled at %ld", runs[i], f, c);
-        ck_assert_msg((c >= 0) == (json_object_get(cancelled, runs[i]) != NULL),
-                      "run %s: the cancel answer and the events disagree", runs[i]);
+    for (size_t i = 0; i < e->n; ++i)
+        ck_assert_int_eq(e->v[i].id, (int64_t)i + 1); /* no gap, no duplicate */
+    const char *runs[] = {run1, run2, run3}, *ends[] = {"run.cancelled", "run.failed", "run.cancelled"};
+    for (size_t k = 0; k < HL_ARRAY_SIZE(runs); ++k) {
+        long f = find_run_event(e, "run.failed", runs[k], NULL), c = find_run_event(e, "run.cancelled", runs[k], NULL);
+        ck_assert_msg((f >= 0) != (c >= 0), "run %s: run.failed at %ld, run.cancelled at %ld", runs[k], f, c);
+        ck_assert_msg(find_run_event(e, ends[k], runs[k], NULL) >= 0, "run %s did not end with %s", runs[k], ends[k]);
         if (c >= 0)
             ck_assert_str_eq(hlt_str(json_object_get(json_object_get(e->v[c].json, "payload"), "run"), "status"), "cancelled");
     }
-    if (getenv("HLT_VERBOSE") != NULL)
-        fprintf(stderr, "cancel race: %zu of %d runs cancelled\n", json_object_size(cancelled), N);
+    ck_assert_int_eq(hltc_count_type(e, "run.completed"), 0);
+    ck_assert_msg(find_run_event(e, "run.started", run3, "running") < 0, "the cancelled queued run 3 was started");
     hltc_events_free(e);
     free(e);
-    json_t *msgs = hltc_messages(D, HLT_H1, TOK, id);
+    {
+        const char *ids[] = {user1, asst1, user2, asst2, user3, asst3},
+                   *want[] = {"completed", "cancelled", "completed", "failed", "cancelled", "cancelled"};
+        assert_statuses(p, id, ids, want, 6);
+    }
+    json_t *msgs = hltc_messages(D, p, TOK, id);
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(msgs, "messages"), i, m)
@@ -408,12 +550,17 @@ START_TEST(test_cancel_runs)
         const char *st = hlt_str(m, "status");
         ck_assert_msg(strcmp(st, "queued") != 0 && strcmp(st, "streaming") != 0, "message %s stays %s", hlt_str(m, "id"), st);
     }
+    ck_assert_int_eq(json_array_size(json_object_get(msgs, "messages")), 6);
     json_decref(msgs);
-    json_decref(cancelled);
-    for (int k = 0; k < N; ++k) {
-        free(runs[k]);
-        free(cancel_paths[k]);
-    }
+    free(run1);
+    free(run2);
+    free(run3);
+    free(user1);
+    free(user2);
+    free(user3);
+    free(asst1);
+    free(asst2);
+    free(asst3);
     free(id);
 }
 END_TEST
@@ -531,12 +678,13 @@ Suite *suite_messages(void)
     Suite *s = suite_create("messages");
     TCase *tc = tcase_create("messages");
     tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, no_hold, NULL);
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_send_flow, 0, HL_ARRAY_SIZE(PROTOS));
     tcase_add_test(tc, test_send_errors);
     tcase_add_test(tc, test_messages_paging);
     tcase_add_test(tc, test_queue_drain);
-    tcase_add_test(tc, test_cancel_runs);
+    tcase_add_loop_test(tc, test_cancel_running, 0, HL_ARRAY_SIZE(PROTOS));
     tcase_add_test(tc, test_notifications_filter);
     suite_add_tcase(s, tc);
     return s;

@@ -3,6 +3,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -388,7 +389,8 @@ static void probe_on_stop(hl_actor_t *actor)
     ++p->stopped;
 }
 
-static const hl_actor_callbacks_t PROBE_CB = {probe_on_start, probe_on_batch, probe_on_tick, probe_on_stop};
+static const hl_actor_callbacks_t PROBE_CB = {
+    .on_start = probe_on_start, .on_batch = probe_on_batch, .on_tick = probe_on_tick, .on_stop = probe_on_stop};
 
 /* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(actor_callbacks_run_on_actor_thread)
@@ -511,6 +513,61 @@ START_TEST(actor_ticks)
     for (int i = 1; i < p.ticks && i < (int)HL_ARRAY_SIZE(p.tick_times); ++i)
         ck_assert_uint_ge(p.tick_times[i] - p.tick_times[i - 1], 19);
     hl_actor_dispose(&actor);
+}
+END_TEST
+
+/* An actor that waits on a pipe of its own besides its mailbox (the way the run proxy waits on curl's sockets). */
+typedef struct st_wait_probe_t {
+    actor_probe_t base;
+    int pipe[2];
+    atomic_int own_events; /* bytes read from the pipe, on the actor thread */
+    int waits;
+    pthread_t wait_thread;
+} wait_probe_t;
+
+static void probe_wait(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
+{
+    wait_probe_t *p = actor->data;
+    p->wait_thread = pthread_self();
+    ++p->waits;
+    struct pollfd fds[2] = {{.fd = mailbox_fd, .events = POLLIN}, {.fd = p->pipe[0], .events = POLLIN}};
+    if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN)) {
+        char buf[64];
+        ssize_t n = read(p->pipe[0], buf, sizeof(buf));
+        if (n > 0)
+            atomic_fetch_add(&p->own_events, (int)n);
+    }
+}
+
+static void wait_probe_on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
+{
+    probe_on_batch(actor, batch); /* wait_probe_t begins with an actor_probe_t */
+}
+
+START_TEST(actor_wait_hook)
+{
+    wait_probe_t p = {.base = {.last_seq = -1}};
+    ck_assert_int_eq(pipe(p.pipe), 0);
+    hl_actor_callbacks_t cb = {.on_batch = wait_probe_on_batch, .wait = probe_wait};
+    hl_actor_t actor;
+    ck_assert_int_eq(hl_actor_init(&actor, "waiter", &cb, &p), 0);
+    ck_assert_int_eq(hl_actor_start(&actor), 0);
+    /* its own fd wakes it without a message … */
+    ck_assert_int_eq(write(p.pipe[1], "abc", 3), 3);
+    for (int i = 0; i < 200 && atomic_load(&p.own_events) < 3; ++i)
+        sleep_ms(5);
+    /* … and messages still arrive, in order, through the mailbox fd the hook waits on */
+    for (int i = 0; i < 50; ++i)
+        hl_actor_post(&actor, &new_msg(1, 0, i)->super);
+    hl_actor_stop(&actor);
+    ck_assert_int_eq(atomic_load(&p.own_events), 3);
+    ck_assert_int_eq(p.base.handled, 50);
+    ck_assert_int_eq(p.base.out_of_order, 0);
+    ck_assert_int_ge(p.waits, 2);
+    ck_assert(pthread_equal(p.wait_thread, p.base.batch_thread));
+    hl_actor_dispose(&actor);
+    close(p.pipe[0]);
+    close(p.pipe[1]);
 }
 END_TEST
 
@@ -639,7 +696,7 @@ static void *actor_producer(void *arg)
 /* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(actor_multi_producer)
 {
-    static const hl_actor_callbacks_t cb = {NULL, multi_on_batch, NULL, NULL};
+    static const hl_actor_callbacks_t cb = {.on_batch = multi_on_batch};
     multi_probe_t p = {.last_seq = {-1, -1, -1}};
     hl_actor_t actor;
     ck_assert_int_eq(hl_actor_init(&actor, "multi", &cb, &p), 0);
@@ -964,6 +1021,7 @@ static Suite *suite_concurrency(void)
     tcase_add_test(actor, actor_start_failure);
     tcase_add_test(actor, actor_never_started_dispose);
     tcase_add_test(actor, actor_ticks);
+    tcase_add_test(actor, actor_wait_hook);
     tcase_add_test(actor, actor_slots_bound);
     tcase_add_test(actor, actor_slots_concurrent);
     tcase_add_test(actor, actor_multi_producer);

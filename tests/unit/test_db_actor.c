@@ -17,6 +17,7 @@
 
 #include "hl/common.h"
 #include "hl/db.h"
+#include "hl/db_schema.h"
 #include "hl/json_job.h"
 #include "unit_util.h"
 
@@ -190,7 +191,7 @@ START_TEST(open_sets_pragmas)
 {
     char *dir = ut_mkdtemp(), *path = ut_path(dir, "link.db");
     sqlite3 *db = NULL;
-    ck_assert_int_eq(hl_db_open(path, &db), 0);
+    ck_assert_int_eq(hl_db_open(path, false, &db), 0);
     ck_assert_ptr_nonnull(db);
     char *mode = query_text(db, "PRAGMA journal_mode");
     ck_assert_str_eq(mode, "wal");
@@ -460,12 +461,19 @@ typedef struct st_json_probe_t {
     bool after_commit_before_deliver[8];
 } json_probe_t;
 
+/* a job's reply address: records what the result says when it arrives */
+typedef struct st_probe_to_t {
+    hl_reply_to_t super;
+    struct st_my_json_job_t *job;
+} probe_to_t;
+
 typedef struct st_my_json_job_t {
     hl_json_job_t super;
     json_probe_t *probe;
     int n;
     int mode; /* 0 ok, 1 answered error, 2 failure without a reply */
     bool committed;
+    probe_to_t to;
 } my_json_job_t;
 
 static int my_exec(hl_json_job_t *base, hl_db_t *db)
@@ -476,9 +484,9 @@ static int my_exec(hl_json_job_t *base, hl_db_t *db)
     ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
     switch (job->mode) {
     case 0:
-        return hl_json_job_ok(base, 201, json_pack("{s:b, s:i}", "ok", 1, "n", job->n));
+        return hl_json_job_ok(base, HL_RESULT_CREATED, json_pack("{s:i}", "n", job->n));
     case 1:
-        return hl_json_job_error(base, 409, "conflict", "Already there");
+        return hl_json_job_error(base, HL_RESULT_CONFLICT, "conflict", "Already there");
     default:
         return -1;
     }
@@ -491,15 +499,24 @@ static void my_after_commit(hl_json_job_t *base)
     job->committed = true;
 }
 
-static void my_deliver(hl_json_job_t *base)
+/* The result as text: the body for a success, "code: message" for an error. */
+static char *result_text(const hl_result_t *r)
 {
-    my_json_job_t *job = (my_json_job_t *)base;
+    if (hl_result_is_ok(r))
+        return r->body != NULL ? json_dumps(r->body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    return hl_asprintf("%s: %s", r->code, r->message);
+}
+
+static void my_deliver(hl_reply_to_t *to, hl_result_t *result)
+{
+    my_json_job_t *job = ((probe_to_t *)to)->job;
     json_probe_t *p = job->probe;
     ck_assert_int_lt(job->n, 8);
     ++p->delivered;
-    p->status[job->n] = base->status;
-    p->reply[job->n] = base->reply != NULL ? json_dumps(base->reply, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    p->status[job->n] = (int)result->kind;
+    p->reply[job->n] = result_text(result);
     p->after_commit_before_deliver[job->n] = job->committed;
+    hl_result_free(result);
 }
 
 static void my_dispose(hl_json_job_t *base)
@@ -511,10 +528,11 @@ static my_json_job_t *new_json_job(json_probe_t *p, int n, int mode)
 {
     my_json_job_t *job = hl_json_job_new(sizeof(*job), NULL, my_exec);
     ck_assert_ptr_nonnull(job);
-    ck_assert_int_eq(job->super.status, 0);
-    ck_assert_ptr_null(job->super.reply);
+    ck_assert_ptr_null(job->super.result);
+    job->to.super.deliver = my_deliver;
+    job->to.job = job;
+    job->super.reply_to = &job->to.super;
     job->super.after_commit = my_after_commit;
-    job->super.deliver = my_deliver;
     job->super.dispose = my_dispose;
     job->probe = p;
     job->n = n;
@@ -540,18 +558,18 @@ START_TEST(json_job_outcomes)
     ck_assert_int_eq(p.disposed, 4);
     ck_assert_int_eq(p.after_commits, 2); /* only the successful ones */
 
-    ck_assert_int_eq(p.status[1], 201);
-    ck_assert_str_eq(p.reply[1], "{\"n\":1,\"ok\":true}");
+    ck_assert_int_eq(p.status[1], HL_RESULT_CREATED);
+    ck_assert_str_eq(p.reply[1], "{\"n\":1}");
     ck_assert(p.after_commit_before_deliver[1]);
-    ck_assert_int_eq(p.status[4], 201);
-    ck_assert_str_eq(p.reply[4], "{\"n\":4,\"ok\":true}");
+    ck_assert_int_eq(p.status[4], HL_RESULT_CREATED);
+    ck_assert_str_eq(p.reply[4], "{\"n\":4}");
 
-    ck_assert_int_eq(p.status[2], 409);
-    ck_assert_str_eq(p.reply[2], "{\"error\":{\"code\":\"conflict\",\"message\":\"Already there\"},\"ok\":false}");
+    ck_assert_int_eq(p.status[2], HL_RESULT_CONFLICT);
+    ck_assert_str_eq(p.reply[2], "conflict: Already there");
     ck_assert(!p.after_commit_before_deliver[2]);
 
-    ck_assert_int_eq(p.status[3], 500); /* failed without an answer: internal error */
-    ck_assert_str_eq(p.reply[3], "{\"error\":{\"code\":\"internal_error\",\"message\":\"Internal error\"},\"ok\":false}");
+    ck_assert_int_eq(p.status[3], HL_RESULT_INTERNAL); /* failed without an answer: internal error */
+    ck_assert_str_eq(p.reply[3], "internal_error: Internal error");
     ck_assert(!p.after_commit_before_deliver[3]);
 
     sqlite3 *db = open_plain(path);
@@ -571,16 +589,17 @@ START_TEST(json_job_ok_and_error_helpers)
 {
     /* the helpers alone, without an actor: a later call replaces the earlier reply */
     hl_json_job_t *job = hl_json_job_new(sizeof(*job), NULL, NULL);
-    ck_assert_int_eq(hl_json_job_ok(job, 200, json_pack("{s:i}", "a", 1)), 0);
-    ck_assert_int_eq(job->status, 200);
-    ck_assert_int_eq(json_integer_value(json_object_get(job->reply, "a")), 1);
-    ck_assert_int_eq(hl_json_job_error(job, 404, "not_found", "No such device"), -1);
-    ck_assert_int_eq(job->status, 404);
-    ck_assert(json_is_false(json_object_get(job->reply, "ok")));
-    json_t *e = json_object_get(job->reply, "error");
-    ck_assert_str_eq(json_string_value(json_object_get(e, "code")), "not_found");
-    ck_assert_str_eq(json_string_value(json_object_get(e, "message")), "No such device");
-    json_decref(job->reply);
+    ck_assert_int_eq(hl_json_job_ok(job, HL_RESULT_OK, json_pack("{s:i}", "a", 1)), 0);
+    ck_assert_int_eq(job->result->kind, HL_RESULT_OK);
+    ck_assert(hl_result_is_ok(job->result));
+    ck_assert_int_eq(json_integer_value(json_object_get(job->result->body, "a")), 1);
+    ck_assert_int_eq(hl_json_job_error(job, HL_RESULT_NOT_FOUND, "not_found", "No such device"), -1);
+    ck_assert_int_eq(job->result->kind, HL_RESULT_NOT_FOUND);
+    ck_assert(!hl_result_is_ok(job->result));
+    ck_assert_str_eq(job->result->code, "not_found");
+    ck_assert_str_eq(job->result->message, "No such device");
+    ck_assert_ptr_null(job->result->body);
+    hl_result_free(job->result);
     free(job);
 }
 END_TEST

@@ -6,9 +6,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define H2O_USE_LIBUV 0
-#include <h2o.h>
-
 #include "hl/tsan.h"
 
 int hl_mailbox_init(hl_mailbox_t *mb)
@@ -18,9 +15,6 @@ int hl_mailbox_init(hl_mailbox_t *mb)
     if (mb->_efd < 0)
         return -errno;
     atomic_init(&mb->wakeups, 0);
-    mb->_sock = NULL;
-    mb->_on_ready = NULL;
-    mb->_on_ready_data = NULL;
     return 0;
 }
 
@@ -96,37 +90,9 @@ int hl_mailbox_wait(hl_mailbox_t *mb, int timeout_ms)
     return r > 0 ? 1 : 0;
 }
 
-static void on_loop_read(h2o_socket_t *sock, const char *err)
+int hl_mailbox_fd(const hl_mailbox_t *mb)
 {
-    hl_mailbox_t *mb = sock->data;
-    /* h2o has already read the eventfd's 8 bytes into the socket buffer */
-    h2o_buffer_consume(&sock->input, sock->input->size);
-    if (err != NULL)
-        return;
-    mb->_on_ready(mb, mb->_on_ready_data);
-}
-
-void hl_mailbox_attach_loop(hl_mailbox_t *mb, struct st_h2o_evloop_t *loop, void (*on_ready)(hl_mailbox_t *, void *), void *data)
-{
-    /* h2o closes the fd it wraps, so give it a duplicate and keep ours for posting */
-    int fd = dup(mb->_efd);
-    if (fd < 0)
-        hl_fatal("dup(eventfd) failed");
-    h2o_socket_t *sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    sock->data = mb;
-    mb->_sock = sock;
-    mb->_on_ready = on_ready;
-    mb->_on_ready_data = data;
-    h2o_socket_read_start(sock, on_loop_read);
-}
-
-void hl_mailbox_detach_loop(hl_mailbox_t *mb)
-{
-    if (mb->_sock != NULL) {
-        h2o_socket_read_stop(mb->_sock);
-        h2o_socket_close(mb->_sock);
-        mb->_sock = NULL;
-    }
+    return mb->_efd;
 }
 
 void hl_mailbox_dispose(hl_mailbox_t *mb)

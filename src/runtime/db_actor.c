@@ -1,8 +1,15 @@
+/*
+ * Connections and the db actor: group commit (one transaction per mailbox batch, a savepoint per job, completions only
+ * after the COMMIT), statement caches, and errors that fail the job they happen in.
+ */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "hl/db.h"
 #include "hl/log.h"
+
+#define BUSY_TIMEOUT_MS 60000
 
 struct st_hl_db_t {
     sqlite3 *conn;
@@ -13,7 +20,56 @@ struct st_hl_db_t {
         sqlite3_stmt *stmt;
     } * stmts;
     size_t num_stmts;
+    /* a statement of the running job failed: the job is rolled back and fails */
+    bool failed;
+    /* readers: a job running past this monotonic time (ms) is interrupted */
+    uint64_t deadline_ms;
 };
+
+/* The connection whose job this thread runs: hl_db_step and hl_db_exec mark its job failed. */
+static __thread hl_db_t *current;
+
+int hl_db_open(const char *path, bool readonly, sqlite3 **out)
+{
+    sqlite3 *db;
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_close(db);
+        return -EIO;
+    }
+    /* writers wait for each other's short transactions rather than fail a whole batch */
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    static const char pragmas[] = "PRAGMA journal_mode=WAL;"
+                                  "PRAGMA foreign_keys=ON;"
+                                  "PRAGMA synchronous=FULL;"
+                                  "PRAGMA temp_store=MEMORY;";
+    static const char reader_pragmas[] = "PRAGMA foreign_keys=ON;"
+                                         "PRAGMA temp_store=MEMORY;";
+    if (sqlite3_exec(db, readonly ? reader_pragmas : pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -EIO;
+    }
+    *out = db;
+    return 0;
+}
+
+static void mark_failed(sqlite3_stmt *st, int rc)
+{
+    sqlite3 *conn = sqlite3_db_handle(st);
+    hl_logf(HL_LOG_ERROR, "sqlite: %s: %s", conn != NULL ? sqlite3_errmsg(conn) : sqlite3_errstr(rc),
+            st != NULL && sqlite3_sql(st) != NULL ? sqlite3_sql(st) : "(no statement)");
+    if (current != NULL)
+        current->failed = true;
+}
+
+int hl_db_step(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        mark_failed(st, rc);
+    return rc;
+}
 
 void hl_db_job_init(hl_db_job_t *job, int (*run)(hl_db_job_t *, hl_db_t *), void (*complete)(hl_db_job_t *, int))
 {
@@ -42,8 +98,11 @@ sqlite3_stmt *hl_db_stmt(hl_db_t *db, const char *sql)
         }
     }
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
-        hl_fatal("cannot prepare statement: %s: %s", sqlite3_errmsg(db->conn), sql);
+    if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        hl_logf(HL_LOG_ERROR, "sqlite: cannot prepare: %s: %s", sqlite3_errmsg(db->conn), sql);
+        db->failed = true;
+        return NULL;
+    }
     db->stmts = hl_realloc(db->stmts, sizeof(*db->stmts) * (db->num_stmts + 1));
     db->stmts[db->num_stmts].sql = sql;
     db->stmts[db->num_stmts].stmt = st;
@@ -53,7 +112,7 @@ sqlite3_stmt *hl_db_stmt(hl_db_t *db, const char *sql)
 
 int hl_db_exec(sqlite3_stmt *st)
 {
-    int rc = sqlite3_step(st);
+    int rc = hl_db_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
@@ -89,14 +148,19 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
             hl_db_job_t *job = (hl_db_job_t *)msg;
             jobs[n] = job;
             if (!in_tx) {
-                status[n++] = -EIO;
+                status[n++] = HL_DB_FAILED;
                 continue;
             }
             if (exec(db, "SAVEPOINT job") != 0) {
-                status[n++] = -EIO;
+                status[n++] = HL_DB_FAILED;
                 continue;
             }
+            current = db;
+            db->failed = false;
             status[n] = job->run(job, db);
+            if (db->failed)
+                status[n] = HL_DB_FAILED;
+            current = NULL;
             if (status[n] != 0)
                 exec(db, "ROLLBACK TO job");
             exec(db, "RELEASE job");
@@ -105,7 +169,7 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
         if (in_tx && exec(db, "COMMIT") != 0) {
             exec(db, "ROLLBACK");
             for (size_t i = 0; i < n; ++i)
-                status[i] = -EIO;
+                status[i] = HL_DB_FAILED;
         }
         for (size_t i = 0; i < n; ++i)
             jobs[i]->complete(jobs[i], status[i]);
@@ -126,7 +190,7 @@ static void free_db(hl_db_actor_t *a)
 static int on_start(hl_actor_t *actor)
 {
     hl_db_actor_t *a = (hl_db_actor_t *)actor;
-    int ret = hl_db_open(a->_path, &a->_db->conn);
+    int ret = hl_db_open(a->_path, false, &a->_db->conn);
     if (ret != 0) {
         hl_logf(HL_LOG_ERROR, "%s: cannot open link.db", actor->name);
         free_db(a);
@@ -147,8 +211,11 @@ static void on_tick(hl_actor_t *actor)
     hl_db_actor_t *a = (hl_db_actor_t *)actor;
     if (a->_db->hooks.on_tick == NULL || exec(a->_db, "BEGIN IMMEDIATE") != 0)
         return;
+    current = a->_db;
+    a->_db->failed = false;
     a->_db->hooks.on_tick(a->_db);
-    if (exec(a->_db, "COMMIT") != 0)
+    current = NULL;
+    if (a->_db->failed || exec(a->_db, "COMMIT") != 0)
         exec(a->_db, "ROLLBACK");
 }
 
@@ -193,4 +260,63 @@ void hl_db_actor_dispose(hl_db_actor_t *a)
     hl_actor_dispose(&a->actor);
     if (a->_db != NULL) /* initialised but never started */
         free_db(a);
+}
+
+/* ---- connections of other threads (readers) ---- */
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* SQLite calls this every few thousand VM steps: a job past its deadline is interrupted */
+static int on_progress(void *arg)
+{
+    hl_db_t *db = arg;
+    return db->deadline_ms != 0 && monotonic_ms() > db->deadline_ms;
+}
+
+int hl_db_connect(const char *path, bool readonly, void *data, hl_db_t **out)
+{
+    hl_db_t *db = hl_calloc(1, sizeof(*db));
+    int ret = hl_db_open(path, readonly, &db->conn);
+    if (ret != 0) {
+        free(db);
+        return ret;
+    }
+    db->data = data;
+    sqlite3_progress_handler(db->conn, 4096, on_progress, db);
+    *out = db;
+    return 0;
+}
+
+void hl_db_run_one(hl_db_t *db, hl_db_job_t *job, unsigned max_ms)
+{
+    int status = HL_DB_FAILED;
+    if (exec(db, "BEGIN") == 0) {
+        current = db;
+        db->failed = false;
+        db->deadline_ms = max_ms != 0 ? monotonic_ms() + max_ms : 0;
+        status = job->run(job, db);
+        db->deadline_ms = 0;
+        if (db->failed)
+            status = HL_DB_FAILED;
+        current = NULL;
+        if (exec(db, status == 0 ? "COMMIT" : "ROLLBACK") != 0 && status == 0)
+            status = HL_DB_FAILED;
+    }
+    job->complete(job, status);
+}
+
+void hl_db_disconnect(hl_db_t *db)
+{
+    if (db == NULL)
+        return;
+    for (size_t i = 0; i < db->num_stmts; ++i)
+        sqlite3_finalize(db->stmts[i].stmt);
+    free(db->stmts);
+    sqlite3_close(db->conn);
+    free(db);
 }

@@ -64,7 +64,10 @@ static void *actor_main(void *arg)
             uint64_t now = monotonic_ms();
             timeout = now >= next_tick ? 0 : (int)(next_tick - now);
         }
-        hl_mailbox_wait(&actor->mailbox, timeout);
+        if (actor->cb.wait != NULL)
+            actor->cb.wait(actor, hl_mailbox_fd(&actor->mailbox), timeout);
+        else
+            hl_mailbox_wait(&actor->mailbox, timeout);
         hl_msg_batch_t raw;
         if (hl_mailbox_take(&actor->mailbox, &raw))
             handle(actor, &raw, &stop);
