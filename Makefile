@@ -5,7 +5,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-build tsan-build unit integration bench bench-fanout format clean
+.PHONY: all deps build run test test-build tsan-build unit integration bench bench-fanout bench-store format clean
 
 all: build
 
@@ -37,6 +37,11 @@ bench: build
 # SSE fan-out (1,000 and 10,000 streams, HTTP/1.1 and HTTP/2): about a minute and 20,000 file descriptors
 bench-fanout: build
 	@./bench/fanout.sh --no-build
+
+# Store (issue 7): list vs bootstrap rate, refresh latency next to 50 MiB uploads, peak RSS of 20 parallel 50 MiB
+# downloads: about 2 minutes, up to a few GB of daemon RSS (guarded at 8 GiB) and 50 MiB files on disk
+bench-store: build
+	@./bench/store.sh --no-build
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

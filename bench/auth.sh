@@ -58,17 +58,7 @@ BOOT=/api/v1/bootstrap
 ME=/api/v1/auth/me
 
 # A device access token: a pairing session from the CLI, then enrolment with its connect token.
-HERMESLINK_HOME="$TMP/home" HERMES_HOME="$TMP/hermes" "$BIN" pair --json >"$TMP/pair.json" 2>"$OUT/pair.stderr" ||
-    bench_die "hermeslink pair --json failed: $(cat "$OUT/pair.stderr")"
-connect=$(jq -r '.connect_token // empty' "$TMP/pair.json")
-[ -n "$connect" ] || bench_die "no connect_token in the output of hermeslink pair --json"
-curl -s -X POST -H "Authorization: Bearer $connect" -H 'Content-Type: application/json' \
-    -d '{"device_label":"bench","device_platform":"cli"}' "$HTTP/api/v1/auth/device-session" >"$TMP/session.json"
-token=$(jq -r '.access_token.token // empty' "$TMP/session.json")
-case "$token" in
-hlat_*) ;;
-*) bench_die "POST /api/v1/auth/device-session gave no access token: $(cat "$TMP/session.json")" ;;
-esac
+bench_pair_device bench
 AUTH="Authorization: Bearer $token"
 
 # Every URL answers 200 over every protocol it will be benchmarked with (and auth/me without the token does not).

@@ -1,13 +1,14 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # the variables set here are read by the scripts that source this file
-# bench/lib.sh: helpers shared by bench/requests.sh and bench/auth.sh (sourced, not run).
+# bench/lib.sh: helpers shared by the bench/*.sh scripts (sourced, not run).
 #
 # The sourcing script sets BENCH_NAME (prefix of error messages), ROOT and BIN (build/hermeslink, or $BENCH_BIN: a
 # binary built elsewhere, e.g. from a clean export of a commit while the working tree has other changes), then calls bench_setup, which creates
-# $OUT (bench/out/<BENCH_NAME>-<stamp>) and $TMP and installs the EXIT trap that stops the daemon it started (by PID)
-# and removes $TMP. bench_start_daemon starts build/hermeslink on random loopback ports and sets pid, port, tls_port,
-# HTTP and HTTPS. run_measured runs a load generator and records the CPU time used meanwhile by the daemon, by the
-# load generator and by everything else on the machine (the noise from other work).
+# $OUT (bench/out/<BENCH_NAME>-<stamp>) and $TMP and installs the EXIT trap that stops the daemon it started (by PID),
+# the background clients registered with bench_track (by PID), and removes $TMP. bench_start_daemon starts
+# build/hermeslink on random loopback ports and sets pid, port, tls_port, HTTP and HTTPS; bench_pair_device enrols a
+# device and sets token and refresh_token. run_measured runs a load generator and records the CPU time used meanwhile
+# by the daemon, by the load generator and by everything else on the machine (the noise from other work).
 
 bench_die() {
     echo "$BENCH_NAME: $*" >&2
@@ -34,6 +35,7 @@ bench_setup() {
     mkdir -p "$OUT"
     TMP=$(mktemp -d)
     pid=""
+    BENCH_PIDS=()
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
 }
@@ -55,28 +57,57 @@ stop_daemon() {
     pid=""
 }
 
+# Registers the PID of a background client ($1) that the EXIT trap stops (SIGTERM) if it is still running then;
+# bench_untrack forgets it once the script has waited for it (so that a reused PID is never signalled).
+bench_track() {
+    BENCH_PIDS+=("$1")
+}
+bench_untrack() {
+    local p keep=()
+    for p in "${BENCH_PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    BENCH_PIDS=("${keep[@]}")
+}
+
 bench_cleanup() {
+    local p
+    for p in "${BENCH_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     stop_daemon
     rm -rf "$TMP"
 }
 
-# Starts the daemon with a temporary HERMESLINK_HOME ($TMP/home) and HERMES_HOME ($TMP/hermes).
+# Starts the daemon with a temporary HERMESLINK_HOME ($TMP/home) and HERMES_HOME ($TMP/hermes), its output in
+# $OUT/daemon.stdout and .stderr. With a name ($1), the homes are $TMP/<name>/home and $TMP/<name>/hermes and the output
+# goes to $OUT/<name>.daemon.stdout and .stderr (appended: starting the same name again reuses its data). Sets
+# DAEMON_HOME (the HERMESLINK_HOME), DAEMON_HERMES_HOME and DAEMON_LOG (the stderr file).
+# shellcheck disable=SC2120 # the name is optional
 bench_start_daemon() {
-    HERMESLINK_HOME="$TMP/home" HERMES_HOME="$TMP/hermes" \
-        "$BIN" run --port 0 --tls-port 0 --listen 127.0.0.1 >"$OUT/daemon.stdout" 2>"$OUT/daemon.stderr" &
+    local dir=$TMP log=$OUT/daemon
+    if [ -n "${1:-}" ]; then
+        dir=$TMP/$1 log=$OUT/$1.daemon
+    fi
+    DAEMON_HOME=$dir/home DAEMON_HERMES_HOME=$dir/hermes DAEMON_LOG=$log.stderr
+    mkdir -p "$dir"
+    : >"$log.stdout" # the ports are read from the new daemon's lines only
+    HERMESLINK_HOME="$DAEMON_HOME" HERMES_HOME="$DAEMON_HERMES_HOME" \
+        "$BIN" run --port 0 --tls-port 0 --listen 127.0.0.1 >>"$log.stdout" 2>>"$log.stderr" &
     pid=$!
     port="" tls_port=""
     local _
     for _ in $(seq 100); do
-        port=$(sed -n 's/^Hermes Link running on port \([0-9][0-9]*\).*/\1/p' "$OUT/daemon.stdout")
-        tls_port=$(sed -n 's/^Hermes Link TLS on port \([0-9][0-9]*\).*/\1/p' "$OUT/daemon.stdout")
+        port=$(sed -n 's/^Hermes Link running on port \([0-9][0-9]*\).*/\1/p' "$log.stdout")
+        tls_port=$(sed -n 's/^Hermes Link TLS on port \([0-9][0-9]*\).*/\1/p' "$log.stdout")
         [ -n "$port" ] && [ -n "$tls_port" ] && break
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if [ -z "$port" ] || [ -z "$tls_port" ]; then
         echo "$BENCH_NAME: the daemon did not report its ports; stderr:" >&2
-        cat "$OUT/daemon.stderr" >&2
+        cat "$log.stderr" >&2
         exit 1
     fi
     HTTP="http://127.0.0.1:$port"
@@ -86,9 +117,28 @@ bench_start_daemon() {
 bench_check_alive() {
     if ! kill -0 "$pid" 2>/dev/null; then
         echo "$BENCH_NAME: the daemon died during the benchmark; stderr:" >&2
-        cat "$OUT/daemon.stderr" >&2
+        cat "$DAEMON_LOG" >&2
         exit 1
     fi
+}
+
+# Enrols a device on the running daemon and sets token (hlat_…, its access token) and refresh_token (hlrt_…): a
+# pairing session from the CLI (`hermeslink pair --json`), then POST /api/v1/auth/device-session with its connect
+# token. $1 = device label (default "bench"). Needs jq.
+bench_pair_device() {
+    local label=${1:-bench} connect
+    HERMESLINK_HOME="$DAEMON_HOME" HERMES_HOME="$DAEMON_HERMES_HOME" "$BIN" pair --json >"$TMP/pair.json" \
+        2>"$OUT/pair.stderr" || bench_die "hermeslink pair --json failed: $(cat "$OUT/pair.stderr")"
+    connect=$(jq -r '.connect_token // empty' "$TMP/pair.json")
+    [ -n "$connect" ] || bench_die "no connect_token in the output of hermeslink pair --json"
+    curl -s -X POST -H "Authorization: Bearer $connect" -H 'Content-Type: application/json' \
+        -d "{\"device_label\":\"$label\",\"device_platform\":\"cli\"}" "$HTTP/api/v1/auth/device-session" >"$TMP/session.json"
+    token=$(jq -r '.access_token.token // empty' "$TMP/session.json")
+    refresh_token=$(jq -r '.refresh_token.token // empty' "$TMP/session.json")
+    case "$token" in
+    hlat_*) ;;
+    *) bench_die "POST /api/v1/auth/device-session gave no access token: $(cat "$TMP/session.json")" ;;
+    esac
 }
 
 # Fails unless the URL answers 200 over the given protocol. $1 = curl protocol flag, $2 = url, then extra curl args.
@@ -100,8 +150,11 @@ check_200() {
 }
 
 daemon_ticks() { # utime + stime of the daemon, in clock ticks
+    proc_ticks "$pid"
+}
+proc_ticks() { # utime + stime of process $1 (all its threads), in clock ticks
     local stat
-    stat=$(<"/proc/$pid/stat")
+    stat=$(<"/proc/$1/stat")
     stat=${stat##*) }
     awk '{ print $12 + $13 }' <<<"$stat"
 }
