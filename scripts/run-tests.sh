@@ -42,6 +42,7 @@ run() {
     fi
 }
 
+run "layers (includes point down)" bash -c './scripts/check-layers.sh --self-test && ./scripts/check-layers.sh'
 run "unit (ASan+UBSan)" ./build-test/tests/unit_tests
 run "concurrency (ASan+UBSan)" ./build-test/tests/unit_concurrency
 run "concurrency (TSan)" ./build-tsan/tests/unit_concurrency

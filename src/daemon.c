@@ -10,16 +10,16 @@
 
 #include <urcu.h>
 
-#include "hl/app.h"
 #include "hl/auth.h"
 #include "hl/pairing.h"
 #include "hl/runproxy.h"
 #include "hl/sse.h"
 #include "hl/store.h"
-#include "hl/db_schema.h"
 #include "hl/token_table.h"
 #include "hl/clock.h"
-#include "hl/control.h"
+#include "hl/control_server.h"
+#include "hl/db_schema.h"
+#include "hl/link.h"
 #include "hl/fsutil.h"
 #include "hl/log.h"
 #include "hl/paths.h"
@@ -29,7 +29,133 @@
 #include "hl/snapshot.h"
 #include "hl/system.h"
 
-hl_app_t hl_app;
+/* The daemon's own state: the service facts it hands out, and the parts it starts and stops. Main thread only. */
+typedef struct st_daemon_t {
+    char *home, *hermes_home, *db_path;
+    hl_config_t config;
+    hl_identity_t identity;
+    hl_tls_cert_t tls;
+    hl_environment_t env;
+    hl_link_t link;
+    hl_device_counts_t device_counts;
+    hl_store_t *store;
+    hl_db_actor_t auth;
+    hl_db_actor_t pairing;
+    hl_runproxy_t *runproxy;
+    hl_system_t *system;
+} daemon_t;
+
+static daemon_t dm;
+
+/* ---- the actor registry: prepared in order, started in order, stopped and freed in reverse ---- */
+
+static int store_init(daemon_t *d)
+{
+    char *blobs_dir = hl_path_join(d->home, "blobs");
+    int ret = hl_store_init(&d->store, d->db_path, blobs_dir);
+    free(blobs_dir);
+    return ret;
+}
+static int store_start(daemon_t *d)
+{
+    return hl_store_start(d->store);
+}
+static void store_stop(daemon_t *d)
+{
+    hl_store_stop(d->store);
+}
+static void store_dispose(daemon_t *d)
+{
+    hl_store_dispose(d->store);
+    d->store = NULL;
+}
+
+static int auth_init(daemon_t *d)
+{
+    return hl_auth_actor_init(&d->auth, &d->link, &d->device_counts);
+}
+static int auth_start(daemon_t *d)
+{
+    hl_token_table_init(); /* the table the auth actor fills as it starts */
+    return hl_actor_start(&d->auth.actor);
+}
+static void auth_stop(daemon_t *d)
+{
+    hl_actor_stop(&d->auth.actor);
+}
+static void auth_dispose(daemon_t *d)
+{
+    hl_db_actor_dispose(&d->auth);
+}
+
+static int pairing_init(daemon_t *d)
+{
+    return hl_pairing_actor_init(&d->pairing, &d->link);
+}
+static int pairing_start(daemon_t *d)
+{
+    return hl_actor_start(&d->pairing.actor);
+}
+static void pairing_stop(daemon_t *d)
+{
+    hl_actor_stop(&d->pairing.actor); /* before auth (stopped after it): a claim in flight still forwards to auth */
+}
+static void pairing_dispose(daemon_t *d)
+{
+    hl_db_actor_dispose(&d->pairing);
+}
+
+static int runproxy_init(daemon_t *d)
+{
+    return hl_runproxy_init(&d->runproxy, d->store); /* observes the store's commits */
+}
+static int runproxy_start(daemon_t *d)
+{
+    return hl_actor_start(hl_runproxy_actor(d->runproxy));
+}
+static void runproxy_stop(daemon_t *d)
+{
+    hl_actor_stop(hl_runproxy_actor(d->runproxy)); /* before the store: what the store hands it later is freed */
+}
+static void runproxy_dispose(daemon_t *d)
+{
+    hl_runproxy_dispose(d->runproxy);
+    d->runproxy = NULL;
+}
+
+static int system_init(daemon_t *d)
+{
+    return hl_system_init(&d->system, &d->link, &d->device_counts);
+}
+static int system_start(daemon_t *d)
+{
+    return hl_actor_start(hl_system_actor(d->system));
+}
+static void system_stop(daemon_t *d)
+{
+    hl_actor_stop(hl_system_actor(d->system));
+}
+static void system_dispose(daemon_t *d)
+{
+    hl_system_dispose(d->system);
+    d->system = NULL;
+}
+
+typedef struct st_part_t {
+    const char *name;
+    int (*init)(daemon_t *d);
+    int (*start)(daemon_t *d);
+    void (*stop)(daemon_t *d);
+    void (*dispose)(daemon_t *d);
+} part_t;
+
+static const part_t PARTS[] = {
+    {"store", store_init, store_start, store_stop, store_dispose},
+    {"auth", auth_init, auth_start, auth_stop, auth_dispose},
+    {"pairing", pairing_init, pairing_start, pairing_stop, pairing_dispose},
+    {"runproxy", runproxy_init, runproxy_start, runproxy_stop, runproxy_dispose},
+    {"system", system_init, system_start, system_stop, system_dispose},
+};
 
 static void report_ready(int fd, const char *fmt, ...) HL_PRINTF(2, 3);
 
@@ -84,48 +210,52 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     int exit_code = 1, pid_fd = -1, ret;
     hl_server_t *server = NULL;
     hl_router_t *router = NULL;
-    int log_open = 0, store_started = 0, auth_started = 0, pairing_started = 0, runproxy_started = 0, system_started = 0,
-        control_started = 0;
+    int log_open = 0, control_started = 0;
+    size_t num_init = 0, num_started = 0;
     sigset_t sigs;
     block_signals(&sigs); /* before any thread exists, so every thread inherits the mask and sigwait gets them */
     rcu_register_thread();
 
-    memset(&hl_app, 0, sizeof(hl_app));
-    hl_app.tls_port = -1;
-    hl_app.started_at_ms = hl_now_ms();
+    memset(&dm, 0, sizeof(dm));
+    dm.link.config = &dm.config;
+    dm.link.identity = &dm.identity;
+    dm.link.tls = &dm.tls;
+    dm.link.env = &dm.env;
+    dm.link.tls_port = -1;
+    dm.link.started_at_ms = hl_now_ms();
     const char *tm = getenv("HERMESLINK_TEST_MODE");
-    hl_app.test_mode = tm != NULL && strcmp(tm, "1") == 0;
-    hl_config_defaults(&hl_app.config);
+    dm.link.test_mode = tm != NULL && strcmp(tm, "1") == 0;
+    hl_config_defaults(&dm.config);
 
-    if ((hl_app.home = hl_resolve_home()) == NULL || (hl_app.hermes_home = hl_resolve_hermes_home()) == NULL) {
+    if ((dm.home = hl_resolve_home()) == NULL || (dm.hermes_home = hl_resolve_hermes_home()) == NULL) {
         snprintf(err, sizeof(err), "cannot resolve the home directory (set HERMESLINK_HOME)");
         goto Exit;
     }
-    if ((ret = hl_ensure_home(hl_app.home)) != 0) {
-        snprintf(err, sizeof(err), "cannot create %s: %s", hl_app.home, strerror(-ret));
+    if ((ret = hl_ensure_home(dm.home)) != 0) {
+        snprintf(err, sizeof(err), "cannot create %s: %s", dm.home, strerror(-ret));
         goto Exit;
     }
     pid_t holder = 0;
-    if ((pid_fd = hl_pidfile_acquire(hl_app.home, &holder)) < 0) {
+    if ((pid_fd = hl_pidfile_acquire(dm.home, &holder)) < 0) {
         if (pid_fd == -EEXIST)
             snprintf(err, sizeof(err), "Hermes Link is already running (PID %d).", (int)holder);
         else
             snprintf(err, sizeof(err), "cannot create the pid file: %s", strerror(-pid_fd));
         goto Exit;
     }
-    if (hl_config_load(&hl_app.config, hl_app.home, err, sizeof(err)) != 0)
+    if (hl_config_load(&dm.config, dm.home, err, sizeof(err)) != 0)
         goto Exit;
 
     /* command-line overrides for this run only */
     const char *listen = opts->listen != NULL ? opts->listen : getenv("HERMESLINK_LISTEN_HOST");
-    hl_app.listen_host = listen != NULL && *listen != '\0' ? listen : "0.0.0.0";
-    int port = opts->port >= 0 ? opts->port : hl_app.config.port;
-    int tls_port = opts->tls_port != -2 ? opts->tls_port : hl_app.config.tls_port;
+    dm.link.listen_host = listen != NULL && *listen != '\0' ? listen : "0.0.0.0";
+    int port = opts->port >= 0 ? opts->port : dm.config.port;
+    int tls_port = opts->tls_port != -2 ? opts->tls_port : dm.config.tls_port;
     if (tls_port == 0 && opts->tls_port == -2)
         tls_port = -1; /* tlsPort 0 in config disables TLS */
 
-    char *logs_dir = hl_path_join(hl_app.home, "logs");
-    ret = hl_log_open(logs_dir, hl_log_level_from_name(hl_app.config.log_level), opts->foreground);
+    char *logs_dir = hl_path_join(dm.home, "logs");
+    ret = hl_log_open(logs_dir, hl_log_level_from_name(dm.config.log_level), opts->foreground);
     free(logs_dir);
     if (ret != 0) {
         snprintf(err, sizeof(err), "cannot open the log file: %s", strerror(-ret));
@@ -134,88 +264,73 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     log_open = 1;
     rlim_t nofile = raise_nofile();
 
-    if (hl_identity_ensure(hl_app.home, &hl_app.identity, err, sizeof(err)) != 0)
+    if (hl_identity_ensure(dm.home, &dm.identity, err, sizeof(err)) != 0)
         goto Exit;
-    if (tls_port >= 0 && hl_tls_cert_ensure(hl_app.home, &hl_app.tls, err, sizeof(err)) != 0)
+    if (tls_port >= 0 && hl_tls_cert_ensure(dm.home, &dm.tls, err, sizeof(err)) != 0)
         goto Exit;
-    hl_app.db_path = hl_path_join(hl_app.home, "link.db");
-    if (hl_db_migrate(hl_app.db_path, err, sizeof(err)) != 0)
+    dm.db_path = hl_path_join(dm.home, "link.db");
+    dm.link.home = dm.home;
+    dm.link.hermes_home = dm.hermes_home;
+    dm.link.db_path = dm.db_path;
+    if (hl_db_migrate(dm.db_path, err, sizeof(err)) != 0)
         goto Exit;
-    hl_app.env = hl_detect_environment();
+    dm.env = hl_detect_environment();
 
-    hl_server_config_t scfg = {.listen_host = hl_app.listen_host,
+    hl_server_config_t scfg = {.listen_host = dm.link.listen_host,
                                .port = port,
                                .tls_port = tls_port,
-                               .workers = worker_count(hl_app.config.workers),
-                               .tls_cert_path = hl_app.tls.cert_path,
-                               .tls_key_path = hl_app.tls.key_path};
+                               .workers = worker_count(dm.config.workers),
+                               .tls_cert_path = dm.tls.cert_path,
+                               .tls_key_path = dm.tls.key_path};
     if (hl_server_bind(&server, &scfg, err, sizeof(err)) != 0)
         goto Exit;
-    hl_app.port = hl_server_port(server);
-    hl_app.tls_port = hl_server_tls_port(server);
+    dm.link.port = hl_server_port(server);
+    dm.link.tls_port = hl_server_tls_port(server);
 
     if ((ret = hl_log_start_thread()) != 0) {
         snprintf(err, sizeof(err), "cannot start the logger thread");
         goto Exit;
     }
-    char *blobs_dir = hl_path_join(hl_app.home, "blobs");
-    ret = hl_store_init(&hl_app.store, hl_app.db_path, blobs_dir);
-    free(blobs_dir);
-    if (ret != 0) {
-        snprintf(err, sizeof(err), "cannot prepare the store");
-        goto Exit;
+    /* every part is prepared before any starts, so that observers are registered before the store commits anything */
+    for (; num_init < HL_ARRAY_SIZE(PARTS); ++num_init) {
+        if (PARTS[num_init].init(&dm) != 0) {
+            snprintf(err, sizeof(err), "cannot prepare the %s actor", PARTS[num_init].name);
+            goto Exit;
+        }
     }
-    if (hl_runproxy_init(&hl_app.runproxy, hl_app.store) != 0) {
-        snprintf(err, sizeof(err), "cannot prepare the runproxy actor");
-        goto Exit;
+    hl_sse_attach_store(dm.store);
+    for (; num_started < HL_ARRAY_SIZE(PARTS); ++num_started) {
+        if (PARTS[num_started].start(&dm) != 0) {
+            snprintf(err, sizeof(err), "cannot start the %s actor", PARTS[num_started].name);
+            goto Exit;
+        }
     }
-    hl_sse_attach_store(hl_app.store);
-    if (hl_store_start(hl_app.store) != 0) {
-        snprintf(err, sizeof(err), "cannot start the store actor");
-        goto Exit;
-    }
-    store_started = 1;
-    hl_token_table_init();
-    if (hl_auth_actor_init(&hl_app.auth) != 0 || hl_actor_start(&hl_app.auth.actor) != 0) {
-        snprintf(err, sizeof(err), "cannot start the auth actor");
-        goto Exit;
-    }
-    auth_started = 1;
-    if (hl_pairing_actor_init(&hl_app.pairing) != 0 || hl_actor_start(&hl_app.pairing.actor) != 0) {
-        snprintf(err, sizeof(err), "cannot start the pairing actor");
-        goto Exit;
-    }
-    pairing_started = 1;
-    if (hl_actor_start(hl_runproxy_actor(hl_app.runproxy)) != 0) {
-        snprintf(err, sizeof(err), "cannot start the runproxy actor");
-        goto Exit;
-    }
-    runproxy_started = 1;
-    if (hl_system_actor_init(&hl_app.system) != 0 || hl_actor_start(&hl_app.system) != 0) {
-        snprintf(err, sizeof(err), "cannot start the system actor");
-        goto Exit;
-    }
-    system_started = 1;
 
-    router = hl_routes_build(hl_app.test_mode);
+    hl_routes_deps_t deps = {.link = &dm.link,
+                             .store = dm.store,
+                             .auth = &dm.auth,
+                             .pairing = &dm.pairing,
+                             .system = dm.system,
+                             .runproxy = dm.runproxy};
+    router = hl_routes_build(&deps);
     hl_dispatch_set_router(router);
     if (hl_server_run(server, err, sizeof(err)) != 0)
         goto Exit;
-    if ((ret = hl_control_start(hl_app.home)) != 0) {
+    if ((ret = hl_control_start(&dm.link)) != 0) {
         snprintf(err, sizeof(err), "cannot open the control socket: %s", strerror(-ret));
         goto Exit;
     }
     control_started = 1;
 
     hl_log(HL_LOG_INFO, "Hermes Link started",
-           json_pack("{s:s, s:i, s:i, s:s, s:i, s:I, s:b}", "version", HL_VERSION, "port", hl_app.port, "tls_port", hl_app.tls_port,
-                     "listen_host", hl_app.listen_host, "workers", scfg.workers, "nofile_limit", (json_int_t)nofile, "test_mode",
-                     hl_app.test_mode));
-    printf("Hermes Link running on port %d\n", hl_app.port);
-    if (hl_app.tls_port >= 0)
-        printf("Hermes Link TLS on port %d\n", hl_app.tls_port);
+           json_pack("{s:s, s:i, s:i, s:s, s:i, s:I, s:b}", "version", HL_VERSION, "port", dm.link.port, "tls_port",
+                     dm.link.tls_port, "listen_host", dm.link.listen_host, "workers", scfg.workers, "nofile_limit",
+                     (json_int_t)nofile, "test_mode", dm.link.test_mode));
+    printf("Hermes Link running on port %d\n", dm.link.port);
+    if (dm.link.tls_port >= 0)
+        printf("Hermes Link TLS on port %d\n", dm.link.tls_port);
     fflush(stdout);
-    report_ready(opts->ready_fd, "ok %d %d\n", hl_app.port, hl_app.tls_port);
+    report_ready(opts->ready_fd, "ok %d %d\n", dm.link.port, dm.link.tls_port);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
@@ -238,27 +353,12 @@ Exit:
     /* workers first (they finish in-flight requests, whose actors still run), then actors in reverse start order */
     if (server != NULL)
         hl_server_shutdown(server);
-    if (system_started)
-        hl_actor_stop(&hl_app.system);
-    if (runproxy_started)
-        hl_actor_stop(
-            hl_runproxy_actor(hl_app.runproxy)); /* before the store: what the store hands it later is freed with its mailbox */
-    if (pairing_started)
-        hl_actor_stop(&hl_app.pairing.actor); /* before auth: a claim in flight still forwards to auth */
-    if (auth_started)
-        hl_actor_stop(&hl_app.auth.actor);
-    if (store_started)
-        hl_store_stop(hl_app.store);
+    for (size_t k = num_started; k-- > 0;)
+        PARTS[k].stop(&dm);
     if (server != NULL)
         hl_server_free(server);
-    if (system_started)
-        hl_actor_dispose(&hl_app.system);
-    hl_runproxy_dispose(hl_app.runproxy);
-    if (pairing_started)
-        hl_db_actor_dispose(&hl_app.pairing);
-    if (auth_started)
-        hl_db_actor_dispose(&hl_app.auth);
-    hl_store_dispose(hl_app.store);
+    for (size_t k = num_init; k-- > 0;)
+        PARTS[k].dispose(&dm);
     hl_token_table_destroy();
     hl_router_free(router);
     hl_snapshot_clear();
@@ -269,13 +369,13 @@ Exit:
     if (log_open)
         hl_log_close();
     if (pid_fd >= 0)
-        hl_pidfile_release(hl_app.home, pid_fd);
-    hl_tls_cert_dispose(&hl_app.tls);
-    hl_identity_dispose(&hl_app.identity);
-    hl_config_dispose(&hl_app.config);
-    free(hl_app.db_path);
-    free(hl_app.home);
-    free(hl_app.hermes_home);
+        hl_pidfile_release(dm.home, pid_fd);
+    hl_tls_cert_dispose(&dm.tls);
+    hl_identity_dispose(&dm.identity);
+    hl_config_dispose(&dm.config);
+    free(dm.db_path);
+    free(dm.home);
+    free(dm.hermes_home);
     rcu_unregister_thread();
     return exit_code;
 }

@@ -1,15 +1,18 @@
 /*
  * The auth actor (src/actors/auth*.c): owns devices and their access and refresh tokens in link.db and publishes the
  * valid access tokens into the token table that workers read. Every function here posts a job and returns at once;
- * the job answers `pending` (when given) after its transaction committed. Any thread unless stated.
+ * the job answers its reply address (when given) after its transaction committed. Any thread unless stated.
  */
 #ifndef HL_AUTH_H
 #define HL_AUTH_H
 
 #include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
 #include "hl/db.h"
-#include "hl/http.h"
+#include "hl/link.h"
+#include "hl/reply.h"
 
 /** Seconds between two last_seen_at writes for one device (debounce). */
 #define HL_LAST_SEEN_INTERVAL_MS (60LL * 1000)
@@ -28,21 +31,13 @@ void hl_device_descriptor_from_json(hl_device_descriptor_t *d, json_t *body);
 /** Frees the descriptor's strings. */
 void hl_device_descriptor_dispose(hl_device_descriptor_t *d);
 
-/** Prepares the auth actor on link.db. Main thread. */
-int hl_auth_actor_init(hl_db_actor_t *actor) HL_WARN_UNUSED;
+/** Devices (not hidden) by state, published by the auth actor after each change; any thread may read them. */
+typedef struct st_hl_device_counts_t {
+    atomic_uint total, active, revoked;
+} hl_device_counts_t;
 
-/**
- * Worker-side bearer check for protected routes: on success sets r->device and returns 0; otherwise answers 401
- * (auth_required, device_access_token_invalid or auth_invalid, spec/API.md §1.7) and returns -1. No actor round trip.
- */
-int hl_auth_check(hl_request_t *r);
-
-/**
- * Worker-side check of routes that take a connect token as bearer (device-session): answers 401 auth_required without a
- * bearer, 403 app_connect_required for a valid device access token, 401 device_access_token_invalid for another hlat_
- * token; otherwise sets r->bearer for the handler (which asks the pairing actor) and returns 0.
- */
-int hl_auth_check_connect(hl_request_t *r);
+/** Prepares the auth actor on link.db; it publishes device counts into `counts`. Main thread. */
+int hl_auth_actor_init(hl_db_actor_t *actor, const hl_link_t *link, hl_device_counts_t *counts) HL_WARN_UNUSED;
 
 /**
  * Creates a device session (a new device, or the active device bound to the same app instance when `bind_app_instance`)

@@ -53,6 +53,19 @@ struct st_hl_worker_msg_t {
     void (*run)(hl_worker_t *worker, hl_worker_msg_t *msg);
 };
 
+/**
+ * Worker-side bearer check for protected routes: on success sets r->device and returns 0; otherwise answers 401
+ * (auth_required, device_access_token_invalid or auth_invalid, spec/API.md §1.7) and returns -1. No actor round trip.
+ */
+int hl_auth_check(hl_request_t *r);
+
+/**
+ * Worker-side check of routes that take a connect token as bearer (device-session): answers 401 auth_required without a
+ * bearer, 403 app_connect_required for a valid device access token, 401 device_access_token_invalid for another hlat_
+ * token; otherwise sets r->bearer for the handler (which asks the pairing actor) and returns 0.
+ */
+int hl_auth_check_connect(hl_request_t *r);
+
 /** Value of path parameter `name` (decoded, NUL-terminated) or NULL. */
 const char *hl_request_param(const hl_request_t *r, const char *name);
 

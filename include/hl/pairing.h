@@ -10,6 +10,7 @@
 
 #include "hl/auth.h"
 #include "hl/db.h"
+#include "hl/link.h"
 #include "hl/reply.h"
 
 /** Failed claims / unknown-session lookups allowed per client address per window before 429 rate_limited. */
@@ -19,7 +20,7 @@
 #define HL_PAIRING_MAX_BAD_CODES 5
 
 /** Prepares the pairing actor on link.db. Main thread. */
-int hl_pairing_actor_init(hl_db_actor_t *actor) HL_WARN_UNUSED;
+int hl_pairing_actor_init(hl_db_actor_t *actor, const hl_link_t *link) HL_WARN_UNUSED;
 
 /**
  * Creates a pairing session and its connect token; the result's body is

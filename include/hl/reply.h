@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hl/common.h"
 
@@ -30,6 +31,18 @@ typedef enum en_hl_result_kind_t {
     HL_RESULT_UNAVAILABLE,     /* busy, or a service we depend on is down */
 } hl_result_kind_t;
 
+/**
+ * Bytes produced in chunks by another thread (a file read off the workers). read() fetches the next chunk of at most
+ * `max` bytes and calls done(ctx, data, len, err) exactly once, from any thread: `data` stays valid until the next read
+ * or close; len 0 means the end; err non-zero a failure. One read at a time. close() frees the source (any thread, never
+ * while a read is outstanding).
+ */
+typedef struct st_hl_byte_source_t hl_byte_source_t;
+struct st_hl_byte_source_t {
+    void (*read)(hl_byte_source_t *src, size_t max, void (*done)(void *ctx, const char *data, size_t len, int err), void *ctx);
+    void (*close)(hl_byte_source_t *src);
+};
+
 /** An answer. Owns every pointer in it; freed with hl_result_free. */
 typedef struct st_hl_result_t {
     hl_result_kind_t kind;
@@ -43,6 +56,9 @@ typedef struct st_hl_result_t {
     char *bytes;
     size_t len;
     char *content_type;
+    /** success: raw content read in chunks instead of `bytes` (closed with the result unless taken), of `source_len` bytes */
+    hl_byte_source_t *source;
+    uint64_t source_len;
     /** download name of raw content (Content-Disposition), or NULL */
     char *filename;
     /** seconds after which a rate-limited caller may retry (0 = unspecified) */
@@ -53,6 +69,9 @@ typedef struct st_hl_result_t {
 
 /** A success of `kind` with `body` (stolen; an object). Any thread. */
 hl_result_t *hl_result_ok(hl_result_kind_t kind, json_t *body);
+
+/** A success whose `len` bytes of `content_type` (copied) come from `source` (stolen), in chunks. Any thread. */
+hl_result_t *hl_result_stream(hl_byte_source_t *source, uint64_t len, const char *content_type);
 
 /** A success carrying `len` raw bytes (stolen, malloc'd) of `content_type` (copied). Any thread. */
 hl_result_t *hl_result_bytes(char *bytes, size_t len, const char *content_type);

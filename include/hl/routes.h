@@ -4,34 +4,49 @@
 #ifndef HL_ROUTES_H
 #define HL_ROUTES_H
 
+#include "hl/db.h"
+#include "hl/link.h"
 #include "hl/router.h"
+#include "hl/runproxy.h"
+#include "hl/store.h"
+#include "hl/system.h"
 
-/** Builds the daemon's whole route table (test hooks only when test_mode). Aborts on a conflicting route. */
-hl_router_t *hl_routes_build(int test_mode);
+/** What the routes call: each route file receives only its part when it registers. */
+typedef struct st_hl_routes_deps_t {
+    const hl_link_t *link;
+    hl_store_t *store;
+    hl_db_actor_t *auth;
+    hl_db_actor_t *pairing;
+    hl_system_t *system;
+    hl_runproxy_t *runproxy;
+} hl_routes_deps_t;
+
+/** Builds the daemon's whole route table (test hooks only in test mode). Aborts on a conflicting route. Main thread. */
+hl_router_t *hl_routes_build(const hl_routes_deps_t *deps);
 
 /** GET /api/v1/bootstrap, /api/v1/system/version, /api/v1/system/status. */
 void hl_routes_system(hl_router_t *router);
 
 /** spec/API.md §3: the /api/v1/auth routes. */
-void hl_routes_auth(hl_router_t *router);
+void hl_routes_auth(hl_router_t *router, hl_db_actor_t *auth, hl_db_actor_t *pairing, const hl_link_t *link);
 
 /** spec/API.md §6: /api/v1/devices*. */
-void hl_routes_devices(hl_router_t *router);
+void hl_routes_devices(hl_router_t *router, hl_db_actor_t *auth);
 
 /** spec/API.md §4 and §2: the /api/v1/pairing routes and GET /pair. */
-void hl_routes_pairing(hl_router_t *router);
+void hl_routes_pairing(hl_router_t *router, hl_db_actor_t *pairing);
 
 /** spec/API.md §5: GET /api/v1/status, GET /api/v1/logs. */
-void hl_routes_status(hl_router_t *router);
+void hl_routes_status(hl_router_t *router, hl_system_t *system);
 
 /** spec/API.md §7: conversation lists, CRUD, messages, runs, approvals, plans. */
-void hl_routes_conversations(hl_router_t *router);
+void hl_routes_conversations(hl_router_t *router, hl_store_t *store);
 
 /** spec/API.md §7: the conversation event streams and blobs. */
-void hl_routes_conv_streams(hl_router_t *router);
+void hl_routes_conv_streams(hl_router_t *router, hl_store_t *store);
 
 /** Test-only routes under /__test/ (HERMESLINK_TEST_MODE=1): actor round trips, held streams, clock shifts. */
-void hl_routes_test(hl_router_t *router);
+void hl_routes_test(hl_router_t *router, hl_store_t *store, hl_runproxy_t *runproxy);
 
 /** Makes `router` the table the dispatcher uses. */
 void hl_dispatch_set_router(const hl_router_t *router);

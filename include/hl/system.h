@@ -1,5 +1,6 @@
 /*
- * The system actor (src/actors/system.c): network discovery and the published bootstrap/system-status snapshot.
+ * The system actor (src/actors/system*.c): network discovery, the published bootstrap/system-status snapshot, and the
+ * reports that read files (status, logs).
  */
 #ifndef HL_SYSTEM_H
 #define HL_SYSTEM_H
@@ -8,15 +9,28 @@
 #include <stddef.h>
 
 #include "hl/actor.h"
+#include "hl/auth.h"
+#include "hl/link.h"
 #include "hl/reply.h"
 
-/** Prepares the system actor; starting it publishes the first snapshot before hl_actor_start returns. Main thread. */
-int hl_system_actor_init(hl_actor_t *actor) HL_WARN_UNUSED;
+typedef struct st_hl_system_t hl_system_t;
+
+/**
+ * Prepares the system actor; starting it publishes the first snapshot before hl_actor_start returns. `counts` are the
+ * device counts the auth actor publishes. Main thread.
+ */
+int hl_system_init(hl_system_t **out, const hl_link_t *link, const hl_device_counts_t *counts) HL_WARN_UNUSED;
+
+/** The actor (start, stop, and the in-flight bound of requests to it). */
+hl_actor_t *hl_system_actor(hl_system_t *sys);
+
+/** Frees it after hl_actor_stop (or when never started). Main thread. */
+void hl_system_dispose(hl_system_t *sys);
 
 /** GET /api/v1/status: the summary (spec/API.md §5). Any thread. */
-void hl_system_status(hl_actor_t *system, hl_reply_to_t *to);
+void hl_system_status(hl_system_t *sys, hl_reply_to_t *to);
 
 /** GET /api/v1/logs: the newest `limit` lines of the gateway's log for source "gateway", else of ours; `source` is echoed. */
-void hl_system_logs(hl_actor_t *system, hl_reply_to_t *to, const char *source, size_t limit);
+void hl_system_logs(hl_system_t *sys, hl_reply_to_t *to, const char *source, size_t limit);
 
 #endif

@@ -9,7 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "auth_internal.h"
-#include "hl/app.h"
+#include "hl/link.h"
 #include "hl/clock.h"
 #include "hl/ids.h"
 #include "hl/log.h"
@@ -27,6 +27,15 @@ typedef struct st_auth_state_t {
 } auth_state_t;
 
 static auth_state_t state;
+/* what this actor was given at init: its own address, the service facts, the device counts it publishes */
+static hl_db_actor_t *self;
+static const hl_link_t *svc;
+static hl_device_counts_t *counts;
+
+const hl_link_t *auth_link(void)
+{
+    return svc;
+}
 
 /* ---- device rows ---- */
 
@@ -201,9 +210,9 @@ static void apply_effects(hl_json_job_t *base)
     if (fx->forget_grace_device != NULL)
         forget_grace_of(fx->forget_grace_device);
     if (fx->counts_dirty) {
-        atomic_store(&hl_app.devices_total, fx->total);
-        atomic_store(&hl_app.devices_active, fx->active);
-        atomic_store(&hl_app.devices_revoked, fx->revoked);
+        atomic_store(&counts->total, fx->total);
+        atomic_store(&counts->active, fx->active);
+        atomic_store(&counts->revoked, fx->revoked);
     }
 }
 
@@ -231,7 +240,7 @@ void *auth_job_new(size_t size, hl_reply_to_t *reply_to, int (*exec)(hl_json_job
 
 void auth_post(auth_job_t *job)
 {
-    hl_db_actor_post(&hl_app.auth, &job->super.super);
+    hl_db_actor_post(self, &job->super.super);
 }
 
 int device_revoke(hl_db_t *db, device_row_t *row, int64_t now, auth_effects_t *fx)
@@ -365,7 +374,7 @@ static json_t *session_json(const device_row_t *row, const token_pair_t *pair, i
     json_t *j = json_object();
     if (with_link)
         json_object_set_new(j, "link",
-                            json_pack("{s:s?, s:s}", "link_id", hl_app.identity.link_id, "display_name", HL_DISPLAY_NAME));
+                            json_pack("{s:s?, s:s}", "link_id", svc->identity->link_id, "display_name", HL_DISPLAY_NAME));
     json_object_set_new(j, "device", device_json(row));
     json_object_set_new(j, "access_token",
                         json_pack("{s:s, s:o}", "token", pair->access, "expires_at", iso_or_null(pair->access_expires_at)));
@@ -712,9 +721,9 @@ static int on_open(hl_db_t *db)
     sqlite3_reset(st);
     auth_effects_t fx = {0};
     json_decref(device_summary_json(db, &fx));
-    atomic_store(&hl_app.devices_total, fx.total);
-    atomic_store(&hl_app.devices_active, fx.active);
-    atomic_store(&hl_app.devices_revoked, fx.revoked);
+    atomic_store(&counts->total, fx.total);
+    atomic_store(&counts->active, fx.active);
+    atomic_store(&counts->revoked, fx.revoked);
     hl_logf(HL_LOG_INFO, "auth: %zu live access tokens published", n);
     return 0;
 }
@@ -739,8 +748,11 @@ static void on_close(hl_db_t *db)
     state.grace = NULL;
 }
 
-int hl_auth_actor_init(hl_db_actor_t *actor)
+int hl_auth_actor_init(hl_db_actor_t *actor, const hl_link_t *l, hl_device_counts_t *device_counts)
 {
     static const hl_db_actor_hooks_t hooks = {.on_open = on_open, .on_tick = on_tick, .tick_ms = 60000, .on_close = on_close};
-    return hl_db_actor_init(actor, "auth", hl_app.db_path, &hooks, &state);
+    self = actor;
+    svc = l;
+    counts = device_counts;
+    return hl_db_actor_init(actor, "auth", l->db_path, &hooks, &state);
 }

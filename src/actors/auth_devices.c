@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "auth_internal.h"
-#include "hl/app.h"
+#include "hl/link.h"
 #include "hl/clock.h"
 
 bool hl_device_id_valid(const char *id)
@@ -283,7 +283,7 @@ static int exec_me_update(hl_json_job_t *base, hl_db_t *db)
                                  "Device access token is invalid or expired");
     }
     json_t *body = json_pack("{s:{s:s, s:n}, s:{s:s, s:s}, s:o}", "auth", "kind", "device", "account_id", "link", "link_id",
-                             hl_app.identity.link_id, "display_name", HL_DISPLAY_NAME, "device", device_json(&row));
+                             auth_link()->identity->link_id, "display_name", HL_DISPLAY_NAME, "device", device_json(&row));
     device_row_dispose(&row);
     return hl_json_job_ok(base, HL_RESULT_OK, body);
 }

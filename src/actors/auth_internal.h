@@ -46,6 +46,9 @@ void auth_effects_dispose(auth_effects_t *fx);
 /** Posts a job to the auth actor. */
 void auth_post(auth_job_t *job);
 
+/** The service facts the actor was given at init. */
+const hl_link_t *auth_link(void);
+
 /** Loads a device by id (0) or -ENOENT. */
 int device_load(hl_db_t *db, const char *id, device_row_t *row);
 /** Loads the device whose column `by` ("refresh_token_hash" or "app_instance_hash") equals `value`. */

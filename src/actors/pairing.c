@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "hl/app.h"
+#include "hl/link.h"
 #include "hl/clock.h"
 #include "hl/ids.h"
 #include "hl/log.h"
@@ -35,6 +35,10 @@ static struct {
     rate_entry_t *rates;
     size_t num_rates;
 } state;
+
+/* what this actor was given at init: its own address and the service facts */
+static hl_db_actor_t *self;
+static const hl_link_t *svc;
 
 /* ---- plaintext codes (memory only) ---- */
 
@@ -200,8 +204,8 @@ json_t *pairing_qr_payload(const session_row_t *row, const char *code)
     json_t *p = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:O}", "kind", "hermes_link_pairing", "version", 1, "link_id",
                           row->link_id, "display_name", row->display_name, "session_id", row->id, "code", code, "preferred_urls",
                           preferred ? preferred : json_array(), "lan_ips", json_object_get(urls, "lan_ips"));
-    if (hl_app.tls_port >= 0) {
-        json_object_set_new(p, "tls_fingerprint", json_string(hl_app.tls.fingerprint));
+    if (svc->tls_port >= 0) {
+        json_object_set_new(p, "tls_fingerprint", json_string(svc->tls->fingerprint));
         json_object_set(p, "tls_urls", json_object_get(urls, "tls_urls"));
     }
     json_decref(urls);
@@ -248,13 +252,13 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
     json_t *urls = hl_snapshot_urls();
     json_t *preferred = json_object_get(urls, "preferred_urls");
     const char *local = json_string_value(json_array_get(preferred, 0));
-    char *fallback = hl_asprintf("http://127.0.0.1:%d", hl_app.port);
+    char *fallback = hl_asprintf("http://127.0.0.1:%d", svc->port);
     char *preferred_text = json_dumps(preferred, JSON_COMPACT);
     sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO pairing_sessions(id, code_hash, link_id, display_name, local_api_url, "
                                       "preferred_urls, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     sqlite3_bind_text(st, 1, job->session_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, hl_app.identity.link_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, svc->identity->link_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, HL_DISPLAY_NAME, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, local != NULL ? local : fallback, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, preferred_text, -1, SQLITE_STATIC);
@@ -322,7 +326,7 @@ void hl_pairing_create(hl_reply_to_t *reply_to)
     create_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec_create);
     job->super.after_commit = create_after_commit;
     job->super.dispose = create_dispose;
-    hl_db_actor_post(&hl_app.pairing, &job->super.super);
+    hl_db_actor_post(self, &job->super.super);
 }
 
 /* ---- session query ---- */
@@ -384,7 +388,7 @@ static lookup_job_t *lookup_job(hl_reply_to_t *reply_to, int (*exec)(hl_json_job
 
 void hl_pairing_get_session(hl_reply_to_t *reply_to, const char *session_id, const char *peer)
 {
-    hl_db_actor_post(&hl_app.pairing, &lookup_job(reply_to, exec_get_session, session_id, peer)->super.super);
+    hl_db_actor_post(self, &lookup_job(reply_to, exec_get_session, session_id, peer)->super.super);
 }
 
 /* ---- pairing page ---- */
@@ -414,7 +418,7 @@ static int exec_page(hl_json_job_t *base, hl_db_t *db)
         return page_text(base, HL_RESULT_NOT_FOUND, "text/plain; charset=utf-8", hl_strdup("Pairing session not found"));
     }
     const char *code = strcmp(session_state(&row, now), "waiting") == 0 ? pairing_code_of(row.id, now) : NULL;
-    char *html = pairing_page_html(&row, code, now);
+    char *html = pairing_page_html(&row, code, svc->identity->link_id, now);
     session_row_dispose(&row);
     page_text(base, HL_RESULT_OK, "text/html; charset=utf-8", html);
     base->result->no_store = true;
@@ -424,7 +428,7 @@ static int exec_page(hl_json_job_t *base, hl_db_t *db)
 void hl_pairing_page(hl_reply_to_t *reply_to, const char *session_id, const char *peer)
 {
     lookup_job_t *job = lookup_job(reply_to, exec_page, session_id, peer);
-    hl_db_actor_post(&hl_app.pairing, &job->super.super);
+    hl_db_actor_post(self, &job->super.super);
 }
 
 /* ---- claim and enrol ---- */
@@ -488,7 +492,7 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
         return too_many(base, wait);
     if (job->session_id == NULL || job->claim_token == NULL)
         return hl_json_job_error(base, HL_RESULT_INVALID, "pairing_claim_invalid", "session_id and claim_token are required");
-    if (hl_app.identity.link_id == NULL)
+    if (svc->identity->link_id == NULL)
         return hl_json_job_error(base, HL_RESULT_CONFLICT, "link_not_paired", "Hermes Link is not paired");
     session_row_t row;
     if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
@@ -506,7 +510,7 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
                                 "Pairing session has already been claimed");
     } else if (row.closed_at != 0 || row.expires_at <= now) {
         ret = hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_expired", "Pairing session has expired");
-    } else if (strcmp(row.link_id, hl_app.identity.link_id) != 0) {
+    } else if (strcmp(row.link_id, svc->identity->link_id) != 0) {
         ret = claim_mismatch(base, "Pairing claim does not match this Link");
     } else if (!hl_consttime_equal(presented, 64, row.code_hash, strlen(row.code_hash))) {
         /* a wrong code: counted per address, and a session guessed at too often is closed for good */
@@ -552,7 +556,7 @@ void hl_pairing_claim(hl_reply_to_t *reply_to, json_t *body, const char *peer)
     job->claim_token = string_alias(body, "claim_token", "claimToken");
     job->peer = hl_strdup(peer);
     hl_device_descriptor_from_json(&job->desc, body);
-    hl_db_actor_post(&hl_app.pairing, &job->super.super);
+    hl_db_actor_post(self, &job->super.super);
 }
 
 static int exec_enroll(hl_json_job_t *base, hl_db_t *db)
@@ -586,7 +590,7 @@ void hl_pairing_enroll(hl_reply_to_t *reply_to, const char *token, size_t token_
     hl_token_hash(token, token_len, &job->token_hash);
     job->desc = *desc;
     memset(desc, 0, sizeof(*desc));
-    hl_db_actor_post(&hl_app.pairing, &job->super.super);
+    hl_db_actor_post(self, &job->super.super);
 }
 
 /* ---- actor ---- */
@@ -616,8 +620,10 @@ static void on_close(hl_db_t *db)
     memset(&state, 0, sizeof(state));
 }
 
-int hl_pairing_actor_init(hl_db_actor_t *actor)
+int hl_pairing_actor_init(hl_db_actor_t *actor, const hl_link_t *l)
 {
     static const hl_db_actor_hooks_t hooks = {.on_tick = on_tick, .tick_ms = 30000, .on_close = on_close};
-    return hl_db_actor_init(actor, "pairing", hl_app.db_path, &hooks, NULL);
+    self = actor;
+    svc = l;
+    return hl_db_actor_init(actor, "pairing", l->db_path, &hooks, NULL);
 }

@@ -30,6 +30,6 @@ const char *pairing_code_of(const char *session_id, int64_t now);
 json_t *pairing_qr_payload(const session_row_t *row, const char *code);
 
 /** Renders the pairing page (malloc'd HTML). */
-char *pairing_page_html(const session_row_t *row, const char *code, int64_t now);
+char *pairing_page_html(const session_row_t *row, const char *code, const char *link_id, int64_t now);
 
 #endif

@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "hl/app.h"
+#include "hl/version.h"
 #include "hl/clock.h"
 #include "hl/qr.h"
 #include "pairing_internal.h"
@@ -96,7 +96,7 @@ static const char SCRIPT[] =
     "})();\n"
     "</script>";
 
-char *pairing_page_html(const session_row_t *row, const char *code, int64_t now)
+char *pairing_page_html(const session_row_t *row, const char *code, const char *link_id, int64_t now)
 {
     html_t h = {0};
     const char *st = session_state(row, now);
@@ -113,7 +113,7 @@ char *pairing_page_html(const session_row_t *row, const char *code, int64_t now)
     raw(&h, "</span></p><p>Local URL: <code>");
     text(&h, row->local_api_url);
     raw(&h, "</code><br>Link ID: <code>");
-    text(&h, hl_app.identity.link_id != NULL ? hl_app.identity.link_id : row->link_id);
+    text(&h, link_id != NULL ? link_id : row->link_id);
     raw(&h, "</code><br>Session: <code id=\"session\">");
     text(&h, row->id);
     raw(&h, "</code><br>Expires: <time id=\"expires\" datetime=\"");

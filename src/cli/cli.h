@@ -4,8 +4,13 @@
 #ifndef HL_CLI_H
 #define HL_CLI_H
 
-/** Entry point: argv → command. */
-int hl_cli_main(int argc, char **argv);
+#include "hl/serve.h"
+
+/** Entry point: argv → command; `serve` runs the service (run, start). */
+int hl_cli_main(int argc, char **argv, hl_serve_fn serve);
+
+/** The serving entry point given to hl_cli_main. */
+extern hl_serve_fn hl_cli_serve;
 
 int hl_cmd_run(int argc, char **argv);
 int hl_cmd_start(int argc, char **argv);

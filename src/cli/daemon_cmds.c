@@ -16,11 +16,10 @@
 #include <curl/curl.h>
 
 #include "cli.h"
-#include "hl/app.h"
+#include "hl/version.h"
 #include "hl/clock.h"
 #include "hl/config.h"
 #include "hl/control.h"
-#include "hl/daemon.h"
 #include "hl/fsutil.h"
 #include "hl/identity.h"
 #include "hl/netinfo.h"
@@ -106,7 +105,7 @@ int hl_cmd_run(int argc, char **argv)
     if (home == NULL)
         return 1;
     free(home);
-    return hl_daemon_run(&o);
+    return hl_cli_serve(&o);
 }
 
 /* Asks the running daemon where it serves. New reference or NULL. */
@@ -233,7 +232,7 @@ static void become_daemon(const hl_daemon_options_t *base, int ready_fd, const c
     hl_daemon_options_t o = *base;
     o.foreground = 0;
     o.ready_fd = ready_fd;
-    _exit(hl_daemon_run(&o));
+    _exit(hl_cli_serve(&o));
 }
 
 static int start_daemon_to(const hl_daemon_options_t *o, const char *home, FILE *out)

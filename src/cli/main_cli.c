@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "hl/app.h"
+#include "hl/version.h"
 #include "hl/paths.h"
 
 static const char HELP[] = "Hermes Link " HL_VERSION " — Local service for Hermes Agent\n"
@@ -57,8 +57,11 @@ static const struct {
     {"status", hl_cmd_status}, {"config", hl_cmd_config}, {"logs", hl_cmd_logs}, {"pair", hl_cmd_pair},
 };
 
-int hl_cli_main(int argc, char **argv)
+hl_serve_fn hl_cli_serve;
+
+int hl_cli_main(int argc, char **argv, hl_serve_fn serve)
 {
+    hl_cli_serve = serve;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
             printf("%s\n", HL_VERSION);

@@ -11,7 +11,6 @@
 #include "hl/clock.h"
 #include "hl/common.h"
 #include "hl/fsutil.h"
-#include "hl/log.h"
 
 #define MAX_ROTATIONS 5
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hl/auth.h"
+#include "hl/http.h"
 #include "hl/clock.h"
 #include "hl/token_table.h"
 

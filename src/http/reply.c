@@ -110,6 +110,7 @@ static void send_final(h2o_req_t *req, int status, const char *content_type, con
 }
 
 static void send_owned(h2o_req_t *req, int status, const char *content_type, char *body, size_t len, unsigned route_flags);
+static void send_stream(hl_request_t *r, hl_result_t *result, unsigned route_flags);
 
 static unsigned flags_of(const hl_request_t *r)
 {
@@ -266,6 +267,12 @@ static void on_reply(hl_worker_t *w, hl_worker_msg_t *msg)
         hl_request_t r = {.req = p->req, .worker = w};
         p->then(p->req != NULL ? &r : NULL, m->result, p->then_data);
         m->result = NULL;
+    } else if (m->result != NULL) {
+        if (p->req != NULL) {
+            hl_request_t r = {.req = p->req, .worker = w, .route = NULL};
+            send_stream(&r, m->result, p->route_flags);
+            m->result = NULL;
+        }
     } else if (p->req != NULL) {
         h2o_req_t *req = p->req;
         add_result_headers(req, m->filename, m->retry_after_s, m->no_store);
@@ -283,6 +290,140 @@ static void free_reply_msg(hl_msg_t *msg)
     reply_msg_free((reply_msg_t *)msg);
 }
 
+/* ---- streamed bodies: a byte source read in chunks off the worker, one chunk in flight, sent as it arrives ---- */
+
+#define STREAM_CHUNK (256 * 1024)
+
+typedef struct st_stream_reply_t {
+    h2o_generator_t super;
+    h2o_req_t *req; /* NULL once the client has gone (stop) */
+    hl_worker_t *worker;
+    hl_byte_source_t *source;
+    uint64_t left;
+    bool reading; /* a chunk was asked for and has not come back */
+    bool done;    /* FINAL sent, or the client gone: close the source once no read is outstanding */
+    int refs;     /* the request pool, and an outstanding read */
+} stream_reply_t;
+
+typedef struct st_chunk_msg_t {
+    hl_worker_msg_t super;
+    stream_reply_t *st;
+    const char *data;
+    size_t len;
+    int err;
+} chunk_msg_t;
+
+static void stream_release(stream_reply_t *st)
+{
+    if (--st->refs == 0) {
+        if (st->source != NULL)
+            st->source->close(st->source);
+        free(st);
+    }
+}
+
+static void request_chunk(stream_reply_t *st);
+
+static void on_chunk(hl_worker_t *w, hl_worker_msg_t *msg)
+{
+    chunk_msg_t *m = (chunk_msg_t *)msg;
+    stream_reply_t *st = m->st;
+    st->reading = false;
+    --w->num_pending;
+    if (st->req != NULL && !st->done) {
+        if (m->err != 0 || (m->len == 0 && st->left > 0)) {
+            /* the file went away or shrank under us: the length promised cannot be kept, so the response is cut */
+            st->done = true;
+            h2o_send(st->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        } else {
+            size_t n = m->len > st->left ? (size_t)st->left : m->len;
+            st->left -= n;
+            h2o_iovec_t buf = h2o_iovec_init(m->data, n);
+            st->done = st->left == 0;
+            h2o_send(st->req, &buf, 1, st->done ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+        }
+    }
+    free(m);
+    stream_release(st); /* the read's reference */
+}
+
+/* on a reader thread: the chunk goes to the stream's worker (the data stays valid until the next read or close) */
+static void chunk_read(void *ctx, const char *data, size_t len, int err)
+{
+    stream_reply_t *st = ctx;
+    chunk_msg_t *m = hl_malloc(sizeof(*m));
+    hl_msg_init(&m->super.super, 1, NULL);
+    m->super.run = on_chunk;
+    m->st = st;
+    m->data = data;
+    m->len = len;
+    m->err = err;
+    hl_worker_post(st->worker, &m->super);
+}
+
+static void request_chunk(stream_reply_t *st)
+{
+    st->reading = true;
+    ++st->refs;
+    ++st->worker->num_pending; /* shutdown waits for the read to come back */
+    st->source->read(st->source, STREAM_CHUNK, chunk_read, st);
+}
+
+static void on_stream_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    stream_reply_t *st = (stream_reply_t *)gen;
+    if (!st->done && st->left > 0)
+        request_chunk(st);
+}
+
+static void on_stream_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    stream_reply_t *st = (stream_reply_t *)gen;
+    st->done = true; /* the client left; the pool's dispose hook drops the request's reference */
+}
+
+static void on_stream_disposed(void *hook)
+{
+    stream_reply_t *st = *(stream_reply_t **)hook;
+    st->req = NULL;
+    st->done = true;
+    stream_release(st);
+}
+
+/* Starts a response whose body comes from result->source (the result is consumed), on the worker. */
+static void send_stream(hl_request_t *r, hl_result_t *result, unsigned route_flags)
+{
+    h2o_req_t *req = r->req;
+    stream_reply_t *st = hl_calloc(1, sizeof(*st));
+    st->super.proceed = on_stream_proceed;
+    st->super.stop = on_stream_stop;
+    st->req = req;
+    st->worker = r->worker;
+    st->source = result->source;
+    result->source = NULL;
+    st->left = result->source_len;
+    st->refs = 1;
+    stream_reply_t **hook = h2o_mem_alloc_shared(&req->pool, sizeof(*hook), on_stream_disposed);
+    *hook = st;
+    req->res.status = hl_result_status(result->kind);
+    req->res.reason = reason_phrase(req->res.status);
+    req->res.content_length = (size_t)result->source_len;
+    add_common_headers(req, route_flags);
+    add_result_headers(req, result->filename, result->retry_after_s, result->no_store);
+    if (result->content_type != NULL) {
+        h2o_iovec_t type = h2o_strdup(&req->pool, result->content_type, SIZE_MAX);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type.base, type.len);
+    }
+    hl_result_free(result);
+    h2o_start_response(req, &st->super);
+    if (st->left == 0 || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        st->done = true;
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    request_chunk(st);
+}
+
 static void deliver(hl_reply_to_t *to, hl_result_t *result)
 {
     pending_t *p = (pending_t *)to;
@@ -290,8 +431,8 @@ static void deliver(hl_reply_to_t *to, hl_result_t *result)
     hl_msg_init(&m->super.super, 1, free_reply_msg);
     m->super.run = on_reply;
     m->pending = p;
-    if (p->then != NULL)
-        m->result = result;
+    if (p->then != NULL || result->source != NULL)
+        m->result = result; /* the route's continuation, or a stream the worker drives, gets the result itself */
     else
         fill_reply(m, result);
     hl_worker_post(p->worker, &m->super);
@@ -331,6 +472,10 @@ hl_reply_to_t *hl_request_defer_then(hl_request_t *r, hl_actor_t *actor,
 
 void hl_reply_result(hl_request_t *r, hl_result_t *result)
 {
+    if (result->source != NULL) {
+        send_stream(r, result, flags_of(r));
+        return;
+    }
     reply_msg_t m = {.status = 0};
     fill_reply(&m, result);
     add_result_headers(r->req, m.filename, m.retry_after_s, m.no_store);

@@ -9,17 +9,17 @@ void hl_routes_add_all(hl_router_t *router, const hl_route_t *routes, size_t n)
             hl_fatal("cannot register route %s", routes[i].pattern);
 }
 
-hl_router_t *hl_routes_build(int test_mode)
+hl_router_t *hl_routes_build(const hl_routes_deps_t *d)
 {
     hl_router_t *router = hl_router_new();
     hl_routes_system(router);
-    hl_routes_auth(router);
-    hl_routes_pairing(router);
-    hl_routes_devices(router);
-    hl_routes_status(router);
-    hl_routes_conv_streams(router);
-    hl_routes_conversations(router);
-    if (test_mode)
-        hl_routes_test(router);
+    hl_routes_auth(router, d->auth, d->pairing, d->link);
+    hl_routes_pairing(router, d->pairing);
+    hl_routes_devices(router, d->auth);
+    hl_routes_status(router, d->system);
+    hl_routes_conv_streams(router, d->store);
+    hl_routes_conversations(router, d->store);
+    if (d->link->test_mode)
+        hl_routes_test(router, d->store, d->runproxy);
     return router;
 }

@@ -4,15 +4,19 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hl/app.h"
 #include "hl/auth.h"
 #include "hl/pairing.h"
+#include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/token_table.h"
 
+/* what these routes use, given at registration */
+static hl_db_actor_t *auth, *pairing;
+static const hl_link_t *svc;
+
 static int link_paired(hl_request_t *r)
 {
-    if (hl_app.identity.link_id != NULL)
+    if (svc->identity->link_id != NULL)
         return 1;
     hl_reply_error(r, 409, "link_not_paired", "Hermes Link is not paired");
     return 0;
@@ -47,7 +51,7 @@ static void get_me(hl_request_t *r)
     const char *app_id, *model;
     if (hl_routes_client_changes(r, &app_id, &model)) {
         /* rare: the device changes, so the auth actor answers once the change is visible to every later request */
-        hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
+        hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
         if (p != NULL)
             hl_auth_me_update(p, d->id, app_id, model);
         return;
@@ -56,12 +60,12 @@ static void get_me(hl_request_t *r)
     {
         static const char head[] = "{\"ok\":true,\"auth\":{\"kind\":\"device\",\"account_id\":null},\"link\":{\"link_id\":\"";
         static const char mid[] = "\",\"display_name\":\"" HL_DISPLAY_NAME "\"},\"device\":";
-        size_t lid = strlen(hl_app.identity.link_id), dj = strlen(d->json);
+        size_t lid = strlen(svc->identity->link_id), dj = strlen(d->json);
         size_t len = sizeof(head) - 1 + lid + sizeof(mid) - 1 + dj + 1;
         char *body = h2o_mem_alloc_pool(&r->req->pool, len), *p = body;
         memcpy(p, head, sizeof(head) - 1);
         p += sizeof(head) - 1;
-        memcpy(p, hl_app.identity.link_id, lid);
+        memcpy(p, svc->identity->link_id, lid);
         p += lid;
         memcpy(p, mid, sizeof(mid) - 1);
         p += sizeof(mid) - 1;
@@ -80,7 +84,7 @@ static void post_device_session(hl_request_t *r)
     hl_device_descriptor_from_json(&desc, r->body);
     free(desc.app_instance_id); /* this route never binds an app instance (spec/FLOWS.md §1.2) */
     desc.app_instance_id = NULL;
-    hl_reply_to_t *p = hl_request_defer(r, &hl_app.pairing.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &pairing->actor);
     if (p == NULL) {
         hl_device_descriptor_dispose(&desc);
         return;
@@ -105,7 +109,7 @@ static void post_refresh(hl_request_t *r)
     }
     hl_device_descriptor_t desc;
     hl_device_descriptor_from_json(&desc, r->body);
-    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
     if (p == NULL) {
         free(token);
         hl_device_descriptor_dispose(&desc);
@@ -117,7 +121,7 @@ static void post_refresh(hl_request_t *r)
 static void post_logout(hl_request_t *r)
 {
     char *token = refresh_token_of(r->body);
-    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
     if (p == NULL) {
         free(token);
         return;
@@ -132,7 +136,10 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_POST, "/api/v1/auth/logout", post_logout, HL_ROUTE_JSON_BODY, 0},
 };
 
-void hl_routes_auth(hl_router_t *router)
+void hl_routes_auth(hl_router_t *router, hl_db_actor_t *auth_actor, hl_db_actor_t *pairing_actor, const hl_link_t *l)
 {
+    auth = auth_actor;
+    pairing = pairing_actor;
+    svc = l;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }

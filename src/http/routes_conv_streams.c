@@ -5,14 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl/app.h"
 #include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/sse.h"
 #include "hl/store.h"
 #include "hl/token_table.h"
 
-#define STORE (hl_app.store)
+/* the store these routes call, given at registration */
+static hl_store_t *store;
+#define STORE store
 
 /* parseInt of a cursor ("12", "12abc" → 12); -1 when absent or not a number */
 static int64_t parse_cursor(const char *s)
@@ -223,7 +224,8 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_DELETE, "/api/v1/conversations/:conversationId/blobs/:blobId", delete_blob, HL_ROUTE_AUTH, 0},
 };
 
-void hl_routes_conv_streams(hl_router_t *router)
+void hl_routes_conv_streams(hl_router_t *router, hl_store_t *s)
 {
+    store = s;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }

@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl/app.h"
 #include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/store.h"
 #include "hl/token_table.h"
 
-#define STORE (hl_app.store)
+/* the store these routes call, given at registration */
+static hl_store_t *store;
+#define STORE store
 
 /* parseInt semantics of the original: missing, unparsable or < 1 → 20; > 100 → 100 */
 static json_int_t page_limit(hl_request_t *r)
@@ -428,7 +429,8 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_POST, "/api/v1/conversations/archive-plans/:planId/execute", post_archive_plan_execute, A, 0},
 };
 
-void hl_routes_conversations(hl_router_t *router)
+void hl_routes_conversations(hl_router_t *router, hl_store_t *s)
 {
+    store = s;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }

@@ -3,11 +3,14 @@
  */
 #include <string.h>
 
-#include "hl/app.h"
 #include "hl/auth.h"
+#include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/token_table.h"
 #include "hl/tokens.h"
+
+/* the auth actor these routes call, given at registration */
+static hl_db_actor_t *auth;
 
 static void get_devices(hl_request_t *r)
 {
@@ -15,7 +18,7 @@ static void get_devices(hl_request_t *r)
     /* posted before the list job to the same actor, so the list already shows the change */
     if (hl_routes_client_changes(r, &app_id, &model))
         hl_auth_record_seen(r->device->id, app_id, model);
-    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
     if (p != NULL)
         hl_auth_list_devices(p, r->device->id);
 }
@@ -47,7 +50,7 @@ static void patch_device(hl_request_t *r)
     char *label = validated_label(r);
     if (label == NULL)
         return;
-    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
     if (p != NULL)
         hl_auth_rename_device(p, hl_request_param(r, "deviceId"), label, r->device->id);
     free(label);
@@ -55,14 +58,14 @@ static void patch_device(hl_request_t *r)
 
 static void delete_device(hl_request_t *r)
 {
-    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
     if (p != NULL)
         hl_auth_revoke_device(p, hl_request_param(r, "deviceId"), r->device->id);
 }
 
 static void delete_app_listing(hl_request_t *r)
 {
-    hl_reply_to_t *p = hl_request_defer(r, &hl_app.auth.actor);
+    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
     if (p != NULL)
         hl_auth_hide_device(p, hl_request_param(r, "deviceId"), r->device->id);
 }
@@ -74,7 +77,8 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_DELETE, "/api/v1/devices/:deviceId/app-listing", delete_app_listing, HL_ROUTE_AUTH, 0},
 };
 
-void hl_routes_devices(hl_router_t *router)
+void hl_routes_devices(hl_router_t *router, hl_db_actor_t *auth_actor)
 {
+    auth = auth_actor;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }

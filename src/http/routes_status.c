@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hl/app.h"
 #include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/system.h"
@@ -15,11 +14,14 @@
 #define UNPARSABLE_LOG_LIMIT 200
 #define MAX_LOG_LIMIT 1000
 
+/* the system actor these routes call, given at registration */
+static hl_system_t *sys;
+
 static void get_status(hl_request_t *r)
 {
-    hl_reply_to_t *to = hl_request_defer(r, &hl_app.system);
+    hl_reply_to_t *to = hl_request_defer(r, hl_system_actor(sys));
     if (to != NULL)
-        hl_system_status(&hl_app.system, to);
+        hl_system_status(sys, to);
 }
 
 /* parseInt semantics of the original: leading integer; absent → 50, unparsable → 200; then clamped to 1..1000 */
@@ -40,9 +42,9 @@ static void get_logs(hl_request_t *r)
 {
     const char *source = hl_request_query(r, "source", NULL);
     long limit = log_limit(hl_request_query(r, "limit", NULL));
-    hl_reply_to_t *to = hl_request_defer(r, &hl_app.system);
+    hl_reply_to_t *to = hl_request_defer(r, hl_system_actor(sys));
     if (to != NULL)
-        hl_system_logs(&hl_app.system, to, source != NULL ? source : "link", (size_t)limit);
+        hl_system_logs(sys, to, source != NULL ? source : "link", (size_t)limit);
 }
 
 static const hl_route_t ROUTES[] = {
@@ -50,7 +52,8 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/api/v1/logs", get_logs, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
 };
 
-void hl_routes_status(hl_router_t *router)
+void hl_routes_status(hl_router_t *router, hl_system_t *system)
 {
+    sys = system;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }

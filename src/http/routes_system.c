@@ -2,7 +2,7 @@
  * Public system routes (spec/API.md §2, §16): bootstrap, version and status, served from the published snapshot so a
  * request costs no actor round trip and no syscall beyond the reply.
  */
-#include "hl/app.h"
+#include "hl/version.h"
 #include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/snapshot.h"

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "hl/app.h"
 #include "hl/clock.h"
 #include "hl/store.h"
 #include "hl/http.h"
@@ -15,6 +14,10 @@
 #include "hl/runproxy.h"
 
 #define MAX_DELAY_MS 5000
+
+/* what these routes use, given at registration */
+static hl_store_t *store;
+static hl_runproxy_t *runproxy;
 
 static void get_actor_echo(hl_request_t *r)
 {
@@ -24,9 +27,9 @@ static void get_actor_echo(hl_request_t *r)
         hl_reply_error(r, 400, "invalid_delay", "delay_ms must be an integer from 0 to 5000");
         return;
     }
-    hl_reply_to_t *to = hl_request_defer(r, hl_store_actor(hl_app.store));
+    hl_reply_to_t *to = hl_request_defer(r, hl_store_actor(store));
     if (to != NULL)
-        hl_store_ping(hl_app.store, to, (int)delay);
+        hl_store_ping(store, to, (int)delay);
 }
 
 static void post_actor_limit(hl_request_t *r)
@@ -36,7 +39,7 @@ static void post_actor_limit(hl_request_t *r)
         hl_reply_error(r, 400, "invalid_limit", "max must be a positive integer");
         return;
     }
-    atomic_store(&hl_store_actor(hl_app.store)->max_inflight, (unsigned)json_integer_value(max));
+    atomic_store(&hl_store_actor(store)->max_inflight, (unsigned)json_integer_value(max));
     hl_reply_json(r, 200, json_pack("{s:b, s:I}", "ok", 1, "max", json_integer_value(max)));
 }
 
@@ -48,17 +51,17 @@ static void post_runproxy_hold(hl_request_t *r)
         hl_reply_error(r, 400, "invalid_hold", "hold must be true or false");
         return;
     }
-    hl_reply_to_t *to = hl_request_defer(r, hl_runproxy_actor(hl_app.runproxy));
+    hl_reply_to_t *to = hl_request_defer(r, hl_runproxy_actor(runproxy));
     if (to != NULL)
-        hl_runproxy_test_hold(hl_app.runproxy, json_is_true(on), to);
+        hl_runproxy_test_hold(runproxy, json_is_true(on), to);
 }
 
 /* Fails the runs held so far; the hold stays as it is */
 static void post_runproxy_release(hl_request_t *r)
 {
-    hl_reply_to_t *to = hl_request_defer(r, hl_runproxy_actor(hl_app.runproxy));
+    hl_reply_to_t *to = hl_request_defer(r, hl_runproxy_actor(runproxy));
     if (to != NULL)
-        hl_runproxy_test_hold(hl_app.runproxy, -1, to);
+        hl_runproxy_test_hold(runproxy, -1, to);
 }
 
 static void post_clock(hl_request_t *r)
@@ -184,7 +187,9 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/__test/stream", get_stream, 0, 0},
 };
 
-void hl_routes_test(hl_router_t *router)
+void hl_routes_test(hl_router_t *router, hl_store_t *s, hl_runproxy_t *rp)
 {
+    store = s;
+    runproxy = rp;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }

@@ -20,6 +20,16 @@ hl_result_t *hl_result_bytes(char *bytes, size_t len, const char *content_type)
     return r;
 }
 
+hl_result_t *hl_result_stream(hl_byte_source_t *source, uint64_t len, const char *content_type)
+{
+    hl_result_t *r = hl_calloc(1, sizeof(*r));
+    r->kind = HL_RESULT_OK;
+    r->source = source;
+    r->source_len = len;
+    r->content_type = hl_strdup(content_type);
+    return r;
+}
+
 hl_result_t *hl_result_error(hl_result_kind_t kind, const char *code, const char *message)
 {
     hl_result_t *r = hl_calloc(1, sizeof(*r));
@@ -38,6 +48,8 @@ void hl_result_free(hl_result_t *r)
     free(r->bytes);
     free(r->content_type);
     free(r->filename);
+    if (r->source != NULL)
+        r->source->close(r->source);
     free(r);
 }
 

@@ -70,7 +70,73 @@ static int blob_not_found(store_job_t *job)
 
 /* ---- get ---- */
 
-/* The answer of a blob read is its bytes, with its MIME type and file name. */
+/* ---- read: the file streamed in chunks read on the reader threads, so workers never touch it ---- */
+
+#define CHUNK_MAX (256 * 1024)
+
+typedef struct st_blob_source_t {
+    hl_byte_source_t super;
+    hl_store_t *store;
+    int fd;
+    uint64_t offset;
+    char *buf;
+    /* the outstanding read or close, as a reader job */
+    hl_db_job_t job;
+    size_t want;
+    ssize_t got;
+    int err;
+    bool closing;
+    void (*done)(void *ctx, const char *data, size_t len, int err);
+    void *ctx;
+} blob_source_t;
+
+static int run_chunk(hl_db_job_t *base, hl_db_t *db)
+{
+    blob_source_t *b = HL_STRUCT_FROM_MEMBER(blob_source_t, job, base);
+    if (b->closing) {
+        close(b->fd);
+        return 0;
+    }
+    do
+        b->got = pread(b->fd, b->buf, b->want, (off_t)b->offset);
+    while (b->got < 0 && errno == EINTR);
+    b->err = b->got < 0 ? errno : 0;
+    if (b->got > 0)
+        b->offset += (uint64_t)b->got;
+    return 0;
+}
+
+static void complete_chunk(hl_db_job_t *base, int status)
+{
+    blob_source_t *b = HL_STRUCT_FROM_MEMBER(blob_source_t, job, base);
+    if (b->closing) {
+        free(b->buf);
+        free(b);
+        return;
+    }
+    b->done(b->ctx, b->buf, b->got > 0 ? (size_t)b->got : 0, b->err != 0 ? b->err : status != 0 ? EIO : 0);
+}
+
+static void source_read(hl_byte_source_t *src, size_t max, void (*done)(void *ctx, const char *data, size_t len, int err),
+                        void *ctx)
+{
+    blob_source_t *b = (blob_source_t *)src;
+    b->want = max < CHUNK_MAX ? max : CHUNK_MAX;
+    b->done = done;
+    b->ctx = ctx;
+    hl_db_job_init(&b->job, run_chunk, complete_chunk);
+    hl_db_readers_post(b->store->readers, &b->job);
+}
+
+static void source_close(hl_byte_source_t *src)
+{
+    blob_source_t *b = (blob_source_t *)src;
+    b->closing = true; /* the file is closed on a reader too */
+    hl_db_job_init(&b->job, run_chunk, complete_chunk);
+    hl_db_readers_post(b->store->readers, &b->job);
+}
+
+/* The answer of a blob read: its bytes as a stream, with its MIME type and file name. */
 int op_blob_get(store_job_t *job, hl_db_t *db)
 {
     const char *conv = job->a.conversation_id, *blob = job->a.blob_id;
@@ -78,15 +144,23 @@ int op_blob_get(store_job_t *job, hl_db_t *db)
     char *sha = linked_sha(db, blob, conv, &mime, &filename);
     if (sha == NULL)
         return blob_not_found(job);
-    char *path = blob_path(job->store, sha), *data = NULL;
-    size_t len = 0;
-    int ret;
-    if (hl_read_file(path, HL_BLOB_MAX_BYTES, &data, &len) != 0) {
+    char *path = blob_path(job->store, sha);
+    int ret, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
         ret = blob_not_found(job);
     } else {
+        blob_source_t *b = hl_calloc(1, sizeof(*b));
+        b->super.read = source_read;
+        b->super.close = source_close;
+        b->store = job->store;
+        b->fd = fd;
+        b->buf = hl_malloc(CHUNK_MAX);
         char *type = strncmp(mime, "text/", 5) == 0 && strstr(mime, "charset") == NULL ? hl_asprintf("%s; charset=utf-8", mime)
                                                                                        : hl_strdup(mime);
-        hl_result_t *res = hl_result_bytes(data, len, type);
+        hl_result_t *res = hl_result_stream(&b->super, (uint64_t)st.st_size, type);
         res->filename = filename;
         filename = NULL;
         free(type);

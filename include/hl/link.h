@@ -1,0 +1,32 @@
+/*
+ * What the running service knows about itself (core layer): its homes, configuration, identity, certificate, addresses.
+ * The daemon fills one before any actor or worker starts and hands a const pointer to each part when it is initialised;
+ * it is read-only afterwards, so any thread may read it without locks. It knows no actor.
+ */
+#ifndef HL_LINK_H
+#define HL_LINK_H
+
+#include <stdint.h>
+
+#include "hl/config.h"
+#include "hl/identity.h"
+#include "hl/netinfo.h"
+#include "hl/tls_cert.h"
+#include "hl/version.h"
+
+typedef struct st_hl_link_t {
+    const char *home;        /* HERMESLINK_HOME, absolute */
+    const char *hermes_home; /* HERMES_HOME, absolute */
+    const char *db_path;     /* link.db */
+    const hl_config_t *config;
+    const hl_identity_t *identity;
+    const hl_tls_cert_t *tls;
+    const hl_environment_t *env;
+    const char *listen_host;
+    int port;     /* bound port */
+    int tls_port; /* bound TLS port, -1 without TLS */
+    int test_mode;
+    int64_t started_at_ms;
+} hl_link_t;
+
+#endif

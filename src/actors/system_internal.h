@@ -1,0 +1,18 @@
+/*
+ * Private to the system actor (system.c, system_reports.c): its state, on its thread only (fixed fields excepted).
+ */
+#ifndef HL_SYSTEM_INTERNAL_H
+#define HL_SYSTEM_INTERNAL_H
+
+#include <jansson.h>
+
+#include "hl/system.h"
+
+struct st_hl_system_t {
+    hl_actor_t actor;
+    const hl_link_t *link;
+    const hl_device_counts_t *counts;
+    json_t *lan_ips;
+};
+
+#endif

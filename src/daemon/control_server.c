@@ -1,0 +1,230 @@
+/*
+ * The control socket's server (daemon layer): one thread, because commands are rare (CLI invocations); each is answered
+ * from the service facts, by the pairing actor, or by signalling the main thread.
+ */
+#include "hl/control_server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hl/clock.h"
+#include "hl/control.h"
+#include "hl/fsutil.h"
+#include "hl/log.h"
+#include "hl/pairing.h"
+
+#define IO_TIMEOUT_MS 2000
+
+static struct {
+    pthread_t thread;
+    int listen_fd;
+    int stop_fd;
+    char *path;
+    int running;
+} control = {.listen_fd = -1, .stop_fd = -1};
+
+/* the service facts the answers come from, given at start */
+static const hl_link_t *svc;
+
+static json_t *status_reply(void)
+{
+    return json_pack("{s:b, s:i, s:i, s:i, s:s, s:s, s:o, s:s}", "ok", 1, "pid", (int)getpid(), "port", svc->port, "tls_port",
+                     svc->tls_port, "version", HL_VERSION, "listen_host", svc->listen_host, "link_id",
+                     svc->identity->link_id ? json_string(svc->identity->link_id) : json_null(), "tls_fingerprint",
+                     svc->tls_port >= 0 ? svc->tls->fingerprint : "");
+}
+
+static json_t *error_reply(const char *code, const char *message)
+{
+    return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message", message);
+}
+
+/* Waits for an actor's answer on the control thread. Shared with the actor through a refcount, so an answer that comes
+ * after the timeout is still delivered into valid memory. */
+typedef struct st_sync_reply_t {
+    hl_reply_to_t super;
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    json_t *result;
+    int done;
+    int refs;
+} sync_reply_t;
+
+static void sync_release(sync_reply_t *s)
+{
+    pthread_mutex_lock(&s->mutex);
+    int last = --s->refs == 0;
+    pthread_mutex_unlock(&s->mutex);
+    if (last) {
+        json_decref(s->result);
+        pthread_mutex_destroy(&s->mutex);
+        pthread_cond_destroy(&s->cond);
+        free(s);
+    }
+}
+
+static void sync_deliver(hl_reply_to_t *to, hl_result_t *res)
+{
+    sync_reply_t *s = (sync_reply_t *)to;
+    json_t *result;
+    if (hl_result_is_ok(res)) {
+        result = json_pack("{s:b}", "ok", 1);
+        if (res->body != NULL)
+            json_object_update(result, res->body);
+    } else {
+        result =
+            error_reply(res->code != NULL ? res->code : "internal_error", res->message != NULL ? res->message : "Internal error");
+    }
+    hl_result_free(res);
+    pthread_mutex_lock(&s->mutex);
+    s->result = result;
+    s->done = 1;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->mutex);
+    sync_release(s);
+}
+
+static json_t *pair(void)
+{
+    sync_reply_t *s = hl_calloc(1, sizeof(*s));
+    pthread_mutex_init(&s->mutex, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->refs = 2;
+    s->super.deliver = sync_deliver;
+    hl_pairing_create(&s->super);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&s->mutex);
+    while (!s->done && pthread_cond_timedwait(&s->cond, &s->mutex, &deadline) == 0)
+        ;
+    json_t *result = s->done ? json_incref(s->result) : NULL;
+    pthread_mutex_unlock(&s->mutex);
+    sync_release(s);
+    if (result == NULL)
+        return error_reply("timeout", "the pairing service did not answer");
+    return result;
+}
+
+static json_t *handle(json_t *req)
+{
+    const char *cmd = json_string_value(json_object_get(req, "cmd"));
+    if (cmd == NULL)
+        return error_reply("invalid_request", "cmd is required");
+    if (strcmp(cmd, "status") == 0)
+        return status_reply();
+    if (strcmp(cmd, "pair") == 0)
+        return pair();
+    if (strcmp(cmd, "stop") == 0) {
+        kill(getpid(), SIGTERM);
+        return json_pack("{s:b}", "ok", 1);
+    }
+    if (strcmp(cmd, "clock_advance") == 0 && svc->test_mode) {
+        json_t *ms = json_object_get(req, "ms");
+        if (!json_is_integer(ms))
+            return error_reply("invalid_request", "ms must be an integer");
+        hl_clock_advance(json_integer_value(ms));
+        return json_pack("{s:b, s:I}", "ok", 1, "now_ms", (json_int_t)hl_now_ms());
+    }
+    return error_reply("unknown_command", "unknown command");
+}
+
+static void serve_one(int fd)
+{
+    hl_control_set_timeouts(fd, IO_TIMEOUT_MS);
+    char *line = hl_control_read_line(fd);
+    json_t *req = line != NULL ? json_loads(line, 0, NULL) : NULL, *reply;
+    reply = json_is_object(req) ? handle(req) : error_reply("invalid_request", "expected one JSON object line");
+    char *text = json_dumps(reply, JSON_COMPACT);
+    char *out = hl_asprintf("%s\n", text);
+    if (hl_control_write_all(fd, out, strlen(out)) != 0)
+        hl_log(HL_LOG_DEBUG, "control: the client left before the reply", NULL);
+    free(out);
+    free(text);
+    json_decref(reply);
+    json_decref(req);
+    free(line);
+}
+
+static void *control_main(void *arg)
+{
+    (void)arg;
+    struct pollfd pfd[2] = {{.fd = control.listen_fd, .events = POLLIN}, {.fd = control.stop_fd, .events = POLLIN}};
+    for (;;) {
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pfd[1].revents != 0)
+            break;
+        if (pfd[0].revents & POLLIN) {
+            int fd = accept4(control.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0) {
+                serve_one(fd);
+                close(fd);
+            }
+        }
+    }
+    return NULL;
+}
+
+int hl_control_start(const hl_link_t *l)
+{
+    const char *home = l->home;
+    svc = l;
+    struct sockaddr_un sa;
+    int ret = hl_control_addr(home, &sa, &control.path);
+    if (ret != 0)
+        return ret;
+    unlink(control.path); /* a stale socket of a dead daemon: the pid lock already proved we are the only one */
+    control.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (control.listen_fd < 0)
+        return -errno;
+    mode_t old = umask(0177);
+    int r = bind(control.listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (r != 0 || chmod(control.path, 0600) != 0 || listen(control.listen_fd, 16) != 0) {
+        ret = -errno;
+        close(control.listen_fd);
+        control.listen_fd = -1;
+        return ret;
+    }
+    control.stop_fd = eventfd(0, EFD_CLOEXEC);
+    if ((ret = pthread_create(&control.thread, NULL, control_main, NULL)) != 0)
+        return -ret;
+    control.running = 1;
+    return 0;
+}
+
+void hl_control_stop(void)
+{
+    if (control.running) {
+        uint64_t one = 1;
+        if (write(control.stop_fd, &one, sizeof(one)) < 0)
+            hl_logf(HL_LOG_WARN, "control: cannot signal the control thread");
+        pthread_join(control.thread, NULL);
+        control.running = 0;
+    }
+    if (control.listen_fd >= 0)
+        close(control.listen_fd);
+    if (control.stop_fd >= 0)
+        close(control.stop_fd);
+    control.listen_fd = control.stop_fd = -1;
+    if (control.path != NULL) {
+        unlink(control.path);
+        free(control.path);
+        control.path = NULL;
+    }
+}
+
