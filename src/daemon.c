@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <urcu.h>
 
 #include "hl/auth.h"
@@ -214,6 +215,8 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     size_t num_init = 0, num_started = 0;
     sigset_t sigs;
     block_signals(&sigs); /* before any thread exists, so every thread inherits the mask and sigwait gets them */
+    /* an allocation jansson cannot make aborts (hl_fatal) like every other: no JSON value silently goes missing */
+    json_set_alloc_funcs(hl_malloc, free);
     rcu_register_thread();
 
     memset(&dm, 0, sizeof(dm));

@@ -82,6 +82,8 @@ typedef struct st_hl_db_actor_hooks_t {
     unsigned tick_ms;
     /** before the connection closes */
     void (*on_close)(hl_db_t *db);
+    /** right after a batch's COMMIT, before its completions answer anyone (e.g. to move a data version) */
+    void (*on_committed)(hl_db_t *db);
     /** after each committed batch's completions ran (e.g. to broadcast what the batch produced) */
     void (*on_batch_done)(hl_db_t *db);
 } hl_db_actor_hooks_t;

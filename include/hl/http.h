@@ -107,6 +107,15 @@ hl_reply_to_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor);
 hl_reply_to_t *hl_request_defer_then(hl_request_t *r, hl_actor_t *actor,
                                      void (*then)(hl_request_t *r, hl_result_t *result, void *data), void *data);
 
+/**
+ * Like hl_request_defer, and a successful answer whose result carries a version (result->version) is kept under `key`
+ * (copied) on this worker, to be served by hl_reply_cache_serve while the data stays at that version.
+ */
+hl_reply_to_t *hl_request_defer_cached(hl_request_t *r, hl_actor_t *actor, const char *key);
+
+/** Answers r from the worker's cache when `key` was kept at `version`: true when answered. */
+bool hl_reply_cache_serve(hl_request_t *r, const char *key, uint64_t version);
+
 /** Answers r with a result (consumed), as a deferred request would be. */
 void hl_reply_result(hl_request_t *r, hl_result_t *result);
 

@@ -61,6 +61,8 @@ typedef struct st_hl_result_t {
     uint64_t source_len;
     /** download name of raw content (Content-Disposition), or NULL */
     char *filename;
+    /** the version of the data this answer reflects, for caching it until the data changes (0 = do not cache) */
+    uint64_t version;
     /** seconds after which a rate-limited caller may retry (0 = unspecified) */
     int retry_after_s;
     /** the answer must not be cached (it carries a secret or a one-time state) */

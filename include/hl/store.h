@@ -85,6 +85,13 @@ void hl_store_stop(hl_store_t *store);
 /** Frees the store (after hl_store_stop, or when never started). */
 void hl_store_dispose(hl_store_t *store);
 
+/**
+ * The version of the store's data: it moves after every committed write, before that write's answer is sent. A read's
+ * result carries the version it was read at (result->version), so an answer may be reused while this is unchanged.
+ * Any thread.
+ */
+uint64_t hl_store_generation(hl_store_t *store);
+
 /** The actor whose in-flight bound guards requests to the store (the HTTP layer's back-pressure). Any thread. */
 hl_actor_t *hl_store_actor(hl_store_t *store);
 
@@ -203,6 +210,9 @@ typedef struct st_hl_run_event_t {
 
 /** A round trip through the writer that reads link.db and waits `delay_ms` there: {db_created_at, delay_ms}. (Tests.) */
 void hl_store_ping(hl_store_t *s, hl_reply_to_t *to, int delay_ms);
+
+/** Test hook: while `on`, searches wait (at most 30 s each) before they run. Returns how many wait now. (Tests.) */
+unsigned hl_store_test_hold_searches(hl_store_t *s, bool on);
 
 /** Applies a run event (copied); `to` may be NULL. Any thread. */
 void hl_store_run_event(hl_store_t *s, hl_reply_to_t *to, const hl_run_event_t *ev);

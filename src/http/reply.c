@@ -20,6 +20,8 @@ typedef struct st_pending_t {
     /* with hl_request_defer_then: the route's continuation on the worker */
     void (*then)(hl_request_t *r, hl_result_t *result, void *data);
     void *then_data;
+    /* with hl_request_defer_cached: where a versioned answer is kept */
+    char *cache_key;
 } pending_t;
 
 /* An answer on its way to the worker: serialised on the replying thread, sent without a copy. */
@@ -34,6 +36,7 @@ typedef struct st_reply_msg_t {
     char *filename;
     int retry_after_s;
     bool no_store;
+    uint64_t version;
 } reply_msg_t;
 
 static const char *reason_phrase(int status)
@@ -161,8 +164,10 @@ void hl_reply_error(hl_request_t *r, int status, const char *code, const char *m
 
 static void pending_release(pending_t *p)
 {
-    if (--p->refs == 0)
+    if (--p->refs == 0) {
+        free(p->cache_key);
         free(p);
+    }
 }
 
 static void on_request_disposed(void *hook)
@@ -229,6 +234,7 @@ static void send_owned(h2o_req_t *req, int status, const char *content_type, cha
 static void fill_reply(reply_msg_t *m, hl_result_t *res)
 {
     m->status = hl_result_status(res->kind);
+    m->version = res->version;
     m->retry_after_s = res->retry_after_s;
     m->no_store = res->no_store;
     m->filename = res->filename;
@@ -275,6 +281,8 @@ static void on_reply(hl_worker_t *w, hl_worker_msg_t *msg)
         }
     } else if (p->req != NULL) {
         h2o_req_t *req = p->req;
+        if (p->cache_key != NULL && m->status == 200 && m->version != 0)
+            hl_reply_cache_put(w, p->cache_key, m->version, m->body, m->len);
         add_result_headers(req, m->filename, m->retry_after_s, m->no_store);
         send_owned(req, m->status, h2o_strdup(&req->pool, m->content_type, SIZE_MAX).base, m->body, m->len, p->route_flags);
         m->body = NULL;
@@ -453,6 +461,7 @@ static hl_reply_to_t *defer(hl_request_t *r, hl_actor_t *actor, void (*then)(hl_
     p->refs = 2;
     p->then = then;
     p->then_data = data;
+    p->cache_key = NULL;
     pending_t **hook = h2o_mem_alloc_shared(&r->req->pool, sizeof(*hook), on_request_disposed);
     *hook = p;
     ++r->worker->num_pending;
@@ -462,6 +471,14 @@ static hl_reply_to_t *defer(hl_request_t *r, hl_actor_t *actor, void (*then)(hl_
 hl_reply_to_t *hl_request_defer(hl_request_t *r, hl_actor_t *actor)
 {
     return defer(r, actor, NULL, NULL);
+}
+
+hl_reply_to_t *hl_request_defer_cached(hl_request_t *r, hl_actor_t *actor, const char *key)
+{
+    hl_reply_to_t *to = defer(r, actor, NULL, NULL);
+    if (to != NULL)
+        ((pending_t *)to)->cache_key = hl_strdup(key);
+    return to;
 }
 
 hl_reply_to_t *hl_request_defer_then(hl_request_t *r, hl_actor_t *actor,

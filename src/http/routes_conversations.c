@@ -3,6 +3,7 @@
  * approvals and plans. Inputs are validated here (ids, bodies); the store actor does the rest.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,22 @@ static hl_reply_to_t *defer(hl_request_t *r)
     return hl_request_defer(r, hl_store_actor(STORE));
 }
 
+/* The cache key of a read: what it is, for which device, with which parameters (pool memory). Parameters are
+ * length-prefixed so that no choice of values can make two different reads share a key. */
+static const char *cache_key(hl_request_t *r, const char *what, const char *a, const char *b, const char *c, int limit)
+{
+    const char *parts[] = {what, device_of(r), a, b, c};
+    size_t cap = 32;
+    for (size_t i = 0; i < HL_ARRAY_SIZE(parts); ++i)
+        cap += (parts[i] != NULL ? strlen(parts[i]) : 0) + 24;
+    char *key = h2o_mem_alloc_pool(&r->req->pool, cap);
+    size_t n = (size_t)snprintf(key, cap, "%d", limit);
+    for (size_t i = 0; i < HL_ARRAY_SIZE(parts); ++i)
+        n += (size_t)(parts[i] != NULL ? snprintf(key + n, cap - n, "|%zu:%s", strlen(parts[i]), parts[i])
+                                       : snprintf(key + n, cap - n, "|-"));
+    return key;
+}
+
 /* Validates :conversationId (400 invalid_conversation_id): the id, or NULL after answering. */
 static const char *conv_id(hl_request_t *r)
 {
@@ -88,7 +105,11 @@ static void list(hl_request_t *r, bool archived, bool search)
             return;
         }
     }
-    hl_reply_to_t *to = defer(r);
+    /* a device asking again for the same page while nothing changed gets the answer it got last time */
+    const char *key = cache_key(r, "list", req.archived ? "archived" : "active", req.cursor, req.query, req.limit);
+    if (hl_reply_cache_serve(r, key, hl_store_generation(STORE)))
+        return;
+    hl_reply_to_t *to = hl_request_defer_cached(r, hl_store_actor(STORE), key);
     if (to != NULL)
         hl_store_list(STORE, to, device_of(r), &req);
 }
@@ -156,9 +177,16 @@ static void delete_one(hl_request_t *r)
 static void get_messages(hl_request_t *r)
 {
     const char *id = conv_id(r);
-    hl_reply_to_t *to = id != NULL ? defer(r) : NULL;
+    if (id == NULL)
+        return;
+    int limit = (int)page_limit(r);
+    const char *before = first_query(r, "before_message_id", "before", NULL);
+    const char *key = cache_key(r, "messages", id, before, NULL, limit);
+    if (hl_reply_cache_serve(r, key, hl_store_generation(STORE)))
+        return;
+    hl_reply_to_t *to = hl_request_defer_cached(r, hl_store_actor(STORE), key);
     if (to != NULL)
-        hl_store_messages(STORE, to, device_of(r), id, (int)page_limit(r), first_query(r, "before_message_id", "before", NULL));
+        hl_store_messages(STORE, to, device_of(r), id, limit, before);
 }
 
 /* attachments: [{"blob_id": …}] or blobs: ["blob_…"]; the ids (pool memory, *n of them), or NULL after answering 400

@@ -43,6 +43,18 @@ static void post_actor_limit(hl_request_t *r)
     hl_reply_json(r, 200, json_pack("{s:b, s:I}", "ok", 1, "max", json_integer_value(max)));
 }
 
+/* {"hold": true|false}: while on, searches wait before they run; answers how many wait now */
+static void post_search_hold(hl_request_t *r)
+{
+    json_t *on = json_object_get(r->body, "hold");
+    if (!json_is_boolean(on)) {
+        hl_reply_error(r, 400, "invalid_hold", "hold must be true or false");
+        return;
+    }
+    unsigned waiting = hl_store_test_hold_searches(store, json_is_true(on));
+    hl_reply_json(r, 200, json_pack("{s:b, s:b, s:i}", "ok", 1, "hold", json_is_true(on), "waiting", (int)waiting));
+}
+
 /* {"hold": true|false}: while on, runs handed to the runproxy stay running; off fails the held runs (as without a hold) */
 static void post_runproxy_hold(hl_request_t *r)
 {
@@ -184,6 +196,7 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_POST, "/__test/clock", post_clock, HL_ROUTE_JSON_BODY, 0},
     {HL_METHOD_POST, "/__test/runproxy/hold", post_runproxy_hold, HL_ROUTE_JSON_BODY, 0},
     {HL_METHOD_POST, "/__test/runproxy/release", post_runproxy_release, 0, 0},
+    {HL_METHOD_POST, "/__test/search-hold", post_search_hold, HL_ROUTE_JSON_BODY, 0},
     {HL_METHOD_GET, "/__test/stream", get_stream, 0, 0},
 };
 

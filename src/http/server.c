@@ -272,6 +272,7 @@ static void *worker_main(void *arg)
         h2o_socket_close(w->mailbox_sock);
         w->mailbox_sock = NULL;
         hl_sse_worker_dispose(w);
+        hl_reply_cache_dispose(w);
         h2o_context_dispose(&w->ctx);
         /* run once more so that sockets closed above are freed */
         h2o_evloop_run(w->loop, 0);

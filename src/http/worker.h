@@ -28,12 +28,20 @@ struct st_hl_worker_t {
     bool shutting_down;
     bool stopped;
     bool started;
+    /** answers kept for repeated reads (reply_cache.c), created on first use */
+    struct st_hl_reply_cache_t *reply_cache;
     /** the worker's SSE fan-out state (sse.c) */
     struct st_hl_sse_worker_t *sse;
 };
 
 /** Calls fn for every started worker of the running server (any thread; the set is fixed while serving). */
 void hl_server_each_worker(void (*fn)(hl_worker_t *worker, void *data), void *data);
+
+/** Keeps a 200 JSON body for `key` at `version` (copied; too large bodies are not kept). Worker thread. */
+void hl_reply_cache_put(hl_worker_t *w, const char *key, uint64_t version, const char *body, size_t len);
+
+/** Frees the worker's cache. Worker thread, at shutdown. */
+void hl_reply_cache_dispose(hl_worker_t *w);
 
 /** The h2o handler entry point (dispatch.c). */
 int hl_dispatch(h2o_handler_t *self, h2o_req_t *req);

@@ -170,6 +170,8 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
             exec(db, "ROLLBACK");
             for (size_t i = 0; i < n; ++i)
                 status[i] = HL_DB_FAILED;
+        } else if (in_tx && db->hooks.on_committed != NULL) {
+            db->hooks.on_committed(db);
         }
         for (size_t i = 0; i < n; ++i)
             jobs[i]->complete(jobs[i], status[i]);

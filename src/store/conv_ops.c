@@ -80,6 +80,7 @@ int op_list(store_job_t *job, hl_db_t *db)
     const char *query = job->a.query;
     if (query == NULL || query[0] == '\0')
         return list_page(job, db, status, NULL, 0);
+    store_search_hold_wait(job->store);
     size_t len = strlen(query);
     char *pattern = hl_malloc(2 * len + 3), *p = pattern;
     int use_match = hl_utf8_length(query) >= 3;

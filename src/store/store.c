@@ -177,6 +177,8 @@ static int exec_job(hl_json_job_t *base, hl_db_t *db)
     int r = job->op(job, db);
     if (r != 0)
         drop_effects(job); /* rolled back: its events never happened */
+    else if (job->generation != 0 && base->result != NULL)
+        base->result->version = job->generation; /* a read: valid until the next commit */
     return r;
 }
 
@@ -245,7 +247,37 @@ void store_post_read(store_job_t *job, bool search)
 {
     /* a read commits nothing: nothing for the observers */
     job->super.after_commit = NULL;
+    /* read before the snapshot is taken: an answer cached under it is dropped by the next commit, never kept stale */
+    job->generation = hl_store_generation(job->store);
     hl_db_readers_post(search ? job->store->searches : job->store->readers, &job->super.super);
+}
+
+/* ---- test hooks ---- */
+
+void store_search_hold_wait(hl_store_t *s)
+{
+    pthread_mutex_lock(&s->search_hold.mutex);
+    if (s->search_hold.on) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 30;
+        ++s->search_hold.waiting;
+        pthread_cond_broadcast(&s->search_hold.cond);
+        while (s->search_hold.on && pthread_cond_timedwait(&s->search_hold.cond, &s->search_hold.mutex, &deadline) == 0)
+            ;
+        --s->search_hold.waiting;
+    }
+    pthread_mutex_unlock(&s->search_hold.mutex);
+}
+
+unsigned hl_store_test_hold_searches(hl_store_t *s, bool on)
+{
+    pthread_mutex_lock(&s->search_hold.mutex);
+    s->search_hold.on = on;
+    pthread_cond_broadcast(&s->search_hold.cond);
+    unsigned waiting = s->search_hold.waiting;
+    pthread_mutex_unlock(&s->search_hold.mutex);
+    return waiting;
 }
 
 /* ---- a round trip (tests) ---- */
@@ -337,6 +369,17 @@ static void notify_observers(hl_store_t *s)
     json_array_clear(s->batch_starts);
     json_array_clear(s->batch_cancels);
     json_array_clear(s->batch_decisions);
+}
+
+static void on_committed(hl_db_t *db)
+{
+    hl_store_t *s = hl_db_data(db);
+    atomic_fetch_add(&s->generation, 1);
+}
+
+uint64_t hl_store_generation(hl_store_t *s)
+{
+    return atomic_load(&s->generation);
 }
 
 static void on_batch_done(hl_db_t *db)
@@ -489,8 +532,12 @@ static void on_close(hl_db_t *db)
 
 int hl_store_init(hl_store_t **out, const char *db_path, const char *blobs_dir)
 {
-    static const hl_db_actor_hooks_t hooks = {
-        .on_open = on_open, .on_tick = on_tick, .tick_ms = 60000, .on_close = on_close, .on_batch_done = on_batch_done};
+    static const hl_db_actor_hooks_t hooks = {.on_open = on_open,
+                                              .on_tick = on_tick,
+                                              .tick_ms = 60000,
+                                              .on_close = on_close,
+                                              .on_committed = on_committed,
+                                              .on_batch_done = on_batch_done};
     hl_store_t *s = hl_calloc(1, sizeof(*s));
     s->db_path = hl_strdup(db_path);
     s->blobs_dir = hl_strdup(blobs_dir);
@@ -498,6 +545,9 @@ int hl_store_init(hl_store_t **out, const char *db_path, const char *blobs_dir)
     s->batch_starts = json_array();
     s->batch_cancels = json_array();
     s->batch_decisions = json_array();
+    atomic_init(&s->generation, 1);
+    pthread_mutex_init(&s->search_hold.mutex, NULL);
+    pthread_cond_init(&s->search_hold.cond, NULL);
     int ret = hl_db_actor_init(&s->writer, "store", db_path, &hooks, s);
     if (ret != 0) {
         hl_store_dispose(s);
@@ -549,6 +599,8 @@ void hl_store_dispose(hl_store_t *s)
     json_decref(s->batch_starts);
     json_decref(s->batch_cancels);
     json_decref(s->batch_decisions);
+    pthread_mutex_destroy(&s->search_hold.mutex);
+    pthread_cond_destroy(&s->search_hold.cond);
     free(s->db_path);
     free(s->blobs_dir);
     free(s);

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "hl/db_readers.h"
@@ -45,6 +46,8 @@ struct st_store_job_t {
     hl_json_job_t super;
     hl_store_t *store;
     store_op_fn op;
+    /* reads: the store's generation when the job was posted (its snapshot is at least that new) */
+    uint64_t generation;
     /* frees what a larger job (one that embeds this one) owns; optional */
     void (*dispose_extra)(store_job_t *job);
     store_args_t a;
@@ -79,7 +82,15 @@ struct st_hl_store_t {
         void *data;
     } observers[4];
     size_t num_observers;
-    atomic_int uploads; /* blob uploads whose bytes are in memory */
+    atomic_int uploads;              /* blob uploads whose bytes are in memory */
+    atomic_uint_fast64_t generation; /* moves after every committed write batch, before its answers */
+    /* test hook: searches wait here while held (hl_store_test_hold_searches) */
+    struct {
+        pthread_mutex_t mutex;
+        pthread_cond_t cond;
+        bool on;
+        unsigned waiting;
+    } search_hold;
 };
 
 /** A new job for `op` (args zeroed for the caller to fill; strings it sets are owned by the job). Any thread. */
@@ -87,6 +98,9 @@ store_job_t *store_job_new(hl_store_t *s, hl_reply_to_t *to, store_op_fn op, con
 
 /** The same for a job type that embeds store_job_t first, of `size` bytes. */
 store_job_t *store_job_new_sized(hl_store_t *s, hl_reply_to_t *to, store_op_fn op, const char *device_id, size_t size);
+
+/** Test hook: waits (at most 30 s) while searches are held. A search reader's thread. */
+void store_search_hold_wait(hl_store_t *s);
 
 /** Posts a job to the writer. */
 void store_post_write(store_job_t *job);

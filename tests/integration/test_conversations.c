@@ -5,6 +5,7 @@
  * delete with partial failures; title/model/profile updates; archive/unarchive; ack with per-device unread counts; run
  * cancel; approvals; clear and archive plans. One daemon is shared by the TCase.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,6 +577,64 @@ START_TEST(test_search_query_cap)
 }
 END_TEST
 
+/* A search held in the store (test hook) while a list is asked for: the list must not wait behind it. */
+typedef struct st_bg_call_t {
+    hlt_proto_t proto;
+    const char *path;
+    long status;
+    int done; /* __atomic */
+} bg_call_t;
+
+static void *bg_get(void *arg)
+{
+    bg_call_t *c = arg;
+    hlt_response_t res;
+    hlt_api(D, c->proto, "GET", c->path, TOK, NULL, &res);
+    c->status = res.status;
+    hlt_response_free(&res);
+    __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static json_int_t search_hold(int on)
+{
+    json_t *j = hltc_call(D, HLT_H1, NULL, "POST", "/__test/search-hold", on ? "{\"hold\":true}" : "{\"hold\":false}", 200);
+    json_int_t waiting = json_integer_value(json_object_get(j, "waiting"));
+    json_decref(j);
+    return waiting;
+}
+
+START_TEST(test_list_not_behind_search)
+{
+    hlt_proto_t proto = _i == 0 ? HLT_H1 : HLT_H2C;
+    char *q = hl_calloc(1, 257);
+    for (size_t i = 0; i < 256; ++i)
+        q[i] = (char)('a' + i % 23); /* 256 characters: the longest query allowed, one long FTS5 phrase */
+    char path[400];
+    snprintf(path, sizeof(path), "/api/v1/conversations/search?q=%s", q);
+    search_hold(1);
+    bg_call_t search = {.proto = proto, .path = path};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, bg_get, &search), 0);
+    /* the search is in the store, waiting: nothing else is left to chance */
+    long deadline = hlt_now_ms() + 10000;
+    while (search_hold(1) < 1 && hlt_now_ms() < deadline)
+        hlt_sleep_ms(10);
+    ck_assert_msg(search_hold(1) == 1, "the search never reached the store");
+    /* lists, messages and a short search are answered while it waits */
+    char *id = hltc_create(D, proto, TOK, "not behind a search");
+    json_decref(get_list(proto, "/api/v1/conversations?limit=5", 5));
+    json_decref(hltc_messages(D, proto, TOK, id));
+    json_decref(hltc_call(D, proto, TOK, "GET", "/api/v1/conversations/archived?limit=3", NULL, 200));
+    ck_assert_msg(!__atomic_load_n(&search.done, __ATOMIC_ACQUIRE), "the held search was answered before its release");
+    search_hold(0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(search.status, 200);
+    free(id);
+    free(q);
+}
+END_TEST
+
 /* ---- soft delete ---- */
 
 START_TEST(test_soft_delete)
@@ -1090,6 +1149,7 @@ Suite *suite_conversations(void)
     tcase_add_test(tc, test_search);
     tcase_add_test(tc, test_search_unicode_case);
     tcase_add_test(tc, test_search_query_cap);
+    tcase_add_loop_test(tc, test_list_not_behind_search, 0, 2);
     tcase_add_test(tc, test_soft_delete);
     tcase_add_test(tc, test_bulk_delete);
     tcase_add_test(tc, test_updates);

@@ -1,0 +1,75 @@
+/*
+ * Answers kept per worker for reads that are asked again and again (a phone refreshing its conversation list): an entry
+ * is the exact response body of a key (route, device and parameters) together with the data version it was read at, and
+ * it is served only while the data source still reports that version. Each worker has its own small direct-mapped table,
+ * so there are no locks; a colliding key simply replaces the entry. Bounded: 256 entries of at most 64 KiB of body
+ * per worker.
+ */
+#include <string.h>
+
+#include "hl/http.h"
+#include "worker.h"
+
+#define SLOTS 256
+#define MAX_BODY (64 * 1024)
+
+typedef struct st_cache_entry_t {
+    char *key;
+    uint64_t version;
+    char *body;
+    size_t len;
+} cache_entry_t;
+
+struct st_hl_reply_cache_t {
+    cache_entry_t slots[SLOTS];
+};
+
+static size_t slot_of(const char *key)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *key; ++key)
+        h = (h ^ (unsigned char)*key) * 1099511628211ull;
+    return (size_t)(h % SLOTS);
+}
+
+static struct st_hl_reply_cache_t *cache_of(hl_worker_t *w)
+{
+    if (w->reply_cache == NULL)
+        w->reply_cache = hl_calloc(1, sizeof(*w->reply_cache));
+    return w->reply_cache;
+}
+
+bool hl_reply_cache_serve(hl_request_t *r, const char *key, uint64_t version)
+{
+    cache_entry_t *e = &cache_of(r->worker)->slots[slot_of(key)];
+    if (e->key == NULL || e->version != version || strcmp(e->key, key) != 0)
+        return false;
+    hl_reply_bytes(r, 200, "application/json; charset=utf-8", e->body, e->len);
+    return true;
+}
+
+void hl_reply_cache_put(hl_worker_t *w, const char *key, uint64_t version, const char *body, size_t len)
+{
+    if (len > MAX_BODY)
+        return;
+    cache_entry_t *e = &cache_of(w)->slots[slot_of(key)];
+    free(e->key);
+    free(e->body);
+    e->key = hl_strdup(key);
+    e->version = version;
+    e->body = hl_malloc(len ? len : 1);
+    memcpy(e->body, body, len);
+    e->len = len;
+}
+
+void hl_reply_cache_dispose(hl_worker_t *w)
+{
+    if (w->reply_cache == NULL)
+        return;
+    for (size_t i = 0; i < SLOTS; ++i) {
+        free(w->reply_cache->slots[i].key);
+        free(w->reply_cache->slots[i].body);
+    }
+    free(w->reply_cache);
+    w->reply_cache = NULL;
+}
