@@ -607,9 +607,10 @@ static json_int_t search_hold(int on)
 START_TEST(test_list_not_behind_search)
 {
     hlt_proto_t proto = _i == 0 ? HLT_H1 : HLT_H2C;
-    char *q = hl_calloc(1, 257);
+    char *q = hl_calloc(1, 257), tag[13];
+    hltc_tag(tag, 12); /* a query never asked before: no answer to it can be cached */
     for (size_t i = 0; i < 256; ++i)
-        q[i] = (char)('a' + i % 23); /* 256 characters: the longest query allowed, one long FTS5 phrase */
+        q[i] = i < 12 ? tag[i] : (char)('a' + i % 23); /* 256 characters: the longest query allowed, one long FTS5 phrase */
     char path[400];
     snprintf(path, sizeof(path), "/api/v1/conversations/search?q=%s", q);
     search_hold(1);
