@@ -34,8 +34,8 @@ typedef enum en_hl_result_kind_t {
 /**
  * Bytes produced in chunks by another thread (a file read off the workers). read() fetches the next chunk of at most
  * `max` bytes and calls done(ctx, data, len, err) exactly once, from any thread: `data` stays valid until the next read
- * or close; len 0 means the end; err non-zero a failure. One read at a time. close() frees the source (any thread, never
- * while a read is outstanding).
+ * or close; len 0 means the end; err non-zero a failure. One read at a time. close() frees the source at once (any
+ * thread, never while a read is outstanding).
  */
 typedef struct st_hl_byte_source_t hl_byte_source_t;
 struct st_hl_byte_source_t {

@@ -89,7 +89,7 @@ int device_load(hl_db_t *db, const char *id, device_row_t *row)
 {
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?1");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int found = sqlite3_step(st) == SQLITE_ROW;
+    int found = hl_db_step(st) == SQLITE_ROW;
     if (found)
         read_row(st, row);
     sqlite3_reset(st);
@@ -101,7 +101,7 @@ int device_load_by(hl_db_t *db, int by_app_instance, const char *value, device_r
     sqlite3_stmt *st = by_app_instance ? hl_db_stmt(db, "SELECT " DEVICE_COLUMNS " FROM devices WHERE app_instance_hash = ?1")
                                        : hl_db_stmt(db, "SELECT " DEVICE_COLUMNS " FROM devices WHERE refresh_token_hash = ?1");
     sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
-    int found = sqlite3_step(st) == SQLITE_ROW;
+    int found = hl_db_step(st) == SQLITE_ROW;
     if (found)
         read_row(st, row);
     sqlite3_reset(st);
@@ -147,7 +147,7 @@ json_t *device_summary_json(hl_db_t *db, auth_effects_t *fx)
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT count(*), count(*) FILTER (WHERE revoked_at IS NULL) FROM devices "
                                       "WHERE app_hidden_at IS NULL");
     unsigned total = 0, active = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (hl_db_step(st) == SQLITE_ROW) {
         total = (unsigned)sqlite3_column_int64(st, 0);
         active = (unsigned)sqlite3_column_int64(st, 1);
     }
@@ -248,7 +248,7 @@ int device_revoke(hl_db_t *db, device_row_t *row, int64_t now, auth_effects_t *f
     sqlite3_stmt *st = hl_db_stmt(db, "UPDATE devices SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
     sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
-    int rc = sqlite3_step(st);
+    int rc = hl_db_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return -EIO;
@@ -342,7 +342,7 @@ static int rotate(hl_db_t *db, device_row_t *row, int64_t now, token_pair_t *pai
                                           "WHERE id = ?1");
         sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);
-        int rc = sqlite3_step(st);
+        int rc = hl_db_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
             return -EIO;
@@ -355,7 +355,7 @@ static int rotate(hl_db_t *db, device_row_t *row, int64_t now, token_pair_t *pai
     sqlite3_bind_text(st, 4, rh, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, pair->refresh_expires_at);
     sqlite3_bind_int64(st, 6, now);
-    int rc = sqlite3_step(st);
+    int rc = hl_db_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return -EIO;
@@ -395,7 +395,7 @@ static int unbind_app_instance(hl_db_t *db, const char *device_id)
 {
     sqlite3_stmt *st = hl_db_stmt(db, "UPDATE devices SET app_instance_hash = NULL WHERE id = ?1");
     sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    int rc = hl_db_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -EIO;
 }
@@ -424,7 +424,7 @@ static int update_descriptor(hl_db_t *db, device_row_t *row, const char *label, 
     else
         sqlite3_bind_null(st, 4);
     sqlite3_bind_int64(st, 5, now);
-    int rc = sqlite3_step(st);
+    int rc = hl_db_step(st);
     sqlite3_reset(st);
     row->updated_at = now;
     return rc == SQLITE_DONE ? 0 : -EIO;
@@ -448,7 +448,7 @@ static int insert_device(hl_db_t *db, device_row_t *row)
     sqlite3_bind_text(st, 6, pa, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, pr, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, row->created_at);
-    int rc = sqlite3_step(st);
+    int rc = hl_db_step(st);
     sqlite3_reset(st);
     free(pa);
     free(pr);
@@ -480,7 +480,7 @@ static int exec_create_session(hl_json_job_t *base, hl_db_t *db)
             if (row.app_hidden_at != 0) {
                 sqlite3_stmt *st = hl_db_stmt(db, "UPDATE devices SET app_hidden_at = NULL WHERE id = ?1");
                 sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
-                sqlite3_step(st);
+                hl_db_step(st);
                 sqlite3_reset(st);
                 row.app_hidden_at = 0;
             }
@@ -554,7 +554,7 @@ static int maybe_bind_app_instance(hl_db_t *db, device_row_t *row, const char *a
                                       "(SELECT 1 FROM devices WHERE app_instance_hash = ?2)");
     sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, h, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    int rc = hl_db_step(st);
     int changed = sqlite3_changes(hl_db_conn(db)) > 0;
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -617,7 +617,7 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
     }
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT device_id FROM retired_refresh_tokens WHERE token_hash = ?1");
     sqlite3_bind_text(st, 1, h, -1, SQLITE_STATIC);
-    char *reused_by = sqlite3_step(st) == SQLITE_ROW ? hl_db_text(st, 0) : NULL;
+    char *reused_by = hl_db_step(st) == SQLITE_ROW ? hl_db_text(st, 0) : NULL;
     sqlite3_reset(st);
     if (reused_by != NULL && device_load(db, reused_by, &row) == 0 && row.revoked_at == 0) {
         /* an old refresh token came back after its grace: someone holds a stolen copy, so the device is revoked */
@@ -708,7 +708,7 @@ static int on_open(hl_db_t *db)
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT " DEVICE_COLUMNS " FROM devices WHERE revoked_at IS NULL AND access_expires_at > ?1");
     sqlite3_bind_int64(st, 1, now);
     size_t n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hl_db_step(st) == SQLITE_ROW) {
         device_row_t row;
         read_row(st, &row);
         hl_token_hash_t h;
@@ -735,7 +735,7 @@ static void on_tick(hl_db_t *db)
     hl_token_table_prune(now);
     sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM retired_refresh_tokens WHERE expires_at <= ?1");
     sqlite3_bind_int64(st, 1, now);
-    sqlite3_step(st);
+    hl_db_step(st);
     sqlite3_reset(st);
 }
 

@@ -86,7 +86,7 @@ static int exec_list(hl_json_job_t *base, hl_db_t *db)
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT id FROM devices WHERE app_hidden_at IS NULL "
                                       "ORDER BY (revoked_at IS NOT NULL), created_at DESC, id");
     json_t *devices = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hl_db_step(st) == SQLITE_ROW) {
         /* ids first, rows after: hl_db_stmt statements are shared, so no nesting of the same statement */
         json_array_append_new(devices, json_string((const char *)sqlite3_column_text(st, 0)));
     }
@@ -132,7 +132,7 @@ static int exec_rename(hl_json_job_t *base, hl_db_t *db)
     sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, job->label, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
-    int rc = sqlite3_step(st);
+    int rc = hl_db_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         ret = -1;
@@ -199,7 +199,7 @@ static int exec_hide(hl_json_job_t *base, hl_db_t *db)
         sqlite3_stmt *st = hl_db_stmt(db, "UPDATE devices SET app_hidden_at = ?2 WHERE id = ?1");
         sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);
-        int rc = sqlite3_step(st);
+        int rc = hl_db_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
             ret = -1;
@@ -244,7 +244,7 @@ static int exec_seen(hl_json_job_t *base, hl_db_t *db)
         sqlite3_bind_text(st, 3, row.model, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 3);
-    int rc = sqlite3_step(st);
+    int rc = hl_db_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         device_row_dispose(&row);
@@ -257,7 +257,7 @@ static int exec_seen(hl_json_job_t *base, hl_db_t *db)
                             "(SELECT 1 FROM devices WHERE app_instance_hash = ?2)");
         sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, h, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(hl_db_conn(db)) > 0) {
+        if (hl_db_step(st) == SQLITE_DONE && sqlite3_changes(hl_db_conn(db)) > 0) {
             row.app_instance_hash = hl_strdup(h);
             changed = 1;
         }

@@ -145,7 +145,7 @@ int session_load(hl_db_t *db, const char *id, session_row_t *row)
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT id, link_id, display_name, local_api_url, preferred_urls, code_hash, created_at, "
                                       "expires_at, claimed_at, closed_at, failed_attempts FROM pairing_sessions WHERE id = ?1");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int found = sqlite3_step(st) == SQLITE_ROW;
+    int found = hl_db_step(st) == SQLITE_ROW;
     if (found) {
         memset(row, 0, sizeof(*row));
         row->id = hl_db_text(st, 0);
@@ -569,7 +569,7 @@ static int exec_enroll(hl_json_job_t *base, hl_db_t *db)
                                       "expires_at > ?2");
     sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
-    int found = sqlite3_step(st) == SQLITE_ROW;
+    int found = hl_db_step(st) == SQLITE_ROW;
     if (found)
         job->session_id = hl_db_text(st, 0);
     sqlite3_reset(st);

@@ -80,12 +80,11 @@ typedef struct st_blob_source_t {
     int fd;
     uint64_t offset;
     char *buf;
-    /* the outstanding read or close, as a reader job */
+    /* the outstanding read, as a reader job */
     hl_db_job_t job;
     size_t want;
     ssize_t got;
     int err;
-    bool closing;
     void (*done)(void *ctx, const char *data, size_t len, int err);
     void *ctx;
 } blob_source_t;
@@ -93,10 +92,6 @@ typedef struct st_blob_source_t {
 static int run_chunk(hl_db_job_t *base, hl_db_t *db)
 {
     blob_source_t *b = HL_STRUCT_FROM_MEMBER(blob_source_t, job, base);
-    if (b->closing) {
-        close(b->fd);
-        return 0;
-    }
     do
         b->got = pread(b->fd, b->buf, b->want, (off_t)b->offset);
     while (b->got < 0 && errno == EINTR);
@@ -109,11 +104,6 @@ static int run_chunk(hl_db_job_t *base, hl_db_t *db)
 static void complete_chunk(hl_db_job_t *base, int status)
 {
     blob_source_t *b = HL_STRUCT_FROM_MEMBER(blob_source_t, job, base);
-    if (b->closing) {
-        free(b->buf);
-        free(b);
-        return;
-    }
     b->done(b->ctx, b->buf, b->got > 0 ? (size_t)b->got : 0, b->err != 0 ? b->err : status != 0 ? EIO : 0);
 }
 
@@ -128,12 +118,14 @@ static void source_read(hl_byte_source_t *src, size_t max, void (*done)(void *ct
     hl_db_readers_post(b->store->readers, &b->job);
 }
 
+/* Closing a regular file's descriptor does not wait for the disk, so it happens on the caller's thread: the source can
+ * be closed at any time, even after the store's readers stopped. */
 static void source_close(hl_byte_source_t *src)
 {
     blob_source_t *b = (blob_source_t *)src;
-    b->closing = true; /* the file is closed on a reader too */
-    hl_db_job_init(&b->job, run_chunk, complete_chunk);
-    hl_db_readers_post(b->store->readers, &b->job);
+    close(b->fd);
+    free(b->buf);
+    free(b);
 }
 
 /* The answer of a blob read: its bytes as a stream, with its MIME type and file name. */

@@ -183,6 +183,9 @@ json_t *conv_runtime(const conv_row_t *row)
 
 int conv_soft_delete(store_job_t *job, hl_db_t *db, conv_row_t *row)
 {
+    /* its runs end with it: none is left running upstream, and none queued starts later */
+    if (runs_stop_all(job, db, row->id) != 0 || conv_reload(db, row) != 0)
+        return -1;
     sqlite3_stmt *st =
         hl_db_stmt(db, "UPDATE conversations SET status = 'deleted_soft', deleted_at = ?2, updated_at = ?2 WHERE id = ?1");
     sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);

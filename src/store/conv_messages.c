@@ -649,6 +649,38 @@ Exit:
     return ret;
 }
 
+int runs_stop_all(store_job_t *job, hl_db_t *db, const char *conversation_id)
+{
+    sqlite3_stmt *st =
+        hl_db_stmt(db, "SELECT id FROM runs WHERE conversation_id = ?1 AND status IN ('queued', 'running') ORDER BY rowid");
+    sqlite3_bind_text(st, 1, conversation_id, -1, SQLITE_STATIC);
+    json_t *ids = json_array();
+    while (hl_db_step(st) == SQLITE_ROW)
+        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    int ret = 0;
+    for (size_t i = 0; ret == 0 && i < json_array_size(ids); ++i) {
+        run_row_t r;
+        if (run_load(db, json_string_value(json_array_get(ids, i)), &r) != 0) {
+            ret = -1;
+            break;
+        }
+        int was_running = strcmp(r.status, "running") == 0;
+        if (finish_run(job, db, &r, "cancelled", NULL, NULL) != 0 ||
+            message_event(job, db, "message.updated", r.assistant_id, r.id) != 0 ||
+            run_event(job, db, "run.cancelled", r.id, NULL) != 0) {
+            ret = -1;
+        } else if (was_running) {
+            if (job->cancel_runs == NULL)
+                job->cancel_runs = json_array();
+            json_array_append_new(job->cancel_runs, json_string(r.id));
+        }
+        run_row_dispose(&r);
+    }
+    json_decref(ids);
+    return ret;
+}
+
 /* ---- approvals ---- */
 
 int op_resolve_approval(store_job_t *job, hl_db_t *db)

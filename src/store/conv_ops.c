@@ -258,14 +258,16 @@ int op_set_model(store_job_t *job, hl_db_t *db)
     conv_row_t row;
     if (conv_require(job, db, job->a.conversation_id, 1, &row) != 0)
         return -1;
-    const char *model = job->a.model_id;
+    /* NULL or "" clears the override (SQL NULL, so runs fall back to the profile's model) */
+    const char *model = job->a.model_id != NULL && job->a.model_id[0] != '\0' ? job->a.model_id : NULL;
     int ret = -1;
     /* the override is kept on the conversation and sent with its next runs (the original lost it) */
     if (set_column(db, "UPDATE conversations SET model_override = ?2 WHERE id = ?1", row.id, model) == 0 &&
         conversation_updated(job, db, &row) == 0)
         ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
-                             json_pack("{s:s, s:s, s:o, s:I}", "conversation_id", row.id, "model_override", model, "runtime",
-                                       conv_runtime(&row), "last_event_seq", (json_int_t)row.last_event_seq));
+                             json_pack("{s:s, s:o, s:o, s:I}", "conversation_id", row.id, "model_override",
+                                       model != NULL ? json_string(model) : json_null(), "runtime", conv_runtime(&row),
+                                       "last_event_seq", (json_int_t)row.last_event_seq));
     conv_row_dispose(&row);
     return ret;
 }

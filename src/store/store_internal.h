@@ -181,6 +181,9 @@ int conv_soft_delete(store_job_t *job, hl_db_t *db, conv_row_t *row);
 /** Archives an active conversation (status, archived_at, conversation.archived). 0 or -1. */
 int conv_do_archive(store_job_t *job, hl_db_t *db, conv_row_t *row);
 
+/** Cancels every queued and running run of a conversation (it is going away), stopping the running one upstream. 0 or -1. */
+int runs_stop_all(store_job_t *job, hl_db_t *db, const char *conversation_id);
+
 /** Starts the oldest queued run of a conversation when none is running (after a run ended). 0 or -1. */
 int runs_start_next(store_job_t *job, hl_db_t *db, const char *conversation_id);
 
