@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "auth_internal.h"
+#include "hl/json_util.h"
 #include "hl/link.h"
 #include "hl/clock.h"
 #include "hl/ids.h"
@@ -108,12 +109,6 @@ int device_load_by(hl_db_t *db, int by_app_instance, const char *value, device_r
     return found ? 0 : -ENOENT;
 }
 
-json_t *iso_or_null(int64_t ms)
-{
-    char buf[HL_ISO_TIME_LEN];
-    return ms != 0 ? json_string(hl_format_iso(ms, buf)) : json_null();
-}
-
 static json_t *str_or_null(const char *s)
 {
     return s != NULL ? json_string(s) : json_null();
@@ -129,14 +124,14 @@ json_t *device_item_json(const device_row_t *row, const char *current_id)
 {
     json_t *j = device_json(row);
     json_object_set_new(j, "status", json_string(row->revoked_at != 0 ? "revoked" : "active"));
-    json_object_set_new(j, "paired_at", iso_or_null(row->created_at));
-    json_object_set_new(j, "created_at", iso_or_null(row->created_at));
-    json_object_set_new(j, "updated_at", iso_or_null(row->updated_at));
-    json_object_set_new(j, "access_expires_at", iso_or_null(row->access_expires_at));
-    json_object_set_new(j, "refresh_expires_at", iso_or_null(row->refresh_expires_at));
-    json_object_set_new(j, "last_seen_at", iso_or_null(row->last_seen_at));
-    json_object_set_new(j, "revoked_at", iso_or_null(row->revoked_at));
-    json_object_set_new(j, "app_hidden_at", iso_or_null(row->app_hidden_at));
+    json_object_set_new(j, "paired_at", hl_json_iso(row->created_at));
+    json_object_set_new(j, "created_at", hl_json_iso(row->created_at));
+    json_object_set_new(j, "updated_at", hl_json_iso(row->updated_at));
+    json_object_set_new(j, "access_expires_at", hl_json_iso(row->access_expires_at));
+    json_object_set_new(j, "refresh_expires_at", hl_json_iso(row->refresh_expires_at));
+    json_object_set_new(j, "last_seen_at", hl_json_iso(row->last_seen_at));
+    json_object_set_new(j, "revoked_at", hl_json_iso(row->revoked_at));
+    json_object_set_new(j, "app_hidden_at", hl_json_iso(row->app_hidden_at));
     json_object_set_new(j, "app_instance_bound", json_boolean(row->app_instance_hash != NULL));
     json_object_set_new(j, "current", json_boolean(current_id != NULL && strcmp(current_id, row->id) == 0));
     return j;
@@ -377,9 +372,9 @@ static json_t *session_json(const device_row_t *row, const token_pair_t *pair, i
                             json_pack("{s:s?, s:s}", "link_id", svc->identity->link_id, "display_name", HL_DISPLAY_NAME));
     json_object_set_new(j, "device", device_json(row));
     json_object_set_new(j, "access_token",
-                        json_pack("{s:s, s:o}", "token", pair->access, "expires_at", iso_or_null(pair->access_expires_at)));
+                        json_pack("{s:s, s:o}", "token", pair->access, "expires_at", hl_json_iso(pair->access_expires_at)));
     json_object_set_new(j, "refresh_token",
-                        json_pack("{s:s, s:o}", "token", pair->refresh, "expires_at", iso_or_null(pair->refresh_expires_at)));
+                        json_pack("{s:s, s:o}", "token", pair->refresh, "expires_at", hl_json_iso(pair->refresh_expires_at)));
     return j;
 }
 

@@ -20,10 +20,7 @@ bool hl_device_id_valid(const char *id)
 
 static char *string_alias(json_t *body, const char *a, const char *b)
 {
-    json_t *v = json_object_get(body, a);
-    if (!json_is_string(v) && b != NULL)
-        v = json_object_get(body, b);
-    return json_is_string(v) ? hl_strdup(json_string_value(v)) : NULL;
+    return hl_strdup(hl_json_alias(body, a, b));
 }
 
 void hl_device_descriptor_from_json(hl_device_descriptor_t *d, json_t *body)

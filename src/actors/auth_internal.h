@@ -7,6 +7,7 @@
 
 #include "hl/auth.h"
 #include "hl/json_job.h"
+#include "hl/json_util.h"
 #include "hl/token_table.h"
 
 typedef struct st_device_row_t {
@@ -69,8 +70,5 @@ int device_revoke(hl_db_t *db, device_row_t *row, int64_t now, auth_effects_t *f
 void fx_put(auth_effects_t *fx, const device_row_t *row);
 /** Queues "remove this access hash". */
 void fx_remove(auth_effects_t *fx, const char *access_hash_hex);
-
-/** Formats ms as ISO or JSON null for 0. */
-json_t *iso_or_null(int64_t ms);
 
 #endif

@@ -9,6 +9,7 @@
 #include "hl/link.h"
 #include "hl/clock.h"
 #include "hl/ids.h"
+#include "hl/json_util.h"
 #include "hl/log.h"
 #include "hl/snapshot.h"
 #include "hl/tokens.h"
@@ -183,18 +184,13 @@ const char *session_state(const session_row_t *row, int64_t now)
     return "waiting";
 }
 
-static json_t *iso(int64_t ms)
-{
-    char buf[HL_ISO_TIME_LEN];
-    return json_string(hl_format_iso(ms, buf));
-}
-
 static json_t *session_json(const session_row_t *row)
 {
     json_t *urls = json_loads(row->preferred_urls, 0, NULL);
     return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "session_id", row->id, "link_id", row->link_id, "display_name",
                      row->display_name, "local_api_url", row->local_api_url, "preferred_urls", urls ? urls : json_array(),
-                     "created_at", iso(row->created_at), "expires_at", iso(row->expires_at), "claimed", row->claimed_at != 0);
+                     "created_at", hl_json_iso(row->created_at), "expires_at", hl_json_iso(row->expires_at), "claimed",
+                     row->claimed_at != 0);
 }
 
 json_t *pairing_qr_payload(const session_row_t *row, const char *code)
@@ -295,7 +291,7 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
     }
     json_t *result =
         json_pack("{s:o, s:o, s:s, s:s, s:o}", "qr_payload", pairing_qr_payload(&row, job->code), "pairing_page_urls", page_urls,
-                  "session_id", job->session_id, "connect_token", job->code, "expires_at", iso(job->expires_at));
+                  "session_id", job->session_id, "connect_token", job->code, "expires_at", hl_json_iso(job->expires_at));
     session_row_dispose(&row);
     json_decref(urls);
     return hl_json_job_ok(base, HL_RESULT_OK, result);
@@ -539,12 +535,11 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
     return ret;
 }
 
-static char *string_alias(json_t *body, const char *a, const char *b)
+/* A claim's fields: the first alias present as a non-empty string, copied. */
+static char *nonempty_alias(json_t *body, const char *a, const char *b)
 {
-    json_t *v = json_object_get(body, a);
-    if (!json_is_string(v))
-        v = json_object_get(body, b);
-    return json_is_string(v) && json_string_length(v) > 0 ? hl_strdup(json_string_value(v)) : NULL;
+    const char *v = hl_json_alias(body, a, b);
+    return v != NULL && v[0] != '\0' ? hl_strdup(v) : NULL;
 }
 
 void hl_pairing_claim(hl_reply_to_t *reply_to, json_t *body, const char *peer)
@@ -552,8 +547,8 @@ void hl_pairing_claim(hl_reply_to_t *reply_to, json_t *body, const char *peer)
     claim_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec_claim);
     job->super.after_commit = claim_after_commit;
     job->super.dispose = claim_dispose;
-    job->session_id = string_alias(body, "session_id", "sessionId");
-    job->claim_token = string_alias(body, "claim_token", "claimToken");
+    job->session_id = nonempty_alias(body, "session_id", "sessionId");
+    job->claim_token = nonempty_alias(body, "claim_token", "claimToken");
     job->peer = hl_strdup(peer);
     hl_device_descriptor_from_json(&job->desc, body);
     hl_db_actor_post(self, &job->super.super);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hl/clock.h"
+#include "hl/json_util.h"
 #include "hl/fsutil.h"
 #include "hl/ids.h"
 #include "store_internal.h"
@@ -29,7 +30,7 @@ static json_t *blob_json(hl_db_t *db, const char *blob_id)
     if (hl_db_step(st) == SQLITE_ROW)
         b = json_pack("{s:s, s:I, s:s, s:s, s:o}", "id", (const char *)sqlite3_column_text(st, 0), "size",
                       (json_int_t)sqlite3_column_int64(st, 1), "mime", (const char *)sqlite3_column_text(st, 2), "filename",
-                      (const char *)sqlite3_column_text(st, 3), "created_at", store_iso(sqlite3_column_int64(st, 4)));
+                      (const char *)sqlite3_column_text(st, 3), "created_at", hl_json_iso(sqlite3_column_int64(st, 4)));
     sqlite3_reset(st);
     if (b == NULL)
         return NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "hl/json_util.h"
 
 #define CONV_COLUMNS                                                                                                               \
     "rowid, id, title, status, profile, model_override, model, provider, last_event_seq, input_tokens, output_tokens, "            \
@@ -151,9 +152,9 @@ json_t *conv_summary(hl_db_t *db, const conv_row_t *row, const char *device_id)
     json_t *usage = json_pack("{s:I, s:I, s:I}", "input_tokens", (json_int_t)row->input_tokens, "output_tokens",
                               (json_int_t)row->output_tokens, "total_tokens", (json_int_t)row->total_tokens);
     if (row->stats_updated_at != 0)
-        json_object_set_new(usage, "updated_at", store_iso(row->stats_updated_at));
+        json_object_set_new(usage, "updated_at", hl_json_iso(row->stats_updated_at));
     return json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:s, s:I}", "id", row->id, "title", row->title, "created_at",
-                     store_iso(row->created_at), "updated_at", store_iso(row->updated_at), "last_event_seq",
+                     hl_json_iso(row->created_at), "updated_at", hl_json_iso(row->updated_at), "last_event_seq",
                      (json_int_t)row->last_event_seq, "usage", usage, "profile", profile_json(row), "last_message",
                      last_message(db, row), "status", row->status, "unread_count", unread_count(db, row, device_id));
 }
@@ -177,7 +178,7 @@ json_t *conv_runtime(const conv_row_t *row)
     }
     json_object_set_new(ctx, "source", json_string(model != NULL ? "estimated" : "unknown"));
     if (row->stats_updated_at != 0)
-        json_object_set_new(ctx, "updated_at", store_iso(row->stats_updated_at));
+        json_object_set_new(ctx, "updated_at", hl_json_iso(row->stats_updated_at));
     return json_pack("{s:o, s:o, s:o}", "profile", profile_json(row), "model", m, "context", ctx);
 }
 

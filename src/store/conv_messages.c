@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "hl/json_util.h"
 
 #define TITLE_UTF16_UNITS 60
 
@@ -37,8 +38,8 @@ static json_t *message_from_row(hl_db_t *db, sqlite3_stmt *st)
         json_object_set_new(m, "run_id", json_string((const char *)sqlite3_column_text(st, 4)));
     if (sqlite3_column_type(st, 5) != SQLITE_NULL)
         json_object_set_new(m, "client_message_id", json_string((const char *)sqlite3_column_text(st, 5)));
-    json_object_set_new(m, "created_at", store_iso(sqlite3_column_int64(st, 8)));
-    json_object_set_new(m, "updated_at", store_iso(sqlite3_column_int64(st, 9)));
+    json_object_set_new(m, "created_at", hl_json_iso(sqlite3_column_int64(st, 8)));
+    json_object_set_new(m, "updated_at", hl_json_iso(sqlite3_column_int64(st, 9)));
     if (strcmp(role, "assistant") == 0) {
         json_t *sender = json_pack("{s:s, s:s, s:s}", "id", "agent_default", "type", "agent", "display_name", "Hermes");
         if (sqlite3_column_type(st, 6) != SQLITE_NULL)
@@ -119,9 +120,9 @@ static json_t *run_json(const run_row_t *r)
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:s}", "id", r->id, "kind", "agent", "conversation_id",
                           r->conversation_id, "trigger_message_id", r->trigger_id, "assistant_message_id", r->assistant_id,
                           "hermes_session_id", "status", r->status);
-    json_object_set_new(j, "started_at", store_iso(r->started_at));
+    json_object_set_new(j, "started_at", hl_json_iso(r->started_at));
     if (r->completed_at != 0)
-        json_object_set_new(j, "completed_at", store_iso(r->completed_at));
+        json_object_set_new(j, "completed_at", hl_json_iso(r->completed_at));
     if (r->profile != NULL) {
         json_object_set_new(j, "profile_name_snapshot", json_string(r->profile));
         json_object_set_new(j, "profile", json_string(r->profile));
@@ -715,7 +716,7 @@ int op_resolve_approval(store_job_t *job, hl_db_t *db)
     json_t *approval =
         json_pack("{s:s, s:s, s:s, s:s, s:[s,s,s,s], s:o, s:o, s:s, s:b}", "id", approval_id, "status", status, "kind", kind,
                   "command", command != NULL ? command : "", "choices", "once", "session", "always", "deny", "created_at",
-                  store_iso(created), "resolved_at", store_iso(job->now), "decision", decision, "resume_available", 0);
+                  hl_json_iso(created), "resolved_at", hl_json_iso(job->now), "decision", decision, "resume_available", 0);
     if (hl_db_exec(st) == 0 &&
         store_event(job, db, conv.id, "approval.resolved", message_id, run_id, json_pack("{s:O}", "approval", approval)) >= 0 &&
         conv_reload(db, &conv) == 0) {

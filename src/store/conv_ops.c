@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hl/tokens.h"
+#include "hl/json_util.h"
 #include "store_internal.h"
 
 #define PLAN_TTL_MS (60LL * 60 * 1000)
@@ -162,7 +163,7 @@ int op_delete(store_job_t *job, hl_db_t *db)
     if (conv_soft_delete(job, db, &row) == 0)
         ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
                              json_pack("{s:s, s:b, s:o, s:b}", "conversation_id", row.id, "hermes_deleted", 0, "deleted_at",
-                                       store_iso(row.deleted_at), "blob_gc_completed", 1));
+                                       hl_json_iso(row.deleted_at), "blob_gc_completed", 1));
     conv_row_dispose(&row);
     return ret;
 }
@@ -184,7 +185,7 @@ static json_t *delete_one(store_job_t *job, hl_db_t *db, const char *id, int *fa
     if (conv_soft_delete(job, db, &row) == 0) {
         *failed = 0;
         item = json_pack("{s:s, s:b, s:o, s:s}", "conversation_id", row.id, "hermes_deleted", 0, "deleted_at",
-                         store_iso(row.deleted_at), "status", "deleted");
+                         hl_json_iso(row.deleted_at), "status", "deleted");
     }
     conv_row_dispose(&row);
     return item;
@@ -298,7 +299,7 @@ int op_archive(store_job_t *job, hl_db_t *db)
     int ret = -1;
     if (conv_do_archive(job, db, &row) == 0)
         ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
-                             json_pack("{s:s, s:o}", "conversation_id", row.id, "archived_at", store_iso(row.archived_at)));
+                             json_pack("{s:s, s:o}", "conversation_id", row.id, "archived_at", hl_json_iso(row.archived_at)));
     conv_row_dispose(&row);
     return ret;
 }
@@ -323,7 +324,7 @@ int op_unarchive(store_job_t *job, hl_db_t *db)
                     json_pack("{s:o}", "conversation", conv_summary(db, &row, job->device_id))) < 0)
         goto Exit;
     ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
-                         json_pack("{s:s, s:o}", "conversation_id", row.id, "unarchived_at", store_iso(job->now)));
+                         json_pack("{s:s, s:o}", "conversation_id", row.id, "unarchived_at", hl_json_iso(job->now)));
 Exit:
     conv_row_dispose(&row);
     return ret;
@@ -440,9 +441,9 @@ int op_plan_create(store_job_t *job, hl_db_t *db)
     json_t *plan = json_pack("{s:s, s:s}", "id", plan_id, "status", "prepared");
     if (clear)
         json_object_set_new(plan, "target_status", json_string("active"));
-    json_object_set_new(plan, "created_at", store_iso(job->now));
-    json_object_set_new(plan, "updated_at", store_iso(job->now));
-    json_object_set_new(plan, "expires_at", store_iso(job->now + PLAN_TTL_MS));
+    json_object_set_new(plan, "created_at", hl_json_iso(job->now));
+    json_object_set_new(plan, "updated_at", hl_json_iso(job->now));
+    json_object_set_new(plan, "expires_at", hl_json_iso(job->now + PLAN_TTL_MS));
     json_object_set_new(plan, "total_count", json_integer((json_int_t)json_array_size(ids)));
     json_object_set_new(plan, clear ? "deleted_count" : "archived_count", json_integer(0));
     json_object_set_new(plan, "failed_count", json_integer(0));
@@ -478,7 +479,7 @@ static json_t *archive_one(store_job_t *job, hl_db_t *db, const char *id, int *f
     json_t *item = NULL;
     if (conv_do_archive(job, db, &row) == 0) {
         *failed = 0;
-        item = json_pack("{s:s, s:o, s:s}", "conversation_id", row.id, "archived_at", store_iso(row.archived_at), "status",
+        item = json_pack("{s:s, s:o, s:s}", "conversation_id", row.id, "archived_at", hl_json_iso(row.archived_at), "status",
                          "archived");
     }
     conv_row_dispose(&row);
@@ -507,8 +508,8 @@ int op_plan_execute(store_job_t *job, hl_db_t *db)
         f ? ++failed : ++done;
     }
     json_object_set_new(plan, "status", json_string("completed"));
-    json_object_set_new(plan, "updated_at", store_iso(job->now));
-    json_object_set_new(plan, "completed_at", store_iso(job->now));
+    json_object_set_new(plan, "updated_at", hl_json_iso(job->now));
+    json_object_set_new(plan, "completed_at", hl_json_iso(job->now));
     json_object_set_new(plan, clear ? "deleted_count" : "archived_count", json_integer((json_int_t)done));
     json_object_set_new(plan, "failed_count", json_integer((json_int_t)failed));
     json_object_set_new(plan, "conversations", items);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hl/clock.h"
+#include "hl/json_util.h"
 #include "hl/fsutil.h"
 #include "hl/ids.h"
 #include "hl/log.h"
@@ -45,12 +46,6 @@ bool hl_blob_id_valid(const char *id)
 char *store_new_id(const char *prefix)
 {
     return hl_random_hex_id(prefix, 16);
-}
-
-json_t *store_iso(int64_t ms)
-{
-    char buf[HL_ISO_TIME_LEN];
-    return ms != 0 ? json_string(hl_format_iso(ms, buf)) : json_null();
 }
 
 /* ---- events ---- */
@@ -125,7 +120,7 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
     json_object_set_new(ev, "payload", payload);
     json_object_set_new(ev, "seq", json_integer(seq));
     json_object_set_new(ev, "conversation_id", json_string(conversation_id));
-    json_object_set_new(ev, "created_at", store_iso(job->now));
+    json_object_set_new(ev, "created_at", hl_json_iso(job->now));
     json_object_set_new(ev, "event_id", json_integer(event_id));
     char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(ev);

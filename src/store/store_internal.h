@@ -12,6 +12,7 @@
 
 #include "hl/db_readers.h"
 #include "hl/json_job.h"
+#include "hl/json_util.h"
 #include "hl/store.h"
 
 #define CONV_DEFAULT_TITLE "New conversation"
@@ -171,9 +172,6 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
 
 /** A new id: prefix + 32 lowercase hex. Caller frees. */
 char *store_new_id(const char *prefix);
-
-/** ISO-8601 string or JSON null for 0. */
-json_t *store_iso(int64_t ms);
 
 /** Soft-deletes a conversation (status, deleted_at, a conversation.deleted event). 0 or -1. */
 int conv_soft_delete(store_job_t *job, hl_db_t *db, conv_row_t *row);
