@@ -16,6 +16,7 @@ Suite *suite_tokens(void);
 Suite *suite_token_table(void);
 Suite *suite_db_actor(void);
 Suite *suite_qr(void);
+Suite *suite_sse_hub(void);
 Suite *suite_store(void);
 
 int main(void)
@@ -35,6 +36,7 @@ int main(void)
     srunner_add_suite(sr, suite_token_table());
     srunner_add_suite(sr, suite_db_actor());
     srunner_add_suite(sr, suite_qr());
+    srunner_add_suite(sr, suite_sse_hub());
     srunner_add_suite(sr, suite_store());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
