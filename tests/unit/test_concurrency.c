@@ -17,9 +17,11 @@
 #include <urcu.h>
 
 #include "hl/actor.h"
+#include "hl/db_readers.h"
 #include "hl/mailbox.h"
 #include "hl/token_table.h"
 #include "hl/tokens.h"
+#include "unit_util.h"
 
 #define STRESS_PER_PRODUCER 100000 /* ~3 s under TSan on 2 cores: no need to scale down */
 #define STRESS_PRODUCERS 4
@@ -693,6 +695,84 @@ static void *actor_producer(void *arg)
     return NULL;
 }
 
+/* ---- reader threads: many producers, several consumers, every job exactly once, all done before stop returns ---- */
+
+#define READER_PRODUCERS 4
+#define READER_JOBS 400
+
+typedef struct st_reader_job_t {
+    hl_db_job_t super;
+    atomic_int *completed;
+    atomic_int *ran;
+    int value, got;
+} reader_job_t;
+
+static int reader_run(hl_db_job_t *base, hl_db_t *db)
+{
+    reader_job_t *j = (reader_job_t *)base;
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT ?1 + 1");
+    sqlite3_bind_int(st, 1, j->value);
+    j->got = hl_db_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_reset(st);
+    atomic_fetch_add(j->ran, 1);
+    return 0;
+}
+
+static void reader_complete(hl_db_job_t *base, int status)
+{
+    reader_job_t *j = (reader_job_t *)base;
+    /* the job ran on this reader, in its own read transaction, and saw its own value */
+    if (status == 0 && j->got == j->value + 1)
+        atomic_fetch_add(j->completed, 1);
+    free(j);
+}
+
+typedef struct st_reader_producer_t {
+    hl_db_readers_t *readers;
+    atomic_int *completed, *ran;
+    int id;
+} reader_producer_t;
+
+static void *reader_producer(void *arg)
+{
+    reader_producer_t *p = arg;
+    for (int i = 0; i < READER_JOBS; ++i) {
+        reader_job_t *j = hl_calloc(1, sizeof(*j));
+        hl_db_job_init(&j->super, reader_run, reader_complete);
+        j->completed = p->completed;
+        j->ran = p->ran;
+        j->value = p->id * READER_JOBS + i;
+        hl_db_readers_post(p->readers, &j->super);
+    }
+    return NULL;
+}
+
+START_TEST(db_readers_many_producers)
+{
+    char *dir = ut_mkdtemp(), *path = ut_path(dir, "r.db");
+    sqlite3 *db;
+    ck_assert_int_eq(hl_db_open(path, false, &db), 0); /* creates the WAL database the readers open read-only */
+    ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+    hl_db_readers_t *readers;
+    ck_assert_int_eq(hl_db_readers_start(&readers, "readers", path, 3, 0, NULL), 0);
+    atomic_int completed = 0, ran = 0;
+    pthread_t t[READER_PRODUCERS];
+    reader_producer_t p[READER_PRODUCERS];
+    for (int i = 0; i < READER_PRODUCERS; ++i) {
+        p[i] = (reader_producer_t){.readers = readers, .completed = &completed, .ran = &ran, .id = i};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, reader_producer, &p[i]), 0);
+    }
+    for (int i = 0; i < READER_PRODUCERS; ++i)
+        pthread_join(t[i], NULL);
+    hl_db_readers_stop(readers); /* runs everything queued first */
+    ck_assert_int_eq(atomic_load(&ran), READER_PRODUCERS * READER_JOBS);
+    ck_assert_int_eq(atomic_load(&completed), READER_PRODUCERS * READER_JOBS);
+    sqlite3_close(db);
+    free(path);
+    ut_rm_rf(dir);
+}
+END_TEST
+
 /* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(actor_multi_producer)
 {
@@ -1025,6 +1105,7 @@ static Suite *suite_concurrency(void)
     tcase_add_test(actor, actor_slots_bound);
     tcase_add_test(actor, actor_slots_concurrent);
     tcase_add_test(actor, actor_multi_producer);
+    tcase_add_test(actor, db_readers_many_producers);
     suite_add_tcase(s, actor);
 
     TCase *tt = tcase_create("token_table");
