@@ -85,7 +85,7 @@ static void add_common_headers(h2o_req_t *req, unsigned route_flags)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, H2O_STRLIT("*"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
     if (route_flags & HL_ROUTE_NO_STORE)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+        h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-store"), 1);
 }
 
 static void send_final(h2o_req_t *req, int status, const char *content_type, const char *data, size_t len, unsigned route_flags,
