@@ -63,6 +63,8 @@ int hl_db_exec(sqlite3_stmt *st);
 
 /** The status a job completes with when one of its statements failed (or its batch did not commit). */
 #define HL_DB_FAILED (-EIO)
+/** The status of a reader's job interrupted for running past its time limit. */
+#define HL_DB_TIMEOUT (-ETIMEDOUT)
 
 /** A column's text, copied (NULL for SQL NULL). Caller frees. */
 char *hl_db_text(sqlite3_stmt *st, int col);
@@ -103,7 +105,7 @@ int hl_db_connect(const char *path, bool readonly, void *data, hl_db_t **out) HL
 
 /**
  * Runs one job on `db` in its own transaction (a read snapshot for readers) and completes it. `max_ms` > 0 interrupts a
- * job that runs longer (its statements fail, it completes with HL_DB_FAILED). The connection's thread only.
+ * job that runs longer (its statements fail, it completes with HL_DB_TIMEOUT). The connection's thread only.
  */
 void hl_db_run_one(hl_db_t *db, hl_db_job_t *job, unsigned max_ms);
 

@@ -15,7 +15,7 @@ typedef struct st_hl_db_readers_t hl_db_readers_t;
 
 /**
  * Starts `n` readers named `name` on `path`; `data` is reachable through hl_db_data. A job running longer than `max_job_ms`
- * (0 = no limit) is interrupted and completes with HL_DB_FAILED. 0 or -errno. Main thread.
+ * (0 = no limit) is interrupted and completes with HL_DB_TIMEOUT. 0 or -errno. Main thread.
  */
 int hl_db_readers_start(hl_db_readers_t **out, const char *name, const char *path, size_t n, unsigned max_job_ms,
                         void *data) HL_WARN_UNUSED;

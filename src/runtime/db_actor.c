@@ -22,8 +22,9 @@ struct st_hl_db_t {
     size_t num_stmts;
     /* a statement of the running job failed: the job is rolled back and fails */
     bool failed;
-    /* readers: a job running past this monotonic time (ms) is interrupted */
+    /* readers: a job running past this monotonic time (ms) is interrupted, and `interrupted` says so */
     uint64_t deadline_ms;
+    bool interrupted;
 };
 
 /* The connection whose job this thread runs: hl_db_step and hl_db_exec mark its job failed. */
@@ -277,7 +278,9 @@ static uint64_t monotonic_ms(void)
 static int on_progress(void *arg)
 {
     hl_db_t *db = arg;
-    return db->deadline_ms != 0 && monotonic_ms() > db->deadline_ms;
+    if (db->deadline_ms != 0 && monotonic_ms() > db->deadline_ms)
+        db->interrupted = true;
+    return db->interrupted;
 }
 
 int hl_db_connect(const char *path, bool readonly, void *data, hl_db_t **out)
@@ -301,9 +304,12 @@ void hl_db_run_one(hl_db_t *db, hl_db_job_t *job, unsigned max_ms)
         current = db;
         db->failed = false;
         db->deadline_ms = max_ms != 0 ? monotonic_ms() + max_ms : 0;
+        db->interrupted = false;
         status = job->run(job, db);
         db->deadline_ms = 0;
-        if (db->failed)
+        if (db->interrupted)
+            status = HL_DB_TIMEOUT;
+        else if (db->failed)
             status = HL_DB_FAILED;
         current = NULL;
         if (exec(db, status == 0 ? "COMMIT" : "ROLLBACK") != 0 && status == 0)

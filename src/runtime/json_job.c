@@ -14,14 +14,18 @@ static int run(hl_db_job_t *base, hl_db_t *db)
 static void complete(hl_db_job_t *base, int status)
 {
     hl_json_job_t *job = (hl_json_job_t *)base;
-    /* run() returns non-zero both for answered errors and failures; a commit failure (-EIO with a success prepared) must
-     * not be reported as success */
+    /* run() returns non-zero both for answered errors and failures. A failed statement or commit (HL_DB_FAILED) is an
+     * internal error whatever exec made of it (a failed step must not read as "not found"); a commit failure with a
+     * success prepared must not be reported as success */
     if (status == 0 && job->after_commit != NULL)
         job->after_commit(job);
-    if (status != 0 && job->result != NULL && hl_result_is_ok(job->result)) {
+    if (status == HL_DB_TIMEOUT) {
+        /* a read that ran past its limit (a search over a huge history): the caller may narrow it and retry */
+        hl_json_job_error(job, HL_RESULT_UNAVAILABLE, "query_timeout", "The query took too long; narrow it and retry");
+    } else if (status == HL_DB_FAILED || (status != 0 && job->result != NULL && hl_result_is_ok(job->result))) {
         hl_result_free(job->result);
         job->result = NULL;
-        hl_log(HL_LOG_ERROR, "commit failed", NULL);
+        hl_log(HL_LOG_ERROR, status == HL_DB_FAILED ? "a statement or the commit failed" : "commit failed", NULL);
     }
     if (job->result == NULL)
         job->result = hl_result_error(HL_RESULT_INTERNAL, "internal_error", "Internal error");

@@ -773,6 +773,56 @@ START_TEST(db_readers_many_producers)
 }
 END_TEST
 
+/* A reader's job that runs past the pool's limit is interrupted and completes with HL_DB_TIMEOUT; the reader goes on. */
+typedef struct st_slow_job_t {
+    hl_db_job_t super;
+    const char *sql;
+    atomic_int *status;
+} slow_job_t;
+
+static int slow_run(hl_db_job_t *base, hl_db_t *db)
+{
+    slow_job_t *j = (slow_job_t *)base;
+    sqlite3_stmt *st = hl_db_stmt(db, j->sql);
+    while (hl_db_step(st) == SQLITE_ROW)
+        ;
+    sqlite3_reset(st);
+    return 0;
+}
+
+static void slow_complete(hl_db_job_t *base, int status)
+{
+    slow_job_t *j = (slow_job_t *)base;
+    atomic_store(j->status, status == 0 ? 1 : status);
+    free(j);
+}
+
+START_TEST(db_readers_time_limit)
+{
+    char *dir = ut_mkdtemp(), *path = ut_path(dir, "r.db");
+    sqlite3 *db;
+    ck_assert_int_eq(hl_db_open(path, false, &db), 0);
+    hl_db_readers_t *readers;
+    ck_assert_int_eq(hl_db_readers_start(&readers, "slow", path, 1, 100, NULL), 0);
+    atomic_int endless = 0, quick = 0;
+    slow_job_t *a = hl_calloc(1, sizeof(*a)), *b = hl_calloc(1, sizeof(*b));
+    hl_db_job_init(&a->super, slow_run, slow_complete);
+    a->sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"; /* never ends */
+    a->status = &endless;
+    hl_db_job_init(&b->super, slow_run, slow_complete);
+    b->sql = "SELECT 1";
+    b->status = &quick;
+    hl_db_readers_post(readers, &a->super);
+    hl_db_readers_post(readers, &b->super); /* behind it on the only reader */
+    hl_db_readers_stop(readers);
+    ck_assert_int_eq(atomic_load(&endless), HL_DB_TIMEOUT);
+    ck_assert_int_eq(atomic_load(&quick), 1);
+    sqlite3_close(db);
+    free(path);
+    ut_rm_rf(dir);
+}
+END_TEST
+
 /* regression, TSan-only: mailbox hand-off not annotated for ThreadSanitizer (see the top of this file) */
 START_TEST(actor_multi_producer)
 {
@@ -1106,6 +1156,7 @@ static Suite *suite_concurrency(void)
     tcase_add_test(actor, actor_slots_concurrent);
     tcase_add_test(actor, actor_multi_producer);
     tcase_add_test(actor, db_readers_many_producers);
+    tcase_add_test(actor, db_readers_time_limit);
     suite_add_tcase(s, actor);
 
     TCase *tt = tcase_create("token_table");
