@@ -104,14 +104,15 @@ struct st_stream_t {
     int refs; /* the request pool, and an outstanding replay page; worker thread only */
     bool notifications_only;
     bool sending;
-    bool replaying;     /* history not fully sent yet: live frames wait behind the cursor */
-    bool page_pending;  /* a history page was asked for and has not arrived */
-    bool more_pages;    /* the last page was full: ask for the next once it is sent */
-    int64_t page_after; /* the id the next page starts after */
-    bool finish_asked;  /* end the response once what is in flight is sent */
-    bool finished;      /* FINAL sent */
-    int64_t last_id;    /* the last id sent (seq, or the global id for the all-conversations stream) */
-    uint64_t cursor;    /* next ring position to look at */
+    bool replaying;         /* history not fully sent yet: live frames wait behind the cursor */
+    bool page_pending;      /* a history page was asked for and has not arrived */
+    bool more_pages;        /* the last page was full: ask for the next once it is sent */
+    int64_t page_after;     /* the id the next page starts after */
+    bool finish_asked;      /* end the response once what is in flight is sent */
+    const char *final_text; /* with finish_asked: a last comment to send (a string literal), or NULL */
+    bool finished;          /* FINAL sent */
+    int64_t last_id;        /* the last id sent (seq, or the global id for the all-conversations stream) */
+    uint64_t cursor;        /* next ring position to look at */
     hl_event_frame_t **replay;
     size_t replay_len, replay_pos;
     hl_event_frame_t *inflight[MAX_FRAMES_PER_SEND];
@@ -271,7 +272,7 @@ static void flush(stream_t *s)
     if (s->req == NULL || s->sending || s->finished)
         return;
     if (s->finish_asked) {
-        send_final(s, NULL);
+        send_final(s, s->final_text);
         return;
     }
     size_t nvec = 0;
@@ -377,7 +378,10 @@ static void on_replay(hl_worker_t *w, hl_worker_msg_t *msg)
     } else if (m->failed && s->req != NULL && !s->finished && !s->sending) {
         send_final(s, ": history unavailable, reconnect\n\n");
     } else if (m->failed) {
+        /* a send is in flight: the comment goes out with FINAL once it is done (proceed → flush) */
         s->finish_asked = true;
+        if (s->final_text == NULL)
+            s->final_text = ": history unavailable, reconnect\n\n";
     }
     for (size_t i = 0; m->frames != NULL && i < m->n; ++i)
         hl_event_frame_release(m->frames[i]);
