@@ -227,4 +227,3 @@ void hl_control_stop(void)
         control.path = NULL;
     }
 }
-
