@@ -40,8 +40,8 @@ typedef struct st_daemon_t {
     hl_link_t link;
     hl_device_counts_t device_counts;
     hl_store_t *store;
-    hl_db_actor_t auth;
-    hl_db_actor_t pairing;
+    hl_auth_t *auth;
+    hl_pairing_t *pairing;
     hl_runproxy_t *runproxy;
     hl_system_t *system;
 } daemon_t;
@@ -73,37 +73,39 @@ static void store_dispose(daemon_t *d)
 
 static int auth_init(daemon_t *d)
 {
-    return hl_auth_actor_init(&d->auth, &d->link, &d->device_counts);
+    return hl_auth_init(&d->auth, &d->link, &d->device_counts);
 }
 static int auth_start(daemon_t *d)
 {
     hl_token_table_init(); /* the table the auth actor fills as it starts */
-    return hl_actor_start(&d->auth.actor);
+    return hl_actor_start(hl_auth_actor(d->auth));
 }
 static void auth_stop(daemon_t *d)
 {
-    hl_actor_stop(&d->auth.actor);
+    hl_actor_stop(hl_auth_actor(d->auth));
 }
 static void auth_dispose(daemon_t *d)
 {
-    hl_db_actor_dispose(&d->auth);
+    hl_auth_dispose(d->auth);
+    d->auth = NULL;
 }
 
 static int pairing_init(daemon_t *d)
 {
-    return hl_pairing_actor_init(&d->pairing, &d->link);
+    return hl_pairing_init(&d->pairing, &d->link, d->auth);
 }
 static int pairing_start(daemon_t *d)
 {
-    return hl_actor_start(&d->pairing.actor);
+    return hl_actor_start(hl_pairing_actor(d->pairing));
 }
 static void pairing_stop(daemon_t *d)
 {
-    hl_actor_stop(&d->pairing.actor); /* before auth (stopped after it): a claim in flight still forwards to auth */
+    hl_actor_stop(hl_pairing_actor(d->pairing)); /* before auth (stopped after it): a claim in flight still forwards to auth */
 }
 static void pairing_dispose(daemon_t *d)
 {
-    hl_db_actor_dispose(&d->pairing);
+    hl_pairing_dispose(d->pairing);
+    d->pairing = NULL;
 }
 
 static int runproxy_init(daemon_t *d)
@@ -309,17 +311,13 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         }
     }
 
-    hl_routes_deps_t deps = {.link = &dm.link,
-                             .store = dm.store,
-                             .auth = &dm.auth,
-                             .pairing = &dm.pairing,
-                             .system = dm.system,
-                             .runproxy = dm.runproxy};
+    hl_routes_deps_t deps = {
+        .link = &dm.link, .store = dm.store, .auth = dm.auth, .pairing = dm.pairing, .system = dm.system, .runproxy = dm.runproxy};
     router = hl_routes_build(&deps);
     hl_dispatch_set_router(router);
     if (hl_server_run(server, err, sizeof(err)) != 0)
         goto Exit;
-    if ((ret = hl_control_start(&dm.link)) != 0) {
+    if ((ret = hl_control_start(&dm.link, dm.pairing)) != 0) {
         snprintf(err, sizeof(err), "cannot open the control socket: %s", strerror(-ret));
         goto Exit;
     }

@@ -36,44 +36,53 @@ typedef struct st_hl_device_counts_t {
     atomic_uint total, active, revoked;
 } hl_device_counts_t;
 
+typedef struct st_hl_auth_t hl_auth_t;
+
 /** Prepares the auth actor on link.db; it publishes device counts into `counts`. Main thread. */
-int hl_auth_actor_init(hl_db_actor_t *actor, const hl_link_t *link, hl_device_counts_t *counts) HL_WARN_UNUSED;
+int hl_auth_init(hl_auth_t **out, const hl_link_t *link, hl_device_counts_t *counts) HL_WARN_UNUSED;
+
+/** The actor (start, stop, and the in-flight bound of requests to it). */
+hl_actor_t *hl_auth_actor(hl_auth_t *a);
+
+/** Frees it after hl_actor_stop (or when never started). Main thread. */
+void hl_auth_dispose(hl_auth_t *a);
 
 /**
  * Creates a device session (a new device, or the active device bound to the same app instance when `bind_app_instance`)
  * and answers 200 with {ok, link, device, access_token, refresh_token}. Takes ownership of `desc`.
  */
-void hl_auth_create_session(hl_reply_to_t *reply_to, hl_device_descriptor_t *desc, bool bind_app_instance);
+void hl_auth_create_session(hl_auth_t *a, hl_reply_to_t *reply_to, hl_device_descriptor_t *desc, bool bind_app_instance);
 
 /** POST /auth/refresh with a non-empty refresh token; takes ownership of `token` and `desc`. */
-void hl_auth_refresh(hl_reply_to_t *reply_to, char *token, hl_device_descriptor_t *desc);
+void hl_auth_refresh(hl_auth_t *a, hl_reply_to_t *reply_to, char *token, hl_device_descriptor_t *desc);
 
 /** POST /auth/logout: revokes the device of `token` (may be NULL); always answers {"ok":true}. Takes `token`. */
-void hl_auth_logout(hl_reply_to_t *reply_to, char *token);
+void hl_auth_logout(hl_auth_t *a, hl_reply_to_t *reply_to, char *token);
 
 /** GET /devices for the caller `current_id`. */
-void hl_auth_list_devices(hl_reply_to_t *reply_to, const char *current_id);
+void hl_auth_list_devices(hl_auth_t *a, hl_reply_to_t *reply_to, const char *current_id);
 
 /** PATCH /devices/:id with an already validated label. */
-void hl_auth_rename_device(hl_reply_to_t *reply_to, const char *device_id, const char *label, const char *current_id);
+void hl_auth_rename_device(hl_auth_t *a, hl_reply_to_t *reply_to, const char *device_id, const char *label, const char *current_id);
 
 /** DELETE /devices/:id (revoke). */
-void hl_auth_revoke_device(hl_reply_to_t *reply_to, const char *device_id, const char *current_id);
+void hl_auth_revoke_device(hl_auth_t *a, hl_reply_to_t *reply_to, const char *device_id, const char *current_id);
 
 /** DELETE /devices/:id/app-listing (hide a revoked device). */
-void hl_auth_hide_device(hl_reply_to_t *reply_to, const char *device_id, const char *current_id);
+void hl_auth_hide_device(hl_auth_t *a, hl_reply_to_t *reply_to, const char *device_id, const char *current_id);
 
 /**
  * Records that a device was seen (last_seen_at), optionally binding an app instance id and updating its model.
  * Fire-and-forget. NULL extras are ignored.
  */
-void hl_auth_record_seen(const char *device_id, const char *app_instance_id, const char *model);
+void hl_auth_record_seen(hl_auth_t *a, const char *device_id, const char *app_instance_id, const char *model);
 
 /**
  * GET /auth/me when the client headers change the device (model or app-instance binding): the auth actor applies the
  * change, publishes it, then answers the /auth/me body — so the next request already sees it.
  */
-void hl_auth_me_update(hl_reply_to_t *reply_to, const char *device_id, const char *app_instance_id, const char *model);
+void hl_auth_me_update(hl_auth_t *a, hl_reply_to_t *reply_to, const char *device_id, const char *app_instance_id,
+                       const char *model);
 
 /** True for "dev_" + 32 lowercase hex characters. */
 bool hl_device_id_valid(const char *id);

@@ -59,6 +59,10 @@ struct st_hl_worker_msg_t {
  */
 int hl_auth_check(hl_request_t *r);
 
+struct st_hl_auth_t;
+/** Gives the bearer checks the auth actor to record last-seen times with. Main thread, before the server runs. */
+void hl_auth_check_init(struct st_hl_auth_t *auth);
+
 /**
  * Worker-side check of routes that take a connect token as bearer (device-session): answers 401 auth_required without a
  * bearer, 403 app_connect_required for a valid device access token, 401 device_access_token_invalid for another hlat_

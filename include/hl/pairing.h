@@ -19,28 +19,37 @@
 /** Wrong codes after which a session is closed (then it answers like an expired one). */
 #define HL_PAIRING_MAX_BAD_CODES 5
 
-/** Prepares the pairing actor on link.db. Main thread. */
-int hl_pairing_actor_init(hl_db_actor_t *actor, const hl_link_t *link) HL_WARN_UNUSED;
+typedef struct st_hl_pairing_t hl_pairing_t;
+
+/** Prepares the pairing actor on link.db; a successful claim creates its device through `auth`. Main thread. */
+int hl_pairing_init(hl_pairing_t **out, const hl_link_t *link, hl_auth_t *auth) HL_WARN_UNUSED;
+
+/** The actor (start, stop, and the in-flight bound of requests to it). */
+hl_actor_t *hl_pairing_actor(hl_pairing_t *pr);
+
+/** Frees it after hl_actor_stop (or when never started). Main thread. */
+void hl_pairing_dispose(hl_pairing_t *pr);
 
 /**
  * Creates a pairing session and its connect token; the result's body is
  * {"qr_payload", "pairing_page_urls", "session_id", "connect_token", "expires_at"}.
  */
-void hl_pairing_create(hl_reply_to_t *reply_to);
+void hl_pairing_create(hl_pairing_t *pr, hl_reply_to_t *reply_to);
 
 /** GET /api/v1/pairing/session. `session_id` may be NULL (answers 400). `peer` is the client address. */
-void hl_pairing_get_session(hl_reply_to_t *reply_to, const char *session_id, const char *peer);
+void hl_pairing_get_session(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *session_id, const char *peer);
 
 /** POST /api/v1/pairing/claim with the request body (borrowed; read before returning). */
-void hl_pairing_claim(hl_reply_to_t *reply_to, json_t *body, const char *peer);
+void hl_pairing_claim(hl_pairing_t *pr, hl_reply_to_t *reply_to, json_t *body, const char *peer);
 
 /**
  * POST /api/v1/auth/device-session: consumes the connect token (single use) and enrols a new device through the auth
  * actor; 401 auth_invalid when the token is unknown, used or expired. Takes ownership of `desc`.
  */
-void hl_pairing_enroll(hl_reply_to_t *reply_to, const char *token, size_t token_len, hl_device_descriptor_t *desc);
+void hl_pairing_enroll(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *token, size_t token_len,
+                       hl_device_descriptor_t *desc);
 
 /** GET /pair?session_id=: answers the HTML pairing page (or the spec's text/plain 404). */
-void hl_pairing_page(hl_reply_to_t *reply_to, const char *session_id, const char *peer);
+void hl_pairing_page(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *session_id, const char *peer);
 
 #endif

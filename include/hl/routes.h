@@ -4,7 +4,9 @@
 #ifndef HL_ROUTES_H
 #define HL_ROUTES_H
 
+#include "hl/auth.h"
 #include "hl/db.h"
+#include "hl/pairing.h"
 #include "hl/link.h"
 #include "hl/router.h"
 #include "hl/runproxy.h"
@@ -15,8 +17,8 @@
 typedef struct st_hl_routes_deps_t {
     const hl_link_t *link;
     hl_store_t *store;
-    hl_db_actor_t *auth;
-    hl_db_actor_t *pairing;
+    hl_auth_t *auth;
+    hl_pairing_t *pairing;
     hl_system_t *system;
     hl_runproxy_t *runproxy;
 } hl_routes_deps_t;
@@ -28,13 +30,13 @@ hl_router_t *hl_routes_build(const hl_routes_deps_t *deps);
 void hl_routes_system(hl_router_t *router);
 
 /** spec/API.md §3: the /api/v1/auth routes. */
-void hl_routes_auth(hl_router_t *router, hl_db_actor_t *auth, hl_db_actor_t *pairing, const hl_link_t *link);
+void hl_routes_auth(hl_router_t *router, hl_auth_t *auth, hl_pairing_t *pairing, const hl_link_t *link);
 
 /** spec/API.md §6: /api/v1/devices*. */
-void hl_routes_devices(hl_router_t *router, hl_db_actor_t *auth);
+void hl_routes_devices(hl_router_t *router, hl_auth_t *auth);
 
 /** spec/API.md §4 and §2: the /api/v1/pairing routes and GET /pair. */
-void hl_routes_pairing(hl_router_t *router, hl_db_actor_t *pairing);
+void hl_routes_pairing(hl_router_t *router, hl_pairing_t *pairing);
 
 /** spec/API.md §5: GET /api/v1/status, GET /api/v1/logs. */
 void hl_routes_status(hl_router_t *router, hl_system_t *system);

@@ -22,20 +22,23 @@ typedef struct st_grace_entry_t {
     int64_t access_expires_at, refresh_expires_at, until;
 } grace_entry_t;
 
-typedef struct st_auth_state_t {
+/* The auth actor: its db actor, what it was given at init, and its memory-only state (actor thread only). */
+struct st_hl_auth_t {
+    hl_db_actor_t actor;
+    const hl_link_t *svc;
+    hl_device_counts_t *counts;
     grace_entry_t *grace;
     size_t num_grace;
-} auth_state_t;
+};
 
-static auth_state_t state;
-/* what this actor was given at init: its own address, the service facts, the device counts it publishes */
-static hl_db_actor_t *self;
-static const hl_link_t *svc;
-static hl_device_counts_t *counts;
-
-const hl_link_t *auth_link(void)
+hl_auth_t *auth_of(hl_db_t *db)
 {
-    return svc;
+    return hl_db_data(db);
+}
+
+const hl_link_t *auth_svc(hl_db_t *db)
+{
+    return auth_of(db)->svc;
 }
 
 /* ---- device rows ---- */
@@ -191,10 +194,11 @@ static void publish_row(const hl_token_hash_t *hash, const device_row_t *row)
     hl_token_table_put(hash, &dev);
 }
 
-static void forget_grace_of(const char *device_id);
+static void forget_grace_of(hl_auth_t *a, const char *device_id);
 
 static void apply_effects(hl_json_job_t *base)
 {
+    hl_auth_t *a = ((auth_job_t *)base)->auth;
     auth_effects_t *fx = &((auth_job_t *)base)->fx;
     for (size_t i = 0; i < fx->num_ops; ++i) {
         if (fx->ops[i].put)
@@ -203,11 +207,11 @@ static void apply_effects(hl_json_job_t *base)
             hl_token_table_remove(&fx->ops[i].hash);
     }
     if (fx->forget_grace_device != NULL)
-        forget_grace_of(fx->forget_grace_device);
+        forget_grace_of(a, fx->forget_grace_device);
     if (fx->counts_dirty) {
-        atomic_store(&counts->total, fx->total);
-        atomic_store(&counts->active, fx->active);
-        atomic_store(&counts->revoked, fx->revoked);
+        atomic_store(&a->counts->total, fx->total);
+        atomic_store(&a->counts->active, fx->active);
+        atomic_store(&a->counts->revoked, fx->revoked);
     }
 }
 
@@ -225,9 +229,10 @@ static void dispose_effects(hl_json_job_t *base)
     auth_effects_dispose(&((auth_job_t *)base)->fx);
 }
 
-void *auth_job_new(size_t size, hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *))
+void *auth_job_new(hl_auth_t *a, size_t size, hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *))
 {
     auth_job_t *job = hl_json_job_new(size, reply_to, exec);
+    job->auth = a;
     job->super.after_commit = apply_effects;
     job->super.dispose = dispose_effects;
     return job;
@@ -235,7 +240,7 @@ void *auth_job_new(size_t size, hl_reply_to_t *reply_to, int (*exec)(hl_json_job
 
 void auth_post(auth_job_t *job)
 {
-    hl_db_actor_post(self, &job->super.super);
+    hl_db_actor_post(&job->auth->actor, &job->super.super);
 }
 
 int device_revoke(hl_db_t *db, device_row_t *row, int64_t now, auth_effects_t *fx)
@@ -268,36 +273,36 @@ static void grace_free(grace_entry_t *g)
     free(g->refresh);
 }
 
-static void grace_remove_at(size_t i)
+static void grace_remove_at(hl_auth_t *a, size_t i)
 {
-    grace_free(&state.grace[i]);
-    state.grace[i] = state.grace[--state.num_grace];
+    grace_free(&a->grace[i]);
+    a->grace[i] = a->grace[--a->num_grace];
 }
 
-static void grace_prune(int64_t now)
+static void grace_prune(hl_auth_t *a, int64_t now)
 {
-    for (size_t i = 0; i < state.num_grace;)
-        if (state.grace[i].until <= now)
-            grace_remove_at(i);
+    for (size_t i = 0; i < a->num_grace;)
+        if (a->grace[i].until <= now)
+            grace_remove_at(a, i);
         else
             ++i;
 }
 
-static void forget_grace_of(const char *device_id)
+static void forget_grace_of(hl_auth_t *a, const char *device_id)
 {
-    for (size_t i = 0; i < state.num_grace;)
-        if (strcmp(state.grace[i].device_id, device_id) == 0)
-            grace_remove_at(i);
+    for (size_t i = 0; i < a->num_grace;)
+        if (strcmp(a->grace[i].device_id, device_id) == 0)
+            grace_remove_at(a, i);
         else
             ++i;
 }
 
-static grace_entry_t *grace_find(const char *old_hash, int64_t now)
+static grace_entry_t *grace_find(hl_auth_t *a, const char *old_hash, int64_t now)
 {
-    grace_prune(now);
-    for (size_t i = 0; i < state.num_grace; ++i)
-        if (hl_consttime_equal(state.grace[i].old_refresh_hash, 64, old_hash, strlen(old_hash)))
-            return &state.grace[i];
+    grace_prune(a, now);
+    for (size_t i = 0; i < a->num_grace; ++i)
+        if (hl_consttime_equal(a->grace[i].old_refresh_hash, 64, old_hash, strlen(old_hash)))
+            return &a->grace[i];
     return NULL;
 }
 
@@ -364,7 +369,7 @@ static int rotate(hl_db_t *db, device_row_t *row, int64_t now, token_pair_t *pai
     return 0;
 }
 
-static json_t *session_json(const device_row_t *row, const token_pair_t *pair, int with_link)
+static json_t *session_json(const hl_link_t *svc, const device_row_t *row, const token_pair_t *pair, int with_link)
 {
     json_t *j = json_object();
     if (with_link)
@@ -499,7 +504,7 @@ static int exec_create_session(hl_json_job_t *base, hl_db_t *db)
     hl_log(HL_LOG_INFO, "device_session_enrolled", json_pack("{s:s, s:s}", "device_id", row.id, "platform", row.platform));
 Reply:
     json_decref(device_summary_json(db, fx));
-    ret = hl_json_job_ok(base, HL_RESULT_OK, session_json(&row, &pair, 1));
+    ret = hl_json_job_ok(base, HL_RESULT_OK, session_json(auth_of(db)->svc, &row, &pair, 1));
 Exit:
     free(label);
     free(platform);
@@ -515,9 +520,9 @@ static void dispose_session_job(hl_json_job_t *base)
     hl_device_descriptor_dispose(&((session_job_t *)base)->desc);
 }
 
-void hl_auth_create_session(hl_reply_to_t *reply_to, hl_device_descriptor_t *desc, bool bind_app_instance)
+void hl_auth_create_session(hl_auth_t *a, hl_reply_to_t *reply_to, hl_device_descriptor_t *desc, bool bind_app_instance)
 {
-    session_job_t *job = auth_job_new(sizeof(*job), reply_to, exec_create_session);
+    session_job_t *job = auth_job_new(a, sizeof(*job), reply_to, exec_create_session);
     job->super.super.dispose = dispose_session_job;
     job->desc = *desc;
     memset(desc, 0, sizeof(*desc));
@@ -570,7 +575,7 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
     token_pair_t pair = {0};
     int ret = -1;
 
-    grace_entry_t *g = grace_find(h, now);
+    grace_entry_t *g = grace_find(auth_of(db), h, now);
     if (g != NULL) {
         /* a retry of a refresh whose answer was lost: the same new pair, not a reuse */
         if (device_load(db, g->device_id, &row) != 0 || row.revoked_at != 0) {
@@ -578,7 +583,7 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
             goto Exit;
         }
         token_pair_t same = {g->access, g->refresh, g->access_expires_at, g->refresh_expires_at};
-        json_t *reply = session_json(&row, &same, 0);
+        json_t *reply = session_json(auth_of(db)->svc, &row, &same, 0);
         ret = hl_json_job_ok(base, HL_RESULT_OK, reply);
         goto Exit;
     }
@@ -598,8 +603,9 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
         free(model);
         if (r != 0 || maybe_bind_app_instance(db, &row, job->desc.app_instance_id) < 0 || rotate(db, &row, now, &pair, fx, 1) != 0)
             goto Exit;
-        state.grace = hl_realloc(state.grace, sizeof(*state.grace) * (state.num_grace + 1));
-        grace_entry_t *ng = &state.grace[state.num_grace++];
+        hl_auth_t *a = auth_of(db);
+        a->grace = hl_realloc(a->grace, sizeof(*a->grace) * (a->num_grace + 1));
+        grace_entry_t *ng = &a->grace[a->num_grace++];
         memcpy(ng->old_refresh_hash, h, sizeof(h));
         ng->device_id = hl_strdup(row.id);
         ng->access = hl_strdup(pair.access);
@@ -607,7 +613,7 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
         ng->access_expires_at = pair.access_expires_at;
         ng->refresh_expires_at = pair.refresh_expires_at;
         ng->until = now + HL_REFRESH_GRACE_MS;
-        ret = hl_json_job_ok(base, HL_RESULT_OK, session_json(&row, &pair, 0));
+        ret = hl_json_job_ok(base, HL_RESULT_OK, session_json(auth_of(db)->svc, &row, &pair, 0));
         goto Exit;
     }
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT device_id FROM retired_refresh_tokens WHERE token_hash = ?1");
@@ -643,9 +649,9 @@ static void dispose_refresh_job(hl_json_job_t *base)
     free(job->token);
 }
 
-void hl_auth_refresh(hl_reply_to_t *reply_to, char *token, hl_device_descriptor_t *desc)
+void hl_auth_refresh(hl_auth_t *a, hl_reply_to_t *reply_to, char *token, hl_device_descriptor_t *desc)
 {
-    refresh_job_t *job = auth_job_new(sizeof(*job), reply_to, exec_refresh);
+    refresh_job_t *job = auth_job_new(a, sizeof(*job), reply_to, exec_refresh);
     job->super.super.dispose = dispose_refresh_job;
     job->token = token;
     job->desc = *desc;
@@ -686,9 +692,9 @@ static void dispose_logout_job(hl_json_job_t *base)
     free(((logout_job_t *)base)->token);
 }
 
-void hl_auth_logout(hl_reply_to_t *reply_to, char *token)
+void hl_auth_logout(hl_auth_t *a, hl_reply_to_t *reply_to, char *token)
 {
-    logout_job_t *job = auth_job_new(sizeof(*job), reply_to, exec_logout);
+    logout_job_t *job = auth_job_new(a, sizeof(*job), reply_to, exec_logout);
     job->super.super.dispose = dispose_logout_job;
     job->token = token;
     auth_post(&job->super);
@@ -716,9 +722,10 @@ static int on_open(hl_db_t *db)
     sqlite3_reset(st);
     auth_effects_t fx = {0};
     json_decref(device_summary_json(db, &fx));
-    atomic_store(&counts->total, fx.total);
-    atomic_store(&counts->active, fx.active);
-    atomic_store(&counts->revoked, fx.revoked);
+    hl_auth_t *a = auth_of(db);
+    atomic_store(&a->counts->total, fx.total);
+    atomic_store(&a->counts->active, fx.active);
+    atomic_store(&a->counts->revoked, fx.revoked);
     hl_logf(HL_LOG_INFO, "auth: %zu live access tokens published", n);
     return 0;
 }
@@ -726,7 +733,7 @@ static int on_open(hl_db_t *db)
 static void on_tick(hl_db_t *db)
 {
     int64_t now = hl_now_ms();
-    grace_prune(now);
+    grace_prune(auth_of(db), now);
     hl_token_table_prune(now);
     sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM retired_refresh_tokens WHERE expires_at <= ?1");
     sqlite3_bind_int64(st, 1, now);
@@ -737,17 +744,37 @@ static void on_tick(hl_db_t *db)
 static void on_close(hl_db_t *db)
 {
     (void)db;
-    while (state.num_grace > 0)
-        grace_remove_at(0);
-    free(state.grace);
-    state.grace = NULL;
+    hl_auth_t *a = auth_of(db);
+    while (a->num_grace > 0)
+        grace_remove_at(a, 0);
+    free(a->grace);
+    a->grace = NULL;
 }
 
-int hl_auth_actor_init(hl_db_actor_t *actor, const hl_link_t *l, hl_device_counts_t *device_counts)
+int hl_auth_init(hl_auth_t **out, const hl_link_t *link, hl_device_counts_t *counts)
 {
     static const hl_db_actor_hooks_t hooks = {.on_open = on_open, .on_tick = on_tick, .tick_ms = 60000, .on_close = on_close};
-    self = actor;
-    svc = l;
-    counts = device_counts;
-    return hl_db_actor_init(actor, "auth", l->db_path, &hooks, &state);
+    hl_auth_t *a = hl_calloc(1, sizeof(*a));
+    a->svc = link;
+    a->counts = counts;
+    int ret = hl_db_actor_init(&a->actor, "auth", link->db_path, &hooks, a);
+    if (ret != 0) {
+        free(a);
+        return ret;
+    }
+    *out = a;
+    return 0;
+}
+
+hl_actor_t *hl_auth_actor(hl_auth_t *a)
+{
+    return &a->actor.actor;
+}
+
+void hl_auth_dispose(hl_auth_t *a)
+{
+    if (a == NULL)
+        return;
+    hl_db_actor_dispose(&a->actor);
+    free(a);
 }

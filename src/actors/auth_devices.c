@@ -60,10 +60,10 @@ static void dispose_device_job(hl_json_job_t *base)
     free(job->model);
 }
 
-static device_job_t *device_job(hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *), const char *device_id,
-                                const char *current_id)
+static device_job_t *device_job(hl_auth_t *a, hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *),
+                                const char *device_id, const char *current_id)
 {
-    device_job_t *job = auth_job_new(sizeof(*job), reply_to, exec);
+    device_job_t *job = auth_job_new(a, sizeof(*job), reply_to, exec);
     job->super.super.dispose = dispose_device_job;
     job->device_id = hl_strdup(device_id);
     job->current_id = hl_strdup(current_id);
@@ -106,9 +106,9 @@ static int exec_list(hl_json_job_t *base, hl_db_t *db)
                                     device_summary_json(db, NULL)));
 }
 
-void hl_auth_list_devices(hl_reply_to_t *reply_to, const char *current_id)
+void hl_auth_list_devices(hl_auth_t *a, hl_reply_to_t *reply_to, const char *current_id)
 {
-    auth_post(&device_job(reply_to, exec_list, NULL, current_id)->super);
+    auth_post(&device_job(a, reply_to, exec_list, NULL, current_id)->super);
 }
 
 /* ---- rename ---- */
@@ -146,9 +146,9 @@ Exit:
     return ret;
 }
 
-void hl_auth_rename_device(hl_reply_to_t *reply_to, const char *device_id, const char *label, const char *current_id)
+void hl_auth_rename_device(hl_auth_t *a, hl_reply_to_t *reply_to, const char *device_id, const char *label, const char *current_id)
 {
-    device_job_t *job = device_job(reply_to, exec_rename, device_id, current_id);
+    device_job_t *job = device_job(a, reply_to, exec_rename, device_id, current_id);
     job->label = hl_strdup(label);
     auth_post(&job->super);
 }
@@ -172,9 +172,9 @@ static int exec_revoke(hl_json_job_t *base, hl_db_t *db)
     return hl_json_job_ok(base, HL_RESULT_OK, reply);
 }
 
-void hl_auth_revoke_device(hl_reply_to_t *reply_to, const char *device_id, const char *current_id)
+void hl_auth_revoke_device(hl_auth_t *a, hl_reply_to_t *reply_to, const char *device_id, const char *current_id)
 {
-    auth_post(&device_job(reply_to, exec_revoke, device_id, current_id)->super);
+    auth_post(&device_job(a, reply_to, exec_revoke, device_id, current_id)->super);
 }
 
 /* ---- hide ---- */
@@ -212,9 +212,9 @@ Exit:
     return ret;
 }
 
-void hl_auth_hide_device(hl_reply_to_t *reply_to, const char *device_id, const char *current_id)
+void hl_auth_hide_device(hl_auth_t *a, hl_reply_to_t *reply_to, const char *device_id, const char *current_id)
 {
-    auth_post(&device_job(reply_to, exec_hide, device_id, current_id)->super);
+    auth_post(&device_job(a, reply_to, exec_hide, device_id, current_id)->super);
 }
 
 /* ---- last seen ---- */
@@ -280,15 +280,15 @@ static int exec_me_update(hl_json_job_t *base, hl_db_t *db)
                                  "Device access token is invalid or expired");
     }
     json_t *body = json_pack("{s:{s:s, s:n}, s:{s:s, s:s}, s:o}", "auth", "kind", "device", "account_id", "link", "link_id",
-                             auth_link()->identity->link_id, "display_name", HL_DISPLAY_NAME, "device", device_json(&row));
+                             auth_svc(db)->identity->link_id, "display_name", HL_DISPLAY_NAME, "device", device_json(&row));
     device_row_dispose(&row);
     return hl_json_job_ok(base, HL_RESULT_OK, body);
 }
 
-static device_job_t *seen_job(hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *), const char *device_id,
+static device_job_t *seen_job(hl_auth_t *a, hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *), const char *device_id,
                               const char *app_instance_id, const char *model)
 {
-    device_job_t *job = device_job(reply_to, exec, device_id, NULL);
+    device_job_t *job = device_job(a, reply_to, exec, device_id, NULL);
     job->app_instance_id = app_instance_id != NULL && hl_app_instance_valid(app_instance_id, strlen(app_instance_id))
                                ? hl_strdup(app_instance_id)
                                : NULL;
@@ -296,12 +296,12 @@ static device_job_t *seen_job(hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t
     return job;
 }
 
-void hl_auth_me_update(hl_reply_to_t *reply_to, const char *device_id, const char *app_instance_id, const char *model)
+void hl_auth_me_update(hl_auth_t *a, hl_reply_to_t *reply_to, const char *device_id, const char *app_instance_id, const char *model)
 {
-    auth_post(&seen_job(reply_to, exec_me_update, device_id, app_instance_id, model)->super);
+    auth_post(&seen_job(a, reply_to, exec_me_update, device_id, app_instance_id, model)->super);
 }
 
-void hl_auth_record_seen(const char *device_id, const char *app_instance_id, const char *model)
+void hl_auth_record_seen(hl_auth_t *a, const char *device_id, const char *app_instance_id, const char *model)
 {
-    auth_post(&seen_job(NULL, exec_seen, device_id, app_instance_id, model)->super);
+    auth_post(&seen_job(a, NULL, exec_seen, device_id, app_instance_id, model)->super);
 }

@@ -35,11 +35,12 @@ typedef struct st_auth_effects_t {
 /* A json job of the auth actor with effects. */
 typedef struct st_auth_job_t {
     hl_json_job_t super;
+    hl_auth_t *auth;
     auth_effects_t fx;
 } auth_job_t;
 
-/** Allocates an auth job (a struct starting with auth_job_t) whose after_commit applies its effects. */
-void *auth_job_new(size_t size, hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *));
+/** Allocates an auth job (a struct starting with auth_job_t) for `a`, whose after_commit applies its effects. */
+void *auth_job_new(hl_auth_t *a, size_t size, hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *));
 
 /** Frees what queued effects own. */
 void auth_effects_dispose(auth_effects_t *fx);
@@ -47,8 +48,11 @@ void auth_effects_dispose(auth_effects_t *fx);
 /** Posts a job to the auth actor. */
 void auth_post(auth_job_t *job);
 
-/** The service facts the actor was given at init. */
-const hl_link_t *auth_link(void);
+/** The auth actor whose connection `db` is. The actor's thread. */
+hl_auth_t *auth_of(hl_db_t *db);
+
+/** The service facts the auth actor of `db` was given at init. */
+const hl_link_t *auth_svc(hl_db_t *db);
 
 /** Loads a device by id (0) or -ENOENT. */
 int device_load(hl_db_t *db, const char *id, device_row_t *row);

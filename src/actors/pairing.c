@@ -30,16 +30,21 @@ typedef struct st_rate_entry_t {
     unsigned failures;
 } rate_entry_t;
 
-static struct {
+/* The pairing actor: its db actor, what it was given at init, and its memory-only state (actor thread only). */
+struct st_hl_pairing_t {
+    hl_db_actor_t actor;
+    const hl_link_t *svc;
+    hl_auth_t *auth; /* creates the device of a successful claim */
     code_entry_t *codes;
     size_t num_codes;
     rate_entry_t *rates;
     size_t num_rates;
-} state;
+};
 
-/* what this actor was given at init: its own address and the service facts */
-static hl_db_actor_t *self;
-static const hl_link_t *svc;
+static hl_pairing_t *pairing_of(hl_db_t *db)
+{
+    return hl_db_data(db);
+}
 
 /* ---- plaintext codes (memory only) ---- */
 
@@ -51,44 +56,44 @@ static void code_free(code_entry_t *c)
     free(c->code);
 }
 
-static void forget_code(const char *session_id)
+static void forget_code(hl_pairing_t *pr, const char *session_id)
 {
-    for (size_t i = 0; i < state.num_codes; ++i) {
-        if (strcmp(state.codes[i].session_id, session_id) == 0) {
-            code_free(&state.codes[i]);
-            state.codes[i] = state.codes[--state.num_codes];
+    for (size_t i = 0; i < pr->num_codes; ++i) {
+        if (strcmp(pr->codes[i].session_id, session_id) == 0) {
+            code_free(&pr->codes[i]);
+            pr->codes[i] = pr->codes[--pr->num_codes];
             return;
         }
     }
 }
 
-static void prune_codes(int64_t now)
+static void prune_codes(hl_pairing_t *pr, int64_t now)
 {
-    for (size_t i = 0; i < state.num_codes;) {
-        if (state.codes[i].expires_at <= now) {
-            code_free(&state.codes[i]);
-            state.codes[i] = state.codes[--state.num_codes];
+    for (size_t i = 0; i < pr->num_codes;) {
+        if (pr->codes[i].expires_at <= now) {
+            code_free(&pr->codes[i]);
+            pr->codes[i] = pr->codes[--pr->num_codes];
         } else {
             ++i;
         }
     }
 }
 
-const char *pairing_code_of(const char *session_id, int64_t now)
+const char *pairing_code_of(hl_pairing_t *pr, const char *session_id, int64_t now)
 {
-    for (size_t i = 0; i < state.num_codes; ++i)
-        if (strcmp(state.codes[i].session_id, session_id) == 0)
-            return state.codes[i].expires_at > now ? state.codes[i].code : NULL;
+    for (size_t i = 0; i < pr->num_codes; ++i)
+        if (strcmp(pr->codes[i].session_id, session_id) == 0)
+            return pr->codes[i].expires_at > now ? pr->codes[i].code : NULL;
     return NULL;
 }
 
 /* ---- rate limiting per client address ---- */
 
-static rate_entry_t *rate_entry(const char *addr, int64_t now, int create)
+static rate_entry_t *rate_entry(hl_pairing_t *pr, const char *addr, int64_t now, int create)
 {
     rate_entry_t *oldest = NULL;
-    for (size_t i = 0; i < state.num_rates; ++i) {
-        rate_entry_t *e = &state.rates[i];
+    for (size_t i = 0; i < pr->num_rates; ++i) {
+        rate_entry_t *e = &pr->rates[i];
         if (strcmp(e->addr, addr) == 0) {
             if (now - e->window_start >= HL_PAIRING_RATE_WINDOW_MS) {
                 e->window_start = now;
@@ -102,9 +107,9 @@ static rate_entry_t *rate_entry(const char *addr, int64_t now, int create)
     if (!create)
         return NULL;
     rate_entry_t *e;
-    if (state.num_rates < MAX_RATE_ENTRIES) {
-        state.rates = hl_realloc(state.rates, sizeof(*state.rates) * (state.num_rates + 1));
-        e = &state.rates[state.num_rates++];
+    if (pr->num_rates < MAX_RATE_ENTRIES) {
+        pr->rates = hl_realloc(pr->rates, sizeof(*pr->rates) * (pr->num_rates + 1));
+        e = &pr->rates[pr->num_rates++];
     } else {
         e = oldest; /* bounded memory: the stalest address makes room */
     }
@@ -115,25 +120,25 @@ static rate_entry_t *rate_entry(const char *addr, int64_t now, int create)
 }
 
 /* 0 when the address may try, else the seconds until it may (the caller answers 429). */
-static int64_t rate_limited(const char *addr, int64_t now)
+static int64_t rate_limited(hl_pairing_t *pr, const char *addr, int64_t now)
 {
-    rate_entry_t *e = rate_entry(addr, now, 0);
+    rate_entry_t *e = rate_entry(pr, addr, now, 0);
     if (e == NULL || e->failures < HL_PAIRING_RATE_LIMIT)
         return 0;
     int64_t wait_ms = e->window_start + HL_PAIRING_RATE_WINDOW_MS - now;
     return wait_ms <= 0 ? 1 : (wait_ms + 999) / 1000;
 }
 
-static void rate_fail(const char *addr, int64_t now)
+static void rate_fail(hl_pairing_t *pr, const char *addr, int64_t now)
 {
-    rate_entry(addr, now, 1)->failures++;
+    rate_entry(pr, addr, now, 1)->failures++;
 }
 
-static void prune_rates(int64_t now)
+static void prune_rates(hl_pairing_t *pr, int64_t now)
 {
-    for (size_t i = 0; i < state.num_rates;) {
-        if (now - state.rates[i].window_start >= HL_PAIRING_RATE_WINDOW_MS)
-            state.rates[i] = state.rates[--state.num_rates];
+    for (size_t i = 0; i < pr->num_rates;) {
+        if (now - pr->rates[i].window_start >= HL_PAIRING_RATE_WINDOW_MS)
+            pr->rates[i] = pr->rates[--pr->num_rates];
         else
             ++i;
     }
@@ -193,7 +198,7 @@ static json_t *session_json(const session_row_t *row)
                      row->claimed_at != 0);
 }
 
-json_t *pairing_qr_payload(const session_row_t *row, const char *code)
+json_t *pairing_qr_payload(const hl_link_t *svc, const session_row_t *row, const char *code)
 {
     json_t *urls = hl_snapshot_urls();
     json_t *preferred = json_loads(row->preferred_urls, 0, NULL);
@@ -225,6 +230,7 @@ static bool session_id_valid(const char *id)
 
 typedef struct st_create_job_t {
     hl_json_job_t super;
+    hl_pairing_t *pr;
     char *session_id, *code;
     int64_t expires_at;
 } create_job_t;
@@ -248,13 +254,13 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
     json_t *urls = hl_snapshot_urls();
     json_t *preferred = json_object_get(urls, "preferred_urls");
     const char *local = json_string_value(json_array_get(preferred, 0));
-    char *fallback = hl_asprintf("http://127.0.0.1:%d", svc->port);
+    char *fallback = hl_asprintf("http://127.0.0.1:%d", job->pr->svc->port);
     char *preferred_text = json_dumps(preferred, JSON_COMPACT);
     sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO pairing_sessions(id, code_hash, link_id, display_name, local_api_url, "
                                       "preferred_urls, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     sqlite3_bind_text(st, 1, job->session_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, svc->identity->link_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, job->pr->svc->identity->link_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, HL_DISPLAY_NAME, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, local != NULL ? local : fallback, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, preferred_text, -1, SQLITE_STATIC);
@@ -290,8 +296,8 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
         free(url);
     }
     json_t *result =
-        json_pack("{s:o, s:o, s:s, s:s, s:o}", "qr_payload", pairing_qr_payload(&row, job->code), "pairing_page_urls", page_urls,
-                  "session_id", job->session_id, "connect_token", job->code, "expires_at", hl_json_iso(job->expires_at));
+        json_pack("{s:o, s:o, s:s, s:s, s:o}", "qr_payload", pairing_qr_payload(job->pr->svc, &row, job->code), "pairing_page_urls",
+                  page_urls, "session_id", job->session_id, "connect_token", job->code, "expires_at", hl_json_iso(job->expires_at));
     session_row_dispose(&row);
     json_decref(urls);
     return hl_json_job_ok(base, HL_RESULT_OK, result);
@@ -300,8 +306,9 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
 static void create_after_commit(hl_json_job_t *base)
 {
     create_job_t *job = (create_job_t *)base;
-    state.codes = hl_realloc(state.codes, sizeof(*state.codes) * (state.num_codes + 1));
-    code_entry_t *c = &state.codes[state.num_codes++];
+    hl_pairing_t *pr = job->pr;
+    pr->codes = hl_realloc(pr->codes, sizeof(*pr->codes) * (pr->num_codes + 1));
+    code_entry_t *c = &pr->codes[pr->num_codes++];
     c->session_id = hl_strdup(job->session_id);
     c->code = hl_strdup(job->code);
     c->expires_at = job->expires_at;
@@ -317,18 +324,20 @@ static void create_dispose(hl_json_job_t *base)
     free(job->code);
 }
 
-void hl_pairing_create(hl_reply_to_t *reply_to)
+void hl_pairing_create(hl_pairing_t *pr, hl_reply_to_t *reply_to)
 {
     create_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec_create);
+    job->pr = pr;
     job->super.after_commit = create_after_commit;
     job->super.dispose = create_dispose;
-    hl_db_actor_post(self, &job->super.super);
+    hl_db_actor_post(&pr->actor, &job->super.super);
 }
 
 /* ---- session query ---- */
 
 typedef struct st_lookup_job_t {
     hl_json_job_t super;
+    hl_pairing_t *pr;
     char *session_id;
     char *peer;
     int page; /* answer with the HTML page instead of JSON */
@@ -352,13 +361,13 @@ static int exec_get_session(hl_json_job_t *base, hl_db_t *db)
 {
     lookup_job_t *job = (lookup_job_t *)base;
     int64_t now = hl_now_ms(), wait;
-    if ((wait = rate_limited(job->peer, now)) != 0)
+    if ((wait = rate_limited(job->pr, job->peer, now)) != 0)
         return too_many(base, wait);
     if (job->session_id == NULL || job->session_id[0] == '\0')
         return hl_json_job_error(base, HL_RESULT_INVALID, "pairing_session_required", "session_id is required");
     session_row_t row;
     if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
-        rate_fail(job->peer, now);
+        rate_fail(job->pr, job->peer, now);
         return hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_not_found", "Pairing session not found");
     }
     int ret;
@@ -372,19 +381,20 @@ static int exec_get_session(hl_json_job_t *base, hl_db_t *db)
     return ret;
 }
 
-static lookup_job_t *lookup_job(hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *), const char *session_id,
-                                const char *peer)
+static lookup_job_t *lookup_job(hl_pairing_t *pr, hl_reply_to_t *reply_to, int (*exec)(hl_json_job_t *, hl_db_t *),
+                                const char *session_id, const char *peer)
 {
     lookup_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec);
+    job->pr = pr;
     job->super.dispose = lookup_dispose;
     job->session_id = hl_strdup(session_id);
     job->peer = hl_strdup(peer);
     return job;
 }
 
-void hl_pairing_get_session(hl_reply_to_t *reply_to, const char *session_id, const char *peer)
+void hl_pairing_get_session(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *session_id, const char *peer)
 {
-    hl_db_actor_post(self, &lookup_job(reply_to, exec_get_session, session_id, peer)->super.super);
+    hl_db_actor_post(&pr->actor, &lookup_job(pr, reply_to, exec_get_session, session_id, peer)->super.super);
 }
 
 /* ---- pairing page ---- */
@@ -402,7 +412,7 @@ static int exec_page(hl_json_job_t *base, hl_db_t *db)
 {
     lookup_job_t *job = (lookup_job_t *)base;
     int64_t now = hl_now_ms(), wait;
-    if ((wait = rate_limited(job->peer, now)) != 0) {
+    if ((wait = rate_limited(job->pr, job->peer, now)) != 0) {
         too_many(base, wait);
         return 0;
     }
@@ -410,27 +420,28 @@ static int exec_page(hl_json_job_t *base, hl_db_t *db)
         return page_text(base, HL_RESULT_INVALID, "text/plain; charset=utf-8", hl_strdup("Missing session_id"));
     session_row_t row;
     if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
-        rate_fail(job->peer, now);
+        rate_fail(job->pr, job->peer, now);
         return page_text(base, HL_RESULT_NOT_FOUND, "text/plain; charset=utf-8", hl_strdup("Pairing session not found"));
     }
-    const char *code = strcmp(session_state(&row, now), "waiting") == 0 ? pairing_code_of(row.id, now) : NULL;
-    char *html = pairing_page_html(&row, code, svc->identity->link_id, now);
+    const char *code = strcmp(session_state(&row, now), "waiting") == 0 ? pairing_code_of(job->pr, row.id, now) : NULL;
+    char *html = pairing_page_html(job->pr->svc, &row, code, now);
     session_row_dispose(&row);
     page_text(base, HL_RESULT_OK, "text/html; charset=utf-8", html);
     base->result->no_store = true;
     return 0;
 }
 
-void hl_pairing_page(hl_reply_to_t *reply_to, const char *session_id, const char *peer)
+void hl_pairing_page(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *session_id, const char *peer)
 {
-    lookup_job_t *job = lookup_job(reply_to, exec_page, session_id, peer);
-    hl_db_actor_post(self, &job->super.super);
+    lookup_job_t *job = lookup_job(pr, reply_to, exec_page, session_id, peer);
+    hl_db_actor_post(&pr->actor, &job->super.super);
 }
 
 /* ---- claim and enrol ---- */
 
 typedef struct st_claim_job_t {
     hl_json_job_t super;
+    hl_pairing_t *pr;
     char *session_id, *claim_token, *peer;
     hl_token_hash_t token_hash;
     hl_device_descriptor_t desc;
@@ -455,8 +466,8 @@ static void claim_after_commit(hl_json_job_t *base)
     if (!job->forward)
         return;
     if (job->session_id != NULL)
-        forget_code(job->session_id);
-    hl_auth_create_session(base->reply_to, &job->desc, !job->is_enroll);
+        forget_code(job->pr, job->session_id);
+    hl_auth_create_session(job->pr->auth, base->reply_to, &job->desc, !job->is_enroll);
     base->reply_to = NULL; /* the auth actor answers */
 }
 
@@ -484,15 +495,15 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
 {
     claim_job_t *job = (claim_job_t *)base;
     int64_t now = hl_now_ms(), wait;
-    if ((wait = rate_limited(job->peer, now)) != 0)
+    if ((wait = rate_limited(job->pr, job->peer, now)) != 0)
         return too_many(base, wait);
     if (job->session_id == NULL || job->claim_token == NULL)
         return hl_json_job_error(base, HL_RESULT_INVALID, "pairing_claim_invalid", "session_id and claim_token are required");
-    if (svc->identity->link_id == NULL)
+    if (job->pr->svc->identity->link_id == NULL)
         return hl_json_job_error(base, HL_RESULT_CONFLICT, "link_not_paired", "Hermes Link is not paired");
     session_row_t row;
     if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
-        rate_fail(job->peer, now);
+        rate_fail(job->pr, job->peer, now);
         return hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_not_found", "Pairing session not found");
     }
     int ret;
@@ -501,16 +512,16 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
     hl_token_hash(job->claim_token, strlen(job->claim_token), &h);
     hl_token_hash_hex(&h, presented);
     if (row.claimed_at != 0) {
-        rate_fail(job->peer, now);
+        rate_fail(job->pr, job->peer, now);
         ret = hl_json_job_error(base, HL_RESULT_CONFLICT, "pairing_session_already_claimed",
                                 "Pairing session has already been claimed");
     } else if (row.closed_at != 0 || row.expires_at <= now) {
         ret = hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_expired", "Pairing session has expired");
-    } else if (strcmp(row.link_id, svc->identity->link_id) != 0) {
+    } else if (strcmp(row.link_id, job->pr->svc->identity->link_id) != 0) {
         ret = claim_mismatch(base, "Pairing claim does not match this Link");
     } else if (!hl_consttime_equal(presented, 64, row.code_hash, strlen(row.code_hash))) {
         /* a wrong code: counted per address, and a session guessed at too often is closed for good */
-        rate_fail(job->peer, now);
+        rate_fail(job->pr, job->peer, now);
         sqlite3_stmt *st = hl_db_stmt(db, "UPDATE pairing_sessions SET failed_attempts = failed_attempts + 1, closed_at = CASE "
                                           "WHEN failed_attempts + 1 >= ?2 THEN ?3 ELSE closed_at END WHERE id = ?1");
         sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
@@ -518,7 +529,7 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
         sqlite3_bind_int64(st, 3, now);
         ret = hl_db_exec(st);
         if (row.failed_attempts + 1 >= HL_PAIRING_MAX_BAD_CODES) {
-            forget_code(row.id);
+            forget_code(job->pr, row.id);
             hl_log(HL_LOG_WARN, "pairing_session_closed",
                    json_pack("{s:s, s:s}", "session_id", row.id, "reason", "too many wrong codes"));
         }
@@ -542,16 +553,17 @@ static char *nonempty_alias(json_t *body, const char *a, const char *b)
     return v != NULL && v[0] != '\0' ? hl_strdup(v) : NULL;
 }
 
-void hl_pairing_claim(hl_reply_to_t *reply_to, json_t *body, const char *peer)
+void hl_pairing_claim(hl_pairing_t *pr, hl_reply_to_t *reply_to, json_t *body, const char *peer)
 {
     claim_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec_claim);
+    job->pr = pr;
     job->super.after_commit = claim_after_commit;
     job->super.dispose = claim_dispose;
     job->session_id = nonempty_alias(body, "session_id", "sessionId");
     job->claim_token = nonempty_alias(body, "claim_token", "claimToken");
     job->peer = hl_strdup(peer);
     hl_device_descriptor_from_json(&job->desc, body);
-    hl_db_actor_post(self, &job->super.super);
+    hl_db_actor_post(&pr->actor, &job->super.super);
 }
 
 static int exec_enroll(hl_json_job_t *base, hl_db_t *db)
@@ -576,25 +588,27 @@ static int exec_enroll(hl_json_job_t *base, hl_db_t *db)
     return 0;
 }
 
-void hl_pairing_enroll(hl_reply_to_t *reply_to, const char *token, size_t token_len, hl_device_descriptor_t *desc)
+void hl_pairing_enroll(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *token, size_t token_len, hl_device_descriptor_t *desc)
 {
     claim_job_t *job = hl_json_job_new(sizeof(*job), reply_to, exec_enroll);
+    job->pr = pr;
     job->super.after_commit = claim_after_commit;
     job->super.dispose = claim_dispose;
     job->is_enroll = 1;
     hl_token_hash(token, token_len, &job->token_hash);
     job->desc = *desc;
     memset(desc, 0, sizeof(*desc));
-    hl_db_actor_post(self, &job->super.super);
+    hl_db_actor_post(&pr->actor, &job->super.super);
 }
 
 /* ---- actor ---- */
 
 static void on_tick(hl_db_t *db)
 {
+    hl_pairing_t *pr = pairing_of(db);
     int64_t now = hl_now_ms();
-    prune_codes(now);
-    prune_rates(now);
+    prune_codes(pr, now);
+    prune_rates(pr, now);
     sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM pairing_sessions WHERE expires_at <= ?1");
     sqlite3_bind_int64(st, 1, now - SESSION_RETENTION_MS);
     hl_db_exec(st);
@@ -605,20 +619,42 @@ static void on_tick(hl_db_t *db)
 
 static void on_close(hl_db_t *db)
 {
-    (void)db;
-    while (state.num_codes > 0) {
-        code_free(&state.codes[0]);
-        state.codes[0] = state.codes[--state.num_codes];
+    hl_pairing_t *pr = pairing_of(db);
+    while (pr->num_codes > 0) {
+        code_free(&pr->codes[0]);
+        pr->codes[0] = pr->codes[--pr->num_codes];
     }
-    free(state.codes);
-    free(state.rates);
-    memset(&state, 0, sizeof(state));
+    free(pr->codes);
+    free(pr->rates);
+    pr->codes = NULL;
+    pr->rates = NULL;
+    pr->num_rates = 0;
 }
 
-int hl_pairing_actor_init(hl_db_actor_t *actor, const hl_link_t *l)
+int hl_pairing_init(hl_pairing_t **out, const hl_link_t *link, hl_auth_t *auth)
 {
     static const hl_db_actor_hooks_t hooks = {.on_tick = on_tick, .tick_ms = 30000, .on_close = on_close};
-    self = actor;
-    svc = l;
-    return hl_db_actor_init(actor, "pairing", l->db_path, &hooks, NULL);
+    hl_pairing_t *pr = hl_calloc(1, sizeof(*pr));
+    pr->svc = link;
+    pr->auth = auth;
+    int ret = hl_db_actor_init(&pr->actor, "pairing", link->db_path, &hooks, pr);
+    if (ret != 0) {
+        free(pr);
+        return ret;
+    }
+    *out = pr;
+    return 0;
+}
+
+hl_actor_t *hl_pairing_actor(hl_pairing_t *pr)
+{
+    return &pr->actor.actor;
+}
+
+void hl_pairing_dispose(hl_pairing_t *pr)
+{
+    if (pr == NULL)
+        return;
+    hl_db_actor_dispose(&pr->actor);
+    free(pr);
 }

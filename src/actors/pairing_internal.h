@@ -24,12 +24,12 @@ void session_row_dispose(session_row_t *row);
 const char *session_state(const session_row_t *row, int64_t now);
 
 /** The plaintext code of a waiting session, or NULL once claimed, expired or forgotten (e.g. after a restart). */
-const char *pairing_code_of(const char *session_id, int64_t now);
+const char *pairing_code_of(hl_pairing_t *pr, const char *session_id, int64_t now);
 
 /** The QR payload of a session (new reference). */
-json_t *pairing_qr_payload(const session_row_t *row, const char *code);
+json_t *pairing_qr_payload(const hl_link_t *svc, const session_row_t *row, const char *code);
 
 /** Renders the pairing page (malloc'd HTML). */
-char *pairing_page_html(const session_row_t *row, const char *code, const char *link_id, int64_t now);
+char *pairing_page_html(const hl_link_t *svc, const session_row_t *row, const char *code, int64_t now);
 
 #endif

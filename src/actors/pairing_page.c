@@ -96,7 +96,7 @@ static const char SCRIPT[] =
     "})();\n"
     "</script>";
 
-char *pairing_page_html(const session_row_t *row, const char *code, const char *link_id, int64_t now)
+char *pairing_page_html(const hl_link_t *svc, const session_row_t *row, const char *code, int64_t now)
 {
     html_t h = {0};
     const char *st = session_state(row, now);
@@ -113,7 +113,7 @@ char *pairing_page_html(const session_row_t *row, const char *code, const char *
     raw(&h, "</span></p><p>Local URL: <code>");
     text(&h, row->local_api_url);
     raw(&h, "</code><br>Link ID: <code>");
-    text(&h, link_id != NULL ? link_id : row->link_id);
+    text(&h, svc->identity->link_id != NULL ? svc->identity->link_id : row->link_id);
     raw(&h, "</code><br>Session: <code id=\"session\">");
     text(&h, row->id);
     raw(&h, "</code><br>Expires: <time id=\"expires\" datetime=\"");
@@ -122,7 +122,7 @@ char *pairing_page_html(const session_row_t *row, const char *code, const char *
     text(&h, expires);
     raw(&h, "</time></p>");
     if (code != NULL) {
-        json_t *payload = pairing_qr_payload(row, code);
+        json_t *payload = pairing_qr_payload(svc, row, code);
         char *payload_text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(payload);
         char *svg = hl_qr_svg(payload_text);

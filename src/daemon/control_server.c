@@ -33,8 +33,9 @@ static struct {
     int running;
 } control = {.listen_fd = -1, .stop_fd = -1};
 
-/* the service facts the answers come from, given at start */
+/* what the answers come from, given at start: the service facts, the pairing actor */
 static const hl_link_t *svc;
+static hl_pairing_t *pairing;
 
 static json_t *status_reply(void)
 {
@@ -101,7 +102,7 @@ static json_t *pair(void)
     pthread_cond_init(&s->cond, NULL);
     s->refs = 2;
     s->super.deliver = sync_deliver;
-    hl_pairing_create(&s->super);
+    hl_pairing_create(pairing, &s->super);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 10;
@@ -179,8 +180,9 @@ static void *control_main(void *arg)
     return NULL;
 }
 
-int hl_control_start(const hl_link_t *l)
+int hl_control_start(const hl_link_t *l, hl_pairing_t *pr)
 {
+    pairing = pr;
     const char *home = l->home;
     svc = l;
     struct sockaddr_un sa;

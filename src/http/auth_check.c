@@ -8,6 +8,14 @@
 #include "hl/clock.h"
 #include "hl/token_table.h"
 
+/* the auth actor that records when a device was last seen, given when the routes are built */
+static hl_auth_t *auth;
+
+void hl_auth_check_init(hl_auth_t *a)
+{
+    auth = a;
+}
+
 static const char *pool_strdup(h2o_mem_pool_t *pool, const char *s)
 {
     return s != NULL ? h2o_strdup(pool, s, SIZE_MAX).base : NULL;
@@ -47,7 +55,7 @@ static bool lookup(hl_request_t *r, const char *token, size_t len)
     if (!hl_token_table_lookup(&h, hl_now_ms(), HL_LAST_SEEN_INTERVAL_MS, &post_seen, copy_device, r))
         return false;
     if (post_seen)
-        hl_auth_record_seen(r->device->id, NULL, NULL);
+        hl_auth_record_seen(auth, r->device->id, NULL, NULL);
     return true;
 }
 

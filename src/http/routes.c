@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "hl/http.h"
 #include "hl/routes.h"
 
 void hl_routes_add_all(hl_router_t *router, const hl_route_t *routes, size_t n)
@@ -12,6 +13,7 @@ void hl_routes_add_all(hl_router_t *router, const hl_route_t *routes, size_t n)
 hl_router_t *hl_routes_build(const hl_routes_deps_t *d)
 {
     hl_router_t *router = hl_router_new();
+    hl_auth_check_init(d->auth);
     hl_routes_system(router);
     hl_routes_auth(router, d->auth, d->pairing, d->link);
     hl_routes_pairing(router, d->pairing);

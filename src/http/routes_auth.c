@@ -11,7 +11,8 @@
 #include "hl/token_table.h"
 
 /* what these routes use, given at registration */
-static hl_db_actor_t *auth, *pairing;
+static hl_auth_t *auth;
+static hl_pairing_t *pairing;
 static const hl_link_t *svc;
 
 static int link_paired(hl_request_t *r)
@@ -51,9 +52,9 @@ static void get_me(hl_request_t *r)
     const char *app_id, *model;
     if (hl_routes_client_changes(r, &app_id, &model)) {
         /* rare: the device changes, so the auth actor answers once the change is visible to every later request */
-        hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
+        hl_reply_to_t *p = hl_request_defer(r, hl_auth_actor(auth));
         if (p != NULL)
-            hl_auth_me_update(p, d->id, app_id, model);
+            hl_auth_me_update(auth, p, d->id, app_id, model);
         return;
     }
     /* the common case, on every app start: the device object was serialised when its token was published */
@@ -84,12 +85,12 @@ static void post_device_session(hl_request_t *r)
     hl_device_descriptor_from_json(&desc, r->body);
     free(desc.app_instance_id); /* this route never binds an app instance (spec/FLOWS.md §1.2) */
     desc.app_instance_id = NULL;
-    hl_reply_to_t *p = hl_request_defer(r, &pairing->actor);
+    hl_reply_to_t *p = hl_request_defer(r, hl_pairing_actor(pairing));
     if (p == NULL) {
         hl_device_descriptor_dispose(&desc);
         return;
     }
-    hl_pairing_enroll(p, r->bearer, r->bearer_len, &desc);
+    hl_pairing_enroll(pairing, p, r->bearer, r->bearer_len, &desc);
 }
 
 static char *refresh_token_of(json_t *body)
@@ -109,24 +110,24 @@ static void post_refresh(hl_request_t *r)
     }
     hl_device_descriptor_t desc;
     hl_device_descriptor_from_json(&desc, r->body);
-    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
+    hl_reply_to_t *p = hl_request_defer(r, hl_auth_actor(auth));
     if (p == NULL) {
         free(token);
         hl_device_descriptor_dispose(&desc);
         return;
     }
-    hl_auth_refresh(p, token, &desc);
+    hl_auth_refresh(auth, p, token, &desc);
 }
 
 static void post_logout(hl_request_t *r)
 {
     char *token = refresh_token_of(r->body);
-    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
+    hl_reply_to_t *p = hl_request_defer(r, hl_auth_actor(auth));
     if (p == NULL) {
         free(token);
         return;
     }
-    hl_auth_logout(p, token);
+    hl_auth_logout(auth, p, token);
 }
 
 static const hl_route_t ROUTES[] = {
@@ -136,7 +137,7 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_POST, "/api/v1/auth/logout", post_logout, HL_ROUTE_JSON_BODY, 0},
 };
 
-void hl_routes_auth(hl_router_t *router, hl_db_actor_t *auth_actor, hl_db_actor_t *pairing_actor, const hl_link_t *l)
+void hl_routes_auth(hl_router_t *router, hl_auth_t *auth_actor, hl_pairing_t *pairing_actor, const hl_link_t *l)
 {
     auth = auth_actor;
     pairing = pairing_actor;

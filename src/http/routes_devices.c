@@ -10,17 +10,17 @@
 #include "hl/tokens.h"
 
 /* the auth actor these routes call, given at registration */
-static hl_db_actor_t *auth;
+static hl_auth_t *auth;
 
 static void get_devices(hl_request_t *r)
 {
     const char *app_id, *model;
     /* posted before the list job to the same actor, so the list already shows the change */
     if (hl_routes_client_changes(r, &app_id, &model))
-        hl_auth_record_seen(r->device->id, app_id, model);
-    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
+        hl_auth_record_seen(auth, r->device->id, app_id, model);
+    hl_reply_to_t *p = hl_request_defer(r, hl_auth_actor(auth));
     if (p != NULL)
-        hl_auth_list_devices(p, r->device->id);
+        hl_auth_list_devices(auth, p, r->device->id);
 }
 
 /* label|device_label: missing or "" → 400 device_label_required; blank after trim or over 128 chars → 400 invalid. */
@@ -50,24 +50,24 @@ static void patch_device(hl_request_t *r)
     char *label = validated_label(r);
     if (label == NULL)
         return;
-    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
+    hl_reply_to_t *p = hl_request_defer(r, hl_auth_actor(auth));
     if (p != NULL)
-        hl_auth_rename_device(p, hl_request_param(r, "deviceId"), label, r->device->id);
+        hl_auth_rename_device(auth, p, hl_request_param(r, "deviceId"), label, r->device->id);
     free(label);
 }
 
 static void delete_device(hl_request_t *r)
 {
-    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
+    hl_reply_to_t *p = hl_request_defer(r, hl_auth_actor(auth));
     if (p != NULL)
-        hl_auth_revoke_device(p, hl_request_param(r, "deviceId"), r->device->id);
+        hl_auth_revoke_device(auth, p, hl_request_param(r, "deviceId"), r->device->id);
 }
 
 static void delete_app_listing(hl_request_t *r)
 {
-    hl_reply_to_t *p = hl_request_defer(r, &auth->actor);
+    hl_reply_to_t *p = hl_request_defer(r, hl_auth_actor(auth));
     if (p != NULL)
-        hl_auth_hide_device(p, hl_request_param(r, "deviceId"), r->device->id);
+        hl_auth_hide_device(auth, p, hl_request_param(r, "deviceId"), r->device->id);
 }
 
 static const hl_route_t ROUTES[] = {
@@ -77,7 +77,7 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_DELETE, "/api/v1/devices/:deviceId/app-listing", delete_app_listing, HL_ROUTE_AUTH, 0},
 };
 
-void hl_routes_devices(hl_router_t *router, hl_db_actor_t *auth_actor)
+void hl_routes_devices(hl_router_t *router, hl_auth_t *auth_actor)
 {
     auth = auth_actor;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));

@@ -6,7 +6,7 @@
 #include "hl/routes.h"
 
 /* the pairing actor these routes call, given at registration */
-static hl_db_actor_t *pairing;
+static hl_pairing_t *pairing;
 
 static const char *session_id_query(hl_request_t *r)
 {
@@ -16,16 +16,16 @@ static const char *session_id_query(hl_request_t *r)
 
 static void get_session(hl_request_t *r)
 {
-    hl_reply_to_t *p = hl_request_defer(r, &pairing->actor);
+    hl_reply_to_t *p = hl_request_defer(r, hl_pairing_actor(pairing));
     if (p != NULL)
-        hl_pairing_get_session(p, session_id_query(r), hl_request_peer(r));
+        hl_pairing_get_session(pairing, p, session_id_query(r), hl_request_peer(r));
 }
 
 static void post_claim(hl_request_t *r)
 {
-    hl_reply_to_t *p = hl_request_defer(r, &pairing->actor);
+    hl_reply_to_t *p = hl_request_defer(r, hl_pairing_actor(pairing));
     if (p != NULL)
-        hl_pairing_claim(p, r->body, hl_request_peer(r));
+        hl_pairing_claim(pairing, p, r->body, hl_request_peer(r));
 }
 
 static void get_pair_page(hl_request_t *r)
@@ -36,9 +36,9 @@ static void get_pair_page(hl_request_t *r)
         hl_reply_bytes(r, 400, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
         return;
     }
-    hl_reply_to_t *p = hl_request_defer(r, &pairing->actor);
+    hl_reply_to_t *p = hl_request_defer(r, hl_pairing_actor(pairing));
     if (p != NULL)
-        hl_pairing_page(p, id, hl_request_peer(r));
+        hl_pairing_page(pairing, p, id, hl_request_peer(r));
 }
 
 static const hl_route_t ROUTES[] = {
@@ -47,7 +47,7 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/pair", get_pair_page, 0, 0},
 };
 
-void hl_routes_pairing(hl_router_t *router, hl_db_actor_t *pairing_actor)
+void hl_routes_pairing(hl_router_t *router, hl_pairing_t *pairing_actor)
 {
     pairing = pairing_actor;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
