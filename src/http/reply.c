@@ -15,8 +15,8 @@ typedef struct st_pending_t {
     h2o_req_t *req; /* NULL once the request's pool is gone (client reset or disconnect) */
     hl_worker_t *worker;
     hl_actor_t *actor;
-    unsigned route_flags;
-    int refs; /* the pool hook and the reply; both run on the worker thread */
+    const hl_route_t *route; /* for its flags (no-store); the route table outlives every request */
+    int refs;                /* the pool hook and the reply; both run on the worker thread */
     /* with hl_request_defer_then: the route's continuation on the worker */
     void (*then)(hl_request_t *r, hl_result_t *result, void *data);
     void *then_data;
@@ -113,7 +113,7 @@ static void send_final(h2o_req_t *req, int status, const char *content_type, con
 }
 
 static void send_owned(h2o_req_t *req, int status, const char *content_type, char *body, size_t len, unsigned route_flags);
-static void send_stream(hl_request_t *r, hl_result_t *result, unsigned route_flags);
+static void send_stream(hl_request_t *r, hl_result_t *result);
 
 static unsigned flags_of(const hl_request_t *r)
 {
@@ -254,6 +254,14 @@ static void fill_reply(reply_msg_t *m, hl_result_t *res)
     hl_result_free(res);
 }
 
+/* Sends a serialised answer on r; the body passes to the request's pool. */
+static void send_filled(hl_request_t *r, reply_msg_t *m)
+{
+    add_result_headers(r->req, m->filename, m->retry_after_s, m->no_store);
+    send_owned(r->req, m->status, h2o_strdup(&r->req->pool, m->content_type, SIZE_MAX).base, m->body, m->len, flags_of(r));
+    m->body = NULL;
+}
+
 static void reply_msg_free(reply_msg_t *m)
 {
     free(m->content_type);
@@ -269,25 +277,19 @@ static void on_reply(hl_worker_t *w, hl_worker_msg_t *msg)
     pending_t *p = m->pending;
     hl_actor_release_slot(p->actor);
     --w->num_pending;
+    hl_request_t r = {.req = p->req, .worker = w, .route = p->route};
     if (p->then != NULL) {
-        hl_request_t r = {.req = p->req, .worker = w};
         p->then(p->req != NULL ? &r : NULL, m->result, p->then_data);
         m->result = NULL;
-    } else if (m->result != NULL) {
-        if (p->req != NULL) {
-            hl_request_t r = {.req = p->req, .worker = w, .route = NULL};
-            send_stream(&r, m->result, p->route_flags);
-            m->result = NULL;
-        }
+    } else if (p->req != NULL && m->result != NULL) {
+        send_stream(&r, m->result);
+        m->result = NULL;
     } else if (p->req != NULL) {
-        h2o_req_t *req = p->req;
         if (p->cache_key != NULL && m->status == 200 && m->version != 0)
             hl_reply_cache_put(w, p->cache_key, m->version, m->body, m->len);
-        add_result_headers(req, m->filename, m->retry_after_s, m->no_store);
-        send_owned(req, m->status, h2o_strdup(&req->pool, m->content_type, SIZE_MAX).base, m->body, m->len, p->route_flags);
-        m->body = NULL;
+        send_filled(&r, m);
     }
-    /* else: the client reset the stream or went away while the actor worked; drop the reply */
+    /* else: the client reset the stream or went away while the actor worked; the reply (or stream) is dropped */
     pending_release(p);
     reply_msg_free(m);
 }
@@ -308,9 +310,8 @@ typedef struct st_stream_reply_t {
     hl_worker_t *worker;
     hl_byte_source_t *source;
     uint64_t left;
-    bool reading; /* a chunk was asked for and has not come back */
-    bool done;    /* FINAL sent, or the client gone: close the source once no read is outstanding */
-    int refs;     /* the request pool, and an outstanding read */
+    bool done; /* FINAL sent, or the client gone: close the source once no read is outstanding */
+    int refs;  /* the request pool, and an outstanding read */
 } stream_reply_t;
 
 typedef struct st_chunk_msg_t {
@@ -336,7 +337,6 @@ static void on_chunk(hl_worker_t *w, hl_worker_msg_t *msg)
 {
     chunk_msg_t *m = (chunk_msg_t *)msg;
     stream_reply_t *st = m->st;
-    st->reading = false;
     --w->num_pending;
     if (st->req != NULL && !st->done) {
         if (m->err != 0 || (m->len == 0 && st->left > 0)) {
@@ -371,7 +371,6 @@ static void chunk_read(void *ctx, const char *data, size_t len, int err)
 
 static void request_chunk(stream_reply_t *st)
 {
-    st->reading = true;
     ++st->refs;
     ++st->worker->num_pending; /* shutdown waits for the read to come back */
     st->source->read(st->source, STREAM_CHUNK, chunk_read, st);
@@ -399,7 +398,7 @@ static void on_stream_disposed(void *hook)
 }
 
 /* Starts a response whose body comes from result->source (the result is consumed), on the worker. */
-static void send_stream(hl_request_t *r, hl_result_t *result, unsigned route_flags)
+static void send_stream(hl_request_t *r, hl_result_t *result)
 {
     h2o_req_t *req = r->req;
     stream_reply_t *st = hl_calloc(1, sizeof(*st));
@@ -416,7 +415,7 @@ static void send_stream(hl_request_t *r, hl_result_t *result, unsigned route_fla
     req->res.status = hl_result_status(result->kind);
     req->res.reason = reason_phrase(req->res.status);
     req->res.content_length = (size_t)result->source_len;
-    add_common_headers(req, route_flags);
+    add_common_headers(req, flags_of(r));
     add_result_headers(req, result->filename, result->retry_after_s, result->no_store);
     if (result->content_type != NULL) {
         h2o_iovec_t type = h2o_strdup(&req->pool, result->content_type, SIZE_MAX);
@@ -457,7 +456,7 @@ static hl_reply_to_t *defer(hl_request_t *r, hl_actor_t *actor, void (*then)(hl_
     p->req = r->req;
     p->worker = r->worker;
     p->actor = actor;
-    p->route_flags = flags_of(r);
+    p->route = r->route;
     p->refs = 2;
     p->then = then;
     p->then_data = data;
@@ -490,13 +489,12 @@ hl_reply_to_t *hl_request_defer_then(hl_request_t *r, hl_actor_t *actor,
 void hl_reply_result(hl_request_t *r, hl_result_t *result)
 {
     if (result->source != NULL) {
-        send_stream(r, result, flags_of(r));
+        send_stream(r, result);
         return;
     }
     reply_msg_t m = {.status = 0};
     fill_reply(&m, result);
-    add_result_headers(r->req, m.filename, m.retry_after_s, m.no_store);
-    send_owned(r->req, m.status, h2o_strdup(&r->req->pool, m.content_type, SIZE_MAX).base, m.body, m.len, flags_of(r));
+    send_filled(r, &m);
     free(m.content_type);
     free(m.filename);
 }
