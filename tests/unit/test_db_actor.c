@@ -17,6 +17,7 @@
 
 #include "hl/common.h"
 #include "hl/db.h"
+#include "hl/db_readers.h"
 #include "hl/db_schema.h"
 #include "hl/json_job.h"
 #include "unit_util.h"
@@ -604,6 +605,72 @@ START_TEST(json_job_ok_and_error_helpers)
 }
 END_TEST
 
+/* What a failed statement and an interrupted read become for the caller, whatever exec made of them. */
+typedef struct st_capture_to_t {
+    hl_reply_to_t super;
+    hl_result_t *result; /* read after the actor or readers stopped (joined) */
+} capture_to_t;
+
+static void capture(hl_reply_to_t *to, hl_result_t *result)
+{
+    ((capture_to_t *)to)->result = result;
+}
+
+/* a statement fails (no such table), and exec answers "not found" as if there were no rows */
+static int exec_failed_step(hl_json_job_t *job, hl_db_t *db)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT n FROM no_such_table");
+    if (st == NULL || hl_db_step(st) != SQLITE_ROW)
+        return hl_json_job_error(job, HL_RESULT_NOT_FOUND, "thing_not_found", "No such thing");
+    return hl_json_job_ok(job, HL_RESULT_OK, json_object());
+}
+
+/* a read that never ends */
+static int exec_endless(hl_json_job_t *job, hl_db_t *db)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c");
+    while (hl_db_step(st) == SQLITE_ROW)
+        ;
+    sqlite3_reset(st);
+    return hl_json_job_ok(job, HL_RESULT_OK, json_object());
+}
+
+START_TEST(json_job_failed_statement_is_internal)
+{
+    char *dir = ut_mkdtemp(), *path = prepare_db(dir);
+    hl_db_actor_t a;
+    ck_assert_int_eq(hl_db_actor_init(&a, "db-fail", path, NULL, NULL), 0);
+    capture_to_t to = {.super.deliver = capture};
+    hl_db_actor_post(&a, &((hl_json_job_t *)hl_json_job_new(sizeof(hl_json_job_t), &to.super, exec_failed_step))->super);
+    ck_assert_int_eq(hl_actor_start(&a.actor), 0);
+    hl_actor_stop(&a.actor);
+    hl_db_actor_dispose(&a);
+    ck_assert_ptr_nonnull(to.result);
+    ck_assert_int_eq(to.result->kind, HL_RESULT_INTERNAL);
+    ck_assert_str_eq(to.result->code, "internal_error");
+    hl_result_free(to.result);
+    free(path);
+    ut_rm_rf(dir);
+}
+END_TEST
+
+START_TEST(json_job_read_past_its_limit_is_unavailable)
+{
+    char *dir = ut_mkdtemp(), *path = prepare_db(dir);
+    hl_db_readers_t *readers;
+    ck_assert_int_eq(hl_db_readers_start(&readers, "slow", path, 1, 100, NULL), 0);
+    capture_to_t to = {.super.deliver = capture};
+    hl_db_readers_post(readers, &((hl_json_job_t *)hl_json_job_new(sizeof(hl_json_job_t), &to.super, exec_endless))->super);
+    hl_db_readers_stop(readers);
+    ck_assert_ptr_nonnull(to.result);
+    ck_assert_int_eq(to.result->kind, HL_RESULT_UNAVAILABLE);
+    ck_assert_str_eq(to.result->code, "query_timeout");
+    hl_result_free(to.result);
+    free(path);
+    ut_rm_rf(dir);
+}
+END_TEST
+
 Suite *suite_db_actor(void)
 {
     Suite *s = suite_create("db_actor");
@@ -629,6 +696,8 @@ Suite *suite_db_actor(void)
     TCase *json = tcase_create("json_job");
     tcase_add_test(json, json_job_outcomes);
     tcase_add_test(json, json_job_ok_and_error_helpers);
+    tcase_add_test(json, json_job_failed_statement_is_internal);
+    tcase_add_test(json, json_job_read_past_its_limit_is_unavailable);
     suite_add_tcase(s, json);
     return s;
 }
