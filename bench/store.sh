@@ -20,6 +20,8 @@
 #              Each chain stops after 30 s (fewer than 300 refreshes when they stall: reported as such).
 #              BENCH_UPLOAD_SAME=1: every upload the same bytes (and not deleted): the store finds the file already
 #              there and skips writing and fsyncing it, which separates the daemon's own cost from the disk's.
+#              BENCH_UPLOAD_ELSEWHERE=1: the uploads go to a second daemon (its own process, home and workers), so the
+#              chain shares only the machine (CPU, memory bandwidth, disk) with them: the floor any design can reach.
 #   downloads  uploads one 50 MiB blob, restarts the daemon (so that its peak RSS starts from the idle level), then
 #              3 rounds of 20 parallel `curl -o /dev/null` GETs of it; reports VmHWM after the rounds (or the highest
 #              VmRSS sampled every 50 ms, if higher) minus VmRSS before them          target: <= 64 MiB
@@ -187,11 +189,31 @@ chain_line() { # label client-output other-CPU-seconds
 }
 
 part_uploads() {
+    local up_token conv up_port sink_pid="" sink_http=""
+    if [ "${BENCH_UPLOAD_ELSEWHERE:-0}" = 1 ]; then
+        # the uploads go to a second daemon: what the machine itself (CPU, disk) costs the chain, no worker shared
+        bench_start_daemon uploads-sink
+        sink_pid=$pid sink_http=$HTTP
+        bench_track "$sink_pid"
+        echo "store.sh: uploads: sink daemon $sink_pid on $HTTP" >&2
+        pid=""
+    fi
     bench_start_daemon uploads
     echo "store.sh: uploads: daemon $pid on $HTTP" >&2
-    bench_pair_device bench-upload
-    local up_token=$token conv
-    conv=$(new_conversation uploads)
+    if [ -n "$sink_pid" ]; then
+        local main_http=$HTTP main_home=$DAEMON_HOME main_hermes=$DAEMON_HERMES_HOME
+        HTTP=$sink_http DAEMON_HOME=$TMP/uploads-sink/home DAEMON_HERMES_HOME=$TMP/uploads-sink/hermes
+        bench_pair_device bench-upload
+        up_token=$token
+        conv=$(new_conversation uploads)
+        up_port=${sink_http##*:}
+        HTTP=$main_http DAEMON_HOME=$main_home DAEMON_HERMES_HOME=$main_hermes
+    else
+        bench_pair_device bench-upload
+        up_token=$token
+        conv=$(new_conversation uploads)
+        up_port=$port
+    fi
     [ -n "$conv" ] || bench_die "could not create a conversation"
     bench_pair_device bench-refresh
     local rt=$refresh_token
@@ -208,7 +230,7 @@ part_uploads() {
     local stop="$TMP/uploads.stop" upid _ started=0
     local -a same=()
     [ "${BENCH_UPLOAD_SAME:-0}" = 1 ] && same=(--same-content)
-    "${CLIENT[@]}" upload --port "$port" --token "$up_token" --conv "$conv" --size "$BLOB_SIZE" "${same[@]}" \
+    "${CLIENT[@]}" upload --port "$up_port" --token "$up_token" --conv "$conv" --size "$BLOB_SIZE" "${same[@]}" \
         --clients "$UPLOADERS" --stop-file "$stop" --deadline 120 >"$OUT/uploads-uploaders.txt" 2>"$OUT/uploads-uploaders.stderr" &
     upid=$!
     bench_track "$upid"
@@ -237,6 +259,11 @@ part_uploads() {
     }
     bench_check_alive
     stop_daemon
+    if [ -n "$sink_pid" ]; then
+        kill -TERM "$sink_pid" 2>/dev/null || true
+        wait "$sink_pid" 2>/dev/null || true
+        bench_untrack "$sink_pid"
+    fi
 
     # "other" of the second chain without the uploaders' own CPU time
     local up_cpu other_with
@@ -246,6 +273,7 @@ part_uploads() {
     p99a=$(val "$OUT/uploads-alone.txt" p99_ms) p99w=$(val "$OUT/uploads-with.txt" p99_ms)
     r=$(ratio "$p99w" "$p99a")
     up=$(val "$OUT/uploads-uploaders.txt" uploads) secs=$(val "$OUT/uploads-uploaders.txt" seconds)
+    [ "${BENCH_UPLOAD_ELSEWHERE:-0}" = 1 ] && summary "uploads: BENCH_UPLOAD_ELSEWHERE=1: the uploads go to a second daemon (the machine's floor: no worker shared with the chain)"
     [ "${BENCH_UPLOAD_SAME:-0}" = 1 ] && summary "uploads: BENCH_UPLOAD_SAME=1: every upload the same 50 MiB (the store skips writing the file)"
     summary "uploads: $REFRESHES sequential POST /api/v1/auth/refresh (chained tokens, ${REFRESH_PAUSE_MS} ms pause after each, one keep-alive connection)"
     chain_line alone "$OUT/uploads-alone.txt" "$other_alone"
