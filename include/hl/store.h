@@ -54,7 +54,6 @@ typedef struct st_hl_run_start_t {
 typedef struct st_hl_approval_decision_t {
     const char *run_id;
     const char *approval_id;
-    const char *upstream_id; /* NULL when the upstream gave none */
     const char *decision;    /* "deny" or the approval scope */
 } hl_approval_decision_t;
 
@@ -192,17 +191,37 @@ void hl_store_read_events(hl_store_t *s, const hl_event_page_req_t *req,
 /* ---- run events (from the run proxy) ---- */
 
 typedef enum en_hl_run_event_kind_t {
-    HL_RUN_EVENT_UPSTREAM,  /* the upstream accepted the run: upstream_run_id */
-    HL_RUN_EVENT_DELTA,     /* assistant text: delta */
-    HL_RUN_EVENT_COMPLETED, /* usage (may be NULL) */
-    HL_RUN_EVENT_FAILED,    /* error_code, error_message */
+    HL_RUN_EVENT_UPSTREAM,       /* the upstream accepted the run: upstream_run_id, session_id */
+    HL_RUN_EVENT_DELTA,          /* assistant text (coalesced pieces): delta */
+    HL_RUN_EVENT_TOOL_STARTED,   /* tool, preview */
+    HL_RUN_EVENT_TOOL_COMPLETED, /* tool, duration, tool_error */
+    HL_RUN_EVENT_REASONING,      /* text */
+    HL_RUN_EVENT_APPROVAL,       /* the agent waits for a decision: approval */
+    HL_RUN_EVENT_COMPLETED,      /* usage (may be NULL), text (the upstream's final output, used when no delta came) */
+    HL_RUN_EVENT_FAILED,         /* error_code, error_message */
+    HL_RUN_EVENT_CANCELLED,      /* the upstream stopped the run */
 } hl_run_event_kind_t;
+
+/** What the agent asks a decision about (an upstream approval request). */
+typedef struct st_hl_run_approval_t {
+    const char *kind;        /* e.g. "terminal_command" */
+    const char *command;     /* the command or action, as the upstream shows it */
+    const char *description; /* why it needs approval */
+    json_t *choices;         /* array of strings (borrowed), NULL = once, session, always, deny */
+} hl_run_approval_t;
 
 typedef struct st_hl_run_event_t {
     hl_run_event_kind_t kind;
     const char *run_id;
     const char *upstream_run_id;
+    const char *session_id;
     const char *delta;
+    const char *tool;
+    const char *preview;
+    double duration; /* seconds */
+    bool tool_error;
+    const char *text;
+    hl_run_approval_t approval;
     const char *error_code;
     const char *error_message;
     json_t *usage; /* {input_tokens, output_tokens, total_tokens}; borrowed */

@@ -26,7 +26,46 @@ static json_t *attachments_json(hl_db_t *db, const char *message_id)
     return out;
 }
 
-#define MESSAGE_COLUMNS "id, conversation_id, role, status, run_id, client_message_id, profile, text, created_at, updated_at"
+#define MESSAGE_COLUMNS                                                                                                \
+    "id, conversation_id, role, status, run_id, client_message_id, profile, text, created_at, updated_at, agent_events, "  \
+    "reasoning"
+#define APPROVAL_COLUMNS "id, run_id, message_id, kind, command, description, choices, status, decision, created_at, resolved_at"
+
+static const char *const DEFAULT_CHOICES = "[\"once\",\"session\",\"always\",\"deny\"]";
+
+/* An approval row (APPROVAL_COLUMNS) as the API shows it. */
+static json_t *approval_from_row(sqlite3_stmt *st)
+{
+    json_error_t err;
+    const char *choices_text = (const char *)sqlite3_column_text(st, 6);
+    json_t *choices = json_loads(choices_text != NULL ? choices_text : DEFAULT_CHOICES, 0, &err);
+    if (!json_is_array(choices)) {
+        json_decref(choices);
+        choices = json_loads(DEFAULT_CHOICES, 0, &err);
+    }
+    json_t *a = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s, s:o, s:s, s:o}", "id", (const char *)sqlite3_column_text(st, 0),
+                          "run_id", (const char *)sqlite3_column_text(st, 1), "message_id",
+                          (const char *)sqlite3_column_text(st, 2), "kind", (const char *)sqlite3_column_text(st, 3), "command",
+                          (const char *)sqlite3_column_text(st, 4), "description", (const char *)sqlite3_column_text(st, 5),
+                          "choices", choices, "status", (const char *)sqlite3_column_text(st, 7), "created_at",
+                          hl_json_iso(sqlite3_column_int64(st, 9)));
+    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+        json_object_set_new(a, "decision", json_string((const char *)sqlite3_column_text(st, 8)));
+    if (sqlite3_column_type(st, 10) != SQLITE_NULL)
+        json_object_set_new(a, "resolved_at", hl_json_iso(sqlite3_column_int64(st, 10)));
+    return a;
+}
+
+static json_t *approvals_of_message(hl_db_t *db, const char *message_id)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE message_id = ?1 ORDER BY created_at, id");
+    sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+    json_t *out = json_array();
+    while (hl_db_step(st) == SQLITE_ROW)
+        json_array_append_new(out, approval_from_row(st));
+    sqlite3_reset(st);
+    return out;
+}
 
 static json_t *message_from_row(hl_db_t *db, sqlite3_stmt *st)
 {
@@ -45,6 +84,16 @@ static json_t *message_from_row(hl_db_t *db, sqlite3_stmt *st)
         if (sqlite3_column_type(st, 6) != SQLITE_NULL)
             json_object_set_new(sender, "profile", json_string((const char *)sqlite3_column_text(st, 6)));
         json_object_set_new(m, "sender", sender);
+        /* what the agent did while answering: tool calls (and reasoning), and the decisions it asked for */
+        json_error_t err;
+        const char *events = (const char *)sqlite3_column_text(st, 10);
+        json_t *ev = events != NULL ? json_loads(events, 0, &err) : NULL;
+        json_object_set_new(m, "agent_events", json_is_array(ev) ? ev : json_array());
+        if (!json_is_array(ev))
+            json_decref(ev);
+        if (sqlite3_column_type(st, 11) != SQLITE_NULL)
+            json_object_set_new(m, "reasoning", json_string((const char *)sqlite3_column_text(st, 11)));
+        json_object_set_new(m, "approvals", approvals_of_message(db, id));
     } else {
         json_object_set_new(m, "sender", json_pack("{s:s, s:s, s:s}", "id", "app_user", "type", "human", "display_name", "Me"));
     }
@@ -64,7 +113,8 @@ static json_t *message_json(hl_db_t *db, const char *id)
 }
 
 typedef struct st_run_row_t {
-    char *id, *conversation_id, *trigger_id, *assistant_id, *status, *profile, *model, *upstream_id, *error_code, *error_message;
+    char *id, *conversation_id, *trigger_id, *assistant_id, *status, *profile, *model, *upstream_id, *error_code, *error_message,
+        *session_id;
     int64_t input_tokens, output_tokens, total_tokens, started_at, completed_at;
     int has_usage;
 } run_row_t;
@@ -81,6 +131,7 @@ static void run_row_dispose(run_row_t *r)
     free(r->upstream_id);
     free(r->error_code);
     free(r->error_message);
+    free(r->session_id);
     memset(r, 0, sizeof(*r));
 }
 
@@ -90,7 +141,7 @@ static int run_load(hl_db_t *db, const char *id, run_row_t *r)
     sqlite3_stmt *st =
         hl_db_stmt(db, "SELECT id, conversation_id, trigger_message_id, assistant_message_id, status, profile, model, "
                        "upstream_run_id, error_code, error_message, input_tokens, output_tokens, total_tokens, "
-                       "started_at, completed_at FROM runs WHERE id = ?1");
+                       "started_at, completed_at, hermes_session_id FROM runs WHERE id = ?1");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int found = hl_db_step(st) == SQLITE_ROW;
     if (found) {
@@ -110,6 +161,7 @@ static int run_load(hl_db_t *db, const char *id, run_row_t *r)
         r->total_tokens = sqlite3_column_int64(st, 12);
         r->started_at = sqlite3_column_int64(st, 13);
         r->completed_at = sqlite3_column_int64(st, 14);
+        r->session_id = hl_db_text(st, 15);
     }
     sqlite3_reset(st);
     return found ? 0 : -1;
@@ -117,9 +169,9 @@ static int run_load(hl_db_t *db, const char *id, run_row_t *r)
 
 static json_t *run_json(const run_row_t *r)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:s}", "id", r->id, "kind", "agent", "conversation_id",
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s}", "id", r->id, "kind", "agent", "conversation_id",
                           r->conversation_id, "trigger_message_id", r->trigger_id, "assistant_message_id", r->assistant_id,
-                          "hermes_session_id", "status", r->status);
+                          "hermes_session_id", r->session_id, "status", r->status);
     json_object_set_new(j, "started_at", hl_json_iso(r->started_at));
     if (r->completed_at != 0)
         json_object_set_new(j, "completed_at", hl_json_iso(r->completed_at));
@@ -260,6 +312,12 @@ static void hand_over(store_job_t *job, hl_db_t *db, const run_row_t *r, const c
     json_t *desc =
         json_pack("{s:s, s:s, s:s, s:o}", "run_id", r->id, "conversation_id", r->conversation_id, "input",
                   input != NULL ? input : "", "conversation_history", history_for(db, r->conversation_id, r->trigger_id));
+    /* the Hermes session the conversation continues (its id, until Hermes named another) */
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT coalesce(hermes_session_id, id) FROM conversations WHERE id = ?1");
+    sqlite3_bind_text(st, 1, r->conversation_id, -1, SQLITE_STATIC);
+    if (hl_db_step(st) == SQLITE_ROW)
+        json_object_set_new(desc, "session_id", json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
     if (r->profile != NULL)
         json_object_set_new(desc, "profile", json_string(r->profile));
     if (r->model != NULL)
@@ -501,6 +559,12 @@ static int finish_run(store_job_t *job, hl_db_t *db, run_row_t *r, const char *s
                                                                 : "failed";
     if (set_message_status(db, r->assistant_id, msg_status, job->now) != 0)
         return -1;
+    /* a decision nobody gave before the run ended can no longer be given */
+    st = hl_db_stmt(db, "UPDATE approvals SET status = 'expired', resolved_at = ?2 WHERE run_id = ?1 AND status = 'pending'");
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, job->now);
+    if (hl_db_exec(st) != 0)
+        return -1;
     st = hl_db_stmt(db, "UPDATE messages SET status = ?3, updated_at = ?2 WHERE id = ?1 AND status = 'queued'");
     sqlite3_bind_text(st, 1, r->trigger_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, job->now);
@@ -535,6 +599,98 @@ static int refresh_stats(hl_db_t *db, const char *conversation_id, int64_t now)
     return hl_db_exec(st);
 }
 
+/* Appends one entry to the assistant message's agent_events. */
+static int add_agent_event(store_job_t *job, hl_db_t *db, const char *message_id, json_t *entry)
+{
+    char *text = json_dumps(entry, JSON_COMPACT);
+    json_decref(entry);
+    sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET agent_events = json_insert(coalesce(agent_events, '[]'), '$[#]', "
+                                      "json(?2)), updated_at = ?3 WHERE id = ?1");
+    sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, job->now);
+    free(text);
+    return hl_db_exec(st);
+}
+
+/* tool.started / tool.completed: an event with the tool's facts, also kept on the assistant message. */
+static int tool_event(store_job_t *job, hl_db_t *db, const run_row_t *r)
+{
+    store_args_t *a = &job->a;
+    bool started = a->event_kind == HL_RUN_EVENT_TOOL_STARTED;
+    const char *type = started ? "tool.started" : "tool.completed";
+    json_t *payload = started ? json_pack("{s:s, s:s, s:s}", "run_id", r->id, "tool", a->tool != NULL ? a->tool : "", "preview",
+                                          a->preview != NULL ? a->preview : "")
+                              : json_pack("{s:s, s:s, s:f, s:b}", "run_id", r->id, "tool", a->tool != NULL ? a->tool : "",
+                                          "duration", a->duration, "error", a->tool_error);
+    json_t *entry = json_deep_copy(payload);
+    json_object_del(entry, "run_id");
+    json_object_set_new(entry, "type", json_string(type));
+    json_object_set_new(entry, "at", hl_json_iso(job->now));
+    if (add_agent_event(job, db, r->assistant_id, entry) != 0) {
+        json_decref(payload);
+        return -1;
+    }
+    return store_event(job, db, r->conversation_id, type, r->assistant_id, r->id, payload) < 0 ? -1 : 0;
+}
+
+/* approval.requested: a pending approval row, shown on the assistant message and in the event. */
+static int approval_requested(store_job_t *job, hl_db_t *db, const run_row_t *r)
+{
+    store_args_t *a = &job->a;
+    char *id = store_new_id("appr_");
+    char *choices = a->approval_choices != NULL ? json_dumps(a->approval_choices, JSON_COMPACT) : NULL;
+    sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO approvals(id, conversation_id, run_id, message_id, status, kind, command, "
+                                      "description, choices, upstream_id, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, "
+                                      "?7, ?8, ?9, ?10)");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->conversation_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->assistant_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, a->approval_kind != NULL ? a->approval_kind : "terminal_command", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, a->approval_command != NULL ? a->approval_command : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, a->approval_description != NULL ? a->approval_description : "", -1, SQLITE_STATIC);
+    if (choices != NULL)
+        sqlite3_bind_text(st, 8, choices, -1, SQLITE_STATIC);
+    if (r->upstream_id != NULL)
+        sqlite3_bind_text(st, 9, r->upstream_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, job->now);
+    int ret = hl_db_exec(st);
+    free(choices);
+    json_t *approval = NULL;
+    if (ret == 0) {
+        st = hl_db_stmt(db, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE id = ?1");
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (hl_db_step(st) == SQLITE_ROW)
+            approval = approval_from_row(st);
+        sqlite3_reset(st);
+    }
+    free(id);
+    if (approval == NULL)
+        return -1;
+    return store_event(job, db, r->conversation_id, "approval.requested", r->assistant_id, r->id,
+                       json_pack("{s:o}", "approval", approval)) < 0
+               ? -1
+               : 0;
+}
+
+static int set_upstream(store_job_t *job, hl_db_t *db, const run_row_t *r)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "UPDATE runs SET upstream_run_id = ?2, hermes_session_id = ?3 WHERE id = ?1");
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job->a.upstream_run_id, -1, SQLITE_STATIC);
+    if (job->a.session_id != NULL)
+        sqlite3_bind_text(st, 3, job->a.session_id, -1, SQLITE_STATIC);
+    if (hl_db_exec(st) != 0)
+        return -1;
+    if (job->a.session_id == NULL)
+        return 0;
+    st = hl_db_stmt(db, "UPDATE conversations SET hermes_session_id = ?2 WHERE id = ?1");
+    sqlite3_bind_text(st, 1, r->conversation_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job->a.session_id, -1, SQLITE_STATIC);
+    return hl_db_exec(st);
+}
+
 int op_run_event(store_job_t *job, hl_db_t *db)
 {
     const char *run_id = job->a.run_id;
@@ -548,13 +704,36 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         goto Exit;
     }
     switch (job->a.event_kind) {
-    case HL_RUN_EVENT_UPSTREAM: {
-        sqlite3_stmt *st = hl_db_stmt(db, "UPDATE runs SET upstream_run_id = ?2 WHERE id = ?1");
-        sqlite3_bind_text(st, 1, r.id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, job->a.upstream_run_id, -1, SQLITE_STATIC);
-        ret = hl_db_exec(st);
+    case HL_RUN_EVENT_UPSTREAM:
+        ret = set_upstream(job, db, &r);
+        break;
+    case HL_RUN_EVENT_TOOL_STARTED:
+    case HL_RUN_EVENT_TOOL_COMPLETED:
+        ret = tool_event(job, db, &r);
+        break;
+    case HL_RUN_EVENT_REASONING: {
+        sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET reasoning = ?2, updated_at = ?3 WHERE id = ?1");
+        sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, job->a.text != NULL ? job->a.text : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, job->now);
+        ret = hl_db_exec(st) == 0 && store_event(job, db, r.conversation_id, "reasoning.available", r.assistant_id, r.id,
+                                                 json_pack("{s:s, s:s}", "run_id", r.id, "text",
+                                                           job->a.text != NULL ? job->a.text : "")) >= 0
+                  ? 0
+                  : -1;
         break;
     }
+    case HL_RUN_EVENT_APPROVAL:
+        ret = approval_requested(job, db, &r);
+        break;
+    case HL_RUN_EVENT_CANCELLED:
+        ended = 1;
+        ret = finish_run(job, db, &r, "cancelled", NULL, NULL) != 0 || refresh_stats(db, r.conversation_id, job->now) != 0 ||
+                      message_event(job, db, "message.updated", r.assistant_id, r.id) != 0 ||
+                      run_event(job, db, "run.cancelled", r.id, NULL) != 0
+                  ? -1
+                  : 0;
+        break;
     case HL_RUN_EVENT_DELTA: {
         sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET text = text || ?2, updated_at = ?3 WHERE id = ?1");
         sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
@@ -566,6 +745,14 @@ int op_run_event(store_job_t *job, hl_db_t *db)
     case HL_RUN_EVENT_COMPLETED: {
         json_t *usage = job->a.usage;
         ended = 1;
+        if (job->a.text != NULL && job->a.text[0] != '\0') {
+            /* no delta came (or the upstream only reported its output at the end): the output is the answer */
+            sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET text = ?2 WHERE id = ?1 AND text = ''");
+            sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, job->a.text, -1, SQLITE_STATIC);
+            if (hl_db_exec(st) != 0)
+                goto Exit;
+        }
         ret = (json_is_object(usage) && add_usage(db, &r, usage) != 0) || finish_run(job, db, &r, "completed", NULL, NULL) != 0 ||
                       refresh_stats(db, r.conversation_id, job->now) != 0 ||
                       message_event(job, db, "message.completed", r.assistant_id, r.id) != 0 ||
@@ -689,54 +876,63 @@ int op_resolve_approval(store_job_t *job, hl_db_t *db)
     conv_row_t conv;
     if (conv_require(job, db, job->a.conversation_id, 0, &conv) != 0)
         return -1;
-    const char *approval_id = job->a.approval_id;
-    const char *decision = !job->a.approve ? "deny" : job->a.scope != NULL && job->a.scope[0] != '\0' ? job->a.scope : "always";
+    const char *approval_id = job->a.approval_id != NULL ? job->a.approval_id : "";
+    const char *decision = !job->a.approve ? "deny" : job->a.scope != NULL && job->a.scope[0] != '\0' ? job->a.scope : "once";
     int ret = -1;
-    sqlite3_stmt *st =
-        hl_db_stmt(db, "SELECT run_id, message_id, kind, command, upstream_id, created_at FROM approvals WHERE id = ?1 "
-                       "AND conversation_id = ?2 AND status = 'pending'");
-    sqlite3_bind_text(st, 1, approval_id != NULL ? approval_id : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, conv.id, -1, SQLITE_STATIC);
-    if (hl_db_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
-        ret = hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "approval_not_found",
-                                "No pending approval with this id in this conversation");
+    json_t *approval = NULL;
+    if (strcmp(decision, "deny") != 0 && strcmp(decision, "once") != 0 && strcmp(decision, "session") != 0 &&
+        strcmp(decision, "always") != 0) {
+        ret = hl_json_job_error(&job->super, HL_RESULT_INVALID, "invalid_approval_scope", "scope must be once, session or always");
         goto Exit;
     }
-    char *run_id = hl_db_text(st, 0), *message_id = hl_db_text(st, 1), *kind = hl_db_text(st, 2), *command = hl_db_text(st, 3),
-         *upstream = hl_db_text(st, 4);
-    int64_t created = sqlite3_column_int64(st, 5);
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE id = ?1 AND conversation_id = ?2");
+    sqlite3_bind_text(st, 1, approval_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, conv.id, -1, SQLITE_STATIC);
+    if (hl_db_step(st) == SQLITE_ROW)
+        approval = approval_from_row(st);
     sqlite3_reset(st);
-    const char *status = strcmp(decision, "deny") == 0 ? "denied" : "approved";
+    if (approval == NULL) {
+        ret = hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "approval_not_found", "No approval with this id in this conversation");
+        goto Exit;
+    }
+    if (strcmp(json_string_value(json_object_get(approval, "status")), "pending") != 0) {
+        ret = hl_json_job_error(&job->super, HL_RESULT_CONFLICT, "approval_not_pending", "This approval is no longer pending");
+        goto Exit;
+    }
     st = hl_db_stmt(db, "UPDATE approvals SET status = ?2, decision = ?3, resolved_at = ?4 WHERE id = ?1");
     sqlite3_bind_text(st, 1, approval_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, strcmp(decision, "deny") == 0 ? "denied" : "approved", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, decision, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, job->now);
-    json_t *approval =
-        json_pack("{s:s, s:s, s:s, s:s, s:[s,s,s,s], s:o, s:o, s:s, s:b}", "id", approval_id, "status", status, "kind", kind,
-                  "command", command != NULL ? command : "", "choices", "once", "session", "always", "deny", "created_at",
-                  hl_json_iso(created), "resolved_at", hl_json_iso(job->now), "decision", decision, "resume_available", 0);
-    if (hl_db_exec(st) == 0 &&
-        store_event(job, db, conv.id, "approval.resolved", message_id, run_id, json_pack("{s:O}", "approval", approval)) >= 0 &&
-        conv_reload(db, &conv) == 0) {
-        if (job->approval_decisions == NULL)
-            job->approval_decisions = json_array();
-        json_array_append_new(job->approval_decisions, json_pack("{s:s?, s:s, s:s?, s:s}", "run_id", run_id, "approval_id",
-                                                                 approval_id, "upstream_id", upstream, "decision", decision));
-        ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
-                             json_pack("{s:s, s:s, s:O, s:b, s:b, s:b, s:I}", "conversation_id", conv.id, "message_id",
-                                       message_id != NULL ? message_id : "", "approval", approval, "command_allowlist_updated", 0,
-                                       "requires_gateway_reload", 0, "resume_available", 0, "last_event_seq",
-                                       (json_int_t)conv.last_event_seq));
-    }
+    if (hl_db_exec(st) != 0)
+        goto Exit;
     json_decref(approval);
-    free(run_id);
-    free(message_id);
-    free(kind);
-    free(command);
-    free(upstream);
+    approval = NULL;
+    st = hl_db_stmt(db, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE id = ?1");
+    sqlite3_bind_text(st, 1, approval_id, -1, SQLITE_STATIC);
+    if (hl_db_step(st) == SQLITE_ROW)
+        approval = approval_from_row(st);
+    sqlite3_reset(st);
+    if (approval == NULL)
+        goto Exit;
+    json_object_set_new(approval, "resume_available", json_false());
+    const char *run_id = json_string_value(json_object_get(approval, "run_id"));
+    const char *message_id = json_string_value(json_object_get(approval, "message_id"));
+    if (store_event(job, db, conv.id, "approval.resolved", message_id, run_id, json_pack("{s:O}", "approval", approval)) < 0 ||
+        conv_reload(db, &conv) != 0)
+        goto Exit;
+    /* forwarded to the upstream run after the commit */
+    if (job->approval_decisions == NULL)
+        job->approval_decisions = json_array();
+    json_array_append_new(job->approval_decisions, json_pack("{s:s?, s:s, s:s}", "run_id", run_id, "approval_id", approval_id,
+                                                             "decision", decision));
+    ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
+                         json_pack("{s:s, s:s, s:O, s:b, s:b, s:b, s:I}", "conversation_id", conv.id, "message_id",
+                                   message_id != NULL ? message_id : "", "approval", approval, "command_allowlist_updated", 0,
+                                   "requires_gateway_reload", 0, "resume_available", 0, "last_event_seq",
+                                   (json_int_t)conv.last_event_seq));
 Exit:
+    json_decref(approval);
     conv_row_dispose(&conv);
     return ret;
 }

@@ -183,6 +183,14 @@ const char *const hl_migrations[] = {
     /* 4: unread counts (messages created after a device's read cursor) answered from an index instead of a scan of every
      * event of the conversation */
     "CREATE INDEX events_message_created ON events(conversation_id, seq) WHERE type = 'message.created';",
+
+    /* 5: agent runs through Hermes's API server: what the agent did on the assistant message (tool calls, reasoning), the
+     * approvals it asked for, and the Hermes session a conversation continues */
+    "ALTER TABLE messages ADD COLUMN agent_events TEXT;"
+    "ALTER TABLE messages ADD COLUMN reasoning TEXT;"
+    "ALTER TABLE approvals ADD COLUMN description TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE approvals ADD COLUMN choices TEXT;"
+    "ALTER TABLE runs ADD COLUMN hermes_session_id TEXT;",
 };
 
 const size_t hl_num_migrations = sizeof(hl_migrations) / sizeof(hl_migrations[0]);

@@ -210,11 +210,14 @@ static void dispose_job(hl_json_job_t *base)
     free(job->device_id);
     char *strs[] = {a->conversation_id,   a->run_id,   a->blob_id,         a->approval_id, a->plan_id,    a->title,
                     a->profile,           a->model_id, a->cursor,          a->query,       a->before,     a->content,
-                    a->client_message_id, a->scope,    a->upstream_run_id, a->delta,       a->error_code, a->error_message};
+                    a->client_message_id, a->scope,    a->upstream_run_id, a->delta,       a->error_code, a->error_message,
+                    a->session_id,        a->tool,     a->preview,         a->text,        a->approval_kind,
+                    a->approval_command,  a->approval_description};
     for (size_t i = 0; i < HL_ARRAY_SIZE(strs); ++i)
         free(strs[i]);
     free_strv(a->ids, a->num_ids);
     json_decref(a->usage);
+    json_decref(a->approval_choices);
 }
 
 store_job_t *store_job_new_sized(hl_store_t *s, hl_reply_to_t *to, store_op_fn op, const char *device_id, size_t size)
@@ -341,7 +344,6 @@ static void notify_observers(hl_store_t *s)
         json_t *d = json_array_get(s->batch_decisions, i);
         decisions[i] = (hl_approval_decision_t){.run_id = json_string_value(json_object_get(d, "run_id")),
                                                 .approval_id = json_string_value(json_object_get(d, "approval_id")),
-                                                .upstream_id = json_string_value(json_object_get(d, "upstream_id")),
                                                 .decision = json_string_value(json_object_get(d, "decision"))};
     }
     hl_store_commit_t c = {.events = events,

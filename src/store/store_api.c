@@ -180,7 +180,17 @@ void hl_store_run_event(hl_store_t *s, hl_reply_to_t *to, const hl_run_event_t *
     a->event_kind = ev->kind;
     a->run_id = hl_strdup(ev->run_id);
     a->upstream_run_id = hl_strdup(ev->upstream_run_id);
+    a->session_id = hl_strdup(ev->session_id);
     a->delta = hl_strdup(ev->delta);
+    a->tool = hl_strdup(ev->tool);
+    a->preview = hl_strdup(ev->preview);
+    a->duration = ev->duration;
+    a->tool_error = ev->tool_error;
+    a->text = hl_strdup(ev->text);
+    a->approval_kind = hl_strdup(ev->approval.kind);
+    a->approval_command = hl_strdup(ev->approval.command);
+    a->approval_description = hl_strdup(ev->approval.description);
+    a->approval_choices = ev->approval.choices != NULL ? json_deep_copy(ev->approval.choices) : NULL;
     a->error_code = hl_strdup(ev->error_code);
     a->error_message = hl_strdup(ev->error_message);
     a->usage = ev->usage != NULL ? json_deep_copy(ev->usage) : NULL;

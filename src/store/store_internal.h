@@ -30,7 +30,11 @@ typedef struct st_store_args_t {
     char **ids; /* bulk delete: conversation ids; send: attachment blob ids; plans: excluded ids */
     size_t num_ids;
     hl_run_event_kind_t event_kind; /* run events */
-    char *upstream_run_id, *delta, *error_code, *error_message;
+    char *upstream_run_id, *session_id, *delta, *error_code, *error_message, *tool, *preview, *text;
+    char *approval_kind, *approval_command, *approval_description;
+    json_t *approval_choices;
+    double duration;
+    bool tool_error;
     json_t *usage;
 } store_args_t;
 

@@ -63,7 +63,7 @@ static struct {
     size_t num_starts;
     char **cancels;
     size_t num_cancels;
-    json_t *decisions; /* [{run_id, approval_id, upstream_id, decision}] */
+    json_t *decisions; /* [{run_id, approval_id, decision}] */
     /* results kept until teardown (test thread only) */
     hl_result_t **results;
     size_t num_results;
@@ -112,8 +112,8 @@ static void observer(void *data, const hl_store_commit_t *c)
     }
     for (size_t i = 0; i < c->num_decisions; ++i) {
         const hl_approval_decision_t *d = &c->decisions[i];
-        json_array_append_new(g.decisions, json_pack("{s:s?, s:s?, s:s?, s:s?}", "run_id", d->run_id, "approval_id", d->approval_id,
-                                                     "upstream_id", d->upstream_id, "decision", d->decision));
+        json_array_append_new(g.decisions, json_pack("{s:s?, s:s?, s:s?}", "run_id", d->run_id, "approval_id", d->approval_id,
+                                                     "decision", d->decision));
     }
     pthread_cond_broadcast(&g.cv);
     pthread_mutex_unlock(&g.mu);
@@ -1487,17 +1487,6 @@ START_TEST(cancel_queued_and_running)
 }
 END_TEST
 
-static void exec_sql(const char *sql)
-{
-    sqlite3 *db = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(g.db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    char *err = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, err != NULL ? err : "?");
-    sqlite3_close(db);
-}
-
 START_TEST(approvals_and_stream_check)
 {
     const char *c = new_conv("approvals");
@@ -1513,27 +1502,42 @@ START_TEST(approvals_and_stream_check)
     hl_store_resolve_approval(S, to(), DEV, "conv_missing", "appr_unknown", true, NULL);
     EXPECT_ERR(res(), HL_RESULT_NOT_FOUND, "conversation_not_found");
 
-    /* pending approvals as the run proxy records them (no store API writes them): approve with a scope, deny */
+    /* approvals as the run proxy reports them: approve with a scope, deny, then neither twice */
     hl_result_t *s = send_msg(c, "run it");
     const char *run = jstr(s->body, "run.id");
-    char sql[1024];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO approvals(id, conversation_id, run_id, message_id, status, kind, command, upstream_id, created_at) "
-             "VALUES ('appr_1', '%s', '%s', '%s', 'pending', 'terminal_command', 'ls -la', 'up_1', 1000), "
-             "('appr_2', '%s', '%s', NULL, 'pending', 'terminal_command', 'rm x', NULL, 1000)",
-             c, run, jstr(s->body, "assistant_message.id"), c, run);
-    exec_sql(sql);
+    const char *assistant = jstr(s->body, "assistant_message.id");
+    size_t m0 = mark();
+    json_t *two = json_pack("[s, s]", "once", "deny");
+    hl_run_event_t req1 = {.kind = HL_RUN_EVENT_APPROVAL,
+                           .run_id = run,
+                           .approval = {.kind = "terminal_command", .command = "ls -la", .description = "list files"}};
+    hl_run_event_t req2 = {.kind = HL_RUN_EVENT_APPROVAL, .run_id = run, .approval = {.command = "rm x", .choices = two}};
+    hl_store_run_event(S, to(), &req1);
+    EXPECT_OK(res(), HL_RESULT_OK);
+    hl_store_run_event(S, to(), &req2);
+    EXPECT_OK(res(), HL_RESULT_OK);
+    json_decref(two);
+    EXPECT_TYPES(m0, c, "approval.requested", "approval.requested");
+    char *a1 = strdup(jstr(ev(m0).json, "payload.approval.id")), *a2 = strdup(jstr(ev(m0 + 1).json, "payload.approval.id"));
+    ck_assert_str_eq(jstr(ev(m0).json, "payload.approval.status"), "pending");
+    ck_assert_str_eq(jstr(ev(m0).json, "payload.approval.run_id"), run);
+    ck_assert_str_eq(jstr(ev(m0).json, "payload.approval.message_id"), assistant);
+    ck_assert_str_eq(jstr(ev(m0).json, "payload.approval.description"), "list files");
+    ck_assert_uint_eq(jlen(ev(m0).json, "payload.approval.choices"), 4);
+    ck_assert_uint_eq(jlen(ev(m0 + 1).json, "payload.approval.choices"), 2);
     const char *other = new_conv("other");
-    hl_store_resolve_approval(S, to(), DEV, other, "appr_1", true, NULL); /* another conversation's */
+    hl_store_resolve_approval(S, to(), DEV, other, a1, true, NULL); /* another conversation's */
     EXPECT_ERR(res(), HL_RESULT_NOT_FOUND, "approval_not_found");
+    hl_store_resolve_approval(S, to(), DEV, c, a1, true, "forever");
+    EXPECT_ERR(res(), HL_RESULT_INVALID, "invalid_approval_scope");
 
     size_t m = mark();
-    hl_store_resolve_approval(S, to(), DEV, c, "appr_1", true, "session");
+    hl_store_resolve_approval(S, to(), DEV, c, a1, true, "session");
     r = res();
     EXPECT_OK(r, HL_RESULT_OK);
     ck_assert_str_eq(jstr(r->body, "conversation_id"), c);
-    ck_assert_str_eq(jstr(r->body, "message_id"), jstr(s->body, "assistant_message.id"));
-    ck_assert_str_eq(jstr(r->body, "approval.id"), "appr_1");
+    ck_assert_str_eq(jstr(r->body, "message_id"), assistant);
+    ck_assert_str_eq(jstr(r->body, "approval.id"), a1);
     ck_assert_str_eq(jstr(r->body, "approval.status"), "approved");
     ck_assert_str_eq(jstr(r->body, "approval.decision"), "session");
     ck_assert_str_eq(jstr(r->body, "approval.command"), "ls -la");
@@ -1547,20 +1551,21 @@ START_TEST(approvals_and_stream_check)
     json_t *d = json_deep_copy(json_array_get(g.decisions, 0));
     pthread_mutex_unlock(&g.mu);
     ck_assert_str_eq(jstr(d, "run_id"), run);
-    ck_assert_str_eq(jstr(d, "approval_id"), "appr_1");
-    ck_assert_str_eq(jstr(d, "upstream_id"), "up_1");
+    ck_assert_str_eq(jstr(d, "approval_id"), a1);
     ck_assert_str_eq(jstr(d, "decision"), "session");
     json_decref(d);
 
-    hl_store_resolve_approval(S, to(), DEV, c, "appr_1", false, NULL); /* no longer pending */
-    EXPECT_ERR(res(), HL_RESULT_NOT_FOUND, "approval_not_found");
-    hl_store_resolve_approval(S, to(), DEV, c, "appr_2", false, "ignored");
+    hl_store_resolve_approval(S, to(), DEV, c, a1, false, NULL); /* no longer pending */
+    EXPECT_ERR(res(), HL_RESULT_CONFLICT, "approval_not_pending");
+    hl_store_resolve_approval(S, to(), DEV, c, a2, false, "ignored");
     r = res();
     EXPECT_OK(r, HL_RESULT_OK);
     ck_assert_str_eq(jstr(r->body, "approval.status"), "denied");
     ck_assert_str_eq(jstr(r->body, "approval.decision"), "deny");
-    ck_assert_str_eq(jstr(r->body, "message_id"), "");
+    ck_assert_str_eq(jstr(r->body, "message_id"), assistant);
     WAIT_FOR(json_array_size(g.decisions) == 2);
+    free(a1);
+    free(a2);
 
     /* stream_check: archived is fine, deleted is not */
     hl_store_archive(S, to(), DEV, c, true);
