@@ -20,7 +20,7 @@ done
 PACKAGES=(
     build-essential cmake pkg-config make
     libh2o-evloop-dev libjansson-dev libsqlite3-dev libssl-dev libqrencode-dev
-    libcurl4-openssl-dev check liburcu-dev
+    libcurl4-openssl-dev check liburcu-dev libyaml-dev
     curl wrk nghttp2-client sqlite3 openssl procps
     chromium zbar-tools
 )
