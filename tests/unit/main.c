@@ -18,6 +18,7 @@ Suite *suite_db_actor(void);
 Suite *suite_qr(void);
 Suite *suite_sse_hub(void);
 Suite *suite_store(void);
+Suite *suite_hermes_files(void);
 Suite *suite_sse_parser(void);
 
 int main(void)
@@ -39,6 +40,7 @@ int main(void)
     srunner_add_suite(sr, suite_qr());
     srunner_add_suite(sr, suite_sse_hub());
     srunner_add_suite(sr, suite_store());
+    srunner_add_suite(sr, suite_hermes_files());
     srunner_add_suite(sr, suite_sse_parser());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
