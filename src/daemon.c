@@ -12,6 +12,7 @@
 #include <urcu.h>
 
 #include "hl/auth.h"
+#include "hl/hermes_files.h"
 #include "hl/pairing.h"
 #include "hl/runproxy.h"
 #include "hl/sse.h"
@@ -42,6 +43,7 @@ typedef struct st_daemon_t {
     hl_store_t *store;
     hl_auth_t *auth;
     hl_pairing_t *pairing;
+    hl_hermes_t *hermes;
     hl_runproxy_t *runproxy;
     hl_system_t *system;
 } daemon_t;
@@ -108,6 +110,24 @@ static void pairing_dispose(daemon_t *d)
     d->pairing = NULL;
 }
 
+static int hermes_init(daemon_t *d)
+{
+    return hl_hermes_init(&d->hermes, &d->link);
+}
+static int hermes_start(daemon_t *d)
+{
+    return hl_actor_start(hl_hermes_actor(d->hermes));
+}
+static void hermes_stop(daemon_t *d)
+{
+    hl_actor_stop(hl_hermes_actor(d->hermes));
+}
+static void hermes_dispose(daemon_t *d)
+{
+    hl_hermes_dispose(d->hermes);
+    d->hermes = NULL;
+}
+
 static int runproxy_init(daemon_t *d)
 {
     return hl_runproxy_init(&d->runproxy, d->store); /* observes the store's commits */
@@ -156,6 +176,7 @@ static const part_t PARTS[] = {
     {"store", store_init, store_start, store_stop, store_dispose},
     {"auth", auth_init, auth_start, auth_stop, auth_dispose},
     {"pairing", pairing_init, pairing_start, pairing_stop, pairing_dispose},
+    {"hermes", hermes_init, hermes_start, hermes_stop, hermes_dispose},
     {"runproxy", runproxy_init, runproxy_start, runproxy_stop, runproxy_dispose},
     {"system", system_init, system_start, system_stop, system_dispose},
 };
