@@ -202,6 +202,21 @@ static int message_event(store_job_t *job, hl_db_t *db, const char *type, const 
     return seq < 0 ? -1 : 0;
 }
 
+/* message.updated for a piece of streamed text (stored compactly: see store_event_text). */
+static int text_update_event(store_job_t *job, hl_db_t *db, const run_row_t *r)
+{
+    json_t *m = message_json(db, r->assistant_id);
+    if (m == NULL)
+        return -1;
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT length(CAST(text AS BLOB)) FROM messages WHERE id = ?1");
+    sqlite3_bind_text(st, 1, r->assistant_id, -1, SQLITE_STATIC);
+    int64_t end = hl_db_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    int64_t seq = store_event_text(job, db, r->conversation_id, "message.updated", r->assistant_id, r->id,
+                                   json_pack("{s:o}", "message", m), end);
+    return seq < 0 ? -1 : 0;
+}
+
 static int run_event(store_job_t *job, hl_db_t *db, const char *type, const char *run_id, json_t *extra)
 {
     run_row_t r;
@@ -739,7 +754,7 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, job->a.delta != NULL ? job->a.delta : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, job->now);
-        ret = hl_db_exec(st) == 0 ? message_event(job, db, "message.updated", r.assistant_id, r.id) : -1;
+        ret = hl_db_exec(st) == 0 ? text_update_event(job, db, &r) : -1;
         break;
     }
     case HL_RUN_EVENT_COMPLETED: {

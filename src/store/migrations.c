@@ -190,7 +190,9 @@ const char *const hl_migrations[] = {
     "ALTER TABLE messages ADD COLUMN reasoning TEXT;"
     "ALTER TABLE approvals ADD COLUMN description TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE approvals ADD COLUMN choices TEXT;"
-    "ALTER TABLE runs ADD COLUMN hermes_session_id TEXT;",
+    "ALTER TABLE runs ADD COLUMN hermes_session_id TEXT;"
+    /* a streaming text update is stored without the text: the message's text up to text_end bytes rebuilds it */
+    "ALTER TABLE events ADD COLUMN text_end INTEGER;",
 };
 
 const size_t hl_num_migrations = sizeof(hl_migrations) / sizeof(hl_migrations[0]);

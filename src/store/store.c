@@ -95,6 +95,27 @@ static bool type_notifies(const char *type)
 int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, const char *type, const char *message_id,
                     const char *run_id, json_t *payload)
 {
+    return store_event_text(job, db, conversation_id, type, message_id, run_id, payload, -1);
+}
+
+/* The stored form of a streaming text update: the event without the message's text, which replay takes back from the
+ * message's final text (a prefix of text_end bytes: text only ever grows by appends while a run streams). */
+static char *compact_text_update(json_t *ev)
+{
+    json_t *copy = json_deep_copy(ev);
+    json_t *part = json_array_get(json_object_get(json_object_get(json_object_get(copy, "payload"), "message"), "parts"), 0);
+    if (json_is_object(part))
+        json_object_set_new(part, "text", json_string(""));
+    char *text = json_dumps(copy, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(copy);
+    if (text == NULL)
+        hl_fatal("json_dumps failed");
+    return text;
+}
+
+int64_t store_event_text(store_job_t *job, hl_db_t *db, const char *conversation_id, const char *type, const char *message_id,
+                         const char *run_id, json_t *payload, int64_t text_end)
+{
     sqlite3_stmt *st = hl_db_stmt(db, "UPDATE conversations SET last_event_seq = last_event_seq + 1 WHERE id = ?1 "
                                       "RETURNING last_event_seq");
     sqlite3_bind_text(st, 1, conversation_id, -1, SQLITE_STATIC);
@@ -123,20 +144,24 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
     json_object_set_new(ev, "created_at", hl_json_iso(job->now));
     json_object_set_new(ev, "event_id", json_integer(event_id));
     char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *stored = text_end >= 0 ? compact_text_update(ev) : NULL;
     json_decref(ev);
     if (text == NULL)
         hl_fatal("json_dumps failed");
     bool notify = type_notifies(type);
-    st = hl_db_stmt(
-        db, "INSERT INTO events(id, conversation_id, seq, type, notify, json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    st = hl_db_stmt(db, "INSERT INTO events(id, conversation_id, seq, type, notify, json, created_at, text_end) VALUES (?1, "
+                        "?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     sqlite3_bind_int64(st, 1, event_id);
     sqlite3_bind_text(st, 2, conversation_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, seq);
     sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 5, notify);
-    sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, stored != NULL ? stored : text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, job->now);
+    if (text_end >= 0)
+        sqlite3_bind_int64(st, 8, text_end);
     int rc = hl_db_exec(st);
+    free(stored);
     if (rc == 0)
         push_event(&job->events, &job->num_events, &job->cap_events,
                    store_event_new(event_id, conversation_id, seq, type, notify, text, strlen(text)));
@@ -398,34 +423,71 @@ typedef struct st_page_job_t {
     size_t n, cap;
 } page_job_t;
 
+/* A compact text update (text_end set) with its message's text put back: the first text_end bytes of the text now. */
+static char *expand_text_update(hl_db_t *db, const char *json, int64_t text_end)
+{
+    json_error_t err;
+    json_t *ev = json_loads(json, 0, &err);
+    json_t *msg = json_object_get(json_object_get(ev, "payload"), "message");
+    json_t *part = json_array_get(json_object_get(msg, "parts"), 0);
+    const char *id = json_string_value(json_object_get(msg, "id"));
+    if (!json_is_object(part) || id == NULL) {
+        json_decref(ev);
+        return NULL;
+    }
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT substr(CAST(text AS BLOB), 1, ?2) FROM messages WHERE id = ?1");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, text_end);
+    if (hl_db_step(st) == SQLITE_ROW)
+        json_object_set_new(part, "text", json_stringn((const char *)sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)));
+    sqlite3_reset(st);
+    char *out = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(ev);
+    return out;
+}
+
 static int run_page(hl_db_job_t *base, hl_db_t *db)
 {
     page_job_t *job = (page_job_t *)base;
     sqlite3_stmt *st;
     if (job->conversation_id != NULL) {
         st = hl_db_stmt(db,
-                        "SELECT id, conversation_id, seq, type, notify, json FROM events WHERE conversation_id = ?1 AND seq > ?2 "
+                        "SELECT id, conversation_id, seq, type, notify, json, text_end FROM events WHERE conversation_id = ?1 AND seq > ?2 "
                         "ORDER BY seq LIMIT ?3");
         sqlite3_bind_text(st, 1, job->conversation_id, -1, SQLITE_STATIC);
     } else if (job->req.notifications_only) {
-        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json FROM events WHERE ?1 IS NULL AND id > ?2 AND "
+        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end FROM events WHERE ?1 IS NULL AND id > ?2 AND "
                             "notify = 1 ORDER BY id LIMIT ?3");
         sqlite3_bind_null(st, 1);
     } else {
-        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json FROM events WHERE ?1 IS NULL AND id > ?2 ORDER BY "
+        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end FROM events WHERE ?1 IS NULL AND id > ?2 ORDER BY "
                             "id LIMIT ?3");
         sqlite3_bind_null(st, 1);
     }
     sqlite3_bind_int64(st, 2, job->req.after);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)job->req.limit);
-    while (job->n < job->req.limit && hl_db_step(st) == SQLITE_ROW)
+    int ret = 0;
+    while (job->n < job->req.limit && hl_db_step(st) == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(st, 5);
+        size_t len = (size_t)sqlite3_column_bytes(st, 5);
+        char *expanded = NULL;
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+            expanded = expand_text_update(db, json, sqlite3_column_int64(st, 6));
+            if (expanded == NULL) {
+                ret = -1;
+                break;
+            }
+            json = expanded;
+            len = strlen(expanded);
+        }
         push_event(&job->events, &job->n, &job->cap,
                    store_event_new(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
                                    sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
-                                   sqlite3_column_int(st, 4) != 0, (const char *)sqlite3_column_text(st, 5),
-                                   (size_t)sqlite3_column_bytes(st, 5)));
+                                   sqlite3_column_int(st, 4) != 0, json, len));
+        free(expanded);
+    }
     sqlite3_reset(st);
-    return 0;
+    return ret;
 }
 
 static void complete_page(hl_db_job_t *base, int status)

@@ -1851,6 +1851,7 @@ typedef struct st_page_t {
     int64_t ids[64], seqs[64];
     char types[64][32];
     char conv[64][40];
+    char texts[64][64]; /* message.updated: the message's text */
 } page_t;
 
 static void page_done(void *ctx, const hl_event_record_t *recs, size_t n, bool more, bool failed)
@@ -1864,6 +1865,9 @@ static void page_done(void *ctx, const hl_event_record_t *recs, size_t n, bool m
         snprintf(p->conv[i], sizeof(p->conv[i]), "%s", recs[i].conversation_id);
         /* the record and its JSON agree */
         json_t *j = json_loadb(recs[i].json, recs[i].json_len, 0, NULL);
+        json_t *part = json_array_get(json_object_get(json_object_get(json_object_get(j, "payload"), "message"), "parts"), 0);
+        snprintf(p->texts[i], sizeof(p->texts[i]), "%s",
+                 json_string_value(json_object_get(part, "text")) != NULL ? json_string_value(json_object_get(part, "text")) : "");
         if (j == NULL || json_integer_value(json_object_get(j, "seq")) != recs[i].seq ||
             json_integer_value(json_object_get(j, "event_id")) != recs[i].event_id)
             p->failed = true;
@@ -1887,6 +1891,49 @@ static page_t *read_page(const char *conv, int64_t after, bool notifications_onl
     ck_assert(!p->failed);
     return p;
 }
+
+/* Streamed text is stored compactly (the event without the text, rebuilt from the final text on replay): observers and
+ * replays see the accumulated text of each update; link.db does not hold it once per update. */
+START_TEST(text_updates_stored_compact)
+{
+    const char *c = new_conv("compact");
+    hl_result_t *s = send_msg(c, "hello");
+    const char *run = jstr(s->body, "run.id");
+    size_t m = mark();
+    const char *pieces[] = {"Hel", "lo", " w\xC3\xB6rld"};
+    for (size_t i = 0; i < 3; ++i)
+        EXPECT_OK(run_event(HL_RUN_EVENT_DELTA, run, pieces[i], NULL), HL_RESULT_OK);
+    EXPECT_TYPES(m, c, "message.updated", "message.updated", "message.updated");
+    const char *want[] = {"Hel", "Hello", "Hello w\xC3\xB6rld"};
+    for (size_t i = 0; i < 3; ++i)
+        ck_assert_str_eq(jstr(ev(m + i).json, "payload.message.parts.0.text"), want[i]);
+    page_t *p = read_page(c, ev(m).seq - 1, false, 64);
+    ck_assert_uint_eq(p->n, 3);
+    for (size_t i = 0; i < 3; ++i) {
+        ck_assert_str_eq(p->types[i], "message.updated");
+        ck_assert_str_eq(p->texts[i], want[i]);
+    }
+    free(p);
+    /* what link.db holds for these events: no copy of the text */
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(g.db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT json, text_end FROM events WHERE conversation_id = ?1 AND type = "
+                                            "'message.updated' AND text_end IS NOT NULL ORDER BY seq", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, c, -1, SQLITE_STATIC);
+    int rows = 0;
+    const int64_t ends[] = {3, 5, 12};
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        ck_assert_ptr_null(strstr((const char *)sqlite3_column_text(st, 0), "Hel"));
+        ck_assert_int_eq(sqlite3_column_int64(st, 1), ends[rows]);
+        ++rows;
+    }
+    ck_assert_int_eq(rows, 3);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+END_TEST
 
 START_TEST(read_event_pages)
 {
@@ -2235,6 +2282,7 @@ Suite *suite_store(void)
     tcase_set_timeout(events, 60);
     tcase_add_checked_fixture(events, setup, teardown);
     tcase_add_test(events, read_event_pages);
+    tcase_add_test(events, text_updates_stored_compact);
     tcase_add_test(events, observer_commit_order);
     tcase_add_test(events, rollback_emits_no_events);
     suite_add_tcase(s, events);
