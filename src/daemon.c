@@ -130,7 +130,7 @@ static void hermes_dispose(daemon_t *d)
 
 static int runproxy_init(daemon_t *d)
 {
-    return hl_runproxy_init(&d->runproxy, d->store); /* observes the store's commits */
+    return hl_runproxy_init(&d->runproxy, &d->link, d->store, d->hermes); /* observes the store's commits */
 }
 static int runproxy_start(daemon_t *d)
 {

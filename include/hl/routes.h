@@ -26,6 +26,9 @@ typedef struct st_hl_routes_deps_t {
 /** Builds the daemon's whole route table (test hooks only in test mode). Aborts on a conflicting route. Main thread. */
 hl_router_t *hl_routes_build(const hl_routes_deps_t *deps);
 
+/** The routes served by the agent's API server through the run proxy: GET /api/v1/models. */
+void hl_routes_agent(hl_router_t *router, hl_runproxy_t *runproxy);
+
 /** GET /api/v1/bootstrap, /api/v1/system/version, /api/v1/system/status. */
 void hl_routes_system(hl_router_t *router);
 

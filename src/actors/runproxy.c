@@ -1,113 +1,144 @@
 /*
- * The runproxy actor. It observes the store's commits (runs to start, runs to stop, approval decisions) and reports run
- * events back through the store's typed API. The upstream integration (Hermes's API server over a curl multi loop) is a
- * later change; until it lands, a run handed over here fails at once with hermes_api_server_unavailable, so that no run
- * stays running and the conversation's queue moves on.
+ * The runproxy actor: one thread running a libcurl multi loop (the actor's wait hook polls the upstream sockets and the
+ * mailbox together). It observes the store's commits — runs to start, runs to stop, approval decisions — and drives them
+ * against each profile's Hermes API server (runproxy_conv.c); it also serves the routes that go straight to the upstream
+ * (runproxy_direct.c).
  *
  * Test mode only (POST /__test/runproxy/hold, /__test/runproxy/release): while the hold is on, runs handed over stay
- * running (kept here) instead of failing, so that tests can observe and cancel a running run deterministically.
+ * running here (not started upstream), so that tests can observe and cancel a running run deterministically.
  */
-#include "hl/runproxy.h"
+#include "runproxy_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "hl/log.h"
 
-struct st_hl_runproxy_t {
-    hl_actor_t actor;
-    hl_store_t *store;
-    /* the test hold; actor thread only */
-    bool hold;
-    json_t *held; /* [{run_id, …}, …] in hand-over order */
-};
-
-typedef struct st_run_task_t {
+typedef struct st_rp_task_t {
     hl_task_t super;
     hl_runproxy_t *rp;
-    json_t *run; /* a start: {run_id, conversation_id, …}; a cancel: the run id */
-} run_task_t;
+    void (*fn)(hl_runproxy_t *rp, void *arg);
+    void *arg;
+    void (*free_arg)(void *arg);
+} rp_task_t;
 
-typedef struct st_hold_task_t {
-    hl_task_t super;
-    hl_runproxy_t *rp;
-    int hold; /* 1 on, 0 off (and release), -1 release only */
-    hl_reply_to_t *to;
-} hold_task_t;
-
-static void fail_run(hl_runproxy_t *rp, json_t *run)
+static void run_task(hl_task_t *base)
 {
-    hl_run_event_t ev = {.kind = HL_RUN_EVENT_FAILED,
-                         .run_id = json_string_value(json_object_get(run, "run_id")),
-                         .error_code = "hermes_api_server_unavailable",
-                         .error_message = "Hermes API server is not reachable"};
-    hl_store_run_event(rp->store, NULL, &ev);
-}
-
-static void run_start(hl_task_t *base)
-{
-    run_task_t *t = (run_task_t *)base;
-    if (t->rp->hold)
-        json_array_append(t->rp->held, t->run);
-    else
-        fail_run(t->rp, t->run);
-    json_decref(t->run);
-    free(t);
-}
-
-/* The store has already marked the run cancelled: a held run is just dropped (no upstream run exists yet to stop). */
-static void run_cancel(hl_task_t *base)
-{
-    run_task_t *t = (run_task_t *)base;
-    const char *run_id = json_string_value(t->run);
-    for (size_t i = 0; i < json_array_size(t->rp->held); ++i) {
-        if (strcmp(json_string_value(json_object_get(json_array_get(t->rp->held, i), "run_id")), run_id) == 0) {
-            json_array_remove(t->rp->held, i);
-            break;
-        }
-    }
-    json_decref(t->run);
-    free(t);
-}
-
-static void run_hold(hl_task_t *base)
-{
-    hold_task_t *t = (hold_task_t *)base;
-    hl_runproxy_t *rp = t->rp;
-    size_t released = 0;
-    if (t->hold >= 0)
-        rp->hold = t->hold;
-    if (t->hold <= 0) {
-        /* detached first: failing a run may start the next queued one, handed back here (and held again if on) */
-        json_t *runs = rp->held;
-        rp->held = json_array();
-        size_t i;
-        json_t *run;
-        json_array_foreach(runs, i, run) fail_run(rp, run);
-        released = json_array_size(runs);
-        json_decref(runs);
-    }
-    hl_logf(HL_LOG_INFO, "runproxy: test hold %s, %zu held, %zu released", rp->hold ? "on" : "off", json_array_size(rp->held),
-            released);
-    hl_reply(t->to, hl_result_ok(HL_RESULT_OK, json_pack("{s:b, s:I, s:I}", "hold", rp->hold, "held",
-                                                         (json_int_t)json_array_size(rp->held), "released", (json_int_t)released)));
+    rp_task_t *t = (rp_task_t *)base;
+    t->fn(t->rp, t->arg);
     free(t);
 }
 
 static void free_task(hl_msg_t *msg)
 {
-    run_task_t *t = (run_task_t *)msg;
-    json_decref(t->run);
+    rp_task_t *t = (rp_task_t *)msg;
+    if (t->free_arg != NULL)
+        t->free_arg(t->arg);
     free(t);
 }
 
-static void post(hl_runproxy_t *rp, void (*run)(hl_task_t *), json_t *data)
+void rp_post(hl_runproxy_t *rp, void (*fn)(hl_runproxy_t *rp, void *arg), void *arg, void (*free_arg)(void *arg))
 {
-    run_task_t *t = hl_malloc(sizeof(*t));
+    rp_task_t *t = hl_malloc(sizeof(*t));
     hl_msg_init(&t->super.super, 1, free_task);
-    t->super.run = run;
+    t->super.run = run_task;
     t->rp = rp;
-    t->run = data;
+    t->fn = fn;
+    t->arg = arg;
+    t->free_arg = free_arg;
     hl_actor_post(&rp->actor, &t->super.super);
+}
+
+void rp_target_copy(up_target_t *to, const hl_upstream_t *up)
+{
+    to->base_url = hl_strdup(up->base_url);
+    to->api_key = hl_strdup(up->api_key);
+}
+
+void rp_target_dispose(up_target_t *t)
+{
+    free((char *)t->base_url);
+    if (t->api_key != NULL) {
+        explicit_bzero((char *)t->api_key, strlen(t->api_key));
+        free((char *)t->api_key);
+    }
+    t->base_url = t->api_key = NULL;
+}
+
+char *rp_upstream_message(const up_answer_t *a)
+{
+    json_t *j = a->json;
+    json_t *err = json_object_get(j, "error");
+    const char *m = json_string_value(json_object_get(err, "message"));
+    if (m == NULL)
+        m = json_string_value(json_object_get(j, "message"));
+    if (m == NULL)
+        m = json_string_value(err);
+    if (m == NULL)
+        m = json_string_value(json_object_get(j, "detail"));
+    if (m != NULL)
+        return hl_strndup(m, 500);
+    if (a->body == NULL || a->body_len == 0)
+        return hl_strdup(a->error != NULL ? a->error : "empty response body");
+    /* the first 500 bytes, whitespace collapsed, never cutting a UTF-8 character */
+    size_t n = a->body_len < 500 ? a->body_len : 500;
+    while (n > 0 && n < a->body_len && ((unsigned char)a->body[n] & 0xC0) == 0x80)
+        --n;
+    char *out = hl_malloc(n + 1);
+    size_t o = 0;
+    bool space = false;
+    for (size_t i = 0; i < n; ++i) {
+        char c = a->body[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = o > 0;
+            continue;
+        }
+        if (space)
+            out[o++] = ' ';
+        space = false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* ---- the store's commits ---- */
+
+static void free_json(void *arg)
+{
+    json_decref(arg);
+}
+
+static void task_start(hl_runproxy_t *rp, void *arg)
+{
+    json_t *run = arg;
+    if (rp->hold)
+        json_array_append(rp->held, run);
+    else
+        rp_conv_start(rp, run);
+    json_decref(run);
+}
+
+static void task_cancel(hl_runproxy_t *rp, void *arg)
+{
+    json_t *id = arg;
+    const char *run_id = json_string_value(id);
+    for (size_t i = 0; i < json_array_size(rp->held); ++i) {
+        if (strcmp(json_string_value(json_object_get(json_array_get(rp->held, i), "run_id")), run_id) == 0) {
+            json_array_remove(rp->held, i); /* a held run never reached the upstream */
+            json_decref(id);
+            return;
+        }
+    }
+    rp_conv_cancel(rp, run_id);
+    json_decref(id);
+}
+
+static void task_decide(hl_runproxy_t *rp, void *arg)
+{
+    json_t *d = arg;
+    rp_conv_decide(rp, json_string_value(json_object_get(d, "run_id")), json_string_value(json_object_get(d, "decision")));
+    json_decref(d);
 }
 
 /* A store observer (on the store's thread): what a batch committed becomes tasks here, in commit order. */
@@ -115,29 +146,115 @@ static void on_commit(void *data, const hl_store_commit_t *c)
 {
     hl_runproxy_t *rp = data;
     for (size_t i = 0; i < c->num_run_starts; ++i)
-        post(rp, run_start, json_deep_copy(c->run_starts[i].request));
+        rp_post(rp, task_start, json_deep_copy(c->run_starts[i].request), free_json);
     for (size_t i = 0; i < c->num_run_cancels; ++i)
-        post(rp, run_cancel, json_string(c->run_cancels[i]));
-    /* approval decisions: nothing upstream to forward them to yet */
+        rp_post(rp, task_cancel, json_string(c->run_cancels[i]), free_json);
+    for (size_t i = 0; i < c->num_decisions; ++i) {
+        const hl_approval_decision_t *d = &c->decisions[i];
+        if (d->run_id != NULL)
+            rp_post(rp, task_decide, json_pack("{s:s, s:s}", "run_id", d->run_id, "decision", d->decision), free_json);
+    }
+}
+
+/* ---- the test hold ---- */
+
+typedef struct st_hold_arg_t {
+    int hold; /* 1 on, 0 off (and release), -1 release only */
+    hl_reply_to_t *to;
+} hold_arg_t;
+
+static void task_hold(hl_runproxy_t *rp, void *arg)
+{
+    hold_arg_t *h = arg;
+    size_t released = 0;
+    if (h->hold >= 0)
+        rp->hold = h->hold;
+    if (h->hold <= 0) {
+        /* detached first: a released run that ends at once may start the next queued one, handed back here */
+        json_t *runs = rp->held;
+        rp->held = json_array();
+        size_t i;
+        json_t *run;
+        json_array_foreach(runs, i, run) rp_conv_start(rp, run);
+        released = json_array_size(runs);
+        json_decref(runs);
+    }
+    hl_logf(HL_LOG_INFO, "runproxy: test hold %s, %zu held, %zu released", rp->hold ? "on" : "off", json_array_size(rp->held),
+            released);
+    hl_reply(h->to, hl_result_ok(HL_RESULT_OK, json_pack("{s:b, s:I, s:I}", "hold", rp->hold, "held",
+                                                         (json_int_t)json_array_size(rp->held), "released", (json_int_t)released)));
+    free(h);
+}
+
+static void free_hold(void *arg)
+{
+    hold_arg_t *h = arg;
+    hl_reply(h->to, hl_result_error(HL_RESULT_UNAVAILABLE, "shutting_down", "The run proxy is stopping"));
+    free(h);
 }
 
 void hl_runproxy_test_hold(hl_runproxy_t *rp, int on, hl_reply_to_t *to)
 {
-    hold_task_t *t = hl_calloc(1, sizeof(*t));
-    hl_msg_init(&t->super.super, 1, NULL);
-    t->super.run = run_hold;
-    t->rp = rp;
-    t->hold = on;
-    t->to = to;
-    hl_actor_post(&rp->actor, &t->super.super);
+    hold_arg_t *h = hl_malloc(sizeof(*h));
+    h->hold = on;
+    h->to = to;
+    rp_post(rp, task_hold, h, free_hold);
 }
 
-int hl_runproxy_init(hl_runproxy_t **out, hl_store_t *store)
+/* ---- the loop ---- */
+
+static void on_wait(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
 {
-    static const hl_actor_callbacks_t cb = {.on_batch = hl_actor_run_tasks};
+    hl_runproxy_t *rp = actor->data;
+    int due = rp_conv_timers(rp);
+    int t = timeout_ms;
+    if (due >= 0 && (t < 0 || due < t))
+        t = due;
+    if (t < 0 || t > 1000)
+        t = 1000; /* stall checks */
+    up_client_wait(rp->up, mailbox_fd, t);
+    rp_conv_timers(rp);
+}
+
+static int on_start(hl_actor_t *actor)
+{
+    hl_runproxy_t *rp = actor->data;
+    rp->up = up_client_new();
+    return 0;
+}
+
+static void on_stop(hl_actor_t *actor)
+{
+    hl_runproxy_t *rp = actor->data;
+    rp_conv_drop_all(rp);
+    up_client_free(rp->up);
+    rp->up = NULL;
+}
+
+static int64_t env_ms(const char *name, int64_t dflt)
+{
+    const char *v = getenv(name);
+    long ms;
+    if (v == NULL || hl_parse_long(v, 100, 3600000, &ms) != 0)
+        return dflt;
+    return ms;
+}
+
+int hl_runproxy_init(hl_runproxy_t **out, const hl_link_t *link, hl_store_t *store, hl_hermes_t *hermes)
+{
+    static const hl_actor_callbacks_t cb = {
+        .on_start = on_start, .on_batch = hl_actor_run_tasks, .on_stop = on_stop, .wait = on_wait};
     hl_runproxy_t *rp = hl_calloc(1, sizeof(*rp));
     rp->store = store;
+    rp->hermes = hermes;
     rp->held = json_array();
+    rp->stall_ms = RP_STALL_MS;
+    rp->approval_stall_ms = RP_APPROVAL_STALL_MS;
+    if (link != NULL && link->test_mode) {
+        /* tests shorten the stall limits to see a stalled stream end within seconds */
+        rp->stall_ms = env_ms("HERMESLINK_TEST_STALL_MS", rp->stall_ms);
+        rp->approval_stall_ms = env_ms("HERMESLINK_TEST_APPROVAL_STALL_MS", rp->approval_stall_ms);
+    }
     int ret = hl_actor_init(&rp->actor, "runproxy", &cb, rp);
     if (ret != 0) {
         json_decref(rp->held);
@@ -154,7 +271,7 @@ hl_actor_t *hl_runproxy_actor(hl_runproxy_t *rp)
     return &rp->actor;
 }
 
-/* Held runs stay running in the store; the next start-up marks them failed (link_restarted). */
+/* Runs still running upstream stay running in the store; the next start-up reconciles them. */
 void hl_runproxy_dispose(hl_runproxy_t *rp)
 {
     if (rp == NULL)

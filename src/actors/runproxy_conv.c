@@ -1,0 +1,477 @@
+/*
+ * Conversation runs through Hermes's API server (spec/FLOWS.md §4.5–4.8, spec/UPSTREAM-HERMES.md §1.3–1.4): a run the
+ * store hands over is resolved to its profile's upstream, admitted with POST /v1/runs, and followed on its single
+ * upstream event stream; what the agent does becomes typed store run events (text coalesced in time, tools, reasoning,
+ * approvals, the end). A run that cannot reach the upstream, or whose stream breaks, stalls or carries garbage, ends
+ * failed with a clear error: never stuck running.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hl/clock.h"
+#include "hl/log.h"
+#include "runproxy_internal.h"
+
+static uint64_t now_ms(void)
+{
+    return hl_monotonic_ms();
+}
+
+static conv_run_t *find_run(hl_runproxy_t *rp, const char *run_id)
+{
+    for (conv_run_t *r = rp->runs; r != NULL; r = r->next)
+        if (run_id != NULL && strcmp(r->run_id, run_id) == 0)
+            return r;
+    return NULL;
+}
+
+/* Forgets the run: its call (if any) is cancelled without a callback. */
+static void destroy(conv_run_t *r)
+{
+    conv_run_t **p = &r->rp->runs;
+    while (*p != NULL && *p != r)
+        p = &(*p)->next;
+    if (*p == r)
+        *p = r->next;
+    up_cancel(r->call);
+    hl_sse_parser_dispose(&r->parser);
+    rp_target_dispose(&r->target);
+    json_decref(r->request);
+    free(r->run_id);
+    free(r->conversation_id);
+    free(r->profile);
+    free(r->upstream_id);
+    free(r->delta);
+    free(r);
+}
+
+void rp_conv_drop_all(hl_runproxy_t *rp)
+{
+    while (rp->runs != NULL)
+        destroy(rp->runs);
+}
+
+static void report(conv_run_t *r, hl_run_event_t *ev)
+{
+    ev->run_id = r->run_id;
+    hl_store_run_event(r->rp->store, NULL, ev);
+}
+
+/* Reports the text received since the last report (one message.updated). */
+static void flush_text(conv_run_t *r)
+{
+    r->last_flush_ms = now_ms();
+    if (r->delta_len == 0)
+        return;
+    hl_run_event_t ev = {.kind = HL_RUN_EVENT_DELTA, .delta = r->delta};
+    report(r, &ev);
+    r->delta_len = 0;
+    r->delta[0] = '\0';
+}
+
+static void add_text(conv_run_t *r, const char *s, size_t n)
+{
+    if (r->delta_len + n + 1 > r->delta_cap) {
+        size_t cap = r->delta_cap ? r->delta_cap : 256;
+        while (cap < r->delta_len + n + 1)
+            cap *= 2;
+        r->delta = hl_realloc(r->delta, cap);
+        r->delta_cap = cap;
+    }
+    memcpy(r->delta + r->delta_len, s, n);
+    r->delta_len += n;
+    r->delta[r->delta_len] = '\0';
+    if (now_ms() - r->last_flush_ms >= RP_COALESCE_MS)
+        flush_text(r);
+}
+
+static void ignore_answer(void *data, const up_answer_t *a)
+{
+    char *what = data;
+    if (a->connect_failed || a->status < 200 || a->status >= 300) {
+        char *m = rp_upstream_message(a);
+        hl_logf(HL_LOG_WARN, "runproxy: %s: HTTP %ld: %s", what, a->status, m);
+        free(m);
+    }
+    free(what);
+}
+
+/* Asks the upstream to stop the run (best effort: its answer is only logged). */
+static void stop_upstream(conv_run_t *r)
+{
+    if (r->upstream_id == NULL || r->target.base_url == NULL)
+        return;
+    char *esc = up_escape(r->upstream_id);
+    char *path = hl_asprintf("/v1/runs/%s/stop", esc);
+    up_json(r->rp->up, &r->target, "POST", path, NULL, NULL, ignore_answer, hl_asprintf("stop %s", r->upstream_id));
+    free(path);
+    free(esc);
+}
+
+/* Ends the run as failed (text received so far is kept); the stream, if any, is dropped. */
+static void fail(conv_run_t *r, const char *code, const char *message)
+{
+    flush_text(r);
+    hl_logf(HL_LOG_WARN, "runproxy: run %s failed: %s: %s", r->run_id, code, message);
+    hl_run_event_t ev = {.kind = HL_RUN_EVENT_FAILED, .error_code = code, .error_message = message};
+    report(r, &ev);
+    r->state = RUN_ENDED;
+}
+
+static void fail_and_destroy(conv_run_t *r, const char *code, const char *message)
+{
+    fail(r, code, message);
+    destroy(r);
+}
+
+/* ---- the upstream's events ---- */
+
+static const char *str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* Usage of a run.completed: input/output/total (or prompt/completion naming), else none. */
+static json_t *usage_of(json_t *ev)
+{
+    json_t *u = json_object_get(ev, "usage");
+    if (!json_is_object(u))
+        return NULL;
+    json_t *in = json_object_get(u, "input_tokens"), *out = json_object_get(u, "output_tokens");
+    if (in == NULL)
+        in = json_object_get(u, "prompt_tokens");
+    if (out == NULL)
+        out = json_object_get(u, "completion_tokens");
+    if (!json_is_integer(in) && !json_is_integer(out))
+        return NULL;
+    json_int_t i = json_integer_value(in), o = json_integer_value(out);
+    json_t *t = json_object_get(u, "total_tokens");
+    return json_pack("{s:I, s:I, s:I}", "input_tokens", i, "output_tokens", o, "total_tokens",
+                     json_is_integer(t) ? json_integer_value(t) : i + o);
+}
+
+/* One upstream event; returns non-zero when the run has ended (terminal event, or a broken one). */
+static int on_event(conv_run_t *r, json_t *ev, const char *sse_name)
+{
+    const char *type = str(ev, "event");
+    if (type == NULL)
+        type = str(ev, "type");
+    if (type == NULL)
+        type = sse_name[0] != '\0' ? sse_name : "message";
+    if (strcmp(type, "message.delta") == 0) {
+        const char *d = str(ev, "delta");
+        if (d == NULL)
+            d = str(ev, "text");
+        if (d == NULL)
+            d = str(ev, "content");
+        if (d != NULL)
+            add_text(r, d, strlen(d));
+        return 0;
+    }
+    flush_text(r); /* everything else comes after the text before it */
+    hl_run_event_t out = {0};
+    if (strcmp(type, "tool.started") == 0) {
+        out = (hl_run_event_t){.kind = HL_RUN_EVENT_TOOL_STARTED, .tool = str(ev, "tool"), .preview = str(ev, "preview")};
+    } else if (strcmp(type, "tool.completed") == 0) {
+        out = (hl_run_event_t){.kind = HL_RUN_EVENT_TOOL_COMPLETED,
+                               .tool = str(ev, "tool"),
+                               .duration = json_number_value(json_object_get(ev, "duration")),
+                               .tool_error = json_is_true(json_object_get(ev, "error"))};
+    } else if (strcmp(type, "reasoning.available") == 0) {
+        out = (hl_run_event_t){.kind = HL_RUN_EVENT_REASONING, .text = str(ev, "text")};
+    } else if (strcmp(type, "approval.request") == 0 || strcmp(type, "approval.requested") == 0) {
+        r->waiting_approval = true;
+        json_t *choices = json_object_get(ev, "choices");
+        out = (hl_run_event_t){.kind = HL_RUN_EVENT_APPROVAL,
+                               .approval = {.kind = "terminal_command",
+                                            .command = str(ev, "command"),
+                                            .description = str(ev, "description"),
+                                            .choices = json_is_array(choices) ? choices : NULL}};
+    } else if (strcmp(type, "approval.responded") == 0) {
+        r->waiting_approval = false;
+        return 0;
+    } else if (strcmp(type, "run.completed") == 0) {
+        json_t *usage = usage_of(ev);
+        out = (hl_run_event_t){.kind = HL_RUN_EVENT_COMPLETED, .usage = usage, .text = str(ev, "output")};
+        report(r, &out);
+        json_decref(usage);
+        r->state = RUN_ENDED;
+        return 1;
+    } else if (strcmp(type, "run.failed") == 0) {
+        json_t *err = json_object_get(ev, "error");
+        const char *m = json_string_value(err);
+        if (m == NULL)
+            m = str(err, "message");
+        fail(r, "hermes_run_failed", m != NULL ? m : "Hermes run failed");
+        return 1;
+    } else if (strcmp(type, "run.cancelled") == 0) {
+        out = (hl_run_event_t){.kind = HL_RUN_EVENT_CANCELLED};
+        report(r, &out);
+        r->state = RUN_ENDED;
+        return 1;
+    } else {
+        return 0; /* subagents, reasoning deltas and what newer upstreams add: not part of the conversation */
+    }
+    report(r, &out);
+    return 0;
+}
+
+static int on_sse(void *data, const hl_sse_event_t *sse)
+{
+    conv_run_t *r = data;
+    json_error_t err;
+    json_t *ev = json_loadb(sse->data, sse->data_len, 0, &err);
+    if (!json_is_object(ev)) {
+        json_decref(ev);
+        if (sse->data_len == 0 || strcmp(sse->data, "[DONE]") == 0)
+            return 0;
+        fail(r, "hermes_stream_invalid", "Hermes sent an event that is not a JSON object");
+        stop_upstream(r);
+        return 1;
+    }
+    int ended = on_event(r, ev, sse->event);
+    json_decref(ev);
+    return ended;
+}
+
+static void on_stream_open(void *data, long status)
+{
+    conv_run_t *r = data;
+    r->stream_status = (int)status;
+}
+
+static int on_stream_bytes(void *data, const char *bytes, size_t len)
+{
+    conv_run_t *r = data;
+    if (r->state != RUN_STREAMING)
+        return 1;
+    if (r->stream_status < 200 || r->stream_status >= 300)
+        return 0; /* an error body: read to the end, reported then */
+    int ret = hl_sse_parser_feed(&r->parser, bytes, len, on_sse, r);
+    if (ret < 0) {
+        fail(r, "hermes_stream_invalid", "Hermes sent an event larger than 4 MiB");
+        stop_upstream(r);
+        return 1;
+    }
+    return r->state != RUN_STREAMING; /* ended: stop reading */
+}
+
+static void on_stream_end(void *data, const up_answer_t *a)
+{
+    conv_run_t *r = data;
+    r->call = NULL;
+    if (r->state == RUN_STREAMING) {
+        char msg[200];
+        if (r->stream_status == 404) {
+            fail(r, "hermes_events_unavailable", "Hermes no longer has this run's events");
+        } else if (r->stream_status < 200 || r->stream_status >= 300) {
+            snprintf(msg, sizeof(msg), "Hermes API Server returned HTTP %d for the run's events", r->stream_status);
+            fail(r, "hermes_events_unavailable", msg);
+        } else {
+            snprintf(msg, sizeof(msg), "The connection to Hermes ended before the run finished%s%s",
+                     a->error != NULL ? ": " : "", a->error != NULL ? a->error : "");
+            fail(r, "hermes_stream_interrupted", msg);
+        }
+    }
+    destroy(r);
+}
+
+static void open_stream(conv_run_t *r)
+{
+    static const up_stream_cb_t cb = {.on_open = on_stream_open, .on_bytes = on_stream_bytes, .on_end = on_stream_end};
+    char *esc = up_escape(r->upstream_id);
+    char *path = hl_asprintf("/v1/runs/%s/events", esc);
+    hl_sse_parser_init(&r->parser, RP_MAX_EVENT_BYTES);
+    r->state = RUN_STREAMING;
+    r->last_flush_ms = now_ms();
+    r->call = up_stream(r->rp->up, &r->target, path, &cb, r);
+    free(path);
+    free(esc);
+}
+
+/* ---- admission ---- */
+
+static void on_admitted(void *data, const up_answer_t *a)
+{
+    conv_run_t *r = data;
+    r->call = NULL;
+    if (a->connect_failed) {
+        fail_and_destroy(r, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
+        return;
+    }
+    if (a->status < 200 || a->status >= 300) {
+        char *m = rp_upstream_message(a);
+        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
+        const char *code = a->status == 404 || a->status == 503 || a->status == 0 ? "hermes_api_server_unavailable"
+                           : a->status == 429                                    ? "hermes_rate_limited"
+                                                                                 : "hermes_response_invalid";
+        fail_and_destroy(r, code, msg);
+        free(msg);
+        free(m);
+        return;
+    }
+    const char *id = str(a->json, "run_id");
+    if (id == NULL)
+        id = str(a->json, "runId");
+    if (id == NULL)
+        id = str(a->json, "id");
+    if (id == NULL || id[0] == '\0') {
+        fail_and_destroy(r, "hermes_run_invalid", "Hermes API Server accepted the run without a run id");
+        return;
+    }
+    r->upstream_id = hl_strdup(id);
+    hl_run_event_t ev = {.kind = HL_RUN_EVENT_UPSTREAM,
+                         .upstream_run_id = id,
+                         .session_id = str(r->request, "session_id")};
+    report(r, &ev);
+    if (r->cancel_requested) { /* cancelled while the upstream was admitting it */
+        stop_upstream(r);
+        destroy(r);
+        return;
+    }
+    open_stream(r);
+}
+
+static void admit(conv_run_t *r)
+{
+    json_t *q = r->request;
+    json_t *body = json_pack("{s:O, s:O}", "input", json_object_get(q, "input"), "conversation_history",
+                             json_object_get(q, "conversation_history"));
+    const char *keys[] = {"session_id", "instructions", "model"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(keys); ++i)
+        if (json_is_string(json_object_get(q, keys[i])))
+            json_object_set(body, keys[i], json_object_get(q, keys[i]));
+    r->state = RUN_ADMITTING;
+    r->call = up_json(r->rp->up, &r->target, "POST", "/v1/runs", body, NULL, on_admitted, r);
+}
+
+/* ---- resolution (the answer comes from the Hermes files actor's thread) ---- */
+
+typedef struct st_resolved_t {
+    char *run_id;
+    up_target_t target;
+    char *error_code, *message;
+} resolved_t;
+
+static void free_resolved(void *arg)
+{
+    resolved_t *res = arg;
+    free(res->run_id);
+    rp_target_dispose(&res->target);
+    free(res->error_code);
+    free(res->message);
+    free(res);
+}
+
+static void task_resolved(hl_runproxy_t *rp, void *arg)
+{
+    resolved_t *res = arg;
+    conv_run_t *r = find_run(rp, res->run_id);
+    if (r != NULL && r->state == RUN_RESOLVING) {
+        if (res->error_code != NULL) {
+            char code[96];
+            snprintf(code, sizeof(code), "%s", res->error_code);
+            fail_and_destroy(r, code, res->message != NULL ? res->message : "The conversation's profile cannot be used");
+        } else {
+            r->target = res->target;
+            res->target = (up_target_t){0};
+            admit(r);
+        }
+    }
+    free_resolved(res);
+}
+
+typedef struct st_resolve_ctx_t {
+    hl_runproxy_t *rp;
+    char *run_id;
+} resolve_ctx_t;
+
+static void on_resolved(void *data, const hl_upstream_t *up, const char *error_code, const char *message)
+{
+    resolve_ctx_t *ctx = data;
+    resolved_t *res = hl_calloc(1, sizeof(*res));
+    res->run_id = ctx->run_id;
+    if (up != NULL)
+        rp_target_copy(&res->target, up);
+    res->error_code = hl_strdup(error_code);
+    res->message = hl_strdup(message);
+    rp_post(ctx->rp, task_resolved, res, free_resolved);
+    free(ctx);
+}
+
+void rp_conv_start(hl_runproxy_t *rp, const json_t *request)
+{
+    const char *run_id = str((json_t *)request, "run_id");
+    if (run_id == NULL || find_run(rp, run_id) != NULL)
+        return;
+    conv_run_t *r = hl_calloc(1, sizeof(*r));
+    r->rp = rp;
+    r->run_id = hl_strdup(run_id);
+    r->conversation_id = hl_strdup(str((json_t *)request, "conversation_id"));
+    r->profile = hl_strdup(str((json_t *)request, "profile"));
+    r->request = json_deep_copy(request);
+    r->state = RUN_RESOLVING;
+    r->next = rp->runs;
+    rp->runs = r;
+    resolve_ctx_t *ctx = hl_malloc(sizeof(*ctx));
+    ctx->rp = rp;
+    ctx->run_id = hl_strdup(run_id);
+    hl_hermes_resolve_upstream(rp->hermes, r->profile, on_resolved, ctx);
+}
+
+void rp_conv_cancel(hl_runproxy_t *rp, const char *run_id)
+{
+    conv_run_t *r = find_run(rp, run_id);
+    if (r == NULL)
+        return;
+    r->state = RUN_ENDED; /* the store has ended it already */
+    if (r->upstream_id == NULL && r->call != NULL) {
+        r->cancel_requested = true; /* admission in flight: stopped once the upstream names the run */
+        return;
+    }
+    stop_upstream(r);
+    destroy(r);
+}
+
+void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *decision)
+{
+    conv_run_t *r = find_run(rp, run_id);
+    if (r == NULL || r->upstream_id == NULL) {
+        hl_logf(HL_LOG_WARN, "runproxy: an approval decision for run %s, which is not running upstream", run_id);
+        return;
+    }
+    char *esc = up_escape(r->upstream_id);
+    char *path = hl_asprintf("/v1/runs/%s/approval", esc);
+    up_json(rp->up, &r->target, "POST", path, json_pack("{s:s}", "choice", decision), NULL, ignore_answer,
+            hl_asprintf("approval for %s", r->upstream_id));
+    r->waiting_approval = false; /* the upstream goes on (or waits for the next prompt, which says so) */
+    free(path);
+    free(esc);
+}
+
+int rp_conv_timers(hl_runproxy_t *rp)
+{
+    uint64_t now = now_ms();
+    int due = -1;
+    for (conv_run_t *r = rp->runs, *next; r != NULL; r = next) {
+        next = r->next;
+        if (r->state != RUN_STREAMING)
+            continue;
+        if (r->delta_len > 0) {
+            uint64_t since = now - r->last_flush_ms;
+            if (since >= RP_COALESCE_MS)
+                flush_text(r);
+            else if (due < 0 || (int)(RP_COALESCE_MS - since) < due)
+                due = (int)(RP_COALESCE_MS - since);
+        }
+        int64_t limit = r->waiting_approval ? r->rp->approval_stall_ms : r->rp->stall_ms;
+        if (r->call != NULL && up_idle_ms(r->call, 0) > limit) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "Hermes sent nothing for %lld s", (long long)(limit / 1000));
+            fail(r, "hermes_stream_stalled", msg);
+            stop_upstream(r);
+            destroy(r);
+        }
+    }
+    return due;
+}
