@@ -43,4 +43,37 @@ void hl_runproxy_models(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profil
  */
 void hl_runproxy_test_hold(hl_runproxy_t *rp, int on, hl_reply_to_t *to);
 
+/*
+ * Cron jobs (spec/API.md §11): each profile's /api/jobs… on its Hermes API server, job objects passed through unchanged.
+ * `profile` NULL or "" is "default"; a bad name → 400 invalid_profile_name, a missing named profile → 404
+ * profile_not_found; a job id outside ^[A-Za-z0-9_-]{1,64}$ → 400 invalid_cron_job_id, before anything is sent. Upstream
+ * unreachable → 503 hermes_api_server_unavailable (within about a second); upstream 400 → 400 invalid_cron_job with its
+ * message; upstream 404 on a job → 404 cron_job_not_found; any other non-2xx or a non-object body → 502
+ * hermes_response_invalid with the upstream's message; no "job" object where one is due → 502 hermes_cron_job_invalid.
+ * All of them: any thread.
+ */
+
+/** GET /api/jobs[?include_disabled=true] → {"profile":{"name"},"jobs":[…]} (non-object entries dropped). */
+void hl_runproxy_cron_list(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, bool include_disabled);
+/** POST /api/jobs with `body` (a JSON object, else 400 invalid_cron_job; copied, sent verbatim) → created {"job"}. */
+void hl_runproxy_cron_create(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, const json_t *body);
+/** GET /api/jobs/<id> → {"job"}. */
+void hl_runproxy_cron_get(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, const char *job_id);
+/** PATCH /api/jobs/<id> with `body` (a JSON object, else 400 invalid_cron_job; copied, sent verbatim) → {"job"}. */
+void hl_runproxy_cron_update(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, const char *job_id, const json_t *body);
+/** DELETE /api/jobs/<id> → {} (the envelope's {"ok":true}). */
+void hl_runproxy_cron_delete(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, const char *job_id);
+
+typedef enum en_hl_cron_action_t { HL_CRON_PAUSE, HL_CRON_RESUME, HL_CRON_RUN } hl_cron_action_t;
+/** POST /api/jobs/<id>/pause|resume|run (no body) → {"job"}. */
+void hl_runproxy_cron_action(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, const char *job_id,
+                             hl_cron_action_t action);
+
+/**
+ * GET /api/v1/cron-jobs: lists every profile ("default" first, then the profile directories) in parallel → always a
+ * success, {"ok":<no profile failed>,"jobs":[…each with "_profile":<name>],"failures":[{"profile","message"}]}, jobs and
+ * failures in profile order.
+ */
+void hl_runproxy_cron_list_all(hl_runproxy_t *rp, hl_reply_to_t *to, bool include_disabled);
+
 #endif
