@@ -29,6 +29,9 @@ hl_router_t *hl_routes_build(const hl_routes_deps_t *deps);
 /** The routes served by the agent's API server through the run proxy: GET /api/v1/models. */
 void hl_routes_agent(hl_router_t *router, hl_runproxy_t *runproxy);
 
+/** spec/API.md §11: the cron job routes, through the run proxy: /api/v1/cron-jobs, /api/v1/profiles/:name/cron-jobs*. */
+void hl_routes_cron(hl_router_t *router, hl_runproxy_t *runproxy);
+
 /** GET /api/v1/bootstrap, /api/v1/system/version, /api/v1/system/status. */
 void hl_routes_system(hl_router_t *router);
 
