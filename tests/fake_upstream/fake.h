@@ -165,7 +165,8 @@ struct st_fk_conn_t {
     fk_chunking_t chunking;
     fk_buf_t sse_pending; /* SSE payload not yet framed into chunks (bytes and coalesce modes) */
     int sse_pending_events;
-    int sse_end; /* 0, 1: end with ": stream closed" and the last chunk, 2: drop the connection */
+    int sse_end;  /* 0, 1: end with ": stream closed" and the last chunk, 2: drop the connection */
+    int sse_tail; /* the end is queued: close once written */
     fk_timer_t sse_timer;
     fk_timer_t ka_timer;
 };

@@ -168,7 +168,7 @@ static void drain_timeout(fk_timer_t *t)
 
 static int sse_finished(const fk_conn_t *c)
 {
-    return c->sse_end != 0 && c->sse_pending.len == 0 && !c->sse_timer.armed;
+    return c->sse_tail; /* everything framed, the last chunk (or the drop) queued */
 }
 
 /* Writes what is queued; moves the connection on when its answer is out. */
@@ -305,8 +305,11 @@ static void put_chunk(fk_conn_t *c, const char *data, size_t len)
 
 static void sse_finish_tail(fk_conn_t *c)
 {
+    if (c->sse_tail)
+        return;
     if (c->sse_end == 1)
         fk_buf_str(&c->out, "0\r\n\r\n");
+    c->sse_tail = 1;
     conn_flush(c);
 }
 

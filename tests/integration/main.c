@@ -27,6 +27,7 @@ Suite *suite_messages(void);
 Suite *suite_blobs(void);
 Suite *suite_sse(void);
 Suite *suite_durability(void);
+Suite *suite_fake_upstream(void);
 
 int main(void)
 {
@@ -48,6 +49,7 @@ int main(void)
     srunner_add_suite(sr, suite_blobs());
     srunner_add_suite(sr, suite_sse());
     srunner_add_suite(sr, suite_durability());
+    srunner_add_suite(sr, suite_fake_upstream());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
