@@ -28,6 +28,7 @@ Suite *suite_blobs(void);
 Suite *suite_sse(void);
 Suite *suite_durability(void);
 Suite *suite_fake_upstream(void);
+Suite *suite_cron(void);
 
 int main(void)
 {
@@ -50,6 +51,7 @@ int main(void)
     srunner_add_suite(sr, suite_sse());
     srunner_add_suite(sr, suite_durability());
     srunner_add_suite(sr, suite_fake_upstream());
+    srunner_add_suite(sr, suite_cron());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
