@@ -188,7 +188,7 @@ void fk_control_handle(fk_conn_t *c)
         return;
     }
     if (strncmp(p, "/runs/", 6) == 0 && get) {
-        fk_run_t *r = fk_run_find(p + 6);
+        fk_run_t *r = fk_run_find_any(p + 6);
         if (r == NULL)
             bad(c, 404, "run not found");
         else

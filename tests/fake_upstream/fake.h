@@ -198,13 +198,14 @@ void fk_defer(fk_conn_t *c, double ms, fk_defer_cb cb);
 /** Closes a connection at once without answering. */
 void fk_conn_abort(fk_conn_t *c);
 
-/** Starts an event stream answer (200, SSE headers, chunked). */
-void fk_sse_start(fk_conn_t *c, fk_chunking_t chunking);
+/** Starts an event stream answer (200, SSE headers, chunked; extra header lines may be NULL). */
+void fk_sse_start(fk_conn_t *c, fk_chunking_t chunking, const char *extra);
 /** Sends SSE payload bytes (one event frame or comment) according to the stream's chunking. */
 void fk_sse_send(fk_conn_t *c, const char *data, size_t len);
-/** Ends the stream: drop 0 writes ": stream closed", the last chunk and closes; drop 1 closes abruptly once what was
- * queued is written. */
-void fk_sse_end(fk_conn_t *c, int drop);
+/** Ends the stream once what was queued is written: FK_END_CLOSED writes ": stream closed" and the last chunk, FK_END_DONE
+ * only the last chunk (chat streams, after [DONE]), FK_END_DROP closes abruptly. The connection closes then. */
+enum { FK_END_CLOSED = 0, FK_END_DROP = 1, FK_END_DONE = 2 };
+void fk_sse_end(fk_conn_t *c, int how);
 
 const char *fk_reason(int status);
 
@@ -256,8 +257,11 @@ typedef struct st_fk_ev_t {
 
 typedef enum en_fk_queue_t { FK_Q_BUFFER, FK_Q_ATTACHED, FK_Q_GONE } fk_queue_t;
 
+typedef enum en_fk_run_kind_t { FK_KIND_RUN, FK_KIND_CHAT } fk_run_kind_t;
+
 typedef struct st_fk_run_t {
     struct st_fk_run_t *next;
+    fk_run_kind_t kind;
     char id[40];
     char *session_id, *model, *scenario;
     json_t *params; /* the scenario's parameters as given (strings) */
@@ -289,6 +293,12 @@ typedef struct st_fk_run_t {
     fk_conn_t *sub;
     /* idempotency (v0.21) */
     char *idem_key, *idem_body;
+    /* a chat completion: its events become the answer on `sub` (chat.c) */
+    int chat_stream;
+    fk_buf_t chat_text;
+    char chat_session[24];
+    char tool_call_id[32];
+    int chat_exception;
 } fk_run_t;
 
 typedef struct st_fk_scenario_t {
@@ -314,7 +324,10 @@ void fk_queued_clear(void);
 
 /** Creates and starts a run; takes the scenario. Returns NULL with err on a bad parameter. */
 fk_run_t *fk_run_create(fk_scenario_t *s, const char *session_id, const char *model, char *err, size_t errlen);
+/** A /v1/runs run by id (chat completions are not runs). */
 fk_run_t *fk_run_find(const char *id);
+/** Any run, chat completions included (the control API). */
+fk_run_t *fk_run_find_any(const char *id);
 fk_run_t *fk_runs_first(void);
 size_t fk_runs_live(void);
 int fk_run_terminal(const fk_run_t *r);
@@ -332,6 +345,17 @@ int fk_run_approve(fk_run_t *r, const char *choice, int all);
 /** Drops expired runs (terminal > 3600 s) and unclaimed buffers (> 300 s), by the fake clock. */
 void fk_runs_sweep(void);
 void fk_runs_clear(void);
+
+/* ---- chat completions (chat.c) ---- */
+
+/** POST /v1/chat/completions. */
+void fk_chat_post(fk_conn_t *c);
+/** The admission once delay_admit_ms is over (c->scen_* hold the scenario). */
+void fk_chat_admit(fk_conn_t *c);
+/** An event of a chat run (instead of the run's queue). */
+void fk_chat_event(fk_run_t *r, const char *event, json_t *fields);
+/** The chat run's connection is dropped (drop_after). */
+void fk_chat_drop(fk_run_t *r);
 
 /* ---- cron store (cron.c) ---- */
 

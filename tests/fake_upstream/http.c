@@ -356,12 +356,12 @@ static void keepalive_tick(fk_timer_t *t)
     fk_sse_send(c, ": keepalive\n\n", 13);
 }
 
-void fk_sse_start(fk_conn_t *c, fk_chunking_t chunking)
+void fk_sse_start(fk_conn_t *c, fk_chunking_t chunking, const char *extra)
 {
     fk_timer_disarm(&c->timer);
     c->chunking = chunking;
     c->close_after = 1;
-    put_head(c, 200, NULL);
+    put_head(c, 200, extra);
     fk_buf_str(&c->out, "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
                         "Transfer-Encoding: chunked\r\n\r\n");
     c->state = FK_C_SSE;
@@ -396,13 +396,13 @@ void fk_sse_send(fk_conn_t *c, const char *data, size_t len)
     }
 }
 
-void fk_sse_end(fk_conn_t *c, int drop)
+void fk_sse_end(fk_conn_t *c, int how)
 {
     if (c->state != FK_C_SSE || c->sse_end != 0)
         return;
-    if (!drop)
+    if (how == FK_END_CLOSED)
         fk_sse_send(c, ": stream closed\n\n", 17);
-    c->sse_end = drop ? 2 : 1;
+    c->sse_end = how == FK_END_DROP ? 2 : 1;
     fk_timer_disarm(&c->ka_timer);
     if (c->chunking == FK_COALESCE)
         coalesce_flush(c);

@@ -427,7 +427,7 @@ static void events_try(fk_conn_t *c)
         run_not_found(c, c->ref);
         return;
     }
-    fk_sse_start(c, r->chunking);
+    fk_sse_start(c, r->chunking, NULL);
     if (c->state == FK_C_SSE)
         fk_run_attach(r, c);
 }
@@ -562,6 +562,7 @@ typedef enum en_route_t {
     R_STOP,
     R_STEER,
     R_JOBS,
+    R_CHAT,
 } route_t;
 
 /* Finds the route of path; *allowed says whether method is one of its methods, *allow lists them. */
@@ -580,6 +581,8 @@ static route_t match(const char *m, const char *path, char *id, size_t idlen, in
         return *allowed = get, R_CAPS;
     if (strcmp(path, "/v1/runs") == 0)
         return *allow = "POST", *allowed = post, R_RUNS;
+    if (strcmp(path, "/v1/chat/completions") == 0)
+        return *allow = "POST", *allowed = post, R_CHAT;
     if (strncmp(path, "/v1/runs/", 9) == 0) {
         const char *p = path + 9, *slash = strchr(p, '/');
         size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
@@ -692,6 +695,9 @@ void fk_dispatch(fk_conn_t *c)
         break;
     case R_JOBS:
         fk_jobs_handle(c, r->path + 9);
+        break;
+    case R_CHAT:
+        fk_chat_post(c);
         break;
     case R_NONE:
         break;

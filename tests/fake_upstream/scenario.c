@@ -195,12 +195,18 @@ void fk_queued_clear(void)
 
 /* ---- runs: lookup ---- */
 
-fk_run_t *fk_run_find(const char *id)
+fk_run_t *fk_run_find_any(const char *id)
 {
     for (fk_run_t *r = runs; r != NULL; r = r->next)
         if (strcmp(r->id, id) == 0)
             return r;
     return NULL;
+}
+
+fk_run_t *fk_run_find(const char *id)
+{
+    fk_run_t *r = fk_run_find_any(id);
+    return r != NULL && r->kind == FK_KIND_RUN ? r : NULL;
 }
 
 fk_run_t *fk_runs_first(void)
@@ -216,8 +222,8 @@ int fk_run_terminal(const fk_run_t *r)
 size_t fk_runs_live(void)
 {
     size_t n = 0;
-    for (fk_run_t *r = runs; r != NULL; r = r->next)
-        n += !fk_run_terminal(r);
+    for (fk_run_t *r = runs; r != NULL; r = r->next) /* from v0.20 the cap covers chat completions too */
+        n += !fk_run_terminal(r) && (r->kind == FK_KIND_RUN || fk_opt.dialect >= FK_V020);
     return n;
 }
 
@@ -251,7 +257,7 @@ static void stream_end(fk_run_t *r)
     queue_free(r);
     if (c != NULL) {
         c->run = NULL;
-        fk_sse_end(c, r->qend == 2);
+        fk_sse_end(c, r->qend == 2 ? FK_END_DROP : FK_END_CLOSED);
     }
 }
 
@@ -280,6 +286,11 @@ static void queue_push(fk_run_t *r, char *frame, size_t len)
 static void queue_end(fk_run_t *r, int drop)
 {
     r->qend = drop ? 2 : 1;
+    if (r->kind == FK_KIND_CHAT) {
+        if (drop)
+            fk_chat_drop(r);
+        return;
+    }
     if (r->qstate == FK_Q_ATTACHED)
         stream_end(r);
 }
@@ -308,6 +319,11 @@ void fk_run_detach(fk_run_t *r, fk_conn_t *c)
     if (r->sub != c)
         return;
     r->sub = NULL;
+    if (r->kind == FK_KIND_CHAT) { /* a chat client that goes away interrupts its agent */
+        r->qstate = FK_Q_GONE;
+        fk_run_stop(r);
+        return;
+    }
     r->qstate = FK_Q_GONE; /* upstream drops the queue with its consumer: a later subscriber gets 404 */
     queue_free(r);
 }
@@ -345,6 +361,18 @@ static int emit(fk_run_t *r, const char *event, json_t *fields)
         return -1;
     }
     double now = fk_now();
+    if (r->kind == FK_KIND_CHAT) {
+        free(r->last_event);
+        r->last_event = fk_strdup(event);
+        r->updated_at = now;
+        ++r->emitted;
+        fk_chat_event(r, event, fields);
+        if (r->drop_after >= 0 && r->emitted >= r->drop_after && !fk_run_terminal(r)) {
+            drop_now(r);
+            return -1;
+        }
+        return 0;
+    }
     fk_buf_t b = {0};
     fk_buf_printf(&b, "data: {\"event\":\"%s\",\"run_id\":\"%s\",\"timestamp\":%.6f", event, r->id, now);
     if (fields != NULL && json_object_size(fields) > 0) {
@@ -781,6 +809,7 @@ static void run_free(fk_run_t *r)
     free(r->full_text);
     free(r->idem_key);
     free(r->idem_body);
+    fk_buf_free(&r->chat_text);
     free(r);
 }
 

@@ -1348,6 +1348,103 @@ START_TEST(test_control)
 }
 END_TEST
 
+/* ---- chat completions ---- */
+
+START_TEST(test_chat_completions)
+{
+    fx_t x;
+    const char *args[] = {"--key", KEY, "--time-scale", "0.1", NULL};
+    fx_start(&x, args);
+    hlt_response_t res;
+    /* non-streaming: the text, usage in OpenAI naming, the session header */
+    hlt_fake_request(&x.f, "POST", "/v1/chat/completions",
+                     "{\"messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"hi "
+                     "[[fake:stream;deltas=3;in=7;out=3]]\"}]}",
+                     AUTH, &res);
+    ck_assert_int_eq(res.status, 200);
+    const char *sid = hlt_header(&res, "x-hermes-session-id");
+    ck_assert_msg(sid != NULL && strlen(sid) == 20 && strncmp(sid, "api-", 4) == 0, "session header %s", sid);
+    ck_assert_str_eq(str(res.json, "object"), "chat.completion");
+    ck_assert(strncmp(str(res.json, "id"), "chatcmpl-", 9) == 0);
+    json_t *choice = json_array_get(json_object_get(res.json, "choices"), 0);
+    ck_assert_str_eq(str(json_object_get(choice, "message"), "content"), "Hello from the fake LLM.");
+    ck_assert_str_eq(str(json_object_get(choice, "message"), "role"), "assistant");
+    ck_assert_str_eq(str(choice, "finish_reason"), "stop");
+    json_t *usage = json_object_get(res.json, "usage");
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "prompt_tokens")), 7);
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "completion_tokens")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "total_tokens")), 10);
+    hlt_response_free(&res);
+    /* chat completions are not runs */
+    json_t *runs = call_h(&x, "GET", "/__fake/runs", NULL, NULL, 200);
+    const char *chat_id = str(json_array_get(json_object_get(runs, "runs"), 0), "run_id");
+    assert_openai_error(call(&x, "GET", hltc_fmt("/v1/runs/%s", chat_id), NULL, 404), "run_not_found", NULL);
+    json_decref(runs);
+
+    /* streaming: role chunk, content chunks, tool progress as named events, finish with usage, [DONE] */
+    hlt_fake_request(&x.f, "POST", "/v1/chat/completions",
+                     "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"[[fake:tool;deltas=2]]\"}]}", AUTH, &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_str_eq(hlt_header(&res, "content-type"), "text/event-stream");
+    ck_assert(hlt_header(&res, "x-hermes-session-id") != NULL);
+    ck_assert_msg(strstr(res.body, "\"delta\":{\"role\":\"assistant\"}") != NULL, "%s", res.body);
+    ck_assert_int_eq(hlt_count(res.body, "event: hermes.tool.progress\ndata: "), 2);
+    ck_assert(strstr(res.body, "\"status\":\"running\"") != NULL && strstr(res.body, "\"status\":\"completed\"") != NULL);
+    ck_assert_int_eq(hlt_count(res.body, "\"delta\":{\"content\":"), 2);
+    ck_assert(strstr(res.body, "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":11") != NULL);
+    size_t blen = strlen(res.body);
+    ck_assert(blen > 14 && strcmp(res.body + blen - 14, "data: [DONE]\n\n") == 0);
+    ck_assert(strstr(res.body, ": stream closed") == NULL);
+    hlt_response_free(&res);
+
+    /* failures: 502 agent_incomplete, 500 for an exception; streaming: finish_reason error, then [DONE] */
+    hlt_fake_request(&x.f, "POST", "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"[[fake:fail]]\"}]}",
+                     AUTH, &res);
+    ck_assert_int_eq(res.status, 502);
+    ck_assert_str_eq(str(json_object_get(res.json, "error"), "code"), "agent_incomplete");
+    ck_assert(json_is_true(json_object_get(json_object_get(res.json, "hermes"), "failed")));
+    hlt_response_free(&res);
+    assert_openai_error(call(&x, "POST", "/v1/chat/completions",
+                             "{\"messages\":[{\"role\":\"user\",\"content\":\"[[fake:fail;mode=exception]]\"}]}", 500),
+                        "server_error", NULL);
+    hlt_fake_request(&x.f, "POST", "/v1/chat/completions",
+                     "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"[[fake:fail;after_deltas=1]]\"}]}", AUTH,
+                     &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert(strstr(res.body, "\"finish_reason\":\"error\"") != NULL && strstr(res.body, "data: [DONE]") != NULL);
+    hlt_response_free(&res);
+
+    /* validation */
+    assert_openai_error(call(&x, "POST", "/v1/chat/completions", "{\"messages\":[]}", 400), NULL,
+                        "Missing or invalid 'messages' field");
+    assert_openai_error(call(&x, "POST", "/v1/chat/completions", "{\"messages\":[{\"role\":\"system\",\"content\":\"s\"}]}", 400),
+                        NULL, "No user message found in messages");
+    assert_openai_error(call(&x, "POST", "/v1/chat/completions",
+                             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{}}]}]}", 400),
+                        "unsupported_content_type", NULL);
+
+    /* a streaming client that goes away interrupts the run */
+    static const char REQ[] =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " KEY
+        "\r\nContent-Length: 70\r\n\r\n{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"[[fake:hang]]\"}]}";
+    char *r = raw_exchange(x.f.port, REQ, sizeof(REQ) - 1, 300);
+    ck_assert_msg(strstr(r, "\"role\":\"assistant\"") != NULL, "%.500s", r);
+    free(r);
+    long deadline = hlt_now_ms() + 3000;
+    for (;;) {
+        runs = call_h(&x, "GET", "/__fake/runs", NULL, NULL, 200);
+        json_t *all = json_object_get(runs, "runs");
+        int cancelled = strcmp(str(json_array_get(all, json_array_size(all) - 1), "status"), "cancelled") == 0;
+        json_decref(runs);
+        if (cancelled)
+            break;
+        ck_assert_msg(hlt_now_ms() < deadline, "the chat run was not interrupted");
+        hlt_sleep_ms(20);
+    }
+    fx_stop(&x);
+}
+END_TEST
+
 /* ---- bad input ---- */
 
 START_TEST(test_bad_input)
@@ -1425,6 +1522,7 @@ Suite *suite_fake_upstream(void)
     tcase_add_test(tc, test_cron_crud);
     tcase_add_test(tc, test_cron_validation);
     tcase_add_test(tc, test_control);
+    tcase_add_test(tc, test_chat_completions);
     tcase_add_test(tc, test_bad_input);
     suite_add_tcase(s, tc);
     return s;
