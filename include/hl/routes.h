@@ -26,7 +26,7 @@ typedef struct st_hl_routes_deps_t {
 /** Builds the daemon's whole route table (test hooks only in test mode). Aborts on a conflicting route. Main thread. */
 hl_router_t *hl_routes_build(const hl_routes_deps_t *deps);
 
-/** The routes served by the agent's API server through the run proxy: GET /api/v1/models. */
+/** The routes served by the agent's API server through the run proxy: models and runs (spec/API.md §9, §12). */
 void hl_routes_agent(hl_router_t *router, hl_runproxy_t *runproxy);
 
 /** spec/API.md §11: the cron job routes, through the run proxy: /api/v1/cron-jobs, /api/v1/profiles/:name/cron-jobs*. */

@@ -36,6 +36,57 @@ void hl_runproxy_dispose(hl_runproxy_t *rp);
  */
 void hl_runproxy_models(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile);
 
+/* ---- upstream runs relayed (GET /api/v1/runs/:id/events) ---- */
+
+/** One relayed frame of an upstream run: its number (1, 2, …) and the upstream's data lines ("data: …\n" each). */
+typedef struct st_hl_run_frame_t {
+    const char *run_id;
+    int64_t seq;
+    const char *lines;
+    size_t len;
+    bool final; /* the run's last frame (its terminal event, or a run.failed the proxy wrote when the stream broke) */
+} hl_run_frame_t;
+
+/** Receives new frames, in order, on the run proxy's thread (must not block). */
+typedef void (*hl_run_frames_fn)(void *data, const hl_run_frame_t *frames, size_t n);
+
+/** Registers the one receiver of relayed frames (the SSE hub). Main thread, before start. */
+void hl_runproxy_observe_frames(hl_runproxy_t *rp, hl_run_frames_fn fn, void *data);
+
+/**
+ * Reads up to `limit` kept frames of `run_id` after `after` and answers done(ctx, …) exactly once, on the run proxy's
+ * thread: failed when the run is unknown or frames after `after` were already dropped (the relay keeps the newest 200,000
+ * frames and 32 MiB per run, for 10 minutes after the run ended). Any thread.
+ */
+void hl_runproxy_read_frames(hl_runproxy_t *rp, const char *run_id, int64_t after, size_t limit,
+                             void (*done)(void *ctx, const hl_run_frame_t *frames, size_t n, bool more, bool failed), void *ctx);
+
+/**
+ * Makes sure the upstream run `run_id` of `profile` (NULL: default) is relayed: known already (a run started here), or
+ * subscribed now (the upstream allows one subscriber: this one). Answers ok {run_id} once frames will flow; 404
+ * run_not_found; 503 hermes_api_server_unavailable; 502 hermes_events_unavailable. Any thread.
+ */
+void hl_runproxy_open_run(hl_runproxy_t *rp, hl_reply_to_t *to, const char *run_id, const char *profile);
+
+/** POST /api/v1/runs: what to send upstream (body: input, instructions?, session_id?, conversation_history). */
+typedef struct st_hl_direct_run_req_t {
+    const char *profile; /* NULL: default */
+    json_t *body;        /* borrowed (copied) */
+} hl_direct_run_req_t;
+
+/**
+ * Starts an upstream run and relays its events from the start: 202 {run_id, fallback:false}; 503 when the upstream is
+ * down (or answers 404/503), 429 hermes_rate_limited, 502 hermes_response_invalid / hermes_run_invalid. The run's usage is
+ * recorded when it completes. Any thread.
+ */
+void hl_runproxy_create_run(hl_runproxy_t *rp, hl_reply_to_t *to, const hl_direct_run_req_t *req);
+
+/**
+ * POST /api/v1/runs/:id/cancel: POST /v1/runs/{id}/stop upstream. {} on success; 404 run_not_found; 503; other → 502
+ * hermes_cancel_failed. Any thread.
+ */
+void hl_runproxy_stop_run(hl_runproxy_t *rp, hl_reply_to_t *to, const char *run_id, const char *profile);
+
 /**
  * Test mode only (/__test/runproxy/hold and /release). on 1: every run handed over from now on stays running (held here)
  * instead of failing, until cancelled (dropped) or released; on 0: the hold ends and the held runs fail as they would have;

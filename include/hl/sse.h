@@ -17,13 +17,19 @@
 #define HL_SSE_HEARTBEAT_MS 15000
 #define HL_SSE_RETRY_MS 3000
 
-/** One stored event, pre-formatted for both kinds of stream. Immutable once created; shared across threads. */
+/**
+ * One event, pre-formatted for the streams that carry it. Immutable once created; shared across threads. A conversation
+ * event has heads for both kinds of conversation stream; a run frame (run) has one head, "id: <seq>\n", and the
+ * upstream's data lines as its body.
+ */
 typedef struct st_hl_event_frame_t {
     atomic_uint refs;
     int64_t event_id;            /* global id: the `id:` of the all-conversations stream */
-    int64_t seq;                 /* per-conversation seq: the `id:` of a conversation stream */
-    const char *conversation_id; /* the topic key, never truncated (points into data) */
+    int64_t seq;                 /* per-conversation seq (per-run frame number): the `id:` of a conversation (run) stream */
+    const char *conversation_id; /* the topic key (conversation or run id), never truncated (points into data) */
     bool notify;                 /* passes ?mode=notifications */
+    bool run;                    /* a run frame */
+    bool final;                  /* a run's last frame: its streams end after it */
     h2o_iovec_t conv_head;       /* "id: <seq>\nevent: <type>\ndata: " */
     h2o_iovec_t global_head;     /* "id: <event_id>\nevent: <type>\ndata: " */
     h2o_iovec_t body;            /* "<event JSON>\n\n" */
@@ -42,17 +48,20 @@ void hl_event_frame_release(hl_event_frame_t *f);
 typedef enum en_hl_sse_topic_kind_t {
     HL_SSE_TOPIC_ALL,          /* every conversation: ids are global event ids */
     HL_SSE_TOPIC_CONVERSATION, /* one conversation (key = its id): ids are its seqs */
+    HL_SSE_TOPIC_RUN,          /* one upstream run's events, relayed (key = its id): ids are frame numbers */
     HL_SSE_NUM_TOPIC_KINDS
 } hl_sse_topic_kind_t;
 
 /** One stored event as a source hands it over (borrowed for the call). */
 typedef struct st_hl_sse_record_t {
     int64_t event_id, seq;
-    const char *key; /* conversation id */
+    const char *key; /* conversation id (run id for a run frame) */
     const char *type;
     bool notify;
-    const char *json;
+    const char *json; /* the event's JSON; for a run frame, its data lines as received ("data: …\n" each) */
     size_t json_len;
+    bool run;   /* a run frame (HL_SSE_TOPIC_RUN): no event_id, type or notify */
+    bool final; /* a run frame that ends its run's streams */
 } hl_sse_record_t;
 
 /**
@@ -73,6 +82,20 @@ void hl_sse_deliver_page(void *page_ctx, const hl_sse_record_t *records, size_t 
 
 /** Formats committed events once and posts them to every worker, in commit order. Any thread (a store observer). */
 void hl_sse_publish(const hl_sse_record_t *records, size_t n);
+
+/** The client's cursor: query `after`, else the Last-Event-ID header (parseInt); -1 when absent or not a number. */
+int64_t hl_sse_request_cursor(hl_request_t *r);
+
+/**
+ * Opens a relay of one upstream run's frames on `r` (HL_SSE_TOPIC_RUN): frames after `after` (-1 = all) from the run
+ * topic's source, then live ones, ending after the run's final frame. Headers as the original's relay: text/event-stream
+ * (charset utf-8), Cache-Control: no-store, X-Accel-Buffering: no. Worker thread; the run is known to the source.
+ */
+void hl_sse_open_run(hl_request_t *r, const char *run_id, int64_t after);
+
+struct st_hl_runproxy_t;
+/** Makes the run proxy the source of run topics and publishes the frames it relays. Main thread, before start. */
+void hl_sse_attach_runproxy(struct st_hl_runproxy_t *runproxy);
 
 struct st_hl_store_t;
 /** Makes the store the source of both conversation topic kinds and publishes what it commits. Main thread, before start. */

@@ -227,6 +227,17 @@ typedef struct st_hl_run_event_t {
     json_t *usage; /* {input_tokens, output_tokens, total_tokens}; borrowed */
 } hl_run_event_t;
 
+/** A run started through POST /api/v1/runs (no conversation), as it ended: kept for statistics. */
+typedef struct st_hl_direct_usage_t {
+    const char *upstream_run_id;
+    const char *profile; /* NULL: default */
+    const char *status;  /* completed | failed | cancelled */
+    int64_t input_tokens, output_tokens, total_tokens;
+} hl_direct_usage_t;
+
+/** Records (or updates) a direct run and its usage. Any thread; no answer. */
+void hl_store_record_direct_run(hl_store_t *s, const hl_direct_usage_t *u);
+
 /** A round trip through the writer that reads link.db and waits `delay_ms` there: {db_created_at, delay_ms}. (Tests.) */
 void hl_store_ping(hl_store_t *s, hl_reply_to_t *to, int delay_ms);
 

@@ -214,6 +214,7 @@ static void on_wait(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
         t = 1000; /* stall checks */
     up_client_wait(rp->up, mailbox_fd, t);
     rp_conv_timers(rp);
+    rp_relay_publish(rp);
 }
 
 static int on_start(hl_actor_t *actor)
@@ -227,6 +228,7 @@ static void on_stop(hl_actor_t *actor)
 {
     hl_runproxy_t *rp = actor->data;
     rp_conv_drop_all(rp);
+    rp_relay_drop_all(rp);
     up_client_free(rp->up);
     rp->up = NULL;
 }

@@ -34,6 +34,10 @@ static void destroy(conv_run_t *r)
     if (*p == r)
         *p = r->next;
     up_cancel(r->call);
+    if (r->relay != NULL) {
+        rp_relay_end(r->rp, r->relay, "run.failed", "HermesLink stopped following this run");
+        r->relay->fed = false;
+    }
     hl_sse_parser_dispose(&r->parser);
     rp_target_dispose(&r->target);
     json_decref(r->request);
@@ -231,6 +235,8 @@ static int on_sse(void *data, const hl_sse_event_t *sse)
     }
     int ended = on_event(r, ev, sse->event);
     json_decref(ev);
+    if (r->relay != NULL)
+        rp_relay_append(r->rp, r->relay, sse->raw_data, sse->raw_data_len, ended != 0);
     return ended;
 }
 
@@ -282,6 +288,8 @@ static void open_stream(conv_run_t *r)
     char *esc = up_escape(r->upstream_id);
     char *path = hl_asprintf("/v1/runs/%s/events", esc);
     hl_sse_parser_init(&r->parser, RP_MAX_EVENT_BYTES);
+    r->relay = rp_relay_get(r->rp, r->upstream_id);
+    r->relay->fed = true;
     r->state = RUN_STREAMING;
     r->last_flush_ms = now_ms();
     r->call = up_stream(r->rp->up, &r->target, path, &cb, r);
@@ -430,6 +438,8 @@ void rp_conv_cancel(hl_runproxy_t *rp, const char *run_id)
         return;
     }
     stop_upstream(r);
+    if (r->relay != NULL)
+        rp_relay_end(rp, r->relay, "run.cancelled", NULL);
     destroy(r);
 }
 

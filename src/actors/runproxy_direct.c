@@ -15,11 +15,14 @@ typedef struct st_direct_t {
     up_target_t target;
     char *error_code, *message; /* the resolution failed */
     void (*send)(struct st_direct_t *d);
+    void (*dispose)(struct st_direct_t *d); /* frees what a larger struct embedding this one owns */
 } direct_t;
 
 static void direct_free(void *arg)
 {
     direct_t *d = arg;
+    if (d->dispose != NULL)
+        d->dispose(d);
     if (d->to != NULL)
         hl_reply(d->to, hl_result_error(HL_RESULT_UNAVAILABLE, "shutting_down", "HermesLink is stopping"));
     rp_target_dispose(&d->target);
@@ -71,6 +74,19 @@ static void on_resolved(void *data, const hl_upstream_t *up, const char *error_c
     rp_post(d->rp, task_resolved, d, direct_free);
 }
 
+static void dispose_extra(direct_t *d);
+
+/* Starts a call prepared by the caller (d allocated zeroed, possibly inside a larger struct). */
+static void start_prepared(hl_runproxy_t *rp, direct_t *d, hl_reply_to_t *to, const char *profile, void (*send)(direct_t *d))
+{
+    d->rp = rp;
+    d->to = to;
+    d->profile = hl_strdup(profile);
+    d->send = send;
+    d->dispose = dispose_extra;
+    hl_hermes_resolve_upstream(rp->hermes, profile, on_resolved, d);
+}
+
 static void start_direct(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, void (*send)(direct_t *d))
 {
     direct_t *d = hl_calloc(1, sizeof(*d));
@@ -107,4 +123,158 @@ static void send_models(direct_t *d)
 void hl_runproxy_models(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile)
 {
     start_direct(rp, to, profile, send_models);
+}
+
+/* ---- POST /api/v1/runs ---- */
+
+typedef struct st_create_t {
+    direct_t super;
+    json_t *body;
+} create_t;
+
+static void on_created(void *data, const up_answer_t *a)
+{
+    create_t *c = data;
+    direct_t *d = &c->super;
+    json_decref(c->body);
+    c->body = NULL;
+    if (a->connect_failed || a->status == 404 || a->status == 503) {
+        reply(d, hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable"));
+        return;
+    }
+    if (a->status == 429) {
+        char *m = rp_upstream_message(a);
+        hl_result_t *res = hl_result_error(HL_RESULT_RATE_LIMITED, "hermes_rate_limited", m);
+        free(m);
+        reply(d, res);
+        return;
+    }
+    if (a->status < 200 || a->status >= 300 || !json_is_object(a->json)) {
+        reply(d, a->status >= 200 && a->status < 300
+                     ? hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", "Hermes API Server answered without a JSON object")
+                     : upstream_error(a));
+        return;
+    }
+    const char *id = json_string_value(json_object_get(a->json, "run_id"));
+    if (id == NULL)
+        id = json_string_value(json_object_get(a->json, "runId"));
+    if (id == NULL)
+        id = json_string_value(json_object_get(a->json, "id"));
+    if (id == NULL || id[0] == '\0') {
+        reply(d, hl_result_error(HL_RESULT_UPSTREAM, "hermes_run_invalid", "Hermes API Server accepted the run without a run id"));
+        return;
+    }
+    /* relayed from the start: the proxy is the run's one upstream subscriber */
+    relay_t *rl = rp_relay_get(d->rp, id);
+    if (rl->call == NULL && !rl->ended && rl->next_seq == 1) {
+        rl->target = d->target;
+        d->target = (up_target_t){0};
+        rl->profile = hl_strdup(d->profile);
+        rl->record_usage = true;
+        rp_relay_subscribe(d->rp, rl);
+    }
+    /* [no ok]: the original's body for this route is exactly {run_id, fallback} */
+    json_t *body = json_pack("{s:s, s:b}", "run_id", id, "fallback", 0);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    hl_result_t *res = hl_result_bytes(text, strlen(text), "application/json; charset=utf-8");
+    res->kind = HL_RESULT_ACCEPTED;
+    reply(d, res);
+}
+
+static void send_create(direct_t *d)
+{
+    create_t *c = (create_t *)d;
+    json_t *body = c->body;
+    c->body = NULL;
+    up_json(d->rp->up, &d->target, "POST", "/v1/runs", body, NULL, on_created, d);
+}
+
+void hl_runproxy_create_run(hl_runproxy_t *rp, hl_reply_to_t *to, const hl_direct_run_req_t *req)
+{
+    create_t *c = hl_calloc(1, sizeof(*c));
+    c->body = json_deep_copy(req->body);
+    start_prepared(rp, &c->super, to, req->profile, send_create);
+}
+
+/* ---- GET /api/v1/runs/:id/events (opening) ---- */
+
+typedef struct st_open_t {
+    direct_t super;
+    char *run_id;
+} open_t;
+
+static void send_open(direct_t *d)
+{
+    open_t *o = (open_t *)d;
+    hl_runproxy_t *rp = d->rp;
+    relay_t *rl = rp_relay_find(rp, o->run_id);
+    if (rl != NULL) { /* relayed already (a run started here, or another subscriber's) */
+        reply(d, hl_result_ok(HL_RESULT_OK, json_pack("{s:s}", "run_id", o->run_id)));
+        return;
+    }
+    rl = rp_relay_get(rp, o->run_id);
+    rl->target = d->target;
+    d->target = (up_target_t){0};
+    rl->profile = hl_strdup(d->profile);
+    rl->opening = d->to;
+    d->to = NULL;
+    rp_relay_subscribe(rp, rl);
+    direct_free(d);
+}
+
+void hl_runproxy_open_run(hl_runproxy_t *rp, hl_reply_to_t *to, const char *run_id, const char *profile)
+{
+    open_t *o = hl_calloc(1, sizeof(*o));
+    o->run_id = hl_strdup(run_id);
+    start_prepared(rp, &o->super, to, profile, send_open);
+}
+
+/* ---- POST /api/v1/runs/:id/cancel ---- */
+
+static void on_stopped(void *data, const up_answer_t *a)
+{
+    direct_t *d = data;
+    if (a->status >= 200 && a->status < 300)
+        reply(d, hl_result_ok(HL_RESULT_OK, json_object()));
+    else if (a->status == 404)
+        reply(d, hl_result_error(HL_RESULT_NOT_FOUND, "run_not_found", "Hermes has no running run with this id"));
+    else if (a->connect_failed || a->status == 0)
+        reply(d, upstream_error(a));
+    else {
+        char *m = rp_upstream_message(a);
+        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
+        reply(d, hl_result_error(HL_RESULT_UPSTREAM, "hermes_cancel_failed", msg));
+        free(msg);
+        free(m);
+    }
+}
+
+static void send_stop(direct_t *d)
+{
+    open_t *o = (open_t *)d;
+    char *esc = up_escape(o->run_id);
+    char *path = hl_asprintf("/v1/runs/%s/stop", esc);
+    up_json(d->rp->up, &d->target, "POST", path, NULL, NULL, on_stopped, d);
+    free(path);
+    free(esc);
+}
+
+void hl_runproxy_stop_run(hl_runproxy_t *rp, hl_reply_to_t *to, const char *run_id, const char *profile)
+{
+    open_t *o = hl_calloc(1, sizeof(*o));
+    o->run_id = hl_strdup(run_id);
+    start_prepared(rp, &o->super, to, profile, send_stop);
+}
+
+/* What the larger structs own: create_t's body, open_t's run id (told apart by their send function). */
+static void dispose_extra(direct_t *d)
+{
+    if (d->send == send_create) {
+        json_decref(((create_t *)d)->body);
+        ((create_t *)d)->body = NULL;
+    } else if (d->send == send_open || d->send == send_stop) {
+        free(((open_t *)d)->run_id);
+        ((open_t *)d)->run_id = NULL;
+    }
 }

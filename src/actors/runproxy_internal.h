@@ -22,6 +22,8 @@
 /* the largest upstream event we accept */
 #define RP_MAX_EVENT_BYTES (4 * 1024 * 1024)
 
+typedef struct st_relay_t relay_t;
+
 typedef enum en_conv_run_state_t {
     RUN_RESOLVING, /* asking the Hermes files actor where the profile's API server is */
     RUN_ADMITTING, /* POST /v1/runs in flight */
@@ -47,6 +49,44 @@ struct st_conv_run_t {
     char *delta; /* text received and not yet reported (coalescing) */
     size_t delta_len, delta_cap;
     uint64_t last_flush_ms;
+    relay_t *relay; /* its frames, relayed by upstream run id (fed while streaming) */
+};
+
+/* Relays keep the newest frames of each upstream run for late subscribers, within these bounds, and an ended run's for
+ * RELAY_KEEP_MS; at most RELAY_MAX runs are kept (the oldest ended ones go first). */
+#define RELAY_MAX_FRAMES 200000
+#define RELAY_MAX_BYTES (32 * 1024 * 1024)
+#define RELAY_KEEP_MS (10 * 60 * 1000)
+#define RELAY_MAX 512
+
+typedef struct st_relay_frame_t {
+    int64_t seq;
+    bool final;
+    size_t len;
+    char lines[];
+} relay_frame_t;
+
+/* One upstream run's frames. Fed by a conversation run's stream, or by its own subscription (direct runs). */
+struct st_relay_t {
+    relay_t *next;
+    hl_runproxy_t *rp;
+    char *run_id; /* the upstream's run id */
+    relay_frame_t **frames; /* a ring: frames[(first + i) % cap] */
+    size_t first, count, cap, bytes;
+    int64_t next_seq;
+    int64_t published_seq; /* frames up to this one were handed to the observer */
+    bool dirty;             /* in the run proxy's dirty list */
+    bool ended;
+    uint64_t ended_ms;
+    /* its own subscription (direct runs) */
+    up_call_t *call;
+    up_target_t target;
+    char *profile;
+    hl_sse_parser_t parser;
+    int stream_status;
+    bool record_usage; /* created by POST /api/v1/runs: usage goes to the store */
+    bool fed;          /* a conversation run feeds it (and holds a pointer to it) */
+    hl_reply_to_t *opening; /* hl_runproxy_open_run waiting for the stream's status */
 };
 
 struct st_hl_runproxy_t {
@@ -55,6 +95,12 @@ struct st_hl_runproxy_t {
     hl_hermes_t *hermes;
     up_client_t *up;
     conv_run_t *runs;
+    relay_t *relays;
+    size_t num_relays;
+    relay_t **dirty; /* relays with frames not yet published */
+    size_t num_dirty, cap_dirty;
+    hl_run_frames_fn frames_fn;
+    void *frames_data;
     int64_t stall_ms, approval_stall_ms;
     /* the test hold; actor thread only */
     bool hold;
@@ -72,6 +118,23 @@ void rp_target_dispose(up_target_t *t);
 
 /** The message of an upstream error body: error.message, message, error (a string), or the first 500 bytes. Caller frees. */
 char *rp_upstream_message(const up_answer_t *a);
+
+/* ---- runproxy_relay.c ---- */
+
+/** The relay of an upstream run, or NULL. */
+relay_t *rp_relay_find(hl_runproxy_t *rp, const char *run_id);
+/** The relay of an upstream run, created when missing (dropping the oldest ended relay past RELAY_MAX). */
+relay_t *rp_relay_get(hl_runproxy_t *rp, const char *run_id);
+/** Appends one upstream event (its data lines as received); `final` ends the run's streams. */
+void rp_relay_append(hl_runproxy_t *rp, relay_t *rl, const char *lines, size_t len, bool final);
+/** Ends a relay the upstream did not end: a final `event` frame written here (with `error` when not NULL), unless it ended. */
+void rp_relay_end(hl_runproxy_t *rp, relay_t *rl, const char *event, const char *error);
+/** Hands the frames appended since the last call to the observer (one call per loop turn), and forgets expired relays. */
+void rp_relay_publish(hl_runproxy_t *rp);
+/** Frees every relay (shutdown). */
+void rp_relay_drop_all(hl_runproxy_t *rp);
+/** Subscribes a relay to its upstream run's events (direct runs); answers rl->opening once the status is known. */
+void rp_relay_subscribe(hl_runproxy_t *rp, relay_t *rl);
 
 /* ---- runproxy_conv.c ---- */
 

@@ -15,32 +15,6 @@
 static hl_store_t *store;
 #define STORE store
 
-/* parseInt of a cursor ("12", "12abc" → 12); -1 when absent or not a number */
-static int64_t parse_cursor(const char *s)
-{
-    if (s == NULL)
-        return -1;
-    while (isspace((unsigned char)*s))
-        ++s;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    return end == s || v < 0 ? -1 : (int64_t)v;
-}
-
-static int64_t stream_cursor(hl_request_t *r)
-{
-    int64_t after = parse_cursor(hl_request_query(r, "after", NULL));
-    if (after < 0) {
-        size_t len;
-        const char *h = hl_request_header(r, "last-event-id", &len);
-        if (h != NULL) {
-            char *v = h2o_strdup(&r->req->pool, h, len).base;
-            after = parse_cursor(v);
-        }
-    }
-    return after;
-}
-
 /* ---- conversation stream: the conversation must exist before the stream starts ---- */
 
 /* What the stream opens with once the conversation is known to exist (in the request's pool, which outlives the check;
@@ -73,7 +47,7 @@ static void get_conversation_events(hl_request_t *r)
     }
     open_args_t *a = h2o_mem_alloc_pool(&r->req->pool, sizeof(*a));
     a->conversation_id = id; /* a decoded parameter: pool memory too */
-    a->after = stream_cursor(r);
+    a->after = hl_sse_request_cursor(r);
     hl_reply_to_t *to = hl_request_defer_then(r, hl_store_actor(STORE), checked, a);
     if (to != NULL)
         hl_store_stream_check(STORE, to, id);
@@ -82,7 +56,7 @@ static void get_conversation_events(hl_request_t *r)
 static void get_all_events(hl_request_t *r)
 {
     const char *mode = hl_request_query(r, "mode", NULL);
-    hl_sse_open(r, NULL, mode != NULL && strcmp(mode, "notifications") == 0, stream_cursor(r));
+    hl_sse_open(r, NULL, mode != NULL && strcmp(mode, "notifications") == 0, hl_sse_request_cursor(r));
 }
 
 /* ---- blobs ---- */

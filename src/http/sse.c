@@ -10,7 +10,9 @@
  */
 #include "hl/sse.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hl/log.h"
@@ -18,6 +20,7 @@
 
 #define GLOBAL_RING 8192
 #define CONV_RING 1024
+#define RUN_RING 4096
 #define MAX_FRAMES_PER_SEND 64
 #define REPLAY_PAGE 512
 #define TOPIC_BUCKETS 1024
@@ -53,7 +56,41 @@ hl_event_frame_t *hl_event_frame_new(int64_t event_id, const char *conversation_
     memcpy(p, json, json_len);
     memcpy(p + json_len, "\n\n", 2);
     f->body = h2o_iovec_init(p, json_len + 2);
+    f->run = f->final = false;
     return f;
+}
+
+/* A run frame: "id: <seq>\n", then the upstream's data lines and the blank line that ends the event. */
+static hl_event_frame_t *run_frame_new(const char *run_id, int64_t seq, const char *lines, size_t len, bool final)
+{
+    char head[40];
+    int hl = snprintf(head, sizeof(head), "id: %lld\n", (long long)seq);
+    size_t keylen = strlen(run_id) + 1;
+    hl_event_frame_t *f = hl_malloc(sizeof(*f) + keylen + (size_t)hl + len + 1);
+    atomic_init(&f->refs, 1);
+    f->event_id = 0;
+    f->seq = seq;
+    f->notify = false;
+    f->run = true;
+    f->final = final;
+    char *p = f->data;
+    memcpy(p, run_id, keylen);
+    f->conversation_id = p;
+    p += keylen;
+    memcpy(p, head, (size_t)hl);
+    f->conv_head = f->global_head = h2o_iovec_init(p, (size_t)hl);
+    p += hl;
+    memcpy(p, lines, len);
+    p[len] = '\n';
+    f->body = h2o_iovec_init(p, len + 1);
+    return f;
+}
+
+static hl_event_frame_t *frame_of(const hl_sse_record_t *r)
+{
+    if (r->run)
+        return run_frame_new(r->key, r->seq, r->json, r->json_len, r->final);
+    return hl_event_frame_new(r->event_id, r->key, r->seq, r->type, r->notify, r->json, r->json_len);
 }
 
 void hl_event_frame_retain(hl_event_frame_t *f)
@@ -154,18 +191,18 @@ static void topic_clear(topic_t *t)
     t->key = NULL;
 }
 
-static topic_t *topic_find(sse_worker_t *sw, const char *conversation_id, int create)
+static topic_t *topic_find(sse_worker_t *sw, hl_sse_topic_kind_t kind, const char *key, int create)
 {
-    if (conversation_id == NULL)
+    if (kind == HL_SSE_TOPIC_ALL)
         return &sw->global;
-    size_t b = bucket_of(conversation_id);
+    size_t b = bucket_of(key);
     for (topic_t *t = sw->buckets[b]; t != NULL; t = t->next_in_bucket)
-        if (strcmp(t->key, conversation_id) == 0)
+        if (t->kind == kind && strcmp(t->key, key) == 0)
             return t;
     if (!create)
         return NULL;
     topic_t *t = hl_malloc(sizeof(*t));
-    topic_init(t, HL_SSE_TOPIC_CONVERSATION, conversation_id, CONV_RING);
+    topic_init(t, kind, key, kind == HL_SSE_TOPIC_RUN ? RUN_RING : CONV_RING);
     t->next_in_bucket = sw->buckets[b];
     sw->buckets[b] = t;
     return t;
@@ -248,6 +285,10 @@ static void add_frame(stream_t *s, hl_event_frame_t *f, size_t *nvec)
     hl_event_frame_retain(f);
     s->inflight[s->num_inflight++] = f;
     s->last_id = frame_id(s, f);
+    if (f->final) {
+        s->finish_asked = true; /* the run ended: the response ends once this frame is sent */
+        s->replaying = false;
+    }
 }
 
 /* Ends the response. `text` is a string literal (h2o may still read it after the request is gone). */
@@ -276,7 +317,7 @@ static void flush(stream_t *s)
         return;
     }
     size_t nvec = 0;
-    while (s->replay_pos < s->replay_len && s->num_inflight < MAX_FRAMES_PER_SEND) {
+    while (s->replay_pos < s->replay_len && s->num_inflight < MAX_FRAMES_PER_SEND && !s->finish_asked) {
         hl_event_frame_t *f = s->replay[s->replay_pos++];
         if (frame_id(s, f) > s->last_id && (!s->notifications_only || f->notify))
             add_frame(s, f, &nvec);
@@ -289,7 +330,7 @@ static void flush(stream_t *s)
         }
         s->replaying = false;
     }
-    if (s->replay_pos == s->replay_len && !s->replaying && s->topic != NULL) {
+    if (s->replay_pos == s->replay_len && !s->replaying && s->topic != NULL && !s->finish_asked) {
         topic_t *t = s->topic;
         if (t->head > t->cap && s->cursor < t->head - t->cap) {
             /* the ring moved past this stream: end it so the client resumes from its Last-Event-ID, rather than skip */
@@ -299,7 +340,7 @@ static void flush(stream_t *s)
                 return;
             }
         } else {
-            while (s->cursor < t->head && s->num_inflight < MAX_FRAMES_PER_SEND) {
+            while (s->cursor < t->head && s->num_inflight < MAX_FRAMES_PER_SEND && !s->finish_asked) {
                 hl_event_frame_t *f = t->ring[s->cursor % t->cap];
                 ++s->cursor;
                 if (frame_id(s, f) > s->last_id && (!s->notifications_only || f->notify))
@@ -428,8 +469,7 @@ void hl_sse_deliver_page(void *page_ctx, const hl_sse_record_t *records, size_t 
     if (!failed) {
         frames = hl_malloc(sizeof(*frames) * (n ? n : 1));
         for (size_t i = 0; i < n; ++i)
-            frames[i] = hl_event_frame_new(records[i].event_id, records[i].key, records[i].seq, records[i].type, records[i].notify,
-                                           records[i].json, records[i].json_len);
+            frames[i] = frame_of(&records[i]);
     }
     /* s->worker is fixed for the stream's life, and the page holds a reference on s */
     deliver_replay(s->worker, s, frames, n, more, failed);
@@ -446,7 +486,46 @@ static void request_page(stream_t *s, int64_t after)
 
 /* ---- opening ---- */
 
+/* parseInt of a cursor ("12", "12abc" → 12); -1 when absent or not a number */
+static int64_t parse_cursor(const char *s)
+{
+    if (s == NULL)
+        return -1;
+    while (isspace((unsigned char)*s))
+        ++s;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return end == s || v < 0 ? -1 : (int64_t)v;
+}
+
+int64_t hl_sse_request_cursor(hl_request_t *r)
+{
+    int64_t after = parse_cursor(hl_request_query(r, "after", NULL));
+    if (after < 0) {
+        size_t len;
+        const char *h = hl_request_header(r, "last-event-id", &len);
+        if (h != NULL) {
+            char *v = h2o_strdup(&r->req->pool, h, len).base;
+            after = parse_cursor(v);
+        }
+    }
+    return after;
+}
+
+static void open_stream(hl_request_t *r, hl_sse_topic_kind_t kind, const char *key, bool notifications_only, int64_t after);
+
 void hl_sse_open(hl_request_t *r, const char *conversation_id, bool notifications_only, int64_t after)
+{
+    open_stream(r, conversation_id != NULL ? HL_SSE_TOPIC_CONVERSATION : HL_SSE_TOPIC_ALL, conversation_id, notifications_only,
+                after);
+}
+
+void hl_sse_open_run(hl_request_t *r, const char *run_id, int64_t after)
+{
+    open_stream(r, HL_SSE_TOPIC_RUN, run_id, false, after);
+}
+
+static void open_stream(hl_request_t *r, hl_sse_topic_kind_t kind, const char *key, bool notifications_only, int64_t after)
 {
     sse_worker_t *sw = sse_of(r->worker);
     h2o_req_t *req = r->req;
@@ -463,7 +542,7 @@ void hl_sse_open(hl_request_t *r, const char *conversation_id, bool notification
     *hook = s;
 
     /* subscribe first: from here on every live frame lands in the ring behind the cursor */
-    s->topic = topic_find(sw, conversation_id, 1);
+    s->topic = topic_find(sw, kind, key, 1);
     if (sources[s->topic->kind].read == NULL)
         hl_fatal("no replay source for this kind of topic");
     s->cursor = s->topic->head;
@@ -473,8 +552,13 @@ void hl_sse_open(hl_request_t *r, const char *conversation_id, bool notification
 
     req->res.status = 200;
     req->res.reason = "OK";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    if (kind == HL_SSE_TOPIC_RUN) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream; charset=utf-8"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    } else {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, H2O_STRLIT("*"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
@@ -482,7 +566,7 @@ void hl_sse_open(hl_request_t *r, const char *conversation_id, bool notification
 
     /* then history: everything after the client's cursor, in pages, before any live frame. The all-conversations stream
      * without a cursor is live only (as in the original); with one it resumes. */
-    if (conversation_id != NULL || after >= 0) {
+    if (kind != HL_SSE_TOPIC_ALL || after >= 0) {
         s->replaying = true;
         request_page(s, s->last_id);
     }
@@ -563,8 +647,9 @@ static void on_broadcast(hl_worker_t *w, hl_worker_msg_t *msg)
     bool overflow = false;
     for (size_t i = 0; i < m->n; ++i) {
         hl_event_frame_t *f = m->frames[i];
-        topic_append(&sw->global, f);
-        topic_t *t = topic_find(sw, f->conversation_id, 0);
+        if (!f->run)
+            topic_append(&sw->global, f);
+        topic_t *t = topic_find(sw, f->run ? HL_SSE_TOPIC_RUN : HL_SSE_TOPIC_CONVERSATION, f->conversation_id, 0);
         if (t != NULL) {
             topic_append(t, f);
             bool seen = false;
@@ -632,8 +717,7 @@ void hl_sse_publish(const hl_sse_record_t *records, size_t n)
         return;
     hl_event_frame_t **frames = hl_malloc(sizeof(*frames) * n);
     for (size_t i = 0; i < n; ++i)
-        frames[i] = hl_event_frame_new(records[i].event_id, records[i].key, records[i].seq, records[i].type, records[i].notify,
-                                       records[i].json, records[i].json_len);
+        frames[i] = frame_of(&records[i]);
     broadcast_args_t a = {frames, n};
     hl_server_each_worker(post_to, &a);
     for (size_t i = 0; i < n; ++i)

@@ -811,6 +811,27 @@ Exit:
     return ret;
 }
 
+/* ---- direct runs (POST /api/v1/runs): their end and usage ---- */
+
+int op_direct_run(store_job_t *job, hl_db_t *db)
+{
+    store_args_t *a = &job->a;
+    json_t *u = a->usage;
+    sqlite3_stmt *st = hl_db_stmt(db, "INSERT OR REPLACE INTO direct_runs(upstream_run_id, profile, status, input_tokens, "
+                                      "output_tokens, total_tokens, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    sqlite3_bind_text(st, 1, a->upstream_run_id, -1, SQLITE_STATIC);
+    if (a->profile != NULL)
+        sqlite3_bind_text(st, 2, a->profile, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->text != NULL ? a->text : "completed", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, json_integer_value(json_object_get(u, "input_tokens")));
+    sqlite3_bind_int64(st, 5, json_integer_value(json_object_get(u, "output_tokens")));
+    sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(u, "total_tokens")));
+    sqlite3_bind_int64(st, 7, job->now);
+    if (hl_db_exec(st) != 0)
+        return -1;
+    return hl_json_job_ok(&job->super, HL_RESULT_OK, json_object());
+}
+
 /* ---- cancel ---- */
 
 int op_cancel_run(store_job_t *job, hl_db_t *db)

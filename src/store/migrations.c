@@ -192,7 +192,17 @@ const char *const hl_migrations[] = {
     "ALTER TABLE approvals ADD COLUMN choices TEXT;"
     "ALTER TABLE runs ADD COLUMN hermes_session_id TEXT;"
     /* a streaming text update is stored without the text: the message's text up to text_end bytes rebuilds it */
-    "ALTER TABLE events ADD COLUMN text_end INTEGER;",
+    "ALTER TABLE events ADD COLUMN text_end INTEGER;"
+    /* runs started through POST /api/v1/runs (no conversation): how they ended and what they used, for statistics */
+    "CREATE TABLE direct_runs ("
+    "  upstream_run_id TEXT PRIMARY KEY NOT NULL,"
+    "  profile TEXT,"
+    "  status TEXT NOT NULL,"
+    "  input_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  output_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  total_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  completed_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 const size_t hl_num_migrations = sizeof(hl_migrations) / sizeof(hl_migrations[0]);

@@ -197,6 +197,17 @@ void hl_store_run_event(hl_store_t *s, hl_reply_to_t *to, const hl_run_event_t *
     store_post_write(job);
 }
 
+void hl_store_record_direct_run(hl_store_t *s, const hl_direct_usage_t *u)
+{
+    store_job_t *job = store_job_new(s, NULL, op_direct_run, NULL);
+    job->a.upstream_run_id = hl_strdup(u->upstream_run_id);
+    job->a.profile = hl_strdup(u->profile);
+    job->a.text = hl_strdup(u->status);
+    job->a.usage = json_pack("{s:I, s:I, s:I}", "input_tokens", (json_int_t)u->input_tokens, "output_tokens",
+                             (json_int_t)u->output_tokens, "total_tokens", (json_int_t)u->total_tokens);
+    store_post_write(job);
+}
+
 void hl_store_ping(hl_store_t *s, hl_reply_to_t *to, int delay_ms)
 {
     store_job_t *job = store_job_new(s, to, op_ping, NULL);

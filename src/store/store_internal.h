@@ -136,6 +136,7 @@ int op_plan_execute(store_job_t *job, hl_db_t *db);
 int op_blob_get(store_job_t *job, hl_db_t *db);
 int op_blob_delete(store_job_t *job, hl_db_t *db);
 int op_ping(store_job_t *job, hl_db_t *db);
+int op_direct_run(store_job_t *job, hl_db_t *db);
 
 /* ---- conversation rows ---- */
 typedef struct st_conv_row_t {

@@ -24,6 +24,7 @@ Suite *suite_devices(void);
 Suite *suite_status_logs(void);
 Suite *suite_conversations(void);
 Suite *suite_messages(void);
+Suite *suite_agent_runs(void);
 Suite *suite_blobs(void);
 Suite *suite_sse(void);
 Suite *suite_durability(void);
@@ -47,6 +48,7 @@ int main(void)
     srunner_add_suite(sr, suite_status_logs());
     srunner_add_suite(sr, suite_conversations());
     srunner_add_suite(sr, suite_messages());
+    srunner_add_suite(sr, suite_agent_runs());
     srunner_add_suite(sr, suite_blobs());
     srunner_add_suite(sr, suite_sse());
     srunner_add_suite(sr, suite_durability());

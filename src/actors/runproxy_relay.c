@@ -1,0 +1,361 @@
+/*
+ * Relays of upstream run events (spec/API.md §12, GET /api/v1/runs/:id/events): the upstream allows one subscriber per
+ * run, so the run proxy is that subscriber and keeps the run's frames — each upstream event's data lines as received —
+ * numbered from 1, for any number of clients and for late joiners (bounded: RELAY_MAX_FRAMES / RELAY_MAX_BYTES per run,
+ * RELAY_KEEP_MS after the end, RELAY_MAX runs). New frames go to the observer (the SSE hub) once per loop turn.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hl/clock.h"
+#include "hl/log.h"
+#include "runproxy_internal.h"
+
+static void relay_free(relay_t *rl)
+{
+    for (size_t i = 0; i < rl->count; ++i)
+        free(rl->frames[(rl->first + i) % rl->cap]);
+    free(rl->frames);
+    up_cancel(rl->call);
+    rp_target_dispose(&rl->target);
+    hl_sse_parser_dispose(&rl->parser);
+    if (rl->opening != NULL)
+        hl_reply(rl->opening, hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "The relay was dropped"));
+    free(rl->profile);
+    free(rl->run_id);
+    free(rl);
+}
+
+static void unlink_relay(hl_runproxy_t *rp, relay_t *rl)
+{
+    relay_t **p = &rp->relays;
+    while (*p != NULL && *p != rl)
+        p = &(*p)->next;
+    if (*p == rl) {
+        *p = rl->next;
+        rp->num_relays--;
+    }
+    for (size_t i = 0; i < rp->num_dirty; ++i)
+        if (rp->dirty[i] == rl)
+            rp->dirty[i] = NULL;
+}
+
+relay_t *rp_relay_find(hl_runproxy_t *rp, const char *run_id)
+{
+    for (relay_t *rl = rp->relays; rl != NULL; rl = rl->next)
+        if (strcmp(rl->run_id, run_id) == 0)
+            return rl;
+    return NULL;
+}
+
+/* Past RELAY_MAX: the relay that ended longest ago goes (relays of running runs stay). */
+static void make_room(hl_runproxy_t *rp)
+{
+    while (rp->num_relays >= RELAY_MAX) {
+        relay_t *oldest = NULL;
+        for (relay_t *rl = rp->relays; rl != NULL; rl = rl->next)
+            if (rl->ended && rl->opening == NULL && !rl->fed && rl->call == NULL &&
+                (oldest == NULL || rl->ended_ms < oldest->ended_ms))
+                oldest = rl;
+        if (oldest == NULL)
+            return;
+        unlink_relay(rp, oldest);
+        relay_free(oldest);
+    }
+}
+
+relay_t *rp_relay_get(hl_runproxy_t *rp, const char *run_id)
+{
+    relay_t *rl = rp_relay_find(rp, run_id);
+    if (rl != NULL)
+        return rl;
+    make_room(rp);
+    rl = hl_calloc(1, sizeof(*rl));
+    rl->rp = rp;
+    rl->run_id = hl_strdup(run_id);
+    rl->cap = 64;
+    rl->frames = hl_calloc(rl->cap, sizeof(*rl->frames));
+    rl->next_seq = 1;
+    hl_sse_parser_init(&rl->parser, RP_MAX_EVENT_BYTES);
+    rl->next = rp->relays;
+    rp->relays = rl;
+    rp->num_relays++;
+    return rl;
+}
+
+static void drop_oldest(relay_t *rl)
+{
+    relay_frame_t *f = rl->frames[rl->first];
+    rl->frames[rl->first] = NULL;
+    rl->bytes -= f->len;
+    free(f);
+    rl->first = (rl->first + 1) % rl->cap;
+    rl->count--;
+}
+
+void rp_relay_append(hl_runproxy_t *rp, relay_t *rl, const char *lines, size_t len, bool final)
+{
+    if (rl->ended)
+        return;
+    while (rl->count > 0 && (rl->count >= RELAY_MAX_FRAMES || rl->bytes + len > RELAY_MAX_BYTES))
+        drop_oldest(rl);
+    if (rl->count == rl->cap) {
+        size_t cap = rl->cap * 2;
+        relay_frame_t **frames = hl_calloc(cap, sizeof(*frames));
+        for (size_t i = 0; i < rl->count; ++i)
+            frames[i] = rl->frames[(rl->first + i) % rl->cap];
+        free(rl->frames);
+        rl->frames = frames;
+        rl->cap = cap;
+        rl->first = 0;
+    }
+    relay_frame_t *f = hl_malloc(sizeof(*f) + len);
+    f->seq = rl->next_seq++;
+    f->final = final;
+    f->len = len;
+    memcpy(f->lines, lines, len);
+    rl->frames[(rl->first + rl->count) % rl->cap] = f;
+    rl->count++;
+    rl->bytes += len;
+    if (final) {
+        rl->ended = true;
+        rl->ended_ms = hl_monotonic_ms();
+    }
+    if (!rl->dirty) {
+        rl->dirty = true;
+        if (rp->num_dirty == rp->cap_dirty) {
+            rp->cap_dirty = rp->cap_dirty ? rp->cap_dirty * 2 : 16;
+            rp->dirty = hl_realloc(rp->dirty, rp->cap_dirty * sizeof(*rp->dirty));
+        }
+        rp->dirty[rp->num_dirty++] = rl;
+    }
+}
+
+void rp_relay_end(hl_runproxy_t *rp, relay_t *rl, const char *event, const char *error)
+{
+    if (rl->ended)
+        return;
+    json_t *ev = json_pack("{s:s, s:s}", "event", event, "run_id", rl->run_id);
+    if (error != NULL)
+        json_object_set_new(ev, "error", json_string(error));
+    char *json = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(ev);
+    char *lines = hl_asprintf("data: %s\n", json);
+    rp_relay_append(rp, rl, lines, strlen(lines), true);
+    free(lines);
+    free(json);
+}
+
+static void publish_one(hl_runproxy_t *rp, relay_t *rl)
+{
+    rl->dirty = false;
+    size_t n = 0;
+    hl_run_frame_t *out = hl_malloc(sizeof(*out) * (rl->count ? rl->count : 1));
+    for (size_t i = 0; i < rl->count; ++i) {
+        relay_frame_t *f = rl->frames[(rl->first + i) % rl->cap];
+        if (f->seq <= rl->published_seq)
+            continue;
+        out[n++] = (hl_run_frame_t){.run_id = rl->run_id, .seq = f->seq, .lines = f->lines, .len = f->len, .final = f->final};
+    }
+    if (n > 0) {
+        rl->published_seq = out[n - 1].seq;
+        if (rp->frames_fn != NULL)
+            rp->frames_fn(rp->frames_data, out, n);
+    }
+    free(out);
+}
+
+void rp_relay_publish(hl_runproxy_t *rp)
+{
+    for (size_t i = 0; i < rp->num_dirty; ++i)
+        if (rp->dirty[i] != NULL)
+            publish_one(rp, rp->dirty[i]);
+    rp->num_dirty = 0;
+    /* ended relays are kept a while for late subscribers */
+    uint64_t now = hl_monotonic_ms();
+    for (relay_t *rl = rp->relays, *next; rl != NULL; rl = next) {
+        next = rl->next;
+        if (rl->ended && rl->call == NULL && rl->opening == NULL && !rl->fed && now - rl->ended_ms > RELAY_KEEP_MS) {
+            unlink_relay(rp, rl);
+            relay_free(rl);
+        }
+    }
+}
+
+void rp_relay_drop_all(hl_runproxy_t *rp)
+{
+    while (rp->relays != NULL) {
+        relay_t *rl = rp->relays;
+        unlink_relay(rp, rl);
+        relay_free(rl);
+    }
+    free(rp->dirty);
+    rp->dirty = NULL;
+    rp->num_dirty = rp->cap_dirty = 0;
+}
+
+/* ---- reading kept frames (the SSE hub's replay source) ---- */
+
+typedef struct st_read_arg_t {
+    char *run_id;
+    int64_t after;
+    size_t limit;
+    void (*done)(void *ctx, const hl_run_frame_t *frames, size_t n, bool more, bool failed);
+    void *ctx;
+} read_arg_t;
+
+static void free_read(void *arg)
+{
+    read_arg_t *a = arg;
+    a->done(a->ctx, NULL, 0, false, true);
+    free(a->run_id);
+    free(a);
+}
+
+static void task_read(hl_runproxy_t *rp, void *arg)
+{
+    read_arg_t *a = arg;
+    relay_t *rl = rp_relay_find(rp, a->run_id);
+    /* unknown, or the frames right after `after` are gone: the client cannot get a gapless history */
+    bool failed = rl == NULL || (rl->count > 0 && rl->frames[rl->first]->seq > a->after + 1) ||
+                  (rl->count == 0 && rl->next_seq > a->after + 1);
+    size_t n = 0;
+    hl_run_frame_t *out = NULL;
+    if (!failed) {
+        out = hl_malloc(sizeof(*out) * (a->limit ? a->limit : 1));
+        for (size_t i = 0; i < rl->count && n < a->limit; ++i) {
+            relay_frame_t *f = rl->frames[(rl->first + i) % rl->cap];
+            /* only what was published: later frames reach the stream live, in order */
+            if (f->seq > a->after && f->seq <= rl->published_seq)
+                out[n++] = (hl_run_frame_t){.run_id = rl->run_id, .seq = f->seq, .lines = f->lines, .len = f->len, .final = f->final};
+        }
+    }
+    a->done(a->ctx, out, n, n == a->limit, failed);
+    free(out);
+    free(a->run_id);
+    free(a);
+}
+
+void hl_runproxy_read_frames(hl_runproxy_t *rp, const char *run_id, int64_t after, size_t limit,
+                             void (*done)(void *ctx, const hl_run_frame_t *frames, size_t n, bool more, bool failed), void *ctx)
+{
+    read_arg_t *a = hl_malloc(sizeof(*a));
+    a->run_id = hl_strdup(run_id);
+    a->after = after < 0 ? 0 : after;
+    a->limit = limit;
+    a->done = done;
+    a->ctx = ctx;
+    rp_post(rp, task_read, a, free_read);
+}
+
+void hl_runproxy_observe_frames(hl_runproxy_t *rp, hl_run_frames_fn fn, void *data)
+{
+    rp->frames_fn = fn;
+    rp->frames_data = data;
+}
+
+/* ---- a relay's own subscription (direct runs) ---- */
+
+static const char *event_name(json_t *ev)
+{
+    const char *t = json_string_value(json_object_get(ev, "event"));
+    return t != NULL ? t : json_string_value(json_object_get(ev, "type"));
+}
+
+static bool is_terminal(const char *type)
+{
+    return type != NULL && (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 ||
+                            strcmp(type, "run.cancelled") == 0);
+}
+
+static int on_sse(void *data, const hl_sse_event_t *sse)
+{
+    relay_t *rl = data;
+    json_error_t err;
+    json_t *ev = json_loadb(sse->data, sse->data_len, 0, &err);
+    const char *type = event_name(ev);
+    bool final = is_terminal(type);
+    if (final && rl->record_usage && strcmp(type, "run.completed") == 0) {
+        json_t *u = json_object_get(ev, "usage");
+        hl_direct_usage_t usage = {.upstream_run_id = rl->run_id,
+                                   .profile = rl->profile,
+                                   .status = "completed",
+                                   .input_tokens = json_integer_value(json_object_get(u, "input_tokens")),
+                                   .output_tokens = json_integer_value(json_object_get(u, "output_tokens")),
+                                   .total_tokens = json_integer_value(json_object_get(u, "total_tokens"))};
+        hl_store_record_direct_run(rl->rp->store, &usage);
+    } else if (final && rl->record_usage) {
+        hl_direct_usage_t usage = {.upstream_run_id = rl->run_id, .profile = rl->profile,
+                                   .status = strcmp(type, "run.failed") == 0 ? "failed" : "cancelled"};
+        hl_store_record_direct_run(rl->rp->store, &usage);
+    }
+    json_decref(ev);
+    rp_relay_append(rl->rp, rl, sse->raw_data, sse->raw_data_len, final);
+    return final ? 1 : 0;
+}
+
+static void answer_opening(relay_t *rl, hl_result_t *res)
+{
+    if (rl->opening != NULL) {
+        hl_reply(rl->opening, res);
+        rl->opening = NULL;
+    } else {
+        hl_result_free(res);
+    }
+}
+
+static void on_open(void *data, long status)
+{
+    relay_t *rl = data;
+    rl->stream_status = (int)status;
+    if (status >= 200 && status < 300)
+        answer_opening(rl, hl_result_ok(HL_RESULT_OK, json_pack("{s:s}", "run_id", rl->run_id)));
+}
+
+static int on_bytes(void *data, const char *bytes, size_t len)
+{
+    relay_t *rl = data;
+    if (rl->stream_status < 200 || rl->stream_status >= 300)
+        return 0;
+    int ret = hl_sse_parser_feed(&rl->parser, bytes, len, on_sse, rl);
+    if (ret < 0)
+        rp_relay_end(rl->rp, rl, "run.failed", "Hermes sent an event larger than 4 MiB");
+    return ret != 0;
+}
+
+static void on_end(void *data, const up_answer_t *a)
+{
+    relay_t *rl = data;
+    hl_runproxy_t *rp = rl->rp;
+    rl->call = NULL;
+    if (a->connect_failed)
+        answer_opening(rl, hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable"));
+    else if (rl->stream_status == 404)
+        answer_opening(rl, hl_result_error(HL_RESULT_NOT_FOUND, "run_not_found", "Hermes has no events for this run"));
+    else if (rl->stream_status < 200 || rl->stream_status >= 300) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "Hermes API Server returned HTTP %d for the run's events", rl->stream_status);
+        answer_opening(rl, hl_result_error(HL_RESULT_UPSTREAM, "hermes_events_unavailable", msg));
+    }
+    if (rl->next_seq == 1 && !rl->ended) {
+        /* nothing was ever relayed: the relay is forgotten (a later subscriber tries the upstream again) */
+        unlink_relay(rp, rl);
+        relay_free(rl);
+        return;
+    }
+    if (!rl->ended && rl->record_usage) {
+        hl_direct_usage_t usage = {.upstream_run_id = rl->run_id, .profile = rl->profile, .status = "failed"};
+        hl_store_record_direct_run(rp->store, &usage);
+    }
+    rp_relay_end(rp, rl, "run.failed", "The connection to Hermes ended before the run finished");
+}
+
+void rp_relay_subscribe(hl_runproxy_t *rp, relay_t *rl)
+{
+    static const up_stream_cb_t cb = {.on_open = on_open, .on_bytes = on_bytes, .on_end = on_end};
+    char *esc = up_escape(rl->run_id);
+    char *path = hl_asprintf("/v1/runs/%s/events", esc);
+    rl->call = up_stream(rp->up, &rl->target, path, &cb, rl);
+    free(path);
+    free(esc);
+}

@@ -1,0 +1,681 @@
+/*
+ * Agent runs through Hermes's API server (issue 8), against the fake upstream (tests/fake_upstream): the daemon finds the
+ * fake through HERMES_HOME/.env (API_SERVER_PORT, API_SERVER_KEY), scenarios are chosen by a [[fake:…]] token in the
+ * message. Covered: a streamed answer with usage and the history/session/key the upstream saw, tool events kept on the
+ * message, approvals approved and denied (forwarded upstream), a failing run, a slow run cancelled (the upstream is told
+ * to stop), a dropped upstream connection, UTF-8 split into 1–7 byte writes, upstream 429, upstream down, a wrong key,
+ * queued runs starting in order, and the same over HTTP/2.
+ */
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "hl/common.h"
+
+#include "fake_hermes.h"
+#include "harness_conv.h"
+
+#define KEY "fake-key-0123456789"
+
+typedef struct st_ctx_t {
+    hlt_env_t env;
+    hlt_fake_t fake;
+    hltc_ctx_t c;
+    int fake_up;
+} ctx_t;
+
+/* A fake (with `args`), a HERMES_HOME whose .env points at it (with `key`, or at a closed port when port_override > 0),
+ * and a daemon with a device. */
+static void start(ctx_t *x, const char *const *args, const char *key, int port_override)
+{
+    memset(x, 0, sizeof(*x));
+    hlt_env_init(&x->env);
+    static const char *const DEFAULT_ARGS[] = {"--key", KEY, "--time-scale", "0.5", NULL};
+    if (port_override == 0) {
+        hlt_fake_start(&x->fake, x->env.dir, args != NULL ? args : DEFAULT_ARGS);
+        x->fake_up = 1;
+    }
+    char *envfile = hl_asprintf("%s/.env", x->env.hermes_home);
+    char *text = hl_asprintf("# written by the test\nAPI_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=%d\n%s%s%s", port_override > 0 ? port_override : x->fake.port,
+                             key != NULL ? "API_SERVER_KEY=\"" : "", key != NULL ? key : "", key != NULL ? "\"\n" : "");
+    hlt_write_file(envfile, text);
+    free(envfile);
+    free(text);
+    hltc_start(&x->c, 1, &x->env);
+}
+
+static void stop(ctx_t *x)
+{
+    hlt_daemon_stop_clean(&x->c.d);
+    hlt_device_free(&x->c.dev);
+    if (x->fake_up) {
+        const char *err = hlt_fake_stop(&x->fake);
+        ck_assert_msg(err == NULL, "fake: %s", err);
+    }
+    hlt_env_dispose(&x->env);
+}
+
+#define D (&x->c.d)
+#define TOK (x->c.dev.access)
+
+/* Sends `text` to a new conversation over `p`, waits for its runs to end; returns the conversation's events. */
+static hltc_events_t *run_one(ctx_t *x, hlt_proto_t p, const char *text, char **conv_out, json_t **sent_out)
+{
+    char *conv = hltc_create(D, p, TOK, "agent");
+    json_t *sent = hltc_send(D, p, TOK, conv, text);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    if (conv_out != NULL)
+        *conv_out = conv;
+    else
+        free(conv);
+    if (sent_out != NULL)
+        *sent_out = sent;
+    else
+        json_decref(sent);
+    return e;
+}
+
+static void events_free(hltc_events_t *e)
+{
+    hltc_events_free(e);
+    free(e);
+}
+
+/* The assistant message of a send, as GET …/messages shows it now. */
+static json_t *assistant_of(ctx_t *x, const char *conv, json_t *sent)
+{
+    json_t *msgs = hltc_messages(D, HLT_H1, TOK, conv);
+    const char *id = hlt_str(json_object_get(sent, "assistant_message"), "id");
+    json_t *found = NULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(msgs, "messages"), i, m) if (strcmp(hlt_str(m, "id"), id) == 0) found = json_incref(m);
+    json_decref(msgs);
+    ck_assert_msg(found != NULL, "assistant message %s not listed", id);
+    return found;
+}
+
+static const char *text_of(json_t *message)
+{
+    return hlt_str(json_array_get(json_object_get(message, "parts"), 0), "text");
+}
+
+/* The fake's request log as one JSON array. */
+static json_t *fake_requests(ctx_t *x)
+{
+    hlt_response_t res;
+    hlt_fake_request(&x->fake, "GET", "/__fake/requests", NULL, NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    json_t *all = json_array();
+    char *line = res.body, *save = NULL;
+    for (char *l = strtok_r(line, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *j = json_loads(l, 0, &err);
+        if (j != NULL)
+            json_array_append_new(all, j);
+    }
+    hlt_response_free(&res);
+    return all;
+}
+
+static json_t *find_request(json_t *reqs, const char *method, const char *path_prefix)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r)
+    {
+        const char *m = hlt_str(r, "method"), *p = hlt_str(r, "path");
+        if (m != NULL && p != NULL && strcmp(m, method) == 0 && strncmp(p, path_prefix, strlen(path_prefix)) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+static const char *run_error_code(const hltc_events_t *e)
+{
+    long f = hltc_find(e, "run.failed", NULL, NULL);
+    ck_assert_msg(f >= 0, "no run.failed");
+    return hlt_str(json_object_get(json_object_get(e->v[f].json, "payload"), "error"), "code");
+}
+
+/* ---- tests ---- */
+
+static void streamed_answer(hlt_proto_t p)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv;
+    json_t *sent;
+    /* a first exchange, so that the second run carries history */
+    hltc_events_t *e0 = run_one(x, p, "first [[fake:stream;deltas=2;text=one two]]", &conv, &sent);
+    events_free(e0);
+    json_decref(sent);
+    sent = hltc_send(D, p, TOK, conv, "[[fake:stream;deltas=7;in=100;out=42]] hello");
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    const char *run = hlt_str(json_object_get(sent, "run"), "id");
+    long done = hltc_find(e, "run.completed", "run_id", run);
+    ck_assert_msg(done >= 0, "no run.completed");
+    json_t *usage = json_object_get(json_object_get(json_object_get(e->v[done].json, "payload"), "run"), "usage");
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "input_tokens")), 100);
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "output_tokens")), 42);
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "total_tokens")), 142);
+    long mc = hltc_find(e, "message.completed", "run_id", run);
+    ck_assert_msg(mc >= 0 && mc < done, "message.completed missing or after run.completed");
+    /* message.updated carries the accumulated text, growing, and the final message the whole answer */
+    size_t updates = 0, last_len = 0;
+    for (size_t i = 0; i < e->n; ++i) {
+        if (e->v[i].type == NULL || strcmp(e->v[i].type, "message.updated") != 0 ||
+            strcmp(hlt_str(e->v[i].json, "run_id") != NULL ? hlt_str(e->v[i].json, "run_id") : "", run) != 0)
+            continue;
+        const char *t = text_of(json_object_get(json_object_get(e->v[i].json, "payload"), "message"));
+        ck_assert_uint_ge(strlen(t), last_len);
+        last_len = strlen(t);
+        updates++;
+    }
+    ck_assert_uint_ge(updates, 1);
+    json_t *m = assistant_of(x, conv, sent);
+    ck_assert_str_eq(hlt_str(m, "status"), "completed");
+    ck_assert_str_eq(text_of(m), "Hello from the fake LLM.");
+    json_decref(m);
+    /* what the upstream saw: the key, the input, the history of the first exchange, a session id */
+    json_t *reqs = fake_requests(x);
+    json_t *posts = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) if (strcmp(hlt_str(r, "method"), "POST") == 0 && strcmp(hlt_str(r, "path"), "/v1/runs") == 0)
+        json_array_append(posts, r);
+    ck_assert_uint_eq(json_array_size(posts), 2);
+    json_t *second = json_array_get(posts, 1);
+    ck_assert_str_eq(hlt_str(json_object_get(second, "headers"), "authorization"), "matches-key");
+    json_error_t err;
+    json_t *body = json_is_string(json_object_get(second, "body")) ? json_loads(hlt_str(second, "body"), 0, &err)
+                                                                    : json_incref(json_object_get(second, "body"));
+    ck_assert_ptr_nonnull(body);
+    ck_assert_str_eq(hlt_str(body, "input"), "[[fake:stream;deltas=7;in=100;out=42]] hello");
+    json_t *hist = json_object_get(body, "conversation_history");
+    ck_assert_uint_eq(json_array_size(hist), 2);
+    ck_assert_str_eq(hlt_str(json_array_get(hist, 0), "role"), "user");
+    ck_assert_str_eq(hlt_str(json_array_get(hist, 1), "role"), "assistant");
+    ck_assert_str_eq(hlt_str(json_array_get(hist, 1), "content"), "one two");
+    ck_assert_str_eq(hlt_str(body, "session_id"), conv);
+    json_decref(body);
+    json_decref(posts);
+    json_decref(reqs);
+    json_decref(sent);
+    events_free(e);
+    free(conv);
+    stop(x);
+}
+
+START_TEST(stream_h1)
+{
+    streamed_answer(HLT_H1);
+}
+END_TEST
+
+START_TEST(stream_h2)
+{
+    streamed_answer(HLT_H2_TLS);
+}
+END_TEST
+
+START_TEST(tool_events)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv;
+    json_t *sent;
+    hltc_events_t *e = run_one(x, HLT_H1, "[[fake:tool;tool=read_file;preview=README.md]] read it", &conv, &sent);
+    long ts = hltc_find(e, "tool.started", NULL, NULL), tc = hltc_find(e, "tool.completed", NULL, NULL);
+    ck_assert_msg(ts >= 0 && tc > ts, "tool events missing or out of order");
+    json_t *p1 = json_object_get(e->v[ts].json, "payload"), *p2 = json_object_get(e->v[tc].json, "payload");
+    ck_assert_str_eq(hlt_str(p1, "tool"), "read_file");
+    ck_assert_str_eq(hlt_str(p1, "preview"), "README.md");
+    ck_assert_str_eq(hlt_str(p1, "run_id"), hlt_str(json_object_get(sent, "run"), "id"));
+    ck_assert(json_is_false(json_object_get(p2, "error")));
+    ck_assert(json_is_number(json_object_get(p2, "duration")));
+    ck_assert_msg(hltc_find(e, "run.completed", NULL, NULL) > tc, "run.completed not after the tool");
+    json_t *m = assistant_of(x, conv, sent);
+    json_t *ae = json_object_get(m, "agent_events");
+    ck_assert_uint_eq(json_array_size(ae), 2);
+    ck_assert_str_eq(hlt_str(json_array_get(ae, 0), "type"), "tool.started");
+    ck_assert_str_eq(hlt_str(json_array_get(ae, 1), "type"), "tool.completed");
+    ck_assert_str_eq(text_of(m), "\n\nHello from the fake LLM.");
+    json_decref(m);
+    json_decref(sent);
+    events_free(e);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
+static void approval(int approve)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv = hltc_create(D, HLT_H1, TOK, "approval");
+    json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:approval;command=rm -rf scratch]] clean up");
+    /* the approval request reaches the conversation's stream */
+    char *path = hl_asprintf("/api/v1/conversations/%s/events", conv);
+    hltc_sse_t s;
+    hltc_sse_open(&s, D, HLT_H1, TOK, path, NULL, NULL);
+    long deadline = hlt_now_ms() + 10000, a = -1;
+    while (a < 0 && hlt_now_ms() < deadline) {
+        hltc_sse_pump(&s, 50);
+        a = hltc_find(&s.ev, "approval.requested", NULL, NULL);
+    }
+    ck_assert_msg(a >= 0, "no approval.requested");
+    json_t *appr = json_object_get(json_object_get(s.ev.v[a].json, "payload"), "approval");
+    ck_assert_str_eq(hlt_str(appr, "status"), "pending");
+    ck_assert_str_eq(hlt_str(appr, "command"), "rm -rf scratch");
+    ck_assert_str_eq(hlt_str(appr, "run_id"), hlt_str(json_object_get(sent, "run"), "id"));
+    ck_assert_str_eq(hlt_str(appr, "message_id"), hlt_str(json_object_get(sent, "assistant_message"), "id"));
+    ck_assert_uint_eq(json_array_size(json_object_get(appr, "choices")), 4);
+    char *id = hl_strdup(hlt_str(appr, "id"));
+    hltc_sse_close(&s);
+    free(path);
+    /* unknown → 404; decide; twice → 409 */
+    char *p404 = hl_asprintf("/api/v1/conversations/%s/approvals/appr_unknown/approve", conv);
+    hltc_call_error(D, HLT_H1, TOK, "POST", p404, "{}", 404, "approval_not_found");
+    char *pd = hl_asprintf("/api/v1/conversations/%s/approvals/%s/%s", conv, id, approve ? "approve" : "deny");
+    json_t *r = hltc_call(D, HLT_H1, TOK, "POST", pd, approve ? "{\"scope\":\"session\"}" : NULL, 200);
+    ck_assert_str_eq(hlt_str(json_object_get(r, "approval"), "status"), approve ? "approved" : "denied");
+    json_decref(r);
+    hltc_call_error(D, HLT_H1, TOK, "POST", pd, NULL, 409, "approval_not_pending");
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    ck_assert_msg(hltc_find(e, "approval.resolved", NULL, NULL) >= 0, "no approval.resolved");
+    long tc = hltc_find(e, "tool.completed", NULL, NULL);
+    ck_assert_msg(tc >= 0, "no tool.completed");
+    ck_assert(json_is_true(json_object_get(json_object_get(e->v[tc].json, "payload"), "error")) == !approve);
+    ck_assert_msg(hltc_find(e, "run.completed", NULL, NULL) >= 0, "the run did not complete");
+    /* the upstream got the choice */
+    json_t *reqs = fake_requests(x);
+    json_t *ap = find_request(reqs, "POST", "/v1/runs/run_");
+    size_t i;
+    json_t *q;
+    json_array_foreach(reqs, i, q) if (strstr(hlt_str(q, "path"), "/approval") != NULL) ap = q;
+    ck_assert_ptr_nonnull(ap);
+    ck_assert_ptr_nonnull(strstr(hlt_str(ap, "path"), "/approval"));
+    const char *b = json_is_string(json_object_get(ap, "body")) ? hlt_str(ap, "body") : "";
+    ck_assert_msg(strstr(b, approve ? "session" : "deny") != NULL, "approval body %s", b);
+    json_decref(reqs);
+    events_free(e);
+    free(p404);
+    free(pd);
+    free(id);
+    json_decref(sent);
+    free(conv);
+    stop(x);
+}
+
+START_TEST(approval_approve)
+{
+    approval(1);
+}
+END_TEST
+
+START_TEST(approval_deny)
+{
+    approval(0);
+}
+END_TEST
+
+START_TEST(failing_run)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv;
+    json_t *sent;
+    hltc_events_t *e = run_one(x, HLT_H1, "[[fake:fail;after_deltas=2;error=model exploded]] go", &conv, &sent);
+    ck_assert_str_eq(run_error_code(e), "hermes_run_failed");
+    long f = hltc_find(e, "run.failed", NULL, NULL);
+    ck_assert_str_eq(hlt_str(json_object_get(json_object_get(e->v[f].json, "payload"), "error"), "message"), "model exploded");
+    ck_assert_msg(hltc_find(e, "message.failed", NULL, NULL) >= 0, "no message.failed");
+    json_t *m = assistant_of(x, conv, sent);
+    ck_assert_str_eq(hlt_str(m, "status"), "failed");
+    ck_assert_msg(strlen(text_of(m)) > 0, "the partial text was lost");
+    json_decref(m);
+    json_decref(sent);
+    events_free(e);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
+START_TEST(slow_run_cancelled)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv = hltc_create(D, HLT_H1, TOK, "cancel");
+    json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:slow;first_delay_ms=20000]] take your time");
+    const char *run = hlt_str(json_object_get(sent, "run"), "id");
+    /* wait until the upstream has the run (its events stream is open), then cancel */
+    long deadline = hlt_now_ms() + 10000;
+    int subscribed = 0;
+    while (!subscribed && hlt_now_ms() < deadline) {
+        json_t *reqs = fake_requests(x);
+        subscribed = find_request(reqs, "GET", "/v1/runs/run_") != NULL;
+        json_decref(reqs);
+        if (!subscribed)
+            hlt_sleep_ms(20);
+    }
+    ck_assert_msg(subscribed, "the daemon never subscribed to the upstream run");
+    char *path = hl_asprintf("/api/v1/conversations/%s/runs/%s/cancel", conv, run);
+    json_t *r = hltc_call(D, HLT_H1, TOK, "POST", path, NULL, 200);
+    ck_assert_str_eq(hlt_str(json_object_get(r, "run"), "status"), "cancelled");
+    json_decref(r);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 10000);
+    ck_assert_msg(hltc_find(e, "run.cancelled", "run_id", run) >= 0, "no run.cancelled");
+    json_t *m = assistant_of(x, conv, sent);
+    ck_assert_str_eq(hlt_str(m, "status"), "cancelled");
+    json_decref(m);
+    /* the upstream was told to stop */
+    deadline = hlt_now_ms() + 5000;
+    int stopped = 0;
+    while (!stopped && hlt_now_ms() < deadline) {
+        json_t *reqs = fake_requests(x);
+        size_t i;
+        json_t *q;
+        json_array_foreach(reqs, i, q) if (strstr(hlt_str(q, "path"), "/stop") != NULL) stopped = 1;
+        json_decref(reqs);
+        if (!stopped)
+            hlt_sleep_ms(20);
+    }
+    ck_assert_msg(stopped, "no POST /v1/runs/{id}/stop reached the upstream");
+    events_free(e);
+    free(path);
+    json_decref(sent);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
+static void expect_failure(const char *const *fake_args, const char *key, int closed_port, const char *text, const char *code,
+                           long within_ms)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, fake_args, key, closed_port);
+    long t0 = hlt_now_ms();
+    char *conv;
+    json_t *sent;
+    hltc_events_t *e = run_one(x, HLT_H1, text, &conv, &sent);
+    long took = hlt_now_ms() - t0;
+    ck_assert_str_eq(run_error_code(e), code);
+    ck_assert_msg(took < within_ms, "the run took %ld ms to fail", took);
+    json_t *m = assistant_of(x, conv, sent);
+    ck_assert_str_eq(hlt_str(m, "status"), "failed");
+    json_decref(m);
+    json_decref(sent);
+    events_free(e);
+    free(conv);
+    stop(x);
+}
+
+START_TEST(dropped_connection)
+{
+    expect_failure(NULL, KEY, 0, "[[fake:stream;deltas=6;drop_after=2]] hi", "hermes_stream_interrupted", 10000);
+}
+END_TEST
+
+START_TEST(upstream_rate_limited)
+{
+    expect_failure(NULL, KEY, 0, "[[fake:stream;status_code=429]] hi", "hermes_rate_limited", 10000);
+}
+END_TEST
+
+START_TEST(wrong_key)
+{
+    expect_failure(NULL, "not-the-key", 0, "hi", "hermes_response_invalid", 10000);
+}
+END_TEST
+
+START_TEST(upstream_down)
+{
+    /* a port nothing listens on: refused at once; the run fails within about a second */
+    int closed = hlt_free_port();
+    expect_failure(NULL, KEY, closed, "hi", "hermes_api_server_unavailable", 5000);
+}
+END_TEST
+
+START_TEST(utf8_split_into_bytes)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv;
+    json_t *sent;
+    hltc_events_t *e = run_one(x, HLT_H1, "[[fake:unicode;chunking=bytes]] hi", &conv, &sent);
+    ck_assert_msg(hltc_find(e, "run.completed", NULL, NULL) >= 0, "no run.completed");
+    json_t *m = assistant_of(x, conv, sent);
+    const char *t = text_of(m);
+    ck_assert_msg(strstr(t, "\xF0\x9F") != NULL || strstr(t, "\xC3") != NULL || strstr(t, "\xE2") != NULL,
+                  "no multi-byte character in %s", t);
+    ck_assert_msg(strstr(t, "data: not-an-event") != NULL, "the escaped SSE text was lost: %s", t);
+    json_decref(m);
+    json_decref(sent);
+    events_free(e);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
+START_TEST(queued_runs_in_order)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv = hltc_create(D, HLT_H1, TOK, "queue");
+    json_t *s1 = hltc_send(D, HLT_H1, TOK, conv, "[[fake:stream;deltas=3;gap_ms=100]] first");
+    json_t *s2 = hltc_send(D, HLT_H1, TOK, conv, "[[fake:stream;deltas=2;text=second answer]] second");
+    ck_assert_str_eq(hlt_str(json_object_get(s2, "run"), "status"), "queued");
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    long c1 = hltc_find(e, "run.completed", "run_id", hlt_str(json_object_get(s1, "run"), "id"));
+    long c2 = hltc_find(e, "run.completed", "run_id", hlt_str(json_object_get(s2, "run"), "id"));
+    ck_assert_msg(c1 >= 0 && c2 > c1, "runs did not complete in order (%ld, %ld)", c1, c2);
+    json_t *m = assistant_of(x, conv, s2);
+    ck_assert_str_eq(text_of(m), "second answer");
+    json_decref(m);
+    events_free(e);
+    json_decref(s1);
+    json_decref(s2);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
+
+/* ---- direct runs: POST /api/v1/runs, the relay of /api/v1/runs/:id/events, cancel ---- */
+
+static char *post_run(ctx_t *x, hlt_proto_t p, const char *input)
+{
+    json_t *in = json_pack("{s:s, s:[]}", "input", input, "conversation_history");
+    char *body = json_dumps(in, JSON_COMPACT);
+    json_decref(in);
+    hlt_request_t req = {.method = "POST", .path = "/api/v1/runs", .body = body, .body_len = strlen(body),
+                         .headers = (const char *const[]){"Content-Type: application/json", NULL}};
+    char *auth = hl_asprintf("Authorization: Bearer %s", TOK);
+    const char *headers[] = {"Content-Type: application/json", auth, NULL};
+    req.headers = headers;
+    hlt_response_t res;
+    hlt_fetch(D, p, &req, &res);
+    ck_assert_msg(res.status == 202, "POST /api/v1/runs: %ld %s", res.status, res.body);
+    ck_assert(json_is_false(json_object_get(res.json, "fallback")));
+    ck_assert_ptr_null(json_object_get(res.json, "ok")); /* [no ok] */
+    char *id = hl_strdup(hlt_str(res.json, "run_id"));
+    hlt_response_free(&res);
+    free(auth);
+    free(body);
+    return id;
+}
+
+/* Reads /api/v1/runs/:id/events (extra header e.g. Last-Event-ID) until the response ends; returns the events. */
+static hltc_sse_t *read_run(ctx_t *x, hlt_proto_t p, const char *run, const char *extra)
+{
+    char *path = hl_asprintf("/api/v1/runs/%s/events", run);
+    const char *headers[] = {extra, NULL};
+    hltc_sse_t *s = calloc(1, sizeof(*s));
+    hltc_sse_open(s, D, p, TOK, path, extra != NULL ? headers : NULL, NULL);
+    long deadline = hlt_now_ms() + 15000;
+    while (!s->done && hlt_now_ms() < deadline)
+        hltc_sse_pump(s, 50);
+    ck_assert_msg(s->done, "the run's stream did not end");
+    ck_assert_int_eq(s->res.status, 200);
+    ck_assert_str_eq(hlt_header(&s->res, "content-type"), "text/event-stream; charset=utf-8");
+    ck_assert_str_eq(hlt_header(&s->res, "cache-control"), "no-store");
+    free(path);
+    return s;
+}
+
+static void close_run(hltc_sse_t *s)
+{
+    hltc_sse_close(s);
+    free(s);
+}
+
+static void direct_relay(hlt_proto_t p)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *run = post_run(x, p, "[[fake:stream;deltas=5;in=7;out=3]] hi");
+    /* two clients from the start, then a late joiner, then one resuming after frame 3 */
+    hltc_sse_t *a = read_run(x, p, run, NULL), *b = read_run(x, HLT_H1, run, NULL), *late = read_run(x, p, run, NULL);
+    hltc_sse_t *resumed = read_run(x, p, run, "Last-Event-ID: 3");
+    hltc_sse_t *all[] = {a, b, late};
+    for (size_t k = 0; k < 3; ++k) {
+        hltc_events_t *e = &all[k]->ev;
+        ck_assert_uint_eq(e->n, 7); /* 5 deltas, reasoning.available, run.completed */
+        for (size_t i = 0; i < e->n; ++i) {
+            ck_assert_int_eq(e->v[i].id, (int64_t)i + 1);
+            ck_assert_ptr_null(e->v[i].type); /* the upstream's data-only frames, relayed as they came */
+            ck_assert_str_eq(hlt_str(e->v[i].json, "run_id"), run);
+        }
+        ck_assert_str_eq(hlt_str(e->v[0].json, "event"), "message.delta");
+        ck_assert_str_eq(hlt_str(e->v[6].json, "event"), "run.completed");
+    }
+    ck_assert_uint_eq(resumed->ev.n, 4);
+    ck_assert_int_eq(resumed->ev.v[0].id, 4);
+    /* byte for byte: the data line is the upstream's */
+    ck_assert_ptr_nonnull(strstr(a->res.body, "\ndata: {\"event\":\"message.delta\",\"run_id\":\""));
+    close_run(a);
+    close_run(b);
+    close_run(late);
+    close_run(resumed);
+    /* the run's usage was recorded */
+    long deadline = hlt_now_ms() + 5000;
+    int64_t total = -1;
+    while (total != 10 && hlt_now_ms() < deadline) {
+        void *db = hltc_db_open(&x->env, 0);
+        total = hltc_db_int(db, "SELECT total_tokens FROM direct_runs WHERE upstream_run_id = ?1", run);
+        sqlite3_close(db);
+        if (total != 10)
+            hlt_sleep_ms(50);
+    }
+    ck_assert_int_eq(total, 10);
+    /* the upstream saw one subscriber only */
+    json_t *reqs = fake_requests(x);
+    size_t subs = 0, i;
+    json_t *q;
+    json_array_foreach(reqs, i, q) if (strcmp(hlt_str(q, "method"), "GET") == 0 && strstr(hlt_str(q, "path"), "/events") != NULL) subs++;
+    ck_assert_uint_eq(subs, 1);
+    json_decref(reqs);
+    free(run);
+    stop(x);
+}
+
+START_TEST(direct_run_relay_h1)
+{
+    direct_relay(HLT_H1);
+}
+END_TEST
+
+START_TEST(direct_run_relay_h2)
+{
+    direct_relay(HLT_H2_TLS);
+}
+END_TEST
+
+START_TEST(direct_run_errors_and_cancel)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs", "{\"input\":\"   \"}", 400, "run_input_required");
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs", "{}", 400, "run_input_required");
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs", "{\"input\":\"x\",\"conversation_history\":{}}", 400,
+                    "invalid_conversation_history");
+    hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/runs/bad%20id/events", NULL, 400, "invalid_run_id");
+    hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/runs/run_00000000000000000000000000000000/events", NULL, 404, "run_not_found");
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs/run_00000000000000000000000000000000/cancel", NULL, 404,
+                    "run_not_found");
+    /* a slow run, cancelled: the relay ends with the upstream's run.cancelled */
+    char *run = post_run(x, HLT_H1, "[[fake:slow;first_delay_ms=20000]] wait");
+    char *path = hl_asprintf("/api/v1/runs/%s/cancel", run);
+    json_t *r = hltc_call(D, HLT_H1, TOK, "POST", path, NULL, 200);
+    json_decref(r);
+    hltc_sse_t *s = read_run(x, HLT_H1, run, NULL);
+    ck_assert_uint_ge(s->ev.n, 1);
+    ck_assert_str_eq(hlt_str(s->ev.v[s->ev.n - 1].json, "event"), "run.cancelled");
+    close_run(s);
+    free(path);
+    free(run);
+    /* the upstream's 429 */
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs", "{\"input\":\"[[fake:stream;status_code=429]] x\"}", 429,
+                    "hermes_rate_limited");
+    stop(x);
+}
+END_TEST
+
+START_TEST(models_verbatim_and_down)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    hlt_response_t res;
+    hlt_fake_request(&x->fake, "POST", "/__fake/models",
+                     "{\"data\":[{\"id\":\"a\"},{\"id\":\"b\"},{\"id\":\"c\"}]}", NULL, &res);
+    hlt_response_free(&res);
+    for (hlt_proto_t p = HLT_H1; p <= HLT_H2_TLS; p += HLT_H2_TLS - HLT_H1) {
+        char *auth = hl_asprintf("Authorization: Bearer %s", TOK);
+        const char *headers[] = {auth, NULL};
+        hlt_request_t req = {.path = "/api/v1/models", .headers = headers};
+        hlt_fetch(D, p, &req, &res);
+        ck_assert_int_eq(res.status, 200);
+        ck_assert_ptr_null(json_object_get(res.json, "ok"));
+        ck_assert_uint_eq(json_array_size(json_object_get(res.json, "data")), 3);
+        hlt_response_free(&res);
+        free(auth);
+    }
+    hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/models?profile=..", NULL, 400, "invalid_profile_name");
+    hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/models?profile=nosuch", NULL, 404, "profile_not_found");
+    /* the upstream goes away: 503 at once */
+    const char *err = hlt_fake_stop(&x->fake);
+    ck_assert_msg(err == NULL, "fake: %s", err);
+    x->fake_up = 0;
+    long t0 = hlt_now_ms();
+    hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/models", NULL, 503, "hermes_api_server_unavailable");
+    ck_assert_int_lt(hlt_now_ms() - t0, 3000);
+    stop(x);
+}
+END_TEST
+
+Suite *suite_agent_runs(void)
+{
+    Suite *s = suite_create("agent_runs");
+    TCase *tc = tcase_create("runs");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, stream_h1);
+    tcase_add_test(tc, stream_h2);
+    tcase_add_test(tc, tool_events);
+    tcase_add_test(tc, approval_approve);
+    tcase_add_test(tc, approval_deny);
+    tcase_add_test(tc, failing_run);
+    tcase_add_test(tc, slow_run_cancelled);
+    tcase_add_test(tc, dropped_connection);
+    tcase_add_test(tc, upstream_rate_limited);
+    tcase_add_test(tc, wrong_key);
+    tcase_add_test(tc, upstream_down);
+    tcase_add_test(tc, utf8_split_into_bytes);
+    tcase_add_test(tc, queued_runs_in_order);
+    tcase_add_test(tc, direct_run_relay_h1);
+    tcase_add_test(tc, direct_run_relay_h2);
+    tcase_add_test(tc, direct_run_errors_and_cancel);
+    tcase_add_test(tc, models_verbatim_and_down);
+    suite_add_tcase(s, tc);
+    return s;
+}
