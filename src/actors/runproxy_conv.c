@@ -120,6 +120,8 @@ static void fail(conv_run_t *r, const char *code, const char *message)
     hl_run_event_t ev = {.kind = HL_RUN_EVENT_FAILED, .error_code = code, .error_message = message};
     report(r, &ev);
     r->state = RUN_ENDED;
+    if (r->relay != NULL)
+        rp_relay_end(r->rp, r->relay, "run.failed", message);
 }
 
 static void fail_and_destroy(conv_run_t *r, const char *code, const char *message)
@@ -233,10 +235,15 @@ static int on_sse(void *data, const hl_sse_event_t *sse)
         stop_upstream(r);
         return 1;
     }
+    if (r->relay != NULL) {
+        /* relayed first, as received (the run's last frame when it is a terminal event) */
+        const char *type = str(ev, "event") != NULL ? str(ev, "event") : str(ev, "type");
+        bool final = type != NULL && (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 ||
+                                      strcmp(type, "run.cancelled") == 0);
+        rp_relay_append(r->rp, r->relay, sse->raw_data, sse->raw_data_len, final);
+    }
     int ended = on_event(r, ev, sse->event);
     json_decref(ev);
-    if (r->relay != NULL)
-        rp_relay_append(r->rp, r->relay, sse->raw_data, sse->raw_data_len, ended != 0);
     return ended;
 }
 
@@ -266,6 +273,13 @@ static void on_stream_end(void *data, const up_answer_t *a)
 {
     conv_run_t *r = data;
     r->call = NULL;
+    if (r->state == RUN_STREAMING && r->reconcile && r->stream_status == 404) {
+        /* the upstream dropped the events of a run whose subscriber went away: its status tells the end */
+        r->state = RUN_POLLING;
+        r->next_poll_ms = now_ms() + RP_POLL_MS;
+        hl_sse_parser_dispose(&r->parser);
+        return;
+    }
     if (r->state == RUN_STREAMING) {
         char msg[200];
         if (r->stream_status == 404) {
@@ -293,6 +307,73 @@ static void open_stream(conv_run_t *r)
     r->state = RUN_STREAMING;
     r->last_flush_ms = now_ms();
     r->call = up_stream(r->rp->up, &r->target, path, &cb, r);
+    free(path);
+    free(esc);
+}
+
+/* ---- reconciling a run a restart interrupted ---- */
+
+static void poll_status(conv_run_t *r);
+
+static void on_status(void *data, const up_answer_t *a)
+{
+    conv_run_t *r = data;
+    r->call = NULL;
+    if (r->state == RUN_ENDED) { /* cancelled meanwhile */
+        destroy(r);
+        return;
+    }
+    if (a->connect_failed || a->status == 404) {
+        fail_and_destroy(r, "link_restarted",
+                         a->connect_failed ? "Hermes Link restarted during this run, and Hermes cannot be reached to tell how it ended"
+                                           : "Hermes Link restarted during this run, and Hermes no longer knows it");
+        return;
+    }
+    const char *status = str(a->json, "status");
+    if (a->status < 200 || a->status >= 300 || status == NULL) {
+        if (++r->polls >= RP_MAX_POLLS) {
+            fail_and_destroy(r, "link_restarted", "Hermes did not tell how this run ended");
+            return;
+        }
+        r->state = RUN_POLLING;
+        r->next_poll_ms = now_ms() + RP_POLL_MS;
+        return;
+    }
+    hl_run_event_t ev = {0};
+    if (strcmp(status, "completed") == 0) {
+        json_t *usage = usage_of(a->json);
+        ev = (hl_run_event_t){.kind = HL_RUN_EVENT_COMPLETED, .usage = usage, .text = str(a->json, "output")};
+        report(r, &ev);
+        json_decref(usage);
+        if (r->relay != NULL)
+            rp_relay_end(r->rp, r->relay, "run.completed", NULL);
+        destroy(r);
+    } else if (strcmp(status, "failed") == 0) {
+        json_t *err = json_object_get(a->json, "error");
+        const char *m = json_is_string(err) ? json_string_value(err) : str(err, "message");
+        fail_and_destroy(r, "hermes_run_failed", m != NULL ? m : "Hermes run failed");
+    } else if (strcmp(status, "cancelled") == 0 || strcmp(status, "interrupted") == 0) {
+        ev = (hl_run_event_t){.kind = HL_RUN_EVENT_CANCELLED};
+        report(r, &ev);
+        if (r->relay != NULL)
+            rp_relay_end(r->rp, r->relay, "run.cancelled", NULL);
+        destroy(r);
+    } else if (r->polls++ == 0) {
+        open_stream(r); /* still going: follow it again if the upstream still has its events, else poll */
+    } else if (r->polls >= RP_MAX_POLLS) {
+        fail_and_destroy(r, "link_restarted", "Hermes did not finish this run within two hours of the restart");
+    } else {
+        r->state = RUN_POLLING;
+        r->next_poll_ms = now_ms() + RP_POLL_MS;
+    }
+}
+
+static void poll_status(conv_run_t *r)
+{
+    char *esc = up_escape(r->upstream_id);
+    char *path = hl_asprintf("/v1/runs/%s", esc);
+    r->state = RUN_POLLING;
+    r->call = up_json(r->rp->up, &r->target, "GET", path, NULL, NULL, on_status, r);
     free(path);
     free(esc);
 }
@@ -383,7 +464,10 @@ static void task_resolved(hl_runproxy_t *rp, void *arg)
         } else {
             r->target = res->target;
             res->target = (up_target_t){0};
-            admit(r);
+            if (r->reconcile)
+                poll_status(r);
+            else
+                admit(r);
         }
     }
     free_resolved(res);
@@ -419,6 +503,10 @@ void rp_conv_start(hl_runproxy_t *rp, const json_t *request)
     r->profile = hl_strdup(str((json_t *)request, "profile"));
     r->request = json_deep_copy(request);
     r->state = RUN_RESOLVING;
+    if (json_is_true(json_object_get(request, "reconcile"))) {
+        r->reconcile = true;
+        r->upstream_id = hl_strdup(str((json_t *)request, "upstream_run_id"));
+    }
     r->next = rp->runs;
     rp->runs = r;
     resolve_ctx_t *ctx = hl_malloc(sizeof(*ctx));
@@ -465,6 +553,13 @@ int rp_conv_timers(hl_runproxy_t *rp)
     int due = -1;
     for (conv_run_t *r = rp->runs, *next; r != NULL; r = next) {
         next = r->next;
+        if (r->state == RUN_POLLING && r->call == NULL) {
+            if (now >= r->next_poll_ms)
+                poll_status(r);
+            else if (due < 0 || (int)(r->next_poll_ms - now) < due)
+                due = (int)(r->next_poll_ms - now);
+            continue;
+        }
         if (r->state != RUN_STREAMING)
             continue;
         if (r->delta_len > 0) {

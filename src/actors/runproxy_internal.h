@@ -21,6 +21,9 @@
 #define RP_COALESCE_MS 50
 /* the largest upstream event we accept */
 #define RP_MAX_EVENT_BYTES (4 * 1024 * 1024)
+/* reconciling a run a restart interrupted: its status every RP_POLL_MS, at most RP_MAX_POLLS times (2 hours) */
+#define RP_POLL_MS 2000
+#define RP_MAX_POLLS 3600
 
 typedef struct st_relay_t relay_t;
 
@@ -28,6 +31,7 @@ typedef enum en_conv_run_state_t {
     RUN_RESOLVING, /* asking the Hermes files actor where the profile's API server is */
     RUN_ADMITTING, /* POST /v1/runs in flight */
     RUN_STREAMING, /* reading /v1/runs/{id}/events */
+    RUN_POLLING,   /* reconciling after a restart: asking GET /v1/runs/{id} until the run ends */
     RUN_ENDED,     /* its end was reported to the store; waiting for the stream to close */
 } conv_run_state_t;
 
@@ -44,6 +48,9 @@ struct st_conv_run_t {
     conv_run_state_t state;
     bool cancel_requested;
     bool waiting_approval;
+    bool reconcile;       /* a run a previous process left running upstream */
+    unsigned polls;       /* status requests made while reconciling */
+    uint64_t next_poll_ms;
     int stream_status; /* HTTP status of the events stream */
     hl_sse_parser_t parser;
     char *delta; /* text received and not yet reported (coalescing) */

@@ -346,6 +346,25 @@ static void hand_over(store_job_t *job, hl_db_t *db, const run_row_t *r, const c
     json_array_append_new(job->start_runs, desc);
 }
 
+int runs_reconcile(store_job_t *job, hl_db_t *db, const char *run_id)
+{
+    run_row_t r;
+    if (run_load(db, run_id, &r) != 0)
+        return -1;
+    conv_row_t conv;
+    int ret = -1;
+    if (r.upstream_id != NULL && conv_load(db, r.conversation_id, &conv) == 0) {
+        hand_over(job, db, &r, &conv);
+        conv_row_dispose(&conv);
+        json_t *desc = json_array_get(job->start_runs, json_array_size(job->start_runs) - 1);
+        json_object_set_new(desc, "reconcile", json_true());
+        json_object_set_new(desc, "upstream_run_id", json_string(r.upstream_id));
+        ret = 0;
+    }
+    run_row_dispose(&r);
+    return ret;
+}
+
 int runs_start_next(store_job_t *job, hl_db_t *db, const char *conversation_id)
 {
     sqlite3_stmt *st =
@@ -762,7 +781,9 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         ended = 1;
         if (job->a.text != NULL && job->a.text[0] != '\0') {
             /* no delta came (or the upstream only reported its output at the end): the output is the answer */
-            sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET text = ?2 WHERE id = ?1 AND text = ''");
+            /* replaces the text received when it is a prefix of the output (nothing, or part of it before a restart) */
+            sqlite3_stmt *st =
+                hl_db_stmt(db, "UPDATE messages SET text = ?2 WHERE id = ?1 AND substr(?2, 1, length(text)) = text");
             sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, job->a.text, -1, SQLITE_STATIC);
             if (hl_db_exec(st) != 0)

@@ -523,35 +523,71 @@ void hl_store_read_events(hl_store_t *s, const hl_event_page_req_t *req,
 
 /* ---- start-up ---- */
 
-/* Runs a crash left queued or running cannot resume (their upstream streams are gone): they fail, with their events, so
- * clients see an end and later messages are not stuck behind them. Nobody is connected yet: nothing to hand over. */
+/* A job of the start-up recovery: its events are in link.db for replay (nobody is connected yet), the runs it hands over
+ * join the batch the observers get after the COMMIT. */
+static store_job_t *recovery_job(hl_store_t *s)
+{
+    store_job_t *job = store_job_new(s, NULL, op_run_event, NULL);
+    job->now = hl_now_ms();
+    return job;
+}
+
+static void recovery_job_done(hl_store_t *s, store_job_t *job)
+{
+    append_all(&s->batch_starts, job->start_runs);
+    hl_result_free(job->super.result);
+    job->super.result = NULL;
+    dispose_job(&job->super);
+    free(job);
+}
+
+/* What a crash left unfinished. A run that was running upstream is handed to the run proxy, which asks the upstream how it
+ * went (and follows it to its end); one that never reached the upstream fails (link_restarted), with its events. Queued
+ * runs stay queued: each conversation without a running run starts its next one, so no sent message is lost. */
 static int recover_runs(hl_store_t *s, hl_db_t *db)
 {
-    sqlite3_stmt *st = hl_db_stmt(db, "SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY rowid");
-    json_t *ids = json_array();
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT id, upstream_run_id IS NOT NULL FROM runs WHERE status = 'running' ORDER BY rowid");
+    json_t *running = json_array();
     while (hl_db_step(st) == SQLITE_ROW)
-        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+        json_array_append_new(running, json_pack("{s:s, s:b}", "id", (const char *)sqlite3_column_text(st, 0), "upstream",
+                                                 sqlite3_column_int(st, 1)));
     sqlite3_reset(st);
-    size_t i;
-    json_t *id;
+    size_t i, failed = 0, reconciled = 0, started = 0;
+    json_t *r;
     int ret = 0;
-    json_array_foreach(ids, i, id)
+    json_array_foreach(running, i, r)
     {
-        store_job_t *job = store_job_new(s, NULL, op_run_event, NULL);
-        job->now = hl_now_ms();
-        job->a.event_kind = HL_RUN_EVENT_FAILED;
-        job->a.run_id = hl_strdup(json_string_value(id));
-        job->a.error_code = hl_strdup("link_restarted");
-        job->a.error_message = hl_strdup("Hermes Link restarted while this run was in progress");
-        ret |= op_run_event(job, db);
-        hl_result_free(job->super.result);
-        job->super.result = NULL;
-        dispose_job(&job->super);
-        free(job);
+        store_job_t *job = recovery_job(s);
+        job->a.run_id = hl_strdup(json_string_value(json_object_get(r, "id")));
+        if (json_is_true(json_object_get(r, "upstream")) && runs_reconcile(job, db, job->a.run_id) == 0) {
+            reconciled++;
+        } else {
+            job->a.event_kind = HL_RUN_EVENT_FAILED;
+            job->a.error_code = hl_strdup("link_restarted");
+            job->a.error_message = hl_strdup("Hermes Link restarted before this run reached Hermes");
+            ret |= op_run_event(job, db);
+            failed++;
+        }
+        recovery_job_done(s, job);
     }
-    if (json_array_size(ids) > 0)
-        hl_logf(HL_LOG_WARN, "store: %zu runs left unfinished by the previous process were marked failed", json_array_size(ids));
-    json_decref(ids);
+    json_decref(running);
+    st = hl_db_stmt(db, "SELECT DISTINCT conversation_id FROM runs WHERE status = 'queued' AND conversation_id NOT IN "
+                        "(SELECT conversation_id FROM runs WHERE status = 'running')");
+    json_t *convs = json_array();
+    while (hl_db_step(st) == SQLITE_ROW)
+        json_array_append_new(convs, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    json_array_foreach(convs, i, r)
+    {
+        store_job_t *job = recovery_job(s);
+        ret |= runs_start_next(job, db, json_string_value(r));
+        started += json_array_size(job->start_runs);
+        recovery_job_done(s, job);
+    }
+    json_decref(convs);
+    if (failed + reconciled + started > 0)
+        hl_logf(HL_LOG_WARN, "store: runs left unfinished by the previous process: %zu reconciled with Hermes, %zu failed, %zu "
+                             "queued started", reconciled, failed, started);
     return ret;
 }
 
@@ -567,8 +603,10 @@ static int on_open(hl_db_t *db)
         return -EIO;
     if (recover_runs(s, db) != 0 || sqlite3_exec(hl_db_conn(db), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_exec(hl_db_conn(db), "ROLLBACK", NULL, NULL, NULL);
+        json_array_clear(s->batch_starts);
         return -EIO;
     }
+    notify_observers(s); /* the runs recovery handed over (no events: nobody is connected yet) */
     return 0;
 }
 

@@ -192,6 +192,9 @@ int conv_do_archive(store_job_t *job, hl_db_t *db, conv_row_t *row);
 int runs_stop_all(store_job_t *job, hl_db_t *db, const char *conversation_id);
 
 /** Starts the oldest queued run of a conversation when none is running (after a run ended). 0 or -1. */
+/* A run a crash left running upstream: handed to the run proxy to reconcile with the upstream's state (its description has
+ * reconcile: true and upstream_run_id). -1 when the run has no upstream run id. */
+int runs_reconcile(store_job_t *job, hl_db_t *db, const char *run_id);
 int runs_start_next(store_job_t *job, hl_db_t *db, const char *conversation_id);
 
 /** Blob data path for a content hash. Caller frees. */

@@ -482,6 +482,52 @@ START_TEST(queued_runs_in_order)
 END_TEST
 
 
+/* kill -9 while a run streams, then a restart: the run is reconciled with the upstream (its events are gone with the
+ * old subscriber, so the new process asks GET /v1/runs/{id}) and completes with the whole answer. */
+START_TEST(crash_mid_run_reconciled)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv = hltc_create(D, HLT_H1, TOK, "crash");
+    json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:stream;deltas=40;gap_ms=100;text=a b c d e f g h i j]] go");
+    const char *run = hlt_str(json_object_get(sent, "run"), "id");
+    /* wait for the first streamed text, then kill */
+    long deadline = hlt_now_ms() + 10000;
+    int streaming = 0;
+    while (!streaming && hlt_now_ms() < deadline) {
+        json_t *m = assistant_of(x, conv, sent);
+        streaming = strlen(text_of(m)) > 0;
+        json_decref(m);
+        if (!streaming)
+            hlt_sleep_ms(20);
+    }
+    ck_assert_msg(streaming, "no text streamed before the kill");
+    hltc_kill9(D);
+    hlt_daemon_dispose(D);
+    hlt_daemon_opts_t o = {.env = &x->env, .tls = 1};
+    hlt_daemon_start(D, &o);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    ck_assert_msg(hltc_find(e, "run.completed", "run_id", run) >= 0, "the run was not reconciled as completed");
+    json_t *m = assistant_of(x, conv, sent);
+    ck_assert_str_eq(hlt_str(m, "status"), "completed");
+    ck_assert_str_eq(text_of(m), "a b c d e f g h i j");
+    json_decref(m);
+    /* the new process asked the upstream for the run's status */
+    json_t *reqs = fake_requests(x);
+    int polled = 0;
+    size_t i;
+    json_t *q;
+    json_array_foreach(reqs, i, q) polled |= strcmp(hlt_str(q, "method"), "GET") == 0 && strncmp(hlt_str(q, "path"), "/v1/runs/run_", 13) == 0 &&
+                                           strstr(hlt_str(q, "path"), "/events") == NULL;
+    ck_assert_msg(polled, "no GET /v1/runs/{id} after the restart");
+    json_decref(reqs);
+    events_free(e);
+    json_decref(sent);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
 /* ---- direct runs: POST /api/v1/runs, the relay of /api/v1/runs/:id/events, cancel ---- */
 
 static char *post_run(ctx_t *x, hlt_proto_t p, const char *input)
@@ -672,6 +718,7 @@ Suite *suite_agent_runs(void)
     tcase_add_test(tc, upstream_down);
     tcase_add_test(tc, utf8_split_into_bytes);
     tcase_add_test(tc, queued_runs_in_order);
+    tcase_add_test(tc, crash_mid_run_reconciled);
     tcase_add_test(tc, direct_run_relay_h1);
     tcase_add_test(tc, direct_run_relay_h2);
     tcase_add_test(tc, direct_run_errors_and_cancel);
