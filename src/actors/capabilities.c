@@ -6,7 +6,7 @@ static const struct {
     const char *name;
     bool enabled;
 } CAPABILITIES[] = {
-    {"runs", false},
+    {"runs", true},
     {"sse", true},
     {"relay", false},
     {"profiles", false},
@@ -25,7 +25,7 @@ static const struct {
     {"device_revoke", true},
     {"device_rename", true},
     {"device_session_enroll", true},
-    {"cron_jobs", false},
+    {"cron_jobs", true},
     {"profile_skills", false},
     {"profile_memory", false},
     {"hermes_updates", false},

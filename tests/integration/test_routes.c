@@ -123,6 +123,9 @@ START_TEST(test_bootstrap)
     ck_assert_msg(json_object_size(caps) == n, "capabilities has %zu keys, expected exactly the %zu of the spec",
                   json_object_size(caps), n);
     ck_assert_msg(json_is_false(json_object_get(caps, "relay")), "relay is never supported");
+    /* agent runs and cron jobs go through Hermes's API server (issue 8) */
+    ck_assert_msg(json_is_true(json_object_get(caps, "runs")), "runs must be true");
+    ck_assert_msg(json_is_true(json_object_get(caps, "cron_jobs")), "cron_jobs must be true");
     hlt_response_free(&res);
 }
 END_TEST
