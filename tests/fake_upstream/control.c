@@ -13,7 +13,7 @@
 fk_ctl_t fk_ctl;
 
 static char **log_lines; /* a ring of FK_LOG_MAX dumped entries */
-static size_t log_start, log_count;
+static size_t log_start, log_count, log_bytes;
 
 /* ---- the request log ---- */
 
@@ -83,20 +83,23 @@ void fk_reqlog_add(const fk_req_t *r)
     }
     if (log_lines == NULL)
         log_lines = fk_calloc(FK_LOG_MAX, sizeof(*log_lines));
-    if (log_count == FK_LOG_MAX) {
+    size_t len = strlen(line);
+    while (log_count > 0 && (log_count == FK_LOG_MAX || log_bytes + len > (size_t)FK_LOG_BYTES_MAX)) {
+        log_bytes -= strlen(log_lines[log_start]); /* the oldest go first */
         free(log_lines[log_start]);
-        log_lines[log_start] = line;
+        log_lines[log_start] = NULL;
         log_start = (log_start + 1) % FK_LOG_MAX;
-    } else {
-        log_lines[(log_start + log_count++) % FK_LOG_MAX] = line;
+        --log_count;
     }
+    log_lines[(log_start + log_count++) % FK_LOG_MAX] = line;
+    log_bytes += len;
 }
 
 static void log_clear(void)
 {
     for (size_t i = 0; i < log_count; ++i)
         free(log_lines[(log_start + i) % FK_LOG_MAX]);
-    log_start = log_count = 0;
+    log_start = log_count = log_bytes = 0;
 }
 
 void fk_control_free(void)
@@ -254,6 +257,7 @@ void fk_control_handle(fk_conn_t *c)
             fk_clock_set(fk_now() + json_number_value(adv), frozen);
         else if (json_object_get(b, "frozen") != NULL)
             fk_clock_set(fk_now(), frozen);
+        fk_runs_sweep(1);
         fk_respond_json(c, 200, json_pack("{s:b,s:f}", "ok", 1, "now", fk_now()), NULL);
     } else if (strcmp(p, "/seed") == 0) {
         json_t *s = json_object_get(b, "seed");

@@ -23,8 +23,10 @@
 #define FK_MAX_HEAD 65536     /* request line and headers */
 #define FK_MAX_HEADERS 100
 #define FK_MAX_CONNS 512
-#define FK_LOG_MAX 10000      /* request log entries kept */
-#define FK_LOG_BODY_MAX 65536 /* request log body bytes kept */
+#define FK_LOG_MAX 10000               /* request log entries kept */
+#define FK_LOG_BODY_MAX 65536          /* request log body bytes kept */
+#define FK_LOG_BYTES_MAX (64L << 20)   /* request log bytes kept in all */
+#define FK_SSE_BACKLOG_MAX (16L << 20) /* an event stream whose reader lags this far behind is closed */
 
 #define FK_CONTAINER_OF(p, T, m) ((T *)(void *)((char *)(p)-offsetof(T, m)))
 
@@ -169,6 +171,7 @@ struct st_fk_conn_t {
     int sse_tail; /* the end is queued: close once written */
     fk_timer_t sse_timer;
     fk_timer_t ka_timer;
+    double last_send; /* monotonic ms of the last SSE write (the keepalive timer is not moved on each) */
 };
 
 void fk_http_init(int listen_fd, int epfd);
@@ -273,7 +276,7 @@ typedef struct st_fk_run_t {
     char *error;
     /* the script */
     fk_step_t *steps;
-    size_t nsteps, pc;
+    size_t nsteps, steps_cap, pc;
     fk_timer_t step_timer, cancel_timer, approval_timer;
     double tool_started; /* monotonic ms */
     int approvals_pending;
@@ -342,8 +345,9 @@ void fk_run_detach(fk_run_t *r, fk_conn_t *c);
 int fk_run_stop(fk_run_t *r);
 /** Approval: returns the number resolved (>0), 0 if nothing pending. */
 int fk_run_approve(fk_run_t *r, const char *choice, int all);
-/** Drops expired runs (terminal > 3600 s) and unclaimed buffers (> 300 s), by the fake clock. */
-void fk_runs_sweep(void);
+/** Drops expired runs (terminal > 3600 s) and unclaimed buffers (> 300 s), by the fake clock; at most once a second
+ * unless forced (the clock was moved). */
+void fk_runs_sweep(int force);
 void fk_runs_clear(void);
 
 /* ---- chat completions (chat.c) ---- */

@@ -206,7 +206,20 @@ static void conn_flush(fk_conn_t *c)
                 fk_timer_arm(&c->timer, 0, resume_cb);
         }
     } else if (c->state == FK_C_SSE && sse_finished(c)) {
-        fk_conn_close(c);
+        if (c->sse_end == 2 || c->close_after) {
+            fk_conn_close(c); /* a drop, or the client asked to close */
+            return;
+        }
+        /* the response is complete (last chunk written): the connection is kept alive, as aiohttp does */
+        fk_timer_disarm(&c->sse_timer);
+        fk_timer_disarm(&c->ka_timer);
+        fk_buf_free(&c->sse_pending);
+        c->sse_pending_events = c->sse_end = c->sse_tail = 0;
+        req_clear(&c->req);
+        c->have_req = 0;
+        c->state = FK_C_READ;
+        if (c->in.len > 0)
+            fk_timer_arm(&c->timer, 0, resume_cb);
     }
 }
 
@@ -353,18 +366,24 @@ static void coalesce_tick(fk_timer_t *t)
 static void keepalive_tick(fk_timer_t *t)
 {
     fk_conn_t *c = FK_CONTAINER_OF(t, fk_conn_t, ka_timer);
-    fk_sse_send(c, ": keepalive\n\n", 13);
+    double idle = fk_mono_ms() - c->last_send;
+    if (idle + 0.5 < (double)fk_opt.keepalive_ms)
+        fk_timer_arm(&c->ka_timer, (double)fk_opt.keepalive_ms - idle, keepalive_tick);
+    else
+        fk_sse_send(c, ": keepalive\n\n", 13);
 }
 
 void fk_sse_start(fk_conn_t *c, fk_chunking_t chunking, const char *extra)
 {
     fk_timer_disarm(&c->timer);
     c->chunking = chunking;
-    c->close_after = 1;
+    c->close_after = wants_close(&c->req);
     put_head(c, 200, extra);
     fk_buf_str(&c->out, "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-                        "Transfer-Encoding: chunked\r\n\r\n");
+                        "Transfer-Encoding: chunked\r\n");
+    fk_buf_str(&c->out, c->close_after ? "Connection: close\r\n\r\n" : "\r\n");
     c->state = FK_C_SSE;
+    c->last_send = fk_mono_ms();
     fk_timer_arm(&c->ka_timer, (double)fk_opt.keepalive_ms, keepalive_tick);
     conn_flush(c);
 }
@@ -373,7 +392,14 @@ void fk_sse_send(fk_conn_t *c, const char *data, size_t len)
 {
     if (c->state != FK_C_SSE || c->sse_end != 0)
         return;
-    fk_timer_arm(&c->ka_timer, (double)fk_opt.keepalive_ms, keepalive_tick);
+    if (c->out.len + c->sse_pending.len > (size_t)FK_SSE_BACKLOG_MAX) {
+        fk_log("closing an event stream whose reader is %zu bytes behind", c->out.len + c->sse_pending.len);
+        fk_conn_close(c);
+        return;
+    }
+    c->last_send = fk_mono_ms();
+    if (!c->ka_timer.armed)
+        fk_timer_arm(&c->ka_timer, (double)fk_opt.keepalive_ms, keepalive_tick);
     switch (c->chunking) {
     case FK_WHOLE:
         put_chunk(c, data, len);

@@ -621,7 +621,7 @@ void fk_dispatch(fk_conn_t *c)
         return;
     }
     fk_reqlog_add(r);
-    fk_runs_sweep();
+    fk_runs_sweep(0);
     if (fk_ctl.down) {
         fk_conn_abort(c);
         return;

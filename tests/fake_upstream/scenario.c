@@ -401,7 +401,10 @@ static int emit(fk_run_t *r, const char *event, json_t *fields)
 
 static void add_step(fk_run_t *r, fk_step_kind_t kind, const char *event, json_t *fields, double ms)
 {
-    r->steps = fk_realloc(r->steps, sizeof(*r->steps) * (r->nsteps + 1));
+    if (r->nsteps == r->steps_cap) {
+        r->steps_cap = r->steps_cap > 0 ? r->steps_cap * 2 : 32;
+        r->steps = fk_realloc(r->steps, sizeof(*r->steps) * r->steps_cap);
+    }
     fk_step_t *s = &r->steps[r->nsteps++];
     memset(s, 0, sizeof(*s));
     s->kind = kind;
@@ -558,19 +561,7 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
-/* Byte offset of the cp-th code point. */
-static size_t utf8_offset(const char *s, size_t cp)
-{
-    size_t i = 0, n = 0;
-    for (; s[i]; ++i) {
-        if (((unsigned char)s[i] & 0xC0) != 0x80) {
-            if (n == cp)
-                return i;
-            ++n;
-        }
-    }
-    return i;
-}
+#define FK_MAX_DELTAS 10000 /* longer scripts are cut: the engine builds them at admission */
 
 static const char DEFAULT_TEXT[] = "Hello from the fake LLM.";
 
@@ -599,21 +590,27 @@ static json_t *split_text(const char *text, long n)
     }
     if ((size_t)n > cps)
         n = (long)cps;
+    size_t *starts = fk_malloc(sizeof(*starts) * (cps + 1)); /* byte offset of each code point, and the end */
+    size_t k = 0;
+    for (size_t i = 0; i < len; ++i)
+        if (((unsigned char)text[i] & 0xC0) != 0x80)
+            starts[k++] = i;
+    starts[cps] = len;
     size_t per = cps / (size_t)n, extra = cps % (size_t)n, cp = 0;
     for (long i = 0; i < n; ++i) {
         size_t take = per + ((size_t)i < extra);
-        size_t a = utf8_offset(text, cp), b = utf8_offset(text, cp + take);
-        json_array_append_new(out, json_stringn(text + a, b - a));
+        json_array_append_new(out, json_stringn(text + starts[cp], starts[cp + take] - starts[cp]));
         cp += take;
     }
+    free(starts);
     return out;
 }
 
 static char *default_text(long n)
 {
-    fk_buf_t b = {0};
+    fk_buf_t b = {0}; /* the text is ASCII: its length counts its code points */
     fk_buf_str(&b, DEFAULT_TEXT);
-    while ((long)utf8_len(b.p) < n) {
+    while ((long)b.len < n) {
         fk_buf_str(&b, " ");
         fk_buf_str(&b, DEFAULT_TEXT);
     }
@@ -666,13 +663,16 @@ static void build_script(fk_run_t *r)
     const json_t *p = r->params;
     const char *name = r->scenario;
     long deltas = fk_param_long(p, "deltas", 5);
+    if (deltas > FK_MAX_DELTAS)
+        deltas = FK_MAX_DELTAS;
     if (strcmp(name, "stream") == 0) {
         add_stream(r, p, deltas, NULL, 1);
     } else if (strcmp(name, "drip") == 0) {
         json_t *q = json_deep_copy(p);
         if (json_object_get(q, "gap_ms") == NULL)
             json_object_set_new(q, "gap_ms", json_string("20"));
-        add_stream(r, q, fk_param_long(p, "deltas", 200), NULL, 1);
+        long n = fk_param_long(p, "deltas", 200);
+        add_stream(r, q, n < FK_MAX_DELTAS ? n : FK_MAX_DELTAS, NULL, 1);
         json_decref(q);
     } else if (strcmp(name, "slow") == 0) {
         add_step(r, FK_S_WAIT, NULL, NULL, fk_scaled((double)fk_param_long(p, "first_delay_ms", 10000)));
@@ -706,6 +706,8 @@ static void build_script(fk_run_t *r)
         add_stream(r, p, deltas, "\n\n", 2);
     } else if (strcmp(name, "fail") == 0) {
         long after = fk_param_long(p, "after_deltas", 0);
+        if (after > FK_MAX_DELTAS)
+            after = FK_MAX_DELTAS;
         const char *given = fk_param(p, "text", NULL);
         char *text = given != NULL ? fk_strdup(given) : default_text(after);
         json_t *pieces = split_text(text, after > deltas ? after : deltas);
@@ -770,13 +772,14 @@ static void build_script(fk_run_t *r)
     } else if (strcmp(name, "reasoning") == 0) {
         long n = fk_param_long(p, "deltas", 3);
         double gap = fk_scaled((double)fk_param_long(p, "gap_ms", 50));
-        for (long i = 0; i < n && i < 10000; ++i) {
+        for (long i = 0; i < n && i < FK_MAX_DELTAS; ++i) {
             char *d = fk_asprintf("Thinking step %ld. ", i + 1);
             add_step(r, FK_S_WAIT, NULL, NULL, gap);
             add_step(r, FK_S_EMIT, "reasoning.delta", json_pack("{s:s}", "delta", d), 0);
             free(d);
         }
-        add_stream(r, p, fk_param_long(p, "message_deltas", 5), NULL, 1);
+        long m = fk_param_long(p, "message_deltas", 5);
+        add_stream(r, p, m < FK_MAX_DELTAS ? m : FK_MAX_DELTAS, NULL, 1);
     } else { /* hang */
         add_step(r, FK_S_HANG, NULL, NULL, 0);
     }
@@ -870,8 +873,13 @@ static void unlink_run(fk_run_t *r)
         }
 }
 
-void fk_runs_sweep(void)
+void fk_runs_sweep(int force)
 {
+    static double last; /* monotonic ms: at most one sweep a second */
+    double mono = fk_mono_ms();
+    if (!force && last != 0 && mono - last < 1000)
+        return;
+    last = mono;
     double now = fk_now();
     fk_run_t *r = runs;
     while (r != NULL) {
