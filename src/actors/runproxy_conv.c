@@ -388,10 +388,16 @@ static void on_admitted(void *data, const up_answer_t *a)
         fail_and_destroy(r, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
         return;
     }
+    if (a->status == 0) { /* connected, then no answer (a timeout, a reset) */
+        char *msg = hl_asprintf("Hermes API Server did not answer: %s", a->error != NULL ? a->error : "no response");
+        fail_and_destroy(r, "hermes_api_server_unavailable", msg);
+        free(msg);
+        return;
+    }
     if (a->status < 200 || a->status >= 300) {
         char *m = rp_upstream_message(a);
         char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-        const char *code = a->status == 404 || a->status == 503 || a->status == 0 ? "hermes_api_server_unavailable"
+        const char *code = a->status == 404 || a->status == 503 ? "hermes_api_server_unavailable"
                            : a->status == 429                                    ? "hermes_rate_limited"
                                                                                  : "hermes_response_invalid";
         fail_and_destroy(r, code, msg);
@@ -542,7 +548,7 @@ void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *decision)
     char *path = hl_asprintf("/v1/runs/%s/approval", esc);
     up_json(rp->up, &r->target, "POST", path, json_pack("{s:s}", "choice", decision), NULL, ignore_answer,
             hl_asprintf("approval for %s", r->upstream_id));
-    r->waiting_approval = false; /* the upstream goes on (or waits for the next prompt, which says so) */
+    /* still waiting (for the approval limit) until the upstream says approval.responded */
     free(path);
     free(esc);
 }

@@ -75,10 +75,40 @@ static void free_call(up_call_t *call)
     free(call);
 }
 
+/* Ends a call that will not complete (the client is closing): its callback runs with status 0 and `why`. */
+static void abandon(up_call_t *call, const char *why)
+{
+    up_answer_t a = {.error = why, .body = ""};
+    if (call->kind == CALL_JSON) {
+        up_done_fn done = call->done;
+        void *data = call->data;
+        free_call(call);
+        done(data, &a);
+    } else {
+        up_stream_cb_t cb = call->cb;
+        void *data = call->data;
+        free_call(call);
+        cb.on_end(data, &a);
+    }
+}
+
 void up_client_free(up_client_t *c)
 {
     if (c == NULL)
         return;
+    /* every call still in flight ends with its callback, so that its requester is answered; calls those callbacks start
+     * get the same, a few rounds at most, then go without one */
+    for (int round = 0; round < 4 && c->calls != NULL; ++round) {
+        up_call_t *list = c->calls;
+        c->calls = NULL;
+        while (list != NULL) {
+            up_call_t *call = list;
+            list = call->next;
+            call->next = c->calls; /* back on the client's list, so that free_call finds and unlinks it */
+            c->calls = call;
+            abandon(call, "HermesLink is stopping");
+        }
+    }
     while (c->calls != NULL)
         free_call(c->calls);
     curl_multi_cleanup(c->multi);

@@ -202,8 +202,8 @@ static int message_event(store_job_t *job, hl_db_t *db, const char *type, const 
     return seq < 0 ? -1 : 0;
 }
 
-/* message.updated for a piece of streamed text (stored compactly: see store_event_text). */
-static int text_update_event(store_job_t *job, hl_db_t *db, const run_row_t *r)
+/* message.updated for a piece of streamed text, or message.completed (stored compactly: see store_event_text). */
+static int text_event(store_job_t *job, hl_db_t *db, const run_row_t *r, const char *type)
 {
     json_t *m = message_json(db, r->assistant_id);
     if (m == NULL)
@@ -212,8 +212,7 @@ static int text_update_event(store_job_t *job, hl_db_t *db, const run_row_t *r)
     sqlite3_bind_text(st, 1, r->assistant_id, -1, SQLITE_STATIC);
     int64_t end = hl_db_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
-    int64_t seq = store_event_text(job, db, r->conversation_id, "message.updated", r->assistant_id, r->id,
-                                   json_pack("{s:o}", "message", m), end);
+    int64_t seq = store_event_text(job, db, r->conversation_id, type, r->assistant_id, r->id, json_pack("{s:o}", "message", m), end);
     return seq < 0 ? -1 : 0;
 }
 
@@ -746,7 +745,17 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         ret = tool_event(job, db, &r);
         break;
     case HL_RUN_EVENT_REASONING: {
-        sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET reasoning = ?2, updated_at = ?3 WHERE id = ?1");
+        /* the upstream sends the turn's answer as "reasoning" when the model gave none: nothing to add then */
+        sqlite3_stmt *st = hl_db_stmt(db, "SELECT length(?2) > 0 AND substr(text, -length(?2)) = ?2 FROM messages WHERE id = ?1");
+        sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, job->a.text != NULL ? job->a.text : "", -1, SQLITE_STATIC);
+        int same = hl_db_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+        sqlite3_reset(st);
+        if (same || job->a.text == NULL || job->a.text[0] == '\0') {
+            ret = 0;
+            break;
+        }
+        st = hl_db_stmt(db, "UPDATE messages SET reasoning = ?2, updated_at = ?3 WHERE id = ?1");
         sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, job->a.text != NULL ? job->a.text : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, job->now);
@@ -773,7 +782,7 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, job->a.delta != NULL ? job->a.delta : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, job->now);
-        ret = hl_db_exec(st) == 0 ? text_update_event(job, db, &r) : -1;
+        ret = hl_db_exec(st) == 0 ? text_event(job, db, &r, "message.updated") : -1;
         break;
     }
     case HL_RUN_EVENT_COMPLETED: {
@@ -791,7 +800,7 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         }
         ret = (json_is_object(usage) && add_usage(db, &r, usage) != 0) || finish_run(job, db, &r, "completed", NULL, NULL) != 0 ||
                       refresh_stats(db, r.conversation_id, job->now) != 0 ||
-                      message_event(job, db, "message.completed", r.assistant_id, r.id) != 0 ||
+                      text_event(job, db, &r, "message.completed") != 0 ||
                       run_event(job, db, "run.completed", r.id, NULL) != 0
                   ? -1
                   : 0;

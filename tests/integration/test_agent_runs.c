@@ -6,6 +6,8 @@
  * to stop), a dropped upstream connection, UTF-8 split into 1–7 byte writes, upstream 429, upstream down, a wrong key,
  * queued runs starting in order, and the same over HTTP/2.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -528,6 +530,61 @@ START_TEST(crash_mid_run_reconciled)
 }
 END_TEST
 
+static int64_t db_bytes(ctx_t *x)
+{
+    void *db = hltc_db_open(&x->env, 0);
+    int64_t pages = hltc_db_int(db, "PRAGMA page_count", NULL), size = hltc_db_int(db, "PRAGMA page_size", NULL);
+    sqlite3_close(db);
+    return pages * size;
+}
+
+/* A long answer streamed as 20,000 deltas: message.updated stays coalesced in time (at most about 20 a second, the last
+ * text always sent) and link.db grows by at most 3× the answer's bytes (issue 8). */
+START_TEST(long_answer_coalesced_and_compact)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv = hltc_create(D, HLT_H1, TOK, "long");
+    /* a first answer, so that the tables and the index exist before the measurement */
+    json_t *warm = hltc_send(D, HLT_H1, TOK, conv, "[[fake:stream;deltas=3]] warm up");
+    hltc_events_t *e0 = hltc_wait_runs_done(D, TOK, conv, 20000);
+    events_free(e0);
+    json_decref(warm);
+    int64_t before = db_bytes(x);
+    long t0 = hlt_now_ms();
+    json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:stream;deltas=2000;gap_ms=0]] a long one");
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 60000);
+    long took = hlt_now_ms() - t0;
+    int64_t after = db_bytes(x);
+    const char *run = hlt_str(json_object_get(sent, "run"), "id");
+    size_t updates = 0;
+    const char *last_text = NULL;
+    for (size_t i = 0; i < e->n; ++i)
+        if (strcmp(e->v[i].type, "message.updated") == 0 && hlt_str(e->v[i].json, "run_id") != NULL &&
+            strcmp(hlt_str(e->v[i].json, "run_id"), run) == 0) {
+            updates++;
+            last_text = text_of(json_object_get(json_object_get(e->v[i].json, "payload"), "message"));
+        }
+    json_t *m = assistant_of(x, conv, sent);
+    size_t text_bytes = strlen(text_of(m));
+    ck_assert_msg(strcmp(hlt_str(m, "status"), "completed") == 0, "the long run ended %s: %s", hlt_str(m, "status"),
+                  hltc_find(e, "run.failed", "run_id", run) >= 0 ? e->v[hltc_find(e, "run.failed", "run_id", run)].data : "");
+    ck_assert_uint_ge(text_bytes, 2000);
+    ck_assert_ptr_nonnull(last_text);
+    ck_assert_str_eq(last_text, text_of(m)); /* the last update carries the whole answer */
+    ck_assert_msg(updates <= (size_t)(took / 50) + 3, "%zu message.updated in %ld ms: not coalesced", updates, took);
+    double ratio = (double)(after - before) / (double)text_bytes;
+    fprintf(stderr, "long answer: %zu bytes of text, %zu updates in %ld ms, link.db +%lld bytes (%.2fx)\n", text_bytes, updates,
+            took, (long long)(after - before), ratio);
+    ck_assert_msg(ratio <= 3.0, "link.db grew by %.2fx the answer's bytes", ratio);
+    json_decref(m);
+    events_free(e);
+    json_decref(sent);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
 /* ---- direct runs: POST /api/v1/runs, the relay of /api/v1/runs/:id/events, cancel ---- */
 
 static char *post_run(ctx_t *x, hlt_proto_t p, const char *input)
@@ -700,6 +757,104 @@ START_TEST(models_verbatim_and_down)
 }
 END_TEST
 
+/* A stream that sends nothing ends the run (hermes_stream_stalled) and the upstream run is stopped; a run waiting on an
+ * approval is not stalled by its silence (stall limits shortened for the test: 1 s, 20 s while an approval waits). */
+START_TEST(stalled_stream_and_approval_wait)
+{
+    setenv("HERMESLINK_TEST_STALL_MS", "1000", 1);
+    setenv("HERMESLINK_TEST_APPROVAL_STALL_MS", "20000", 1);
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv;
+    json_t *sent;
+    long t0 = hlt_now_ms();
+    hltc_events_t *e = run_one(x, HLT_H1, "[[fake:hang]] wait forever", &conv, &sent);
+    ck_assert_str_eq(run_error_code(e), "hermes_stream_stalled");
+    ck_assert_int_lt(hlt_now_ms() - t0, 8000);
+    long deadline = hlt_now_ms() + 5000;
+    int stopped = 0;
+    while (!stopped && hlt_now_ms() < deadline) {
+        json_t *reqs = fake_requests(x);
+        size_t i;
+        json_t *q;
+        json_array_foreach(reqs, i, q) stopped |= strstr(hlt_str(q, "path"), "/stop") != NULL;
+        json_decref(reqs);
+        if (!stopped)
+            hlt_sleep_ms(20);
+    }
+    ck_assert_msg(stopped, "the stalled run was not stopped upstream");
+    events_free(e);
+    json_decref(sent);
+    free(conv);
+
+    /* silent for 2.5 s while the approval waits: still running; approved, it completes */
+    conv = hltc_create(D, HLT_H1, TOK, "approval wait");
+    sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:approval]] careful");
+    char *path = hl_asprintf("/api/v1/conversations/%s/events", conv);
+    hltc_sse_t s;
+    hltc_sse_open(&s, D, HLT_H1, TOK, path, NULL, NULL);
+    long a = -1;
+    deadline = hlt_now_ms() + 10000;
+    while (a < 0 && hlt_now_ms() < deadline) {
+        hltc_sse_pump(&s, 50);
+        a = hltc_find(&s.ev, "approval.requested", NULL, NULL);
+    }
+    ck_assert_msg(a >= 0, "no approval.requested");
+    char *id = hl_strdup(hlt_str(json_object_get(json_object_get(s.ev.v[a].json, "payload"), "approval"), "id"));
+    hltc_sse_pump(&s, 2500);
+    ck_assert_msg(hltc_find(&s.ev, "run.failed", NULL, NULL) < 0, "the run failed while its approval waited");
+    hltc_sse_close(&s);
+    char *pd = hl_asprintf("/api/v1/conversations/%s/approvals/%s/approve", conv, id);
+    json_decref(hltc_call(D, HLT_H1, TOK, "POST", pd, NULL, 200));
+    e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    ck_assert_msg(hltc_find(e, "run.completed", NULL, NULL) >= 0, "the approved run did not complete");
+    events_free(e);
+    free(pd);
+    free(id);
+    free(path);
+    json_decref(sent);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
+/* Two clients on one conversation run's relay at the same time, opened before the upstream sends anything: both get
+ * every frame, once, in order (the upstream saw one subscriber: HermesLink). */
+START_TEST(two_clients_on_one_relay)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *run = post_run(x, HLT_H1, "[[fake:slow;first_delay_ms=1500;deltas=4]] later");
+    char *path = hl_asprintf("/api/v1/runs/%s/events", run);
+    CURLM *multi = hlt_multi_new();
+    hltc_sse_t a, b;
+    hltc_sse_open(&a, D, HLT_H1, TOK, path, NULL, multi);
+    hltc_sse_open(&b, D, HLT_H2_TLS, TOK, path, NULL, multi);
+    long deadline = hlt_now_ms() + 15000;
+    while ((!a.done || !b.done) && hlt_now_ms() < deadline) {
+        hltc_sse_drive(multi, 50);
+        hltc_sse_update(&a);
+        hltc_sse_update(&b);
+    }
+    ck_assert_msg(a.done && b.done, "the relayed streams did not end");
+    hltc_sse_update(&a);
+    hltc_sse_update(&b);
+    ck_assert_uint_eq(a.ev.n, 6);
+    ck_assert_uint_eq(b.ev.n, 6);
+    for (size_t i = 0; i < 6; ++i) {
+        ck_assert_int_eq(a.ev.v[i].id, (int64_t)i + 1);
+        ck_assert_int_eq(b.ev.v[i].id, (int64_t)i + 1);
+        ck_assert_str_eq(a.ev.v[i].data, b.ev.v[i].data);
+    }
+    hltc_sse_close(&a);
+    hltc_sse_close(&b);
+    curl_multi_cleanup(multi);
+    free(path);
+    free(run);
+    stop(x);
+}
+END_TEST
+
 Suite *suite_agent_runs(void)
 {
     Suite *s = suite_create("agent_runs");
@@ -719,10 +874,13 @@ Suite *suite_agent_runs(void)
     tcase_add_test(tc, utf8_split_into_bytes);
     tcase_add_test(tc, queued_runs_in_order);
     tcase_add_test(tc, crash_mid_run_reconciled);
+    tcase_add_test(tc, long_answer_coalesced_and_compact);
     tcase_add_test(tc, direct_run_relay_h1);
     tcase_add_test(tc, direct_run_relay_h2);
     tcase_add_test(tc, direct_run_errors_and_cancel);
     tcase_add_test(tc, models_verbatim_and_down);
+    tcase_add_test(tc, stalled_stream_and_approval_wait);
+    tcase_add_test(tc, two_clients_on_one_relay);
     suite_add_tcase(s, tc);
     return s;
 }
