@@ -4,7 +4,7 @@
  *   proxy throughput --port P --token T --fake-port F --key K [--subs N] [--deltas D] [--rounds R]
  *   proxy latency    --port P --token T --fake-port F --key K [--deltas D] [--gap-ms G] [--first-delay-ms F]
  *   proxy conv       --port P --token T [--convs C] [--deltas D] [--gap-ms G] [--boot-interval-ms I] [--baseline-ms B]
- *   common: [--daemon-pid PID] [--fake-pid PID] [--deadline-s S]
+ *   common: [--daemon-pid PID] [--fake-pid PID] [--deadline-s S]; throughput also [--honour-retry]
  *
  * throughput: R rounds of (a) a run `[[fake:stream;deltas=D;gap_ms=0]]` POSTed to the fake (POST /v1/runs) and read
  *   directly from the fake by one subscriber (GET /v1/runs/<id>/events: the reference; the fake allows one subscriber
@@ -12,7 +12,9 @@
  *   GET /api/v1/runs/<id>/events (HTTP/1.1, one connection each), opened as soon as the 202 is in. Rate = frames / (last
  *   frame − first frame) per subscriber; aggregate = all frames / (last frame of any − first frame of any). A relay
  *   subscriber whose response ends before the run's terminal frame (HermesLink ends a stream that falls behind its ring
- *   with ": behind, reconnect with Last-Event-ID") reconnects at once with Last-Event-ID, as a phone would.
+ *   with ": behind, reconnect with Last-Event-ID") reconnects with Last-Event-ID: at once, or with --honour-retry after
+ *   the stream's `retry:` delay, as a browser EventSource does. Also reported: frames / (last frame − opening the
+ *   stream), which counts a wait before the first frame too.
  * latency: one run `[[fake:slow;first_delay_ms=F;deltas=D;gap_ms=G]]` on the fake read directly and an identical one
  *   through HermesLink, concurrently (the delay lets both subscribers attach before the first event); per event
  *   latency = CLOCK_REALTIME at receipt − the event's `timestamp` (the fake's wall clock, same machine).
@@ -63,6 +65,7 @@ static struct {
     int convs, boot_interval_ms, baseline_ms;
     int daemon_pid, fake_pid;
     double deadline_s;
+    bool honour_retry; /* a relay subscriber cut early waits the stream's retry: before reconnecting (as EventSource) */
 } opt = {.subs = 1,
          .deltas = 99998,
          .rounds = 1,
@@ -724,15 +727,22 @@ static void sconn_event(sconn_t *c, uint32_t evs)
 }
 
 /* Runs the loop until done() or the deadline; returns false on the deadline. */
+/* Called once per loop turn when set: does what is due, returns the ms until it next has something to do (-1: nothing). */
+static int (*loop_hook)(void);
+
 static bool run_loop(bool (*done)(void))
 {
     static struct epoll_event evs[512];
     while (!done()) {
+        int hook_ms = loop_hook != NULL ? loop_hook() : -1;
         uint64_t now = mono_ns();
         if (now > deadline_ns)
             return false;
         uint64_t left_ms = (deadline_ns - now) / 1000000 + 1;
-        int n = epoll_wait(epfd, evs, 512, left_ms < 100 ? (int)left_ms : 100);
+        int timeout = left_ms < 100 ? (int)left_ms : 100;
+        if (hook_ms >= 0 && hook_ms < timeout)
+            timeout = hook_ms;
+        int n = epoll_wait(epfd, evs, 512, timeout);
         if (n < 0 && errno != EINTR)
             die("epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; ++i)
@@ -765,6 +775,7 @@ typedef struct {
     const char *event, *data;
     size_t event_len, data_len;
     bool comment, retry;
+    long retry_ms;
 } block_t;
 
 static void parse_block(const char *p, size_t n, block_t *b)
@@ -788,6 +799,7 @@ static void parse_block(const char *p, size_t n, block_t *b)
             b->data_len = (size_t)(le - b->data);
         } else if (len >= 6 && memcmp(p, "retry:", 6) == 0) {
             b->retry = true;
+            b->retry_ms = strtol(p + 6, NULL, 10);
         }
         p = le + 1;
     }
@@ -834,11 +846,13 @@ typedef struct {
     sconn_t *c;
     int64_t last_id, final_id;
     uint64_t received, dups, missing, comments, behind, no_id;
-    uint64_t t_first, t_last;
-    int64_t ts_first_us, ts_last_us; /* the fake's timestamps of the first and last frame */
+    uint64_t t_open, t_first, t_last; /* first connection opened, first and last frame received */
+    int64_t ts_first_us, ts_last_us;  /* the fake's timestamps of the first and last frame */
     bool done, failed, completed;
     int reconnects;
     int64_t first_cut_at;       /* frames received when the stream was first ended early (-1: never) */
+    long retry_ms;              /* the stream's retry: */
+    uint64_t reconnect_at;      /* honour_retry: when to reconnect (0: not waiting) */
     uint64_t t_cut, cut_gap_ns; /* when it last ended early; the time from such ends to the next frame, summed */
     int64_t *lat;               /* latency mode: µs per frame */
     size_t nlat;
@@ -855,6 +869,8 @@ static void sub_end(sconn_t *c, const char *why);
 static void sub_open(sub_t *s, int64_t after)
 {
     char path[300], extra[64];
+    if (s->t_open == 0)
+        s->t_open = mono_ns();
     if (s->kind == DIRECT) {
         snprintf(path, sizeof(path), "/v1/runs/%s/events", s->run_id);
         s->c = sconn_open(opt.fake_port, path, opt.key, NULL, s, sub_block, sub_end);
@@ -876,6 +892,8 @@ static void sub_block(sconn_t *c, const char *p, size_t n)
             ++s->behind;
         return;
     }
+    if (b.retry)
+        s->retry_ms = b.retry_ms;
     if (b.data == NULL)
         return; /* retry: */
     if (s->done) {
@@ -933,12 +951,33 @@ static void sub_end(sconn_t *c, const char *why)
         if (s->first_cut_at < 0)
             s->first_cut_at = (int64_t)s->received;
         s->t_cut = mono_ns();
-        sub_open(s, s->last_id);
+        if (opt.honour_retry && s->retry_ms > 0)
+            s->reconnect_at = s->t_cut + (uint64_t)s->retry_ms * 1000000u; /* sub_reconnect_due opens it */
+        else
+            sub_open(s, s->last_id);
         return;
     }
     s->failed = true;
     fail("subscriber %d (%s, run %s): %s after %" PRIu64 " frames", s->index, s->kind == DIRECT ? "direct" : "relay", s->run_id,
          why, s->received);
+}
+
+/* loop_hook: reconnects the subscribers whose retry: delay is over */
+static int sub_reconnect_due(void)
+{
+    uint64_t now = mono_ns(), next = 0;
+    for (int i = 0; i < nsubs; ++i) {
+        sub_t *s = &subs[i];
+        if (s->reconnect_at == 0)
+            continue;
+        if (s->reconnect_at <= now) {
+            s->reconnect_at = 0;
+            sub_open(s, s->last_id);
+        } else if (next == 0 || s->reconnect_at < next) {
+            next = s->reconnect_at;
+        }
+    }
+    return next == 0 ? -1 : (int)((next - now) / 1000000 + 1);
 }
 
 static bool subs_done(void)
@@ -1026,21 +1065,16 @@ static int subs_check(const char *label)
 
 static void throughput(void)
 {
+    loop_hook = sub_reconnect_due;
     expected_frames = opt.deltas + 2;
-    /* text= of exactly D words, one per delta: the fake splits such a text at word starts in linear time, while its
-     * default text is split in O(D^2) (about 6 s of the fake's CPU per run for D = 99,998, before it answers the POST) */
-    size_t tl = 64 + 2 * (size_t)opt.deltas;
-    char *scenario = xmalloc(tl);
-    int sl = snprintf(scenario, tl, "stream;deltas=%d;gap_ms=0;text=a", opt.deltas);
-    for (int i = 1; i < opt.deltas; ++i) {
-        scenario[sl++] = ' ';
-        scenario[sl++] = 'a';
-    }
-    scenario[sl] = '\0';
-    printf("scenario=stream;deltas=%d;gap_ms=0;text=<%d words: a a a …>\nsubs=%d\nrounds=%d\nexpected_frames=%d\n", opt.deltas,
-           opt.deltas, opt.subs, opt.rounds, expected_frames);
+    char scenario[128];
+    snprintf(scenario, sizeof(scenario), "stream;deltas=%d;gap_ms=0", opt.deltas);
+    printf("scenario=%s\nsubs=%d\nrounds=%d\nexpected_frames=%d\nhonour_retry=%d\n", scenario, opt.subs, opt.rounds,
+           expected_frames, opt.honour_retry);
     double *direct_eps = xcalloc((size_t)opt.rounds, sizeof(double)), *relay_eps = xcalloc((size_t)opt.rounds, sizeof(double));
     double *relay_agg = xcalloc((size_t)opt.rounds, sizeof(double)), *ratios = xcalloc((size_t)opt.rounds, sizeof(double));
+    double *direct_open_eps = xcalloc((size_t)opt.rounds, sizeof(double)),
+           *relay_open_eps = xcalloc((size_t)opt.rounds, sizeof(double));
     for (int r = 1; r <= opt.rounds; ++r) {
         char px[64];
         /* (a) the reference: one subscriber straight at the fake */
@@ -1065,6 +1099,9 @@ static void throughput(void)
         double prod = (double)(s->ts_last_us - s->ts_first_us) / 1e6;
         printf("%s_fake_production_s=%.3f\n%s_fake_production_events_per_s=%.0f\n", px, prod, px,
                prod > 0 ? (double)s->received / prod : 0);
+        double from_open = (double)(s->t_last - s->t_open) / 1e9;
+        direct_open_eps[r - 1] = from_open > 0 ? (double)s->received / from_open : 0;
+        printf("%s_open_to_last_events_per_s=%.0f\n", px, direct_open_eps[r - 1]);
         cpu_print(px, a, b);
         fprintf(stderr, "proxy: round %d direct: %" PRIu64 " frames in %.3f s = %.0f events/s (the fake produced them in %.3f s)\n",
                 r, s->received, span, direct_eps[r - 1], prod);
@@ -1088,7 +1125,7 @@ static void throughput(void)
         uint64_t first = UINT64_MAX, last = 0, total = 0, behind = 0, gap_ns = 0;
         int reconnects = 0, reconnects_max = 0;
         int64_t first_cut_min = -1;
-        double *rates = xcalloc((size_t)nsubs, sizeof(double));
+        double *rates = xcalloc((size_t)nsubs, sizeof(double)), *open_rates = xcalloc((size_t)nsubs, sizeof(double));
         int64_t *done_us = xcalloc((size_t)nsubs, sizeof(int64_t));
         for (int i = 0; i < nsubs; ++i) {
             s = &subs[i];
@@ -1103,8 +1140,9 @@ static void throughput(void)
                 first_cut_min = s->first_cut_at;
             gap_ns += s->cut_gap_ns;
             behind += s->behind;
-            double sp = (double)(s->t_last - s->t_first) / 1e9;
+            double sp = (double)(s->t_last - s->t_first) / 1e9, so = (double)(s->t_last - s->t_open) / 1e9;
             rates[i] = sp > 0 ? (double)s->received / sp : 0;
+            open_rates[i] = so > 0 ? (double)s->received / so : 0;
             done_us[i] = s->done ? (int64_t)(s->t_last - t_202) / 1000 : 0;
         }
         span = last > first ? (double)(last - first) / 1e9 : 0;
@@ -1113,7 +1151,12 @@ static void throughput(void)
         double rate_min = rates[0];
         for (int i = 1; i < nsubs; ++i)
             rate_min = rates[i] < rate_min ? rates[i] : rate_min;
-        double rate_med = median(rates, (size_t)nsubs);
+        double rate_med = median(rates, (size_t)nsubs), open_min = open_rates[0];
+        for (int i = 1; i < nsubs; ++i)
+            open_min = open_rates[i] < open_min ? open_rates[i] : open_min;
+        relay_open_eps[r - 1] = median(open_rates, (size_t)nsubs);
+        printf("relay_r%d_sub_open_to_last_events_per_s_median=%.0f\nrelay_r%d_sub_open_to_last_events_per_s_min=%.0f\n", r,
+               relay_open_eps[r - 1], r, open_min);
         relay_eps[r - 1] = rate_med;
         ratios[r - 1] = direct_eps[r - 1] > 0 ? rate_med / direct_eps[r - 1] : 0;
         printf("%s_run=%s\n%s_deliveries=%" PRIu64 "\n%s_bad_subs=%d\n%s_first_to_last_s=%.3f\n%s_deliveries_per_s=%.0f\n"
@@ -1132,6 +1175,7 @@ static void throughput(void)
                 "events/s), %d reconnects, %d bad\n",
                 r, nsubs, total, span, relay_agg[r - 1], rate_med, rate_min, reconnects, bad);
         free(rates);
+        free(open_rates);
         free(done_us);
         free(run_id);
         close_all_conns();
@@ -1140,7 +1184,11 @@ static void throughput(void)
     printf("direct_events_per_s=%.0f\nrelay_sub_events_per_s=%.0f\nrelay_deliveries_per_s=%.0f\nrelay_over_direct=%.3f\n",
            median(direct_eps, (size_t)opt.rounds), median(relay_eps, (size_t)opt.rounds), median(relay_agg, (size_t)opt.rounds),
            median(ratios, (size_t)opt.rounds));
-    free(scenario);
+    printf("direct_open_to_last_events_per_s=%.0f\nrelay_sub_open_to_last_events_per_s=%.0f\n",
+           median(direct_open_eps, (size_t)opt.rounds), median(relay_open_eps, (size_t)opt.rounds));
+    free(direct_open_eps);
+    free(relay_open_eps);
+
     free(direct_eps);
     free(relay_eps);
     free(relay_agg);
@@ -1428,7 +1476,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: proxy throughput|latency|conv --port P --token T [--fake-port F --key K] [--subs N] [--deltas D]\n"
                     "             [--rounds R] [--gap-ms G] [--first-delay-ms F] [--convs C] [--boot-interval-ms I]\n"
-                    "             [--baseline-ms B] [--daemon-pid PID] [--fake-pid PID] [--deadline-s S]\n");
+                    "             [--baseline-ms B] [--honour-retry] [--daemon-pid PID] [--fake-pid PID]\n"
+                    "             [--deadline-s S]\n");
     exit(2);
 }
 
@@ -1437,11 +1486,23 @@ int main(int argc, char **argv)
     if (argc < 2)
         usage();
     opt.mode = argv[1];
-    static const struct option longs[] = {
-        {"port", 1, 0, 'p'},           {"token", 1, 0, 't'},    {"fake-port", 1, 0, 'f'},        {"key", 1, 0, 'k'},
-        {"subs", 1, 0, 's'},           {"deltas", 1, 0, 'd'},   {"rounds", 1, 0, 'r'},           {"gap-ms", 1, 0, 'g'},
-        {"first-delay-ms", 1, 0, 'F'}, {"convs", 1, 0, 'c'},    {"boot-interval-ms", 1, 0, 'i'}, {"baseline-ms", 1, 0, 'b'},
-        {"daemon-pid", 1, 0, 'D'},     {"fake-pid", 1, 0, 'P'}, {"deadline-s", 1, 0, 'T'},       {0, 0, 0, 0}};
+    static const struct option longs[] = {{"port", 1, 0, 'p'},
+                                          {"token", 1, 0, 't'},
+                                          {"fake-port", 1, 0, 'f'},
+                                          {"key", 1, 0, 'k'},
+                                          {"subs", 1, 0, 's'},
+                                          {"deltas", 1, 0, 'd'},
+                                          {"rounds", 1, 0, 'r'},
+                                          {"gap-ms", 1, 0, 'g'},
+                                          {"first-delay-ms", 1, 0, 'F'},
+                                          {"convs", 1, 0, 'c'},
+                                          {"boot-interval-ms", 1, 0, 'i'},
+                                          {"baseline-ms", 1, 0, 'b'},
+                                          {"honour-retry", 0, 0, 'R'},
+                                          {"daemon-pid", 1, 0, 'D'},
+                                          {"fake-pid", 1, 0, 'P'},
+                                          {"deadline-s", 1, 0, 'T'},
+                                          {0, 0, 0, 0}};
     int ch;
     optind = 2;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -1490,6 +1551,9 @@ int main(int argc, char **argv)
             break;
         case 'T':
             opt.deadline_s = atof(optarg);
+            break;
+        case 'R':
+            opt.honour_retry = true;
             break;
         default:
             usage();

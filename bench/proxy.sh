@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # bench/proxy: the run proxy — agent runs relayed from a Hermes API server (issue 8).
 #
-#   bench/proxy.sh [--no-build] [throughput-1] [throughput-100] [latency-1000] [conv-100]   (default: all four)
+#   bench/proxy.sh [--no-build] [throughput-1] [throughput-1-retry] [throughput-100] [latency-1000] [conv-100]
+#                                                                                            (default: all five)
 #
 # Builds the optimised daemon (`make build`; --no-build uses the existing build/hermeslink, or $BENCH_BIN), an optimised
 # copy of the fake upstream (tests/fake_upstream as committed at HEAD, `cc -O2`, jansson; PROXY_FAKE_WORKTREE=1 builds
-# the working tree's instead) and the client bench/proxy.c (plain `cc`, libc only). Each scenario gets its own fake
+# the working tree's instead; in that copy its script cap FK_MAX_DELTAS goes from 10,000 to 100,000) and the client
+# bench/proxy.c (plain `cc`, libc only). Each scenario gets its own fake
 # (`fake-hermes --port 0 --key K --max-runs 200`) and its own freshly started daemon (random loopback ports, temporary
 # HERMESLINK_HOME and HERMES_HOME whose .env points at the fake: API_SERVER_HOST/PORT/KEY), a paired device, and both
 # are stopped by their PIDs afterwards.
@@ -15,6 +17,8 @@
 #                   reference), then the same run shape POSTed to HermesLink (POST /api/v1/runs) and read by one
 #                   subscriber of GET /api/v1/runs/:id/events. Events/s = frames / (last frame − first frame).
 #                                                                       target: >= 50,000 events/s to one subscriber
+#   throughput-1-retry  1 round as throughput-1, but a relay subscriber whose stream is ended early (see below) waits
+#                   the stream's `retry:` (3,000 ms from HermesLink) before it reconnects, as a browser EventSource does
 #   throughput-100  1 round, 100 subscribers (HTTP/1.1, one connection each) on the one relay: deliveries/s in all,
 #                   per-subscriber rate and completion time; the direct reference as above
 #   latency-1000    `[[fake:slow;first_delay_ms=1000;deltas=10000;gap_ms=1]]` twice at once: one run read directly at
@@ -32,7 +36,8 @@
 #
 # Every relay subscriber must get frame ids 1..100,000 (10,002 for latency) exactly once and in order, ending with
 # run.completed; a subscriber whose stream ends early (HermesLink ends a stream that falls more than its ring behind,
-# ": behind, reconnect with Last-Event-ID") reconnects with Last-Event-ID, as a phone would: counted as reconnects.
+# ": behind, reconnect with Last-Event-ID") reconnects with Last-Event-ID at once (throughput-1-retry: after retry:):
+# counted as reconnects, with the frames received before the first such end and the time from the ends to the next frame.
 #
 # Output: a summary on stdout, also in bench/out/proxy-<stamp>/summary.txt, with each client's key=value output, the
 # daemon and fake logs next to it. Exit status 1 when a frame went missing or arrived twice, a stream or run failed, or a
@@ -58,14 +63,14 @@ for arg in "$@"; do
         awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
         exit 0
         ;;
-    throughput-1 | throughput-100 | latency-1000 | conv-100) scenarios+=("$arg") ;;
+    throughput-1 | throughput-1-retry | throughput-100 | latency-1000 | conv-100) scenarios+=("$arg") ;;
     *)
         echo "proxy.sh: unknown argument: $arg" >&2
         exit 2
         ;;
     esac
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(throughput-1 throughput-100 latency-1000 conv-100)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(throughput-1 throughput-1-retry throughput-100 latency-1000 conv-100)
 
 BENCH_NAME=proxy
 # shellcheck source=bench/lib.sh
@@ -78,14 +83,19 @@ bench_setup # OUT (bench/out/proxy-<stamp>), TMP, and the EXIT trap that stops w
 CLIENT="$OUT/proxy"
 "$CC" -O2 -std=c17 -D_GNU_SOURCE -pthread -Wall -Wextra -o "$CLIENT" "$ROOT/bench/proxy.c"
 FAKE="$OUT/fake-hermes"
+fake_src="$TMP/fake-src/tests/fake_upstream"
+mkdir -p "$fake_src"
 if [ -n "${PROXY_FAKE_WORKTREE:-}" ]; then
-    fake_src="$ROOT/tests/fake_upstream"
+    cp "$ROOT"/tests/fake_upstream/*.[ch] "$fake_src/"
     fake_from="the working tree's tests/fake_upstream"
 else
-    mkdir -p "$TMP/fake-src"
     git -C "$ROOT" archive HEAD tests/fake_upstream | tar -x -C "$TMP/fake-src"
-    fake_src="$TMP/fake-src/tests/fake_upstream"
     fake_from="tests/fake_upstream at $(git -C "$ROOT" rev-parse --short HEAD)"
+fi
+# The fake cuts scripts at FK_MAX_DELTAS (10,000) deltas since 9159b40; our copy (never the source) allows 100,000.
+if grep -q '^#define FK_MAX_DELTAS [0-9]' "$fake_src/scenario.c"; then
+    sed -i 's/^#define FK_MAX_DELTAS [0-9][0-9]*/#define FK_MAX_DELTAS 100000/' "$fake_src/scenario.c"
+    fake_from="$fake_from, FK_MAX_DELTAS raised to 100,000 in the bench's copy"
 fi
 "$CC" -O2 -std=c17 -D_GNU_SOURCE -o "$FAKE" "$fake_src"/*.c -ljansson -lm
 
@@ -192,6 +202,7 @@ run() {
 for s in "${scenarios[@]}"; do
     case "$s" in
     throughput-1) run throughput-1 throughput --subs 1 --rounds 3 --deltas 99998 --deadline-s 60 ;;
+    throughput-1-retry) run throughput-1-retry throughput --subs 1 --rounds 1 --deltas 99998 --honour-retry --deadline-s 60 ;;
     throughput-100) run throughput-100 throughput --subs 100 --rounds 1 --deltas 99998 --deadline-s 90 ;;
     latency-1000) run latency-1000 latency --deltas 10000 --gap-ms 1 --first-delay-ms 1000 --deadline-s 40 ;;
     conv-100) run conv-100 conv --convs 100 --deltas 200 --gap-ms 20 --boot-interval-ms 5 --baseline-ms 3000 --deadline-s 60 ;;
@@ -218,12 +229,13 @@ for s in "${scenarios[@]}"; do
         n=$(val "$f" subs)
         rounds=$(val "$f" rounds)
         summary "$s: $(val "$f" expected_frames) events per run (scenario $(val "$f" scenario)), $n relay subscriber(s), $rounds round(s)"
-        summary "  round  direct ev/s  fake made it in  relay: deliveries/s  per-sub median  per-sub min  reconnects (max/sub, 1st cut at frame)  done p50/max after 202 (ms)  bad  CPU s relay phase d/f/c/o"
+        summary "  events/s per subscriber: first -> last frame (from opening the stream -> last frame); relay: median (min) over subscribers"
+        summary "  round  fake made it in  direct ev/s           relay ev/s per subscriber        relay deliveries/s  reconnects (max/sub, 1st cut at frame)  done p50/max after 202 (ms)  bad  CPU s relay phase d/f/c/o"
         for r in $(seq "$rounds"); do
-            summary "$(printf '  %5s  %11s  %13ss  %19s  %14s  %11s  %38s  %27s  %3s  %s' "$r" \
-                "$(num "$(val "$f" "direct_r${r}_events_per_s")")" "$(val "$f" "direct_r${r}_fake_production_s")" \
-                "$(num "$(val "$f" "relay_r${r}_deliveries_per_s")")" "$(num "$(val "$f" "relay_r${r}_sub_events_per_s_median")")" \
-                "$(num "$(val "$f" "relay_r${r}_sub_events_per_s_min")")" \
+            summary "$(printf '  %5s  %14ss  %-20s  %-31s  %18s  %38s  %27s  %3s  %s' "$r" "$(val "$f" "direct_r${r}_fake_production_s")" \
+                "$(num "$(val "$f" "direct_r${r}_events_per_s")") ($(num "$(val "$f" "direct_r${r}_open_to_last_events_per_s")"))" \
+                "$(num "$(val "$f" "relay_r${r}_sub_events_per_s_median")") ($(num "$(val "$f" "relay_r${r}_sub_open_to_last_events_per_s_median")")) min $(num "$(val "$f" "relay_r${r}_sub_events_per_s_min")")" \
+                "$(num "$(val "$f" "relay_r${r}_deliveries_per_s")")" \
                 "$(val "$f" "relay_r${r}_reconnects") ($(val "$f" "relay_r${r}_reconnects_max"), $(val "$f" "relay_r${r}_first_cut_after_frames"))" \
                 "$(val "$f" "relay_r${r}_sub_done_after_202_p50_ms")/$(val "$f" "relay_r${r}_sub_done_after_202_max_ms")" \
                 "$(awk -v a="$(val "$f" "relay_r${r}_bad_subs")" -v b="$(val "$f" "direct_r${r}_bad")" 'BEGIN { print a + b }')" \
@@ -237,9 +249,13 @@ for s in "${scenarios[@]}"; do
         done
         d=$(val "$f" direct_events_per_s)
         e=$(val "$f" relay_sub_events_per_s)
-        summary "  median: direct $(num "$d") events/s, relay $(num "$e") events/s per subscriber ($(val "$f" relay_over_direct) of direct), $(num "$(val "$f" relay_deliveries_per_s)") deliveries/s in all"
+        summary "  median: direct $(num "$d") events/s, relay $(num "$e") events/s per subscriber ($(val "$f" relay_over_direct) of direct), $(num "$(val "$f" relay_deliveries_per_s)") deliveries/s in all; from opening the stream: direct $(num "$(val "$f" direct_open_to_last_events_per_s)"), relay $(num "$(val "$f" relay_sub_open_to_last_events_per_s)") events/s"
+        if [ "$(val "$f" honour_retry)" = 1 ]; then
+            summary "  (subscribers cut early waited the stream's retry: before reconnecting, as an EventSource does)"
+        fi
         if [ "$n" = 1 ]; then
-            summary "  target: >= $(num $TARGET_EPS) events/s to one subscriber: $(num "$e") -> $(verdict "$e" '>=' "$TARGET_EPS")"
+            o=$(val "$f" relay_sub_open_to_last_events_per_s)
+            summary "  target: >= $(num $TARGET_EPS) events/s to one subscriber: first -> last frame $(num "$e") -> $(verdict "$e" '>=' "$TARGET_EPS"); from opening the stream $(num "$o") -> $(verdict "$o" '>=' "$TARGET_EPS")"
         fi
         ;;
     latency-1000)
