@@ -279,6 +279,7 @@ for s in "${scenarios[@]}"; do
         done
         summary "  runs completed $(val "$f" runs_completed)/$(val "$f" convs) in $(val "$f" during_s) s; messages posted within $(val "$f" posts_span_ms) ms (POST p50 $(val "$f" message_post_p50_ms) / p99 $(val "$f" message_post_p99_ms) ms); run duration p50 $(val "$f" run_duration_p50_ms) / max $(val "$f" run_duration_max_ms) ms; $(num "$(val "$f" message_updated_events)") message.updated events"
         b=$(val "$f" boot_during_p99_ms)
+        summary "  p99 during / before = $(awk -v a="$b" -v b="$(val "$f" boot_before_p99_ms)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'), p50 during / before = $(awk -v a="$(val "$f" boot_during_p50_ms)" -v b="$(val "$f" boot_before_p50_ms)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
         summary "  target: bootstrap p99 < $TARGET_BOOT_P99_MS ms with 100 conversation runs streaming: $b ms -> $(verdict "$b" '<' "$TARGET_BOOT_P99_MS")"
         ;;
     esac
