@@ -272,6 +272,11 @@ void fk_respond(fk_conn_t *c, int status, const char *ctype, const char *body, s
 
 void fk_respond_json(fk_conn_t *c, int status, json_t *j, const char *extra)
 {
+    if (j == NULL) { /* json_pack refused a value (not expected: strings are checked before) */
+        fk_log("a JSON answer could not be built (status %d)", status);
+        fk_respond_plain_status(c, 500, NULL);
+        return;
+    }
     char *s = fk_json_dump(j);
     json_decref(j);
     fk_respond(c, status, "application/json; charset=utf-8", s, strlen(s), extra);
@@ -280,8 +285,13 @@ void fk_respond_json(fk_conn_t *c, int status, json_t *j, const char *extra)
 
 void fk_respond_error(fk_conn_t *c, int status, const char *message, const char *code)
 {
-    json_t *e = json_pack("{s:s,s:s,s:n,s:o}", "message", message, "type", status >= 500 ? "server_error" : "invalid_request_error",
+    char *safe = fk_strdup(message); /* messages may quote the request (an id, a scenario): keep them valid UTF-8 */
+    for (size_t i = 0; !fk_utf8_valid(safe, strlen(safe)) && safe[i] != '\0'; ++i)
+        if ((unsigned char)safe[i] >= 0x80)
+            safe[i] = '?';
+    json_t *e = json_pack("{s:s,s:s,s:n,s:o}", "message", safe, "type", status >= 500 ? "server_error" : "invalid_request_error",
                           "param", "code", code != NULL ? json_string(code) : json_null());
+    free(safe);
     fk_respond_json(c, status, json_pack("{s:o}", "error", e), NULL);
 }
 

@@ -561,7 +561,7 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
-#define FK_MAX_DELTAS 10000 /* longer scripts are cut: the engine builds them at admission */
+#define FK_MAX_DELTAS 100000 /* longer scripts are cut: the engine builds them at admission (bench/proxy streams 100,000) */
 
 static const char DEFAULT_TEXT[] = "Hello from the fake LLM.";
 

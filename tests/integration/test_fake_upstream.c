@@ -1488,6 +1488,13 @@ START_TEST(test_bad_input)
     ck_assert_msg(strncmp(r, "HTTP/1.1 431 ", 13) == 0, "%.300s", r);
     free(r);
     free(huge);
+    /* bytes that are not UTF-8 in a path or a scenario never break a JSON answer */
+    assert_openai_error(call(&x, "GET", "/v1/runs/%FF%C3", NULL, 404), "run_not_found", "Run not found: ??");
+    static const char BADSCEN[] = "POST /v1/runs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " KEY
+                                  "\r\nX-Fake-Scenario: \xff\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"input\":\"x\"}";
+    r = raw_exchange(x.f.port, BADSCEN, sizeof(BADSCEN) - 1, 3000);
+    ck_assert_msg(strncmp(r, "HTTP/1.1 400 ", 13) == 0 && strstr(r, "invalid_fake_scenario") != NULL, "%.300s", r);
+    free(r);
     /* keep-alive and pipelining: two answers on one connection, a body split across writes */
     static const char TWO[] = "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
     r = raw_exchange(x.f.port, TWO, sizeof(TWO) - 1, 500);
