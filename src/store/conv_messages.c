@@ -9,6 +9,8 @@
 
 #define TITLE_UTF16_UNITS 60
 
+static json_t *message_json(hl_db_t *db, const char *id);
+
 /* ---- JSON of rows ---- */
 
 static json_t *attachments_json(hl_db_t *db, const char *message_id)
@@ -100,6 +102,11 @@ static json_t *message_from_row(hl_db_t *db, sqlite3_stmt *st)
     json_object_set_new(m, "parts", json_pack("[{s:s, s:s}]", "type", "text", "text", (const char *)sqlite3_column_text(st, 7)));
     json_object_set_new(m, "attachments", attachments_json(db, id));
     return m;
+}
+
+json_t *store_message_json(hl_db_t *db, const char *id)
+{
+    return message_json(db, id);
 }
 
 static json_t *message_json(hl_db_t *db, const char *id)
@@ -804,11 +811,11 @@ int op_run_event(store_job_t *job, hl_db_t *db)
                       run_event(job, db, "run.completed", r.id, NULL) != 0
                   ? -1
                   : 0;
-        /* the finished reply goes into the search index */
+        /* the finished reply goes into the search index, once (a run completes once: events of an ended run are ignored
+         * above); the index reads its text from messages, so an entry is never replaced */
         if (ret == 0) {
             sqlite3_stmt *st =
-                hl_db_stmt(db, "INSERT OR REPLACE INTO message_index(rowid, text) SELECT rowid, text FROM messages WHERE "
-                               "id = ?1 AND text != ''");
+                hl_db_stmt(db, "INSERT INTO message_index(rowid, text) SELECT rowid, text FROM messages WHERE id = ?1 AND text != ''");
             sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
             ret = hl_db_exec(st);
         }

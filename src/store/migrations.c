@@ -193,6 +193,13 @@ const char *const hl_migrations[] = {
     "ALTER TABLE runs ADD COLUMN hermes_session_id TEXT;"
     /* a streaming text update is stored without the text: the message's text up to text_end bytes rebuilds it */
     "ALTER TABLE events ADD COLUMN text_end INTEGER;"
+    /* the message search index reads the text from messages (external content) instead of keeping a second copy: an
+     * answer's text is stored once; the messages indexed before stay indexed */
+    "CREATE TEMP TABLE indexed_messages AS SELECT rowid AS id FROM message_index;"
+    "DROP TABLE message_index;"
+    "CREATE VIRTUAL TABLE message_index USING fts5(text, content = 'messages', content_rowid = 'rowid', tokenize = 'trigram');"
+    "INSERT INTO message_index(rowid, text) SELECT rowid, text FROM messages WHERE rowid IN (SELECT id FROM indexed_messages);"
+    "DROP TABLE temp.indexed_messages;"
     /* runs started through POST /api/v1/runs (no conversation): how they ended and what they used, for statistics */
     "CREATE TABLE direct_runs ("
     "  upstream_run_id TEXT PRIMARY KEY NOT NULL,"

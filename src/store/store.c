@@ -98,14 +98,24 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
     return store_event_text(job, db, conversation_id, type, message_id, run_id, payload, -1);
 }
 
-/* The stored form of a streaming text update: the event without the message's text, which replay takes back from the
- * message's final text (a prefix of text_end bytes: text only ever grows by appends while a run streams). */
-static char *compact_text_update(json_t *ev)
+/* The stored form of a text event. message.updated (one per coalesced piece of a streaming answer) keeps only a stub —
+ * the message and run ids and how many agent events the message had — and replay rebuilds the message from its row
+ * (status streaming, the first text_end bytes of its text); message.completed keeps the event without the text. */
+static char *compact_text_event(json_t *ev, const char *type)
 {
-    json_t *copy = json_deep_copy(ev);
-    json_t *part = json_array_get(json_object_get(json_object_get(json_object_get(copy, "payload"), "message"), "parts"), 0);
-    if (json_is_object(part))
-        json_object_set_new(part, "text", json_string(""));
+    json_t *msg = json_object_get(json_object_get(ev, "payload"), "message");
+    json_t *copy;
+    if (strcmp(type, "message.updated") == 0) {
+        copy = json_pack("{s:s?, s:s?, s:I}", "m", json_string_value(json_object_get(ev, "message_id")), "r",
+                         json_string_value(json_object_get(ev, "run_id")), "a",
+                         (json_int_t)json_array_size(json_object_get(msg, "agent_events")));
+    } else {
+        copy = json_deep_copy(ev);
+        json_t *part =
+            json_array_get(json_object_get(json_object_get(json_object_get(copy, "payload"), "message"), "parts"), 0);
+        if (json_is_object(part))
+            json_object_set_new(part, "text", json_string(""));
+    }
     char *text = json_dumps(copy, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(copy);
     if (text == NULL)
@@ -144,7 +154,7 @@ int64_t store_event_text(store_job_t *job, hl_db_t *db, const char *conversation
     json_object_set_new(ev, "created_at", hl_json_iso(job->now));
     json_object_set_new(ev, "event_id", json_integer(event_id));
     char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    char *stored = text_end >= 0 ? compact_text_update(ev) : NULL;
+    char *stored = text_end >= 0 ? compact_text_event(ev, type) : NULL;
     json_decref(ev);
     if (text == NULL)
         hl_fatal("json_dumps failed");
@@ -423,15 +433,56 @@ typedef struct st_page_job_t {
     size_t n, cap;
 } page_job_t;
 
-/* A compact text update (text_end set) with its message's text put back: the first text_end bytes of the text now. */
-static char *expand_text_update(hl_db_t *db, const char *json, int64_t text_end)
+/* A compact text event (text_end set) made whole again: the message's text now, cut to text_end bytes. */
+static char *expand_text_event(hl_db_t *db, sqlite3_stmt *row, int64_t text_end)
 {
     json_error_t err;
-    json_t *ev = json_loads(json, 0, &err);
-    json_t *msg = json_object_get(json_object_get(ev, "payload"), "message");
+    json_t *stored = json_loads((const char *)sqlite3_column_text(row, 5), 0, &err);
+    json_t *ev = NULL, *msg = NULL;
+    const char *mid = json_string_value(json_object_get(stored, "m"));
+    if (mid != NULL) {
+        /* a message.updated stub: the message as it was while it streamed */
+        msg = store_message_json(db, mid);
+        if (msg != NULL) {
+            char when[32];
+            hl_format_iso(sqlite3_column_int64(row, 7), when);
+            json_object_set_new(msg, "status", json_string("streaming"));
+            json_object_set_new(msg, "updated_at", json_string(when));
+            json_t *ae = json_object_get(msg, "agent_events");
+            size_t keep = (size_t)json_integer_value(json_object_get(stored, "a"));
+            while (json_array_size(ae) > keep)
+                json_array_remove(ae, json_array_size(ae) - 1);
+            json_t *approvals = json_object_get(msg, "approvals"), *kept = json_array();
+            size_t i;
+            json_t *a;
+            json_array_foreach(approvals, i, a)
+            {
+                const char *at = json_string_value(json_object_get(a, "created_at"));
+                if (at != NULL && strcmp(at, when) <= 0) {
+                    json_t *c = json_deep_copy(a);
+                    json_object_set_new(c, "status", json_string("pending")); /* undecided then */
+                    json_object_del(c, "decision");
+                    json_object_del(c, "resolved_at");
+                    json_array_append_new(kept, c);
+                }
+            }
+            json_object_set_new(msg, "approvals", kept);
+            ev = json_pack("{s:s, s:s, s:s?, s:{s:O}, s:I, s:s, s:s, s:I}", "type", (const char *)sqlite3_column_text(row, 3),
+                           "message_id", mid, "run_id", json_string_value(json_object_get(stored, "r")), "payload", "message",
+                           msg, "seq", (json_int_t)sqlite3_column_int64(row, 2), "conversation_id",
+                           (const char *)sqlite3_column_text(row, 1), "created_at", when, "event_id",
+                           (json_int_t)sqlite3_column_int64(row, 0));
+            json_decref(msg);
+            msg = json_object_get(json_object_get(ev, "payload"), "message");
+        }
+    } else {
+        ev = json_incref(stored);
+        msg = json_object_get(json_object_get(ev, "payload"), "message");
+    }
+    json_decref(stored);
     json_t *part = json_array_get(json_object_get(msg, "parts"), 0);
     const char *id = json_string_value(json_object_get(msg, "id"));
-    if (!json_is_object(part) || id == NULL) {
+    if (ev == NULL || !json_is_object(part) || id == NULL) {
         json_decref(ev);
         return NULL;
     }
@@ -452,15 +503,15 @@ static int run_page(hl_db_job_t *base, hl_db_t *db)
     sqlite3_stmt *st;
     if (job->conversation_id != NULL) {
         st = hl_db_stmt(db,
-                        "SELECT id, conversation_id, seq, type, notify, json, text_end FROM events WHERE conversation_id = ?1 AND seq > ?2 "
+                        "SELECT id, conversation_id, seq, type, notify, json, text_end, created_at FROM events WHERE conversation_id = ?1 AND seq > ?2 "
                         "ORDER BY seq LIMIT ?3");
         sqlite3_bind_text(st, 1, job->conversation_id, -1, SQLITE_STATIC);
     } else if (job->req.notifications_only) {
-        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end FROM events WHERE ?1 IS NULL AND id > ?2 AND "
+        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end, created_at FROM events WHERE ?1 IS NULL AND id > ?2 AND "
                             "notify = 1 ORDER BY id LIMIT ?3");
         sqlite3_bind_null(st, 1);
     } else {
-        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end FROM events WHERE ?1 IS NULL AND id > ?2 ORDER BY "
+        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end, created_at FROM events WHERE ?1 IS NULL AND id > ?2 ORDER BY "
                             "id LIMIT ?3");
         sqlite3_bind_null(st, 1);
     }
@@ -472,7 +523,7 @@ static int run_page(hl_db_job_t *base, hl_db_t *db)
         size_t len = (size_t)sqlite3_column_bytes(st, 5);
         char *expanded = NULL;
         if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
-            expanded = expand_text_update(db, json, sqlite3_column_int64(st, 6));
+            expanded = expand_text_event(db, st, sqlite3_column_int64(st, 6));
             if (expanded == NULL) {
                 ret = -1;
                 break;

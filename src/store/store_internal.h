@@ -174,6 +174,9 @@ int conv_reload(hl_db_t *db, conv_row_t *row);
  */
 int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, const char *type, const char *message_id,
                     const char *run_id, json_t *payload);
+/* A message as the API shows it (as it is now), or NULL. Any connection (writer or reader). */
+json_t *store_message_json(hl_db_t *db, const char *id);
+
 /* store_event for a streaming text update of an assistant message whose text is now text_end bytes long: observers get the
  * whole event, link.db keeps it without the text (rebuilt on replay), so an answer costs O(its length), not O(updates × length). */
 int64_t store_event_text(store_job_t *job, hl_db_t *db, const char *conversation_id, const char *type, const char *message_id,

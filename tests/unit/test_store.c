@@ -1892,6 +1892,24 @@ static page_t *read_page(const char *conv, int64_t after, bool notifications_onl
     return p;
 }
 
+/* Replayed events as JSON texts (for comparing a rebuilt event with the one observers got live). */
+typedef struct st_json_page_t {
+    bool done;
+    json_t *events;
+} json_page_t;
+
+static void json_page_done(void *ctx, const hl_event_record_t *recs, size_t n, bool more, bool failed)
+{
+    (void)more;
+    json_page_t *p = ctx;
+    pthread_mutex_lock(&g.mu);
+    for (size_t i = 0; i < n && !failed; ++i)
+        json_array_append_new(p->events, json_loadb(recs[i].json, recs[i].json_len, 0, NULL));
+    p->done = true;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+}
+
 /* Streamed text is stored compactly (the event without the text, rebuilt from the final text on replay): observers and
  * replays see the accumulated text of each update; link.db does not hold it once per update. */
 START_TEST(text_updates_stored_compact)
@@ -1914,6 +1932,20 @@ START_TEST(text_updates_stored_compact)
         ck_assert_str_eq(p->texts[i], want[i]);
     }
     free(p);
+    /* a replayed update is the very event observers got live (rebuilt from the stub and the final text) */
+    json_page_t jp = {.events = json_array()};
+    hl_event_page_req_t req = {.conversation_id = c, .after = ev(m).seq - 1, .limit = 64};
+    hl_store_read_events(S, &req, json_page_done, &jp);
+    WAIT_FOR(jp.done);
+    ck_assert_uint_eq(json_array_size(jp.events), 3);
+    for (size_t i = 0; i < 3; ++i) {
+        char *live = json_dumps(ev(m + i).json, JSON_COMPACT | JSON_SORT_KEYS);
+        char *replayed = json_dumps(json_array_get(jp.events, i), JSON_COMPACT | JSON_SORT_KEYS);
+        ck_assert_str_eq(replayed, live);
+        free(live);
+        free(replayed);
+    }
+    json_decref(jp.events);
     /* what link.db holds for these events: no copy of the text */
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open_v2(g.db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -2137,43 +2169,65 @@ START_TEST(invalid_conversation_ids)
 }
 END_TEST
 
-START_TEST(restart_fails_unfinished_runs)
+START_TEST(restart_recovers_unfinished_runs)
 {
+    /* a crash leaves: in c, run1 running before it reached Hermes and run2 queued behind it; in c2, run3 running upstream */
     const char *c = new_conv(NULL);
     hl_result_t *s1 = send_msg(c, "first"), *s2 = send_msg(c, "second");
-    const char *run1 = jstr(s1->body, "run.id");
+    const char *run1 = jstr(s1->body, "run.id"), *run2 = jstr(s2->body, "run.id");
+    const char *c2 = new_conv(NULL);
+    hl_result_t *s3 = send_msg(c2, "third");
+    const char *run3 = jstr(s3->body, "run.id");
+    EXPECT_OK(run_event(HL_RUN_EVENT_UPSTREAM, run3, "run_upstream3", NULL), HL_RESULT_OK);
     int64_t seq = last_seq(c);
     stop_store();
     clear_observed();
-    start_store(); /* a crash left run1 running and run2 queued: both fail, with their events */
+    start_store();
+    /* run1 failed (link_restarted), with its events; run2 started (not lost); run3 handed over to be reconciled */
     hl_store_messages(S, to(), DEV, c, 10, NULL);
     hl_result_t *r = res();
     EXPECT_OK(r, HL_RESULT_OK);
     ck_assert_int_gt(jint(r->body, "last_event_seq"), seq);
     ck_assert_str_eq(jstr(r->body, "messages.1.status"), "failed");
-    ck_assert_str_eq(jstr(r->body, "messages.3.status"), "failed");
+    ck_assert_str_eq(jstr(r->body, "messages.2.status"), "completed");
+    ck_assert_str_eq(jstr(r->body, "messages.3.status"), "streaming");
     page_t *p = read_page(c, seq, false, 64);
-    bool failed1 = false;
-    for (size_t i = 0; i < p->n; ++i)
+    bool failed1 = false, started2 = false;
+    for (size_t i = 0; i < p->n; ++i) {
         failed1 |= strcmp(p->types[i], "run.failed") == 0;
-    ck_assert(failed1);
+        started2 |= strcmp(p->types[i], "run.started") == 0;
+    }
+    ck_assert(failed1 && started2);
     free(p);
+    WAIT_FOR(g.num_starts == 2);
+    bool saw2 = false, saw3 = false;
+    for (size_t i = 0; i < 2; ++i) {
+        start_t st = start_at(i);
+        if (strcmp(st.run_id, run2) == 0) {
+            saw2 = true;
+            ck_assert(!json_is_true(json_object_get(st.request, "reconcile")));
+        } else if (strcmp(st.run_id, run3) == 0) {
+            saw3 = true;
+            ck_assert(json_is_true(json_object_get(st.request, "reconcile")));
+            ck_assert_str_eq(jstr(st.request, "upstream_run_id"), "run_upstream3");
+            ck_assert_str_eq(jstr(st.request, "conversation_id"), c2);
+        }
+    }
+    ck_assert(saw2 && saw3);
     hl_store_cancel_run(S, to(), DEV, c, run1);
     r = res();
     EXPECT_OK(r, HL_RESULT_OK);
     ck_assert_str_eq(jstr(r->body, "run.status"), "failed");
-    hl_store_cancel_run(S, to(), DEV, c, jstr(s2->body, "run.id"));
-    ck_assert_str_eq(jstr(res()->body, "run.status"), "failed");
-    ck_assert_uint_eq(nstarts(), 0); /* nothing to hand over */
+    hl_store_cancel_run(S, to(), DEV, c2, run3); /* still running: cancellable */
+    ck_assert_str_eq(jstr(res()->body, "run.status"), "cancelled");
 
     /* event ids continue after the restart */
     size_t m = mark();
-    hl_result_t *s3 = send_msg(c, "third");
-    EXPECT_OK(s3, HL_RESULT_ACCEPTED);
-    ck_assert_str_eq(jstr(s3->body, "run.status"), "running");
+    hl_result_t *s4 = send_msg(c, "fourth");
+    EXPECT_OK(s4, HL_RESULT_ACCEPTED);
+    ck_assert_str_eq(jstr(s4->body, "run.status"), "queued"); /* behind run2 */
     EXPECT_TYPES(m, c, "message.created", "message.created", "run.started");
     ck_assert_int_eq(ev(m).seq, jint(r->body, "last_event_seq") + 1);
-    ck_assert_uint_eq(nstarts(), 1);
 }
 END_TEST
 
@@ -2269,7 +2323,7 @@ Suite *suite_store(void)
     tcase_add_test(runs, title_from_first_message);
     tcase_add_test(runs, cancel_queued_and_running);
     tcase_add_test(runs, approvals_and_stream_check);
-    tcase_add_test(runs, restart_fails_unfinished_runs);
+    tcase_add_test(runs, restart_recovers_unfinished_runs);
     suite_add_tcase(s, runs);
 
     TCase *blobs = tcase_create("blobs");
