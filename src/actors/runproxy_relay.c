@@ -223,11 +223,15 @@ static void task_read(hl_runproxy_t *rp, void *arg)
     hl_run_frame_t *out = NULL;
     if (!failed) {
         out = hl_malloc(sizeof(*out) * (a->limit ? a->limit : 1));
-        for (size_t i = 0; i < rl->count && n < a->limit; ++i) {
+        /* frames are numbered consecutively: the one after `after` is found directly, not by a scan */
+        int64_t first_seq = rl->count > 0 ? rl->frames[rl->first]->seq : rl->next_seq;
+        size_t i = a->after + 1 > first_seq ? (size_t)(a->after + 1 - first_seq) : 0;
+        for (; i < rl->count && n < a->limit; ++i) {
             relay_frame_t *f = rl->frames[(rl->first + i) % rl->cap];
             /* only what was published: later frames reach the stream live, in order */
-            if (f->seq > a->after && f->seq <= rl->published_seq)
-                out[n++] = (hl_run_frame_t){.run_id = rl->run_id, .seq = f->seq, .lines = f->lines, .len = f->len, .final = f->final};
+            if (f->seq > rl->published_seq)
+                break;
+            out[n++] = (hl_run_frame_t){.run_id = rl->run_id, .seq = f->seq, .lines = f->lines, .len = f->len, .final = f->final};
         }
     }
     a->done(a->ctx, out, n, n == a->limit, failed);

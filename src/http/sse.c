@@ -333,10 +333,20 @@ static void flush(stream_t *s)
     if (s->replay_pos == s->replay_len && !s->replaying && s->topic != NULL && !s->finish_asked) {
         topic_t *t = s->topic;
         if (t->head > t->cap && s->cursor < t->head - t->cap) {
-            /* the ring moved past this stream: end it so the client resumes from its Last-Event-ID, rather than skip */
-            if (nvec == 0) {
-                hl_logf(HL_LOG_DEBUG, "sse: stream fell behind its ring; ending it for resumption");
+            /* the ring moved past this stream (a burst larger than the ring, or a slow reader): it catches up from the
+             * topic's source, page by page, from the last id it sent, then goes on live from the ring's head — nothing
+             * skipped, nothing sent twice, and the client keeps its connection */
+            if (nvec == 0 && s->topic->kind == HL_SSE_TOPIC_ALL && s->last_id == 0) {
+                /* a live-only stream that sent nothing yet has no point to replay from: it ends, the client resumes */
+                hl_logf(HL_LOG_DEBUG, "sse: live stream fell behind its ring before its first event; ending it");
                 send_final(s, ": behind, reconnect with Last-Event-ID\n\n");
+                return;
+            }
+            if (nvec == 0) {
+                hl_logf(HL_LOG_DEBUG, "sse: stream fell behind its ring; replaying from its source");
+                s->cursor = t->head;
+                s->replaying = true;
+                request_page(s, s->last_id);
                 return;
             }
         } else {

@@ -867,6 +867,25 @@ START_TEST(two_clients_on_one_relay)
 }
 END_TEST
 
+/* A burst larger than a worker's run ring (4,096 frames) reaches a reader on one connection, whole: the stream catches up
+ * from the relay instead of being ended (found by bench/proxy). */
+START_TEST(relay_burst_larger_than_ring)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *run = post_run(x, HLT_H1, "[[fake:stream;deltas=12000;gap_ms=0;reasoning=0]] burst");
+    hltc_sse_t *s = read_run(x, HLT_H1, run, NULL);
+    ck_assert_uint_eq(s->ev.n, 12001);
+    for (size_t i = 0; i < s->ev.n; ++i)
+        ck_assert_int_eq(s->ev.v[i].id, (int64_t)i + 1);
+    ck_assert_str_eq(hlt_str(s->ev.v[12000].json, "event"), "run.completed");
+    ck_assert_ptr_null(strstr(s->res.body, "behind"));
+    close_run(s);
+    free(run);
+    stop(x);
+}
+END_TEST
+
 Suite *suite_agent_runs(void)
 {
     Suite *s = suite_create("agent_runs");
@@ -893,6 +912,7 @@ Suite *suite_agent_runs(void)
     tcase_add_test(tc, models_verbatim_and_down);
     tcase_add_test(tc, stalled_stream_and_approval_wait);
     tcase_add_test(tc, two_clients_on_one_relay);
+    tcase_add_test(tc, relay_burst_larger_than_ring);
     suite_add_tcase(s, tc);
     return s;
 }
