@@ -230,6 +230,7 @@ static void on_stop(hl_actor_t *actor)
     rp_conv_drop_all(rp);
     rp_relay_drop_all(rp);
     up_client_free(rp->up);
+    rp_caps_drop_all(rp);
     rp->up = NULL;
 }
 

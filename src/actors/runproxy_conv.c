@@ -385,6 +385,7 @@ static void on_admitted(void *data, const up_answer_t *a)
     conv_run_t *r = data;
     r->call = NULL;
     if (a->connect_failed) {
+        rp_caps_forget(r->rp, r->target.base_url);
         fail_and_destroy(r, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
         return;
     }
@@ -437,6 +438,7 @@ static void admit(conv_run_t *r)
         if (json_is_string(json_object_get(q, keys[i])))
             json_object_set(body, keys[i], json_object_get(q, keys[i]));
     r->state = RUN_ADMITTING;
+    rp_caps_note(r->rp, &r->target);
     r->call = up_json(r->rp->up, &r->target, "POST", "/v1/runs", body, NULL, on_admitted, r);
 }
 
@@ -542,6 +544,11 @@ void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *decision)
     conv_run_t *r = find_run(rp, run_id);
     if (r == NULL || r->upstream_id == NULL) {
         hl_logf(HL_LOG_WARN, "runproxy: an approval decision for run %s, which is not running upstream", run_id);
+        return;
+    }
+    if (!rp_caps_approvals(rp, r->target.base_url)) {
+        hl_logf(HL_LOG_WARN, "runproxy: run %s: the Hermes API server takes no approval answers (before v0.15); the agent "
+                             "decides when its approval times out", run_id);
         return;
     }
     char *esc = up_escape(r->upstream_id);

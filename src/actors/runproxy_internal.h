@@ -96,6 +96,15 @@ struct st_relay_t {
     hl_reply_to_t *opening; /* hl_runproxy_open_run waiting for the stream's status */
 };
 
+/* What an upstream (by base URL) says it can do (GET /v1/capabilities), read once and again after it was unreachable. */
+typedef struct st_caps_t caps_t;
+struct st_caps_t {
+    caps_t *next;
+    char *base_url;
+    bool known;     /* the answer came */
+    bool approvals; /* features.run_approval_response: POST /v1/runs/{id}/approval exists (v0.15 on) */
+};
+
 struct st_hl_runproxy_t {
     hl_actor_t actor;
     hl_store_t *store;
@@ -104,6 +113,7 @@ struct st_hl_runproxy_t {
     conv_run_t *runs;
     relay_t *relays;
     size_t num_relays;
+    caps_t *caps;
     relay_t **dirty; /* relays with frames not yet published */
     size_t num_dirty, cap_dirty;
     hl_run_frames_fn frames_fn;
@@ -142,6 +152,17 @@ void rp_relay_publish(hl_runproxy_t *rp);
 void rp_relay_drop_all(hl_runproxy_t *rp);
 /** Subscribes a relay to its upstream run's events (direct runs); answers rl->opening once the status is known. */
 void rp_relay_subscribe(hl_runproxy_t *rp, relay_t *rl);
+
+/* ---- runproxy_caps.c ---- */
+
+/** Asks the upstream for its capabilities unless known or asked already. */
+void rp_caps_note(hl_runproxy_t *rp, const up_target_t *target);
+/** Forgets what an upstream said (it was unreachable: it may come back as another version). */
+void rp_caps_forget(hl_runproxy_t *rp, const char *base_url);
+/** False only when the upstream said it takes no approval answers. */
+bool rp_caps_approvals(hl_runproxy_t *rp, const char *base_url);
+/** Frees what is known (shutdown). */
+void rp_caps_drop_all(hl_runproxy_t *rp);
 
 /* ---- runproxy_conv.c ---- */
 

@@ -886,6 +886,63 @@ START_TEST(relay_burst_larger_than_ring)
 }
 END_TEST
 
+/* Older upstreams: v0.15 takes approval answers (forwarded); v0.12 has no approval route, which its capabilities say, so
+ * the answer is not sent there (the agent decides when its approval times out) and the run still completes. */
+static void old_dialect(const char *dialect, int forwards)
+{
+    ctx_t ctx, *x = &ctx;
+    const char *args[] = {"--key", KEY, "--time-scale", "0.5", "--dialect", dialect, NULL};
+    start(x, args, KEY, 0);
+    char *conv = hltc_create(D, HLT_H1, TOK, dialect);
+    json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:approval;timeout_ms=3000]] old upstream");
+    char *path = hl_asprintf("/api/v1/conversations/%s/events", conv);
+    hltc_sse_t s;
+    hltc_sse_open(&s, D, HLT_H1, TOK, path, NULL, NULL);
+    long a = -1, deadline = hlt_now_ms() + 10000;
+    while (a < 0 && hlt_now_ms() < deadline) {
+        hltc_sse_pump(&s, 50);
+        a = hltc_find(&s.ev, "approval.requested", NULL, NULL);
+    }
+    ck_assert_msg(a >= 0, "no approval.requested from %s", dialect);
+    char *id = hl_strdup(hlt_str(json_object_get(json_object_get(s.ev.v[a].json, "payload"), "approval"), "id"));
+    hltc_sse_close(&s);
+    char *pd = hl_asprintf("/api/v1/conversations/%s/approvals/%s/approve", conv, id);
+    json_decref(hltc_call(D, HLT_H1, TOK, "POST", pd, NULL, 200));
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    ck_assert_msg(hltc_find(e, "run.completed", NULL, NULL) >= 0, "the run on %s did not complete", dialect);
+    json_t *reqs = fake_requests(x);
+    int caps = 0, approvals = 0;
+    size_t i;
+    json_t *q;
+    json_array_foreach(reqs, i, q)
+    {
+        caps |= strcmp(hlt_str(q, "path"), "/v1/capabilities") == 0;
+        approvals += strstr(hlt_str(q, "path"), "/approval") != NULL;
+    }
+    ck_assert_msg(caps, "the capabilities of %s were not read", dialect);
+    ck_assert_int_eq(approvals, forwards);
+    json_decref(reqs);
+    events_free(e);
+    free(pd);
+    free(id);
+    free(path);
+    json_decref(sent);
+    free(conv);
+    stop(x);
+}
+
+START_TEST(dialect_v015_forwards_approvals)
+{
+    old_dialect("v0.15", 1);
+}
+END_TEST
+
+START_TEST(dialect_v012_has_no_approval_route)
+{
+    old_dialect("v0.12", 0);
+}
+END_TEST
+
 Suite *suite_agent_runs(void)
 {
     Suite *s = suite_create("agent_runs");
@@ -913,6 +970,8 @@ Suite *suite_agent_runs(void)
     tcase_add_test(tc, stalled_stream_and_approval_wait);
     tcase_add_test(tc, two_clients_on_one_relay);
     tcase_add_test(tc, relay_burst_larger_than_ring);
+    tcase_add_test(tc, dialect_v015_forwards_approvals);
+    tcase_add_test(tc, dialect_v012_has_no_approval_route);
     suite_add_tcase(s, tc);
     return s;
 }
