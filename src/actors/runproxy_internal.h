@@ -65,6 +65,7 @@ struct st_conv_run_t {
 #define RELAY_MAX_BYTES (32 * 1024 * 1024)
 #define RELAY_KEEP_MS (10 * 60 * 1000)
 #define RELAY_MAX 512
+#define RELAY_TOTAL_BYTES (256 * 1024 * 1024) /* all relays together: ended ones go first past it */
 
 typedef struct st_relay_frame_t {
     int64_t seq;
@@ -113,6 +114,7 @@ struct st_hl_runproxy_t {
     conv_run_t *runs;
     relay_t *relays;
     size_t num_relays;
+    size_t relay_bytes; /* frames kept by every relay */
     caps_t *caps;
     relay_t **dirty; /* relays with frames not yet published */
     size_t num_dirty, cap_dirty;

@@ -13,6 +13,7 @@
 
 static void relay_free(relay_t *rl)
 {
+    rl->rp->relay_bytes -= rl->bytes;
     for (size_t i = 0; i < rl->count; ++i)
         free(rl->frames[(rl->first + i) % rl->cap]);
     free(rl->frames);
@@ -48,10 +49,10 @@ relay_t *rp_relay_find(hl_runproxy_t *rp, const char *run_id)
     return NULL;
 }
 
-/* Past RELAY_MAX: the relay that ended longest ago goes (relays of running runs stay). */
-static void make_room(hl_runproxy_t *rp)
+/* Past RELAY_MAX relays or RELAY_TOTAL_BYTES: the relay that ended longest ago goes (relays of running runs stay). */
+static void make_room(hl_runproxy_t *rp, size_t more_bytes)
 {
-    while (rp->num_relays >= RELAY_MAX) {
+    while (rp->num_relays >= RELAY_MAX || rp->relay_bytes + more_bytes > RELAY_TOTAL_BYTES) {
         relay_t *oldest = NULL;
         for (relay_t *rl = rp->relays; rl != NULL; rl = rl->next)
             if (rl->ended && rl->opening == NULL && !rl->fed && rl->call == NULL &&
@@ -69,7 +70,7 @@ relay_t *rp_relay_get(hl_runproxy_t *rp, const char *run_id)
     relay_t *rl = rp_relay_find(rp, run_id);
     if (rl != NULL)
         return rl;
-    make_room(rp);
+    make_room(rp, 0);
     rl = hl_calloc(1, sizeof(*rl));
     rl->rp = rp;
     rl->run_id = hl_strdup(run_id);
@@ -88,6 +89,7 @@ static void drop_oldest(relay_t *rl)
     relay_frame_t *f = rl->frames[rl->first];
     rl->frames[rl->first] = NULL;
     rl->bytes -= f->len;
+    rl->rp->relay_bytes -= f->len;
     free(f);
     rl->first = (rl->first + 1) % rl->cap;
     rl->count--;
@@ -99,6 +101,8 @@ void rp_relay_append(hl_runproxy_t *rp, relay_t *rl, const char *lines, size_t l
         return;
     while (rl->count > 0 && (rl->count >= RELAY_MAX_FRAMES || rl->bytes + len > RELAY_MAX_BYTES))
         drop_oldest(rl);
+    if (rp->relay_bytes + len > RELAY_TOTAL_BYTES)
+        make_room(rp, len);
     if (rl->count == rl->cap) {
         size_t cap = rl->cap * 2;
         relay_frame_t **frames = hl_calloc(cap, sizeof(*frames));
@@ -117,6 +121,7 @@ void rp_relay_append(hl_runproxy_t *rp, relay_t *rl, const char *lines, size_t l
     rl->frames[(rl->first + rl->count) % rl->cap] = f;
     rl->count++;
     rl->bytes += len;
+    rp->relay_bytes += len;
     if (final) {
         rl->ended = true;
         rl->ended_ms = hl_monotonic_ms();
