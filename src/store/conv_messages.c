@@ -752,25 +752,40 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         ret = tool_event(job, db, &r);
         break;
     case HL_RUN_EVENT_REASONING: {
-        /* the upstream sends the turn's answer as "reasoning" when the model gave none: nothing to add then */
-        sqlite3_stmt *st = hl_db_stmt(db, "SELECT length(?2) > 0 AND substr(text, -length(?2)) = ?2 FROM messages WHERE id = ?1");
-        sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, job->a.text != NULL ? job->a.text : "", -1, SQLITE_STATIC);
-        int same = hl_db_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-        sqlite3_reset(st);
-        if (same || job->a.text == NULL || job->a.text[0] == '\0') {
+        const char *text = job->a.text != NULL ? job->a.text : "";
+        if (text[0] == '\0') {
             ret = 0;
+            break;
+        }
+        /* the upstream sends the turn's answer as "reasoning" when the model gave none: then the event is kept as a
+         * reference to the end of the answer (rebuilt on replay), not as a second copy of it */
+        sqlite3_stmt *st = hl_db_stmt(db, "SELECT substr(text, -length(?2)) = ?2, length(CAST(text AS BLOB)) FROM messages WHERE "
+                                          "id = ?1");
+        sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        int same = 0;
+        int64_t end = 0;
+        if (hl_db_step(st) == SQLITE_ROW) {
+            same = sqlite3_column_int(st, 0) != 0;
+            end = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        json_t *payload = json_pack("{s:s, s:s}", "run_id", r.id, "text", text);
+        if (same) {
+            ret = store_event_text(job, db, r.conversation_id, "reasoning.available", r.assistant_id, r.id, payload, end) >= 0
+                      ? 0
+                      : -1;
             break;
         }
         st = hl_db_stmt(db, "UPDATE messages SET reasoning = ?2, updated_at = ?3 WHERE id = ?1");
         sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, job->a.text != NULL ? job->a.text : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, job->now);
-        ret = hl_db_exec(st) == 0 && store_event(job, db, r.conversation_id, "reasoning.available", r.assistant_id, r.id,
-                                                 json_pack("{s:s, s:s}", "run_id", r.id, "text",
-                                                           job->a.text != NULL ? job->a.text : "")) >= 0
-                  ? 0
-                  : -1;
+        if (hl_db_exec(st) != 0) {
+            json_decref(payload);
+            break;
+        }
+        ret = store_event(job, db, r.conversation_id, "reasoning.available", r.assistant_id, r.id, payload) >= 0 ? 0 : -1;
         break;
     }
     case HL_RUN_EVENT_APPROVAL:

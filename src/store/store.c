@@ -99,16 +99,23 @@ int64_t store_event(store_job_t *job, hl_db_t *db, const char *conversation_id, 
 }
 
 /* The stored form of a text event. message.updated (one per coalesced piece of a streaming answer) keeps only a stub —
- * the message and run ids and how many agent events the message had — and replay rebuilds the message from its row
- * (status streaming, the first text_end bytes of its text); message.completed keeps the event without the text. */
+ * the message and run ids, how many agent events the message had and whether it had reasoning — and replay rebuilds the
+ * message from its row (status streaming, the first text_end bytes of its text); a reasoning.available that repeats the
+ * end of the answer keeps its length; message.completed keeps the event without the text. */
 static char *compact_text_event(json_t *ev, const char *type)
 {
     json_t *msg = json_object_get(json_object_get(ev, "payload"), "message");
     json_t *copy;
     if (strcmp(type, "message.updated") == 0) {
-        copy = json_pack("{s:s?, s:s?, s:I}", "m", json_string_value(json_object_get(ev, "message_id")), "r",
+        copy = json_pack("{s:s?, s:s?, s:I, s:b}", "m", json_string_value(json_object_get(ev, "message_id")), "r",
                          json_string_value(json_object_get(ev, "run_id")), "a",
-                         (json_int_t)json_array_size(json_object_get(msg, "agent_events")));
+                         (json_int_t)json_array_size(json_object_get(msg, "agent_events")), "h",
+                         json_object_get(msg, "reasoning") != NULL);
+    } else if (strcmp(type, "reasoning.available") == 0) {
+        /* its text is the end of the answer, `l` bytes long, ending at text_end */
+        copy = json_pack("{s:s?, s:s?, s:I}", "m", json_string_value(json_object_get(ev, "message_id")), "r",
+                         json_string_value(json_object_get(ev, "run_id")), "l",
+                         (json_int_t)strlen(json_string_value(json_object_get(json_object_get(ev, "payload"), "text"))));
     } else {
         copy = json_deep_copy(ev);
         json_t *part =
@@ -440,6 +447,34 @@ static char *expand_text_event(hl_db_t *db, sqlite3_stmt *row, int64_t text_end)
     json_t *stored = json_loads((const char *)sqlite3_column_text(row, 5), 0, &err);
     json_t *ev = NULL, *msg = NULL;
     const char *mid = json_string_value(json_object_get(stored, "m"));
+    if (mid != NULL && json_is_integer(json_object_get(stored, "l"))) {
+        /* a reasoning.available that repeated the end of the answer */
+        json_int_t l = json_integer_value(json_object_get(stored, "l"));
+        sqlite3_stmt *st = hl_db_stmt(db, "SELECT substr(CAST(text AS BLOB), ?2, ?3) FROM messages WHERE id = ?1");
+        sqlite3_bind_text(st, 1, mid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, text_end - l + 1);
+        sqlite3_bind_int64(st, 3, l);
+        json_t *text = NULL;
+        if (hl_db_step(st) == SQLITE_ROW)
+            text = json_stringn((const char *)sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        sqlite3_reset(st);
+        char when[32];
+        hl_format_iso(sqlite3_column_int64(row, 7), when);
+        const char *run_id = json_string_value(json_object_get(stored, "r"));
+        json_t *out = text == NULL ? NULL
+                                   : json_pack("{s:s, s:s, s:s?, s:{s:s?, s:o}, s:I, s:s, s:s, s:I}", "type",
+                                               (const char *)sqlite3_column_text(row, 3), "message_id", mid, "run_id", run_id,
+                                               "payload", "run_id", run_id, "text", text, "seq",
+                                               (json_int_t)sqlite3_column_int64(row, 2), "conversation_id",
+                                               (const char *)sqlite3_column_text(row, 1), "created_at", when, "event_id",
+                                               (json_int_t)sqlite3_column_int64(row, 0));
+        json_decref(stored);
+        if (out == NULL)
+            return NULL;
+        char *dumped = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(out);
+        return dumped;
+    }
     if (mid != NULL) {
         /* a message.updated stub: the message as it was while it streamed */
         msg = store_message_json(db, mid);
@@ -448,6 +483,8 @@ static char *expand_text_event(hl_db_t *db, sqlite3_stmt *row, int64_t text_end)
             hl_format_iso(sqlite3_column_int64(row, 7), when);
             json_object_set_new(msg, "status", json_string("streaming"));
             json_object_set_new(msg, "updated_at", json_string(when));
+            if (!json_is_true(json_object_get(stored, "h")))
+                json_object_del(msg, "reasoning"); /* it came later */
             json_t *ae = json_object_get(msg, "agent_events");
             size_t keep = (size_t)json_integer_value(json_object_get(stored, "a"));
             while (json_array_size(ae) > keep)

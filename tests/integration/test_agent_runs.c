@@ -163,6 +163,11 @@ static void streamed_answer(hlt_proto_t p)
     ck_assert_int_eq(json_integer_value(json_object_get(usage, "total_tokens")), 142);
     long mc = hltc_find(e, "message.completed", "run_id", run);
     ck_assert_msg(mc >= 0 && mc < done, "message.completed missing or after run.completed");
+    /* the upstream's reasoning.available (here: the answer itself), replayed from its compact form */
+    long ra = hltc_find(e, "reasoning.available", "run_id", run);
+    ck_assert_msg(ra >= 0 && ra < mc, "reasoning.available missing or after message.completed");
+    ck_assert_str_eq(hlt_str(json_object_get(e->v[ra].json, "payload"), "text"), "Hello from the fake LLM.");
+    ck_assert_str_eq(text_of(json_object_get(json_object_get(e->v[mc].json, "payload"), "message")), "Hello from the fake LLM.");
     /* message.updated carries the accumulated text, growing, and the final message the whole answer */
     size_t updates = 0, last_len = 0;
     for (size_t i = 0; i < e->n; ++i) {

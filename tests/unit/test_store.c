@@ -1921,12 +1921,21 @@ START_TEST(text_updates_stored_compact)
     const char *pieces[] = {"Hel", "lo", " w\xC3\xB6rld"};
     for (size_t i = 0; i < 3; ++i)
         EXPECT_OK(run_event(HL_RUN_EVENT_DELTA, run, pieces[i], NULL), HL_RESULT_OK);
-    EXPECT_TYPES(m, c, "message.updated", "message.updated", "message.updated");
+    /* reasoning: the end of the answer again (kept as a reference), then real reasoning (kept whole) */
+    hl_run_event_t rs1 = {.kind = HL_RUN_EVENT_REASONING, .run_id = run, .text = "lo w\xC3\xB6rld"};
+    hl_run_event_t rs2 = {.kind = HL_RUN_EVENT_REASONING, .run_id = run, .text = "thinking hard"};
+    hl_store_run_event(S, to(), &rs1);
+    EXPECT_OK(res(), HL_RESULT_OK);
+    hl_store_run_event(S, to(), &rs2);
+    EXPECT_OK(res(), HL_RESULT_OK);
+    EXPECT_TYPES(m, c, "message.updated", "message.updated", "message.updated", "reasoning.available", "reasoning.available");
+    ck_assert_str_eq(jstr(ev(m + 3).json, "payload.text"), "lo w\xC3\xB6rld");
+    ck_assert_str_eq(jstr(ev(m + 4).json, "payload.text"), "thinking hard");
     const char *want[] = {"Hel", "Hello", "Hello w\xC3\xB6rld"};
     for (size_t i = 0; i < 3; ++i)
         ck_assert_str_eq(jstr(ev(m + i).json, "payload.message.parts.0.text"), want[i]);
     page_t *p = read_page(c, ev(m).seq - 1, false, 64);
-    ck_assert_uint_eq(p->n, 3);
+    ck_assert_uint_eq(p->n, 5);
     for (size_t i = 0; i < 3; ++i) {
         ck_assert_str_eq(p->types[i], "message.updated");
         ck_assert_str_eq(p->texts[i], want[i]);
@@ -1937,8 +1946,8 @@ START_TEST(text_updates_stored_compact)
     hl_event_page_req_t req = {.conversation_id = c, .after = ev(m).seq - 1, .limit = 64};
     hl_store_read_events(S, &req, json_page_done, &jp);
     WAIT_FOR(jp.done);
-    ck_assert_uint_eq(json_array_size(jp.events), 3);
-    for (size_t i = 0; i < 3; ++i) {
+    ck_assert_uint_eq(json_array_size(jp.events), 5);
+    for (size_t i = 0; i < 5; ++i) {
         char *live = json_dumps(ev(m + i).json, JSON_COMPACT | JSON_SORT_KEYS);
         char *replayed = json_dumps(json_array_get(jp.events, i), JSON_COMPACT | JSON_SORT_KEYS);
         ck_assert_str_eq(replayed, live);
