@@ -101,6 +101,9 @@ struct st_hl_store_t;
 /** Makes the store the source of both conversation topic kinds and publishes what it commits. Main thread, before start. */
 void hl_sse_attach_store(struct st_hl_store_t *store);
 
+/** Bytes of the frames every worker's rings hold now (a frame in two rings counts twice). Any thread; tests. */
+size_t hl_sse_ring_bytes(void);
+
 /** Per-worker set-up and tear-down of the fan-out state (server.c calls these on the worker's thread). */
 void hl_sse_worker_init(hl_worker_t *worker);
 void hl_sse_worker_dispose(hl_worker_t *worker);

@@ -21,6 +21,11 @@
 #define GLOBAL_RING 8192
 #define CONV_RING 1024
 #define RUN_RING 4096
+/* rings are bounded by bytes as well (frames of 1 MB would otherwise pin GBs): past it the oldest frames go, and a stream
+ * that still needed them catches up from its source */
+#define GLOBAL_RING_BYTES (32u * 1024 * 1024)
+#define CONV_RING_BYTES (8u * 1024 * 1024)
+#define RUN_RING_BYTES (16u * 1024 * 1024)
 #define MAX_FRAMES_PER_SEND 64
 #define REPLAY_PAGE 512
 #define TOPIC_BUCKETS 1024
@@ -115,7 +120,10 @@ struct st_topic_t {
     char *key; /* the conversation id; NULL for all conversations */
     hl_event_frame_t **ring;
     size_t cap;
-    uint64_t head; /* frames ever appended; slot = position % cap */
+    uint64_t head;    /* frames ever appended; slot = position % cap */
+    uint64_t tail;    /* the oldest position still held (head - tail <= cap) */
+    size_t bytes;     /* bytes of the frames held */
+    size_t max_bytes; /* the bound on bytes */
     h2o_linklist_t streams;
 };
 
@@ -171,18 +179,34 @@ static size_t bucket_of(const char *id)
     return h % TOPIC_BUCKETS;
 }
 
-static void topic_init(topic_t *t, hl_sse_topic_kind_t kind, const char *key, size_t cap)
+/* Bytes held by every ring of every worker (a frame in two rings counts twice): for tests and diagnostics. */
+static atomic_size_t ring_bytes_total;
+
+size_t hl_sse_ring_bytes(void)
+{
+    return atomic_load_explicit(&ring_bytes_total, memory_order_relaxed);
+}
+
+static size_t frame_size(const hl_event_frame_t *f)
+{
+    return sizeof(*f) + f->conv_head.len + f->global_head.len + f->body.len;
+}
+
+static void topic_init(topic_t *t, hl_sse_topic_kind_t kind, const char *key, size_t cap, size_t max_bytes)
 {
     memset(t, 0, sizeof(*t));
     t->kind = kind;
     t->key = hl_strdup(key);
     t->cap = cap;
+    t->max_bytes = max_bytes;
     t->ring = hl_calloc(cap, sizeof(*t->ring));
     h2o_linklist_init_anchor(&t->streams);
 }
 
 static void topic_clear(topic_t *t)
 {
+    atomic_fetch_sub_explicit(&ring_bytes_total, t->bytes, memory_order_relaxed);
+    t->bytes = 0;
     for (size_t i = 0; i < t->cap; ++i)
         hl_event_frame_release(t->ring[i]);
     free(t->ring);
@@ -202,7 +226,8 @@ static topic_t *topic_find(sse_worker_t *sw, hl_sse_topic_kind_t kind, const cha
     if (!create)
         return NULL;
     topic_t *t = hl_malloc(sizeof(*t));
-    topic_init(t, kind, key, kind == HL_SSE_TOPIC_RUN ? RUN_RING : CONV_RING);
+    topic_init(t, kind, key, kind == HL_SSE_TOPIC_RUN ? RUN_RING : CONV_RING,
+               kind == HL_SSE_TOPIC_RUN ? RUN_RING_BYTES : CONV_RING_BYTES);
     t->next_in_bucket = sw->buckets[b];
     sw->buckets[b] = t;
     return t;
@@ -221,12 +246,31 @@ static void topic_maybe_drop(sse_worker_t *sw, topic_t *t)
     free(t);
 }
 
+/* Drops the oldest frame held. */
+static void topic_drop_oldest(topic_t *t)
+{
+    size_t slot = (size_t)(t->tail % t->cap);
+    hl_event_frame_t *f = t->ring[slot];
+    t->ring[slot] = NULL;
+    if (f != NULL) {
+        t->bytes -= frame_size(f);
+        atomic_fetch_sub_explicit(&ring_bytes_total, frame_size(f), memory_order_relaxed);
+        hl_event_frame_release(f);
+    }
+    ++t->tail;
+}
+
 static void topic_append(topic_t *t, hl_event_frame_t *f)
 {
-    size_t slot = (size_t)(t->head % t->cap);
-    hl_event_frame_release(t->ring[slot]);
+    if (t->head - t->tail == t->cap)
+        topic_drop_oldest(t); /* its slot is the one this frame takes */
+    size_t size = frame_size(f);
+    while (t->tail < t->head && t->bytes + size > t->max_bytes)
+        topic_drop_oldest(t);
     hl_event_frame_retain(f);
-    t->ring[slot] = f;
+    t->ring[(size_t)(t->head % t->cap)] = f;
+    t->bytes += size;
+    atomic_fetch_add_explicit(&ring_bytes_total, size, memory_order_relaxed);
     ++t->head;
 }
 
@@ -332,7 +376,7 @@ static void flush(stream_t *s)
     }
     if (s->replay_pos == s->replay_len && !s->replaying && s->topic != NULL && !s->finish_asked) {
         topic_t *t = s->topic;
-        if (t->head > t->cap && s->cursor < t->head - t->cap) {
+        if (s->cursor < t->tail) {
             /* the ring moved past this stream (a burst larger than the ring, or a slow reader): it catches up from the
              * topic's source, page by page, from the last id it sent, then goes on live from the ring's head — nothing
              * skipped, nothing sent twice, and the client keeps its connection */
@@ -767,7 +811,7 @@ void hl_sse_worker_init(hl_worker_t *worker)
 {
     sse_worker_t *sw = hl_calloc(1, sizeof(*sw));
     sw->worker = worker;
-    topic_init(&sw->global, HL_SSE_TOPIC_ALL, NULL, GLOBAL_RING);
+    topic_init(&sw->global, HL_SSE_TOPIC_ALL, NULL, GLOBAL_RING, GLOBAL_RING_BYTES);
     h2o_linklist_init_anchor(&sw->kick_queue);
     h2o_timeout_init(worker->loop, &sw->heartbeat_timeout, HL_SSE_HEARTBEAT_MS);
     sw->heartbeat.cb = on_heartbeat;

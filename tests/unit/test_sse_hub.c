@@ -1248,6 +1248,37 @@ START_TEST(stalled_stream_catches_up)
 }
 END_TEST
 
+/* Rings are bounded by bytes too (issue 9, finding 7): 80 MiB of 512 KiB events to a conversation with a stalled reader
+ * leave at most the conversation ring's 8 MiB and the all-conversations ring's 32 MiB held (not 160 frames twice); when
+ * the reader reads again it gets everything, in order, from the source. */
+START_TEST(rings_bounded_by_bytes)
+{
+    enum { BIG = 512 * 1024, N = 160 };
+    srv_start(1);
+    probe_open();
+    commit("conv-a", 1, 16, NOTIFY_NONE, 1);
+    cli_t c;
+    cli_open(&c, "/conv/conv-a", (open_opts_t){.rcvbuf = 4096});
+    wait_events(&c, 1, 5000);
+    cli_pause(&c);
+    size_t before = hl_sse_ring_bytes();
+    for (int sent = 0; sent < N; sent += 8) {
+        commit("conv-a", 8, BIG, NOTIFY_NONE, 8);
+        drive(1);
+    }
+    sync_worker();
+    size_t held = hl_sse_ring_bytes() - before;
+    ck_assert_msg(held <= (size_t)(8 + 32) * 1024 * 1024 + 2 * (BIG + 1024), "the rings hold %zu bytes", held);
+    cli_unpause(&c);
+    wait_events(&c, N + 1, 30000);
+    drive(50);
+    assert_conv_range(&c, "conv-a", 1, N + 1);
+    ck_assert(!c.done);
+    cli_close(&c);
+    srv_stop();
+}
+END_TEST
+
 /* One batch larger than the ring: the stream goes on from the source instead of being ended. */
 START_TEST(batch_larger_than_ring_catches_up)
 {
@@ -1549,6 +1580,7 @@ Suite *suite_sse_hub(void)
     tcase_set_timeout(behind, 60);
     tcase_add_test(behind, stalled_stream_catches_up);
     tcase_add_test(behind, batch_larger_than_ring_catches_up);
+    tcase_add_test(behind, rings_bounded_by_bytes);
     suite_add_tcase(s, behind);
 
     TCase *fail = tcase_create("source_failure");
