@@ -16,6 +16,7 @@
 #include "hl/actor.h"
 #include "hl/reply.h"
 #include "hl/router.h"
+#include "hl/tokens.h"
 
 /** Largest JSON body any JSON route accepts. */
 #define HL_DEFAULT_BODY_LIMIT (1024 * 1024)
@@ -41,6 +42,8 @@ typedef struct st_hl_request_t {
     json_t *body;
     /** the authenticated device of HL_ROUTE_AUTH routes (pool memory), else NULL */
     const struct st_hl_auth_device_t *device;
+    /** the hash of the access token that authenticated it (pool memory), else NULL: an event stream stays bound to it */
+    const hl_token_hash_t *token_hash;
     /** the bearer token of HL_ROUTE_CONNECT_TOKEN routes (not NUL-terminated), else NULL */
     const char *bearer;
     size_t bearer_len;

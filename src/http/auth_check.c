@@ -54,6 +54,9 @@ static bool lookup(hl_request_t *r, const char *token, size_t len)
     bool post_seen = false;
     if (!hl_token_table_lookup(&h, hl_now_ms(), HL_LAST_SEEN_INTERVAL_MS, &post_seen, copy_device, r))
         return false;
+    hl_token_hash_t *kept = h2o_mem_alloc_pool(&r->req->pool, sizeof(*kept));
+    *kept = h;
+    r->token_hash = kept;
     if (post_seen)
         hl_auth_record_seen(auth, r->device->id, NULL, NULL);
     return true;

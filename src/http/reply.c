@@ -3,6 +3,7 @@
  * (pending handle + request-pool dispose hook, DESIGN §1).
  */
 #include <string.h>
+#include <strings.h>
 
 #include "hl/http.h"
 #include "worker.h"
@@ -16,6 +17,9 @@ typedef struct st_pending_t {
     hl_worker_t *worker;
     hl_actor_t *actor;
     const hl_route_t *route; /* for its flags (no-store); the route table outlives every request */
+    /* who asked (pool memory, read only while req is alive): a continuation sees the same request */
+    const struct st_hl_auth_device_t *device;
+    const hl_token_hash_t *token_hash;
     int refs;                /* the pool hook and the reply; both run on the worker thread */
     /* with hl_request_defer_then: the route's continuation on the worker */
     void (*then)(hl_request_t *r, hl_result_t *result, void *data);
@@ -200,7 +204,32 @@ static json_t *result_envelope(const hl_result_t *res)
     return out;
 }
 
-static void add_result_headers(h2o_req_t *req, const char *filename, int retry_after_s, bool no_store)
+/* Types a browser would run in our origin if it rendered them (script, markup that can carry script): such uploads are
+ * only ever downloaded. Compared on the media type alone, case-insensitively. */
+static bool active_type(const char *content_type)
+{
+    static const char *const ACTIVE[] = {"text/html",       "application/xhtml+xml",  "image/svg+xml",          "text/xml",
+                                         "application/xml", "text/xsl",               "application/javascript", "text/javascript",
+                                         "text/ecmascript", "application/ecmascript", "application/x-javascript"};
+    if (content_type == NULL)
+        return false;
+    const char *p = content_type;
+    while (*p == ' ' || *p == '\t')
+        ++p;
+    size_t len = strcspn(p, ";");
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        --len;
+    if (len >= 4 && strncasecmp(p + len - 4, "+xml", 4) == 0)
+        return true;
+    for (size_t i = 0; i < HL_ARRAY_SIZE(ACTIVE); ++i)
+        if (strlen(ACTIVE[i]) == len && strncasecmp(p, ACTIVE[i], len) == 0)
+            return true;
+    return false;
+}
+
+/* Raw content with a download name is someone's upload (a blob): the browser must neither sniff it into another type nor
+ * run it in our origin (CSP sandbox: a unique origin, no script), and active types are not shown inline at all. */
+static void add_result_headers(h2o_req_t *req, const char *filename, const char *content_type, int retry_after_s, bool no_store)
 {
     if (retry_after_s > 0) {
         char *v = h2o_mem_alloc_pool(&req->pool, 16);
@@ -212,8 +241,12 @@ static void add_result_headers(h2o_req_t *req, const char *filename, int retry_a
     if (filename != NULL) {
         size_t cap = strlen(filename) + 32;
         char *v = h2o_mem_alloc_pool(&req->pool, cap);
-        int n = snprintf(v, cap, "inline; filename=\"%s\"", filename);
+        int n = snprintf(v, cap, "%s; filename=\"%s\"", active_type(content_type) ? "attachment" : "inline", filename);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL, v, (size_t)n);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL,
+                              H2O_STRLIT("nosniff"));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
+                              H2O_STRLIT("sandbox"));
     }
 }
 
@@ -257,7 +290,7 @@ static void fill_reply(reply_msg_t *m, hl_result_t *res)
 /* Sends a serialised answer on r; the body passes to the request's pool. */
 static void send_filled(hl_request_t *r, reply_msg_t *m)
 {
-    add_result_headers(r->req, m->filename, m->retry_after_s, m->no_store);
+    add_result_headers(r->req, m->filename, m->content_type, m->retry_after_s, m->no_store);
     send_owned(r->req, m->status, h2o_strdup(&r->req->pool, m->content_type, SIZE_MAX).base, m->body, m->len, flags_of(r));
     m->body = NULL;
 }
@@ -277,7 +310,7 @@ static void on_reply(hl_worker_t *w, hl_worker_msg_t *msg)
     pending_t *p = m->pending;
     hl_actor_release_slot(p->actor);
     --w->num_pending;
-    hl_request_t r = {.req = p->req, .worker = w, .route = p->route};
+    hl_request_t r = {.req = p->req, .worker = w, .route = p->route, .device = p->device, .token_hash = p->token_hash};
     if (p->then != NULL) {
         p->then(p->req != NULL ? &r : NULL, m->result, p->then_data);
         m->result = NULL;
@@ -416,7 +449,7 @@ static void send_stream(hl_request_t *r, hl_result_t *result)
     req->res.reason = reason_phrase(req->res.status);
     req->res.content_length = (size_t)result->source_len;
     add_common_headers(req, flags_of(r));
-    add_result_headers(req, result->filename, result->retry_after_s, result->no_store);
+    add_result_headers(req, result->filename, result->content_type, result->retry_after_s, result->no_store);
     if (result->content_type != NULL) {
         h2o_iovec_t type = h2o_strdup(&req->pool, result->content_type, SIZE_MAX);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type.base, type.len);
@@ -457,6 +490,8 @@ static hl_reply_to_t *defer(hl_request_t *r, hl_actor_t *actor, void (*then)(hl_
     p->worker = r->worker;
     p->actor = actor;
     p->route = r->route;
+    p->device = r->device;
+    p->token_hash = r->token_hash;
     p->refs = 2;
     p->then = then;
     p->then_data = data;

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl/clock.h"
 #include "hl/log.h"
+#include "hl/token_table.h"
 #include "worker.h"
 
 #define GLOBAL_RING 8192
@@ -31,6 +33,8 @@
 #define TOPIC_BUCKETS 1024
 /* streams flushed per loop turn: a broadcast to thousands of streams must not hold up the worker's other requests */
 #define KICK_SLICE 256
+/* how often a worker checks that its streams' credentials still hold (revocation, logout, reuse, expiry) */
+#define CREDENTIALS_CHECK_MS 1000
 
 /* ---- frames ---- */
 
@@ -133,6 +137,8 @@ typedef struct st_sse_worker_t {
     topic_t *buckets[TOPIC_BUCKETS];
     h2o_timeout_t heartbeat_timeout;
     h2o_timeout_entry_t heartbeat;
+    h2o_timeout_t credentials_timeout;
+    h2o_timeout_entry_t credentials;
     size_t num_streams;
     h2o_linklist_t kick_queue; /* streams to flush, a slice per loop iteration */
     bool kick_posted;
@@ -148,6 +154,9 @@ struct st_stream_t {
     hl_stream_link_t shutdown_link;
     int refs; /* the request pool, and an outstanding replay page; worker thread only */
     bool notifications_only;
+    bool bound;                /* opened with a device's access token: it ends when that token stops being valid */
+    hl_token_hash_t token;     /* that token's hash */
+    int64_t token_expires_at; /* and its expiry */
     bool sending;
     bool replaying;         /* history not fully sent yet: live frames wait behind the cursor */
     bool page_pending;      /* a history page was asked for and has not arrived */
@@ -592,6 +601,11 @@ static void open_stream(hl_request_t *r, hl_sse_topic_kind_t kind, const char *k
     s->refs = 1;
     s->last_id = after < 0 ? 0 : after;
     s->shutdown_link.on_shutdown = on_shutdown;
+    if (r->token_hash != NULL && r->device != NULL) {
+        s->bound = true;
+        s->token = *r->token_hash;
+        s->token_expires_at = r->device->access_expires_at;
+    }
     stream_t **hook = h2o_mem_alloc_shared(&req->pool, sizeof(*hook), on_pool_dispose);
     *hook = s;
 
@@ -807,6 +821,70 @@ static void on_heartbeat(h2o_timeout_entry_t *entry)
         h2o_timeout_link(sw->worker->loop, &sw->heartbeat_timeout, &sw->heartbeat);
 }
 
+/* ---- streams bound to their credentials ---- */
+
+static void nothing(const hl_auth_device_t *dev, void *data)
+{
+    (void)dev;
+    (void)data;
+}
+
+static bool credentials_hold(const stream_t *s, int64_t now)
+{
+    if (!s->bound)
+        return true;
+    bool post_seen = false;
+    return now < s->token_expires_at && hl_token_table_lookup(&s->token, now, INT64_MAX, &post_seen, nothing, NULL);
+}
+
+static const char CREDENTIALS_ENDED[] = ": credentials ended, reconnect with a valid token and Last-Event-ID\n\n";
+
+/* Ends a stream whose token was revoked, logged out, rotated away as reused, or expired: the client reconnects with a
+ * fresh token and Last-Event-ID and loses nothing. */
+static void end_for_credentials(stream_t *s)
+{
+    if (s->finished || s->req == NULL || s->finish_asked)
+        return;
+    s->finish_asked = true;
+    s->final_text = CREDENTIALS_ENDED;
+    s->replaying = false;
+    flush(s); /* sends FINAL now unless a send is in flight; proceed() finishes it then */
+}
+
+static void collect_ended(topic_t *t, int64_t now, stream_t ***v, size_t *n, size_t *cap)
+{
+    for (h2o_linklist_t *l = t->streams.next; l != &t->streams; l = l->next) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, topic_link, l);
+        if (s->finished || s->finish_asked || credentials_hold(s, now))
+            continue;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *v = hl_realloc(*v, *cap * sizeof(**v));
+        }
+        (*v)[(*n)++] = s;
+    }
+}
+
+static void on_credentials(h2o_timeout_entry_t *entry)
+{
+    sse_worker_t *sw = H2O_STRUCT_FROM_MEMBER(sse_worker_t, credentials, entry);
+    int64_t now = hl_now_ms();
+    stream_t **v = NULL;
+    size_t n = 0, cap = 0;
+    /* collected first: ending a stream may drop its topic */
+    collect_ended(&sw->global, now, &v, &n, &cap);
+    for (size_t b = 0; b < TOPIC_BUCKETS; ++b)
+        for (topic_t *t = sw->buckets[b]; t != NULL; t = t->next_in_bucket)
+            collect_ended(t, now, &v, &n, &cap);
+    for (size_t i = 0; i < n; ++i)
+        end_for_credentials(v[i]);
+    if (n > 0)
+        hl_logf(HL_LOG_INFO, "sse: %zu streams ended: their access token is no longer valid", n);
+    free(v);
+    if (!hl_worker_shutting_down(sw->worker))
+        h2o_timeout_link(sw->worker->loop, &sw->credentials_timeout, &sw->credentials);
+}
+
 void hl_sse_worker_init(hl_worker_t *worker)
 {
     sse_worker_t *sw = hl_calloc(1, sizeof(*sw));
@@ -816,6 +894,9 @@ void hl_sse_worker_init(hl_worker_t *worker)
     h2o_timeout_init(worker->loop, &sw->heartbeat_timeout, HL_SSE_HEARTBEAT_MS);
     sw->heartbeat.cb = on_heartbeat;
     h2o_timeout_link(worker->loop, &sw->heartbeat_timeout, &sw->heartbeat);
+    h2o_timeout_init(worker->loop, &sw->credentials_timeout, CREDENTIALS_CHECK_MS);
+    sw->credentials.cb = on_credentials;
+    h2o_timeout_link(worker->loop, &sw->credentials_timeout, &sw->credentials);
     worker->sse = (struct st_hl_sse_worker_t *)sw;
 }
 
@@ -826,6 +907,8 @@ void hl_sse_worker_dispose(hl_worker_t *worker)
         return;
     h2o_timeout_unlink(&sw->heartbeat);
     h2o_timeout_dispose(worker->loop, &sw->heartbeat_timeout);
+    h2o_timeout_unlink(&sw->credentials);
+    h2o_timeout_dispose(worker->loop, &sw->credentials_timeout);
     topic_clear(&sw->global);
     for (size_t b = 0; b < TOPIC_BUCKETS; ++b) {
         while (sw->buckets[b] != NULL) {

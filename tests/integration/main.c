@@ -27,9 +27,11 @@ Suite *suite_messages(void);
 Suite *suite_agent_runs(void);
 Suite *suite_blobs(void);
 Suite *suite_sse(void);
+Suite *suite_stream_auth(void);
 Suite *suite_durability(void);
 Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
+Suite *suite_hardening(void);
 
 int main(void)
 {
@@ -51,9 +53,11 @@ int main(void)
     srunner_add_suite(sr, suite_agent_runs());
     srunner_add_suite(sr, suite_blobs());
     srunner_add_suite(sr, suite_sse());
+    srunner_add_suite(sr, suite_stream_auth());
     srunner_add_suite(sr, suite_durability());
     srunner_add_suite(sr, suite_fake_upstream());
     srunner_add_suite(sr, suite_cron());
+    srunner_add_suite(sr, suite_hardening());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
