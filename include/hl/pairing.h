@@ -13,11 +13,26 @@
 #include "hl/link.h"
 #include "hl/reply.h"
 
-/** Failed claims / unknown-session lookups allowed per client address per window before 429 rate_limited. */
+/**
+ * Failed claims that name an existing session (a wrong code, a claim of a claimed session) allowed per client address
+ * (see hl_pairing_addr_key) per window before 429 rate_limited. Unknown session ids are answered 404 and never counted:
+ * they cannot lock out the other clients behind one NAT or tunnel.
+ */
 #define HL_PAIRING_RATE_LIMIT 30
 #define HL_PAIRING_RATE_WINDOW_MS (60LL * 1000)
-/** Wrong codes after which a session is closed (then it answers like an expired one). */
+/** Wrong codes after which a session is closed (then it answers like an expired one): the lock-out per session. */
 #define HL_PAIRING_MAX_BAD_CODES 5
+
+/** Size of a buffer for hl_pairing_addr_key. */
+#define HL_PAIRING_ADDR_KEY_MAX 64
+
+/**
+ * The key under which a client address is rate limited: an IPv4 address as is (also when a dual-stack listener reports
+ * it mapped into IPv6), an IPv6 address by its /64 ("2001:db8:1:2::/64"), since one subscriber's prefix is /64 and it
+ * may rotate addresses within it at will; anything else as is. Loopback addresses are not special (each one is its own
+ * key). Any thread.
+ */
+void hl_pairing_addr_key(const char *peer, char out[HL_PAIRING_ADDR_KEY_MAX]);
 
 typedef struct st_hl_pairing_t hl_pairing_t;
 

@@ -3,7 +3,9 @@
  * claims exactly one succeeds; the winning claim's device is created by the auth actor only after this actor committed
  * the claim, so the next session query already reports it claimed.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "hl/link.h"
@@ -25,7 +27,7 @@ typedef struct st_code_entry_t {
 } code_entry_t;
 
 typedef struct st_rate_entry_t {
-    char addr[64];
+    char addr[HL_PAIRING_ADDR_KEY_MAX]; /* hl_pairing_addr_key */
     int64_t window_start;
     unsigned failures;
 } rate_entry_t;
@@ -89,6 +91,28 @@ const char *pairing_code_of(hl_pairing_t *pr, const char *session_id, int64_t no
 
 /* ---- rate limiting per client address ---- */
 
+void hl_pairing_addr_key(const char *peer, char out[HL_PAIRING_ADDR_KEY_MAX])
+{
+    struct in6_addr a6;
+    char buf[INET6_ADDRSTRLEN];
+    if (peer != NULL && inet_pton(AF_INET6, peer, &a6) == 1) {
+        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+            /* an IPv4 client of a dual-stack listener: its own address, never the /64 that all of IPv4 maps into */
+            if (inet_ntop(AF_INET, &a6.s6_addr[12], buf, sizeof(buf)) != NULL) {
+                snprintf(out, HL_PAIRING_ADDR_KEY_MAX, "%s", buf);
+                return;
+            }
+        } else {
+            memset(&a6.s6_addr[8], 0, 8);
+            if (inet_ntop(AF_INET6, &a6, buf, sizeof(buf)) != NULL) {
+                snprintf(out, HL_PAIRING_ADDR_KEY_MAX, "%s/64", buf);
+                return;
+            }
+        }
+    }
+    snprintf(out, HL_PAIRING_ADDR_KEY_MAX, "%s", peer != NULL ? peer : "");
+}
+
 static rate_entry_t *rate_entry(hl_pairing_t *pr, const char *addr, int64_t now, int create)
 {
     rate_entry_t *oldest = NULL;
@@ -120,18 +144,24 @@ static rate_entry_t *rate_entry(hl_pairing_t *pr, const char *addr, int64_t now,
 }
 
 /* 0 when the address may try, else the seconds until it may (the caller answers 429). */
-static int64_t rate_limited(hl_pairing_t *pr, const char *addr, int64_t now)
+static int64_t rate_limited(hl_pairing_t *pr, const char *peer, int64_t now)
 {
-    rate_entry_t *e = rate_entry(pr, addr, now, 0);
+    char key[HL_PAIRING_ADDR_KEY_MAX];
+    hl_pairing_addr_key(peer, key);
+    rate_entry_t *e = rate_entry(pr, key, now, 0);
     if (e == NULL || e->failures < HL_PAIRING_RATE_LIMIT)
         return 0;
     int64_t wait_ms = e->window_start + HL_PAIRING_RATE_WINDOW_MS - now;
     return wait_ms <= 0 ? 1 : (wait_ms + 999) / 1000;
 }
 
-static void rate_fail(hl_pairing_t *pr, const char *addr, int64_t now)
+/* Counts a failure that named an existing session. Unknown session ids are never counted: anyone can make them up, and
+ * counting them let one client lock out every other behind the same NAT or tunnel (issue 9, finding 5). */
+static void rate_fail(hl_pairing_t *pr, const char *peer, int64_t now)
 {
-    rate_entry(pr, addr, now, 1)->failures++;
+    char key[HL_PAIRING_ADDR_KEY_MAX];
+    hl_pairing_addr_key(peer, key);
+    rate_entry(pr, key, now, 1)->failures++;
 }
 
 static void prune_rates(hl_pairing_t *pr, int64_t now)
@@ -366,10 +396,8 @@ static int exec_get_session(hl_json_job_t *base, hl_db_t *db)
     if (job->session_id == NULL || job->session_id[0] == '\0')
         return hl_json_job_error(base, HL_RESULT_INVALID, "pairing_session_required", "session_id is required");
     session_row_t row;
-    if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
-        rate_fail(job->pr, job->peer, now);
+    if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0)
         return hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_not_found", "Pairing session not found");
-    }
     int ret;
     if (strcmp(session_state(&row, now), "expired") == 0) {
         ret = hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_expired", "Pairing session has expired");
@@ -419,10 +447,8 @@ static int exec_page(hl_json_job_t *base, hl_db_t *db)
     if (job->session_id == NULL || job->session_id[0] == '\0')
         return page_text(base, HL_RESULT_INVALID, "text/plain; charset=utf-8", hl_strdup("Missing session_id"));
     session_row_t row;
-    if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
-        rate_fail(job->pr, job->peer, now);
+    if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0)
         return page_text(base, HL_RESULT_NOT_FOUND, "text/plain; charset=utf-8", hl_strdup("Pairing session not found"));
-    }
     const char *code = strcmp(session_state(&row, now), "waiting") == 0 ? pairing_code_of(job->pr, row.id, now) : NULL;
     char *html = pairing_page_html(job->pr->svc, &row, code, now);
     session_row_dispose(&row);
@@ -502,10 +528,8 @@ static int exec_claim(hl_json_job_t *base, hl_db_t *db)
     if (job->pr->svc->identity->link_id == NULL)
         return hl_json_job_error(base, HL_RESULT_CONFLICT, "link_not_paired", "Hermes Link is not paired");
     session_row_t row;
-    if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0) {
-        rate_fail(job->pr, job->peer, now);
+    if (!session_id_valid(job->session_id) || session_load(db, job->session_id, &row) != 0)
         return hl_json_job_error(base, HL_RESULT_NOT_FOUND, "pairing_session_not_found", "Pairing session not found");
-    }
     int ret;
     char presented[65];
     hl_token_hash_t h;

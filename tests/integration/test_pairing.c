@@ -1,12 +1,13 @@
 /*
  * Pairing (spec/API.md §2 GET /pair and §4, spec/FLOWS.md §2, spec/CLI.md §2.5, as the issue amends them): session
  * queries (never the code), single-use claims whose claimed flag the very next query shows, expiry on the test clock,
- * claim errors, the lock-out of a session after 5 wrong codes, per-address rate limits (429 with Retry-After), the
- * pairing page, app-instance reuse (a revoked device never comes back), racing claims, and `hermeslink pair` in text and
- * JSON, including starting the daemon.
+ * claim errors, the lock-out of a session after 5 wrong codes, per-address rate limits (429 with Retry-After) that only
+ * failures naming an existing session feed (made-up session ids never lock anyone out), the pairing page, app-instance
+ * reuse (a revoked device never comes back), racing claims, and `hermeslink pair` in text and JSON, including starting
+ * the daemon.
  *
- * The daemon counts failed pairing attempts per client address, so tests that share a daemon connect from loopback
- * addresses of their own (hlt_api_set_source).
+ * The daemon counts failed pairing attempts per client address (each loopback address is one of its own), so tests that
+ * share a daemon connect from loopback addresses of their own (hlt_api_set_source).
  */
 #include <errno.h>
 #include <signal.h>
@@ -610,20 +611,22 @@ START_TEST(test_rate_limit)
     hlt_assert_session(&res, 1, NULL, -1, NULL);
     hlt_response_free(&res);
 
-    /* 30 failures a minute are answered as such; successes in between do not count */
+    /* 30 failures a minute that name an existing session (a claimed one, a wrong code) are answered as such; unknown
+     * session ids (issue 9: anyone behind the same NAT can make them up) and successes in between do not count */
     hlt_api_set_source("127.0.9.1");
     char *wrong = claim_body(target.session_id, "wrong-code", NULL);
     char *again = claim_body(taken.session_id, taken.connect_token, NULL);
     char *unknown_claim = claim_body("ps_AAAAAAAAAAAAAAAA", "x", NULL);
     char *target_path = session_path("session_id", target.session_id);
     int failures = 0;
-    for (int k = 0; k < 10; ++k, ++failures)
-        expect_session_error(&d, k % 2 ? HLT_H1 : HLT_H2C, "/api/v1/pairing/session?session_id=ps_nope", 404,
-                             "pairing_session_not_found");
-    for (int k = 0; k < 10; ++k, ++failures)
-        expect_claim_error(&d, HLT_H1, unknown_claim, 404, "pairing_session_not_found");
-    for (int k = 0; k < 6; ++k, ++failures)
-        expect_claim_error(&d, HLT_H1, again, 409, "pairing_session_already_claimed");
+    for (int k = 0; k < 26; ++k, ++failures) {
+        expect_claim_error(&d, k % 2 ? HLT_H1 : HLT_H2C, again, 409, "pairing_session_already_claimed");
+        if (k < 20) {
+            expect_session_error(&d, k % 2 ? HLT_H1 : HLT_H2C, "/api/v1/pairing/session?session_id=ps_nope", 404,
+                                 "pairing_session_not_found");
+            expect_claim_error(&d, HLT_H1, unknown_claim, 404, "pairing_session_not_found");
+        }
+    }
     for (int k = 0; k < 4; ++k, ++failures) {
         get_session(&d, HLT_H1, target.session_id, &res);
         ck_assert_msg(res.status == 200, "a good lookup after %d failures: %ld %s", failures, res.status, res.body);
@@ -663,6 +666,91 @@ START_TEST(test_rate_limit)
     free(wrong);
     hlt_pairing_free(&taken);
     hlt_pairing_free(&target);
+    hlt_assert_stop_clean(&d);
+}
+END_TEST
+
+/* Made-up session ids, however many, are answered 404 and never counted: a client guessing them (or a broken app) does
+ * not lock the real pairing of everyone behind the same address out (issue 9, finding 5). */
+START_TEST(test_made_up_ids_never_lock_out)
+{
+    hlt_daemon_t d;
+    hlt_daemon_start(&d, NULL);
+    hlt_pairing_t p;
+    hlt_pair(d.env, &p);
+    hlt_api_set_source("127.0.10.1");
+    hlt_response_t res;
+    for (int k = 0; k < 40; ++k) {
+        hlt_proto_t proto = k % 2 ? HLT_H1 : HLT_H2C;
+        char *id = hl_asprintf("ps_guess%dAAAAAAAAAA", k);
+        char *path = session_path(k % 3 ? "session_id" : "sessionId", id);
+        expect_session_error(&d, proto, path, 404, "pairing_session_not_found");
+        free(path);
+        char *body = claim_body(id, p.connect_token, NULL);
+        expect_claim_error(&d, proto, body, 404, "pairing_session_not_found");
+        free(body);
+        path = hl_asprintf("/pair?session_id=%s", id);
+        hlt_api(&d, proto, "GET", path, NULL, NULL, &res);
+        assert_text(&res, 404, "Pairing session not found");
+        hlt_response_free(&res);
+        free(path);
+        free(id);
+    }
+    /* the same address pairs for real: the page, the session, the claim */
+    char *page = hl_asprintf("/pair?session_id=%s", p.session_id);
+    hlt_api(&d, HLT_H1, "GET", page, NULL, NULL, &res);
+    ck_assert_msg(res.status == 200, "the pairing page after 120 made-up ids: %ld %s", res.status, res.body);
+    hlt_response_free(&res);
+    free(page);
+    get_session(&d, HLT_H1, p.session_id, &res);
+    ck_assert_msg(res.status == 200, "the session after 120 made-up ids: %ld %s", res.status, res.body);
+    ck_assert(!assert_session(&res, &p));
+    hlt_response_free(&res);
+    claim(&d, HLT_H2C, p.session_id, p.connect_token, NULL, &res);
+    hlt_assert_session(&res, 1, p.link_id, -1, NULL);
+    hlt_response_free(&res);
+    hlt_pairing_free(&p);
+    hlt_assert_stop_clean(&d);
+}
+END_TEST
+
+/* Wrong codes lock the session they name (5 close it, from any address) and count for their address, not against other
+ * sessions; made-up ids around them count for nothing. */
+START_TEST(test_lockout_per_session)
+{
+    hlt_daemon_t d;
+    hlt_daemon_start(&d, NULL);
+    hlt_pairing_t guessed, other;
+    hlt_pair(d.env, &guessed);
+    hlt_pair(d.env, &other);
+    hlt_api_set_source("127.0.11.1");
+    char *unknown_claim = claim_body("ps_AAAAAAAAAAAAAAAA", guessed.connect_token, NULL);
+    for (int k = 0; k < 30; ++k)
+        expect_claim_error(&d, HLT_H1, unknown_claim, 404, "pairing_session_not_found");
+    free(unknown_claim);
+    char *wrong = claim_body(guessed.session_id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL);
+    for (int k = 0; k < 5; ++k)
+        expect_claim_error(&d, k % 2 ? HLT_H1 : HLT_H2C, wrong, 409, "pairing_claim_mismatch");
+    free(wrong);
+
+    /* the guessed session is closed for everyone, even to its right code */
+    char *right = claim_body(guessed.session_id, guessed.connect_token, NULL);
+    expect_claim_error(&d, HLT_H1, right, 404, "pairing_session_expired");
+    hlt_api_set_source("127.0.11.2");
+    expect_claim_error(&d, HLT_H2C, right, 404, "pairing_session_expired");
+    free(right);
+
+    /* the other session pairs, also from the address that guessed */
+    hlt_api_set_source("127.0.11.1");
+    hlt_response_t res;
+    get_session(&d, HLT_H1, other.session_id, &res);
+    ck_assert(!assert_session(&res, &other));
+    hlt_response_free(&res);
+    claim(&d, HLT_H1, other.session_id, other.connect_token, NULL, &res);
+    hlt_assert_session(&res, 1, other.link_id, -1, NULL);
+    hlt_response_free(&res);
+    hlt_pairing_free(&other);
+    hlt_pairing_free(&guessed);
     hlt_assert_stop_clean(&d);
 }
 END_TEST
@@ -932,6 +1020,8 @@ Suite *suite_pairing(void)
     TCase *rl = tcase_create("rate_limit");
     tcase_set_timeout(rl, 60);
     tcase_add_test(rl, test_rate_limit);
+    tcase_add_test(rl, test_made_up_ids_never_lock_out);
+    tcase_add_test(rl, test_lockout_per_session);
     suite_add_tcase(s, rl);
 
     TCase *cli = tcase_create("pair_cli");

@@ -20,6 +20,7 @@ Suite *suite_sse_hub(void);
 Suite *suite_store(void);
 Suite *suite_hermes_files(void);
 Suite *suite_sse_parser(void);
+Suite *suite_pairing_addr(void);
 
 int main(void)
 {
@@ -42,6 +43,7 @@ int main(void)
     srunner_add_suite(sr, suite_store());
     srunner_add_suite(sr, suite_hermes_files());
     srunner_add_suite(sr, suite_sse_parser());
+    srunner_add_suite(sr, suite_pairing_addr());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
