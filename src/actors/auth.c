@@ -1,7 +1,8 @@
 /*
  * The auth actor: device sessions, token rotation with reuse detection, logout; the shared device-row helpers.
  * Tokens are stored only as SHA-256 hex; the plaintext of a freshly rotated pair is kept in memory for a short grace
- * period (so that a client whose refresh response was lost gets the same pair again) and never written to disk.
+ * period (so that a client whose refresh response was lost gets the same pair again, as long as that pair is still the
+ * device's current one) and never written to disk.
  */
 #include <errno.h>
 #include <string.h>
@@ -564,6 +565,18 @@ static int maybe_bind_app_instance(hl_db_t *db, device_row_t *row, const char *a
     return changed;
 }
 
+/* A retired refresh token came back from someone other than the client that lost an answer: whoever else holds a copy
+ * of it is a thief, so the device is revoked (the reply is 401 either way). */
+static int revoke_for_reuse(hl_json_job_t *base, hl_db_t *db, device_row_t *row, int64_t now, auth_effects_t *fx)
+{
+    if (device_revoke(db, row, now, fx) != 0)
+        return -1;
+    json_decref(device_summary_json(db, fx));
+    hl_log(HL_LOG_WARN, "refresh_token_reuse_detected", json_pack("{s:s}", "device_id", row->id));
+    refresh_invalid(base);
+    return 0; /* keep the revocation */
+}
+
 static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
 {
     refresh_job_t *job = (refresh_job_t *)base;
@@ -580,6 +593,14 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
         /* a retry of a refresh whose answer was lost: the same new pair, not a reuse */
         if (device_load(db, g->device_id, &row) != 0 || row.revoked_at != 0) {
             ret = refresh_invalid(base);
+            goto Exit;
+        }
+        /* ...but only while that pair is still the device's current one: once it was rotated again, the client that lost
+         * the answer has had it since, so the old token is a stolen copy chaining grace entries (issue 9, finding 6) */
+        char saved[65];
+        hash_hex(g->access, saved);
+        if (!hl_consttime_equal(saved, 64, row.access_hash, strlen(row.access_hash))) {
+            ret = revoke_for_reuse(base, db, &row, now, fx);
             goto Exit;
         }
         token_pair_t same = {g->access, g->refresh, g->access_expires_at, g->refresh_expires_at};
@@ -622,14 +643,7 @@ static int exec_refresh(hl_json_job_t *base, hl_db_t *db)
     sqlite3_reset(st);
     if (reused_by != NULL && device_load(db, reused_by, &row) == 0 && row.revoked_at == 0) {
         /* an old refresh token came back after its grace: someone holds a stolen copy, so the device is revoked */
-        if (device_revoke(db, &row, now, fx) != 0) {
-            free(reused_by);
-            goto Exit;
-        }
-        json_decref(device_summary_json(db, fx));
-        hl_log(HL_LOG_WARN, "refresh_token_reuse_detected", json_pack("{s:s}", "device_id", row.id));
-        refresh_invalid(base);
-        ret = 0; /* keep the revocation */
+        ret = revoke_for_reuse(base, db, &row, now, fx);
         free(reused_by);
         goto Exit;
     }

@@ -410,6 +410,66 @@ START_TEST(test_refresh_rotation)
 }
 END_TEST
 
+static void assert_pair(const hlt_response_t *res, const hlt_device_t *want)
+{
+    hlt_assert_session(res, 0, NULL, -1, NULL);
+    ck_assert_str_eq(hlt_str(json_object_get(res->json, "access_token"), "token"), want->access);
+    ck_assert_str_eq(hlt_str(json_object_get(res->json, "refresh_token"), "token"), want->refresh);
+}
+
+/* The grace answers only while the pair it saved is still the device's current pair (issue 9, finding 6): a lost answer
+ * of A→B gets B again, but once B was rotated to C, A coming back within the 30 s is a thief chaining grace entries,
+ * so the device is revoked. */
+START_TEST(test_refresh_grace_chain)
+{
+    hlt_device_t bystander, a;
+    hlt_enroll(D, P, NULL, &bystander);
+    hlt_enroll(D, P, NULL, &a);
+    hlt_response_t res;
+    hlt_device_t b, c;
+    hlt_refresh(D, P, a.refresh, &res);
+    hlt_assert_session(&res, 0, NULL, -1, &b);
+    hlt_response_free(&res);
+    /* the single lost response: A again before any further rotation still gives B */
+    hlt_refresh(D, P, a.refresh, &res);
+    assert_pair(&res, &b);
+    hlt_response_free(&res);
+    hlt_assert_accepted(D, P, b.access, a.id);
+
+    hlt_refresh(D, P, b.refresh, &res);
+    hlt_assert_session(&res, 0, NULL, -1, &c);
+    hlt_response_free(&res);
+    ck_assert_str_ne(c.refresh, b.refresh);
+    /* B's own grace is still current (C is the pair): a lost answer of B→C gets C */
+    hlt_refresh(D, P, b.refresh, &res);
+    assert_pair(&res, &c);
+    hlt_response_free(&res);
+
+    /* A again, still within 30 s of A→B: its saved pair B is no longer current */
+    hlt_refresh(D, P, a.refresh, &res);
+    hlt_assert_error(D, &res, 401, "refresh_token_invalid");
+    hlt_response_free(&res);
+    hlt_assert_refused(D, P, c.access, "device_access_token_invalid");
+    const char *after[] = {c.refresh, b.refresh, a.refresh};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(after); ++i) {
+        hlt_refresh(D, P, after[i], &res);
+        hlt_assert_error(D, &res, 401, "refresh_token_invalid");
+        hlt_response_free(&res);
+    }
+    json_t *list = hlt_list_devices(D, P, bystander.access);
+    json_t *item = hlt_find_device(list, a.id);
+    ck_assert_msg(item != NULL, "the revoked device is not listed");
+    ck_assert_str_eq(hlt_str(item, "status"), "revoked");
+    json_decref(list);
+    hlt_assert_accepted(D, P, bystander.access, bystander.id);
+
+    hlt_device_free(&c);
+    hlt_device_free(&b);
+    hlt_device_free(&a);
+    hlt_device_free(&bystander);
+}
+END_TEST
+
 START_TEST(test_refresh_updates_descriptor)
 {
     hlt_device_t dev;
@@ -864,6 +924,7 @@ Suite *suite_auth(void)
     tcase_add_loop_test(tc, test_connect_token_elsewhere, 0, HLT_NUM_PROTOS);
     tcase_add_loop_test(tc, test_bearer_checks, 0, HLT_NUM_PROTOS);
     tcase_add_loop_test(tc, test_refresh_rotation, 0, HLT_NUM_PROTOS);
+    tcase_add_loop_test(tc, test_refresh_grace_chain, 0, HLT_NUM_PROTOS);
     tcase_add_test(tc, test_refresh_updates_descriptor);
     tcase_add_loop_test(tc, test_refresh_errors, 0, HLT_NUM_PROTOS);
     tcase_add_loop_test(tc, test_concurrent_refresh, 0, 3);
