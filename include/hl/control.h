@@ -1,7 +1,8 @@
 /*
  * The control socket <home>/control.sock (0600): the CLI's channel to the running daemon (core layer: the address, the
- * framing and the client). One JSON request line per connection, one JSON reply line. File permissions, not the peer
- * address, decide who may use it. The server is the daemon's (hl/control_server.h).
+ * framing and the client). One JSON request line per connection, one JSON reply line. File permissions and the peer's
+ * uid (SO_PEERCRED: the daemon's own user only; others are closed unanswered), never an address, decide who may use it.
+ * The server is the daemon's (hl/control_server.h).
  */
 #ifndef HL_CONTROL_H
 #define HL_CONTROL_H

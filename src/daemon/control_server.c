@@ -157,6 +157,24 @@ static void serve_one(int fd)
     free(line);
 }
 
+/* The socket is 0600 in a 0700 home, but a home or socket whose mode was loosened (a chmod, a copied tree) must not let
+ * another local user mint pairing codes or stop the daemon: the peer's uid, as the kernel saw it at connect(), decides. */
+static int peer_allowed(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred)) {
+        hl_logf(HL_LOG_WARN, "control: refused a connection whose peer credentials cannot be read");
+        return 0;
+    }
+    if (cred.uid != geteuid()) {
+        hl_logf(HL_LOG_WARN, "control: refused a connection from uid %u (pid %d), not the daemon's user", (unsigned)cred.uid,
+                (int)cred.pid);
+        return 0;
+    }
+    return 1;
+}
+
 static void *control_main(void *arg)
 {
     (void)arg;
@@ -172,7 +190,8 @@ static void *control_main(void *arg)
         if (pfd[0].revents & POLLIN) {
             int fd = accept4(control.listen_fd, NULL, NULL, SOCK_CLOEXEC);
             if (fd >= 0) {
-                serve_one(fd);
+                if (peer_allowed(fd))
+                    serve_one(fd);
                 close(fd);
             }
         }
