@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -238,6 +239,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     size_t num_init = 0, num_started = 0;
     sigset_t sigs;
     block_signals(&sigs); /* before any thread exists, so every thread inherits the mask and sigwait gets them */
+    umask(077);           /* the CLI sets it too; the files of the home are private whoever calls this */
     /* an allocation jansson cannot make aborts (hl_fatal) like every other: no JSON value silently goes missing */
     json_set_alloc_funcs(hl_malloc, free);
     rcu_register_thread();

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "hl/version.h"
@@ -62,6 +63,9 @@ hl_serve_fn hl_cli_serve;
 int hl_cli_main(int argc, char **argv, hl_serve_fn serve)
 {
     hl_cli_serve = serve;
+    /* Every file HermesLink creates (link.db and its WAL, blobs, logs, config, keys) holds tokens' hashes, conversations
+     * or secrets: whatever the mode (run, start, pair starting a daemon, config set), nothing is group or other readable. */
+    umask(077);
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
             printf("%s\n", HL_VERSION);

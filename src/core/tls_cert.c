@@ -66,8 +66,9 @@ static int generate(const char *cert_path, const char *key_path, char *err, size
         goto Exit;
     ktext = bio_text(kbio);
     ctext = bio_text(cbio);
+    /* the certificate is public (the QR carries its fingerprint) but, like everything in the home, owner-only */
     if ((ret = hl_write_file_atomic(key_path, ktext, strlen(ktext), 0600)) != 0 ||
-        (ret = hl_write_file_atomic(cert_path, ctext, strlen(ctext), 0644)) != 0)
+        (ret = hl_write_file_atomic(cert_path, ctext, strlen(ctext), 0600)) != 0)
         goto Exit;
     ret = 0;
 Exit:
