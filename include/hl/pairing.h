@@ -67,4 +67,10 @@ void hl_pairing_enroll(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *to
 /** GET /pair?session_id=: answers the HTML pairing page (or the spec's text/plain 404). */
 void hl_pairing_page(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *session_id, const char *peer);
 
+/**
+ * The Content-Security-Policy of the pairing page: its one inline script and one inline style by their SHA-256, fetches to
+ * its own origin, nothing else (no framing, no forms, no base). Static storage, computed once; any thread.
+ */
+const char *hl_pairing_page_csp(void);
+
 #endif

@@ -2,8 +2,13 @@
  * The pairing page (GET /pair): the QR code as inline SVG, the URLs and expiry, live claimed/expired state by polling,
  * and a "Pair on this device" button that claims the session for this browser and shows its tokens once.
  */
+#include <pthread.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
+#include "hl/ids.h"
+#include "hl/pairing.h"
 #include "hl/version.h"
 #include "hl/clock.h"
 #include "hl/qr.h"
@@ -53,31 +58,19 @@ static void text(html_t *h, const char *s)
     }
 }
 
-/* A JSON string literal safe inside a <script> element (no "</script>"). */
-static void js_string(html_t *h, const char *s)
-{
-    if (s == NULL) {
-        raw(h, "null");
-        return;
-    }
-    json_t *j = json_string(s);
-    char *enc = json_dumps(j, JSON_ENCODE_ANY | JSON_ESCAPE_SLASH);
-    raw(h, enc);
-    free(enc);
-    json_decref(j);
-}
-
 static const char STYLE[] =
-    "<style>body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
+    "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
     "color:#1d1d1f}h1{font-size:1.5rem}.qr svg{width:18rem;height:18rem}.muted{color:#666}.state{font-weight:600}"
     "code{background:#f2f2f2;padding:.1rem .3rem;border-radius:.2rem;word-break:break-all}button{font-size:1rem;"
     "padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#0a66ff;color:#fff;cursor:pointer}"
-    "button[disabled]{background:#999}#tokens{display:none;margin-top:1rem}</style>";
+    "button[disabled]{background:#999}#tokens{display:none;margin-top:1rem}";
 
 static const char SCRIPT[] =
-    "<script>\n"
+    "\n"
     "(function(){\n"
     "var state=document.getElementById('state'),btn=document.getElementById('pair'),out=document.getElementById('tokens');\n"
+    "var SESSION_ID=document.getElementById('session').textContent,code=document.getElementById('code'),"
+    "CODE=code?code.textContent:null;\n"
     "var done=false;\n"
     "function show(s){state.textContent=s;state.dataset.state=s;if(s!=='waiting'){done=true;if(btn)btn.disabled=true;"
     "var c=document.getElementById('code-block');if(c&&s!=='waiting')c.style.display='none';}}\n"
@@ -93,8 +86,36 @@ static const char SCRIPT[] =
     "j.device.id;out.style.display='block';show('claimed');}else{btn.disabled=false;alert(j.error?j.error.message:"
     "'Pairing failed');}}).catch(function(){btn.disabled=false;});});\n"
     "poll();\n"
-    "})();\n"
-    "</script>";
+    "})();\n";
+
+/* 'sha256-<base64>' of an inline element's text, as CSP names it (standard base64, padded). */
+static char *csp_hash(const char *text)
+{
+    unsigned char digest[32], b64[48];
+    hl_sha256(text, strlen(text), digest);
+    EVP_EncodeBlock(b64, digest, sizeof(digest));
+    return hl_asprintf("'sha256-%s'", (const char *)b64);
+}
+
+static char *page_csp;
+
+static void make_csp(void)
+{
+    char *style = csp_hash(STYLE), *script = csp_hash(SCRIPT);
+    /* nothing but our one script and one style, talking to this origin only; the QR is inline SVG (no image loads) */
+    page_csp = hl_asprintf("default-src 'none'; script-src %s; style-src %s; connect-src 'self'; base-uri 'none'; "
+                           "form-action 'none'; frame-ancestors 'none'",
+                           script, style);
+    free(style);
+    free(script);
+}
+
+const char *hl_pairing_page_csp(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_csp);
+    return page_csp;
+}
 
 char *pairing_page_html(const hl_link_t *svc, const session_row_t *row, const char *code, int64_t now)
 {
@@ -104,7 +125,9 @@ char *pairing_page_html(const hl_link_t *svc, const session_row_t *row, const ch
     hl_format_iso(row->expires_at, expires);
     raw(&h, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Hermes Link Pairing</title>");
+    raw(&h, "<style>");
     raw(&h, STYLE);
+    raw(&h, "</style>");
     raw(&h, "</head><body><h1>Hermes Link Pairing</h1><p class=\"muted\">Hermes Link " HL_VERSION "</p>");
     raw(&h, "<p>State: <span id=\"state\" class=\"state\" data-state=\"");
     text(&h, st);
@@ -150,12 +173,10 @@ char *pairing_page_html(const hl_link_t *svc, const session_row_t *row, const ch
         raw(&h, "</code></li>");
     }
     json_decref(urls);
-    raw(&h, "</ul><script>var SESSION_ID=");
-    js_string(&h, row->id);
-    raw(&h, ",CODE=");
-    js_string(&h, code);
-    raw(&h, ";</script>");
+    /* the script reads the session and the code from the page: it is the same text for every page, so the CSP can name
+     * it by its hash */
+    raw(&h, "</ul><script>");
     raw(&h, SCRIPT);
-    raw(&h, "</body></html>");
+    raw(&h, "</script></body></html>");
     return h.data;
 }

@@ -1,6 +1,8 @@
 /*
  * spec/API.md §4 (pairing session query and claim) and §2 (GET /pair, the pairing page).
  */
+#include <string.h>
+
 #include "hl/pairing.h"
 #include "hl/http.h"
 #include "hl/routes.h"
@@ -28,8 +30,20 @@ static void post_claim(hl_request_t *r)
         hl_pairing_claim(pairing, p, r->body, hl_request_peer(r));
 }
 
+/* The page shows a connect token and a "Pair" button: it must not be framed (clickjacking), run anything but its own script,
+ * nor leak its URL (the session id) to anyone through Referer. On every answer of /pair, errors included. */
+static void add_page_headers(hl_request_t *r)
+{
+    h2o_req_t *req = r->req;
+    const char *csp = hl_pairing_page_csp();
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL, H2O_STRLIT("DENY"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL, csp, strlen(csp));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("no-referrer"));
+}
+
 static void get_pair_page(hl_request_t *r)
 {
+    add_page_headers(r);
     const char *id = hl_request_query(r, "session_id", NULL);
     if (id == NULL || *id == '\0') {
         static const char msg[] = "Missing session_id";
