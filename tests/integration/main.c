@@ -31,6 +31,7 @@ Suite *suite_stream_auth(void);
 Suite *suite_durability(void);
 Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
+Suite *suite_hardening(void);
 
 int main(void)
 {
@@ -56,6 +57,7 @@ int main(void)
     srunner_add_suite(sr, suite_durability());
     srunner_add_suite(sr, suite_fake_upstream());
     srunner_add_suite(sr, suite_cron());
+    srunner_add_suite(sr, suite_hardening());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
