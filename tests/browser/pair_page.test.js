@@ -202,6 +202,10 @@ async function main() {
         const pageErrors = [];
         const watch = (p) => {
             p.on('pageerror', (e) => pageErrors.push(String(e)));
+            /* the page runs under a strict CSP (issue 9): anything it blocks is reported on the console */
+            p.on('console', (m) => {
+                if (/Content Security Policy/i.test(m.text())) pageErrors.push(`CSP: ${m.text()}`);
+            });
             p.on('dialog', (d) => {
                 pageErrors.push(`dialog: ${d.message()}`);
                 d.dismiss().catch(() => {});
@@ -216,6 +220,8 @@ async function main() {
             assert.equal(response.status(), 200);
             assert.match(response.headers()['content-type'], /^text\/html/);
             assert.match(response.headers()['cache-control'] ?? '', /no-store/);
+            assert.match(response.headers()['content-security-policy'] ?? '', /default-src 'none'/);
+            assert.equal(response.headers()['x-frame-options'], 'DENY');
             assert.equal(await page.title(), 'Hermes Link Pairing');
         });
 
@@ -336,7 +342,7 @@ async function main() {
             assert.equal(r.json.error.code, 'pairing_session_expired');
         });
 
-        await check('no script errors or alerts on the page', async () => {
+        await check('no script errors, alerts or CSP violations on the page', async () => {
             assert.deepEqual(pageErrors, []);
         });
     } finally {
