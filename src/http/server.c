@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +22,8 @@
 
 /* how long a worker waits for in-flight work and connections at shutdown before giving up on a clean dispose */
 #define SHUTDOWN_DEADLINE_MS 10000
+/* how long a worker stops accepting when it ran out of file descriptors */
+#define ACCEPT_PAUSE_MS 250
 /* idle HTTP/1.1 keep-alives are closed this fast once shutdown starts */
 #define SHUTDOWN_REQ_TIMEOUT_MS 50
 
@@ -189,22 +192,66 @@ static SSL_CTX *create_ssl_ctx(const char *cert, const char *key, char *err, siz
     return ctx;
 }
 
+/* Out of descriptors (across workers): said at most once a minute (an episode comes and goes as descriptors free up and
+ * are taken again), and when accepting works again. */
+static atomic_bool out_of_fds;
+static atomic_int_fast64_t out_of_fds_logged_ms = -60000;
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+/* Resumes accepting after a pause for want of descriptors (the next accept tells whether they are back). */
+static void on_accept_resume(h2o_timeout_entry_t *entry)
+{
+    hl_worker_t *w = H2O_STRUCT_FROM_MEMBER(hl_worker_t, accept_resume, entry);
+    if (!w->accept_paused || w->shutting_down)
+        return;
+    w->accept_paused = false;
+    for (size_t i = 0; i < w->num_listeners; ++i)
+        if (w->listeners[i] != NULL)
+            h2o_socket_read_start(w->listeners[i], on_accept);
+}
+
+/* EMFILE/ENFILE: the listener stays readable while nothing can be accepted, so accepting again at once would spin. The
+ * worker stops reading its listeners for ACCEPT_PAUSE_MS, serving the connections it has meanwhile. */
+static void pause_accepting(hl_worker_t *w)
+{
+    atomic_store(&out_of_fds, true);
+    int64_t now = (int64_t)h2o_now(w->loop), last = atomic_load(&out_of_fds_logged_ms);
+    if (now - last >= 60000 && atomic_compare_exchange_strong(&out_of_fds_logged_ms, &last, now))
+        hl_logf(HL_LOG_ERROR, "server: out of file descriptors; accepting paused (open connections are still served)");
+    w->accept_paused = true;
+    for (size_t i = 0; i < w->num_listeners; ++i)
+        if (w->listeners[i] != NULL)
+            h2o_socket_read_stop(w->listeners[i]);
+    h2o_timeout_link(w->loop, &w->accept_pause_timeout, &w->accept_resume);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
     h2o_accept_ctx_t *accept_ctx = listener->data;
+    hl_worker_t *w = (hl_worker_t *)accept_ctx->ctx; /* the context is the worker's first member */
     /* bounded so that one busy listener cannot starve the loop */
     for (int i = 0; i < 64; ++i) {
+        errno = 0;
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE)
+                pause_accepting(w);
             break;
+        }
+        if (atomic_load_explicit(&out_of_fds, memory_order_relaxed) && atomic_exchange(&out_of_fds, false))
+            hl_logf(HL_LOG_WARN, "server: file descriptors available again; accepting resumed");
         h2o_accept(accept_ctx, sock);
     }
 }
 
 static void close_listeners(hl_worker_t *w)
 {
+    if (h2o_timeout_is_linked(&w->accept_resume))
+        h2o_timeout_unlink(&w->accept_resume);
+    w->accept_paused = false;
     for (size_t i = 0; i < w->num_listeners; ++i) {
         if (w->listeners[i] != NULL) {
             h2o_socket_read_stop(w->listeners[i]);
@@ -283,6 +330,7 @@ static void *worker_main(void *arg)
         w->mailbox_sock = NULL;
         hl_sse_worker_dispose(w);
         hl_reply_cache_dispose(w);
+        h2o_timeout_dispose(w->loop, &w->accept_pause_timeout);
         h2o_context_dispose(&w->ctx);
         /* run once more so that sockets closed above are freed */
         h2o_evloop_run(w->loop, 0);
@@ -331,6 +379,8 @@ static int init_worker(hl_server_t *s, hl_worker_t *w, size_t index)
         w->listeners[i] = sock;
     }
     w->num_listeners = s->num_listeners;
+    h2o_timeout_init(w->loop, &w->accept_pause_timeout, ACCEPT_PAUSE_MS);
+    w->accept_resume.cb = on_accept_resume;
     return 0;
 }
 

@@ -20,6 +20,10 @@ struct st_hl_worker_t {
     h2o_accept_ctx_t accept_ctx[HL_MAX_LISTENERS];
     h2o_socket_t *listeners[HL_MAX_LISTENERS];
     size_t num_listeners;
+    /** out of file descriptors: the listeners are paused until this timer resumes them (no accept spin) */
+    h2o_timeout_t accept_pause_timeout;
+    h2o_timeout_entry_t accept_resume;
+    bool accept_paused;
     hl_mailbox_t mailbox;
     h2o_socket_t *mailbox_sock; /* the mailbox's eventfd (a duplicate) on the worker's loop */
     h2o_linklist_t streams;
