@@ -54,7 +54,7 @@ typedef struct st_hl_run_start_t {
 typedef struct st_hl_approval_decision_t {
     const char *run_id;
     const char *approval_id;
-    const char *decision;    /* "deny" or the approval scope */
+    const char *decision; /* "deny" or the approval scope */
 } hl_approval_decision_t;
 
 /** What one batch committed, handed to every observer after the COMMIT (on the store's thread; all borrowed). */

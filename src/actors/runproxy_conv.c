@@ -238,8 +238,8 @@ static int on_sse(void *data, const hl_sse_event_t *sse)
     if (r->relay != NULL) {
         /* relayed first, as received (the run's last frame when it is a terminal event) */
         const char *type = str(ev, "event") != NULL ? str(ev, "event") : str(ev, "type");
-        bool final = type != NULL && (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 ||
-                                      strcmp(type, "run.cancelled") == 0);
+        bool final = type != NULL &&
+                     (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 || strcmp(type, "run.cancelled") == 0);
         rp_relay_append(r->rp, r->relay, sse->raw_data, sse->raw_data_len, final);
     }
     int ended = on_event(r, ev, sse->event);
@@ -288,8 +288,8 @@ static void on_stream_end(void *data, const up_answer_t *a)
             snprintf(msg, sizeof(msg), "Hermes API Server returned HTTP %d for the run's events", r->stream_status);
             fail(r, "hermes_events_unavailable", msg);
         } else {
-            snprintf(msg, sizeof(msg), "The connection to Hermes ended before the run finished%s%s",
-                     a->error != NULL ? ": " : "", a->error != NULL ? a->error : "");
+            snprintf(msg, sizeof(msg), "The connection to Hermes ended before the run finished%s%s", a->error != NULL ? ": " : "",
+                     a->error != NULL ? a->error : "");
             fail(r, "hermes_stream_interrupted", msg);
         }
     }
@@ -325,8 +325,9 @@ static void on_status(void *data, const up_answer_t *a)
     }
     if (a->connect_failed || a->status == 404) {
         fail_and_destroy(r, "link_restarted",
-                         a->connect_failed ? "Hermes Link restarted during this run, and Hermes cannot be reached to tell how it ended"
-                                           : "Hermes Link restarted during this run, and Hermes no longer knows it");
+                         a->connect_failed
+                             ? "Hermes Link restarted during this run, and Hermes cannot be reached to tell how it ended"
+                             : "Hermes Link restarted during this run, and Hermes no longer knows it");
         return;
     }
     const char *status = str(a->json, "status");
@@ -399,8 +400,8 @@ static void on_admitted(void *data, const up_answer_t *a)
         char *m = rp_upstream_message(a);
         char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
         const char *code = a->status == 404 || a->status == 503 ? "hermes_api_server_unavailable"
-                           : a->status == 429                                    ? "hermes_rate_limited"
-                                                                                 : "hermes_response_invalid";
+                           : a->status == 429                   ? "hermes_rate_limited"
+                                                                : "hermes_response_invalid";
         fail_and_destroy(r, code, msg);
         free(msg);
         free(m);
@@ -416,9 +417,7 @@ static void on_admitted(void *data, const up_answer_t *a)
         return;
     }
     r->upstream_id = hl_strdup(id);
-    hl_run_event_t ev = {.kind = HL_RUN_EVENT_UPSTREAM,
-                         .upstream_run_id = id,
-                         .session_id = str(r->request, "session_id")};
+    hl_run_event_t ev = {.kind = HL_RUN_EVENT_UPSTREAM, .upstream_run_id = id, .session_id = str(r->request, "session_id")};
     report(r, &ev);
     if (r->cancel_requested) { /* cancelled while the upstream was admitting it */
         stop_upstream(r);
@@ -547,8 +546,10 @@ void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *decision)
         return;
     }
     if (!rp_caps_approvals(rp, r->target.base_url)) {
-        hl_logf(HL_LOG_WARN, "runproxy: run %s: the Hermes API server takes no approval answers (before v0.15); the agent "
-                             "decides when its approval times out", run_id);
+        hl_logf(HL_LOG_WARN,
+                "runproxy: run %s: the Hermes API server takes no approval answers (before v0.15); the agent "
+                "decides when its approval times out",
+                run_id);
         return;
     }
     char *esc = up_escape(r->upstream_id);

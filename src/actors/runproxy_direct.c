@@ -150,9 +150,9 @@ static void on_created(void *data, const up_answer_t *a)
         return;
     }
     if (a->status < 200 || a->status >= 300 || !json_is_object(a->json)) {
-        reply(d, a->status >= 200 && a->status < 300
-                     ? hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", "Hermes API Server answered without a JSON object")
-                     : upstream_error(a));
+        reply(d, a->status >= 200 && a->status < 300 ? hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid",
+                                                                       "Hermes API Server answered without a JSON object")
+                                                     : upstream_error(a));
         return;
     }
     const char *id = json_string_value(json_object_get(a->json, "run_id"));

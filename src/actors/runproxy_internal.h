@@ -48,8 +48,8 @@ struct st_conv_run_t {
     conv_run_state_t state;
     bool cancel_requested;
     bool waiting_approval;
-    bool reconcile;       /* a run a previous process left running upstream */
-    unsigned polls;       /* status requests made while reconciling */
+    bool reconcile; /* a run a previous process left running upstream */
+    unsigned polls; /* status requests made while reconciling */
     uint64_t next_poll_ms;
     int stream_status; /* HTTP status of the events stream */
     hl_sse_parser_t parser;
@@ -78,12 +78,12 @@ typedef struct st_relay_frame_t {
 struct st_relay_t {
     relay_t *next;
     hl_runproxy_t *rp;
-    char *run_id; /* the upstream's run id */
+    char *run_id;           /* the upstream's run id */
     relay_frame_t **frames; /* a ring: frames[(first + i) % cap] */
     size_t first, count, cap, bytes;
     int64_t next_seq;
     int64_t published_seq; /* frames up to this one were handed to the observer */
-    bool dirty;             /* in the run proxy's dirty list */
+    bool dirty;            /* in the run proxy's dirty list */
     bool ended;
     uint64_t ended_ms;
     /* its own subscription (direct runs) */
@@ -92,8 +92,8 @@ struct st_relay_t {
     char *profile;
     hl_sse_parser_t parser;
     int stream_status;
-    bool record_usage; /* created by POST /api/v1/runs: usage goes to the store */
-    bool fed;          /* a conversation run feeds it (and holds a pointer to it) */
+    bool record_usage;      /* created by POST /api/v1/runs: usage goes to the store */
+    bool fed;               /* a conversation run feeds it (and holds a pointer to it) */
     hl_reply_to_t *opening; /* hl_runproxy_open_run waiting for the stream's status */
 };
 

@@ -273,8 +273,8 @@ static const char *event_name(json_t *ev)
 
 static bool is_terminal(const char *type)
 {
-    return type != NULL && (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 ||
-                            strcmp(type, "run.cancelled") == 0);
+    return type != NULL &&
+           (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 || strcmp(type, "run.cancelled") == 0);
 }
 
 static int on_sse(void *data, const hl_sse_event_t *sse)
@@ -294,7 +294,8 @@ static int on_sse(void *data, const hl_sse_event_t *sse)
                                    .total_tokens = json_integer_value(json_object_get(u, "total_tokens"))};
         hl_store_record_direct_run(rl->rp->store, &usage);
     } else if (final && rl->record_usage) {
-        hl_direct_usage_t usage = {.upstream_run_id = rl->run_id, .profile = rl->profile,
+        hl_direct_usage_t usage = {.upstream_run_id = rl->run_id,
+                                   .profile = rl->profile,
                                    .status = strcmp(type, "run.failed") == 0 ? "failed" : "cancelled"};
         hl_store_record_direct_run(rl->rp->store, &usage);
     }
@@ -338,7 +339,8 @@ static void on_end(void *data, const up_answer_t *a)
     hl_runproxy_t *rp = rl->rp;
     rl->call = NULL;
     if (a->connect_failed)
-        answer_opening(rl, hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable"));
+        answer_opening(rl,
+                       hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable"));
     else if (rl->stream_status == 404)
         answer_opening(rl, hl_result_error(HL_RESULT_NOT_FOUND, "run_not_found", "Hermes has no events for this run"));
     else if (rl->stream_status < 200 || rl->stream_status >= 300) {

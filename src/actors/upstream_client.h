@@ -29,12 +29,12 @@ typedef struct st_up_target_t {
 
 /** How a call ended. `connect_failed`: the upstream could not be reached (down, refused, connect timeout). */
 typedef struct st_up_answer_t {
-    long status;        /* HTTP status, 0 when no answer came */
+    long status; /* HTTP status, 0 when no answer came */
     bool connect_failed;
-    const char *error;  /* curl's message when the transfer failed, else NULL */
-    const char *body;   /* the whole body (JSON calls), NUL-terminated */
+    const char *error; /* curl's message when the transfer failed, else NULL */
+    const char *body;  /* the whole body (JSON calls), NUL-terminated */
     size_t body_len;
-    json_t *json;       /* body parsed (any JSON value), or NULL; borrowed */
+    json_t *json; /* body parsed (any JSON value), or NULL; borrowed */
 } up_answer_t;
 
 /** A JSON call's end; the call is gone after it returns. */

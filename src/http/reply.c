@@ -20,7 +20,7 @@ typedef struct st_pending_t {
     /* who asked (pool memory, read only while req is alive): a continuation sees the same request */
     const struct st_hl_auth_device_t *device;
     const hl_token_hash_t *token_hash;
-    int refs;                /* the pool hook and the reply; both run on the worker thread */
+    int refs; /* the pool hook and the reply; both run on the worker thread */
     /* with hl_request_defer_then: the route's continuation on the worker */
     void (*then)(hl_request_t *r, hl_result_t *result, void *data);
     void *then_data;
@@ -208,9 +208,17 @@ static json_t *result_envelope(const hl_result_t *res)
  * only ever downloaded. Compared on the media type alone, case-insensitively. */
 static bool active_type(const char *content_type)
 {
-    static const char *const ACTIVE[] = {"text/html",       "application/xhtml+xml",  "image/svg+xml",          "text/xml",
-                                         "application/xml", "text/xsl",               "application/javascript", "text/javascript",
-                                         "text/ecmascript", "application/ecmascript", "application/x-javascript"};
+    static const char *const ACTIVE[] = {"text/html",
+                                         "application/xhtml+xml",
+                                         "image/svg+xml",
+                                         "text/xml",
+                                         "application/xml",
+                                         "text/xsl",
+                                         "application/javascript",
+                                         "text/javascript",
+                                         "text/ecmascript",
+                                         "application/ecmascript",
+                                         "application/x-javascript"};
     if (content_type == NULL)
         return false;
     const char *p = content_type;
@@ -243,10 +251,8 @@ static void add_result_headers(h2o_req_t *req, const char *filename, const char 
         char *v = h2o_mem_alloc_pool(&req->pool, cap);
         int n = snprintf(v, cap, "%s; filename=\"%s\"", active_type(content_type) ? "attachment" : "inline", filename);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL, v, (size_t)n);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL,
-                              H2O_STRLIT("nosniff"));
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL,
-                              H2O_STRLIT("sandbox"));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0, NULL, H2O_STRLIT("sandbox"));
     }
 }
 

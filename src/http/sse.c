@@ -154,8 +154,8 @@ struct st_stream_t {
     hl_stream_link_t shutdown_link;
     int refs; /* the request pool, and an outstanding replay page; worker thread only */
     bool notifications_only;
-    bool bound;                /* opened with a device's access token: it ends when that token stops being valid */
-    hl_token_hash_t token;     /* that token's hash */
+    bool bound;               /* opened with a device's access token: it ends when that token stops being valid */
+    hl_token_hash_t token;    /* that token's hash */
     int64_t token_expires_at; /* and its expiry */
     bool sending;
     bool replaying;         /* history not fully sent yet: live frames wait behind the cursor */

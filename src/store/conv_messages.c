@@ -28,8 +28,8 @@ static json_t *attachments_json(hl_db_t *db, const char *message_id)
     return out;
 }
 
-#define MESSAGE_COLUMNS                                                                                                \
-    "id, conversation_id, role, status, run_id, client_message_id, profile, text, created_at, updated_at, agent_events, "  \
+#define MESSAGE_COLUMNS                                                                                                            \
+    "id, conversation_id, role, status, run_id, client_message_id, profile, text, created_at, updated_at, agent_events, "          \
     "reasoning"
 #define APPROVAL_COLUMNS "id, run_id, message_id, kind, command, description, choices, status, decision, created_at, resolved_at"
 
@@ -45,12 +45,12 @@ static json_t *approval_from_row(sqlite3_stmt *st)
         json_decref(choices);
         choices = json_loads(DEFAULT_CHOICES, 0, &err);
     }
-    json_t *a = json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s, s:o, s:s, s:o}", "id", (const char *)sqlite3_column_text(st, 0),
-                          "run_id", (const char *)sqlite3_column_text(st, 1), "message_id",
-                          (const char *)sqlite3_column_text(st, 2), "kind", (const char *)sqlite3_column_text(st, 3), "command",
-                          (const char *)sqlite3_column_text(st, 4), "description", (const char *)sqlite3_column_text(st, 5),
-                          "choices", choices, "status", (const char *)sqlite3_column_text(st, 7), "created_at",
-                          hl_json_iso(sqlite3_column_int64(st, 9)));
+    json_t *a =
+        json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s, s:o, s:s, s:o}", "id", (const char *)sqlite3_column_text(st, 0), "run_id",
+                  (const char *)sqlite3_column_text(st, 1), "message_id", (const char *)sqlite3_column_text(st, 2), "kind",
+                  (const char *)sqlite3_column_text(st, 3), "command", (const char *)sqlite3_column_text(st, 4), "description",
+                  (const char *)sqlite3_column_text(st, 5), "choices", choices, "status", (const char *)sqlite3_column_text(st, 7),
+                  "created_at", hl_json_iso(sqlite3_column_int64(st, 9)));
     if (sqlite3_column_type(st, 8) != SQLITE_NULL)
         json_object_set_new(a, "decision", json_string((const char *)sqlite3_column_text(st, 8)));
     if (sqlite3_column_type(st, 10) != SQLITE_NULL)
@@ -219,7 +219,8 @@ static int text_event(store_job_t *job, hl_db_t *db, const run_row_t *r, const c
     sqlite3_bind_text(st, 1, r->assistant_id, -1, SQLITE_STATIC);
     int64_t end = hl_db_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
-    int64_t seq = store_event_text(job, db, r->conversation_id, type, r->assistant_id, r->id, json_pack("{s:o}", "message", m), end);
+    int64_t seq =
+        store_event_text(job, db, r->conversation_id, type, r->assistant_id, r->id, json_pack("{s:o}", "message", m), end);
     return seq < 0 ? -1 : 0;
 }
 
@@ -772,9 +773,8 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         sqlite3_reset(st);
         json_t *payload = json_pack("{s:s, s:s}", "run_id", r.id, "text", text);
         if (same) {
-            ret = store_event_text(job, db, r.conversation_id, "reasoning.available", r.assistant_id, r.id, payload, end) >= 0
-                      ? 0
-                      : -1;
+            ret = store_event_text(job, db, r.conversation_id, "reasoning.available", r.assistant_id, r.id, payload, end) >= 0 ? 0
+                                                                                                                               : -1;
             break;
         }
         st = hl_db_stmt(db, "UPDATE messages SET reasoning = ?2, updated_at = ?3 WHERE id = ?1");
@@ -813,24 +813,22 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         if (job->a.text != NULL && job->a.text[0] != '\0') {
             /* no delta came (or the upstream only reported its output at the end): the output is the answer */
             /* replaces the text received when it is a prefix of the output (nothing, or part of it before a restart) */
-            sqlite3_stmt *st =
-                hl_db_stmt(db, "UPDATE messages SET text = ?2 WHERE id = ?1 AND substr(?2, 1, length(text)) = text");
+            sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET text = ?2 WHERE id = ?1 AND substr(?2, 1, length(text)) = text");
             sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, job->a.text, -1, SQLITE_STATIC);
             if (hl_db_exec(st) != 0)
                 goto Exit;
         }
         ret = (json_is_object(usage) && add_usage(db, &r, usage) != 0) || finish_run(job, db, &r, "completed", NULL, NULL) != 0 ||
-                      refresh_stats(db, r.conversation_id, job->now) != 0 ||
-                      text_event(job, db, &r, "message.completed") != 0 ||
+                      refresh_stats(db, r.conversation_id, job->now) != 0 || text_event(job, db, &r, "message.completed") != 0 ||
                       run_event(job, db, "run.completed", r.id, NULL) != 0
                   ? -1
                   : 0;
         /* the finished reply goes into the search index, once (a run completes once: events of an ended run are ignored
          * above); the index reads its text from messages, so an entry is never replaced */
         if (ret == 0) {
-            sqlite3_stmt *st =
-                hl_db_stmt(db, "INSERT INTO message_index(rowid, text) SELECT rowid, text FROM messages WHERE id = ?1 AND text != ''");
+            sqlite3_stmt *st = hl_db_stmt(
+                db, "INSERT INTO message_index(rowid, text) SELECT rowid, text FROM messages WHERE id = ?1 AND text != ''");
             sqlite3_bind_text(st, 1, r.assistant_id, -1, SQLITE_STATIC);
             ret = hl_db_exec(st);
         }
@@ -980,7 +978,8 @@ int op_resolve_approval(store_job_t *job, hl_db_t *db)
         approval = approval_from_row(st);
     sqlite3_reset(st);
     if (approval == NULL) {
-        ret = hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "approval_not_found", "No approval with this id in this conversation");
+        ret = hl_json_job_error(&job->super, HL_RESULT_NOT_FOUND, "approval_not_found",
+                                "No approval with this id in this conversation");
         goto Exit;
     }
     if (strcmp(json_string_value(json_object_get(approval, "status")), "pending") != 0) {
@@ -1012,8 +1011,8 @@ int op_resolve_approval(store_job_t *job, hl_db_t *db)
     /* forwarded to the upstream run after the commit */
     if (job->approval_decisions == NULL)
         job->approval_decisions = json_array();
-    json_array_append_new(job->approval_decisions, json_pack("{s:s?, s:s, s:s}", "run_id", run_id, "approval_id", approval_id,
-                                                             "decision", decision));
+    json_array_append_new(job->approval_decisions,
+                          json_pack("{s:s?, s:s, s:s}", "run_id", run_id, "approval_id", approval_id, "decision", decision));
     ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
                          json_pack("{s:s, s:s, s:O, s:b, s:b, s:b, s:I}", "conversation_id", conv.id, "message_id",
                                    message_id != NULL ? message_id : "", "approval", approval, "command_allowlist_updated", 0,

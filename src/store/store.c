@@ -118,8 +118,7 @@ static char *compact_text_event(json_t *ev, const char *type)
                          (json_int_t)strlen(json_string_value(json_object_get(json_object_get(ev, "payload"), "text"))));
     } else {
         copy = json_deep_copy(ev);
-        json_t *part =
-            json_array_get(json_object_get(json_object_get(json_object_get(copy, "payload"), "message"), "parts"), 0);
+        json_t *part = json_array_get(json_object_get(json_object_get(json_object_get(copy, "payload"), "message"), "parts"), 0);
         if (json_is_object(part))
             json_object_set_new(part, "text", json_string(""));
     }
@@ -250,11 +249,31 @@ static void dispose_job(hl_json_job_t *base)
     drop_effects(job);
     free(job->events);
     free(job->device_id);
-    char *strs[] = {a->conversation_id,   a->run_id,   a->blob_id,         a->approval_id, a->plan_id,    a->title,
-                    a->profile,           a->model_id, a->cursor,          a->query,       a->before,     a->content,
-                    a->client_message_id, a->scope,    a->upstream_run_id, a->delta,       a->error_code, a->error_message,
-                    a->session_id,        a->tool,     a->preview,         a->text,        a->approval_kind,
-                    a->approval_command,  a->approval_description};
+    char *strs[] = {a->conversation_id,
+                    a->run_id,
+                    a->blob_id,
+                    a->approval_id,
+                    a->plan_id,
+                    a->title,
+                    a->profile,
+                    a->model_id,
+                    a->cursor,
+                    a->query,
+                    a->before,
+                    a->content,
+                    a->client_message_id,
+                    a->scope,
+                    a->upstream_run_id,
+                    a->delta,
+                    a->error_code,
+                    a->error_message,
+                    a->session_id,
+                    a->tool,
+                    a->preview,
+                    a->text,
+                    a->approval_kind,
+                    a->approval_command,
+                    a->approval_description};
     for (size_t i = 0; i < HL_ARRAY_SIZE(strs); ++i)
         free(strs[i]);
     free_strv(a->ids, a->num_ids);
@@ -461,13 +480,13 @@ static char *expand_text_event(hl_db_t *db, sqlite3_stmt *row, int64_t text_end)
         char when[32];
         hl_format_iso(sqlite3_column_int64(row, 7), when);
         const char *run_id = json_string_value(json_object_get(stored, "r"));
-        json_t *out = text == NULL ? NULL
-                                   : json_pack("{s:s, s:s, s:s?, s:{s:s?, s:o}, s:I, s:s, s:s, s:I}", "type",
-                                               (const char *)sqlite3_column_text(row, 3), "message_id", mid, "run_id", run_id,
-                                               "payload", "run_id", run_id, "text", text, "seq",
-                                               (json_int_t)sqlite3_column_int64(row, 2), "conversation_id",
-                                               (const char *)sqlite3_column_text(row, 1), "created_at", when, "event_id",
-                                               (json_int_t)sqlite3_column_int64(row, 0));
+        json_t *out = text == NULL
+                          ? NULL
+                          : json_pack("{s:s, s:s, s:s?, s:{s:s?, s:o}, s:I, s:s, s:s, s:I}", "type",
+                                      (const char *)sqlite3_column_text(row, 3), "message_id", mid, "run_id", run_id, "payload",
+                                      "run_id", run_id, "text", text, "seq", (json_int_t)sqlite3_column_int64(row, 2),
+                                      "conversation_id", (const char *)sqlite3_column_text(row, 1), "created_at", when, "event_id",
+                                      (json_int_t)sqlite3_column_int64(row, 0));
         json_decref(stored);
         if (out == NULL)
             return NULL;
@@ -505,8 +524,8 @@ static char *expand_text_event(hl_db_t *db, sqlite3_stmt *row, int64_t text_end)
             }
             json_object_set_new(msg, "approvals", kept);
             ev = json_pack("{s:s, s:s, s:s?, s:{s:O}, s:I, s:s, s:s, s:I}", "type", (const char *)sqlite3_column_text(row, 3),
-                           "message_id", mid, "run_id", json_string_value(json_object_get(stored, "r")), "payload", "message",
-                           msg, "seq", (json_int_t)sqlite3_column_int64(row, 2), "conversation_id",
+                           "message_id", mid, "run_id", json_string_value(json_object_get(stored, "r")), "payload", "message", msg,
+                           "seq", (json_int_t)sqlite3_column_int64(row, 2), "conversation_id",
                            (const char *)sqlite3_column_text(row, 1), "created_at", when, "event_id",
                            (json_int_t)sqlite3_column_int64(row, 0));
             json_decref(msg);
@@ -527,7 +546,8 @@ static char *expand_text_event(hl_db_t *db, sqlite3_stmt *row, int64_t text_end)
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, text_end);
     if (hl_db_step(st) == SQLITE_ROW)
-        json_object_set_new(part, "text", json_stringn((const char *)sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)));
+        json_object_set_new(part, "text",
+                            json_stringn((const char *)sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)));
     sqlite3_reset(st);
     char *out = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(ev);
@@ -539,16 +559,18 @@ static int run_page(hl_db_job_t *base, hl_db_t *db)
     page_job_t *job = (page_job_t *)base;
     sqlite3_stmt *st;
     if (job->conversation_id != NULL) {
-        st = hl_db_stmt(db,
-                        "SELECT id, conversation_id, seq, type, notify, json, text_end, created_at FROM events WHERE conversation_id = ?1 AND seq > ?2 "
-                        "ORDER BY seq LIMIT ?3");
+        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end, created_at FROM events WHERE "
+                            "conversation_id = ?1 AND seq > ?2 "
+                            "ORDER BY seq LIMIT ?3");
         sqlite3_bind_text(st, 1, job->conversation_id, -1, SQLITE_STATIC);
     } else if (job->req.notifications_only) {
-        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end, created_at FROM events WHERE ?1 IS NULL AND id > ?2 AND "
+        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end, created_at FROM events WHERE ?1 IS "
+                            "NULL AND id > ?2 AND "
                             "notify = 1 ORDER BY id LIMIT ?3");
         sqlite3_bind_null(st, 1);
     } else {
-        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end, created_at FROM events WHERE ?1 IS NULL AND id > ?2 ORDER BY "
+        st = hl_db_stmt(db, "SELECT id, conversation_id, seq, type, notify, json, text_end, created_at FROM events WHERE ?1 IS "
+                            "NULL AND id > ?2 ORDER BY "
                             "id LIMIT ?3");
         sqlite3_bind_null(st, 1);
     }
@@ -674,8 +696,10 @@ static int recover_runs(hl_store_t *s, hl_db_t *db)
     }
     json_decref(convs);
     if (failed + reconciled + started > 0)
-        hl_logf(HL_LOG_WARN, "store: runs left unfinished by the previous process: %zu reconciled with Hermes, %zu failed, %zu "
-                             "queued started", reconciled, failed, started);
+        hl_logf(HL_LOG_WARN,
+                "store: runs left unfinished by the previous process: %zu reconciled with Hermes, %zu failed, %zu "
+                "queued started",
+                reconciled, failed, started);
     return ret;
 }
 

@@ -38,8 +38,9 @@ static void start(ctx_t *x, const char *const *args, const char *key, int port_o
         x->fake_up = 1;
     }
     char *envfile = hl_asprintf("%s/.env", x->env.hermes_home);
-    char *text = hl_asprintf("# written by the test\nAPI_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=%d\n%s%s%s", port_override > 0 ? port_override : x->fake.port,
-                             key != NULL ? "API_SERVER_KEY=\"" : "", key != NULL ? key : "", key != NULL ? "\"\n" : "");
+    char *text = hl_asprintf("# written by the test\nAPI_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=%d\n%s%s%s",
+                             port_override > 0 ? port_override : x->fake.port, key != NULL ? "API_SERVER_KEY=\"" : "",
+                             key != NULL ? key : "", key != NULL ? "\"\n" : "");
     hlt_write_file(envfile, text);
     free(envfile);
     free(text);
@@ -196,7 +197,7 @@ static void streamed_answer(hlt_proto_t p)
     ck_assert_str_eq(hlt_str(json_object_get(second, "headers"), "authorization"), "matches-key");
     json_error_t err;
     json_t *body = json_is_string(json_object_get(second, "body")) ? json_loads(hlt_str(second, "body"), 0, &err)
-                                                                    : json_incref(json_object_get(second, "body"));
+                                                                   : json_incref(json_object_get(second, "body"));
     ck_assert_ptr_nonnull(body);
     ck_assert_str_eq(hlt_str(body, "input"), "[[fake:stream;deltas=7;in=100;out=42]] hello");
     json_t *hist = json_object_get(body, "conversation_history");
@@ -488,7 +489,6 @@ START_TEST(queued_runs_in_order)
 }
 END_TEST
 
-
 /* kill -9 while a run streams, then a restart: the run is reconciled with the upstream (its events are gone with the
  * old subscriber, so the new process asks GET /v1/runs/{id}) and completes with the whole answer. */
 START_TEST(crash_mid_run_reconciled)
@@ -524,8 +524,9 @@ START_TEST(crash_mid_run_reconciled)
     int polled = 0;
     size_t i;
     json_t *q;
-    json_array_foreach(reqs, i, q) polled |= strcmp(hlt_str(q, "method"), "GET") == 0 && strncmp(hlt_str(q, "path"), "/v1/runs/run_", 13) == 0 &&
-                                           strstr(hlt_str(q, "path"), "/events") == NULL;
+    json_array_foreach(reqs, i, q) polled |= strcmp(hlt_str(q, "method"), "GET") == 0 &&
+                                             strncmp(hlt_str(q, "path"), "/v1/runs/run_", 13) == 0 &&
+                                             strstr(hlt_str(q, "path"), "/events") == NULL;
     ck_assert_msg(polled, "no GET /v1/runs/{id} after the restart");
     json_decref(reqs);
     events_free(e);
@@ -609,7 +610,10 @@ static char *post_run(ctx_t *x, hlt_proto_t p, const char *input)
     json_t *in = json_pack("{s:s, s:[]}", "input", input, "conversation_history");
     char *body = json_dumps(in, JSON_COMPACT);
     json_decref(in);
-    hlt_request_t req = {.method = "POST", .path = "/api/v1/runs", .body = body, .body_len = strlen(body),
+    hlt_request_t req = {.method = "POST",
+                         .path = "/api/v1/runs",
+                         .body = body,
+                         .body_len = strlen(body),
                          .headers = (const char *const[]){"Content-Type: application/json", NULL}};
     char *auth = hl_asprintf("Authorization: Bearer %s", TOK);
     const char *headers[] = {"Content-Type: application/json", auth, NULL};
@@ -693,7 +697,8 @@ static void direct_relay(hlt_proto_t p)
     json_t *reqs = fake_requests(x);
     size_t subs = 0, i;
     json_t *q;
-    json_array_foreach(reqs, i, q) if (strcmp(hlt_str(q, "method"), "GET") == 0 && strstr(hlt_str(q, "path"), "/events") != NULL) subs++;
+    json_array_foreach(reqs, i, q) if (strcmp(hlt_str(q, "method"), "GET") == 0 && strstr(hlt_str(q, "path"), "/events") != NULL)
+        subs++;
     ck_assert_uint_eq(subs, 1);
     json_decref(reqs);
     free(run);
@@ -722,8 +727,7 @@ START_TEST(direct_run_errors_and_cancel)
                     "invalid_conversation_history");
     hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/runs/bad%20id/events", NULL, 400, "invalid_run_id");
     hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/runs/run_00000000000000000000000000000000/events", NULL, 404, "run_not_found");
-    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs/run_00000000000000000000000000000000/cancel", NULL, 404,
-                    "run_not_found");
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs/run_00000000000000000000000000000000/cancel", NULL, 404, "run_not_found");
     /* a slow run, cancelled: the relay ends with the upstream's run.cancelled */
     char *run = post_run(x, HLT_H1, "[[fake:slow;first_delay_ms=20000]] wait");
     char *path = hl_asprintf("/api/v1/runs/%s/cancel", run);
@@ -747,8 +751,7 @@ START_TEST(models_verbatim_and_down)
     ctx_t ctx, *x = &ctx;
     start(x, NULL, KEY, 0);
     hlt_response_t res;
-    hlt_fake_request(&x->fake, "POST", "/__fake/models",
-                     "{\"data\":[{\"id\":\"a\"},{\"id\":\"b\"},{\"id\":\"c\"}]}", NULL, &res);
+    hlt_fake_request(&x->fake, "POST", "/__fake/models", "{\"data\":[{\"id\":\"a\"},{\"id\":\"b\"},{\"id\":\"c\"}]}", NULL, &res);
     hlt_response_free(&res);
     for (hlt_proto_t p = HLT_H1; p <= HLT_H2_TLS; p += HLT_H2_TLS - HLT_H1) {
         char *auth = hl_asprintf("Authorization: Bearer %s", TOK);

@@ -240,8 +240,8 @@ START_TEST(test_recover_runs)
     }
     int restarted_run2 = 0;
     for (size_t k = 0; k < e->n; ++k)
-        restarted_run2 |= e->v[k].id > last && strcmp(e->v[k].type, "run.started") == 0 &&
-                          strcmp(hlt_str(e->v[k].json, "run_id"), run2) == 0;
+        restarted_run2 |=
+            e->v[k].id > last && strcmp(e->v[k].type, "run.started") == 0 && strcmp(hlt_str(e->v[k].json, "run_id"), run2) == 0;
     ck_assert_msg(restarted_run2, "the queued run did not start after the restart");
     hltc_events_free(e);
     free(e);

@@ -67,7 +67,8 @@ START_TEST(out_of_descriptors_pauses_accepting)
     long t0 = cpu_ticks(pid);
     hlt_sleep_ms(2000);
     long used = cpu_ticks(pid) - t0;
-    ck_assert_msg(used * 1000 / hz < 600, "the daemon used %ld ms of CPU in 2 s while out of descriptors (a spin)", used * 1000 / hz);
+    ck_assert_msg(used * 1000 / hz < 600, "the daemon used %ld ms of CPU in 2 s while out of descriptors (a spin)",
+                  used * 1000 / hz);
     /* an accepted stream is still served: its first bytes (the head and retry:) arrived */
     char *buf = NULL;
     size_t len = 0;

@@ -1959,8 +1959,10 @@ START_TEST(text_updates_stored_compact)
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open_v2(g.db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT json, text_end FROM events WHERE conversation_id = ?1 AND type = "
-                                            "'message.updated' AND text_end IS NOT NULL ORDER BY seq", -1, &st, NULL),
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT json, text_end FROM events WHERE conversation_id = ?1 AND type = "
+                                        "'message.updated' AND text_end IS NOT NULL ORDER BY seq",
+                                        -1, &st, NULL),
                      SQLITE_OK);
     sqlite3_bind_text(st, 1, c, -1, SQLITE_STATIC);
     int rows = 0;
