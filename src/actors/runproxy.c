@@ -102,6 +102,68 @@ char *rp_upstream_message(const up_answer_t *a)
     return out;
 }
 
+const char *rp_event_type(json_t *ev)
+{
+    const char *t = json_string_value(json_object_get(ev, "event"));
+    return t != NULL ? t : json_string_value(json_object_get(ev, "type"));
+}
+
+bool rp_event_terminal(const char *type)
+{
+    return type != NULL &&
+           (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 || strcmp(type, "run.cancelled") == 0);
+}
+
+json_t *rp_usage_of(json_t *ev)
+{
+    json_t *u = json_object_get(ev, "usage");
+    if (!json_is_object(u))
+        return NULL;
+    json_t *in = json_object_get(u, "input_tokens"), *out = json_object_get(u, "output_tokens");
+    if (in == NULL)
+        in = json_object_get(u, "prompt_tokens");
+    if (out == NULL)
+        out = json_object_get(u, "completion_tokens");
+    if (!json_is_integer(in) && !json_is_integer(out))
+        return NULL;
+    json_int_t i = json_integer_value(in), o = json_integer_value(out);
+    json_t *t = json_object_get(u, "total_tokens");
+    return json_pack("{s:I, s:I, s:I}", "input_tokens", i, "output_tokens", o, "total_tokens",
+                     json_is_integer(t) ? json_integer_value(t) : i + o);
+}
+
+hl_result_t *rp_admission(const up_answer_t *a, const char **run_id)
+{
+    *run_id = NULL;
+    if (a->connect_failed || a->status == 404 || a->status == 503)
+        return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
+    if (a->status == 0) { /* connected, then no answer (a timeout, a reset) */
+        char *msg = hl_asprintf("Hermes API Server did not answer: %s", a->error != NULL ? a->error : "no response");
+        hl_result_t *res = hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", msg);
+        free(msg);
+        return res;
+    }
+    if (a->status < 200 || a->status >= 300) {
+        char *m = rp_upstream_message(a);
+        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
+        hl_result_t *res = a->status == 429 ? hl_result_error(HL_RESULT_RATE_LIMITED, "hermes_rate_limited", msg)
+                                            : hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", msg);
+        free(msg);
+        free(m);
+        return res;
+    }
+    if (!json_is_object(a->json))
+        return hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", "Hermes API Server answered without a JSON object");
+    const char *keys[] = {"run_id", "runId", "id"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(keys) && *run_id == NULL; ++i)
+        *run_id = json_string_value(json_object_get(a->json, keys[i]));
+    if (*run_id == NULL || (*run_id)[0] == '\0') {
+        *run_id = NULL;
+        return hl_result_error(HL_RESULT_UPSTREAM, "hermes_run_invalid", "Hermes API Server accepted the run without a run id");
+    }
+    return NULL;
+}
+
 /* ---- the store's commits ---- */
 
 static void free_json(void *arg)

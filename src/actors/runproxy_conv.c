@@ -137,31 +137,10 @@ static const char *str(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* Usage of a run.completed: input/output/total (or prompt/completion naming), else none. */
-static json_t *usage_of(json_t *ev)
-{
-    json_t *u = json_object_get(ev, "usage");
-    if (!json_is_object(u))
-        return NULL;
-    json_t *in = json_object_get(u, "input_tokens"), *out = json_object_get(u, "output_tokens");
-    if (in == NULL)
-        in = json_object_get(u, "prompt_tokens");
-    if (out == NULL)
-        out = json_object_get(u, "completion_tokens");
-    if (!json_is_integer(in) && !json_is_integer(out))
-        return NULL;
-    json_int_t i = json_integer_value(in), o = json_integer_value(out);
-    json_t *t = json_object_get(u, "total_tokens");
-    return json_pack("{s:I, s:I, s:I}", "input_tokens", i, "output_tokens", o, "total_tokens",
-                     json_is_integer(t) ? json_integer_value(t) : i + o);
-}
-
 /* One upstream event; returns non-zero when the run has ended (terminal event, or a broken one). */
 static int on_event(conv_run_t *r, json_t *ev, const char *sse_name)
 {
-    const char *type = str(ev, "event");
-    if (type == NULL)
-        type = str(ev, "type");
+    const char *type = rp_event_type(ev);
     if (type == NULL)
         type = sse_name[0] != '\0' ? sse_name : "message";
     if (strcmp(type, "message.delta") == 0) {
@@ -197,7 +176,7 @@ static int on_event(conv_run_t *r, json_t *ev, const char *sse_name)
         r->waiting_approval = false;
         return 0;
     } else if (strcmp(type, "run.completed") == 0) {
-        json_t *usage = usage_of(ev);
+        json_t *usage = rp_usage_of(ev);
         out = (hl_run_event_t){.kind = HL_RUN_EVENT_COMPLETED, .usage = usage, .text = str(ev, "output")};
         report(r, &out);
         json_decref(usage);
@@ -237,10 +216,7 @@ static int on_sse(void *data, const hl_sse_event_t *sse)
     }
     if (r->relay != NULL) {
         /* relayed first, as received (the run's last frame when it is a terminal event) */
-        const char *type = str(ev, "event") != NULL ? str(ev, "event") : str(ev, "type");
-        bool final = type != NULL &&
-                     (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 || strcmp(type, "run.cancelled") == 0);
-        rp_relay_append(r->rp, r->relay, sse->raw_data, sse->raw_data_len, final);
+        rp_relay_append(r->rp, r->relay, sse->raw_data, sse->raw_data_len, rp_event_terminal(rp_event_type(ev)));
     }
     int ended = on_event(r, ev, sse->event);
     json_decref(ev);
@@ -342,7 +318,7 @@ static void on_status(void *data, const up_answer_t *a)
     }
     hl_run_event_t ev = {0};
     if (strcmp(status, "completed") == 0) {
-        json_t *usage = usage_of(a->json);
+        json_t *usage = rp_usage_of(a->json);
         ev = (hl_run_event_t){.kind = HL_RUN_EVENT_COMPLETED, .usage = usage, .text = str(a->json, "output")};
         report(r, &ev);
         json_decref(usage);
@@ -385,35 +361,13 @@ static void on_admitted(void *data, const up_answer_t *a)
 {
     conv_run_t *r = data;
     r->call = NULL;
-    if (a->connect_failed) {
+    if (a->connect_failed)
         rp_caps_forget(r->rp, r->target.base_url);
-        fail_and_destroy(r, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
-        return;
-    }
-    if (a->status == 0) { /* connected, then no answer (a timeout, a reset) */
-        char *msg = hl_asprintf("Hermes API Server did not answer: %s", a->error != NULL ? a->error : "no response");
-        fail_and_destroy(r, "hermes_api_server_unavailable", msg);
-        free(msg);
-        return;
-    }
-    if (a->status < 200 || a->status >= 300) {
-        char *m = rp_upstream_message(a);
-        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-        const char *code = a->status == 404 || a->status == 503 ? "hermes_api_server_unavailable"
-                           : a->status == 429                   ? "hermes_rate_limited"
-                                                                : "hermes_response_invalid";
-        fail_and_destroy(r, code, msg);
-        free(msg);
-        free(m);
-        return;
-    }
-    const char *id = str(a->json, "run_id");
-    if (id == NULL)
-        id = str(a->json, "runId");
-    if (id == NULL)
-        id = str(a->json, "id");
-    if (id == NULL || id[0] == '\0') {
-        fail_and_destroy(r, "hermes_run_invalid", "Hermes API Server accepted the run without a run id");
+    const char *id;
+    hl_result_t *err = rp_admission(a, &id);
+    if (err != NULL) {
+        fail_and_destroy(r, err->code, err->message);
+        hl_result_free(err);
         return;
     }
     r->upstream_id = hl_strdup(id);
@@ -584,7 +538,7 @@ int rp_conv_timers(hl_runproxy_t *rp)
                 due = (int)(RP_COALESCE_MS - since);
         }
         int64_t limit = r->waiting_approval ? r->rp->approval_stall_ms : r->rp->stall_ms;
-        if (r->call != NULL && up_idle_ms(r->call, 0) > limit) {
+        if (r->call != NULL && up_idle_ms(r->call) > limit) {
             char msg[160];
             snprintf(msg, sizeof(msg), "Hermes sent nothing for %lld s", (long long)(limit / 1000));
             fail(r, "hermes_stream_stalled", msg);

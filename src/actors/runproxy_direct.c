@@ -57,8 +57,11 @@ static void task_resolved(hl_runproxy_t *rp, void *arg)
     (void)rp;
     direct_t *d = arg;
     if (d->error_code != NULL) {
-        hl_result_kind_t kind = strcmp(d->error_code, "profile_not_found") == 0 ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID;
-        reply(d, hl_result_error(kind, d->error_code, d->message != NULL ? d->message : "Unknown profile"));
+        /* a result's code must outlive d (it is a literal by contract): the resolution's two codes, as literals */
+        bool missing = strcmp(d->error_code, "profile_not_found") == 0;
+        reply(d, hl_result_error(missing ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID,
+                                 missing ? "profile_not_found" : "invalid_profile_name",
+                                 d->message != NULL ? d->message : "Unknown profile"));
         return;
     }
     d->send(d);
@@ -74,27 +77,23 @@ static void on_resolved(void *data, const hl_upstream_t *up, const char *error_c
     rp_post(d->rp, task_resolved, d, direct_free);
 }
 
-static void dispose_extra(direct_t *d);
-
-/* Starts a call prepared by the caller (d allocated zeroed, possibly inside a larger struct). */
-static void start_prepared(hl_runproxy_t *rp, direct_t *d, hl_reply_to_t *to, const char *profile, void (*send)(direct_t *d))
+/* Starts a call prepared by the caller (d allocated zeroed, possibly inside a larger struct whose own fields `dispose`
+ * frees). */
+static void start_prepared(hl_runproxy_t *rp, direct_t *d, hl_reply_to_t *to, const char *profile, void (*send)(direct_t *d),
+                           void (*dispose)(direct_t *d))
 {
     d->rp = rp;
     d->to = to;
     d->profile = hl_strdup(profile);
     d->send = send;
-    d->dispose = dispose_extra;
+    d->dispose = dispose;
     hl_hermes_resolve_upstream(rp->hermes, profile, on_resolved, d);
 }
 
+/* Starts a call that needs no more than direct_t. */
 static void start_direct(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, void (*send)(direct_t *d))
 {
-    direct_t *d = hl_calloc(1, sizeof(*d));
-    d->rp = rp;
-    d->to = to;
-    d->profile = hl_strdup(profile);
-    d->send = send;
-    hl_hermes_resolve_upstream(rp->hermes, profile, on_resolved, d);
+    start_prepared(rp, hl_calloc(1, sizeof(direct_t)), to, profile, send, NULL);
 }
 
 /* ---- GET /api/v1/models ---- */
@@ -138,30 +137,10 @@ static void on_created(void *data, const up_answer_t *a)
     direct_t *d = &c->super;
     json_decref(c->body);
     c->body = NULL;
-    if (a->connect_failed || a->status == 404 || a->status == 503) {
-        reply(d, hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable"));
-        return;
-    }
-    if (a->status == 429) {
-        char *m = rp_upstream_message(a);
-        hl_result_t *res = hl_result_error(HL_RESULT_RATE_LIMITED, "hermes_rate_limited", m);
-        free(m);
-        reply(d, res);
-        return;
-    }
-    if (a->status < 200 || a->status >= 300 || !json_is_object(a->json)) {
-        reply(d, a->status >= 200 && a->status < 300 ? hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid",
-                                                                       "Hermes API Server answered without a JSON object")
-                                                     : upstream_error(a));
-        return;
-    }
-    const char *id = json_string_value(json_object_get(a->json, "run_id"));
-    if (id == NULL)
-        id = json_string_value(json_object_get(a->json, "runId"));
-    if (id == NULL)
-        id = json_string_value(json_object_get(a->json, "id"));
-    if (id == NULL || id[0] == '\0') {
-        reply(d, hl_result_error(HL_RESULT_UPSTREAM, "hermes_run_invalid", "Hermes API Server accepted the run without a run id"));
+    const char *id;
+    hl_result_t *err = rp_admission(a, &id);
+    if (err != NULL) {
+        reply(d, err);
         return;
     }
     /* relayed from the start: the proxy is the run's one upstream subscriber */
@@ -190,11 +169,17 @@ static void send_create(direct_t *d)
     up_json(d->rp->up, &d->target, "POST", "/v1/runs", body, NULL, on_created, d);
 }
 
+static void create_dispose(direct_t *d)
+{
+    json_decref(((create_t *)d)->body);
+    ((create_t *)d)->body = NULL;
+}
+
 void hl_runproxy_create_run(hl_runproxy_t *rp, hl_reply_to_t *to, const hl_direct_run_req_t *req)
 {
     create_t *c = hl_calloc(1, sizeof(*c));
     c->body = json_deep_copy(req->body);
-    start_prepared(rp, &c->super, to, req->profile, send_create);
+    start_prepared(rp, &c->super, to, req->profile, send_create, create_dispose);
 }
 
 /* ---- GET /api/v1/runs/:id/events (opening) ---- */
@@ -223,11 +208,17 @@ static void send_open(direct_t *d)
     direct_free(d);
 }
 
+static void open_dispose(direct_t *d)
+{
+    free(((open_t *)d)->run_id);
+    ((open_t *)d)->run_id = NULL;
+}
+
 void hl_runproxy_open_run(hl_runproxy_t *rp, hl_reply_to_t *to, const char *run_id, const char *profile)
 {
     open_t *o = hl_calloc(1, sizeof(*o));
     o->run_id = hl_strdup(run_id);
-    start_prepared(rp, &o->super, to, profile, send_open);
+    start_prepared(rp, &o->super, to, profile, send_open, open_dispose);
 }
 
 /* ---- POST /api/v1/runs/:id/cancel ---- */
@@ -264,17 +255,5 @@ void hl_runproxy_stop_run(hl_runproxy_t *rp, hl_reply_to_t *to, const char *run_
 {
     open_t *o = hl_calloc(1, sizeof(*o));
     o->run_id = hl_strdup(run_id);
-    start_prepared(rp, &o->super, to, profile, send_stop);
-}
-
-/* What the larger structs own: create_t's body, open_t's run id (told apart by their send function). */
-static void dispose_extra(direct_t *d)
-{
-    if (d->send == send_create) {
-        json_decref(((create_t *)d)->body);
-        ((create_t *)d)->body = NULL;
-    } else if (d->send == send_open || d->send == send_stop) {
-        free(((open_t *)d)->run_id);
-        ((open_t *)d)->run_id = NULL;
-    }
+    start_prepared(rp, &o->super, to, profile, send_stop, open_dispose);
 }

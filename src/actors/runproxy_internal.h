@@ -138,6 +138,19 @@ void rp_target_dispose(up_target_t *t);
 /** The message of an upstream error body: error.message, message, error (a string), or the first 500 bytes. Caller frees. */
 char *rp_upstream_message(const up_answer_t *a);
 
+/** The type of an upstream run event: its `event` (v0.20), else its `type`; NULL when neither. */
+const char *rp_event_type(json_t *ev);
+/** True for run.completed, run.failed and run.cancelled: exactly one of them ends a run's stream. */
+bool rp_event_terminal(const char *type);
+/** The usage of a run.completed (or a run status): input/output/total, or the prompt/completion naming; NULL when none. */
+json_t *rp_usage_of(json_t *ev);
+/**
+ * How the upstream answered POST /v1/runs: NULL with *run_id set (borrowed from the answer's JSON), or the error result
+ * both kinds of run report — 503 hermes_api_server_unavailable (unreachable, no answer, 404, 503), 429
+ * hermes_rate_limited, 502 hermes_response_invalid (other non-2xx, or not an object), 502 hermes_run_invalid (no id).
+ */
+hl_result_t *rp_admission(const up_answer_t *a, const char **run_id);
+
 /* ---- runproxy_relay.c ---- */
 
 /** The relay of an upstream run, or NULL. */

@@ -265,39 +265,26 @@ void hl_runproxy_observe_frames(hl_runproxy_t *rp, hl_run_frames_fn fn, void *da
 
 /* ---- a relay's own subscription (direct runs) ---- */
 
-static const char *event_name(json_t *ev)
-{
-    const char *t = json_string_value(json_object_get(ev, "event"));
-    return t != NULL ? t : json_string_value(json_object_get(ev, "type"));
-}
-
-static bool is_terminal(const char *type)
-{
-    return type != NULL &&
-           (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 || strcmp(type, "run.cancelled") == 0);
-}
-
 static int on_sse(void *data, const hl_sse_event_t *sse)
 {
     relay_t *rl = data;
     json_error_t err;
     json_t *ev = json_loadb(sse->data, sse->data_len, 0, &err);
-    const char *type = event_name(ev);
-    bool final = is_terminal(type);
-    if (final && rl->record_usage && strcmp(type, "run.completed") == 0) {
-        json_t *u = json_object_get(ev, "usage");
+    const char *type = rp_event_type(ev);
+    bool final = rp_event_terminal(type);
+    if (final && rl->record_usage) {
+        bool completed = strcmp(type, "run.completed") == 0;
+        json_t *u = completed ? rp_usage_of(ev) : NULL;
         hl_direct_usage_t usage = {.upstream_run_id = rl->run_id,
                                    .profile = rl->profile,
-                                   .status = "completed",
+                                   .status = completed                         ? "completed"
+                                             : strcmp(type, "run.failed") == 0 ? "failed"
+                                                                               : "cancelled",
                                    .input_tokens = json_integer_value(json_object_get(u, "input_tokens")),
                                    .output_tokens = json_integer_value(json_object_get(u, "output_tokens")),
                                    .total_tokens = json_integer_value(json_object_get(u, "total_tokens"))};
         hl_store_record_direct_run(rl->rp->store, &usage);
-    } else if (final && rl->record_usage) {
-        hl_direct_usage_t usage = {.upstream_run_id = rl->run_id,
-                                   .profile = rl->profile,
-                                   .status = strcmp(type, "run.failed") == 0 ? "failed" : "cancelled"};
-        hl_store_record_direct_run(rl->rp->store, &usage);
+        json_decref(u);
     }
     json_decref(ev);
     rp_relay_append(rl->rp, rl, sse->raw_data, sse->raw_data_len, final);

@@ -259,9 +259,8 @@ void up_cancel(up_call_t *call)
     free_call(call);
 }
 
-int64_t up_idle_ms(const up_call_t *call, int64_t now)
+int64_t up_idle_ms(const up_call_t *call)
 {
-    (void)now;
     return (int64_t)(now_ms() - call->last_byte_ms);
 }
 

@@ -67,7 +67,7 @@ up_call_t *up_stream(up_client_t *c, const up_target_t *to, const char *path, co
 void up_cancel(up_call_t *call);
 
 /** Milliseconds since the call received its last byte (streams: for stall detection). */
-int64_t up_idle_ms(const up_call_t *call, int64_t now_ms);
+int64_t up_idle_ms(const up_call_t *call);
 
 /**
  * The run proxy's wait hook body: waits for the upstream sockets, `extra_fd` (the mailbox) or `timeout_ms`, then drives

@@ -725,7 +725,13 @@ START_TEST(direct_run_errors_and_cancel)
     hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs", "{}", 400, "run_input_required");
     hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs", "{\"input\":\"x\",\"conversation_history\":{}}", 400,
                     "invalid_conversation_history");
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs", "[\"input\"]", 400, "run_input_required");
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs", "{\"input\":", 400, "invalid_json");
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs", "{\"input\":42}", 400, "run_input_required");
     hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/runs/bad%20id/events", NULL, 400, "invalid_run_id");
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs/bad%20id/cancel", NULL, 400, "invalid_run_id");
+    hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs/run_x/cancel?profile=..", NULL, 400, "invalid_profile_name");
+    hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/runs/run_x/events?profile=nosuch", NULL, 404, "profile_not_found");
     hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/runs/run_00000000000000000000000000000000/events", NULL, 404, "run_not_found");
     hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/runs/run_00000000000000000000000000000000/cancel", NULL, 404, "run_not_found");
     /* a slow run, cancelled: the relay ends with the upstream's run.cancelled */
