@@ -69,12 +69,17 @@ START_TEST(out_of_descriptors_pauses_accepting)
     long used = cpu_ticks(pid) - t0;
     ck_assert_msg(used * 1000 / hz < 600, "the daemon used %ld ms of CPU in 2 s while out of descriptors (a spin)",
                   used * 1000 / hz);
-    /* an accepted stream is still served: its first bytes (the head and retry:) arrived */
-    char *buf = NULL;
-    size_t len = 0;
-    long got = hltc_raw_read(fds[0], &buf, &len, 2000);
-    ck_assert_msg(got > 0 && strstr(buf, "200") != NULL, "the first stream got nothing");
-    free(buf);
+    /* the accepted streams are still served: their first bytes (the head and retry:) arrived. Which connections were
+     * accepted depends on how the kernel spread them over the workers' listeners, so every stream is looked at. */
+    int served = 0;
+    for (int i = 0; i < STREAMS; ++i) {
+        char *buf = NULL;
+        size_t len = 0;
+        long got = hltc_raw_read(fds[i], &buf, &len, 50);
+        served += got > 0 && buf != NULL && strstr(buf, " 200 ") != NULL;
+        free(buf);
+    }
+    ck_assert_msg(served > 0 && served < STREAMS, "%d of %d streams were served while out of descriptors", served, STREAMS);
     /* most streams close: a new request is answered (accepting resumed). An HTTP/1.1 stream's close is noticed at its next
      * write, the 15 s heartbeat, in h2o 2.2.5 (and the closed connections still in the backlog are accepted, then noticed
      * the same way): this can take a few heartbeats; releasing those sockets sooner is the rest of finding 3 */
