@@ -1,6 +1,7 @@
 /*
  * config.json: the original's keys (port, lanHost, language, logLevel) plus ours (tlsPort, workers, publicUrl,
- * hermesApiUrl, hermesApiKey). Unknown keys are preserved on write. Read by the main thread at start and by the CLI.
+ * hermesApiUrl, hermesApiKey, and the HTTP edge's lanPlainHttp, plainHttp2, trustedProxies and caps). Unknown keys are preserved on
+ * write. Read by the main thread at start and by the CLI.
  */
 #ifndef HL_CONFIG_H
 #define HL_CONFIG_H
@@ -8,9 +9,15 @@
 #include <jansson.h>
 
 #include "hl/common.h"
+#include "hl/netaddr.h"
 
 #define HL_DEFAULT_PORT 18642
 #define HL_DEFAULT_TLS_PORT 18643
+#define HL_DEFAULT_MAX_CONNECTIONS 8192
+#define HL_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 64
+#define HL_DEFAULT_MAX_STREAMS_PER_DEVICE 32
+#define HL_DEFAULT_MAX_BODY_MIB_PER_ADDRESS 160
+#define HL_MAX_TRUSTED_PROXIES 32
 
 typedef struct st_hl_config_t {
     int port;
@@ -22,6 +29,15 @@ typedef struct st_hl_config_t {
     char *public_url;
     char *hermes_api_url;
     char *hermes_api_key;
+    /* the HTTP edge (SECURITY.md explains each) */
+    bool lan_plain_http;             /* lanPlainHttp: the plain port on every interface (else loopback only) */
+    bool plain_http2;                /* plainHttp2: cleartext HTTP/2 (h2c) on the plain port */
+    int max_connections;             /* maxConnections: open connections in total */
+    int max_connections_per_address; /* maxConnectionsPerAddress: per client address (IPv6 /64), loopback exempt */
+    int max_streams_per_device;      /* maxStreamsPerDevice: open event streams per device */
+    int max_body_mib_per_address;    /* maxBodyMiBPerAddress: request bodies held for one client address */
+    hl_cidr_t trusted_proxies[HL_MAX_TRUSTED_PROXIES]; /* trustedProxies: whose X-Forwarded-For names the client */
+    size_t num_trusted_proxies;
     /** the file's whole object, unknown keys included (owned) */
     json_t *raw;
 } hl_config_t;
@@ -36,7 +52,9 @@ void hl_config_defaults(hl_config_t *cfg);
 int hl_config_load(hl_config_t *cfg, const char *home, char *err, size_t errlen) HL_WARN_UNUSED;
 
 /**
- * Sets one key by its CLI name (port, lan-host, language, log-level, tls-port, workers, public-url, hermes-api-url).
+ * Sets one key by its CLI name (port, lan-host, language, log-level, tls-port, workers, public-url, hermes-api-url,
+ * lan-plain-http, plain-http2, max-connections, max-connections-per-address, max-streams-per-device,
+ * max-body-mib-per-address, trusted-proxies).
  * On success returns 0 and a malloc'd confirmation line in *msg ("Port set to 8080"); on failure -EINVAL/-ENOENT and
  * a malloc'd error line in *msg ("Invalid port number", "Unknown config key: x"). Does not write the file.
  */

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -63,6 +64,12 @@ void hl_config_defaults(hl_config_t *cfg)
     cfg->language = hl_strdup("auto");
     const char *env = getenv("HERMESLINK_LOG_LEVEL");
     cfg->log_level = hl_strdup(hl_config_valid_log_level(env) ? env : "warn");
+    cfg->lan_plain_http = true;
+    cfg->plain_http2 = true;
+    cfg->max_connections = HL_DEFAULT_MAX_CONNECTIONS;
+    cfg->max_connections_per_address = HL_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+    cfg->max_streams_per_device = HL_DEFAULT_MAX_STREAMS_PER_DEVICE;
+    cfg->max_body_mib_per_address = HL_DEFAULT_MAX_BODY_MIB_PER_ADDRESS;
     cfg->raw = json_object();
 }
 
@@ -117,6 +124,49 @@ static int load_string(json_t *root, const char *key, int nullable, int (*valid)
     return 0;
 }
 
+static int load_bool(json_t *root, const char *key, bool *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(root, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_boolean(v)) {
+        snprintf(err, errlen, "config.json: \"%s\" must be true or false", key);
+        return -EINVAL;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* trustedProxies: an array of addresses or ranges ("10.0.0.0/8", "::1"); also used by `config set trusted-proxies`. */
+static int parse_trusted_proxies(json_t *v, hl_cidr_t *out, size_t *num)
+{
+    if (!json_is_array(v) || json_array_size(v) > HL_MAX_TRUSTED_PROXIES)
+        return -EINVAL;
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item) || hl_cidr_parse(json_string_value(item), &out[i]) != 0)
+            return -EINVAL;
+    }
+    *num = json_array_size(v);
+    return 0;
+}
+
+static int load_trusted_proxies(json_t *root, hl_config_t *cfg, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(root, "trustedProxies");
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (parse_trusted_proxies(v, cfg->trusted_proxies, &cfg->num_trusted_proxies) != 0) {
+        snprintf(err, errlen,
+                 "config.json: \"trustedProxies\" must be an array of at most %d IP addresses or ranges (\"10.0.0.0/8\")",
+                 HL_MAX_TRUSTED_PROXIES);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int valid_language(const char *s)
 {
     return in_list(s, LANGUAGES);
@@ -164,7 +214,14 @@ int hl_config_load(hl_config_t *cfg, const char *home, char *err, size_t errlen)
                            errlen)) != 0 ||
         (ret = load_string(root, "publicUrl", 1, valid_http_url, "an http(s) URL", &cfg->public_url, err, errlen)) != 0 ||
         (ret = load_string(root, "hermesApiUrl", 1, valid_http_url, "an http(s) URL", &cfg->hermes_api_url, err, errlen)) != 0 ||
-        (ret = load_string(root, "hermesApiKey", 1, any_string, "a string", &cfg->hermes_api_key, err, errlen)) != 0)
+        (ret = load_string(root, "hermesApiKey", 1, any_string, "a string", &cfg->hermes_api_key, err, errlen)) != 0 ||
+        (ret = load_bool(root, "lanPlainHttp", &cfg->lan_plain_http, err, errlen)) != 0 ||
+        (ret = load_bool(root, "plainHttp2", &cfg->plain_http2, err, errlen)) != 0 ||
+        (ret = load_int(root, "maxConnections", 16, 1000000, &cfg->max_connections, err, errlen)) != 0 ||
+        (ret = load_int(root, "maxConnectionsPerAddress", 1, 1000000, &cfg->max_connections_per_address, err, errlen)) != 0 ||
+        (ret = load_int(root, "maxStreamsPerDevice", 1, 100000, &cfg->max_streams_per_device, err, errlen)) != 0 ||
+        (ret = load_int(root, "maxBodyMiBPerAddress", 1, 1000000, &cfg->max_body_mib_per_address, err, errlen)) != 0 ||
+        (ret = load_trusted_proxies(root, cfg, err, errlen)) != 0)
         goto Exit;
     if (cfg->tls_port != 0 && cfg->tls_port == cfg->port) {
         if (json_object_get(root, "tlsPort") != NULL) {
@@ -195,8 +252,90 @@ static int set_port(const char *value, long min, int *out)
     return 0;
 }
 
+static int parse_bool_word(const char *v, bool *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0)
+        *out = true;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "off") == 0 || strcmp(v, "no") == 0)
+        *out = false;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* The HTTP edge's keys (see SECURITY.md): booleans, caps and trusted proxies. True when `key` is one of them, with the
+ * outcome in *ret and *msg. */
+static bool set_edge_key(hl_config_t *cfg, const char *key, const char *value, char **msg, int *ret)
+{
+    static const struct {
+        const char *cli, *label;
+        size_t offset;
+        long min, max;
+    } INTS[] = {
+        {"max-connections", "Max connections", offsetof(hl_config_t, max_connections), 16, 1000000},
+        {"max-connections-per-address", "Max connections per address", offsetof(hl_config_t, max_connections_per_address), 1,
+         1000000},
+        {"max-streams-per-device", "Max streams per device", offsetof(hl_config_t, max_streams_per_device), 1, 100000},
+        {"max-body-mib-per-address", "Max body MiB per address", offsetof(hl_config_t, max_body_mib_per_address), 1, 1000000},
+    };
+    *ret = 0;
+    for (size_t i = 0; i < HL_ARRAY_SIZE(INTS); ++i) {
+        if (strcmp(key, INTS[i].cli) != 0)
+            continue;
+        long v;
+        if (hl_parse_long(value, INTS[i].min, INTS[i].max, &v) != 0) {
+            *msg = hl_asprintf("Invalid %s (%ld-%ld)", INTS[i].label, INTS[i].min, INTS[i].max);
+            *ret = -EINVAL;
+        } else {
+            *(int *)((char *)cfg + INTS[i].offset) = (int)v;
+            *msg = hl_asprintf("%s set to %ld", INTS[i].label, v);
+        }
+        return true;
+    }
+    if (strcmp(key, "lan-plain-http") == 0 || strcmp(key, "plain-http2") == 0) {
+        bool lan = key[0] == 'l', v;
+        if (parse_bool_word(value, &v) != 0) {
+            *msg = hl_strdup("Invalid value (expected true or false)");
+            *ret = -EINVAL;
+        } else {
+            *(lan ? &cfg->lan_plain_http : &cfg->plain_http2) = v;
+            *msg = hl_asprintf("%s set to %s", lan ? "LAN plain HTTP" : "Plain HTTP/2", v ? "true" : "false");
+        }
+        return true;
+    }
+    if (strcmp(key, "trusted-proxies") == 0) {
+        /* comma-separated; "none" clears */
+        json_t *list = json_array();
+        if (!is_reset_word(value)) {
+            char *copy = hl_strdup(value), *save = NULL;
+            for (char *tok = strtok_r(copy, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save))
+                json_array_append_new(list, json_string(tok));
+            free(copy);
+        }
+        hl_cidr_t parsed[HL_MAX_TRUSTED_PROXIES];
+        size_t num = 0;
+        if (parse_trusted_proxies(list, parsed, &num) != 0) {
+            json_decref(list);
+            *msg = hl_asprintf("Invalid trusted proxies (comma-separated IP addresses or ranges such as 10.0.0.0/8, at most %d, "
+                               "or none)",
+                               HL_MAX_TRUSTED_PROXIES);
+            *ret = -EINVAL;
+            return true;
+        }
+        memcpy(cfg->trusted_proxies, parsed, sizeof(parsed[0]) * num);
+        cfg->num_trusted_proxies = num;
+        char *shown = num == 0 ? hl_strdup("(none)") : json_dumps(list, JSON_COMPACT);
+        *msg = hl_asprintf("Trusted proxies set to %s", shown);
+        free(shown);
+        json_object_set_new(cfg->raw, "trustedProxies", list);
+        return true;
+    }
+    return false;
+}
+
 int hl_config_set(hl_config_t *cfg, const char *key, const char *value, char **msg)
 {
+    int ret;
     if (strcmp(key, "port") == 0) {
         int port;
         if (set_port(value, 1, &port) != 0) {
@@ -283,6 +422,8 @@ int hl_config_set(hl_config_t *cfg, const char *key, const char *value, char **m
             *slot = v;
             *msg = hl_asprintf("%s set to %s", label, v);
         }
+    } else if (set_edge_key(cfg, key, value, msg, &ret)) {
+        return ret;
     } else {
         *msg = hl_asprintf("Unknown config key: %s", key);
         return -ENOENT;
@@ -310,6 +451,32 @@ char *hl_config_dump(const hl_config_t *cfg, int redact_secrets)
         json_object_set_new(out, "hermesApiKey",
                             redact_secrets && cfg->hermes_api_key != NULL ? json_string("[redacted]")
                                                                           : nullable(cfg->hermes_api_key));
+    /* the edge's keys only once they differ from their defaults or are in the file, so that a default config reads as
+     * the original's */
+    hl_config_t def;
+    hl_config_defaults(&def);
+    struct {
+        const char *name;
+        json_t *value;
+        bool is_default;
+    } edge[] = {
+        {"lanPlainHttp", json_boolean(cfg->lan_plain_http), cfg->lan_plain_http == def.lan_plain_http},
+        {"plainHttp2", json_boolean(cfg->plain_http2), cfg->plain_http2 == def.plain_http2},
+        {"maxConnections", json_integer(cfg->max_connections), cfg->max_connections == def.max_connections},
+        {"maxConnectionsPerAddress", json_integer(cfg->max_connections_per_address),
+         cfg->max_connections_per_address == def.max_connections_per_address},
+        {"maxStreamsPerDevice", json_integer(cfg->max_streams_per_device),
+         cfg->max_streams_per_device == def.max_streams_per_device},
+        {"maxBodyMiBPerAddress", json_integer(cfg->max_body_mib_per_address),
+         cfg->max_body_mib_per_address == def.max_body_mib_per_address},
+    };
+    hl_config_dispose(&def);
+    for (size_t i = 0; i < HL_ARRAY_SIZE(edge); ++i) {
+        if (!edge[i].is_default || json_object_get(out, edge[i].name) != NULL)
+            json_object_set_new(out, edge[i].name, edge[i].value);
+        else
+            json_decref(edge[i].value);
+    }
     char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(out);
     char *with_nl = hl_asprintf("%s\n", text);

@@ -1,0 +1,43 @@
+/*
+ * Client addresses (core layer): address ranges for `trustedProxies`, the key under which caps and rate limits count a
+ * client (an IPv4 address, or an IPv6 /64 since one IPv6 client owns a whole /64), and loopback. Pure functions.
+ */
+#ifndef HL_NETADDR_H
+#define HL_NETADDR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "hl/common.h"
+
+/** An address range; IPv4 is kept as IPv4-mapped IPv6 so that one comparison serves both families. */
+typedef struct st_hl_cidr_t {
+    uint8_t addr[16];
+    int prefix; /* 0..128, in IPv6 bits */
+} hl_cidr_t;
+
+/** The key under which a client counts: 16 bytes (IPv4-mapped for IPv4, the /64 prefix with zeros for IPv6). */
+typedef struct st_hl_addr_key_t {
+    uint8_t b[16];
+} hl_addr_key_t;
+
+/** Parses "10.0.0.1", "10.0.0.0/8", "::1", "fd00::/8" (no host names). 0, or -EINVAL. */
+int hl_cidr_parse(const char *s, hl_cidr_t *out) HL_WARN_UNUSED;
+
+/** True when the 16-byte (IPv4-mapped or IPv6) address lies in the range. */
+bool hl_cidr_contains(const hl_cidr_t *range, const uint8_t addr[16]);
+
+/** Writes the socket address's IPv6 form (IPv4 mapped) into addr16. False for other families. */
+bool hl_sockaddr_to_v6(const struct sockaddr *sa, uint8_t addr16[16]);
+
+/** Parses a textual address (IPv4 or IPv6, no brackets, no port) into its IPv6 form. False when it is not one. */
+bool hl_addr_parse(const char *s, uint8_t addr16[16]);
+
+/** The counting key of an address in IPv6 form (see hl_addr_key_t). */
+hl_addr_key_t hl_addr_key(const uint8_t addr16[16]);
+
+/** True for 127.0.0.0/8, ::1 and their mapped forms. */
+bool hl_addr_is_loopback(const uint8_t addr16[16]);
+
+#endif
