@@ -309,7 +309,14 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
                                .tls_port = tls_port,
                                .workers = worker_count(dm.config.workers),
                                .tls_cert_path = dm.tls.cert_path,
-                               .tls_key_path = dm.tls.key_path};
+                               .tls_key_path = dm.tls.key_path,
+                               .max_connections = dm.config.max_connections,
+                               .max_connections_per_address = dm.config.max_connections_per_address,
+                               .trusted_proxies = dm.config.trusted_proxies,
+                               .num_trusted_proxies = dm.config.num_trusted_proxies,
+                               .count_loopback = dm.link.test_mode && getenv("HERMESLINK_TEST_LOOPBACK_COUNTS") != NULL &&
+                                                 strcmp(getenv("HERMESLINK_TEST_LOOPBACK_COUNTS"), "1") == 0};
+    hl_sse_set_max_streams_per_device(dm.config.max_streams_per_device);
     if (hl_server_bind(&server, &scfg, err, sizeof(err)) != 0)
         goto Exit;
     dm.link.port = hl_server_port(server);

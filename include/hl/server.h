@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "hl/common.h"
+#include "hl/netaddr.h"
 #include "hl/router.h"
 
 typedef struct st_hl_server_t hl_server_t;
@@ -20,6 +21,11 @@ typedef struct st_hl_server_config_t {
     int workers;             /* >= 1 */
     const char *tls_cert_path;
     const char *tls_key_path;
+    int max_connections;              /* 0 = no cap */
+    int max_connections_per_address;  /* 0 = no cap; loopback and trusted proxies are exempt */
+    const hl_cidr_t *trusted_proxies; /* must outlive the server */
+    size_t num_trusted_proxies;
+    bool count_loopback; /* test mode: loopback clients are not exempt from the per-address cap */
 } hl_server_config_t;
 
 /** Binds the listeners (no worker yet, so the ports are known before anything serves). 0, or -errno with a message in err. */

@@ -106,6 +106,10 @@ size_t hl_sse_ring_bytes(void);
 
 /** Per-worker set-up and tear-down of the fan-out state (server.c calls these on the worker's thread). */
 void hl_sse_worker_init(hl_worker_t *worker);
+
+/** Caps the event streams one device may hold open (over every worker); past it an open answers 429 too_many_streams.
+ * Main thread, before workers start. */
+void hl_sse_set_max_streams_per_device(int max);
 void hl_sse_worker_dispose(hl_worker_t *worker);
 
 /**

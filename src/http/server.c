@@ -18,6 +18,7 @@
 
 #include "hl/log.h"
 #include "hl/sse.h"
+#include "conn_guard.h"
 #include "worker.h"
 
 /* how long a worker waits for in-flight work and connections at shutdown before giving up on a clean dispose */
@@ -243,7 +244,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         }
         if (atomic_load_explicit(&out_of_fds, memory_order_relaxed) && atomic_exchange(&out_of_fds, false))
             hl_logf(HL_LOG_WARN, "server: file descriptors available again; accepting resumed");
-        h2o_accept(accept_ctx, sock);
+        if (hl_conn_guard_admit(w, sock, accept_ctx->ssl_ctx != NULL))
+            h2o_accept(accept_ctx, sock);
     }
 }
 
@@ -330,6 +332,7 @@ static void *worker_main(void *arg)
         w->mailbox_sock = NULL;
         hl_sse_worker_dispose(w);
         hl_reply_cache_dispose(w);
+        hl_conn_guard_worker_dispose(w);
         h2o_timeout_dispose(w->loop, &w->accept_pause_timeout);
         h2o_context_dispose(&w->ctx);
         /* run once more so that sockets closed above are freed */
@@ -359,6 +362,7 @@ static int init_worker(hl_server_t *s, hl_worker_t *w, size_t index)
     w->loop = h2o_evloop_create();
     h2o_context_init(&w->ctx, w->loop, &s->globalconf);
     hl_sse_worker_init(w);
+    hl_conn_guard_worker_init(w);
     /* h2o closes the fd it wraps, so it gets a duplicate and the mailbox keeps its own for posting */
     int mfd = dup(hl_mailbox_fd(&w->mailbox));
     if (mfd < 0)
@@ -422,6 +426,13 @@ int hl_server_bind(hl_server_t **out, const hl_server_config_t *cfg, char *err, 
     s->tls_port = -1;
     s->num_workers = (size_t)(cfg->workers > 0 ? cfg->workers : 1);
     int ret;
+    hl_conn_limits_t limits = {.max_connections = cfg->max_connections > 0 ? cfg->max_connections : 1 << 30,
+                               .max_connections_per_address =
+                                   cfg->max_connections_per_address > 0 ? cfg->max_connections_per_address : 1 << 30,
+                               .trusted_proxies = cfg->trusted_proxies,
+                               .num_trusted_proxies = cfg->num_trusted_proxies,
+                               .count_loopback = cfg->count_loopback};
+    hl_conn_guard_configure(&limits);
     setup_globalconf(s);
     if ((ret = add_listener(s, cfg->listen_host, cfg->port, 0, err, errlen)) != 0)
         goto Error;

@@ -11,13 +11,18 @@
 #include "hl/sse.h"
 
 #include <ctype.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hl/clock.h"
+#include "hl/config.h"
+#include "hl/keyed_counts.h"
 #include "hl/log.h"
 #include "hl/token_table.h"
+#include "conn_guard.h"
 #include "worker.h"
 
 #define GLOBAL_RING 8192
@@ -154,8 +159,11 @@ struct st_stream_t {
     hl_stream_link_t shutdown_link;
     int refs; /* the request pool, and an outstanding replay page; worker thread only */
     bool notifications_only;
-    bool bound;               /* opened with a device's access token: it ends when that token stops being valid */
-    hl_token_hash_t token;    /* that token's hash */
+    bool bound;            /* opened with a device's access token: it ends when that token stops being valid */
+    hl_token_hash_t token; /* that token's hash */
+    h2o_socket_t *h1_sock; /* HTTP/1.1: the socket, watched for the client leaving (h2o 2.2.5 does not read it) */
+    size_t device_len;     /* counted against its device's stream cap under device_key when > 0 */
+    char device_key[HL_KEYED_COUNTS_KEY_MAX];
     int64_t token_expires_at; /* and its expiry */
     bool sending;
     bool replaying;         /* history not fully sent yet: live frames wait behind the cursor */
@@ -315,10 +323,27 @@ static void detach(stream_t *s)
     topic_maybe_drop(sw, t);
 }
 
+/* event streams open per device, over every worker */
+static hl_keyed_counts_t device_streams;
+static pthread_once_t device_streams_once = PTHREAD_ONCE_INIT;
+static int max_streams_per_device = HL_DEFAULT_MAX_STREAMS_PER_DEVICE;
+
+static void init_device_streams(void)
+{
+    hl_keyed_counts_init(&device_streams);
+}
+
+void hl_sse_set_max_streams_per_device(int max)
+{
+    max_streams_per_device = max;
+}
+
 static void stream_release(stream_t *s)
 {
     if (--s->refs > 0)
         return;
+    if (s->device_len > 0)
+        hl_keyed_counts_release(&device_streams, s->device_key, s->device_len);
     detach(s);
     release_inflight(s);
     release_replay(s);
@@ -592,7 +617,20 @@ static void open_stream(hl_request_t *r, hl_sse_topic_kind_t kind, const char *k
 {
     sse_worker_t *sw = sse_of(r->worker);
     h2o_req_t *req = r->req;
+    char device_key[HL_KEYED_COUNTS_KEY_MAX];
+    size_t device_len = 0;
+    if (r->device != NULL && r->device->id != NULL) {
+        device_len = strnlen(r->device->id, sizeof(device_key));
+        memcpy(device_key, r->device->id, device_len);
+        if (!hl_keyed_counts_acquire(&device_streams, device_key, device_len, (uint64_t)max_streams_per_device)) {
+            hl_reply_error(r, 429, "too_many_streams", "This device has as many event streams open as it may; close one and retry");
+            return;
+        }
+    }
     stream_t *s = hl_calloc(1, sizeof(*s));
+    s->device_len = device_len;
+    memcpy(s->device_key, device_key, device_len);
+    s->h1_sock = hl_conn_guard_h1_socket(r->worker, req);
     s->super.proceed = on_proceed;
     s->super.stop = on_stop;
     s->req = req;
@@ -865,6 +903,60 @@ static void collect_ended(topic_t *t, int64_t now, stream_t ***v, size_t *n, siz
     }
 }
 
+/* ---- HTTP/1.1 clients that left ---- */
+
+static void collect_h1(topic_t *t, stream_t ***v, size_t *n, size_t *cap)
+{
+    for (h2o_linklist_t *l = t->streams.next; l != &t->streams; l = l->next) {
+        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, topic_link, l);
+        if (s->h1_sock == NULL || s->finished || s->req == NULL)
+            continue;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *v = hl_realloc(*v, *cap * sizeof(**v));
+        }
+        (*v)[(*n)++] = s;
+    }
+}
+
+/* h2o 2.2.5 stops reading an HTTP/1.1 socket while it answers, so a client that closed its event stream would keep the
+ * socket (CLOSE-WAIT) until the next heartbeat fails. Once a second, one poll() over those sockets finds the ones whose
+ * peer hung up; each is shut down and its stream ended, so h2o's next write fails and it frees the connection now. */
+static void end_departed_h1(sse_worker_t *sw)
+{
+    stream_t **v = NULL;
+    size_t n = 0, cap = 0;
+    collect_h1(&sw->global, &v, &n, &cap);
+    for (size_t b = 0; b < TOPIC_BUCKETS; ++b)
+        for (topic_t *t = sw->buckets[b]; t != NULL; t = t->next_in_bucket)
+            collect_h1(t, &v, &n, &cap);
+    if (n == 0)
+        return;
+    struct pollfd *fds = hl_malloc(n * sizeof(*fds));
+    for (size_t i = 0; i < n; ++i)
+        fds[i] = (struct pollfd){.fd = h2o_socket_get_fd(v[i]->h1_sock), .events = POLLRDHUP};
+    size_t ended = 0;
+    if (poll(fds, n, 0) > 0) {
+        for (size_t i = 0; i < n; ++i) {
+            if ((fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
+                continue;
+            shutdown(fds[i].fd, SHUT_RDWR);
+            stream_t *s = v[i];
+            s->h1_sock = NULL;
+            if (!s->finish_asked) {
+                s->finish_asked = true;
+                s->replaying = false;
+                flush(s); /* FINAL fails on the shut socket and h2o closes the connection */
+            }
+            ++ended;
+        }
+    }
+    if (ended > 0)
+        hl_logf(HL_LOG_DEBUG, "sse: %zu HTTP/1.1 streams ended: their clients left", ended);
+    free(fds);
+    free(v);
+}
+
 static void on_credentials(h2o_timeout_entry_t *entry)
 {
     sse_worker_t *sw = H2O_STRUCT_FROM_MEMBER(sse_worker_t, credentials, entry);
@@ -881,12 +973,14 @@ static void on_credentials(h2o_timeout_entry_t *entry)
     if (n > 0)
         hl_logf(HL_LOG_INFO, "sse: %zu streams ended: their access token is no longer valid", n);
     free(v);
+    end_departed_h1(sw);
     if (!hl_worker_shutting_down(sw->worker))
         h2o_timeout_link(sw->worker->loop, &sw->credentials_timeout, &sw->credentials);
 }
 
 void hl_sse_worker_init(hl_worker_t *worker)
 {
+    pthread_once(&device_streams_once, init_device_streams);
     sse_worker_t *sw = hl_calloc(1, sizeof(*sw));
     sw->worker = worker;
     topic_init(&sw->global, HL_SSE_TOPIC_ALL, NULL, GLOBAL_RING, GLOBAL_RING_BYTES);

@@ -34,6 +34,8 @@ struct st_hl_worker_t {
     bool started;
     /** answers kept for repeated reads (reply_cache.c), created on first use */
     struct st_hl_reply_cache_t *reply_cache;
+    /** the worker's admitted connections and their checks (conn_guard.c) */
+    struct st_hl_conn_guard_t *guard;
     /** the worker's SSE fan-out state (sse.c) */
     struct st_hl_sse_worker_t *sse;
 };
