@@ -5,7 +5,8 @@
  * over TLS with HTTP/2 only. Through it: a pairing claim, an authenticated call, an event stream that receives events
  * live (nginx does not hold them back) and resumes with Last-Event-ID without a gap or a duplicate, a blob of a few MB up
  * and down, and the pairing rate limit counting the address X-Forwarded-For names when the daemon trusts the proxy
- * (trustedProxies ["127.0.0.1"]) and the proxy's own address when it does not (trustedProxies []).
+ * (trustedProxies ["127.0.0.1"]; also several X-Forwarded-For headers sent straight to the daemon, read as one list) and
+ * the proxy's own address when it does not (trustedProxies []).
  *
  * nginx is found on PATH or in /usr/sbin (HL_NGINX overrides); without it the tests print "SKIPPED: …", or fail when
  * CI=true.
@@ -233,6 +234,19 @@ static void expect_claim(front_t *f, const hlt_pairing_t *p, const char *xff, lo
     hlt_response_free(&res);
 }
 
+/* A claim of the claimed session straight to the daemon's plain port over HTTP/1.1 with the given headers. */
+static void expect_direct_claim(front_t *f, const hlt_pairing_t *p, const char *const *headers, long status, const char *code)
+{
+    char *body = hl_asprintf("{\"session_id\":\"%s\",\"claim_token\":\"%s\"}", p->session_id, p->connect_token);
+    hlt_response_t res;
+    hlt_api_ex(&f->d, HLT_H1, "POST", "/api/v1/pairing/claim", headers, NULL, body, &res);
+    ck_assert_msg(res.status == status, "direct claim as %s, %s: expected %ld %s, got %ld %s", headers[0], headers[1], status, code,
+                  res.status, res.body);
+    hlt_assert_error(&f->d, &res, status, code);
+    hlt_response_free(&res);
+    free(body);
+}
+
 /* Claims p through nginx (as xff) and returns the device. */
 static void pair_device(front_t *f, hlt_pairing_t *p, const char *xff, hlt_device_t *dev)
 {
@@ -356,6 +370,13 @@ START_TEST(test_front)
     expect_claim(&f, &p, NULL, 409, "pairing_session_already_claimed");
     /* garbage that A puts right of its address ends the walk at nginx's entry: counted for 127.0.0.1, not for A */
     expect_claim(&f, &p, CLIENT_A ", not-an-address", 409, "pairing_session_already_claimed");
+
+    /* several X-Forwarded-For headers are one list in order (nginx sends one; a direct client of the daemon from the
+     * trusted 127.0.0.1 can send several) */
+    expect_direct_claim(&f, &p, (const char *[]){"X-Forwarded-For: " CLIENT_A, "X-Forwarded-For: 127.0.0.1", NULL}, 429,
+                        "rate_limited");
+    expect_direct_claim(&f, &p, (const char *[]){"X-Forwarded-For: " CLIENT_A, "X-Forwarded-For: " CLIENT_B, NULL}, 409,
+                        "pairing_session_already_claimed");
 
     free(blob);
     free(data);
