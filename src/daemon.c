@@ -346,6 +346,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         .link = &dm.link, .store = dm.store, .auth = dm.auth, .pairing = dm.pairing, .system = dm.system, .runproxy = dm.runproxy};
     router = hl_routes_build(&deps);
     hl_dispatch_set_router(router);
+    hl_dispatch_set_trusted_proxies(&dm.config);
     if (hl_server_run(server, err, sizeof(err)) != 0)
         goto Exit;
     if ((ret = hl_control_start(&dm.link, dm.pairing)) != 0) {

@@ -129,7 +129,10 @@ void hl_reply_result(hl_request_t *r, hl_result_t *result);
 /** The HTTP status of a result kind. */
 int hl_result_status(hl_result_kind_t kind);
 
-/** The client's address as text ("127.0.0.1", "::1"), in pool memory; "unknown" when it cannot be read. */
+/**
+ * The client's address as text ("127.0.0.1", "::1"), in pool memory; "unknown" when it cannot be read. When the TCP peer
+ * is a trusted proxy (hl_dispatch_set_trusted_proxies), the client that X-Forwarded-For names (hl_xff_client).
+ */
 const char *hl_request_peer(const hl_request_t *r);
 
 /** Posts a message to a worker. Any thread; ownership passes. */

@@ -59,6 +59,12 @@ void hl_routes_test(hl_router_t *router, hl_store_t *store, hl_runproxy_t *runpr
 /** Makes `router` the table the dispatcher uses. */
 void hl_dispatch_set_router(const hl_router_t *router);
 
+/**
+ * Makes the config's trustedProxies the proxies whose X-Forwarded-For hl_request_peer believes. Main thread, before the
+ * server runs; `config` must outlive the server and stays unchanged.
+ */
+void hl_dispatch_set_trusted_proxies(const hl_config_t *config);
+
 struct st_hl_request_t;
 /**
  * The optional client headers of /auth/me and GET /devices (X-Hermes-App-Instance-Id, X-Hermes-Device-Model): 1 when they

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 
 #include "hl/auth.h"
+#include "hl/config.h"
+#include "hl/forwarded.h"
 #include "hl/http.h"
 #include "hl/routes.h"
 #include "worker.h"
@@ -16,10 +18,19 @@
 #define PREFLIGHT_METHODS "GET,HEAD,PUT,POST,DELETE,PATCH"
 
 static const hl_router_t *router;
+/* trustedProxies: set once before the workers start, read-only afterwards */
+static const hl_cidr_t *trusted_proxies;
+static size_t num_trusted_proxies;
 
 void hl_dispatch_set_router(const hl_router_t *r)
 {
     router = r;
+}
+
+void hl_dispatch_set_trusted_proxies(const hl_config_t *config)
+{
+    trusted_proxies = config->trusted_proxies;
+    num_trusted_proxies = config->num_trusted_proxies;
 }
 
 const char *hl_request_param(const hl_request_t *r, const char *name)
@@ -89,10 +100,37 @@ const char *hl_request_header(const hl_request_t *r, const char *name, size_t *l
     return h->value.base;
 }
 
+/* The client named by X-Forwarded-For when the peer is a trusted proxy (see hl_xff_client), in pool memory; else NULL. */
+static const char *forwarded_client(const hl_request_t *r, const struct sockaddr *peer)
+{
+    uint8_t addr[16];
+    if (num_trusted_proxies == 0 || !hl_sockaddr_to_v6(peer, addr))
+        return NULL;
+    const h2o_headers_t *headers = &r->req->headers;
+    size_t num_values = 0;
+    for (ssize_t i = -1; (i = h2o_find_header_by_str(headers, H2O_STRLIT("x-forwarded-for"), i)) >= 0;)
+        ++num_values;
+    if (num_values == 0)
+        return NULL;
+    hl_xff_value_t *values = h2o_mem_alloc_pool(&r->req->pool, sizeof(*values) * num_values);
+    size_t n = 0;
+    for (ssize_t i = -1; (i = h2o_find_header_by_str(headers, H2O_STRLIT("x-forwarded-for"), i)) >= 0;)
+        values[n++] = (hl_xff_value_t){headers->entries[i].value.base, headers->entries[i].value.len};
+    char buf[HL_ADDR_TEXT_MAX];
+    if (!hl_xff_client(addr, values, n, trusted_proxies, num_trusted_proxies, buf))
+        return NULL;
+    return h2o_strdup(&r->req->pool, buf, SIZE_MAX).base;
+}
+
 const char *hl_request_peer(const hl_request_t *r)
 {
     struct sockaddr_storage ss;
     socklen_t len = r->req->conn->callbacks->get_peername(r->req->conn, (struct sockaddr *)&ss);
+    if (len > 0) {
+        const char *client = forwarded_client(r, (const struct sockaddr *)&ss);
+        if (client != NULL)
+            return client;
+    }
     char buf[INET6_ADDRSTRLEN];
     const char *s = NULL;
     if (len > 0 && ss.ss_family == AF_INET)
