@@ -314,6 +314,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
                                .max_connections_per_address = dm.config.max_connections_per_address,
                                .trusted_proxies = dm.config.trusted_proxies,
                                .num_trusted_proxies = dm.config.num_trusted_proxies,
+                               .max_body_bytes_per_address = (uint64_t)dm.config.max_body_mib_per_address << 20,
                                .count_loopback = dm.link.test_mode && getenv("HERMESLINK_TEST_LOOPBACK_COUNTS") != NULL &&
                                                  strcmp(getenv("HERMESLINK_TEST_LOOPBACK_COUNTS"), "1") == 0};
     hl_sse_set_max_streams_per_device(dm.config.max_streams_per_device);

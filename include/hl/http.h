@@ -23,10 +23,11 @@
 /** Largest body any route accepts (blob uploads). */
 #define HL_MAX_BODY_LIMIT (50 * 1024 * 1024)
 /**
- * h2o's one server-wide limit: above it h2o answers its own plain-text 413 before any route runs. It sits well above the
- * largest route limit so that a blob somewhat over 50 MiB still gets the route's JSON 413 blob_too_large.
+ * h2o's one server-wide limit: above it h2o answers its own plain-text 413 (HTTP/1.1) or resets the stream (HTTP/2)
+ * before any route runs. It sits 1 MiB above the largest route limit: a blob a little over 50 MiB still gets the route's
+ * JSON 413 blob_too_large, and what h2o holds for one HTTP/2 stream stays close to what a real upload needs.
  */
-#define HL_H2O_BODY_LIMIT (64 * 1024 * 1024)
+#define HL_H2O_BODY_LIMIT (HL_MAX_BODY_LIMIT + 1024 * 1024)
 
 typedef struct st_hl_worker_t hl_worker_t;
 

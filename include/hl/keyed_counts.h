@@ -34,6 +34,12 @@ void hl_keyed_counts_dispose(hl_keyed_counts_t *m);
  */
 bool hl_keyed_counts_acquire(hl_keyed_counts_t *m, const void *key, size_t keylen, uint64_t max);
 
+/**
+ * Adds `delta` to the key's count unless that would take it past `max` (subtracts a negative delta; a count reaching 0
+ * removes the key). True when applied. For amounts such as bytes held per client address.
+ */
+bool hl_keyed_counts_add(hl_keyed_counts_t *m, const void *key, size_t keylen, int64_t delta, uint64_t max);
+
 /** Takes one away from the key's count (a key counted by acquire). */
 void hl_keyed_counts_release(hl_keyed_counts_t *m, const void *key, size_t keylen);
 

@@ -25,7 +25,8 @@ typedef struct st_hl_server_config_t {
     int max_connections_per_address;  /* 0 = no cap; loopback and trusted proxies are exempt */
     const hl_cidr_t *trusted_proxies; /* must outlive the server */
     size_t num_trusted_proxies;
-    bool count_loopback; /* test mode: loopback clients are not exempt from the per-address cap */
+    uint64_t max_body_bytes_per_address; /* HTTP/1.1 request bodies held per client address; 0 = no cap */
+    bool count_loopback;                 /* test mode: loopback clients are not exempt from the per-address cap */
 } hl_server_config_t;
 
 /** Binds the listeners (no worker yet, so the ports are known before anything serves). 0, or -errno with a message in err. */

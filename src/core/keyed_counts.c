@@ -69,45 +69,52 @@ static void grow(hl_keyed_counts_t *m)
     m->num_buckets = n;
 }
 
-bool hl_keyed_counts_acquire(hl_keyed_counts_t *m, const void *key, size_t keylen, uint64_t max)
+bool hl_keyed_counts_add(hl_keyed_counts_t *m, const void *key, size_t keylen, int64_t delta, uint64_t max)
 {
     if (keylen > HL_KEYED_COUNTS_KEY_MAX)
         keylen = HL_KEYED_COUNTS_KEY_MAX;
     bool ok = false;
     pthread_mutex_lock(&m->mutex);
     hl_keyed_count_t **p = slot_of(m, key, keylen);
-    if (*p == NULL) {
-        if (max > 0) {
-            hl_keyed_count_t *e = hl_calloc(1, sizeof(*e));
-            e->count = 1;
-            e->keylen = keylen;
-            memcpy(e->key, key, keylen);
-            *p = e;
-            if (++m->num_keys > m->num_buckets * 2)
-                grow(m);
-            ok = true;
-        }
-    } else if ((*p)->count < max) {
-        ++(*p)->count;
+    uint64_t now = *p != NULL ? (*p)->count : 0;
+    if (delta < 0) {
+        now = (uint64_t)-delta >= now ? 0 : now - (uint64_t)-delta;
         ok = true;
+    } else if (now + (uint64_t)delta <= max) {
+        now += (uint64_t)delta;
+        ok = true;
+    }
+    if (ok && now > 0 && *p == NULL) {
+        hl_keyed_count_t *e = hl_calloc(1, sizeof(*e));
+        e->keylen = keylen;
+        memcpy(e->key, key, keylen);
+        *p = e;
+        if (++m->num_keys > m->num_buckets * 2)
+            grow(m);
+        p = slot_of(m, key, keylen); /* grow moved it */
+    }
+    if (ok && *p != NULL) {
+        if (now > 0) {
+            (*p)->count = now;
+        } else {
+            hl_keyed_count_t *e = *p;
+            *p = e->next;
+            free(e);
+            --m->num_keys;
+        }
     }
     pthread_mutex_unlock(&m->mutex);
     return ok;
 }
 
+bool hl_keyed_counts_acquire(hl_keyed_counts_t *m, const void *key, size_t keylen, uint64_t max)
+{
+    return hl_keyed_counts_add(m, key, keylen, 1, max);
+}
+
 void hl_keyed_counts_release(hl_keyed_counts_t *m, const void *key, size_t keylen)
 {
-    if (keylen > HL_KEYED_COUNTS_KEY_MAX)
-        keylen = HL_KEYED_COUNTS_KEY_MAX;
-    pthread_mutex_lock(&m->mutex);
-    hl_keyed_count_t **p = slot_of(m, key, keylen);
-    if (*p != NULL && --(*p)->count == 0) {
-        hl_keyed_count_t *e = *p;
-        *p = e->next;
-        free(e);
-        --m->num_keys;
-    }
-    pthread_mutex_unlock(&m->mutex);
+    hl_keyed_counts_add(m, key, keylen, -1, 0);
 }
 
 uint64_t hl_keyed_counts_get(hl_keyed_counts_t *m, const void *key, size_t keylen)

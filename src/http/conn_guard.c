@@ -44,19 +44,23 @@ struct st_conn_rec_t {
     bool counted_address;
     hl_addr_key_t key;
     size_t last_input;   /* request bytes held at the last tick */
+    uint64_t held;       /* body bytes counted against the address */
     uint64_t body_since; /* when the body being read was first seen (loop ms), 0 when none */
 };
 
 static hl_conn_limits_t limits = {.max_connections = 1 << 30, .max_connections_per_address = 1 << 30};
 static atomic_int total_connections;
 static hl_keyed_counts_t per_address;
+static hl_keyed_counts_t bytes_per_address;
 static atomic_int_fast64_t refusal_logged_ms = -60000;
 
 void hl_conn_guard_configure(const hl_conn_limits_t *l)
 {
     limits = *l;
-    if (per_address.buckets == NULL)
+    if (per_address.buckets == NULL) {
         hl_keyed_counts_init(&per_address);
+        hl_keyed_counts_init(&bytes_per_address);
+    }
 }
 
 int hl_conn_guard_total(void)
@@ -108,6 +112,8 @@ static void on_socket_close(void *data)
         }
     }
     --g->num_recs;
+    if (rec->held > 0)
+        hl_keyed_counts_add(&bytes_per_address, rec->key.b, sizeof(rec->key.b), -(int64_t)rec->held, 0);
     if (rec->counted_address)
         hl_keyed_counts_release(&per_address, rec->key.b, sizeof(rec->key.b));
     atomic_fetch_sub(&total_connections, 1);
@@ -198,6 +204,29 @@ static bool head_complete(const h2o_buffer_t *in)
     return memmem(in->bytes, n, "\r\n\r\n", 4) != NULL || memmem(in->bytes, n, "\n\n", 2) != NULL;
 }
 
+/* Counts `bytes` of request held by the connection against its address's cap; false when that would pass the cap. */
+static bool hold(conn_rec_t *rec, uint64_t bytes)
+{
+    if (!rec->counted_address || limits.max_body_bytes_per_address == 0 || bytes == rec->held)
+        return true;
+    int64_t delta = (int64_t)bytes - (int64_t)rec->held;
+    if (!hl_keyed_counts_add(&bytes_per_address, rec->key.b, sizeof(rec->key.b), delta, limits.max_body_bytes_per_address))
+        return false;
+    rec->held = bytes;
+    return true;
+}
+
+/* The connection whose body takes its address past the cap ends: shut down under h2o, which reads the end of stream and
+ * closes it (the close hook gives the bytes back). */
+static void over_budget(conn_rec_t *rec)
+{
+    shutdown(h2o_socket_get_fd(rec->sock), SHUT_RDWR);
+    int64_t now = (int64_t)h2o_now(rec->guard->worker->loop), last = atomic_load(&refusal_logged_ms);
+    if (now - last >= 60000 && atomic_compare_exchange_strong(&refusal_logged_ms, &last, now))
+        hl_logf(HL_LOG_WARN, "server: a request body took its client address past maxBodyMiBPerAddress; connection closed "
+                             "(logged at most once a minute)");
+}
+
 /* The request timeout entries of HTTP/1.1 connections reading a body that grew since the last tick move to the end of
  * h2o's timeout list (a fresh 10 s), until the ceiling. A head that is not complete, an idle keep-alive, or a body that
  * stopped arriving keep their deadline and h2o closes them. */
@@ -216,6 +245,11 @@ static void extend_body_deadlines(conn_guard_t *g, uint64_t now)
         if (size == 0 || !head_complete(sock->input)) {
             rec->last_input = size;
             rec->body_since = 0;
+            hold(rec, 0);
+            continue;
+        }
+        if (!hold(rec, size)) {
+            over_budget(rec);
             continue;
         }
         if (rec->body_since == 0 || size < rec->last_input)
@@ -257,8 +291,11 @@ void hl_conn_guard_worker_init(hl_worker_t *w)
     g->tick.cb = on_tick;
     h2o_timeout_link(w->loop, &g->tick_timeout, &g->tick);
     w->guard = g;
-    if (per_address.buckets == NULL)
-        hl_keyed_counts_init(&per_address); /* servers started without configure (tests) */
+    if (per_address.buckets == NULL) {
+        /* servers started without configure (tests) */
+        hl_keyed_counts_init(&per_address);
+        hl_keyed_counts_init(&bytes_per_address);
+    }
 }
 
 void hl_conn_guard_worker_dispose(hl_worker_t *w)

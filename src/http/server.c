@@ -431,6 +431,7 @@ int hl_server_bind(hl_server_t **out, const hl_server_config_t *cfg, char *err, 
                                    cfg->max_connections_per_address > 0 ? cfg->max_connections_per_address : 1 << 30,
                                .trusted_proxies = cfg->trusted_proxies,
                                .num_trusted_proxies = cfg->num_trusted_proxies,
+                               .max_body_bytes_per_address = cfg->max_body_bytes_per_address,
                                .count_loopback = cfg->count_loopback};
     hl_conn_guard_configure(&limits);
     setup_globalconf(s);

@@ -293,6 +293,47 @@ START_TEST(connections_in_total_are_capped)
 }
 END_TEST
 
+/* An HTTP/1.1 body that takes its address past maxBodyMiBPerAddress ends its connection; a body within it does not, and
+ * the bytes are given back. */
+START_TEST(body_bytes_per_address_are_capped)
+{
+    hltc_ctx_t c;
+    hlt_env_t env;
+    start_capped(&c, &env, "{\"maxBodyMiBPerAddress\": 1}\n");
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "POST /api/v1/conversations/x/blobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n",
+                     c.dev.access, 4 << 20);
+    enum { CHUNK = 256 * 1024 };
+    char *chunk = pattern(CHUNK);
+    /* within the cap: 768 KiB held, the connection stays */
+    int small = connect_from(c.d.port, "127.0.0.5");
+    ck_assert(write(small, head, (size_t)n) == n);
+    for (int i = 0; i < 3; ++i)
+        ck_assert(send(small, chunk, CHUNK, MSG_NOSIGNAL) == CHUNK);
+    ck_assert_msg(wait_closed(small, 2500, NULL, NULL) < 0, "a body within the address's cap was cut");
+    close(small);
+    /* past it: 1.5 MiB held, the connection ends within a couple of seconds (and no answer pretends success) */
+    int big = connect_from(c.d.port, "127.0.0.6");
+    ck_assert(write(big, head, (size_t)n) == n);
+    for (int i = 0; i < 6; ++i)
+        send(big, chunk, CHUNK, MSG_NOSIGNAL);
+    char *out = NULL;
+    size_t len = 0;
+    ck_assert_msg(wait_closed(big, 4000, &out, &len) >= 0, "a body past the address's cap was not cut");
+    ck_assert_msg(out == NULL || strstr(out, " 201 ") == NULL, "the cut upload was answered: %s", out);
+    free(out);
+    close(big);
+    /* the address may upload again once its bytes were given back */
+    ck_assert_int_eq(status_from(&c.d, "127.0.0.6"), 200);
+    free(chunk);
+    hlt_device_free(&c.dev);
+    hlt_daemon_stop_clean(&c.d);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 START_TEST(streams_per_device_are_capped)
 {
     hltc_ctx_t c;
@@ -356,6 +397,7 @@ Suite *suite_edge_limits(void)
     tcase_add_test(tc, closed_h1_stream_frees_its_socket);
     tcase_add_test(tc, connections_per_address_are_capped);
     tcase_add_test(tc, connections_in_total_are_capped);
+    tcase_add_test(tc, body_bytes_per_address_are_capped);
     tcase_add_test(tc, streams_per_device_are_capped);
     suite_add_tcase(s, tc);
     return s;
