@@ -5,7 +5,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-build tsan-build unit integration bench bench-fanout bench-store bench-proxy format clean
+.PHONY: all deps build run test test-build tsan-build unit integration bench bench-fanout bench-store bench-proxy bench-edge format clean
 
 all: build
 
@@ -49,6 +49,11 @@ bench-store: build
 # upstream (tests/fake_upstream): about a minute
 bench-proxy: build
 	@./bench/proxy.sh --no-build
+
+# HTTP edge (issue 9): what one HTTP/2 client can make h2o hold (6 streams x 50 MiB, never ended) and a rapid-reset
+# flood, with system/status timed meanwhile: about 20 s, ~600 MB of daemon memory and temp files
+bench-edge: build
+	@./bench/edge.sh --no-build
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

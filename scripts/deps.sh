@@ -23,6 +23,8 @@ PACKAGES=(
     libcurl4-openssl-dev check liburcu-dev libyaml-dev
     curl wrk nghttp2-client sqlite3 openssl procps
     chromium zbar-tools
+    # bench/h2_exposure.py: an HTTP/2 client that holds bodies open and resets streams (make bench-edge)
+    python3-h2
     # the reverse proxy of tests/integration/test_nginx_front.c: Debian's base nginx package already has the ssl and
     # http_v2 modules (nginx-light and nginx-core only add modules). On a machine whose init system runs services, the
     # package enables and starts its own nginx on port 80; the test never uses that one and runs nginx of its own.
