@@ -33,6 +33,7 @@ Suite *suite_durability(void);
 Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
 Suite *suite_hardening(void);
+Suite *suite_edge_config(void);
 
 int main(void)
 {
@@ -60,6 +61,7 @@ int main(void)
     srunner_add_suite(sr, suite_fake_upstream());
     srunner_add_suite(sr, suite_cron());
     srunner_add_suite(sr, suite_hardening());
+    srunner_add_suite(sr, suite_edge_config());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
