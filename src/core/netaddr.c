@@ -41,7 +41,7 @@ int hl_cidr_parse(const char *s, hl_cidr_t *out)
     long prefix = -1;
     if (slash != NULL) {
         *slash = '\0';
-        if (hl_parse_long(slash + 1, 0, 128, &prefix) != 0)
+        if (slash[1] == '-' || hl_parse_long(slash + 1, 0, 128, &prefix) != 0) /* "/-0" is no prefix */
             return -EINVAL;
     }
     struct in_addr a4;

@@ -21,6 +21,8 @@ Suite *suite_store(void);
 Suite *suite_hermes_files(void);
 Suite *suite_sse_parser(void);
 Suite *suite_pairing_addr(void);
+Suite *suite_netaddr(void);
+Suite *suite_config_edge(void);
 
 int main(void)
 {
@@ -44,6 +46,8 @@ int main(void)
     srunner_add_suite(sr, suite_hermes_files());
     srunner_add_suite(sr, suite_sse_parser());
     srunner_add_suite(sr, suite_pairing_addr());
+    srunner_add_suite(sr, suite_netaddr());
+    srunner_add_suite(sr, suite_config_edge());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
