@@ -2,8 +2,9 @@
  * The HTTP edge's configuration (issue 9): `lanPlainHttp: false` puts the plain port on 127.0.0.1 only (the TLS port keeps
  * the listen host) and pairing hands out only https URLs with the certificate fingerprint (without TLS: the loopback URL
  * only, and a warning at start); `plainHttp2: false` refuses cleartext HTTP/2 (prior knowledge and Upgrade: h2c) while
- * HTTP/1.1 and h2 over TLS (ALPN) go on; the defaults keep the wildcard bind, the http LAN URL and h2c. Also the CLI keys
- * of the edge (`config set` / `config get`, bad values refused).
+ * HTTP/1.1 and h2 over TLS (ALPN) go on; the defaults keep the wildcard bind, the http LAN URL and h2c. `hermeslink
+ * start` and `status` find the loopback-only plain port (wildcard or explicit LAN listen host). Also the CLI keys of the
+ * edge (`config set` / `config get`, bad values refused).
  *
  * Where the plain port is bound is read from /proc/net/tcp (always possible); a connection to a non-loopback address of
  * this machine is tried as well when it has one (else the check says so and relies on the bound address).
@@ -15,9 +16,15 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth_util.h"
@@ -76,18 +83,24 @@ static const char *listen_addrs(int port)
     return out;
 }
 
-/* Asserts that every socket listening on `port` is bound to `want` (hex as in /proc/net/tcp), and that there is one. */
-static void assert_bound(int port, const char *want, const char *what)
+/* True when something listens on `port` and every such socket is bound to `want` (hex as in /proc/net/tcp). */
+static bool bound_only(int port, const char *want)
 {
     const char *addrs = listen_addrs(port);
-    ck_assert_msg(addrs[0] != '\0', "%s: nothing listens on port %d", what, port);
-    const char *p = addrs;
-    while (*p != '\0') {
+    if (addrs[0] == '\0')
+        return false;
+    for (const char *p = addrs; *p != '\0';) {
         size_t len = strcspn(p, " ");
-        ck_assert_msg(len == strlen(want) && strncmp(p, want, len) == 0, "%s: port %d is bound to %s, expected only %s", what, port,
-                      addrs, want);
+        if (len != strlen(want) || strncmp(p, want, len) != 0)
+            return false;
         p += len + (p[len] == ' ');
     }
+    return true;
+}
+
+static void assert_bound(int port, const char *want, const char *what)
+{
+    ck_assert_msg(bound_only(port, want), "%s: port %d is bound to '%s', expected only %s", what, port, listen_addrs(port), want);
 }
 
 #define BOUND_LOOPBACK "0100007F"
@@ -333,6 +346,106 @@ START_TEST(test_lan_plain_off_loopback_listen)
 }
 END_TEST
 
+/*
+ * `hermeslink start` (detached) and `status` find the plain port on loopback while the listen host is the wildcard
+ * (_i == 0) or an explicit non-loopback address of this machine (_i == 1), which keeps only the TLS port.
+ */
+/* The first failure of a test that must clean up before it asserts (a failed assertion ends the test process at once,
+ * and a detached daemon would outlive it). */
+static char failure[2048];
+
+static bool expect(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static bool expect(bool ok, const char *fmt, ...)
+{
+    if (!ok && failure[0] == '\0') {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(failure, sizeof(failure), fmt, ap);
+        va_end(ap);
+    }
+    return ok && failure[0] == '\0';
+}
+
+/* The pid in the home's pid file, or 0. */
+static pid_t pid_of(hlt_env_t *env)
+{
+    char *path = hlt_env_path(env, 1, "hermeslink.pid"), *text = hlt_read_file(path, NULL);
+    pid_t pid = text != NULL ? (pid_t)strtol(text, NULL, 10) : 0;
+    free(text);
+    free(path);
+    return pid;
+}
+
+START_TEST(test_lan_plain_off_start_status)
+{
+    char host[INET_ADDRSTRLEN] = "0.0.0.0", tls_bound[16] = BOUND_ANY;
+    if (_i == 1) {
+        struct in_addr lan;
+        if (!lan_address(&lan)) {
+            printf("NOTE: no non-loopback IPv4 address here: `start --listen <LAN address>` is not tried\n");
+            fflush(stdout);
+            return;
+        }
+        inet_ntop(AF_INET, &lan, host, sizeof(host));
+        snprintf(tls_bound, sizeof(tls_bound), "%08X", lan.s_addr); /* as /proc/net/tcp prints it */
+    }
+    failure[0] = '\0';
+    ck_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); /* the detached daemon comes back to this process */
+    hlt_env_t env;
+    hlt_env_init(&env);
+    char *path = hlt_env_path(&env, 1, "config.json");
+    hlt_write_file(path, "{\"lanPlainHttp\": false, \"lanHost\": \"" LAN_HOST "\"}\n");
+    free(path);
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "start", "--port", "0", "--tls-port", "0", "--listen", host, NULL);
+    pid_t pid = pid_of(&env); /* also when start judged it unreachable: it is stopped below all the same */
+    int port = 0, tls_port = 0;
+    const char *tls_host = _i == 0 ? "127.0.0.1" : host;
+    const char *local_prefix = "Local:     http://127.0.0.1:", *tls_prefix = hltc_fmt("TLS:       https://%s:", tls_host);
+    const char *local = strstr(r.out, local_prefix), *tls = strstr(r.out, tls_prefix);
+    if (expect(r.exit_code == 0, "`hermeslink start --listen %s`: exit %d\n%s%s", host, r.exit_code, r.out, r.err) &&
+        expect(pid > 0 && local != NULL && tls != NULL, "`hermeslink start --listen %s`:\n%s", host, r.out)) {
+        port = (int)strtol(local + strlen(local_prefix), NULL, 10);
+        tls_port = (int)strtol(tls + strlen(tls_prefix), NULL, 10);
+        expect(_i != 0 || strstr(r.out, hltc_fmt("LAN:       https://%s:%d\n", LAN_HOST, tls_port)) != NULL,
+               "`hermeslink start` LAN URLs:\n%s", r.out);
+        expect(strstr(r.out, "http://" LAN_HOST) == NULL && strstr(r.out, hltc_fmt("http://%s", host)) == NULL,
+               "`hermeslink start` prints a LAN http URL:\n%s", r.out);
+        expect(bound_only(port, BOUND_LOOPBACK), "plain port %d bound to '%s'", port, listen_addrs(port));
+        expect(bound_only(tls_port, tls_bound), "TLS port %d bound to '%s', expected %s", tls_port, listen_addrs(tls_port),
+               tls_bound);
+    }
+    hlt_cli_free(&r);
+    if (failure[0] == '\0') {
+        hlt_cli(&env, &r, "status", NULL);
+        expect(r.exit_code == 0 && strstr(r.out, hltc_fmt("HTTP:      reachable on port %d\n", port)) != NULL,
+               "`hermeslink status`: exit %d\n%s", r.exit_code, r.out);
+        hlt_cli_free(&r);
+    }
+    if (pid > 0) {
+        hlt_cli(&env, &r, "stop", NULL);
+        expect(r.exit_code == 0, "`hermeslink stop`: exit %d\n%s", r.exit_code, r.err);
+        hlt_cli_free(&r);
+        int status = 0;
+        if (!hlt_wait_exit(pid, &status, 5000)) {
+            kill(pid, SIGKILL);
+            hlt_wait_exit(pid, &status, 5000);
+            expect(false, "the daemon still ran 5 s after `stop`");
+        }
+        expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon ended with status 0x%x", status);
+    }
+    path = hlt_env_path(&env, 1, "logs/daemon.log");
+    const char *report = hlt_sanitizer_report(path);
+    free(path);
+    expect(report == NULL, "%s", report);
+    if (failure[0] != '\0')
+        env.keep = 1;
+    hlt_env_dispose(&env);
+    ck_assert_msg(failure[0] == '\0', "%s", failure);
+}
+END_TEST
+
 /* ---- plainHttp2 ---- */
 
 /* Sends the HTTP/2 connection preface on a raw socket: 1 when the server answers with an HTTP/2 SETTINGS frame. */
@@ -524,6 +637,7 @@ Suite *suite_edge_config(void)
     tcase_add_test(lan, test_lan_plain_default);
     tcase_add_test(lan, test_lan_plain_off_no_tls);
     tcase_add_test(lan, test_lan_plain_off_loopback_listen);
+    tcase_add_loop_test(lan, test_lan_plain_off_start_status, 0, 2);
     suite_add_tcase(s, lan);
     TCase *h2 = tcase_create("plain_http2");
     tcase_set_timeout(h2, 120);
