@@ -25,6 +25,7 @@
 #include "hl/link.h"
 #include "hl/fsutil.h"
 #include "hl/log.h"
+#include "hl/netaddr.h"
 #include "hl/paths.h"
 #include "hl/pidfile.h"
 #include "hl/routes.h"
@@ -304,7 +305,12 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         goto Exit;
     dm.env = hl_detect_environment();
 
+    /* lanPlainHttp false: the plain port on loopback only (the listen host itself when it already is loopback) */
+    const char *plain_host = dm.link.plain_host =
+        dm.config.lan_plain_http || hl_host_is_loopback(dm.link.listen_host) ? dm.link.listen_host : "127.0.0.1";
     hl_server_config_t scfg = {.listen_host = dm.link.listen_host,
+                               .plain_host = plain_host,
+                               .no_plain_http2 = !dm.config.plain_http2,
                                .port = port,
                                .tls_port = tls_port,
                                .workers = worker_count(dm.config.workers),
@@ -357,9 +363,15 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     control_started = 1;
 
     hl_log(HL_LOG_INFO, "Hermes Link started",
-           json_pack("{s:s, s:i, s:i, s:s, s:i, s:I, s:b}", "version", HL_VERSION, "port", dm.link.port, "tls_port",
-                     dm.link.tls_port, "listen_host", dm.link.listen_host, "workers", scfg.workers, "nofile_limit",
-                     (json_int_t)nofile, "test_mode", dm.link.test_mode));
+           json_pack("{s:s, s:i, s:i, s:s, s:s, s:b, s:i, s:I, s:b}", "version", HL_VERSION, "port", dm.link.port, "tls_port",
+                     dm.link.tls_port, "listen_host", dm.link.listen_host, "plain_host", plain_host, "plain_http2",
+                     dm.config.plain_http2, "workers", scfg.workers, "nofile_limit", (json_int_t)nofile, "test_mode",
+                     dm.link.test_mode));
+    if (dm.link.tls_port < 0 && !dm.config.lan_plain_http)
+        hl_log(HL_LOG_WARN,
+               "LAN devices cannot reach Hermes Link: lanPlainHttp is false and TLS is disabled, so it listens on "
+               "loopback only (enable TLS with tlsPort, or set lanPlainHttp to true)",
+               json_pack("{s:s, s:i}", "plain_host", plain_host, "port", dm.link.port));
     printf("Hermes Link running on port %d\n", dm.link.port);
     if (dm.link.tls_port >= 0)
         printf("Hermes Link TLS on port %d\n", dm.link.tls_port);

@@ -22,9 +22,10 @@ typedef struct st_hl_link_t {
     const hl_identity_t *identity;
     const hl_tls_cert_t *tls;
     const hl_environment_t *env;
-    const char *listen_host;
-    int port;     /* bound port */
-    int tls_port; /* bound TLS port, -1 without TLS */
+    const char *listen_host; /* the TLS port's host (and the plain port's with lanPlainHttp) */
+    const char *plain_host;  /* the plain port's host: listen_host, or loopback without lanPlainHttp */
+    int port;                /* bound port */
+    int tls_port;            /* bound TLS port, -1 without TLS */
     int test_mode;
     int64_t started_at_ms;
 } hl_link_t;

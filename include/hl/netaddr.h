@@ -40,4 +40,7 @@ hl_addr_key_t hl_addr_key(const uint8_t addr16[16]);
 /** True for 127.0.0.0/8, ::1 and their mapped forms. */
 bool hl_addr_is_loopback(const uint8_t addr16[16]);
 
+/** True when the textual address (as given to --listen: no brackets, no port) is a loopback address. */
+bool hl_host_is_loopback(const char *host);
+
 #endif

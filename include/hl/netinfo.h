@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "hl/config.h"
+
 typedef struct st_hl_environment_t {
     const char *kind;    /* "native" | "wsl" | "container" */
     const char *warning; /* NULL for native */
@@ -26,5 +28,13 @@ json_t *hl_lan_ips(const char *lan_host, const hl_environment_t *env);
  * loopback URL. Returns a new JSON array.
  */
 json_t *hl_service_urls(const char *scheme, const char *public_url, json_t *lan_ips, int port);
+
+/**
+ * The URLs handed out for pairing (preferred_urls). With cfg->lan_plain_http: hl_service_urls("http", public_url, lan_ips,
+ * port), as the original. Without it the plain port is loopback only, so no http LAN URL: with TLS (tls_port >= 0)
+ * public_url when it is https, then the https URLs of the TLS port; without TLS public_url and the http loopback URL.
+ * Returns a new JSON array.
+ */
+json_t *hl_preferred_urls(const hl_config_t *cfg, json_t *lan_ips, int port, int tls_port);
 
 #endif

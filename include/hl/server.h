@@ -1,11 +1,12 @@
 /*
  * The HTTP server: N worker threads, each with its own h2o context and event loop, sharing the listening sockets.
- * HTTP/1.1 and cleartext HTTP/2 (prior knowledge and Upgrade) on the main port; HTTPS with HTTP/2 (ALPN) on the TLS
- * port. Main thread only.
+ * HTTP/1.1 and (unless turned off) cleartext HTTP/2 (prior knowledge and Upgrade) on the main port; HTTPS with HTTP/2
+ * (ALPN) on the TLS port. Main thread only.
  */
 #ifndef HL_SERVER_H
 #define HL_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "hl/common.h"
@@ -15,7 +16,10 @@
 typedef struct st_hl_server_t hl_server_t;
 
 typedef struct st_hl_server_config_t {
-    const char *listen_host; /* "0.0.0.0", "127.0.0.1", "::" … */
+    const char *listen_host; /* "0.0.0.0", "127.0.0.1", "::" … (the TLS port, and the plain port without plain_host) */
+    const char *plain_host;  /* the plain port's host when it differs (lanPlainHttp false: "127.0.0.1"), NULL = listen_host */
+    bool no_plain_http2;     /* true: no cleartext HTTP/2 (prior knowledge nor Upgrade: h2c) on the plain port; TLS keeps
+                              * h2 by ALPN. Negative so that a zero-initialised config keeps h2c */
     int port;                /* 0 = pick a free port */
     int tls_port;            /* -1 = no TLS listener, 0 = pick a free port */
     int workers;             /* >= 1 */

@@ -284,7 +284,9 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
     json_t *urls = hl_snapshot_urls();
     json_t *preferred = json_object_get(urls, "preferred_urls");
     const char *local = json_string_value(json_array_get(preferred, 0));
-    char *fallback = hl_asprintf("http://127.0.0.1:%d", job->pr->svc->port);
+    const hl_link_t *svc = job->pr->svc;
+    char *fallback = !svc->config->lan_plain_http && svc->tls_port >= 0 ? hl_asprintf("https://127.0.0.1:%d", svc->tls_port)
+                                                                        : hl_asprintf("http://127.0.0.1:%d", svc->port);
     char *preferred_text = json_dumps(preferred, JSON_COMPACT);
     sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO pairing_sessions(id, code_hash, link_id, display_name, local_api_url, "
                                       "preferred_urls, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");

@@ -50,7 +50,8 @@ static json_t *system_status_json(hl_system_t *sys, json_t *urls, json_t *lan_ip
 
 static void publish(hl_system_t *sys)
 {
-    json_t *urls = hl_service_urls("http", sys->link->config->public_url, sys->lan_ips, sys->link->port);
+    /* without lanPlainHttp the plain port is loopback only: only https URLs (or, without TLS, loopback) go out */
+    json_t *urls = hl_preferred_urls(sys->link->config, sys->lan_ips, sys->link->port, sys->link->tls_port);
     hl_snapshot_t *snap = hl_calloc(1, sizeof(*snap));
     snap->bootstrap_json = dump(bootstrap_json(sys, urls), &snap->bootstrap_len);
     snap->system_status_json = dump(system_status_json(sys, urls, sys->lan_ips), &snap->system_status_len);

@@ -7,11 +7,14 @@
 #include "cli.h"
 #include "hl/config.h"
 
-static const char HELP[] = "Usage: hermeslink config get\n"
-                           "       hermeslink config set <key> <value>\n"
-                           "\n"
-                           "Keys: port, lan-host, language, log-level, tls-port, workers, public-url, hermes-api-url\n"
-                           "The running daemon reads config.json at start: restart it to apply changes.\n";
+static const char HELP[] =
+    "Usage: hermeslink config get\n"
+    "       hermeslink config set <key> <value>\n"
+    "\n"
+    "Keys: port, lan-host, language, log-level, tls-port, workers, public-url, hermes-api-url,\n"
+    "      lan-plain-http, plain-http2 (true|false), max-connections, max-connections-per-address,\n"
+    "      max-streams-per-device, max-body-mib-per-address, trusted-proxies (comma-separated ranges, or none)\n"
+    "The running daemon reads config.json at start: restart it to apply changes.\n";
 
 int hl_cmd_config(int argc, char **argv)
 {

@@ -128,13 +128,18 @@ static size_t discard(void *p, size_t s, size_t n, void *u)
     return s * n;
 }
 
+static int is_wildcard(const char *host)
+{
+    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+}
+
 /* Any HTTP answer from GET /api/v1/system/status counts as reachable. */
 static int http_reachable(const char *host, int port)
 {
     CURL *c = curl_easy_init();
     if (c == NULL)
         return 0;
-    const char *probe = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ? "127.0.0.1" : host;
+    const char *probe = is_wildcard(host) ? "127.0.0.1" : host;
     char *url = strchr(probe, ':') != NULL ? hl_asprintf("http://[%s]:%d/api/v1/system/status", probe, port)
                                            : hl_asprintf("http://%s:%d/api/v1/system/status", probe, port);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -149,13 +154,13 @@ static int http_reachable(const char *host, int port)
     return ok;
 }
 
-static void print_urls(FILE *out, const char *listen, int port, int tls_port)
+/* listen: the TLS port's host; plain: the plain port's (loopback without lanPlainHttp) */
+static void print_urls(FILE *out, const char *listen, const char *plain, int port, int tls_port)
 {
-    int any = strcmp(listen, "0.0.0.0") == 0 || strcmp(listen, "::") == 0;
-    const char *local = any ? "127.0.0.1" : listen;
-    fprintf(out, "Local:     http://%s:%d\n", local, port);
+    int any = is_wildcard(listen), plain_any = is_wildcard(plain);
+    fprintf(out, "Local:     http://%s:%d\n", plain_any ? "127.0.0.1" : plain, port);
     if (tls_port >= 0)
-        fprintf(out, "TLS:       https://%s:%d\n", local, tls_port);
+        fprintf(out, "TLS:       https://%s:%d\n", any ? "127.0.0.1" : listen, tls_port);
     if (!any)
         return;
     hl_config_t cfg;
@@ -166,7 +171,11 @@ static void print_urls(FILE *out, const char *listen, int port, int tls_port)
         json_t *ips = hl_lan_ips(cfg.lan_host, &env);
         size_t i;
         json_t *ip;
-        json_array_foreach(ips, i, ip) fprintf(out, "LAN:       http://%s:%d\n", json_string_value(ip), port);
+        /* without lanPlainHttp the plain port is loopback only: the LAN reaches the TLS port alone */
+        if (plain_any)
+            json_array_foreach(ips, i, ip) fprintf(out, "LAN:       http://%s:%d\n", json_string_value(ip), port);
+        else if (tls_port >= 0)
+            json_array_foreach(ips, i, ip) fprintf(out, "LAN:       https://%s:%d\n", json_string_value(ip), tls_port);
         json_decref(ips);
     }
     free(home);
@@ -279,14 +288,17 @@ static int start_daemon_to(const hl_daemon_options_t *o, const char *home, FILE 
     const char *listen = st != NULL ? json_string_value(json_object_get(st, "listen_host")) : NULL;
     if (listen == NULL)
         listen = "127.0.0.1";
-    if (!http_reachable(listen, port)) {
+    const char *plain = st != NULL ? json_string_value(json_object_get(st, "plain_host")) : NULL;
+    if (plain == NULL)
+        plain = listen;
+    if (!http_reachable(plain, port)) {
         fprintf(stderr, "Hermes Link started but does not answer on port %d\n", port);
         json_decref(st);
         return 1;
     }
     hl_pidfile_probe(home, &pid);
     fprintf(out, "Hermes Link started (PID %d).\n", (int)pid);
-    print_urls(out, listen, port, tls_port);
+    print_urls(out, listen, plain, port, tls_port);
     json_decref(st);
     return 0;
 }
@@ -408,7 +420,9 @@ int hl_cmd_status(int argc, char **argv)
     const char *listen = "127.0.0.1";
     if (ds != NULL) {
         port = (int)json_integer_value(json_object_get(ds, "port"));
-        listen = json_string_value(json_object_get(ds, "listen_host"));
+        listen = json_string_value(json_object_get(ds, "plain_host")); /* where the plain port listens */
+        if (listen == NULL)
+            listen = "127.0.0.1";
     }
     hl_identity_t id;
     int have_id = hl_identity_load(home, &id, err, sizeof(err)) == 0;

@@ -41,7 +41,7 @@ int hl_cidr_parse(const char *s, hl_cidr_t *out)
     long prefix = -1;
     if (slash != NULL) {
         *slash = '\0';
-        if (hl_parse_long(slash + 1, 0, 128, &prefix) != 0)
+        if (slash[1] == '-' || hl_parse_long(slash + 1, 0, 128, &prefix) != 0) /* "/-0" is no prefix */
             return -EINVAL;
     }
     struct in_addr a4;
@@ -99,4 +99,10 @@ bool hl_addr_is_loopback(const uint8_t addr16[16])
 {
     static const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     return memcmp(addr16, v6_loopback, 16) == 0 || (is_v4_mapped(addr16) && addr16[12] == 127);
+}
+
+bool hl_host_is_loopback(const char *host)
+{
+    uint8_t a[16];
+    return host != NULL && hl_addr_parse(host, a) && hl_addr_is_loopback(a);
 }

@@ -154,3 +154,16 @@ json_t *hl_service_urls(const char *scheme, const char *public_url, json_t *lan_
     free(url);
     return out;
 }
+
+json_t *hl_preferred_urls(const hl_config_t *cfg, json_t *lan_ips, int port, int tls_port)
+{
+    if (cfg->lan_plain_http)
+        return hl_service_urls("http", cfg->public_url, lan_ips, port);
+    if (tls_port < 0) {
+        json_t *none = json_array(), *out = hl_service_urls("http", cfg->public_url, none, port);
+        json_decref(none);
+        return out;
+    }
+    const char *public_url = cfg->public_url != NULL && strncmp(cfg->public_url, "https://", 8) == 0 ? cfg->public_url : NULL;
+    return hl_service_urls("https", public_url, lan_ips, tls_port);
+}

@@ -39,9 +39,9 @@ static hl_pairing_t *pairing;
 
 static json_t *status_reply(void)
 {
-    return json_pack("{s:b, s:i, s:i, s:i, s:s, s:s, s:o, s:s}", "ok", 1, "pid", (int)getpid(), "port", svc->port, "tls_port",
-                     svc->tls_port, "version", HL_VERSION, "listen_host", svc->listen_host, "link_id",
-                     svc->identity->link_id ? json_string(svc->identity->link_id) : json_null(), "tls_fingerprint",
+    return json_pack("{s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:o, s:s}", "ok", 1, "pid", (int)getpid(), "port", svc->port, "tls_port",
+                     svc->tls_port, "version", HL_VERSION, "listen_host", svc->listen_host, "plain_host", svc->plain_host,
+                     "link_id", svc->identity->link_id ? json_string(svc->identity->link_id) : json_null(), "tls_fingerprint",
                      svc->tls_port >= 0 ? svc->tls->fingerprint : "");
 }
 

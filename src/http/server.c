@@ -388,9 +388,11 @@ static int init_worker(hl_server_t *s, hl_worker_t *w, size_t index)
     return 0;
 }
 
-static void setup_globalconf(hl_server_t *s)
+static void setup_globalconf(hl_server_t *s, bool plain_http2)
 {
     h2o_config_init(&s->globalconf);
+    /* gates both h2c paths in lib/http1.c (the PRI preface and Upgrade: h2c); ALPN on TLS does not look at it */
+    s->globalconf.http1.upgrade_to_http2 = plain_http2;
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hermeslink"));
     /* h2o's single limit sits just above our largest route limit; each route enforces its own (with our 413) */
     s->globalconf.max_request_entity_size = HL_H2O_BODY_LIMIT;
@@ -434,8 +436,8 @@ int hl_server_bind(hl_server_t **out, const hl_server_config_t *cfg, char *err, 
                                .max_body_bytes_per_address = cfg->max_body_bytes_per_address,
                                .count_loopback = cfg->count_loopback};
     hl_conn_guard_configure(&limits);
-    setup_globalconf(s);
-    if ((ret = add_listener(s, cfg->listen_host, cfg->port, 0, err, errlen)) != 0)
+    setup_globalconf(s, !cfg->no_plain_http2);
+    if ((ret = add_listener(s, cfg->plain_host != NULL ? cfg->plain_host : cfg->listen_host, cfg->port, 0, err, errlen)) != 0)
         goto Error;
     s->port = s->listeners[0].port;
     if (cfg->tls_port >= 0) {

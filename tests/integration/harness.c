@@ -361,8 +361,15 @@ void hlt_daemon_start(hlt_daemon_t *d, const hlt_daemon_opts_t *opts)
     d->out_path = hl_asprintf("%s/daemon-%d-%u.out", d->env->dir, (int)getpid(), seq);
     d->err_path = hl_asprintf("%s/daemon-%d-%u.err", d->env->dir, (int)getpid(), seq);
 
-    char *argv[] = {(char *)hlt_binary(),   "run",      "--port",    "0", "--tls-port",
-                    opts->tls ? "0" : "-1", "--listen", "127.0.0.1", NULL};
+    char *argv[] = {(char *)hlt_binary(),
+                    "run",
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    opts->tls ? "0" : "-1",
+                    "--listen",
+                    (char *)(opts->listen != NULL ? opts->listen : "127.0.0.1"),
+                    NULL};
     char **envp = child_environ(d->env, opts->log_level != NULL ? opts->log_level : d->env->log_level);
     d->pid = spawn(argv, envp, d->out_path, d->err_path);
     free_strv(envp);

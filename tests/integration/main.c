@@ -35,6 +35,7 @@ Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
 Suite *suite_hardening(void);
 Suite *suite_nginx_front(void);
+Suite *suite_edge_config(void);
 
 int main(void)
 {
@@ -64,6 +65,7 @@ int main(void)
     srunner_add_suite(sr, suite_cron());
     srunner_add_suite(sr, suite_hardening());
     srunner_add_suite(sr, suite_nginx_front());
+    srunner_add_suite(sr, suite_edge_config());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

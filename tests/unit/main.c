@@ -22,6 +22,8 @@ Suite *suite_hermes_files(void);
 Suite *suite_sse_parser(void);
 Suite *suite_pairing_addr(void);
 Suite *suite_forwarded(void);
+Suite *suite_netaddr(void);
+Suite *suite_config_edge(void);
 
 int main(void)
 {
@@ -46,6 +48,8 @@ int main(void)
     srunner_add_suite(sr, suite_sse_parser());
     srunner_add_suite(sr, suite_pairing_addr());
     srunner_add_suite(sr, suite_forwarded());
+    srunner_add_suite(sr, suite_netaddr());
+    srunner_add_suite(sr, suite_config_edge());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
