@@ -68,7 +68,9 @@ conv_id() { grep -o '"id" *: *"conv_[0-9a-zA-Z]*"' | head -1 | sed 's/.*"\([^"]*
 # Starts a fresh daemon for scenario $1; sets pid, port, token, conv.
 start_daemon() {
     local name=$1 home="$TMP/$1" ct warm i
-    mkdir -p "$home"
+    mkdir -p "$home/home"
+    # thousands of streams with one device's token: past the default per-device cap of event streams
+    printf '{"maxStreamsPerDevice": 100000}\n' >"$home/home/config.json"
     HERMESLINK_HOME="$home/home" HERMES_HOME="$home/hermes" \
         "$BIN" run --port 0 --tls-port -1 --listen 127.0.0.1 >"$OUT/$name.daemon.stdout" 2>"$OUT/$name.daemon.stderr" &
     pid=$!

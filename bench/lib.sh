@@ -91,7 +91,9 @@ bench_start_daemon() {
         dir=$TMP/$1 log=$OUT/$1.daemon
     fi
     DAEMON_HOME=$dir/home DAEMON_HERMES_HOME=$dir/hermes DAEMON_LOG=$log.stderr
-    mkdir -p "$dir"
+    mkdir -p "$dir/home"
+    # benches open hundreds or thousands of event streams with one device's token: past the default per-device cap
+    printf '{"maxStreamsPerDevice": 100000}\n' >"$dir/home/config.json"
     : >"$log.stdout" # the ports are read from the new daemon's lines only
     HERMESLINK_HOME="$DAEMON_HOME" HERMES_HOME="$DAEMON_HERMES_HOME" \
         "$BIN" run --port 0 --tls-port 0 --listen 127.0.0.1 >>"$log.stdout" 2>>"$log.stderr" &

@@ -21,14 +21,23 @@ static hltc_ctx_t ctx;
 #define D (&ctx.d)
 #define TOK (ctx.dev.access)
 
+static hlt_env_t env;
+
 static void setup(void)
 {
-    hltc_start(&ctx, 1, NULL);
+    /* the fan-out tests open hundreds of streams with one device's token: past the default cap of event streams per
+     * device (suite edge_limits tests that cap) */
+    hlt_env_init(&env);
+    char *path = hlt_env_path(&env, 1, "config.json");
+    hlt_write_file(path, "{\"maxStreamsPerDevice\": 100000}\n");
+    free(path);
+    hltc_start(&ctx, 1, &env);
 }
 
 static void teardown(void)
 {
     hltc_teardown_shared(&ctx, "sse daemon");
+    hlt_env_dispose(&env);
 }
 
 static void rename_conv(const char *id, int i)
