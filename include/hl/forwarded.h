@@ -12,9 +12,6 @@
 
 #include "hl/netaddr.h"
 
-/** Room for an address's text (INET6_ADDRSTRLEN) and its NUL. */
-#define HL_ADDR_TEXT_MAX 46
-
 /** One X-Forwarded-For header value (not NUL-terminated). */
 typedef struct st_hl_xff_value_t {
     const char *base;
@@ -32,11 +29,5 @@ typedef struct st_hl_xff_value_t {
  */
 bool hl_xff_client(const uint8_t peer[16], const hl_xff_value_t *values, size_t num_values, const hl_cidr_t *ranges,
                    size_t num_ranges, char out[HL_ADDR_TEXT_MAX]);
-
-/** True when the address (IPv6 form) lies in one of the ranges. */
-bool hl_cidr_any_contains(const hl_cidr_t *ranges, size_t num_ranges, const uint8_t addr[16]);
-
-/** Writes an address (IPv6 form) as text, IPv4-mapped ones as dotted IPv4. */
-void hl_addr_text(const uint8_t addr[16], char out[HL_ADDR_TEXT_MAX]);
 
 #endif

@@ -11,6 +11,9 @@
 
 #include "hl/common.h"
 
+/** Room for an address's text (INET6_ADDRSTRLEN) and its NUL. */
+#define HL_ADDR_TEXT_MAX 46
+
 /** An address range; IPv4 is kept as IPv4-mapped IPv6 so that one comparison serves both families. */
 typedef struct st_hl_cidr_t {
     uint8_t addr[16];
@@ -27,6 +30,12 @@ int hl_cidr_parse(const char *s, hl_cidr_t *out) HL_WARN_UNUSED;
 
 /** True when the 16-byte (IPv4-mapped or IPv6) address lies in the range. */
 bool hl_cidr_contains(const hl_cidr_t *range, const uint8_t addr[16]);
+
+/** True when the address lies in one of the ranges. */
+bool hl_cidr_any_contains(const hl_cidr_t *ranges, size_t num_ranges, const uint8_t addr[16]);
+
+/** Writes an address (IPv6 form) as text, IPv4-mapped ones as dotted IPv4. */
+void hl_addr_text(const uint8_t addr[16], char out[HL_ADDR_TEXT_MAX]);
 
 /** Writes the socket address's IPv6 form (IPv4 mapped) into addr16. False for other families. */
 bool hl_sockaddr_to_v6(const struct sockaddr *sa, uint8_t addr16[16]);

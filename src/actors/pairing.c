@@ -3,9 +3,7 @@
  * claims exactly one succeeds; the winning claim's device is created by the auth actor only after this actor committed
  * the claim, so the next session query already reports it claimed.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
 
 #include "hl/link.h"
@@ -13,6 +11,7 @@
 #include "hl/ids.h"
 #include "hl/json_util.h"
 #include "hl/log.h"
+#include "hl/netaddr.h"
 #include "hl/snapshot.h"
 #include "hl/tokens.h"
 #include "pairing_internal.h"
@@ -93,24 +92,17 @@ const char *pairing_code_of(hl_pairing_t *pr, const char *session_id, int64_t no
 
 void hl_pairing_addr_key(const char *peer, char out[HL_PAIRING_ADDR_KEY_MAX])
 {
-    struct in6_addr a6;
-    char buf[INET6_ADDRSTRLEN];
-    if (peer != NULL && inet_pton(AF_INET6, peer, &a6) == 1) {
-        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-            /* an IPv4 client of a dual-stack listener: its own address, never the /64 that all of IPv4 maps into */
-            if (inet_ntop(AF_INET, &a6.s6_addr[12], buf, sizeof(buf)) != NULL) {
-                snprintf(out, HL_PAIRING_ADDR_KEY_MAX, "%s", buf);
-                return;
-            }
-        } else {
-            memset(&a6.s6_addr[8], 0, 8);
-            if (inet_ntop(AF_INET6, &a6, buf, sizeof(buf)) != NULL) {
-                snprintf(out, HL_PAIRING_ADDR_KEY_MAX, "%s/64", buf);
-                return;
-            }
-        }
+    /* the caps' counting key as text (hl_addr_key: IPv4 as is, also when mapped into IPv6 by a dual-stack listener,
+     * never the /64 all of IPv4 maps into; IPv6 by its /64) */
+    uint8_t addr[16];
+    if (peer == NULL || !hl_addr_parse(peer, addr)) {
+        snprintf(out, HL_PAIRING_ADDR_KEY_MAX, "%s", peer != NULL ? peer : "");
+        return;
     }
-    snprintf(out, HL_PAIRING_ADDR_KEY_MAX, "%s", peer != NULL ? peer : "");
+    hl_addr_key_t key = hl_addr_key(addr);
+    char text[HL_ADDR_TEXT_MAX];
+    hl_addr_text(key.b, text);
+    snprintf(out, HL_PAIRING_ADDR_KEY_MAX, strchr(text, ':') == NULL ? "%s" : "%s/64", text);
 }
 
 static rate_entry_t *rate_entry(hl_pairing_t *pr, const char *addr, int64_t now, int create)

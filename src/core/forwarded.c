@@ -1,29 +1,10 @@
 #include "hl/forwarded.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <string.h>
 
 static bool is_ows(char c)
 {
     return c == ' ' || c == '\t';
-}
-
-bool hl_cidr_any_contains(const hl_cidr_t *ranges, size_t num_ranges, const uint8_t addr[16])
-{
-    for (size_t i = 0; i < num_ranges; ++i)
-        if (hl_cidr_contains(&ranges[i], addr))
-            return true;
-    return false;
-}
-
-void hl_addr_text(const uint8_t addr[16], char out[HL_ADDR_TEXT_MAX])
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    const char *s = memcmp(addr, mapped, 12) == 0 ? inet_ntop(AF_INET, addr + 12, out, HL_ADDR_TEXT_MAX)
-                                                  : inet_ntop(AF_INET6, addr, out, HL_ADDR_TEXT_MAX);
-    if (s == NULL)
-        out[0] = '\0'; /* cannot happen with a 46-byte buffer */
 }
 
 /* Parses one list entry (spaces around it allowed): a plain address, nothing else. */

@@ -73,6 +73,22 @@ bool hl_cidr_contains(const hl_cidr_t *range, const uint8_t addr[16])
     return (range->addr[full] & mask) == (addr[full] & mask);
 }
 
+bool hl_cidr_any_contains(const hl_cidr_t *ranges, size_t num_ranges, const uint8_t addr[16])
+{
+    for (size_t i = 0; i < num_ranges; ++i)
+        if (hl_cidr_contains(&ranges[i], addr))
+            return true;
+    return false;
+}
+
+void hl_addr_text(const uint8_t addr[16], char out[HL_ADDR_TEXT_MAX])
+{
+    const char *s = is_v4_mapped(addr) ? inet_ntop(AF_INET, addr + 12, out, HL_ADDR_TEXT_MAX)
+                                       : inet_ntop(AF_INET6, addr, out, HL_ADDR_TEXT_MAX);
+    if (s == NULL)
+        out[0] = '\0'; /* cannot happen with a 46-byte buffer */
+}
+
 bool hl_sockaddr_to_v6(const struct sockaddr *sa, uint8_t addr16[16])
 {
     if (sa->sa_family == AF_INET) {

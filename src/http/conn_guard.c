@@ -122,12 +122,8 @@ static void on_socket_close(void *data)
 
 static bool exempt(const uint8_t addr[16])
 {
-    if (hl_addr_is_loopback(addr) && !limits.count_loopback)
-        return true;
-    for (size_t i = 0; i < limits.num_trusted_proxies; ++i)
-        if (hl_cidr_contains(&limits.trusted_proxies[i], addr))
-            return true;
-    return false;
+    return (hl_addr_is_loopback(addr) && !limits.count_loopback) ||
+           hl_cidr_any_contains(limits.trusted_proxies, limits.num_trusted_proxies, addr);
 }
 
 /* Past a cap: a plain-HTTP client reads why (the answer goes out before its request is read, which HTTP/1.1 clients

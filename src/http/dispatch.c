@@ -4,8 +4,6 @@
  */
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "hl/auth.h"
@@ -101,10 +99,9 @@ const char *hl_request_header(const hl_request_t *r, const char *name, size_t *l
 }
 
 /* The client named by X-Forwarded-For when the peer is a trusted proxy (see hl_xff_client), in pool memory; else NULL. */
-static const char *forwarded_client(const hl_request_t *r, const struct sockaddr *peer)
+static const char *forwarded_client(const hl_request_t *r, const uint8_t addr[16])
 {
-    uint8_t addr[16];
-    if (num_trusted_proxies == 0 || !hl_sockaddr_to_v6(peer, addr))
+    if (num_trusted_proxies == 0)
         return NULL;
     const h2o_headers_t *headers = &r->req->headers;
     size_t num_values = 0;
@@ -125,21 +122,16 @@ static const char *forwarded_client(const hl_request_t *r, const struct sockaddr
 const char *hl_request_peer(const hl_request_t *r)
 {
     struct sockaddr_storage ss;
-    socklen_t len = r->req->conn->callbacks->get_peername(r->req->conn, (struct sockaddr *)&ss);
-    if (len > 0) {
-        const char *client = forwarded_client(r, (const struct sockaddr *)&ss);
-        if (client != NULL)
-            return client;
-    }
-    char buf[INET6_ADDRSTRLEN];
-    const char *s = NULL;
-    if (len > 0 && ss.ss_family == AF_INET)
-        s = inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, sizeof(buf));
-    else if (len > 0 && ss.ss_family == AF_INET6)
-        s = inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, sizeof(buf));
-    if (s == NULL)
+    uint8_t addr[16];
+    if (r->req->conn->callbacks->get_peername(r->req->conn, (struct sockaddr *)&ss) <= 0 ||
+        !hl_sockaddr_to_v6((const struct sockaddr *)&ss, addr))
         return "unknown";
-    return h2o_strdup(&r->req->pool, s, SIZE_MAX).base;
+    const char *client = forwarded_client(r, addr);
+    if (client != NULL)
+        return client;
+    char buf[HL_ADDR_TEXT_MAX];
+    hl_addr_text(addr, buf);
+    return h2o_strdup(&r->req->pool, buf, SIZE_MAX).base;
 }
 
 static void send_preflight(h2o_req_t *req)
