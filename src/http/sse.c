@@ -467,14 +467,20 @@ static void on_pool_dispose(void *hook)
     stream_release(s);
 }
 
-static void on_shutdown(hl_stream_link_t *link)
+/* Ends the response once what is in flight is sent, with `text` (a string literal, or NULL) as its last comment. */
+static void finish(stream_t *s, const char *text)
 {
-    stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, shutdown_link, link);
-    if (s->finished || s->req == NULL)
+    if (s->finished || s->req == NULL || s->finish_asked)
         return;
     s->finish_asked = true;
+    s->final_text = text;
     s->replaying = false;
     flush(s); /* sends FINAL now unless a send is in flight; proceed() finishes it then */
+}
+
+static void on_shutdown(hl_stream_link_t *link)
+{
+    finish(H2O_STRUCT_FROM_MEMBER(stream_t, shutdown_link, link), NULL);
 }
 
 /* ---- replay ---- */
@@ -877,103 +883,80 @@ static bool credentials_hold(const stream_t *s, int64_t now)
 
 static const char CREDENTIALS_ENDED[] = ": credentials ended, reconnect with a valid token and Last-Event-ID\n\n";
 
-/* Ends a stream whose token was revoked, logged out, rotated away as reused, or expired: the client reconnects with a
- * fresh token and Last-Event-ID and loses nothing. */
-static void end_for_credentials(stream_t *s)
-{
-    if (s->finished || s->req == NULL || s->finish_asked)
-        return;
-    s->finish_asked = true;
-    s->final_text = CREDENTIALS_ENDED;
-    s->replaying = false;
-    flush(s); /* sends FINAL now unless a send is in flight; proceed() finishes it then */
-}
+typedef struct st_stream_list_t {
+    stream_t **v;
+    size_t n, cap;
+} stream_list_t;
 
-static void collect_ended(topic_t *t, int64_t now, stream_t ***v, size_t *n, size_t *cap)
+static void list_push(stream_list_t *l, stream_t *s)
 {
-    for (h2o_linklist_t *l = t->streams.next; l != &t->streams; l = l->next) {
-        stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, topic_link, l);
-        if (s->finished || s->finish_asked || credentials_hold(s, now))
-            continue;
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 16;
-            *v = hl_realloc(*v, *cap * sizeof(**v));
-        }
-        (*v)[(*n)++] = s;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = hl_realloc(l->v, l->cap * sizeof(*l->v));
     }
+    l->v[l->n++] = s;
 }
 
-/* ---- HTTP/1.1 clients that left ---- */
-
-static void collect_h1(topic_t *t, stream_t ***v, size_t *n, size_t *cap)
+/* Sorts a topic's live streams: those whose token stopped being valid, and the HTTP/1.1 ones to watch for their client
+ * leaving. Collected before anything ends: ending a stream may drop its topic. */
+static void sweep_topic(topic_t *t, int64_t now, stream_list_t *ended, stream_list_t *h1)
 {
     for (h2o_linklist_t *l = t->streams.next; l != &t->streams; l = l->next) {
         stream_t *s = H2O_STRUCT_FROM_MEMBER(stream_t, topic_link, l);
-        if (s->h1_sock == NULL || s->finished || s->req == NULL)
+        if (s->finished || s->req == NULL || s->finish_asked)
             continue;
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 16;
-            *v = hl_realloc(*v, *cap * sizeof(**v));
-        }
-        (*v)[(*n)++] = s;
+        if (!credentials_hold(s, now))
+            list_push(ended, s);
+        else if (s->h1_sock != NULL)
+            list_push(h1, s);
     }
 }
 
 /* h2o 2.2.5 stops reading an HTTP/1.1 socket while it answers, so a client that closed its event stream would keep the
- * socket (CLOSE-WAIT) until the next heartbeat fails. Once a second, one poll() over those sockets finds the ones whose
- * peer hung up; each is shut down and its stream ended, so h2o's next write fails and it frees the connection now. */
-static void end_departed_h1(sse_worker_t *sw)
+ * socket (CLOSE-WAIT) until the next heartbeat fails. One poll() over those sockets finds the ones whose peer hung up;
+ * each is shut down and its stream ended, so h2o's FINAL write fails and it frees the connection now. */
+static size_t end_departed_h1(const stream_list_t *h1)
 {
-    stream_t **v = NULL;
-    size_t n = 0, cap = 0;
-    collect_h1(&sw->global, &v, &n, &cap);
-    for (size_t b = 0; b < TOPIC_BUCKETS; ++b)
-        for (topic_t *t = sw->buckets[b]; t != NULL; t = t->next_in_bucket)
-            collect_h1(t, &v, &n, &cap);
-    if (n == 0)
-        return;
-    struct pollfd *fds = hl_malloc(n * sizeof(*fds));
-    for (size_t i = 0; i < n; ++i)
-        fds[i] = (struct pollfd){.fd = h2o_socket_get_fd(v[i]->h1_sock), .events = POLLRDHUP};
+    if (h1->n == 0)
+        return 0;
+    struct pollfd *fds = hl_malloc(h1->n * sizeof(*fds));
+    for (size_t i = 0; i < h1->n; ++i)
+        fds[i] = (struct pollfd){.fd = h2o_socket_get_fd(h1->v[i]->h1_sock), .events = POLLRDHUP};
     size_t ended = 0;
-    if (poll(fds, n, 0) > 0) {
-        for (size_t i = 0; i < n; ++i) {
+    if (poll(fds, h1->n, 0) > 0) {
+        for (size_t i = 0; i < h1->n; ++i) {
             if ((fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
                 continue;
             shutdown(fds[i].fd, SHUT_RDWR);
-            stream_t *s = v[i];
-            s->h1_sock = NULL;
-            if (!s->finish_asked) {
-                s->finish_asked = true;
-                s->replaying = false;
-                flush(s); /* FINAL fails on the shut socket and h2o closes the connection */
-            }
+            h1->v[i]->h1_sock = NULL;
+            finish(h1->v[i], NULL);
             ++ended;
         }
     }
-    if (ended > 0)
-        hl_logf(HL_LOG_DEBUG, "sse: %zu HTTP/1.1 streams ended: their clients left", ended);
     free(fds);
-    free(v);
+    return ended;
 }
 
+/* Once a second: streams whose token was revoked, logged out, rotated away as reused, or expired end (the client
+ * reconnects with a fresh token and Last-Event-ID and loses nothing), and so do HTTP/1.1 streams whose client left. */
 static void on_credentials(h2o_timeout_entry_t *entry)
 {
     sse_worker_t *sw = H2O_STRUCT_FROM_MEMBER(sse_worker_t, credentials, entry);
     int64_t now = hl_now_ms();
-    stream_t **v = NULL;
-    size_t n = 0, cap = 0;
-    /* collected first: ending a stream may drop its topic */
-    collect_ended(&sw->global, now, &v, &n, &cap);
+    stream_list_t ended = {NULL}, h1 = {NULL};
+    sweep_topic(&sw->global, now, &ended, &h1);
     for (size_t b = 0; b < TOPIC_BUCKETS; ++b)
         for (topic_t *t = sw->buckets[b]; t != NULL; t = t->next_in_bucket)
-            collect_ended(t, now, &v, &n, &cap);
-    for (size_t i = 0; i < n; ++i)
-        end_for_credentials(v[i]);
-    if (n > 0)
-        hl_logf(HL_LOG_INFO, "sse: %zu streams ended: their access token is no longer valid", n);
-    free(v);
-    end_departed_h1(sw);
+            sweep_topic(t, now, &ended, &h1);
+    for (size_t i = 0; i < ended.n; ++i)
+        finish(ended.v[i], CREDENTIALS_ENDED);
+    if (ended.n > 0)
+        hl_logf(HL_LOG_INFO, "sse: %zu streams ended: their access token is no longer valid", ended.n);
+    size_t departed = end_departed_h1(&h1);
+    if (departed > 0)
+        hl_logf(HL_LOG_DEBUG, "sse: %zu HTTP/1.1 streams ended: their clients left", departed);
+    free(ended.v);
+    free(h1.v);
     if (!hl_worker_shutting_down(sw->worker))
         h2o_timeout_link(sw->worker->loop, &sw->credentials_timeout, &sw->credentials);
 }
