@@ -197,31 +197,33 @@ static json_t *run_json(const run_row_t *r)
     return j;
 }
 
-static int message_event(store_job_t *job, hl_db_t *db, const char *type, const char *message_id, const char *run_id)
+/* A message event carrying the message as it is now. `text` asks for the compact stored form of streamed text
+ * (message.updated per coalesced piece, message.completed: see store_event_text), which replay rebuilds up to the text's
+ * current length. */
+static int message_event_as(store_job_t *job, hl_db_t *db, const char *type, const char *message_id, const char *run_id, bool text)
 {
     json_t *m = message_json(db, message_id);
     if (m == NULL)
         return -1;
+    int64_t text_end = -1;
+    if (text)
+        text_end = (int64_t)json_string_length(json_object_get(json_array_get(json_object_get(m, "parts"), 0), "text"));
     /* the payload (and the message in it) is consumed by store_event: keep our own copy of the id */
     char *conv = hl_strdup(json_string_value(json_object_get(m, "conversation_id")));
-    int64_t seq = store_event(job, db, conv, type, message_id, run_id, json_pack("{s:o}", "message", m));
+    int64_t seq = store_event_text(job, db, conv, type, message_id, run_id, json_pack("{s:o}", "message", m), text_end);
     free(conv);
     return seq < 0 ? -1 : 0;
 }
 
-/* message.updated for a piece of streamed text, or message.completed (stored compactly: see store_event_text). */
+static int message_event(store_job_t *job, hl_db_t *db, const char *type, const char *message_id, const char *run_id)
+{
+    return message_event_as(job, db, type, message_id, run_id, false);
+}
+
+/* message.updated for a piece of streamed text, or message.completed, in the compact stored form. */
 static int text_event(store_job_t *job, hl_db_t *db, const run_row_t *r, const char *type)
 {
-    json_t *m = message_json(db, r->assistant_id);
-    if (m == NULL)
-        return -1;
-    sqlite3_stmt *st = hl_db_stmt(db, "SELECT length(CAST(text AS BLOB)) FROM messages WHERE id = ?1");
-    sqlite3_bind_text(st, 1, r->assistant_id, -1, SQLITE_STATIC);
-    int64_t end = hl_db_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    int64_t seq =
-        store_event_text(job, db, r->conversation_id, type, r->assistant_id, r->id, json_pack("{s:o}", "message", m), end);
-    return seq < 0 ? -1 : 0;
+    return message_event_as(job, db, type, r->assistant_id, r->id, true);
 }
 
 static int run_event(store_job_t *job, hl_db_t *db, const char *type, const char *run_id, json_t *extra)
