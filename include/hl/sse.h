@@ -2,8 +2,9 @@
  * Server-Sent Events fan-out (DESIGN §2), the SSE hub. Committed events are formatted once into refcounted frames and
  * posted in one message per batch to every worker; each worker appends the frames to its rings (one for all conversations,
  * one per conversation that has listeners on that worker) and wakes the idle streams, which send from their cursor in one
- * h2o_send with many iovecs. A stream that falls behind its ring is ended so that the client resumes with Last-Event-ID:
- * nothing is skipped silently and memory stays bounded.
+ * h2o_send with many iovecs. Rings are bounded by frames and bytes; a stream that falls behind its ring catches up from
+ * the topic's source, page by page, then goes on live (a live-only stream that has sent nothing yet ends, and its client
+ * resumes with Last-Event-ID): nothing is skipped or sent twice, and memory stays bounded.
  */
 #ifndef HL_SSE_H
 #define HL_SSE_H

@@ -49,8 +49,8 @@ unsigned long hl_token_table_count(void);
 typedef void (*hl_token_table_visit_cb)(const hl_auth_device_t *dev, void *data);
 
 /**
- * Looks up a hash valid at `now_ms`: calls `visit` inside the read-side critical section and returns true, or returns
- * false when absent or expired. When `seen_interval_ms` has passed since this entry last asked for a last-seen write,
+ * Looks up a hash valid at `now_ms`: calls `visit` (when not NULL) inside the read-side critical section and returns true, or
+ * returns false when absent or expired. When `seen_interval_ms` has passed since this entry last asked for a last-seen write,
  * *post_seen is set (once per interval per entry, across all workers). Reader threads (RCU-registered).
  */
 bool hl_token_table_lookup(const hl_token_hash_t *hash, int64_t now_ms, int64_t seen_interval_ms, bool *post_seen,

@@ -188,7 +188,8 @@ bool hl_token_table_lookup(const hl_token_hash_t *hash, int64_t now_ms, int64_t 
                 atomic_compare_exchange_strong_explicit(&e->seen_asked_at, &asked, now_ms, memory_order_relaxed,
                                                         memory_order_relaxed))
                 *post_seen = true;
-            visit(&e->dev, data);
+            if (visit != NULL)
+                visit(&e->dev, data);
         }
         HL_TSAN_RELEASE(e);
     }

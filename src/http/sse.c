@@ -129,10 +129,11 @@ struct st_topic_t {
     char *key; /* the conversation id; NULL for all conversations */
     hl_event_frame_t **ring;
     size_t cap;
-    uint64_t head;    /* frames ever appended; slot = position % cap */
-    uint64_t tail;    /* the oldest position still held (head - tail <= cap) */
-    size_t bytes;     /* bytes of the frames held */
-    size_t max_bytes; /* the bound on bytes */
+    uint64_t head;             /* frames ever appended; slot = position % cap */
+    uint64_t tail;             /* the oldest position still held (head - tail <= cap) */
+    size_t bytes;              /* bytes of the frames held */
+    size_t max_bytes;          /* the bound on bytes */
+    atomic_size_t *ring_bytes; /* its worker's count of bytes held by rings */
     h2o_linklist_t streams;
 };
 
@@ -147,6 +148,7 @@ typedef struct st_sse_worker_t {
     size_t num_streams;
     h2o_linklist_t kick_queue; /* streams to flush, a slice per loop iteration */
     bool kick_posted;
+    atomic_size_t ring_bytes; /* bytes held by this worker's rings (a frame in two rings counts twice) */
 } sse_worker_t;
 
 struct st_stream_t {
@@ -164,7 +166,6 @@ struct st_stream_t {
     h2o_socket_t *h1_sock; /* HTTP/1.1: the socket, watched for the client leaving (h2o 2.2.5 does not read it) */
     size_t device_len;     /* counted against its device's stream cap under device_key when > 0 */
     char device_key[HL_KEYED_COUNTS_KEY_MAX];
-    int64_t token_expires_at; /* and its expiry */
     bool sending;
     bool replaying;         /* history not fully sent yet: live frames wait behind the cursor */
     bool page_pending;      /* a history page was asked for and has not arrived */
@@ -196,12 +197,26 @@ static size_t bucket_of(const char *id)
     return h % TOPIC_BUCKETS;
 }
 
-/* Bytes held by every ring of every worker (a frame in two rings counts twice): for tests and diagnostics. */
-static atomic_size_t ring_bytes_total;
+static void add_ring_bytes(hl_worker_t *w, void *data)
+{
+    sse_worker_t *sw = sse_of(w);
+    if (sw != NULL)
+        *(size_t *)data += atomic_load_explicit(&sw->ring_bytes, memory_order_relaxed);
+}
 
 size_t hl_sse_ring_bytes(void)
 {
-    return atomic_load_explicit(&ring_bytes_total, memory_order_relaxed);
+    size_t total = 0;
+    hl_server_each_worker(add_ring_bytes, &total);
+    return total;
+}
+
+/* Moves a worker's count of ring bytes: its own thread is the only writer, so a relaxed load and store (no locked
+ * instruction, no cache line shared between workers) keep it readable from elsewhere. */
+static void count_ring_bytes(topic_t *t, size_t add, size_t sub)
+{
+    atomic_store_explicit(t->ring_bytes, atomic_load_explicit(t->ring_bytes, memory_order_relaxed) + add - sub,
+                          memory_order_relaxed);
 }
 
 static size_t frame_size(const hl_event_frame_t *f)
@@ -209,9 +224,10 @@ static size_t frame_size(const hl_event_frame_t *f)
     return sizeof(*f) + f->conv_head.len + f->global_head.len + f->body.len;
 }
 
-static void topic_init(topic_t *t, hl_sse_topic_kind_t kind, const char *key, size_t cap, size_t max_bytes)
+static void topic_init(sse_worker_t *sw, topic_t *t, hl_sse_topic_kind_t kind, const char *key, size_t cap, size_t max_bytes)
 {
     memset(t, 0, sizeof(*t));
+    t->ring_bytes = &sw->ring_bytes;
     t->kind = kind;
     t->key = hl_strdup(key);
     t->cap = cap;
@@ -222,7 +238,7 @@ static void topic_init(topic_t *t, hl_sse_topic_kind_t kind, const char *key, si
 
 static void topic_clear(topic_t *t)
 {
-    atomic_fetch_sub_explicit(&ring_bytes_total, t->bytes, memory_order_relaxed);
+    count_ring_bytes(t, 0, t->bytes);
     t->bytes = 0;
     for (size_t i = 0; i < t->cap; ++i)
         hl_event_frame_release(t->ring[i]);
@@ -243,7 +259,7 @@ static topic_t *topic_find(sse_worker_t *sw, hl_sse_topic_kind_t kind, const cha
     if (!create)
         return NULL;
     topic_t *t = hl_malloc(sizeof(*t));
-    topic_init(t, kind, key, kind == HL_SSE_TOPIC_RUN ? RUN_RING : CONV_RING,
+    topic_init(sw, t, kind, key, kind == HL_SSE_TOPIC_RUN ? RUN_RING : CONV_RING,
                kind == HL_SSE_TOPIC_RUN ? RUN_RING_BYTES : CONV_RING_BYTES);
     t->next_in_bucket = sw->buckets[b];
     sw->buckets[b] = t;
@@ -271,7 +287,7 @@ static void topic_drop_oldest(topic_t *t)
     t->ring[slot] = NULL;
     if (f != NULL) {
         t->bytes -= frame_size(f);
-        atomic_fetch_sub_explicit(&ring_bytes_total, frame_size(f), memory_order_relaxed);
+        count_ring_bytes(t, 0, frame_size(f));
         hl_event_frame_release(f);
     }
     ++t->tail;
@@ -287,7 +303,7 @@ static void topic_append(topic_t *t, hl_event_frame_t *f)
     hl_event_frame_retain(f);
     t->ring[(size_t)(t->head % t->cap)] = f;
     t->bytes += size;
-    atomic_fetch_add_explicit(&ring_bytes_total, size, memory_order_relaxed);
+    count_ring_bytes(t, size, 0);
     ++t->head;
 }
 
@@ -648,7 +664,6 @@ static void open_stream(hl_request_t *r, hl_sse_topic_kind_t kind, const char *k
     if (r->token_hash != NULL && r->device != NULL) {
         s->bound = true;
         s->token = *r->token_hash;
-        s->token_expires_at = r->device->access_expires_at;
     }
     stream_t **hook = h2o_mem_alloc_shared(&req->pool, sizeof(*hook), on_pool_dispose);
     *hook = s;
@@ -858,7 +873,7 @@ static void on_heartbeat(h2o_timeout_entry_t *entry)
 {
     sse_worker_t *sw = H2O_STRUCT_FROM_MEMBER(sse_worker_t, heartbeat, entry);
     heartbeat_topic(&sw->global);
-    for (size_t b = 0; b < TOPIC_BUCKETS; ++b)
+    for (size_t b = 0; b < TOPIC_BUCKETS && sw->num_streams > 0; ++b)
         for (topic_t *t = sw->buckets[b]; t != NULL; t = t->next_in_bucket)
             heartbeat_topic(t);
     if (!hl_worker_shutting_down(sw->worker))
@@ -867,18 +882,13 @@ static void on_heartbeat(h2o_timeout_entry_t *entry)
 
 /* ---- streams bound to their credentials ---- */
 
-static void nothing(const hl_auth_device_t *dev, void *data)
-{
-    (void)dev;
-    (void)data;
-}
-
 static bool credentials_hold(const stream_t *s, int64_t now)
 {
     if (!s->bound)
         return true;
     bool post_seen = false;
-    return now < s->token_expires_at && hl_token_table_lookup(&s->token, now, INT64_MAX, &post_seen, nothing, NULL);
+    /* the table answers false once the token expired, was revoked or was rotated away */
+    return hl_token_table_lookup(&s->token, now, INT64_MAX, &post_seen, NULL, NULL);
 }
 
 static const char CREDENTIALS_ENDED[] = ": credentials ended, reconnect with a valid token and Last-Event-ID\n\n";
@@ -937,11 +947,10 @@ static size_t end_departed_h1(const stream_list_t *h1)
     return ended;
 }
 
-/* Once a second: streams whose token was revoked, logged out, rotated away as reused, or expired end (the client
- * reconnects with a fresh token and Last-Event-ID and loses nothing), and so do HTTP/1.1 streams whose client left. */
-static void on_credentials(h2o_timeout_entry_t *entry)
+/* Streams whose token was revoked, logged out, rotated away as reused, or expired end (the client reconnects with a
+ * fresh token and Last-Event-ID and loses nothing), and so do HTTP/1.1 streams whose client left. */
+static void sweep_streams(sse_worker_t *sw)
 {
-    sse_worker_t *sw = H2O_STRUCT_FROM_MEMBER(sse_worker_t, credentials, entry);
     int64_t now = hl_now_ms();
     stream_list_t ended = {NULL}, h1 = {NULL};
     sweep_topic(&sw->global, now, &ended, &h1);
@@ -957,6 +966,13 @@ static void on_credentials(h2o_timeout_entry_t *entry)
         hl_logf(HL_LOG_DEBUG, "sse: %zu HTTP/1.1 streams ended: their clients left", departed);
     free(ended.v);
     free(h1.v);
+}
+
+static void on_credentials(h2o_timeout_entry_t *entry)
+{
+    sse_worker_t *sw = H2O_STRUCT_FROM_MEMBER(sse_worker_t, credentials, entry);
+    if (sw->num_streams > 0)
+        sweep_streams(sw);
     if (!hl_worker_shutting_down(sw->worker))
         h2o_timeout_link(sw->worker->loop, &sw->credentials_timeout, &sw->credentials);
 }
@@ -966,7 +982,7 @@ void hl_sse_worker_init(hl_worker_t *worker)
     pthread_once(&device_streams_once, init_device_streams);
     sse_worker_t *sw = hl_calloc(1, sizeof(*sw));
     sw->worker = worker;
-    topic_init(&sw->global, HL_SSE_TOPIC_ALL, NULL, GLOBAL_RING, GLOBAL_RING_BYTES);
+    topic_init(sw, &sw->global, HL_SSE_TOPIC_ALL, NULL, GLOBAL_RING, GLOBAL_RING_BYTES);
     h2o_linklist_init_anchor(&sw->kick_queue);
     h2o_timeout_init(worker->loop, &sw->heartbeat_timeout, HL_SSE_HEARTBEAT_MS);
     sw->heartbeat.cb = on_heartbeat;
