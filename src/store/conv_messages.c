@@ -642,6 +642,28 @@ static int refresh_stats(hl_db_t *db, const char *conversation_id, int64_t now)
     return hl_db_exec(st);
 }
 
+/* Ends a run as `status` (completed, failed or cancelled): its row, messages and approvals (finish_run), the
+ * conversation's token totals, then the message's event (message.completed with its text, message.failed, or
+ * message.updated) and run.<status> (with the error when failed). */
+static int end_run(store_job_t *job, hl_db_t *db, run_row_t *r, const char *status, const char *error_code,
+                   const char *error_message)
+{
+    if (finish_run(job, db, r, status, error_code, error_message) != 0 || refresh_stats(db, r->conversation_id, job->now) != 0)
+        return -1;
+    bool failed = strcmp(status, "failed") == 0;
+    int ret = strcmp(status, "completed") == 0 ? text_event(job, db, r, "message.completed")
+              : failed                         ? message_event(job, db, "message.failed", r->assistant_id, r->id)
+                                               : message_event(job, db, "message.updated", r->assistant_id, r->id);
+    if (ret != 0)
+        return -1;
+    char type[32];
+    snprintf(type, sizeof(type), "run.%s", status);
+    json_t *extra = failed ? json_pack("{s:{s:s, s:s}}", "error", "code", error_code != NULL ? error_code : "hermes_run_failed",
+                                       "message", error_message)
+                           : NULL;
+    return run_event(job, db, type, r->id, extra);
+}
+
 /* Appends one entry to the assistant message's agent_events. */
 static int add_agent_event(store_job_t *job, hl_db_t *db, const char *message_id, json_t *entry)
 {
@@ -795,11 +817,7 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         break;
     case HL_RUN_EVENT_CANCELLED:
         ended = 1;
-        ret = finish_run(job, db, &r, "cancelled", NULL, NULL) != 0 || refresh_stats(db, r.conversation_id, job->now) != 0 ||
-                      message_event(job, db, "message.updated", r.assistant_id, r.id) != 0 ||
-                      run_event(job, db, "run.cancelled", r.id, NULL) != 0
-                  ? -1
-                  : 0;
+        ret = end_run(job, db, &r, "cancelled", NULL, NULL);
         break;
     case HL_RUN_EVENT_DELTA: {
         sqlite3_stmt *st = hl_db_stmt(db, "UPDATE messages SET text = text || ?2, updated_at = ?3 WHERE id = ?1");
@@ -821,11 +839,8 @@ int op_run_event(store_job_t *job, hl_db_t *db)
             if (hl_db_exec(st) != 0)
                 goto Exit;
         }
-        ret = (json_is_object(usage) && add_usage(db, &r, usage) != 0) || finish_run(job, db, &r, "completed", NULL, NULL) != 0 ||
-                      refresh_stats(db, r.conversation_id, job->now) != 0 || text_event(job, db, &r, "message.completed") != 0 ||
-                      run_event(job, db, "run.completed", r.id, NULL) != 0
-                  ? -1
-                  : 0;
+        ret =
+            (json_is_object(usage) && add_usage(db, &r, usage) != 0) || end_run(job, db, &r, "completed", NULL, NULL) != 0 ? -1 : 0;
         /* the finished reply goes into the search index, once (a run completes once: events of an ended run are ignored
          * above); the index reads its text from messages, so an entry is never replaced */
         if (ret == 0) {
@@ -841,13 +856,7 @@ int op_run_event(store_job_t *job, hl_db_t *db)
         if (message == NULL)
             message = "Hermes run failed";
         ended = 1;
-        ret = finish_run(job, db, &r, "failed", code, message) != 0 || refresh_stats(db, r.conversation_id, job->now) != 0 ||
-                      message_event(job, db, "message.failed", r.assistant_id, r.id) != 0 ||
-                      run_event(job, db, "run.failed", r.id,
-                                json_pack("{s:{s:s, s:s}}", "error", "code", code != NULL ? code : "hermes_run_failed", "message",
-                                          message)) != 0
-                  ? -1
-                  : 0;
+        ret = end_run(job, db, &r, "failed", code, message);
         break;
     }
     default:
@@ -902,9 +911,7 @@ int op_cancel_run(store_job_t *job, hl_db_t *db)
     }
     if (strcmp(r.status, "running") == 0 || strcmp(r.status, "queued") == 0) {
         int was_running = strcmp(r.status, "running") == 0;
-        if (finish_run(job, db, &r, "cancelled", NULL, NULL) != 0 ||
-            message_event(job, db, "message.updated", r.assistant_id, r.id) != 0 ||
-            run_event(job, db, "run.cancelled", r.id, NULL) != 0 || runs_start_next(job, db, conv.id) != 0)
+        if (end_run(job, db, &r, "cancelled", NULL, NULL) != 0 || runs_start_next(job, db, conv.id) != 0)
             goto Done;
         if (was_running) {
             if (job->cancel_runs == NULL)
@@ -942,9 +949,7 @@ int runs_stop_all(store_job_t *job, hl_db_t *db, const char *conversation_id)
             break;
         }
         int was_running = strcmp(r.status, "running") == 0;
-        if (finish_run(job, db, &r, "cancelled", NULL, NULL) != 0 ||
-            message_event(job, db, "message.updated", r.assistant_id, r.id) != 0 ||
-            run_event(job, db, "run.cancelled", r.id, NULL) != 0) {
+        if (end_run(job, db, &r, "cancelled", NULL, NULL) != 0) {
             ret = -1;
         } else if (was_running) {
             if (job->cancel_runs == NULL)
