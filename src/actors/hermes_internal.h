@@ -5,6 +5,7 @@
 #ifndef HL_HERMES_INTERNAL_H
 #define HL_HERMES_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /** realpath() of the profiles root of `hermes_home` (hl_hermes_profiles_root), or NULL when it does not exist. Caller frees. */
@@ -23,5 +24,11 @@ int hermes_dir_inside(const char *root_real, const char *path);
  * a regular file).
  */
 int hermes_read_file(const char *root_real, const char *dir, const char *name, char **text, size_t *len);
+
+/** Adds a warning line (taken over) to *warning, joined with "; " to those before. */
+void hermes_add_warning(char **warning, char *line);
+
+/** A boolean as Hermes reads it: true/yes/on → 1, false/no/off → 0 (any case), also 1/0 with `digits`; else -1. */
+int hermes_parse_bool(const char *v, bool digits);
 
 #endif

@@ -6,7 +6,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "hl/fsutil.h"
@@ -66,6 +68,34 @@ char *hl_hermes_profile_dir(const char *hermes_home, const char *profile)
     char *dir = hl_asprintf("%s/profiles/%s", strcmp(root, "/") == 0 ? "" : root, profile);
     free(root);
     return dir;
+}
+
+void hermes_add_warning(char **warning, char *line)
+{
+    if (*warning == NULL) {
+        *warning = line;
+        return;
+    }
+    char *joined = hl_asprintf("%s; %s", *warning, line);
+    free(*warning);
+    free(line);
+    *warning = joined;
+}
+
+int hermes_parse_bool(const char *v, bool digits)
+{
+    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+    if (v == NULL)
+        return -1;
+    if (digits && (strcmp(v, "1") == 0 || strcmp(v, "0") == 0))
+        return v[0] == '1';
+    for (size_t i = 0; i < HL_ARRAY_SIZE(yes); ++i) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return 1;
+        if (strcasecmp(v, no[i]) == 0)
+            return 0;
+    }
+    return -1;
 }
 
 char *hermes_root_real(const char *hermes_home)

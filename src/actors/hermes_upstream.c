@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 
 #include "hl/hermes_read.h"
 #include "hermes_internal.h"
@@ -81,14 +80,7 @@ typedef struct st_resolution_t {
 
 static void warn(resolution_t *r, char *line)
 {
-    if (r->warning == NULL) {
-        r->warning = line;
-        return;
-    }
-    char *joined = hl_asprintf("%s; %s", r->warning, line);
-    free(r->warning);
-    free(line);
-    r->warning = joined;
+    hermes_add_warning(&r->warning, line);
 }
 
 static const char *read_problem(int ret)
@@ -237,18 +229,6 @@ static void resolve_key(resolution_t *r, const hl_config_t *config, int is_defau
     up->api_key = NULL, up->key_source = SRC_DEFAULT;
 }
 
-static int parse_enabled(const char *v)
-{
-    static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
-    for (size_t i = 0; v != NULL && i < HL_ARRAY_SIZE(yes); ++i) {
-        if (strcasecmp(v, yes[i]) == 0)
-            return 1;
-        if (strcasecmp(v, no[i]) == 0)
-            return 0;
-    }
-    return -1;
-}
-
 int hl_hermes_resolve(hl_upstream_t *up, const char *hermes_home, const hl_config_t *config, const char *profile,
                       const char **error_code, char **message)
 {
@@ -289,7 +269,7 @@ int hl_hermes_resolve(hl_upstream_t *up, const char *hermes_home, const hl_confi
         up->base_url = hl_hermes_base_url(host, port); /* both checked: never NULL */
         up->url_source = source_rank(host_src) >= source_rank(port_src) ? host_src : port_src;
     }
-    up->enabled = parse_enabled(env_value(&r, "API_SERVER_ENABLED"));
+    up->enabled = hermes_parse_bool(env_value(&r, "API_SERVER_ENABLED"), true);
     if (up->enabled < 0)
         up->enabled = r.yaml.enabled;
     up->warning = r.warning;

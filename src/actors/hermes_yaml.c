@@ -7,11 +7,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <yaml.h>
 
 #include "hl/hermes_read.h"
+#include "hermes_internal.h"
 
 /* far more than any Hermes config.yaml uses */
 #define MAX_DEPTH 64
@@ -44,15 +44,7 @@ static int is_null(const yaml_node_t *n)
 
 static void add_warning(hl_api_server_yaml_t *out, const char *fmt, const char *what)
 {
-    char *line = hl_asprintf(fmt, what);
-    if (out->warning == NULL) {
-        out->warning = line;
-    } else {
-        char *joined = hl_asprintf("%s; %s", out->warning, line);
-        free(out->warning);
-        free(line);
-        out->warning = joined;
-    }
+    hermes_add_warning(&out->warning, hl_asprintf(fmt, what));
 }
 
 /* A scalar's text (NULL for a null, an empty string, or a node of the wrong type, which is also reported). */
@@ -84,17 +76,7 @@ static yaml_node_t *mapping(hl_api_server_yaml_t *out, yaml_node_t *n, const cha
 /* YAML 1.1 booleans, the ones PyYAML (Hermes's reader) knows; -1 for anything else. */
 static int boolean(yaml_node_t *n)
 {
-    if (n == NULL || n->type != YAML_SCALAR_NODE)
-        return -1;
-    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
-    const char *v = (const char *)n->data.scalar.value;
-    for (size_t i = 0; i < HL_ARRAY_SIZE(yes); ++i) {
-        if (strcasecmp(v, yes[i]) == 0)
-            return 1;
-        if (strcasecmp(v, no[i]) == 0)
-            return 0;
-    }
-    return -1;
+    return n != NULL && n->type == YAML_SCALAR_NODE ? hermes_parse_bool((const char *)n->data.scalar.value, false) : -1;
 }
 
 static void parse_error(yaml_parser_t *parser, char *err, size_t errlen)
