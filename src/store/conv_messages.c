@@ -33,17 +33,14 @@ static json_t *attachments_json(hl_db_t *db, const char *message_id)
     "reasoning"
 #define APPROVAL_COLUMNS "id, run_id, message_id, kind, command, description, choices, status, decision, created_at, resolved_at"
 
-static const char *const DEFAULT_CHOICES = "[\"once\",\"session\",\"always\",\"deny\"]";
-
 /* An approval row (APPROVAL_COLUMNS) as the API shows it. */
 static json_t *approval_from_row(sqlite3_stmt *st)
 {
-    json_error_t err;
     const char *choices_text = (const char *)sqlite3_column_text(st, 6);
-    json_t *choices = json_loads(choices_text != NULL ? choices_text : DEFAULT_CHOICES, 0, &err);
+    json_t *choices = choices_text != NULL ? json_loads(choices_text, 0, NULL) : NULL;
     if (!json_is_array(choices)) {
         json_decref(choices);
-        choices = json_loads(DEFAULT_CHOICES, 0, &err);
+        choices = json_pack("[ssss]", "once", "session", "always", "deny"); /* the upstream's default choices */
     }
     json_t *a =
         json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:s, s:o, s:s, s:o}", "id", (const char *)sqlite3_column_text(st, 0), "run_id",
@@ -707,7 +704,7 @@ static int approval_requested(store_job_t *job, hl_db_t *db, const run_row_t *r)
     char *choices = a->approval_choices != NULL ? json_dumps(a->approval_choices, JSON_COMPACT) : NULL;
     sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO approvals(id, conversation_id, run_id, message_id, status, kind, command, "
                                       "description, choices, upstream_id, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, "
-                                      "?7, ?8, ?9, ?10)");
+                                      "?7, ?8, ?9, ?10) RETURNING " APPROVAL_COLUMNS);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, r->conversation_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->id, -1, SQLITE_STATIC);
@@ -720,16 +717,9 @@ static int approval_requested(store_job_t *job, hl_db_t *db, const run_row_t *r)
     if (r->upstream_id != NULL)
         sqlite3_bind_text(st, 9, r->upstream_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, job->now);
-    int ret = hl_db_exec(st);
+    json_t *approval = hl_db_step(st) == SQLITE_ROW ? approval_from_row(st) : NULL;
+    sqlite3_reset(st);
     free(choices);
-    json_t *approval = NULL;
-    if (ret == 0) {
-        st = hl_db_stmt(db, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE id = ?1");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        if (hl_db_step(st) == SQLITE_ROW)
-            approval = approval_from_row(st);
-        sqlite3_reset(st);
-    }
     free(id);
     if (approval == NULL)
         return -1;
@@ -993,19 +983,14 @@ int op_resolve_approval(store_job_t *job, hl_db_t *db)
         ret = hl_json_job_error(&job->super, HL_RESULT_CONFLICT, "approval_not_pending", "This approval is no longer pending");
         goto Exit;
     }
-    st = hl_db_stmt(db, "UPDATE approvals SET status = ?2, decision = ?3, resolved_at = ?4 WHERE id = ?1");
+    st = hl_db_stmt(db,
+                    "UPDATE approvals SET status = ?2, decision = ?3, resolved_at = ?4 WHERE id = ?1 RETURNING " APPROVAL_COLUMNS);
     sqlite3_bind_text(st, 1, approval_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, strcmp(decision, "deny") == 0 ? "denied" : "approved", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, decision, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, job->now);
-    if (hl_db_exec(st) != 0)
-        goto Exit;
     json_decref(approval);
-    approval = NULL;
-    st = hl_db_stmt(db, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE id = ?1");
-    sqlite3_bind_text(st, 1, approval_id, -1, SQLITE_STATIC);
-    if (hl_db_step(st) == SQLITE_ROW)
-        approval = approval_from_row(st);
+    approval = hl_db_step(st) == SQLITE_ROW ? approval_from_row(st) : NULL;
     sqlite3_reset(st);
     if (approval == NULL)
         goto Exit;
