@@ -459,96 +459,126 @@ typedef struct st_page_job_t {
     size_t n, cap;
 } page_job_t;
 
-/* A compact text event (text_end set) made whole again: the message's text now, cut to text_end bytes. */
-static char *expand_text_event(hl_db_t *db, sqlite3_stmt *row, int64_t text_end)
+/* The message a page's compact text events were cut from, built once per page for a run of its events (a replay of one
+ * long answer is hundreds of them): the message as it is now, its text whole. */
+typedef struct st_message_cache_t {
+    char *id;
+    json_t *msg;
+} message_cache_t;
+
+static json_t *cached_message(hl_db_t *db, message_cache_t *c, const char *id)
 {
-    json_error_t err;
-    json_t *stored = json_loads((const char *)sqlite3_column_text(row, 5), 0, &err);
-    json_t *ev = NULL, *msg = NULL;
-    const char *mid = json_string_value(json_object_get(stored, "m"));
-    if (mid != NULL && json_is_integer(json_object_get(stored, "l"))) {
-        /* a reasoning.available that repeated the end of the answer */
+    if (c->id == NULL || strcmp(c->id, id) != 0) {
+        free(c->id);
+        json_decref(c->msg);
+        c->id = hl_strdup(id);
+        c->msg = store_message_json(db, id);
+    }
+    return c->msg;
+}
+
+static void message_cache_dispose(message_cache_t *c)
+{
+    free(c->id);
+    json_decref(c->msg);
+}
+
+/* `len` bytes of the message's text from byte `from` (clamped to the text), as a JSON string. */
+static json_t *text_slice(json_t *msg, int64_t from, int64_t len)
+{
+    json_t *text = json_object_get(json_array_get(json_object_get(msg, "parts"), 0), "text");
+    int64_t size = (int64_t)json_string_length(text);
+    from = from < 0 ? 0 : from > size ? size : from;
+    len = len < 0 ? 0 : len > size - from ? size - from : len;
+    return json_stringn(json_string_value(text) + from, (size_t)len);
+}
+
+/* The envelope of a stored event row (id, conversation_id, seq, type, …, created_at) around `payload` (taken). */
+static json_t *event_envelope(sqlite3_stmt *row, const char *message_id, const char *run_id, json_t *payload)
+{
+    char when[32];
+    hl_format_iso(sqlite3_column_int64(row, 7), when);
+    return json_pack("{s:s, s:s, s:s?, s:o, s:I, s:s, s:s, s:I}", "type", (const char *)sqlite3_column_text(row, 3), "message_id",
+                     message_id, "run_id", run_id, "payload", payload, "seq", (json_int_t)sqlite3_column_int64(row, 2),
+                     "conversation_id", (const char *)sqlite3_column_text(row, 1), "created_at", when, "event_id",
+                     (json_int_t)sqlite3_column_int64(row, 0));
+}
+
+/* A message.updated stub's message: as it was while it streamed (agent events, reasoning and approvals of then). */
+static json_t *streaming_message(json_t *now, json_t *stub, const char *when)
+{
+    json_t *msg = json_deep_copy(now);
+    json_object_set_new(msg, "status", json_string("streaming"));
+    json_object_set_new(msg, "updated_at", json_string(when));
+    if (!json_is_true(json_object_get(stub, "h")))
+        json_object_del(msg, "reasoning"); /* it came later */
+    json_t *ae = json_object_get(msg, "agent_events");
+    size_t keep = (size_t)json_integer_value(json_object_get(stub, "a"));
+    while (json_array_size(ae) > keep)
+        json_array_remove(ae, json_array_size(ae) - 1);
+    json_t *kept = json_array(), *a;
+    size_t i;
+    json_array_foreach(json_object_get(msg, "approvals"), i, a)
+    {
+        const char *at = json_string_value(json_object_get(a, "created_at"));
+        if (at != NULL && strcmp(at, when) <= 0) {
+            json_t *c = json_deep_copy(a);
+            json_object_set_new(c, "status", json_string("pending")); /* undecided then */
+            json_object_del(c, "decision");
+            json_object_del(c, "resolved_at");
+            json_array_append_new(kept, c);
+        }
+    }
+    json_object_set_new(msg, "approvals", kept);
+    return msg;
+}
+
+/* A compact text event (text_end set) made whole again: the message's text now, cut to text_end bytes. */
+static char *expand_text_event(hl_db_t *db, message_cache_t *cache, sqlite3_stmt *row, int64_t text_end)
+{
+    json_t *stored = json_loads((const char *)sqlite3_column_text(row, 5), 0, NULL), *ev = NULL, *msg = NULL;
+    const char *mid = json_string_value(json_object_get(stored, "m")), *run_id = json_string_value(json_object_get(stored, "r"));
+    json_t *now = mid != NULL ? cached_message(db, cache, mid) : NULL;
+    if (mid != NULL && now == NULL) {
+        ev = NULL;
+    } else if (mid != NULL && json_is_integer(json_object_get(stored, "l"))) {
+        /* a reasoning.available that repeated the end of the answer: `l` bytes ending at text_end */
         json_int_t l = json_integer_value(json_object_get(stored, "l"));
-        sqlite3_stmt *st = hl_db_stmt(db, "SELECT substr(CAST(text AS BLOB), ?2, ?3) FROM messages WHERE id = ?1");
-        sqlite3_bind_text(st, 1, mid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, text_end - l + 1);
-        sqlite3_bind_int64(st, 3, l);
-        json_t *text = NULL;
-        if (hl_db_step(st) == SQLITE_ROW)
-            text = json_stringn((const char *)sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-        sqlite3_reset(st);
+        json_t *text = text_slice(now, text_end - l, l);
+        ev = text == NULL ? NULL : event_envelope(row, mid, run_id, json_pack("{s:s?, s:o}", "run_id", run_id, "text", text));
+    } else if (mid != NULL) {
+        /* a message.updated stub: the message as it was while it streamed, its text cut to text_end */
         char when[32];
         hl_format_iso(sqlite3_column_int64(row, 7), when);
-        const char *run_id = json_string_value(json_object_get(stored, "r"));
-        json_t *out = text == NULL
-                          ? NULL
-                          : json_pack("{s:s, s:s, s:s?, s:{s:s?, s:o}, s:I, s:s, s:s, s:I}", "type",
-                                      (const char *)sqlite3_column_text(row, 3), "message_id", mid, "run_id", run_id, "payload",
-                                      "run_id", run_id, "text", text, "seq", (json_int_t)sqlite3_column_int64(row, 2),
-                                      "conversation_id", (const char *)sqlite3_column_text(row, 1), "created_at", when, "event_id",
-                                      (json_int_t)sqlite3_column_int64(row, 0));
-        json_decref(stored);
-        if (out == NULL)
-            return NULL;
-        char *dumped = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(out);
-        return dumped;
-    }
-    if (mid != NULL) {
-        /* a message.updated stub: the message as it was while it streamed */
-        msg = store_message_json(db, mid);
-        if (msg != NULL) {
-            char when[32];
-            hl_format_iso(sqlite3_column_int64(row, 7), when);
-            json_object_set_new(msg, "status", json_string("streaming"));
-            json_object_set_new(msg, "updated_at", json_string(when));
-            if (!json_is_true(json_object_get(stored, "h")))
-                json_object_del(msg, "reasoning"); /* it came later */
-            json_t *ae = json_object_get(msg, "agent_events");
-            size_t keep = (size_t)json_integer_value(json_object_get(stored, "a"));
-            while (json_array_size(ae) > keep)
-                json_array_remove(ae, json_array_size(ae) - 1);
-            json_t *approvals = json_object_get(msg, "approvals"), *kept = json_array();
-            size_t i;
-            json_t *a;
-            json_array_foreach(approvals, i, a)
-            {
-                const char *at = json_string_value(json_object_get(a, "created_at"));
-                if (at != NULL && strcmp(at, when) <= 0) {
-                    json_t *c = json_deep_copy(a);
-                    json_object_set_new(c, "status", json_string("pending")); /* undecided then */
-                    json_object_del(c, "decision");
-                    json_object_del(c, "resolved_at");
-                    json_array_append_new(kept, c);
-                }
-            }
-            json_object_set_new(msg, "approvals", kept);
-            ev = json_pack("{s:s, s:s, s:s?, s:{s:O}, s:I, s:s, s:s, s:I}", "type", (const char *)sqlite3_column_text(row, 3),
-                           "message_id", mid, "run_id", json_string_value(json_object_get(stored, "r")), "payload", "message", msg,
-                           "seq", (json_int_t)sqlite3_column_int64(row, 2), "conversation_id",
-                           (const char *)sqlite3_column_text(row, 1), "created_at", when, "event_id",
-                           (json_int_t)sqlite3_column_int64(row, 0));
+        msg = streaming_message(now, stored, when);
+        json_t *text = text_slice(now, 0, text_end);
+        json_t *part = json_array_get(json_object_get(msg, "parts"), 0);
+        if (text != NULL && json_is_object(part)) {
+            json_object_set_new(part, "text", text);
+            ev = event_envelope(row, mid, run_id, json_pack("{s:o}", "message", msg));
+        } else {
+            json_decref(text);
             json_decref(msg);
-            msg = json_object_get(json_object_get(ev, "payload"), "message");
         }
     } else {
+        /* stored whole but for its text (message.completed) */
         ev = json_incref(stored);
         msg = json_object_get(json_object_get(ev, "payload"), "message");
+        json_t *part = json_array_get(json_object_get(msg, "parts"), 0);
+        const char *id = json_string_value(json_object_get(msg, "id"));
+        json_t *whole = id != NULL ? cached_message(db, cache, id) : NULL;
+        json_t *text = whole != NULL ? text_slice(whole, 0, text_end) : NULL;
+        if (text == NULL || !json_is_object(part)) {
+            json_decref(text);
+            json_decref(ev);
+            ev = NULL;
+        } else {
+            json_object_set_new(part, "text", text);
+        }
     }
     json_decref(stored);
-    json_t *part = json_array_get(json_object_get(msg, "parts"), 0);
-    const char *id = json_string_value(json_object_get(msg, "id"));
-    if (ev == NULL || !json_is_object(part) || id == NULL) {
-        json_decref(ev);
+    if (ev == NULL)
         return NULL;
-    }
-    sqlite3_stmt *st = hl_db_stmt(db, "SELECT substr(CAST(text AS BLOB), 1, ?2) FROM messages WHERE id = ?1");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, text_end);
-    if (hl_db_step(st) == SQLITE_ROW)
-        json_object_set_new(part, "text",
-                            json_stringn((const char *)sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)));
-    sqlite3_reset(st);
     char *out = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(ev);
     return out;
@@ -577,12 +607,13 @@ static int run_page(hl_db_job_t *base, hl_db_t *db)
     sqlite3_bind_int64(st, 2, job->req.after);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)job->req.limit);
     int ret = 0;
+    message_cache_t cache = {NULL, NULL};
     while (job->n < job->req.limit && hl_db_step(st) == SQLITE_ROW) {
         const char *json = (const char *)sqlite3_column_text(st, 5);
         size_t len = (size_t)sqlite3_column_bytes(st, 5);
         char *expanded = NULL;
         if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
-            expanded = expand_text_event(db, st, sqlite3_column_int64(st, 6));
+            expanded = expand_text_event(db, &cache, st, sqlite3_column_int64(st, 6));
             if (expanded == NULL) {
                 ret = -1;
                 break;
@@ -597,6 +628,7 @@ static int run_page(hl_db_job_t *base, hl_db_t *db)
         free(expanded);
     }
     sqlite3_reset(st);
+    message_cache_dispose(&cache);
     return ret;
 }
 
