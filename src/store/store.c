@@ -117,10 +117,17 @@ static char *compact_text_event(json_t *ev, const char *type)
                          json_string_value(json_object_get(ev, "run_id")), "l",
                          (json_int_t)strlen(json_string_value(json_object_get(json_object_get(ev, "payload"), "text"))));
     } else {
-        copy = json_deep_copy(ev);
-        json_t *part = json_array_get(json_object_get(json_object_get(json_object_get(copy, "payload"), "message"), "parts"), 0);
-        if (json_is_object(part))
+        /* the event itself, its text emptied while it is written out (no copy of the whole answer) */
+        json_t *part = json_array_get(json_object_get(msg, "parts"), 0);
+        json_t *whole = json_incref(json_object_get(part, "text"));
+        if (whole != NULL)
             json_object_set_new(part, "text", json_string(""));
+        char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (whole != NULL)
+            json_object_set_new(part, "text", whole);
+        if (text == NULL)
+            hl_fatal("json_dumps failed");
+        return text;
     }
     char *text = json_dumps(copy, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(copy);
