@@ -54,6 +54,13 @@ static daemon_t dm;
 
 /* ---- the actor registry: prepared in order, started in order, stopped and freed in reverse ---- */
 
+/* True when the environment variable is set to "1". */
+static bool env_is_1(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
 static int store_init(daemon_t *d)
 {
     char *blobs_dir = hl_path_join(d->home, "blobs");
@@ -252,8 +259,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     dm.link.env = &dm.env;
     dm.link.tls_port = -1;
     dm.link.started_at_ms = hl_now_ms();
-    const char *tm = getenv("HERMESLINK_TEST_MODE");
-    dm.link.test_mode = tm != NULL && strcmp(tm, "1") == 0;
+    dm.link.test_mode = env_is_1("HERMESLINK_TEST_MODE");
     hl_config_defaults(&dm.config);
 
     if ((dm.home = hl_resolve_home()) == NULL || (dm.hermes_home = hl_resolve_hermes_home()) == NULL) {
@@ -321,8 +327,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
                                .trusted_proxies = dm.config.trusted_proxies,
                                .num_trusted_proxies = dm.config.num_trusted_proxies,
                                .max_body_bytes_per_address = (uint64_t)dm.config.max_body_mib_per_address << 20,
-                               .count_loopback = dm.link.test_mode && getenv("HERMESLINK_TEST_LOOPBACK_COUNTS") != NULL &&
-                                                 strcmp(getenv("HERMESLINK_TEST_LOOPBACK_COUNTS"), "1") == 0};
+                               .count_loopback = dm.link.test_mode && env_is_1("HERMESLINK_TEST_LOOPBACK_COUNTS")};
     hl_sse_set_max_streams_per_device(dm.config.max_streams_per_device);
     if (hl_server_bind(&server, &scfg, err, sizeof(err)) != 0)
         goto Exit;

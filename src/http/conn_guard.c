@@ -223,10 +223,12 @@ static void over_budget(conn_rec_t *rec)
                              "(logged at most once a minute)");
 }
 
-/* The request timeout entries of HTTP/1.1 connections reading a body that grew since the last tick move to the end of
+/* Once a second over the HTTP/1.1 connections reading a request (h2o's req_timeout list): bodies are counted against
+ * their address's cap (the connection that passes it ends), and the request timeout entries of those reading a body
+ * that grew since the last tick move to the end of
  * h2o's timeout list (a fresh 10 s), until the ceiling. A head that is not complete, an idle keep-alive, or a body that
  * stopped arriving keep their deadline and h2o closes them. */
-static void extend_body_deadlines(conn_guard_t *g, uint64_t now)
+static void check_h1_requests(conn_guard_t *g, uint64_t now)
 {
     h2o_timeout_t *rt = &g->worker->ctx.http1.req_timeout;
     h2o_timeout_entry_t **moved = NULL;
@@ -273,7 +275,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
     conn_guard_t *g = H2O_STRUCT_FROM_MEMBER(conn_guard_t, tick, entry);
     if (hl_worker_shutting_down(g->worker))
         return;
-    extend_body_deadlines(g, h2o_now(g->worker->loop));
+    check_h1_requests(g, h2o_now(g->worker->loop));
     h2o_timeout_link(g->worker->loop, &g->tick_timeout, &g->tick);
 }
 
