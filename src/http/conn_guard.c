@@ -225,9 +225,8 @@ static void over_budget(conn_rec_t *rec)
 
 /* Once a second over the HTTP/1.1 connections reading a request (h2o's req_timeout list): bodies are counted against
  * their address's cap (the connection that passes it ends), and the request timeout entries of those reading a body
- * that grew since the last tick move to the end of
- * h2o's timeout list (a fresh 10 s), until the ceiling. A head that is not complete, an idle keep-alive, or a body that
- * stopped arriving keep their deadline and h2o closes them. */
+ * that grew since the last tick move to the end of h2o's timeout list (a fresh 10 s), until the ceiling. A head that is
+ * not complete, an idle keep-alive, or a body that stopped arriving keep their deadline and h2o closes them. */
 static void check_h1_requests(conn_guard_t *g, uint64_t now)
 {
     h2o_timeout_t *rt = &g->worker->ctx.http1.req_timeout;
