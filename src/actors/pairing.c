@@ -277,8 +277,10 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
     json_t *preferred = json_object_get(urls, "preferred_urls");
     const char *local = json_string_value(json_array_get(preferred, 0));
     const hl_link_t *svc = job->pr->svc;
-    char *fallback = !svc->config->lan_plain_http && svc->tls_port >= 0 ? hl_asprintf("https://127.0.0.1:%d", svc->tls_port)
-                                                                        : hl_asprintf("http://127.0.0.1:%d", svc->port);
+    /* no address known yet: the loopback URL the same rules give (the last of the preferred URLs) */
+    json_t *own = local == NULL ? hl_preferred_urls(svc->config, NULL, svc->port, svc->tls_port) : NULL;
+    if (local == NULL)
+        local = json_string_value(json_array_get(own, json_array_size(own) - 1));
     char *preferred_text = json_dumps(preferred, JSON_COMPACT);
     sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO pairing_sessions(id, code_hash, link_id, display_name, local_api_url, "
                                       "preferred_urls, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -286,13 +288,13 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
     sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, job->pr->svc->identity->link_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, HL_DISPLAY_NAME, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, local != NULL ? local : fallback, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, local, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, preferred_text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, now);
     sqlite3_bind_int64(st, 8, job->expires_at);
     int ret = hl_db_exec(st);
     free(preferred_text);
-    free(fallback);
+    json_decref(own);
     if (ret == 0) {
         st = hl_db_stmt(db, "INSERT INTO connect_tokens(token_hash, session_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
         sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
