@@ -9,8 +9,6 @@
 
 #define TITLE_UTF16_UNITS 60
 
-static json_t *message_json(hl_db_t *db, const char *id);
-
 /* ---- JSON of rows ---- */
 
 static json_t *attachments_json(hl_db_t *db, const char *message_id)
@@ -103,11 +101,6 @@ static json_t *message_from_row(hl_db_t *db, sqlite3_stmt *st)
 
 json_t *store_message_json(hl_db_t *db, const char *id)
 {
-    return message_json(db, id);
-}
-
-static json_t *message_json(hl_db_t *db, const char *id)
-{
     /* a dedicated statement: callers may be iterating another one */
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?1");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -199,7 +192,7 @@ static json_t *run_json(const run_row_t *r)
  * current length. */
 static int message_event_as(store_job_t *job, hl_db_t *db, const char *type, const char *message_id, const char *run_id, bool text)
 {
-    json_t *m = message_json(db, message_id);
+    json_t *m = store_message_json(db, message_id);
     if (m == NULL)
         return -1;
     int64_t text_end = -1;
@@ -287,7 +280,7 @@ int op_messages(store_job_t *job, hl_db_t *db)
     json_t *messages = json_array();
     size_t n = has_more_before ? (size_t)limit : json_array_size(newest_first);
     for (size_t i = n; i > 0; --i) {
-        json_t *m = message_json(db, json_string_value(json_array_get(newest_first, i - 1)));
+        json_t *m = store_message_json(db, json_string_value(json_array_get(newest_first, i - 1)));
         if (m != NULL)
             json_array_append_new(messages, m);
     }
@@ -328,7 +321,7 @@ static json_t *history_for(hl_db_t *db, const char *conversation_id, const char 
 /* Queues the run for the runproxy actor (handed over after the commit). */
 static void hand_over(store_job_t *job, hl_db_t *db, const run_row_t *r, const conv_row_t *conv)
 {
-    json_t *trigger = message_json(db, r->trigger_id);
+    json_t *trigger = store_message_json(db, r->trigger_id);
     const char *input = json_string_value(json_object_get(json_array_get(json_object_get(trigger, "parts"), 0), "text"));
     json_t *desc =
         json_pack("{s:s, s:s, s:s, s:o}", "run_id", r->id, "conversation_id", r->conversation_id, "input",
