@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -192,6 +193,59 @@ h2o_socket_t *hl_conn_guard_h1_socket(hl_worker_t *w, h2o_req_t *req)
     h2o_socket_t *candidate = ((struct h1_conn_head *)req->conn)->sock;
     /* compared by value first: nothing is read through the candidate unless this worker admitted it */
     return lookup(w->guard, candidate) != NULL ? candidate : NULL;
+}
+
+/* The length of the request head at the start of the buffer (up to the blank line), or 0 when it is not complete. */
+static size_t head_length(const h2o_buffer_t *in)
+{
+    size_t n = in->size < MAX_HEAD_BYTES + 4 ? in->size : MAX_HEAD_BYTES + 4;
+    const char *crlf = memmem(in->bytes, n, "\r\n\r\n", 4), *lf = memmem(in->bytes, n, "\n\n", 2);
+    if (crlf != NULL && (lf == NULL || crlf < lf))
+        return (size_t)(crlf - in->bytes) + 4;
+    return lf != NULL ? (size_t)(lf - in->bytes) + 2 : 0;
+}
+
+/* A header line's value with surrounding blanks removed, when the line's name is `name` (any case). */
+static bool header_value(const char *line, size_t len, const char *name, const char **value, size_t *value_len)
+{
+    size_t nlen = strlen(name);
+    if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+        return false;
+    const char *v = line + nlen + 1, *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        ++v;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        --end;
+    *value = v;
+    *value_len = (size_t)(end - v);
+    return true;
+}
+
+bool hl_conn_guard_ambiguous_framing(hl_worker_t *w, h2o_req_t *req)
+{
+    if (req->entity.base == NULL)
+        return false; /* no body: neither header was given */
+    h2o_socket_t *sock = hl_conn_guard_h1_socket(w, req);
+    size_t head = sock != NULL ? head_length(sock->input) : 0;
+    if (head == 0)
+        return false;
+    const char *p = sock->input->bytes, *end = p + head, *cl = NULL, *v;
+    size_t cl_len = 0, v_len;
+    bool te = false;
+    for (const char *line = memchr(p, '\n', head); line != NULL && line + 1 < end;) {
+        ++line; /* past the previous line's end: headers follow the request line */
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        size_t len = eol != NULL ? (size_t)(eol - line) : (size_t)(end - line);
+        if (header_value(line, len, "content-length", &v, &v_len)) {
+            if (cl != NULL && (v_len != cl_len || memcmp(v, cl, v_len) != 0))
+                return true;
+            cl = v, cl_len = v_len;
+        } else if (header_value(line, len, "transfer-encoding", &v, &v_len)) {
+            te = true;
+        }
+        line = eol;
+    }
+    return cl != NULL && te;
 }
 
 static bool head_complete(const h2o_buffer_t *in)

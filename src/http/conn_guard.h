@@ -52,6 +52,13 @@ bool hl_conn_guard_admit(hl_worker_t *w, h2o_socket_t *sock, bool tls);
 /** The socket of an HTTP/1.x request served by this worker, or NULL (HTTP/2, or not a connection it admitted). */
 h2o_socket_t *hl_conn_guard_h1_socket(hl_worker_t *w, h2o_req_t *req);
 
+/**
+ * True when an HTTP/1.x request with a body was framed ambiguously: Content-Length given twice with different values, or
+ * both Content-Length and Transfer-Encoding (h2o 2.2.5 picks one silently; a front proxy that picks the other would see
+ * a different request boundary: request smuggling). Reads the request head, still in the socket's buffer.
+ */
+bool hl_conn_guard_ambiguous_framing(hl_worker_t *w, h2o_req_t *req);
+
 /** Connections currently counted in total (any thread; for tests and logs). */
 int hl_conn_guard_total(void);
 

@@ -11,6 +11,7 @@
 #include "hl/forwarded.h"
 #include "hl/http.h"
 #include "hl/routes.h"
+#include "conn_guard.h"
 #include "worker.h"
 
 #define PREFLIGHT_METHODS "GET,HEAD,PUT,POST,DELETE,PATCH"
@@ -194,6 +195,14 @@ int hl_dispatch(h2o_handler_t *self, h2o_req_t *req)
     hl_request_t r = {.req = req, .worker = (hl_worker_t *)req->conn->ctx};
     hl_method_t method = hl_method_from_string(req->method.base, req->method.len);
 
+    if (req->version < 0x200 && hl_conn_guard_ambiguous_framing(r.worker, req)) {
+        /* the connection ends with the answer: what follows the body h2o saw is not read as another request */
+        req->http1_is_persistent = 0;
+        hl_reply_error(&r, 400, "invalid_request_framing",
+                       "The request gives Content-Length twice with different values, or both Content-Length and "
+                       "Transfer-Encoding");
+        return 0;
+    }
     if (method == HL_METHOD_OPTIONS &&
         h2o_find_header_by_str(&req->headers, H2O_STRLIT("access-control-request-method"), -1) >= 0) {
         send_preflight(req);

@@ -30,6 +30,7 @@ Suite *suite_sse(void);
 Suite *suite_stream_auth(void);
 Suite *suite_fd_limit(void);
 Suite *suite_edge_limits(void);
+Suite *suite_http_framing(void);
 Suite *suite_durability(void);
 Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
@@ -60,6 +61,7 @@ int main(void)
     srunner_add_suite(sr, suite_stream_auth());
     srunner_add_suite(sr, suite_fd_limit());
     srunner_add_suite(sr, suite_edge_limits());
+    srunner_add_suite(sr, suite_http_framing());
     srunner_add_suite(sr, suite_durability());
     srunner_add_suite(sr, suite_fake_upstream());
     srunner_add_suite(sr, suite_cron());
