@@ -102,26 +102,9 @@ static void reset_fakes(void)
     reset_fake(&fake_b);
 }
 
-/* The fake's request log (upstream routes only) as one JSON array. */
-static json_t *fake_requests(const hlt_fake_t *f)
-{
-    hlt_response_t res;
-    hlt_fake_request(f, "GET", "/__fake/requests", NULL, NULL, &res);
-    ck_assert_int_eq(res.status, 200);
-    json_t *all = json_array();
-    char *save = NULL;
-    for (char *l = strtok_r(res.body, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
-        json_t *j = json_loads(l, 0, NULL);
-        if (j != NULL)
-            json_array_append_new(all, j);
-    }
-    hlt_response_free(&res);
-    return all;
-}
-
 static size_t count_requests(const hlt_fake_t *f)
 {
-    json_t *r = fake_requests(f);
+    json_t *r = hlt_fake_requests(f);
     size_t n = json_array_size(r);
     json_decref(r);
     return n;
@@ -185,7 +168,7 @@ START_TEST(test_crud)
     ck_assert(json_is_true(json_object_get(job, "enabled")));
     ck_assert_str_eq(hlt_str(job, "deliver"), "local");
     json_decref(r);
-    json_t *reqs = fake_requests(&fake_a);
+    json_t *reqs = hlt_fake_requests(&fake_a);
     json_t *post = json_array_get(reqs, json_array_size(reqs) - 1);
     ck_assert_str_eq(hlt_str(post, "method"), "POST");
     ck_assert_str_eq(hlt_str(post, "path"), "/api/jobs");
@@ -214,7 +197,7 @@ START_TEST(test_crud)
     r = hltc_call(D, p, TOK, "PATCH", one, PATCH, 200);
     ck_assert_str_eq(hlt_str(json_object_get(r, "job"), "name"), "renamed");
     json_decref(r);
-    reqs = fake_requests(&fake_a);
+    reqs = hlt_fake_requests(&fake_a);
     post = json_array_get(reqs, json_array_size(reqs) - 1);
     ck_assert_str_eq(hlt_str(post, "method"), "PATCH");
     ck_assert_str_eq(hlt_str(post, "path"), hltc_fmt("/api/jobs/%s", id));
@@ -330,7 +313,7 @@ START_TEST(test_bad_ids)
     memset(id64, 'b', 64);
     id64[64] = '\0';
     error_message(HLT_H1, "GET", hltc_fmt("%s/%s", PREFIX("default"), id64), NULL, 404, "cron_job_not_found");
-    json_t *reqs = fake_requests(&fake_a);
+    json_t *reqs = hlt_fake_requests(&fake_a);
     ck_assert_uint_eq(json_array_size(reqs), 1);
     ck_assert_str_eq(hlt_str(json_array_get(reqs, 0), "path"), hltc_fmt("/api/jobs/%s", id64));
     json_decref(reqs);
@@ -414,7 +397,7 @@ START_TEST(test_list_all)
     r = list_all("?includeDisabled=true");
     ck_assert_str_eq(profiles_of(r), "default:d1,work:w1,work:w2");
     json_decref(r);
-    json_t *reqs = fake_requests(&fake_b);
+    json_t *reqs = hlt_fake_requests(&fake_b);
     json_t *last = json_array_get(reqs, json_array_size(reqs) - 1);
     ck_assert_str_eq(hlt_str(last, "path"), "/api/jobs");
     ck_assert_str_eq(hlt_str(last, "query"), "include_disabled=true");
