@@ -7,7 +7,8 @@
  * and h2 over TLS, with the bodies forwarded verbatim and the key sent; validation (upstream 400 → invalid_cron_job,
  * non-object and invalid JSON bodies refused before anything is forwarded, upstream 500 → 502 with its message); bad job
  * ids and profile names; an upstream that is down (503 within about a second) or refuses the key (502); the aggregate
- * list across profiles with "_profile" and the failures of a broken one.
+ * list across profiles with "_profile" and the failures of a broken one; answers without a job object (502
+ * hermes_cron_job_invalid).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -440,6 +441,39 @@ START_TEST(test_list_all)
 }
 END_TEST
 
+/* ---- answers without a job ---- */
+
+/* A 2xx whose JSON has no "job" object where one is due: 502 hermes_cron_job_invalid (the canned answers of the fake's
+ * POST /__fake/respond: its job store always sends one); a 2xx that is not a JSON object: 502 hermes_response_invalid. */
+START_TEST(test_job_invalid)
+{
+    static const struct {
+        const char *method, *upstream, *path, *body;
+    } calls[] = {
+        {"POST", "/api/jobs", "/api/v1/profiles/default/cron-jobs", "{\"name\":\"x\",\"schedule\":\"every 5m\"}"},
+        {"GET", "/api/jobs/0123456789ab", "/api/v1/profiles/default/cron-jobs/0123456789ab", NULL},
+        {"PATCH", "/api/jobs/0123456789ab", "/api/v1/profiles/default/cron-jobs/0123456789ab", "{\"name\":\"y\"}"},
+        {"POST", "/api/jobs/0123456789ab/pause", "/api/v1/profiles/default/cron-jobs/0123456789ab/pause", NULL},
+        {"POST", "/api/jobs/0123456789ab/run", "/api/v1/profiles/default/cron-jobs/0123456789ab/run", NULL},
+    };
+    static const char *const NO_JOB[] = {"{\"ok\":true}", "{\"job\":\"0123456789ab\"}", "{\"job\":[{\"id\":\"x\"}]}"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(calls); ++i) {
+        for (size_t k = 0; k < HL_ARRAY_SIZE(NO_JOB); ++k) {
+            hlt_fake_respond(&fake_a, calls[i].method, calls[i].upstream, 200, NO_JOB[k], 1);
+            const char *m = error_message(HLT_H1, calls[i].method, calls[i].path, calls[i].body, 502, "hermes_cron_job_invalid");
+            ck_assert_str_eq(m, "Hermes API Server returned no cron job object");
+        }
+        hlt_fake_respond(&fake_a, calls[i].method, calls[i].upstream, 200, "[{\"job\":{}}]", 1);
+        error_message(HLT_H1, calls[i].method, calls[i].path, calls[i].body, 502, "hermes_response_invalid");
+    }
+    /* a job object is passed through as it came */
+    hlt_fake_respond(&fake_a, "GET", "/api/jobs/0123456789ab", 200, "{\"job\":{\"id\":\"0123456789ab\",\"odd\":[1]}}", 1);
+    json_t *r = hltc_call(D, HLT_H1, TOK, "GET", "/api/v1/profiles/default/cron-jobs/0123456789ab", NULL, 200);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(json_object_get(r, "job"), "odd"), 0)), 1);
+    json_decref(r);
+}
+END_TEST
+
 /* ---- the upstream down or refusing ---- */
 
 START_TEST(test_upstream_down)
@@ -482,6 +516,7 @@ Suite *suite_cron(void)
     tcase_add_test(tc, test_validation);
     tcase_add_test(tc, test_bad_ids);
     tcase_add_test(tc, test_list_all);
+    tcase_add_test(tc, test_job_invalid);
     tcase_add_test(tc, test_upstream_down);
     suite_add_tcase(s, tc);
     return s;
