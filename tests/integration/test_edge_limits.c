@@ -59,13 +59,6 @@ static long wait_closed(int fd, long timeout_ms, char **out, size_t *out_len)
     }
 }
 
-static void write_config(hlt_env_t *env, const char *json)
-{
-    char *path = hlt_env_path(env, 1, "config.json");
-    hlt_write_file(path, json);
-    free(path);
-}
-
 /* ---- timeouts ---- */
 
 static char *pattern(size_t len)
@@ -184,12 +177,8 @@ START_TEST(closed_h1_stream_frees_its_socket)
     enum { STREAMS = 4 };
     int fds[STREAMS];
     for (int i = 0; i < STREAMS; ++i) {
-        fds[i] = hltc_raw_get(c.d.port, "/api/v1/conversations/events", c.dev.access, 0);
-        char *buf = NULL;
-        size_t len = 0;
-        hltc_raw_read(fds[i], &buf, &len, 1000);
-        ck_assert_msg(buf != NULL && strstr(buf, " 200 ") != NULL, "stream %d did not open", i);
-        free(buf);
+        fds[i] = hltc_raw_stream_open(c.d.port, "/api/v1/conversations/events", c.dev.access, 1000);
+        ck_assert_msg(fds[i] >= 0, "stream %d did not open", i);
     }
     for (int i = 0; i < STREAMS; ++i)
         close(fds[i]);
@@ -210,7 +199,7 @@ END_TEST
 static void start_capped(hltc_ctx_t *c, hlt_env_t *env, const char *config)
 {
     hlt_env_init(env);
-    write_config(env, config);
+    hlt_env_write_config(env, config);
     setenv("HERMESLINK_TEST_LOOPBACK_COUNTS", "1", 1);
     hltc_start(c, 0, env);
     unsetenv("HERMESLINK_TEST_LOOPBACK_COUNTS");
@@ -339,16 +328,12 @@ START_TEST(streams_per_device_are_capped)
     hltc_ctx_t c;
     hlt_env_t env;
     hlt_env_init(&env);
-    write_config(&env, "{\"maxStreamsPerDevice\": 2}\n");
+    hlt_env_write_config(&env, "{\"maxStreamsPerDevice\": 2}\n");
     hltc_start(&c, 0, &env);
     int fds[2];
     for (int i = 0; i < 2; ++i) {
-        fds[i] = hltc_raw_get(c.d.port, "/api/v1/conversations/events", c.dev.access, 0);
-        char *buf = NULL;
-        size_t len = 0;
-        hltc_raw_read(fds[i], &buf, &len, 1000);
-        ck_assert_msg(buf != NULL && strstr(buf, " 200 ") != NULL, "stream %d did not open", i);
-        free(buf);
+        fds[i] = hltc_raw_stream_open(c.d.port, "/api/v1/conversations/events", c.dev.access, 1000);
+        ck_assert_msg(fds[i] >= 0, "stream %d did not open", i);
     }
     /* the third is refused, over HTTP/1.1 and HTTP/2 alike */
     for (hlt_proto_t p = HLT_H1; p <= HLT_H2C; ++p) {
@@ -364,20 +349,9 @@ START_TEST(streams_per_device_are_capped)
     close(fds[0]);
     long start = hlt_now_ms();
     int reopened = -1;
-    while (hlt_now_ms() - start < 5000) {
-        int fd = hltc_raw_get(c.d.port, "/api/v1/conversations/events", c.dev.access, 0);
-        char *buf = NULL;
-        size_t len = 0;
-        hltc_raw_read(fd, &buf, &len, 300);
-        bool ok = buf != NULL && strstr(buf, " 200 ") != NULL;
-        free(buf);
-        if (ok) {
-            reopened = fd;
-            break;
-        }
-        close(fd);
+    while (hlt_now_ms() - start < 5000 &&
+           (reopened = hltc_raw_stream_open(c.d.port, "/api/v1/conversations/events", c.dev.access, 300)) < 0)
         hlt_sleep_ms(200);
-    }
     ck_assert_msg(reopened >= 0, "no stream could be opened after one of the two closed");
     close(reopened);
     close(fds[1]);

@@ -946,11 +946,9 @@ START_TEST(test_pair_starts_daemon)
     hlt_env_init(&env);
     env.listen_host = "127.0.0.1";
     int port = hlt_free_port();
-    char *config = hlt_env_path(&env, 1, "config.json");
     char text[96];
     snprintf(text, sizeof(text), "{\"port\":%d,\"tlsPort\":0}\n", port);
-    hlt_write_file(config, text);
-    free(config);
+    hlt_env_write_config(&env, text);
     hlt_daemon_t d = {.env = &env, .port = port, .tls_port = -1};
 
     hlt_cli_result_t r;
