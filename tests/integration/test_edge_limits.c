@@ -18,6 +18,7 @@
 
 #include "hl/common.h"
 
+#include "fake_hermes.h"
 #include "harness_conv.h"
 
 /* A TCP connection to the daemon from a chosen loopback source address. */
@@ -361,6 +362,69 @@ START_TEST(streams_per_device_are_capped)
 }
 END_TEST
 
+/* The cap counts every kind of event stream a device opens: the all-conversations stream, a conversation's and a direct
+ * run's relay (issue 9); past it each kind is refused with 429 too_many_streams, and a run stream that closes gives its
+ * place back. */
+START_TEST(streams_of_every_kind_share_the_cap)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_fake_t fake;
+    static const char *const ARGS[] = {"--key", "edge-key", NULL};
+    hlt_fake_start(&fake, env.dir, ARGS);
+    char *envfile = hl_asprintf("%s/.env", env.hermes_home);
+    char *text = hl_asprintf("API_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=%d\nAPI_SERVER_KEY=edge-key\n", fake.port);
+    hlt_write_file(envfile, text);
+    free(text);
+    free(envfile);
+    hlt_env_write_config(&env, "{\"maxStreamsPerDevice\": 3}\n");
+    hltc_ctx_t c;
+    hltc_start(&c, 0, &env);
+    char *conv = hltc_create(&c.d, HLT_H1, c.dev.access, "capped");
+    hlt_response_t res;
+    hlt_api(&c.d, HLT_H1, "POST", "/api/v1/runs", c.dev.access, "{\"input\":\"[[fake:slow;first_delay_ms=60000]] stay\"}", &res);
+    ck_assert_msg(res.status == 202, "POST /api/v1/runs: %ld %s", res.status, res.body);
+    char *run = hl_strdup(hlt_str(res.json, "run_id"));
+    hlt_response_free(&res);
+    const char *paths[] = {"/api/v1/conversations/events", hl_asprintf("/api/v1/conversations/%s/events", conv),
+                           hl_asprintf("/api/v1/runs/%s/events", run)};
+    int fds[3];
+    for (int i = 0; i < 3; ++i) {
+        fds[i] = hltc_raw_stream_open(c.d.port, paths[i], c.dev.access, 3000);
+        ck_assert_msg(fds[i] >= 0, "%s did not open", paths[i]);
+    }
+    /* a fourth stream of any kind is refused */
+    for (int i = 0; i < 3; ++i) {
+        hlt_request_t req = {.path = paths[i],
+                             .headers = (const char *[]){hltc_fmt("Authorization: Bearer %s", c.dev.access), NULL},
+                             .timeout_ms = 3000};
+        hlt_request(&c.d, HLT_H1, &req, &res);
+        ck_assert_msg(res.status == 429, "a fourth stream (%s): %ld %s", paths[i], res.status, res.body);
+        hlt_assert_error(&c.d, &res, 429, "too_many_streams");
+        hlt_response_free(&res);
+    }
+    /* the run's stream closes: its place goes to a conversation stream */
+    close(fds[2]);
+    long start = hlt_now_ms();
+    int reopened = -1;
+    while (hlt_now_ms() - start < 5000 && (reopened = hltc_raw_stream_open(c.d.port, paths[1], c.dev.access, 300)) < 0)
+        hlt_sleep_ms(200);
+    ck_assert_msg(reopened >= 0, "no stream could be opened after the run's stream closed");
+    close(reopened);
+    close(fds[0]);
+    close(fds[1]);
+    free((char *)paths[1]);
+    free((char *)paths[2]);
+    free(run);
+    free(conv);
+    hlt_device_free(&c.dev);
+    hlt_daemon_stop_clean(&c.d);
+    const char *err = hlt_fake_stop(&fake);
+    ck_assert_msg(err == NULL, "fake: %s", err);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 Suite *suite_edge_limits(void)
 {
     Suite *s = suite_create("edge_limits");
@@ -373,6 +437,7 @@ Suite *suite_edge_limits(void)
     tcase_add_test(tc, connections_in_total_are_capped);
     tcase_add_test(tc, body_bytes_per_address_are_capped);
     tcase_add_test(tc, streams_per_device_are_capped);
+    tcase_add_test(tc, streams_of_every_kind_share_the_cap);
     suite_add_tcase(s, tc);
     return s;
 }
