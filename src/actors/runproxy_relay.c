@@ -325,7 +325,7 @@ static void on_end(void *data, const up_answer_t *a)
     relay_t *rl = data;
     hl_runproxy_t *rp = rl->rp;
     rl->call = NULL;
-    if (a->connect_failed)
+    if (a->connect_failed || rl->stream_status == 0) /* refused, or closed before any answer (as rp_admission maps it) */
         answer_opening(rl,
                        hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable"));
     else if (rl->stream_status == 404)

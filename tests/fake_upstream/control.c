@@ -95,6 +95,51 @@ void fk_reqlog_add(const fk_req_t *r)
     log_bytes += len;
 }
 
+/* ---- canned answers (POST /__fake/respond) ---- */
+
+typedef struct st_canned_t {
+    struct st_canned_t *next;
+    char *method, *path, *ctype, *body;
+    int status;
+    long times;
+} canned_t;
+
+static canned_t *canned;
+
+static void canned_free(canned_t *k)
+{
+    free(k->method);
+    free(k->path);
+    free(k->ctype);
+    free(k->body);
+    free(k);
+}
+
+static void canned_clear(void)
+{
+    while (canned != NULL) {
+        canned_t *k = canned;
+        canned = k->next;
+        canned_free(k);
+    }
+}
+
+int fk_canned_take(fk_conn_t *c)
+{
+    for (canned_t **pp = &canned; *pp != NULL; pp = &(*pp)->next) {
+        canned_t *k = *pp;
+        if (strcmp(k->method, c->req.method) != 0 || strcmp(k->path, c->req.path) != 0)
+            continue;
+        fk_respond(c, k->status, k->ctype, k->body, strlen(k->body), NULL);
+        if (--k->times <= 0) {
+            *pp = k->next;
+            canned_free(k);
+        }
+        return 1;
+    }
+    return 0;
+}
+
 static void log_clear(void)
 {
     for (size_t i = 0; i < log_count; ++i)
@@ -109,6 +154,7 @@ void fk_control_free(void)
     log_lines = NULL;
     json_decref(fk_ctl.models);
     memset(&fk_ctl, 0, sizeof(fk_ctl));
+    canned_clear();
 }
 
 /* ---- routes ---- */
@@ -198,6 +244,11 @@ void fk_control_handle(fk_conn_t *c)
             fk_respond_json(c, 200, fk_run_debug_json(r), NULL);
         return;
     }
+    if (strcmp(p, "/respond") == 0 && del) {
+        canned_clear();
+        ok(c);
+        return;
+    }
     if (strcmp(p, "/scenario") == 0 && del) {
         fk_queued_clear();
         ok(c);
@@ -220,6 +271,34 @@ void fk_control_handle(fk_conn_t *c)
             json_t *none = json_object();
             fk_queue_scenario(name, params != NULL ? params : none, times > 0 ? (long)times : 1);
             json_decref(none);
+            ok(c);
+        }
+    } else if (strcmp(p, "/respond") == 0) {
+        /* {"method":"GET","path":"/v1/models","status":200,"body":"[1]","content_type":"…","times":N}: the next N requests
+         * with that method and exact path (no query) get this answer instead of the route's (after the request log, before
+         * auth), to test a client's handling of answers no scenario gives: 2xx without the fields due, non-object bodies,
+         * statuses a route never returns. */
+        const char *method = json_string_value(json_object_get(b, "method"));
+        const char *path = json_string_value(json_object_get(b, "path"));
+        json_int_t status = json_integer_value(json_object_get(b, "status"));
+        json_t *text = json_object_get(b, "body");
+        const char *ctype = json_string_value(json_object_get(b, "content_type"));
+        json_int_t times = json_integer_value(json_object_get(b, "times"));
+        if (method == NULL || path == NULL || path[0] != '/' || status < 100 || status > 599 ||
+            (text != NULL && !json_is_string(text))) {
+            bad(c, 400, "expected {\"method\", \"path\", \"status\": 100-599, \"body\": text, \"content_type\", \"times\": N}");
+        } else {
+            canned_t *k = fk_calloc(1, sizeof(*k));
+            k->method = fk_strdup(method);
+            k->path = fk_strdup(path);
+            k->ctype = fk_strdup(ctype != NULL ? ctype : "application/json");
+            k->body = fk_strdup(text != NULL ? json_string_value(text) : "");
+            k->status = (int)status;
+            k->times = times > 0 ? (long)times : 1;
+            canned_t **pp = &canned;
+            while (*pp != NULL)
+                pp = &(*pp)->next;
+            *pp = k;
             ok(c);
         }
     } else if (strcmp(p, "/models") == 0) {
@@ -272,6 +351,7 @@ void fk_control_handle(fk_conn_t *c)
         fk_jobs_reset();
         log_clear();
         fk_queued_clear();
+        canned_clear();
         fk_ctl.health_status = 0;
         fk_ctl.health_hang_ms = 0;
         fk_ctl.down = 0;

@@ -379,6 +379,11 @@ void fk_control_handle(fk_conn_t *c);
 /** Appends a request to the log (and --log). */
 void fk_reqlog_add(const fk_req_t *r);
 void fk_control_free(void);
+/**
+ * Answers c with a canned response queued by POST /__fake/respond for its method and path, if any is left (each is used
+ * `times` times). Returns 1 if it answered.
+ */
+int fk_canned_take(fk_conn_t *c);
 
 /** Runtime switches set through the control API. */
 typedef struct st_fk_ctl_t {

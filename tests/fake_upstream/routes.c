@@ -626,6 +626,8 @@ void fk_dispatch(fk_conn_t *c)
         fk_conn_abort(c);
         return;
     }
+    if (fk_canned_take(c))
+        return;
     const char *origin = fk_req_header(r, "Origin");
     if (origin != NULL && !origin_allowed(origin)) {
         fk_respond(c, 403, NULL, "", 0, NULL);

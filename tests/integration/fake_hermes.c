@@ -115,3 +115,63 @@ void hlt_fake_request(const hlt_fake_t *f, const char *method, const char *path,
         .method = method, .path = path, .headers = headers, .body = body, .body_len = body != NULL ? strlen(body) : 0};
     hlt_request(&d, HLT_H1, &req, res);
 }
+
+json_t *hlt_fake_requests(const hlt_fake_t *f)
+{
+    hlt_response_t res;
+    hlt_fake_request(f, "GET", "/__fake/requests", NULL, NULL, &res);
+    ck_assert_msg(res.status == 200, "GET /__fake/requests: %ld", res.status);
+    json_t *all = json_array();
+    char *save = NULL;
+    for (char *l = strtok_r(res.body, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+        json_t *j = json_loads(l, 0, NULL);
+        if (j != NULL)
+            json_array_append_new(all, j);
+    }
+    hlt_response_free(&res);
+    return all;
+}
+
+json_t *hlt_fake_find_request(json_t *reqs, const char *method, const char *path_prefix, const char *path_part)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r)
+    {
+        const char *m = json_string_value(json_object_get(r, "method")), *p = json_string_value(json_object_get(r, "path"));
+        if (m == NULL || p == NULL || (method != NULL && strcmp(m, method) != 0))
+            continue;
+        if ((path_prefix == NULL || strncmp(p, path_prefix, strlen(path_prefix)) == 0) &&
+            (path_part == NULL || strstr(p, path_part) != NULL))
+            return r;
+    }
+    return NULL;
+}
+
+int hlt_fake_wait_request(const hlt_fake_t *f, const char *method, const char *path_prefix, const char *path_part, long timeout_ms)
+{
+    long deadline = hlt_now_ms() + timeout_ms;
+    for (;;) {
+        json_t *reqs = hlt_fake_requests(f);
+        int seen = hlt_fake_find_request(reqs, method, path_prefix, path_part) != NULL;
+        json_decref(reqs);
+        if (seen)
+            return 1;
+        if (hlt_now_ms() >= deadline)
+            return 0;
+        hlt_sleep_ms(20);
+    }
+}
+
+void hlt_fake_respond(const hlt_fake_t *f, const char *method, const char *path, int status, const char *body, int times)
+{
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:i}", "method", method, "path", path, "status", status, "body",
+                          body != NULL ? body : "", "times", times);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    hlt_response_t res;
+    hlt_fake_request(f, "POST", "/__fake/respond", text, NULL, &res);
+    ck_assert_msg(res.status == 200, "POST /__fake/respond %s: %ld %s", text, res.status, res.body);
+    hlt_response_free(&res);
+    free(text);
+}

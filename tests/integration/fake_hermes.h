@@ -36,4 +36,19 @@ const char *hlt_fake_stop(hlt_fake_t *f);
 void hlt_fake_request(const hlt_fake_t *f, const char *method, const char *path, const char *body, const char *const *headers,
                       hlt_response_t *res);
 
+/** The fake's request log (GET /__fake/requests: upstream routes only) as one JSON array, oldest first. */
+json_t *hlt_fake_requests(const hlt_fake_t *f);
+/**
+ * The first request in `reqs` (from hlt_fake_requests) with `method` (NULL: any) whose path starts with `path_prefix` and
+ * contains `path_part` (either NULL: any); NULL if there is none. Borrowed from reqs.
+ */
+json_t *hlt_fake_find_request(json_t *reqs, const char *method, const char *path_prefix, const char *path_part);
+/** Polls the fake's request log until a request as hlt_fake_find_request matches it came, or timeout_ms passed: 1 if it came. */
+int hlt_fake_wait_request(const hlt_fake_t *f, const char *method, const char *path_prefix, const char *path_part, long timeout_ms);
+/**
+ * Queues a canned answer (POST /__fake/respond): the next `times` requests with `method` and exact `path` (no query) get
+ * `status` with `body` (JSON content type) instead of the route's answer. Asserts that the fake took it.
+ */
+void hlt_fake_respond(const hlt_fake_t *f, const char *method, const char *path, int status, const char *body, int times);
+
 #endif

@@ -178,6 +178,13 @@ char *hlt_env_path(const hlt_env_t *env, int in_home, const char *name)
     return hl_asprintf("%s/%s", in_home ? env->home : env->dir, name);
 }
 
+void hlt_env_write_config(const hlt_env_t *env, const char *json)
+{
+    char *path = hlt_env_path(env, 1, "config.json");
+    hlt_write_file(path, json);
+    free(path);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;

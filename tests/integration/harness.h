@@ -33,6 +33,8 @@ typedef struct st_hlt_env_t {
 void hlt_env_init(hlt_env_t *env);
 /** Builds a path inside the env's directory (or its home with in_home). Caller frees. */
 char *hlt_env_path(const hlt_env_t *env, int in_home, const char *name);
+/** Writes the daemon's config.json (in the env's home) with json as its text. Aborts the test on failure. */
+void hlt_env_write_config(const hlt_env_t *env, const char *json);
 /** Removes the tree (unless a failure asked to keep it, or HLT_KEEP=1) and frees the strings. */
 void hlt_env_dispose(hlt_env_t *env);
 

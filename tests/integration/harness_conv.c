@@ -516,6 +516,24 @@ long hltc_raw_read(int fd, char **buf, size_t *len, long ms)
     }
 }
 
+int hltc_raw_stream_open(int port, const char *path, const char *bearer, long ms)
+{
+    int fd = hltc_raw_get(port, path, bearer, 0);
+    char *buf = NULL;
+    size_t len = 0;
+    long deadline = hlt_now_ms() + ms;
+    while ((buf == NULL || strstr(buf, "\r\n\r\n") == NULL) && hlt_now_ms() < deadline)
+        if (hltc_raw_read(fd, &buf, &len, deadline - hlt_now_ms() < 50 ? deadline - hlt_now_ms() : 50) < 0)
+            break;
+    int ok = buf != NULL && strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && strstr(buf, "\r\n\r\n") != NULL;
+    free(buf);
+    if (!ok) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 char *hltc_dechunk(const char *raw, size_t len, size_t *out_len, int *complete)
 {
     *complete = 0;

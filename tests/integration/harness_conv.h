@@ -121,6 +121,11 @@ hltc_events_t *hltc_replay(const hlt_daemon_t *d, const char *bearer, const char
 
 /** A raw HTTP/1.1 GET on a plain socket (rcvbuf > 0 sets SO_RCVBUF before connecting). Returns the fd. */
 int hltc_raw_get(int port, const char *path, const char *bearer, int rcvbuf);
+/**
+ * A raw HTTP/1.1 GET of an event stream (hltc_raw_get) whose response head said 200 within ms: returns its fd (open, the
+ * stream running), or -1 (the connection closed) when the head said anything else, or did not come in time.
+ */
+int hltc_raw_stream_open(int port, const char *path, const char *bearer, long ms);
 /** Reads what is available on fd for up to ms into *buf (grown), returns bytes read, -1 at EOF/error. */
 long hltc_raw_read(int fd, char **buf, size_t *len, long ms);
 /** Decodes an HTTP/1.1 chunked body (after the head) into a new string; *complete tells whether the last chunk came. */

@@ -25,6 +25,7 @@ Suite *suite_status_logs(void);
 Suite *suite_conversations(void);
 Suite *suite_messages(void);
 Suite *suite_agent_runs(void);
+Suite *suite_agent_errors(void);
 Suite *suite_blobs(void);
 Suite *suite_sse(void);
 Suite *suite_stream_auth(void);
@@ -56,6 +57,7 @@ int main(void)
     srunner_add_suite(sr, suite_conversations());
     srunner_add_suite(sr, suite_messages());
     srunner_add_suite(sr, suite_agent_runs());
+    srunner_add_suite(sr, suite_agent_errors());
     srunner_add_suite(sr, suite_blobs());
     srunner_add_suite(sr, suite_sse());
     srunner_add_suite(sr, suite_stream_auth());

@@ -106,32 +106,12 @@ static const char *text_of(json_t *message)
 /* The fake's request log as one JSON array. */
 static json_t *fake_requests(ctx_t *x)
 {
-    hlt_response_t res;
-    hlt_fake_request(&x->fake, "GET", "/__fake/requests", NULL, NULL, &res);
-    ck_assert_int_eq(res.status, 200);
-    json_t *all = json_array();
-    char *line = res.body, *save = NULL;
-    for (char *l = strtok_r(line, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
-        json_error_t err;
-        json_t *j = json_loads(l, 0, &err);
-        if (j != NULL)
-            json_array_append_new(all, j);
-    }
-    hlt_response_free(&res);
-    return all;
+    return hlt_fake_requests(&x->fake);
 }
 
 static json_t *find_request(json_t *reqs, const char *method, const char *path_prefix)
 {
-    size_t i;
-    json_t *r;
-    json_array_foreach(reqs, i, r)
-    {
-        const char *m = hlt_str(r, "method"), *p = hlt_str(r, "path");
-        if (m != NULL && p != NULL && strcmp(m, method) == 0 && strncmp(p, path_prefix, strlen(path_prefix)) == 0)
-            return r;
-    }
-    return NULL;
+    return hlt_fake_find_request(reqs, method, path_prefix, NULL);
 }
 
 static const char *run_error_code(const hltc_events_t *e)
@@ -358,16 +338,8 @@ START_TEST(slow_run_cancelled)
     json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:slow;first_delay_ms=20000]] take your time");
     const char *run = hlt_str(json_object_get(sent, "run"), "id");
     /* wait until the upstream has the run (its events stream is open), then cancel */
-    long deadline = hlt_now_ms() + 10000;
-    int subscribed = 0;
-    while (!subscribed && hlt_now_ms() < deadline) {
-        json_t *reqs = fake_requests(x);
-        subscribed = find_request(reqs, "GET", "/v1/runs/run_") != NULL;
-        json_decref(reqs);
-        if (!subscribed)
-            hlt_sleep_ms(20);
-    }
-    ck_assert_msg(subscribed, "the daemon never subscribed to the upstream run");
+    ck_assert_msg(hlt_fake_wait_request(&x->fake, "GET", "/v1/runs/run_", NULL, 10000),
+                  "the daemon never subscribed to the upstream run");
     char *path = hl_asprintf("/api/v1/conversations/%s/runs/%s/cancel", conv, run);
     json_t *r = hltc_call(D, HLT_H1, TOK, "POST", path, NULL, 200);
     ck_assert_str_eq(hlt_str(json_object_get(r, "run"), "status"), "cancelled");
@@ -378,18 +350,7 @@ START_TEST(slow_run_cancelled)
     ck_assert_str_eq(hlt_str(m, "status"), "cancelled");
     json_decref(m);
     /* the upstream was told to stop */
-    deadline = hlt_now_ms() + 5000;
-    int stopped = 0;
-    while (!stopped && hlt_now_ms() < deadline) {
-        json_t *reqs = fake_requests(x);
-        size_t i;
-        json_t *q;
-        json_array_foreach(reqs, i, q) if (strstr(hlt_str(q, "path"), "/stop") != NULL) stopped = 1;
-        json_decref(reqs);
-        if (!stopped)
-            hlt_sleep_ms(20);
-    }
-    ck_assert_msg(stopped, "no POST /v1/runs/{id}/stop reached the upstream");
+    ck_assert_msg(hlt_fake_wait_request(&x->fake, NULL, NULL, "/stop", 5000), "no POST /v1/runs/{id}/stop reached the upstream");
     events_free(e);
     free(path);
     json_decref(sent);
@@ -797,18 +758,7 @@ START_TEST(stalled_stream_and_approval_wait)
     hltc_events_t *e = run_one(x, HLT_H1, "[[fake:hang]] wait forever", &conv, &sent);
     ck_assert_str_eq(run_error_code(e), "hermes_stream_stalled");
     ck_assert_int_lt(hlt_now_ms() - t0, 8000);
-    long deadline = hlt_now_ms() + 5000;
-    int stopped = 0;
-    while (!stopped && hlt_now_ms() < deadline) {
-        json_t *reqs = fake_requests(x);
-        size_t i;
-        json_t *q;
-        json_array_foreach(reqs, i, q) stopped |= strstr(hlt_str(q, "path"), "/stop") != NULL;
-        json_decref(reqs);
-        if (!stopped)
-            hlt_sleep_ms(20);
-    }
-    ck_assert_msg(stopped, "the stalled run was not stopped upstream");
+    ck_assert_msg(hlt_fake_wait_request(&x->fake, NULL, NULL, "/stop", 5000), "the stalled run was not stopped upstream");
     events_free(e);
     json_decref(sent);
     free(conv);
@@ -819,8 +769,7 @@ START_TEST(stalled_stream_and_approval_wait)
     char *path = hl_asprintf("/api/v1/conversations/%s/events", conv);
     hltc_sse_t s;
     hltc_sse_open(&s, D, HLT_H1, TOK, path, NULL, NULL);
-    long a = -1;
-    deadline = hlt_now_ms() + 10000;
+    long a = -1, deadline = hlt_now_ms() + 10000;
     while (a < 0 && hlt_now_ms() < deadline) {
         hltc_sse_pump(&s, 50);
         a = hltc_find(&s.ev, "approval.requested", NULL, NULL);

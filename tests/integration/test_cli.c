@@ -478,7 +478,6 @@ START_TEST(test_bad_config)
 {
     hlt_env_t env;
     hlt_env_init(&env);
-    char *path = hlt_env_path(&env, 1, "config.json");
     static const struct {
         const char *text, *must_name;
     } cases[] = {{"{\"port\":\"x\"}", "port"},
@@ -487,7 +486,7 @@ START_TEST(test_bad_config)
                  {"{\"port\":", "config.json"},
                  {"[1]", "config.json"}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
-        hlt_write_file(path, cases[i].text);
+        hlt_env_write_config(&env, cases[i].text);
         hlt_cli_result_t r;
         hlt_cli(&env, &r, "run", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
         assert_exit(&r, 1, "run (bad config)");
@@ -497,7 +496,7 @@ START_TEST(test_bad_config)
         hlt_cli_free(&r);
     }
     /* `start` reports the failure instead of claiming success */
-    hlt_write_file(path, "{\"port\":\"x\"}");
+    hlt_env_write_config(&env, "{\"port\":\"x\"}");
     hlt_cli_result_t r;
     hlt_cli(&env, &r, "start", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
     assert_exit(&r, 1, "start (bad config)");
@@ -512,7 +511,6 @@ START_TEST(test_bad_config)
     ck_assert_msg(strstr(r.err, "port") != NULL, "config get stderr: %s", r.err);
     hlt_cli_free(&r);
     assert_daemon_log_clean(&env);
-    free(path);
     hlt_env_dispose(&env);
 }
 END_TEST

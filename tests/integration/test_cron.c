@@ -7,7 +7,8 @@
  * and h2 over TLS, with the bodies forwarded verbatim and the key sent; validation (upstream 400 → invalid_cron_job,
  * non-object and invalid JSON bodies refused before anything is forwarded, upstream 500 → 502 with its message); bad job
  * ids and profile names; an upstream that is down (503 within about a second) or refuses the key (502); the aggregate
- * list across profiles with "_profile" and the failures of a broken one.
+ * list across profiles with "_profile" and the failures of a broken one; answers without a job object (502
+ * hermes_cron_job_invalid).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -102,26 +103,9 @@ static void reset_fakes(void)
     reset_fake(&fake_b);
 }
 
-/* The fake's request log (upstream routes only) as one JSON array. */
-static json_t *fake_requests(const hlt_fake_t *f)
-{
-    hlt_response_t res;
-    hlt_fake_request(f, "GET", "/__fake/requests", NULL, NULL, &res);
-    ck_assert_int_eq(res.status, 200);
-    json_t *all = json_array();
-    char *save = NULL;
-    for (char *l = strtok_r(res.body, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
-        json_t *j = json_loads(l, 0, NULL);
-        if (j != NULL)
-            json_array_append_new(all, j);
-    }
-    hlt_response_free(&res);
-    return all;
-}
-
 static size_t count_requests(const hlt_fake_t *f)
 {
-    json_t *r = fake_requests(f);
+    json_t *r = hlt_fake_requests(f);
     size_t n = json_array_size(r);
     json_decref(r);
     return n;
@@ -185,7 +169,7 @@ START_TEST(test_crud)
     ck_assert(json_is_true(json_object_get(job, "enabled")));
     ck_assert_str_eq(hlt_str(job, "deliver"), "local");
     json_decref(r);
-    json_t *reqs = fake_requests(&fake_a);
+    json_t *reqs = hlt_fake_requests(&fake_a);
     json_t *post = json_array_get(reqs, json_array_size(reqs) - 1);
     ck_assert_str_eq(hlt_str(post, "method"), "POST");
     ck_assert_str_eq(hlt_str(post, "path"), "/api/jobs");
@@ -214,7 +198,7 @@ START_TEST(test_crud)
     r = hltc_call(D, p, TOK, "PATCH", one, PATCH, 200);
     ck_assert_str_eq(hlt_str(json_object_get(r, "job"), "name"), "renamed");
     json_decref(r);
-    reqs = fake_requests(&fake_a);
+    reqs = hlt_fake_requests(&fake_a);
     post = json_array_get(reqs, json_array_size(reqs) - 1);
     ck_assert_str_eq(hlt_str(post, "method"), "PATCH");
     ck_assert_str_eq(hlt_str(post, "path"), hltc_fmt("/api/jobs/%s", id));
@@ -330,7 +314,7 @@ START_TEST(test_bad_ids)
     memset(id64, 'b', 64);
     id64[64] = '\0';
     error_message(HLT_H1, "GET", hltc_fmt("%s/%s", PREFIX("default"), id64), NULL, 404, "cron_job_not_found");
-    json_t *reqs = fake_requests(&fake_a);
+    json_t *reqs = hlt_fake_requests(&fake_a);
     ck_assert_uint_eq(json_array_size(reqs), 1);
     ck_assert_str_eq(hlt_str(json_array_get(reqs, 0), "path"), hltc_fmt("/api/jobs/%s", id64));
     json_decref(reqs);
@@ -414,7 +398,7 @@ START_TEST(test_list_all)
     r = list_all("?includeDisabled=true");
     ck_assert_str_eq(profiles_of(r), "default:d1,work:w1,work:w2");
     json_decref(r);
-    json_t *reqs = fake_requests(&fake_b);
+    json_t *reqs = hlt_fake_requests(&fake_b);
     json_t *last = json_array_get(reqs, json_array_size(reqs) - 1);
     ck_assert_str_eq(hlt_str(last, "path"), "/api/jobs");
     ck_assert_str_eq(hlt_str(last, "query"), "include_disabled=true");
@@ -453,6 +437,39 @@ START_TEST(test_list_all)
     ck_assert_str_eq(hlt_str(json_array_get(failures, 0), "profile"), "default");
     ck_assert_str_eq(hlt_str(json_array_get(failures, 0), "message"), "Hermes API Server returned HTTP 500: disk full");
     ck_assert_str_eq(hlt_str(json_array_get(failures, 1), "profile"), "broken");
+    json_decref(r);
+}
+END_TEST
+
+/* ---- answers without a job ---- */
+
+/* A 2xx whose JSON has no "job" object where one is due: 502 hermes_cron_job_invalid (the canned answers of the fake's
+ * POST /__fake/respond: its job store always sends one); a 2xx that is not a JSON object: 502 hermes_response_invalid. */
+START_TEST(test_job_invalid)
+{
+    static const struct {
+        const char *method, *upstream, *path, *body;
+    } calls[] = {
+        {"POST", "/api/jobs", "/api/v1/profiles/default/cron-jobs", "{\"name\":\"x\",\"schedule\":\"every 5m\"}"},
+        {"GET", "/api/jobs/0123456789ab", "/api/v1/profiles/default/cron-jobs/0123456789ab", NULL},
+        {"PATCH", "/api/jobs/0123456789ab", "/api/v1/profiles/default/cron-jobs/0123456789ab", "{\"name\":\"y\"}"},
+        {"POST", "/api/jobs/0123456789ab/pause", "/api/v1/profiles/default/cron-jobs/0123456789ab/pause", NULL},
+        {"POST", "/api/jobs/0123456789ab/run", "/api/v1/profiles/default/cron-jobs/0123456789ab/run", NULL},
+    };
+    static const char *const NO_JOB[] = {"{\"ok\":true}", "{\"job\":\"0123456789ab\"}", "{\"job\":[{\"id\":\"x\"}]}"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(calls); ++i) {
+        for (size_t k = 0; k < HL_ARRAY_SIZE(NO_JOB); ++k) {
+            hlt_fake_respond(&fake_a, calls[i].method, calls[i].upstream, 200, NO_JOB[k], 1);
+            const char *m = error_message(HLT_H1, calls[i].method, calls[i].path, calls[i].body, 502, "hermes_cron_job_invalid");
+            ck_assert_str_eq(m, "Hermes API Server returned no cron job object");
+        }
+        hlt_fake_respond(&fake_a, calls[i].method, calls[i].upstream, 200, "[{\"job\":{}}]", 1);
+        error_message(HLT_H1, calls[i].method, calls[i].path, calls[i].body, 502, "hermes_response_invalid");
+    }
+    /* a job object is passed through as it came */
+    hlt_fake_respond(&fake_a, "GET", "/api/jobs/0123456789ab", 200, "{\"job\":{\"id\":\"0123456789ab\",\"odd\":[1]}}", 1);
+    json_t *r = hltc_call(D, HLT_H1, TOK, "GET", "/api/v1/profiles/default/cron-jobs/0123456789ab", NULL, 200);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(json_object_get(r, "job"), "odd"), 0)), 1);
     json_decref(r);
 }
 END_TEST
@@ -499,6 +516,7 @@ Suite *suite_cron(void)
     tcase_add_test(tc, test_validation);
     tcase_add_test(tc, test_bad_ids);
     tcase_add_test(tc, test_list_all);
+    tcase_add_test(tc, test_job_invalid);
     tcase_add_test(tc, test_upstream_down);
     suite_add_tcase(s, tc);
     return s;

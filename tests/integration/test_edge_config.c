@@ -36,11 +36,8 @@
 static void start_with(hlt_daemon_t *d, hlt_env_t *env, const char *config, int tls, const char *listen)
 {
     hlt_env_init(env);
-    if (config != NULL) {
-        char *path = hlt_env_path(env, 1, "config.json");
-        hlt_write_file(path, config);
-        free(path);
-    }
+    if (config != NULL)
+        hlt_env_write_config(env, config);
     hlt_daemon_opts_t o = {.env = env, .tls = tls, .listen = listen};
     hlt_daemon_start(d, &o);
 }
@@ -394,9 +391,7 @@ START_TEST(test_lan_plain_off_start_status)
     ck_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); /* the detached daemon comes back to this process */
     hlt_env_t env;
     hlt_env_init(&env);
-    char *path = hlt_env_path(&env, 1, "config.json");
-    hlt_write_file(path, "{\"lanPlainHttp\": false, \"lanHost\": \"" LAN_HOST "\"}\n");
-    free(path);
+    hlt_env_write_config(&env, "{\"lanPlainHttp\": false, \"lanHost\": \"" LAN_HOST "\"}\n");
     hlt_cli_result_t r;
     hlt_cli(&env, &r, "start", "--port", "0", "--tls-port", "0", "--listen", host, NULL);
     pid_t pid = pid_of(&env); /* also when start judged it unreachable: it is stopped below all the same */
@@ -435,7 +430,7 @@ START_TEST(test_lan_plain_off_start_status)
         }
         expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the daemon ended with status 0x%x", status);
     }
-    path = hlt_env_path(&env, 1, "logs/daemon.log");
+    char *path = hlt_env_path(&env, 1, "logs/daemon.log");
     const char *report = hlt_sanitizer_report(path);
     free(path);
     expect(report == NULL, "%s", report);

@@ -18,6 +18,7 @@
 
 #include "hl/common.h"
 
+#include "fake_hermes.h"
 #include "harness_conv.h"
 
 /* A TCP connection to the daemon from a chosen loopback source address. */
@@ -57,13 +58,6 @@ static long wait_closed(int fd, long timeout_ms, char **out, size_t *out_len)
             (*out)[*out_len] = '\0';
         }
     }
-}
-
-static void write_config(hlt_env_t *env, const char *json)
-{
-    char *path = hlt_env_path(env, 1, "config.json");
-    hlt_write_file(path, json);
-    free(path);
 }
 
 /* ---- timeouts ---- */
@@ -184,12 +178,8 @@ START_TEST(closed_h1_stream_frees_its_socket)
     enum { STREAMS = 4 };
     int fds[STREAMS];
     for (int i = 0; i < STREAMS; ++i) {
-        fds[i] = hltc_raw_get(c.d.port, "/api/v1/conversations/events", c.dev.access, 0);
-        char *buf = NULL;
-        size_t len = 0;
-        hltc_raw_read(fds[i], &buf, &len, 1000);
-        ck_assert_msg(buf != NULL && strstr(buf, " 200 ") != NULL, "stream %d did not open", i);
-        free(buf);
+        fds[i] = hltc_raw_stream_open(c.d.port, "/api/v1/conversations/events", c.dev.access, 1000);
+        ck_assert_msg(fds[i] >= 0, "stream %d did not open", i);
     }
     for (int i = 0; i < STREAMS; ++i)
         close(fds[i]);
@@ -210,7 +200,7 @@ END_TEST
 static void start_capped(hltc_ctx_t *c, hlt_env_t *env, const char *config)
 {
     hlt_env_init(env);
-    write_config(env, config);
+    hlt_env_write_config(env, config);
     setenv("HERMESLINK_TEST_LOOPBACK_COUNTS", "1", 1);
     hltc_start(c, 0, env);
     unsetenv("HERMESLINK_TEST_LOOPBACK_COUNTS");
@@ -339,16 +329,12 @@ START_TEST(streams_per_device_are_capped)
     hltc_ctx_t c;
     hlt_env_t env;
     hlt_env_init(&env);
-    write_config(&env, "{\"maxStreamsPerDevice\": 2}\n");
+    hlt_env_write_config(&env, "{\"maxStreamsPerDevice\": 2}\n");
     hltc_start(&c, 0, &env);
     int fds[2];
     for (int i = 0; i < 2; ++i) {
-        fds[i] = hltc_raw_get(c.d.port, "/api/v1/conversations/events", c.dev.access, 0);
-        char *buf = NULL;
-        size_t len = 0;
-        hltc_raw_read(fds[i], &buf, &len, 1000);
-        ck_assert_msg(buf != NULL && strstr(buf, " 200 ") != NULL, "stream %d did not open", i);
-        free(buf);
+        fds[i] = hltc_raw_stream_open(c.d.port, "/api/v1/conversations/events", c.dev.access, 1000);
+        ck_assert_msg(fds[i] >= 0, "stream %d did not open", i);
     }
     /* the third is refused, over HTTP/1.1 and HTTP/2 alike */
     for (hlt_proto_t p = HLT_H1; p <= HLT_H2C; ++p) {
@@ -364,25 +350,77 @@ START_TEST(streams_per_device_are_capped)
     close(fds[0]);
     long start = hlt_now_ms();
     int reopened = -1;
-    while (hlt_now_ms() - start < 5000) {
-        int fd = hltc_raw_get(c.d.port, "/api/v1/conversations/events", c.dev.access, 0);
-        char *buf = NULL;
-        size_t len = 0;
-        hltc_raw_read(fd, &buf, &len, 300);
-        bool ok = buf != NULL && strstr(buf, " 200 ") != NULL;
-        free(buf);
-        if (ok) {
-            reopened = fd;
-            break;
-        }
-        close(fd);
+    while (hlt_now_ms() - start < 5000 &&
+           (reopened = hltc_raw_stream_open(c.d.port, "/api/v1/conversations/events", c.dev.access, 300)) < 0)
         hlt_sleep_ms(200);
-    }
     ck_assert_msg(reopened >= 0, "no stream could be opened after one of the two closed");
     close(reopened);
     close(fds[1]);
     hlt_device_free(&c.dev);
     hlt_daemon_stop_clean(&c.d);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
+/* The cap counts every kind of event stream a device opens: the all-conversations stream, a conversation's and a direct
+ * run's relay (issue 9); past it each kind is refused with 429 too_many_streams, and a run stream that closes gives its
+ * place back. */
+START_TEST(streams_of_every_kind_share_the_cap)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_fake_t fake;
+    static const char *const ARGS[] = {"--key", "edge-key", NULL};
+    hlt_fake_start(&fake, env.dir, ARGS);
+    char *envfile = hl_asprintf("%s/.env", env.hermes_home);
+    char *text = hl_asprintf("API_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=%d\nAPI_SERVER_KEY=edge-key\n", fake.port);
+    hlt_write_file(envfile, text);
+    free(text);
+    free(envfile);
+    hlt_env_write_config(&env, "{\"maxStreamsPerDevice\": 3}\n");
+    hltc_ctx_t c;
+    hltc_start(&c, 0, &env);
+    char *conv = hltc_create(&c.d, HLT_H1, c.dev.access, "capped");
+    hlt_response_t res;
+    hlt_api(&c.d, HLT_H1, "POST", "/api/v1/runs", c.dev.access, "{\"input\":\"[[fake:slow;first_delay_ms=60000]] stay\"}", &res);
+    ck_assert_msg(res.status == 202, "POST /api/v1/runs: %ld %s", res.status, res.body);
+    char *run = hl_strdup(hlt_str(res.json, "run_id"));
+    hlt_response_free(&res);
+    const char *paths[] = {"/api/v1/conversations/events", hl_asprintf("/api/v1/conversations/%s/events", conv),
+                           hl_asprintf("/api/v1/runs/%s/events", run)};
+    int fds[3];
+    for (int i = 0; i < 3; ++i) {
+        fds[i] = hltc_raw_stream_open(c.d.port, paths[i], c.dev.access, 3000);
+        ck_assert_msg(fds[i] >= 0, "%s did not open", paths[i]);
+    }
+    /* a fourth stream of any kind is refused */
+    for (int i = 0; i < 3; ++i) {
+        hlt_request_t req = {.path = paths[i],
+                             .headers = (const char *[]){hltc_fmt("Authorization: Bearer %s", c.dev.access), NULL},
+                             .timeout_ms = 3000};
+        hlt_request(&c.d, HLT_H1, &req, &res);
+        ck_assert_msg(res.status == 429, "a fourth stream (%s): %ld %s", paths[i], res.status, res.body);
+        hlt_assert_error(&c.d, &res, 429, "too_many_streams");
+        hlt_response_free(&res);
+    }
+    /* the run's stream closes: its place goes to a conversation stream */
+    close(fds[2]);
+    long start = hlt_now_ms();
+    int reopened = -1;
+    while (hlt_now_ms() - start < 5000 && (reopened = hltc_raw_stream_open(c.d.port, paths[1], c.dev.access, 300)) < 0)
+        hlt_sleep_ms(200);
+    ck_assert_msg(reopened >= 0, "no stream could be opened after the run's stream closed");
+    close(reopened);
+    close(fds[0]);
+    close(fds[1]);
+    free((char *)paths[1]);
+    free((char *)paths[2]);
+    free(run);
+    free(conv);
+    hlt_device_free(&c.dev);
+    hlt_daemon_stop_clean(&c.d);
+    const char *err = hlt_fake_stop(&fake);
+    ck_assert_msg(err == NULL, "fake: %s", err);
     hlt_env_dispose(&env);
 }
 END_TEST
@@ -399,6 +437,7 @@ Suite *suite_edge_limits(void)
     tcase_add_test(tc, connections_in_total_are_capped);
     tcase_add_test(tc, body_bytes_per_address_are_capped);
     tcase_add_test(tc, streams_per_device_are_capped);
+    tcase_add_test(tc, streams_of_every_kind_share_the_cap);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,7 +3,8 @@
  * the wire formats of UPSTREAM-HERMES.md §1): the READY line, health, auth and its 401 envelopes per dialect, models,
  * capabilities, the run lifecycle and its SSE framing (data-only frames, JSON starting with event/run_id/timestamp, one
  * terminal event, ": stream closed", keepalives, chunking whole/bytes/coalesce, drop_after), the single consumer, tools,
- * approvals (approve, deny, all, timeout), failures, stop, the concurrency cap, the cron store, the control API, and
+ * approvals (approve, deny, all, timeout), failures, stop, the concurrency cap, the cron store, the control API (canned
+ * answers included), and
  * bad input (413, 411, 400, 431, keep-alive). Every fake runs under ASan+UBSan and must exit clean on SIGTERM.
  */
 #include <errno.h>
@@ -1358,6 +1359,59 @@ START_TEST(test_control)
 }
 END_TEST
 
+/* POST /__fake/respond: the next `times` requests to that method and exact path get the canned answer (logged, before
+ * auth), then the route answers again; other methods and paths are untouched; bad requests are refused; reset and
+ * DELETE clear them. */
+START_TEST(test_canned_answers)
+{
+    fx_t x;
+    const char *args[] = {"--key", KEY, NULL};
+    fx_start(&x, args);
+    no_content(call_h(&x, "POST", "/__fake/respond",
+                      "{\"method\":\"GET\",\"path\":\"/v1/models\",\"status\":200,\"body\":\"[1]\",\"times\":2}", NULL, 200));
+    no_content(call_h(&x, "DELETE", "/__fake/requests", NULL, NULL, 200));
+    for (int i = 0; i < 2; ++i) {
+        hlt_response_t res;
+        hlt_fake_request(&x.f, "GET", "/v1/models", NULL, NULL, &res); /* no key: the canned answer comes before auth */
+        ck_assert_int_eq(res.status, 200);
+        ck_assert_str_eq(res.body, "[1]");
+        ck_assert_str_eq(hlt_header(&res, "content-type"), "application/json");
+        hlt_response_free(&res);
+    }
+    json_t *j = call(&x, "GET", "/v1/models", NULL, 200); /* used up: the route again */
+    ck_assert(json_is_array(json_object_get(j, "data")));
+    json_decref(j);
+    json_t *reqs = hlt_fake_requests(&x.f);
+    ck_assert_uint_eq(json_array_size(reqs), 3);
+    json_decref(reqs);
+    /* method and path must both match; the query does not count */
+    no_content(call_h(&x, "POST", "/__fake/respond",
+                      "{\"method\":\"POST\",\"path\":\"/v1/runs/run_x/stop\",\"status\":500,\"body\":\"{}\"}", NULL, 200));
+    no_content(call_h(&x, "POST", "/v1/runs/run_y/stop", NULL, AUTH, 404));
+    no_content(call_h(&x, "GET", "/v1/runs/run_x", NULL, AUTH, 404));
+    json_decref(call_h(&x, "POST", "/v1/runs/run_x/stop?a=1", NULL, AUTH, 500));
+    no_content(call_h(&x, "POST", "/v1/runs/run_x/stop", NULL, AUTH, 404));
+    /* refused */
+    no_content(call_h(&x, "POST", "/__fake/respond", "{\"method\":\"GET\",\"path\":\"/v1/models\",\"status\":99}", NULL, 400));
+    no_content(call_h(&x, "POST", "/__fake/respond", "{\"method\":\"GET\",\"path\":\"v1/models\",\"status\":200}", NULL, 400));
+    no_content(call_h(&x, "POST", "/__fake/respond", "{\"path\":\"/v1/models\",\"status\":200}", NULL, 400));
+    no_content(
+        call_h(&x, "POST", "/__fake/respond", "{\"method\":\"GET\",\"path\":\"/v1/models\",\"status\":200,\"body\":1}", NULL, 400));
+    /* cleared by DELETE and by reset */
+    const char *teapot = "{\"method\":\"GET\",\"path\":\"/v1/models\",\"status\":418,\"times\":5}";
+    no_content(call_h(&x, "POST", "/__fake/respond", teapot, NULL, 200));
+    no_content(call_h(&x, "DELETE", "/__fake/respond", NULL, NULL, 200));
+    json_decref(call(&x, "GET", "/v1/models", NULL, 200));
+    no_content(call_h(&x, "POST", "/__fake/respond", teapot, NULL, 200));
+    no_content(call(&x, "GET", "/v1/models", NULL, 418));
+    no_content(call_h(&x, "POST", "/__fake/reset", "{}", NULL, 200));
+    json_decref(call(&x, "GET", "/v1/models", NULL, 200));
+    /* a canned answer left over at exit is freed (the fake runs under LeakSanitizer) */
+    no_content(call_h(&x, "POST", "/__fake/respond", teapot, NULL, 200));
+    fx_stop(&x);
+}
+END_TEST
+
 /* ---- chat completions ---- */
 
 START_TEST(test_chat_completions)
@@ -1539,6 +1593,7 @@ Suite *suite_fake_upstream(void)
     tcase_add_test(tc, test_cron_crud);
     tcase_add_test(tc, test_cron_validation);
     tcase_add_test(tc, test_control);
+    tcase_add_test(tc, test_canned_answers);
     tcase_add_test(tc, test_chat_completions);
     tcase_add_test(tc, test_bad_input);
     suite_add_tcase(s, tc);

@@ -168,9 +168,7 @@ static int front_start(front_t *f, const char *config_json)
     if (nginx_bin == NULL)
         return !skip("nginx is not installed (./scripts/deps.sh installs it)");
     hlt_env_init(&f->env);
-    char *cfg = hlt_env_path(&f->env, 1, "config.json");
-    hlt_write_file(cfg, config_json);
-    free(cfg);
+    hlt_env_write_config(&f->env, config_json);
     hlt_daemon_opts_t o = {.env = &f->env};
     hlt_daemon_start(&f->d, &o);
     nginx_start(f, nginx_bin);

@@ -946,11 +946,9 @@ START_TEST(test_pair_starts_daemon)
     hlt_env_init(&env);
     env.listen_host = "127.0.0.1";
     int port = hlt_free_port();
-    char *config = hlt_env_path(&env, 1, "config.json");
     char text[96];
     snprintf(text, sizeof(text), "{\"port\":%d,\"tlsPort\":0}\n", port);
-    hlt_write_file(config, text);
-    free(config);
+    hlt_env_write_config(&env, text);
     hlt_daemon_t d = {.env = &env, .port = port, .tls_port = -1};
 
     hlt_cli_result_t r;
@@ -1001,6 +999,49 @@ START_TEST(test_pair_starts_daemon)
 }
 END_TEST
 
+/* ---- a Link without a link_id ---- */
+
+/* identity.json without link_id (an install whose pairing identity is gone): a claim is 409 link_not_paired once its
+ * fields are there (API.md §4, order 2: before the session is looked up), and so is /auth/me for a device that still has
+ * valid tokens (§3). */
+START_TEST(test_link_not_paired)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_daemon_t d;
+    hlt_daemon_opts_t o = {.env = &env};
+    hlt_daemon_start(&d, &o);
+    hlt_device_t dev;
+    hlt_enroll(&d, HLT_H1, NULL, &dev);
+    ck_assert_msg(hlt_daemon_stop(&d) == NULL, "the daemon did not stop clean");
+    hlt_daemon_dispose(&d);
+    char *path = hlt_env_path(&env, 1, "identity.json");
+    json_t *id = json_load_file(path, 0, NULL);
+    ck_assert_msg(json_is_object(id) && json_object_get(id, "link_id") != NULL, "identity.json without link_id to begin with");
+    json_object_del(id, "link_id");
+    char *text = json_dumps(id, JSON_INDENT(2));
+    hlt_write_file(path, text);
+    free(text);
+    json_decref(id);
+    free(path);
+    hlt_daemon_start(&d, &o);
+    for (hlt_proto_t p = HLT_H1; p < HLT_NUM_PROTOS; ++p) {
+        if (p == HLT_H2_TLS)
+            continue; /* no TLS port here */
+        expect_claim_error(&d, p, "{\"session_id\":\"ps_0123456789abcdef0123456789abcdef\",\"claim_token\":\"x\"}", 409,
+                           "link_not_paired");
+        expect_claim_error(&d, p, "{\"session_id\":\"ps_x\"}", 400, "pairing_claim_invalid"); /* order 1 still first */
+        hlt_response_t res;
+        hlt_api(&d, p, "GET", "/api/v1/auth/me", dev.access, NULL, &res);
+        hlt_assert_error(&d, &res, 409, "link_not_paired");
+        hlt_response_free(&res);
+    }
+    hlt_device_free(&dev);
+    hlt_daemon_stop_clean(&d);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 Suite *suite_pairing(void)
 {
     Suite *s = suite_create("pairing");
@@ -1023,6 +1064,11 @@ Suite *suite_pairing(void)
     tcase_add_test(rl, test_made_up_ids_never_lock_out);
     tcase_add_test(rl, test_lockout_per_session);
     suite_add_tcase(s, rl);
+
+    TCase *unpaired = tcase_create("unpaired");
+    tcase_set_timeout(unpaired, 60);
+    tcase_add_test(unpaired, test_link_not_paired);
+    suite_add_tcase(s, unpaired);
 
     TCase *cli = tcase_create("pair_cli");
     tcase_add_checked_fixture(cli, cli_setup, NULL);

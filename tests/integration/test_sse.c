@@ -28,9 +28,7 @@ static void setup(void)
     /* the fan-out tests open hundreds of streams with one device's token: past the default cap of event streams per
      * device (suite edge_limits tests that cap) */
     hlt_env_init(&env);
-    char *path = hlt_env_path(&env, 1, "config.json");
-    hlt_write_file(path, "{\"maxStreamsPerDevice\": 100000}\n");
-    free(path);
+    hlt_env_write_config(&env, "{\"maxStreamsPerDevice\": 100000}\n");
     hltc_start(&ctx, 1, &env);
 }
 

@@ -1,8 +1,8 @@
 /*
  * Event streams bound to their device's credentials (issue 9, finding 1): an open stream ends within a few seconds when
- * the access token it was opened with stops being valid — the device revoked (DELETE /api/v1/devices/:id), logged out,
- * or the token expired — with a comment telling the client to reconnect with a valid token and Last-Event-ID; another
- * device's stream goes on. Over HTTP/1.1 and HTTP/2 (TLS).
+ * the access token it was opened with stops being valid — the device revoked (DELETE /api/v1/devices/:id, or for the
+ * reuse of a refresh token after its grace), logged out, or the token expired — with a comment telling the client to reconnect with
+ * a valid token and Last-Event-ID; another device's stream goes on. Over HTTP/1.1 and HTTP/2 (TLS).
  */
 #include <string.h>
 
@@ -110,6 +110,47 @@ START_TEST(logout_and_expiry_end_streams)
 }
 END_TEST
 
+/* A refresh token used again after its 30 s grace (on the daemon's test clock) is a stolen copy: the device is revoked
+ * (auth.c, revoke_for_reuse) and the streams opened with its current access token end within about two seconds. */
+START_TEST(refresh_reuse_ends_streams)
+{
+    hltc_ctx_t c;
+    hltc_start(&c, 1, NULL);
+    hlt_response_t res;
+    hlt_refresh(&c.d, HLT_H1, c.dev.refresh, &res);
+    ck_assert_msg(res.status == 200, "refresh: %ld %s", res.status, res.body);
+    hlt_device_t rotated;
+    hlt_assert_session(&res, 0, NULL, -1, &rotated);
+    hlt_response_free(&res);
+    char *conv = hltc_create(&c.d, HLT_H1, rotated.access, "reuse");
+    hltc_sse_t a, b;
+    hltc_sse_open(&a, &c.d, HLT_H1, rotated.access, "/api/v1/conversations/events", NULL, NULL);
+    hltc_sse_open(&b, &c.d, HLT_H2_TLS, rotated.access, hltc_fmt("/api/v1/conversations/%s/events", conv), NULL, NULL);
+    hltc_sse_pump(&a, 200);
+    hltc_sse_pump(&b, 200);
+    ck_assert(!a.done && !b.done);
+    /* past the grace, the old refresh token comes back */
+    hlt_clock_advance(&c.d, 31 * 1000);
+    hlt_refresh(&c.d, HLT_H1, c.dev.refresh, &res);
+    hlt_assert_error(&c.d, &res, 401, "refresh_token_invalid");
+    hlt_response_free(&res);
+    long t0 = hlt_now_ms();
+    hltc_sse_t *ending[] = {&a, &b};
+    expect_ended(ending, 2, 5000);
+    ck_assert_int_lt(hlt_now_ms() - t0, 3000);
+    /* the device is revoked: its current refresh token is refused too */
+    hlt_refresh(&c.d, HLT_H1, rotated.refresh, &res);
+    hlt_assert_error(&c.d, &res, 401, "refresh_token_invalid");
+    hlt_response_free(&res);
+    hltc_sse_close(&a);
+    hltc_sse_close(&b);
+    free(conv);
+    hlt_device_free(&rotated);
+    hlt_device_free(&c.dev);
+    hlt_daemon_stop_clean(&c.d);
+}
+END_TEST
+
 Suite *suite_stream_auth(void)
 {
     Suite *s = suite_create("stream_auth");
@@ -117,6 +158,7 @@ Suite *suite_stream_auth(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, revoked_device_loses_its_streams);
     tcase_add_test(tc, logout_and_expiry_end_streams);
+    tcase_add_test(tc, refresh_reuse_ends_streams);
     suite_add_tcase(s, tc);
     return s;
 }
