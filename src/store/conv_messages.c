@@ -956,8 +956,8 @@ int op_resolve_approval(store_job_t *job, hl_db_t *db)
     const char *decision = !job->a.approve ? "deny" : job->a.scope != NULL && job->a.scope[0] != '\0' ? job->a.scope : "once";
     int ret = -1;
     json_t *approval = NULL;
-    if (strcmp(decision, "deny") != 0 && strcmp(decision, "once") != 0 && strcmp(decision, "session") != 0 &&
-        strcmp(decision, "always") != 0) {
+    /* an approval's scope is once, session or always ("deny" is the deny route's decision, not a scope) */
+    if (job->a.approve && strcmp(decision, "once") != 0 && strcmp(decision, "session") != 0 && strcmp(decision, "always") != 0) {
         ret = hl_json_job_error(&job->super, HL_RESULT_INVALID, "invalid_approval_scope", "scope must be once, session or always");
         goto Exit;
     }

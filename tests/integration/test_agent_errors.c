@@ -341,6 +341,7 @@ START_TEST(approval_invalid_scope)
     char *pa = hl_asprintf("/api/v1/conversations/%s/approvals/%s/approve", conv, id);
     expect_error(x, "POST", pa, "{\"scope\":\"forever\"}", 400, "invalid_approval_scope", NULL);
     expect_error(x, "POST", pa, "{\"scope\":\"ONCE\"}", 400, "invalid_approval_scope", NULL);
+    expect_error(x, "POST", pa, "{\"scope\":\"deny\"}", 400, "invalid_approval_scope", NULL); /* deny has its own route */
     /* nothing was decided: the approval still waits, and a valid scope settles it */
     json_t *reqs = hlt_fake_requests(&x->fake);
     ck_assert_ptr_null(hlt_fake_find_request(reqs, NULL, NULL, "/approval"));
