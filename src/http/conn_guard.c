@@ -64,11 +64,6 @@ void hl_conn_guard_configure(const hl_conn_limits_t *l)
     }
 }
 
-int hl_conn_guard_total(void)
-{
-    return atomic_load(&total_connections);
-}
-
 static size_t bucket_of(const conn_guard_t *g, const h2o_socket_t *sock)
 {
     uintptr_t p = (uintptr_t)sock;

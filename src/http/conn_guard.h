@@ -59,7 +59,4 @@ h2o_socket_t *hl_conn_guard_h1_socket(hl_worker_t *w, h2o_req_t *req);
  */
 bool hl_conn_guard_ambiguous_framing(hl_worker_t *w, h2o_req_t *req);
 
-/** Connections currently counted in total (any thread; for tests and logs). */
-int hl_conn_guard_total(void);
-
 #endif

@@ -23,6 +23,7 @@ Suite *suite_sse_parser(void);
 Suite *suite_pairing_addr(void);
 Suite *suite_forwarded(void);
 Suite *suite_netaddr(void);
+Suite *suite_keyed_counts(void);
 Suite *suite_config_edge(void);
 
 int main(void)
@@ -49,6 +50,7 @@ int main(void)
     srunner_add_suite(sr, suite_pairing_addr());
     srunner_add_suite(sr, suite_forwarded());
     srunner_add_suite(sr, suite_netaddr());
+    srunner_add_suite(sr, suite_keyed_counts());
     srunner_add_suite(sr, suite_config_edge());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

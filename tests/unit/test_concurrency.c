@@ -18,6 +18,7 @@
 
 #include "hl/actor.h"
 #include "hl/db_readers.h"
+#include "hl/keyed_counts.h"
 #include "hl/mailbox.h"
 #include "hl/token_table.h"
 #include "hl/tokens.h"
@@ -1126,6 +1127,46 @@ START_TEST(token_table_post_seen_once)
 }
 END_TEST
 
+/* ---- keyed counts (connection and stream caps) ---- */
+
+enum { KC_ROUNDS = 20000 };
+
+static void *kc_churn(void *arg)
+{
+    hl_keyed_counts_t *m = arg;
+    for (int i = 0; i < KC_ROUNDS; ++i) {
+        if (hl_keyed_counts_acquire(m, "shared", 6, 1000000))
+            hl_keyed_counts_release(m, "shared", 6);
+        ck_assert(hl_keyed_counts_acquire(m, "kept", 4, 1000000));
+        char key[16];
+        int n = snprintf(key, sizeof(key), "k%d", i % 700); /* new keys: the table grows under both threads */
+        ck_assert(hl_keyed_counts_add(m, key, (size_t)n, 1, 1u << 30));
+    }
+    return NULL;
+}
+
+START_TEST(keyed_counts_threads_never_lose_a_count)
+{
+    hl_keyed_counts_t m;
+    hl_keyed_counts_init(&m);
+    pthread_t t[2];
+    for (int i = 0; i < 2; ++i)
+        pthread_create(&t[i], NULL, kc_churn, &m);
+    for (int i = 0; i < 2; ++i)
+        pthread_join(t[i], NULL);
+    ck_assert_uint_eq(hl_keyed_counts_get(&m, "kept", 4), 2 * KC_ROUNDS);
+    ck_assert_uint_eq(hl_keyed_counts_get(&m, "shared", 6), 0);
+    uint64_t total = 0;
+    for (int i = 0; i < 700; ++i) {
+        char key[16];
+        int n = snprintf(key, sizeof(key), "k%d", i);
+        total += hl_keyed_counts_get(&m, key, (size_t)n);
+    }
+    ck_assert_uint_eq(total, 2 * KC_ROUNDS);
+    hl_keyed_counts_dispose(&m);
+}
+END_TEST
+
 static Suite *suite_concurrency(void)
 {
     Suite *s = suite_create("concurrency");
@@ -1164,6 +1205,11 @@ static Suite *suite_concurrency(void)
     tcase_add_test(tt, token_table_readers_and_writer);
     tcase_add_test(tt, token_table_post_seen_once);
     suite_add_tcase(s, tt);
+
+    TCase *kc = tcase_create("keyed_counts");
+    tcase_set_timeout(kc, 30);
+    tcase_add_test(kc, keyed_counts_threads_never_lose_a_count);
+    suite_add_tcase(s, kc);
     return s;
 }
 
