@@ -154,20 +154,25 @@ void rp_relay_end(hl_runproxy_t *rp, relay_t *rl, const char *event, const char 
 static void publish_one(hl_runproxy_t *rp, relay_t *rl)
 {
     rl->dirty = false;
-    size_t n = 0;
-    hl_run_frame_t *out = hl_malloc(sizeof(*out) * (rl->count ? rl->count : 1));
-    for (size_t i = 0; i < rl->count; ++i) {
-        relay_frame_t *f = rl->frames[(rl->first + i) % rl->cap];
-        if (f->seq <= rl->published_seq)
-            continue;
-        out[n++] = (hl_run_frame_t){.run_id = rl->run_id, .seq = f->seq, .lines = f->lines, .len = f->len, .final = f->final};
+    if (rl->count == 0)
+        return;
+    /* frames are numbered consecutively: the first unpublished one is found directly (those dropped unpublished are gone) */
+    int64_t first_seq = rl->frames[rl->first]->seq;
+    size_t i = rl->published_seq + 1 > first_seq ? (size_t)(rl->published_seq + 1 - first_seq) : 0;
+    if (i >= rl->count)
+        return;
+    size_t n = rl->count - i;
+    hl_run_frame_t stack[16];
+    hl_run_frame_t *out = n <= HL_ARRAY_SIZE(stack) ? stack : hl_malloc(sizeof(*out) * n);
+    for (size_t k = 0; k < n; ++k) {
+        relay_frame_t *f = rl->frames[(rl->first + i + k) % rl->cap];
+        out[k] = (hl_run_frame_t){.run_id = rl->run_id, .seq = f->seq, .lines = f->lines, .len = f->len, .final = f->final};
     }
-    if (n > 0) {
-        rl->published_seq = out[n - 1].seq;
-        if (rp->frames_fn != NULL)
-            rp->frames_fn(rp->frames_data, out, n);
-    }
-    free(out);
+    rl->published_seq = out[n - 1].seq;
+    if (rp->frames_fn != NULL)
+        rp->frames_fn(rp->frames_data, out, n);
+    if (out != stack)
+        free(out);
 }
 
 void rp_relay_publish(hl_runproxy_t *rp)
