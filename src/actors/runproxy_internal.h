@@ -82,8 +82,7 @@ struct st_relay_t {
     relay_frame_t **frames; /* a ring: frames[(first + i) % cap] */
     size_t first, count, cap, bytes;
     int64_t next_seq;
-    int64_t published_seq; /* frames up to this one were handed to the observer */
-    bool dirty;            /* in the run proxy's dirty list */
+    int64_t published_seq; /* frames up to this one were handed to the observer (fewer than next_seq - 1: some are due) */
     bool ended;
     uint64_t ended_ms;
     /* its own subscription (direct runs) */
@@ -116,8 +115,6 @@ struct st_hl_runproxy_t {
     size_t num_relays;
     size_t relay_bytes; /* frames kept by every relay */
     caps_t *caps;
-    relay_t **dirty; /* relays with frames not yet published */
-    size_t num_dirty, cap_dirty;
     hl_run_frames_fn frames_fn;
     void *frames_data;
     int64_t stall_ms, approval_stall_ms;

@@ -36,9 +36,6 @@ static void unlink_relay(hl_runproxy_t *rp, relay_t *rl)
         *p = rl->next;
         rp->num_relays--;
     }
-    for (size_t i = 0; i < rp->num_dirty; ++i)
-        if (rp->dirty[i] == rl)
-            rp->dirty[i] = NULL;
 }
 
 relay_t *rp_relay_find(hl_runproxy_t *rp, const char *run_id)
@@ -49,14 +46,19 @@ relay_t *rp_relay_find(hl_runproxy_t *rp, const char *run_id)
     return NULL;
 }
 
+/* A relay that may be freed: ended, and nothing (its own subscription, an opening, a conversation run) refers to it. */
+static bool evictable(const relay_t *rl)
+{
+    return rl->ended && rl->call == NULL && rl->opening == NULL && !rl->fed;
+}
+
 /* Past RELAY_MAX relays or RELAY_TOTAL_BYTES: the relay that ended longest ago goes (relays of running runs stay). */
 static void make_room(hl_runproxy_t *rp, size_t more_bytes)
 {
     while (rp->num_relays >= RELAY_MAX || rp->relay_bytes + more_bytes > RELAY_TOTAL_BYTES) {
         relay_t *oldest = NULL;
         for (relay_t *rl = rp->relays; rl != NULL; rl = rl->next)
-            if (rl->ended && rl->opening == NULL && !rl->fed && rl->call == NULL &&
-                (oldest == NULL || rl->ended_ms < oldest->ended_ms))
+            if (evictable(rl) && (oldest == NULL || rl->ended_ms < oldest->ended_ms))
                 oldest = rl;
         if (oldest == NULL)
             return;
@@ -126,14 +128,6 @@ void rp_relay_append(hl_runproxy_t *rp, relay_t *rl, const char *lines, size_t l
         rl->ended = true;
         rl->ended_ms = hl_monotonic_ms();
     }
-    if (!rl->dirty) {
-        rl->dirty = true;
-        if (rp->num_dirty == rp->cap_dirty) {
-            rp->cap_dirty = rp->cap_dirty ? rp->cap_dirty * 2 : 16;
-            rp->dirty = hl_realloc(rp->dirty, rp->cap_dirty * sizeof(*rp->dirty));
-        }
-        rp->dirty[rp->num_dirty++] = rl;
-    }
 }
 
 void rp_relay_end(hl_runproxy_t *rp, relay_t *rl, const char *event, const char *error)
@@ -153,7 +147,6 @@ void rp_relay_end(hl_runproxy_t *rp, relay_t *rl, const char *event, const char 
 
 static void publish_one(hl_runproxy_t *rp, relay_t *rl)
 {
-    rl->dirty = false;
     if (rl->count == 0)
         return;
     /* frames are numbered consecutively: the first unpublished one is found directly (those dropped unpublished are gone) */
@@ -177,15 +170,13 @@ static void publish_one(hl_runproxy_t *rp, relay_t *rl)
 
 void rp_relay_publish(hl_runproxy_t *rp)
 {
-    for (size_t i = 0; i < rp->num_dirty; ++i)
-        if (rp->dirty[i] != NULL)
-            publish_one(rp, rp->dirty[i]);
-    rp->num_dirty = 0;
-    /* ended relays are kept a while for late subscribers */
+    /* one walk (at most RELAY_MAX relays): new frames go out; ended relays are kept a while for late subscribers */
     uint64_t now = hl_monotonic_ms();
     for (relay_t *rl = rp->relays, *next; rl != NULL; rl = next) {
         next = rl->next;
-        if (rl->ended && rl->call == NULL && rl->opening == NULL && !rl->fed && now - rl->ended_ms > RELAY_KEEP_MS) {
+        if (rl->next_seq - 1 > rl->published_seq)
+            publish_one(rp, rl);
+        if (evictable(rl) && now - rl->ended_ms > RELAY_KEEP_MS) {
             unlink_relay(rp, rl);
             relay_free(rl);
         }
@@ -199,9 +190,6 @@ void rp_relay_drop_all(hl_runproxy_t *rp)
         unlink_relay(rp, rl);
         relay_free(rl);
     }
-    free(rp->dirty);
-    rp->dirty = NULL;
-    rp->num_dirty = rp->cap_dirty = 0;
 }
 
 /* ---- reading kept frames (the SSE hub's replay source) ---- */
