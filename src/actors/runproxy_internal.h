@@ -91,6 +91,7 @@ struct st_relay_t {
     char *profile;
     hl_sse_parser_t parser;
     int stream_status;
+    bool waiting_approval;  /* an approval was requested and not answered: the longer stall limit applies */
     bool record_usage;      /* created by POST /api/v1/runs: usage goes to the store */
     bool fed;               /* a conversation run feeds it (and holds a pointer to it) */
     hl_reply_to_t *opening; /* hl_runproxy_open_run waiting for the stream's status */
@@ -158,7 +159,10 @@ relay_t *rp_relay_get(hl_runproxy_t *rp, const char *run_id);
 void rp_relay_append(hl_runproxy_t *rp, relay_t *rl, const char *lines, size_t len, bool final);
 /** Ends a relay the upstream did not end: a final `event` frame written here (with `error` when not NULL), unless it ended. */
 void rp_relay_end(hl_runproxy_t *rp, relay_t *rl, const char *event, const char *error);
-/** Hands the frames appended since the last call to the observer (one call per loop turn), and forgets expired relays. */
+/**
+ * Hands the frames appended since the last call to the observer (one call per loop turn), drops stalled subscriptions
+ * (rp->stall_ms, as conversation runs) and forgets expired relays.
+ */
 void rp_relay_publish(hl_runproxy_t *rp);
 /** Frees every relay (shutdown). */
 void rp_relay_drop_all(hl_runproxy_t *rp);

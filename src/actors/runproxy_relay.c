@@ -168,12 +168,16 @@ static void publish_one(hl_runproxy_t *rp, relay_t *rl)
         free(out);
 }
 
+static bool check_stall(hl_runproxy_t *rp, relay_t *rl);
+
 void rp_relay_publish(hl_runproxy_t *rp)
 {
     /* one walk (at most RELAY_MAX relays): new frames go out; ended relays are kept a while for late subscribers */
     uint64_t now = hl_monotonic_ms();
     for (relay_t *rl = rp->relays, *next; rl != NULL; rl = next) {
         next = rl->next;
+        if (check_stall(rp, rl))
+            continue; /* it relayed nothing: forgotten */
         if (rl->next_seq - 1 > rl->published_seq)
             publish_one(rp, rl);
         if (evictable(rl) && now - rl->ended_ms > RELAY_KEEP_MS) {
@@ -265,6 +269,11 @@ static int on_sse(void *data, const hl_sse_event_t *sse)
     json_t *ev = json_loadb(sse->data, sse->data_len, 0, &err);
     const char *type = rp_event_type(ev);
     bool final = rp_event_terminal(type);
+    /* the upstream may stay silent while an approval waits: the longer stall limit applies meanwhile */
+    if (type != NULL && (strcmp(type, "approval.request") == 0 || strcmp(type, "approval.requested") == 0))
+        rl->waiting_approval = true;
+    else if (type != NULL && strcmp(type, "approval.responded") == 0)
+        rl->waiting_approval = false;
     if (final && rl->record_usage) {
         bool completed = strcmp(type, "run.completed") == 0;
         json_t *u = completed ? rp_usage_of(ev) : NULL;
@@ -313,12 +322,14 @@ static int on_bytes(void *data, const char *bytes, size_t len)
     return ret != 0;
 }
 
-static void on_end(void *data, const up_answer_t *a)
+/* The subscription is over (it ended, or stalled and was dropped): a waiting opening is answered (`unreachable`: no
+ * upstream to ask); unless the run ended, the relay ends with run.failed (`why`), and is forgotten if the upstream sent
+ * nothing. True when it was forgotten (freed). */
+static bool subscription_over(relay_t *rl, bool unreachable, const char *why)
 {
-    relay_t *rl = data;
     hl_runproxy_t *rp = rl->rp;
     rl->call = NULL;
-    if (a->connect_failed)
+    if (unreachable)
         answer_opening(rl,
                        hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable"));
     else if (rl->stream_status == 404)
@@ -328,17 +339,56 @@ static void on_end(void *data, const up_answer_t *a)
         snprintf(msg, sizeof(msg), "Hermes API Server returned HTTP %d for the run's events", rl->stream_status);
         answer_opening(rl, hl_result_error(HL_RESULT_UPSTREAM, "hermes_events_unavailable", msg));
     }
-    if (rl->next_seq == 1 && !rl->ended) {
-        /* nothing was ever relayed: the relay is forgotten (a later subscriber tries the upstream again) */
-        unlink_relay(rp, rl);
-        relay_free(rl);
-        return;
-    }
-    if (!rl->ended && rl->record_usage) {
+    if (rl->ended)
+        return false;
+    bool relayed = rl->next_seq > 1;
+    if (rl->record_usage) {
         hl_direct_usage_t usage = {.upstream_run_id = rl->run_id, .profile = rl->profile, .status = "failed"};
         hl_store_record_direct_run(rp->store, &usage);
     }
-    rp_relay_end(rp, rl, "run.failed", "The connection to Hermes ended before the run finished");
+    rp_relay_end(rp, rl, "run.failed", why);
+    if (!relayed) {
+        /* nothing came from the upstream: clients that joined already get the failure now, then the relay is forgotten (a
+         * later subscriber tries the upstream again) */
+        publish_one(rp, rl);
+        unlink_relay(rp, rl);
+        relay_free(rl);
+        return true;
+    }
+    return false;
+}
+
+static void on_end(void *data, const up_answer_t *a)
+{
+    (void)subscription_over(data, a->connect_failed, "The connection to Hermes ended before the run finished");
+}
+
+static void ignore_stop_answer(void *data, const up_answer_t *a)
+{
+    char *run_id = data;
+    if (a->connect_failed || a->status < 200 || a->status >= 300)
+        hl_logf(HL_LOG_WARN, "runproxy: stop %s: HTTP %ld", run_id, a->status);
+    free(run_id);
+}
+
+/* A subscription that sent nothing (not even a keep-alive) for the stall limit is dropped as a dropped connection would
+ * be, and the upstream run is asked to stop (best effort), as a conversation run's stalled stream is. True when rl was
+ * freed (it relayed nothing). */
+static bool check_stall(hl_runproxy_t *rp, relay_t *rl)
+{
+    int64_t limit = rl->waiting_approval ? rp->approval_stall_ms : rp->stall_ms;
+    if (rl->call == NULL || rl->ended || up_idle_ms(rl->call) <= limit)
+        return false;
+    char msg[160];
+    snprintf(msg, sizeof(msg), "Hermes sent nothing for %lld s", (long long)(limit / 1000));
+    hl_logf(HL_LOG_WARN, "runproxy: run %s's events stalled: %s", rl->run_id, msg);
+    up_cancel(rl->call);
+    char *esc = up_escape(rl->run_id);
+    char *path = hl_asprintf("/v1/runs/%s/stop", esc);
+    up_json(rp->up, &rl->target, "POST", path, NULL, NULL, ignore_stop_answer, hl_strdup(rl->run_id));
+    free(path);
+    free(esc);
+    return subscription_over(rl, rl->stream_status == 0, msg); /* no byte of the body came: the opening gets a 503 */
 }
 
 void rp_relay_subscribe(hl_runproxy_t *rp, relay_t *rl)
