@@ -132,26 +132,34 @@ json_t *rp_usage_of(json_t *ev)
                      json_is_integer(t) ? json_integer_value(t) : i + o);
 }
 
+hl_result_t *rp_upstream_error(const up_answer_t *a, const char *code)
+{
+    if (a->connect_failed)
+        return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
+    char *msg;
+    if (a->status == 0) { /* connected, then no answer (a timeout, a reset) */
+        msg = hl_asprintf("Hermes API Server did not answer: %s", a->error != NULL ? a->error : "no response");
+        code = "hermes_api_server_unavailable";
+    } else {
+        char *m = rp_upstream_message(a);
+        msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
+        free(m);
+    }
+    hl_result_kind_t kind = a->status == 0                             ? HL_RESULT_UNAVAILABLE
+                            : strcmp(code, "hermes_rate_limited") == 0 ? HL_RESULT_RATE_LIMITED
+                                                                       : HL_RESULT_UPSTREAM;
+    hl_result_t *res = hl_result_error(kind, code, msg);
+    free(msg);
+    return res;
+}
+
 hl_result_t *rp_admission(const up_answer_t *a, const char **run_id)
 {
     *run_id = NULL;
-    if (a->connect_failed || a->status == 404 || a->status == 503)
+    if (a->status == 404 || a->status == 503)
         return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
-    if (a->status == 0) { /* connected, then no answer (a timeout, a reset) */
-        char *msg = hl_asprintf("Hermes API Server did not answer: %s", a->error != NULL ? a->error : "no response");
-        hl_result_t *res = hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", msg);
-        free(msg);
-        return res;
-    }
-    if (a->status < 200 || a->status >= 300) {
-        char *m = rp_upstream_message(a);
-        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-        hl_result_t *res = a->status == 429 ? hl_result_error(HL_RESULT_RATE_LIMITED, "hermes_rate_limited", msg)
-                                            : hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", msg);
-        free(msg);
-        free(m);
-        return res;
-    }
+    if (a->status < 200 || a->status >= 300)
+        return rp_upstream_error(a, a->status == 429 ? "hermes_rate_limited" : "hermes_response_invalid");
     if (!json_is_object(a->json))
         return hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", "Hermes API Server answered without a JSON object");
     const char *keys[] = {"run_id", "runId", "id"};

@@ -88,21 +88,15 @@ static bool valid_job_id(const char *id)
 
 static hl_result_t *answer_error(const cron_call_t *c, const up_answer_t *a)
 {
-    if (a->connect_failed || a->status == 0)
-        return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
     if (a->status == 404 && c->job_id != NULL)
         return hl_result_error(HL_RESULT_NOT_FOUND, "cron_job_not_found", "Cron job not found");
-    char *m = rp_upstream_message(a);
-    hl_result_t *res;
     if (a->status == 400) {
-        res = hl_result_error(HL_RESULT_INVALID, "invalid_cron_job", m);
-    } else {
-        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-        res = hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", msg);
-        free(msg);
+        char *m = rp_upstream_message(a);
+        hl_result_t *res = hl_result_error(HL_RESULT_INVALID, "invalid_cron_job", m);
+        free(m);
+        return res;
     }
-    free(m);
-    return res;
+    return rp_upstream_error(a, "hermes_response_invalid");
 }
 
 static hl_result_t *answer_result(const cron_call_t *c, const up_answer_t *a)

@@ -39,19 +39,6 @@ static void reply(direct_t *d, hl_result_t *res)
     direct_free(d);
 }
 
-/* The usual mapping of a failed upstream answer: unreachable → 503, otherwise 502 with the upstream's message. */
-static hl_result_t *upstream_error(const up_answer_t *a)
-{
-    if (a->connect_failed || a->status == 0)
-        return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
-    char *m = rp_upstream_message(a);
-    char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-    hl_result_t *res = hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", msg);
-    free(msg);
-    free(m);
-    return res;
-}
-
 static void task_resolved(hl_runproxy_t *rp, void *arg)
 {
     (void)rp;
@@ -110,7 +97,7 @@ static void on_models(void *data, const up_answer_t *a)
         reply(d, hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid",
                                  "Hermes API Server returned a models list that is not a JSON object"));
     } else {
-        reply(d, upstream_error(a));
+        reply(d, rp_upstream_error(a, "hermes_response_invalid"));
     }
 }
 
@@ -230,15 +217,8 @@ static void on_stopped(void *data, const up_answer_t *a)
         reply(d, hl_result_ok(HL_RESULT_OK, json_object()));
     else if (a->status == 404)
         reply(d, hl_result_error(HL_RESULT_NOT_FOUND, "run_not_found", "Hermes has no running run with this id"));
-    else if (a->connect_failed || a->status == 0)
-        reply(d, upstream_error(a));
-    else {
-        char *m = rp_upstream_message(a);
-        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-        reply(d, hl_result_error(HL_RESULT_UPSTREAM, "hermes_cancel_failed", msg));
-        free(msg);
-        free(m);
-    }
+    else
+        reply(d, rp_upstream_error(a, "hermes_cancel_failed"));
 }
 
 static void send_stop(direct_t *d)

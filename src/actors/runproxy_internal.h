@@ -143,6 +143,13 @@ bool rp_event_terminal(const char *type);
 /** The usage of a run.completed (or a run status): input/output/total, or the prompt/completion naming; NULL when none. */
 json_t *rp_usage_of(json_t *ev);
 /**
+ * The result of a failed upstream answer (a literal `code`): unreachable → 503 hermes_api_server_unavailable "Hermes API
+ * Server is unavailable"; connected but no answer (status 0) → 503 hermes_api_server_unavailable "… did not answer: why";
+ * otherwise `code` with "Hermes API Server returned HTTP <status>: <rp_upstream_message>", as a 429 when `code` is
+ * hermes_rate_limited, else a 502.
+ */
+hl_result_t *rp_upstream_error(const up_answer_t *a, const char *code);
+/**
  * How the upstream answered POST /v1/runs: NULL with *run_id set (borrowed from the answer's JSON), or the error result
  * both kinds of run report — 503 hermes_api_server_unavailable (unreachable, no answer, 404, 503), 429
  * hermes_rate_limited, 502 hermes_response_invalid (other non-2xx, or not an object), 502 hermes_run_invalid (no id).

@@ -322,21 +322,21 @@ static int on_bytes(void *data, const char *bytes, size_t len)
     return ret != 0;
 }
 
-/* The subscription is over (it ended, or stalled and was dropped): a waiting opening is answered (`unreachable`: no
- * upstream to ask); unless the run ended, the relay ends with run.failed (`why`), and is forgotten if the upstream sent
- * nothing. True when it was forgotten (freed). */
-static bool subscription_over(relay_t *rl, bool unreachable, const char *why)
+/* The subscription is over (it ended with answer `a`, or stalled and was dropped): a waiting opening is answered; unless the run
+ * ended, the relay ends with run.failed (`why`), and is forgotten if the upstream sent nothing. True when it was forgotten (freed).
+ */
+static bool subscription_over(relay_t *rl, const up_answer_t *a, const char *why)
 {
     hl_runproxy_t *rp = rl->rp;
     rl->call = NULL;
-    if (unreachable)
-        answer_opening(rl,
-                       hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable"));
-    else if (rl->stream_status == 404)
+    long status = rl->stream_status != 0 ? rl->stream_status : a->status; /* an answer without a body never opened */
+    if (a->connect_failed || status == 0)
+        answer_opening(rl, rp_upstream_error(a, "hermes_api_server_unavailable"));
+    else if (status == 404)
         answer_opening(rl, hl_result_error(HL_RESULT_NOT_FOUND, "run_not_found", "Hermes has no events for this run"));
-    else if (rl->stream_status < 200 || rl->stream_status >= 300) {
+    else if (status < 200 || status >= 300) {
         char msg[120];
-        snprintf(msg, sizeof(msg), "Hermes API Server returned HTTP %d for the run's events", rl->stream_status);
+        snprintf(msg, sizeof(msg), "Hermes API Server returned HTTP %ld for the run's events", status);
         answer_opening(rl, hl_result_error(HL_RESULT_UPSTREAM, "hermes_events_unavailable", msg));
     }
     if (rl->ended)
@@ -360,7 +360,7 @@ static bool subscription_over(relay_t *rl, bool unreachable, const char *why)
 
 static void on_end(void *data, const up_answer_t *a)
 {
-    (void)subscription_over(data, a->connect_failed, "The connection to Hermes ended before the run finished");
+    (void)subscription_over(data, a, "The connection to Hermes ended before the run finished");
 }
 
 static void ignore_stop_answer(void *data, const up_answer_t *a)
@@ -388,7 +388,8 @@ static bool check_stall(hl_runproxy_t *rp, relay_t *rl)
     up_json(rp->up, &rl->target, "POST", path, NULL, NULL, ignore_stop_answer, hl_strdup(rl->run_id));
     free(path);
     free(esc);
-    return subscription_over(rl, rl->stream_status == 0, msg); /* no byte of the body came: the opening gets a 503 */
+    up_answer_t a = {.error = msg}; /* no answer: an opening still waiting gets a 503 */
+    return subscription_over(rl, &a, msg);
 }
 
 void rp_relay_subscribe(hl_runproxy_t *rp, relay_t *rl)
