@@ -145,9 +145,10 @@ hl_result_t *rp_upstream_error(const up_answer_t *a, const char *code)
         msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
         free(m);
     }
-    hl_result_kind_t kind = a->status == 0                             ? HL_RESULT_UNAVAILABLE
-                            : strcmp(code, "hermes_rate_limited") == 0 ? HL_RESULT_RATE_LIMITED
-                                                                       : HL_RESULT_UPSTREAM;
+    hl_result_kind_t kind = a->status == 0                                   ? HL_RESULT_UNAVAILABLE
+                            : strcmp(code, "hermes_rate_limited") == 0       ? HL_RESULT_RATE_LIMITED
+                            : strcmp(code, "hermes_cancel_unsupported") == 0 ? HL_RESULT_UNSUPPORTED
+                                                                             : HL_RESULT_UPSTREAM;
     hl_result_t *res = hl_result_error(kind, code, msg);
     free(msg);
     return res;

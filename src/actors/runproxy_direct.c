@@ -217,6 +217,8 @@ static void on_stopped(void *data, const up_answer_t *a)
         reply(d, hl_result_ok(HL_RESULT_OK, json_object()));
     else if (a->status == 404)
         reply(d, hl_result_error(HL_RESULT_NOT_FOUND, "run_not_found", "Hermes has no running run with this id"));
+    else if (a->status == 405 || a->status == 501) /* spec/API.md: this Hermes cannot stop runs */
+        reply(d, rp_upstream_error(a, "hermes_cancel_unsupported"));
     else
         reply(d, rp_upstream_error(a, "hermes_cancel_failed"));
 }

@@ -146,7 +146,7 @@ json_t *rp_usage_of(json_t *ev);
  * The result of a failed upstream answer (a literal `code`): unreachable → 503 hermes_api_server_unavailable "Hermes API
  * Server is unavailable"; connected but no answer (status 0) → 503 hermes_api_server_unavailable "… did not answer: why";
  * otherwise `code` with "Hermes API Server returned HTTP <status>: <rp_upstream_message>", as a 429 when `code` is
- * hermes_rate_limited, else a 502.
+ * hermes_rate_limited, a 501 when it is hermes_cancel_unsupported, else a 502.
  */
 hl_result_t *rp_upstream_error(const up_answer_t *a, const char *code);
 /**

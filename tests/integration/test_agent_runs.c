@@ -997,6 +997,43 @@ START_TEST(direct_run_stalled)
 }
 END_TEST
 
+/* POST /api/v1/runs/:id/cancel when the upstream cannot stop runs: its 405 or 501 → 501 hermes_cancel_unsupported; any
+ * other failure → 502 hermes_cancel_failed; its 404 stays 404 run_not_found (the fake's /__fake/stop sets the answer). */
+START_TEST(direct_run_cancel_unsupported)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *run = post_run(x, HLT_H1, "[[fake:slow;first_delay_ms=20000]] wait");
+    char *path = hl_asprintf("/api/v1/runs/%s/cancel", run);
+    static const struct {
+        int upstream;
+        long status;
+        const char *code;
+    } cases[] = {{405, 501, "hermes_cancel_unsupported"},
+                 {501, 501, "hermes_cancel_unsupported"},
+                 {500, 502, "hermes_cancel_failed"},
+                 {409, 502, "hermes_cancel_failed"},
+                 {404, 404, "run_not_found"}};
+    hlt_response_t res;
+    for (size_t i = 0; i < HL_ARRAY_SIZE(cases); ++i) {
+        char *ctl = hl_asprintf("{\"status\":%d,\"error\":\"no stopping here\"}", cases[i].upstream);
+        hlt_fake_request(&x->fake, "POST", "/__fake/stop", ctl, NULL, &res);
+        ck_assert_int_eq(res.status, 200);
+        hlt_response_free(&res);
+        free(ctl);
+        hltc_call_error(D, HLT_H1, TOK, "POST", path, NULL, cases[i].status, cases[i].code);
+    }
+    /* the upstream stops runs again: cancelled */
+    hlt_fake_request(&x->fake, "POST", "/__fake/stop", "{\"status\":0}", NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    hlt_response_free(&res);
+    json_decref(hltc_call(D, HLT_H1, TOK, "POST", path, NULL, 200));
+    free(path);
+    free(run);
+    stop(x);
+}
+END_TEST
+
 Suite *suite_agent_runs(void)
 {
     Suite *s = suite_create("agent_runs");
@@ -1027,6 +1064,7 @@ Suite *suite_agent_runs(void)
     tcase_add_test(tc, dialect_v015_forwards_approvals);
     tcase_add_test(tc, dialect_v012_has_no_approval_route);
     tcase_add_test(tc, direct_run_stalled);
+    tcase_add_test(tc, direct_run_cancel_unsupported);
     suite_add_tcase(s, tc);
     return s;
 }
