@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl/json_util.h"
 #include "hl/log.h"
 
 typedef struct st_rp_task_t {
@@ -104,8 +105,7 @@ char *rp_upstream_message(const up_answer_t *a)
 
 const char *rp_event_type(json_t *ev)
 {
-    const char *t = json_string_value(json_object_get(ev, "event"));
-    return t != NULL ? t : json_string_value(json_object_get(ev, "type"));
+    return hl_json_alias(ev, "event", "type");
 }
 
 bool rp_event_terminal(const char *type)
