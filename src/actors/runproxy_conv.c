@@ -42,7 +42,6 @@ static void destroy(conv_run_t *r)
     rp_target_dispose(&r->target);
     json_decref(r->request);
     free(r->run_id);
-    free(r->conversation_id);
     free(r->profile);
     free(r->upstream_id);
     free(r->delta);
@@ -107,7 +106,7 @@ static void stop_upstream(conv_run_t *r)
         return;
     char *esc = up_escape(r->upstream_id);
     char *path = hl_asprintf("/v1/runs/%s/stop", esc);
-    up_json(r->rp->up, &r->target, "POST", path, NULL, NULL, ignore_answer, hl_asprintf("stop %s", r->upstream_id));
+    up_json(r->rp->up, &r->target, "POST", path, NULL, ignore_answer, hl_asprintf("stop %s", r->upstream_id));
     free(path);
     free(esc);
 }
@@ -350,7 +349,7 @@ static void poll_status(conv_run_t *r)
     char *esc = up_escape(r->upstream_id);
     char *path = hl_asprintf("/v1/runs/%s", esc);
     r->state = RUN_POLLING;
-    r->call = up_json(r->rp->up, &r->target, "GET", path, NULL, NULL, on_status, r);
+    r->call = up_json(r->rp->up, &r->target, "GET", path, NULL, on_status, r);
     free(path);
     free(esc);
 }
@@ -392,7 +391,7 @@ static void admit(conv_run_t *r)
             json_object_set(body, keys[i], json_object_get(q, keys[i]));
     r->state = RUN_ADMITTING;
     rp_caps_note(r->rp, &r->target);
-    r->call = up_json(r->rp->up, &r->target, "POST", "/v1/runs", body, NULL, on_admitted, r);
+    r->call = up_json(r->rp->up, &r->target, "POST", "/v1/runs", body, on_admitted, r);
 }
 
 /* ---- resolution (the answer comes from the Hermes files actor's thread) ---- */
@@ -460,7 +459,6 @@ void rp_conv_start(hl_runproxy_t *rp, const json_t *request)
     conv_run_t *r = hl_calloc(1, sizeof(*r));
     r->rp = rp;
     r->run_id = hl_strdup(run_id);
-    r->conversation_id = hl_strdup(str((json_t *)request, "conversation_id"));
     r->profile = hl_strdup(str((json_t *)request, "profile"));
     r->request = json_deep_copy(request);
     r->state = RUN_RESOLVING;
@@ -508,7 +506,7 @@ void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *decision)
     }
     char *esc = up_escape(r->upstream_id);
     char *path = hl_asprintf("/v1/runs/%s/approval", esc);
-    up_json(rp->up, &r->target, "POST", path, json_pack("{s:s}", "choice", decision), NULL, ignore_answer,
+    up_json(rp->up, &r->target, "POST", path, json_pack("{s:s}", "choice", decision), ignore_answer,
             hl_asprintf("approval for %s", r->upstream_id));
     /* still waiting (for the approval limit) until the upstream says approval.responded */
     free(path);

@@ -158,7 +158,7 @@ static void task_resolved(hl_runproxy_t *rp, void *arg)
     }
     json_t *body = c->body;
     c->body = NULL;
-    up_json(rp->up, &c->target, METHOD[c->op], path, body, NULL, on_answer, c);
+    up_json(rp->up, &c->target, METHOD[c->op], path, body, on_answer, c);
     free(path);
 }
 

@@ -103,7 +103,7 @@ static void on_models(void *data, const up_answer_t *a)
 
 static void send_models(direct_t *d)
 {
-    up_json(d->rp->up, &d->target, "GET", "/v1/models", NULL, NULL, on_models, d);
+    up_json(d->rp->up, &d->target, "GET", "/v1/models", NULL, on_models, d);
 }
 
 void hl_runproxy_models(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile)
@@ -153,7 +153,7 @@ static void send_create(direct_t *d)
     create_t *c = (create_t *)d;
     json_t *body = c->body;
     c->body = NULL;
-    up_json(d->rp->up, &d->target, "POST", "/v1/runs", body, NULL, on_created, d);
+    up_json(d->rp->up, &d->target, "POST", "/v1/runs", body, on_created, d);
 }
 
 static void create_dispose(direct_t *d)
@@ -228,7 +228,7 @@ static void send_stop(direct_t *d)
     open_t *o = (open_t *)d;
     char *esc = up_escape(o->run_id);
     char *path = hl_asprintf("/v1/runs/%s/stop", esc);
-    up_json(d->rp->up, &d->target, "POST", path, NULL, NULL, on_stopped, d);
+    up_json(d->rp->up, &d->target, "POST", path, NULL, on_stopped, d);
     free(path);
     free(esc);
 }

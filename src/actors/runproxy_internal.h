@@ -40,7 +40,7 @@ typedef struct st_conv_run_t conv_run_t;
 struct st_conv_run_t {
     hl_runproxy_t *rp;
     conv_run_t *next;
-    char *run_id, *conversation_id, *profile;
+    char *run_id, *profile;
     json_t *request; /* the store's description: input, conversation_history, session_id, profile, model */
     up_target_t target;
     char *upstream_id;

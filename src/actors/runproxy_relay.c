@@ -385,7 +385,7 @@ static bool check_stall(hl_runproxy_t *rp, relay_t *rl)
     up_cancel(rl->call);
     char *esc = up_escape(rl->run_id);
     char *path = hl_asprintf("/v1/runs/%s/stop", esc);
-    up_json(rp->up, &rl->target, "POST", path, NULL, NULL, ignore_stop_answer, hl_strdup(rl->run_id));
+    up_json(rp->up, &rl->target, "POST", path, NULL, ignore_stop_answer, hl_strdup(rl->run_id));
     free(path);
     free(esc);
     up_answer_t a = {.error = msg}; /* no answer: an opening still waiting gets a 503 */
