@@ -1,8 +1,8 @@
 /*
- * Cron jobs (spec/API.md §11, UPSTREAM-CALLS.md §2): each profile's /api/jobs… on its own Hermes API server. A call is
- * resolved to the profile's upstream on the Hermes files actor (400 invalid_profile_name, 404 profile_not_found), its job
- * id checked, then sent from the run proxy's curl loop; job objects pass through unchanged. The aggregate list asks every
- * profile at once and reports the ones that failed beside the jobs of the others.
+ * Cron jobs (spec/API.md §11, UPSTREAM-CALLS.md §2): each profile's /api/jobs… on its own Hermes API server. A call's job
+ * id is checked first, then it is resolved to the profile's upstream on the Hermes files actor (400 invalid_profile_name,
+ * 404 profile_not_found) and sent from the run proxy's curl loop; job objects pass through unchanged. The aggregate list
+ * asks every profile at once and reports the ones that failed beside the jobs of the others.
  *
  * Upstream answers (flat {"error":"…"} bodies, UPSTREAM-HERMES.md §1.3) map to: unreachable → 503
  * hermes_api_server_unavailable; 400 → 400 invalid_cron_job (the upstream's message: a user error); 404 on a job → 404
@@ -147,12 +147,7 @@ static void task_resolved(hl_runproxy_t *rp, void *arg)
     if (c->op == OP_LIST || c->op == OP_CREATE) {
         path = hl_strdup(c->op == OP_LIST && c->include_disabled ? "/api/jobs?include_disabled=true" : "/api/jobs");
     } else {
-        if (!valid_job_id(c->job_id)) {
-            finish(c, hl_result_error(HL_RESULT_INVALID, "invalid_cron_job_id",
-                                      "A cron job id is 1 to 64 letters, digits, '_' or '-'"));
-            return;
-        }
-        char *id = up_escape(c->job_id);
+        char *id = up_escape(c->job_id); /* checked by start_op */
         path = hl_asprintf("/api/jobs/%s%s", id, ACTION[c->op] != NULL ? ACTION[c->op] : "");
         free(id);
     }
@@ -192,11 +187,13 @@ static void start(cron_call_t *c)
     hl_hermes_resolve_upstream(c->rp->hermes, c->profile, on_resolved, c);
 }
 
+/* A call on one profile; the job id (every op but create) is checked before the profile is resolved. */
 static void start_op(hl_runproxy_t *rp, hl_reply_to_t *to, cron_op_t op, const char *profile, const char *job_id,
                      const json_t *body)
 {
-    if ((op == OP_CREATE || op == OP_UPDATE) && !json_is_object(body)) {
-        hl_reply(to, hl_result_error(HL_RESULT_INVALID, "invalid_cron_job", "The body must be a JSON object"));
+    if (op != OP_CREATE && !valid_job_id(job_id)) {
+        hl_reply(to,
+                 hl_result_error(HL_RESULT_INVALID, "invalid_cron_job_id", "A cron job id is 1 to 64 letters, digits, '_' or '-'"));
         return;
     }
     cron_call_t *c = call_new(rp, to, op, profile, job_id);
