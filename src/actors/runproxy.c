@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl/clock.h"
 #include "hl/json_util.h"
 #include "hl/log.h"
 
@@ -277,14 +278,20 @@ void hl_runproxy_test_hold(hl_runproxy_t *rp, int on, hl_reply_to_t *to)
 static void on_wait(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
 {
     hl_runproxy_t *rp = actor->data;
-    int due = rp_conv_timers(rp);
+    /* the timers ran at the end of the last turn: text to coalesce and polls come only from the upstream's answers, read
+     * in the wait, so what they said was due still holds */
     int t = timeout_ms;
-    if (due >= 0 && (t < 0 || due < t))
-        t = due;
+    if (rp->timers_due_ms != 0) {
+        uint64_t now = hl_monotonic_ms();
+        int due = now >= rp->timers_due_ms ? 0 : (int)(rp->timers_due_ms - now);
+        if (t < 0 || due < t)
+            t = due;
+    }
     if (t < 0 || t > 1000)
         t = 1000; /* stall checks */
     up_client_wait(rp->up, mailbox_fd, t);
-    rp_conv_timers(rp);
+    int due = rp_conv_timers(rp);
+    rp->timers_due_ms = due >= 0 ? hl_monotonic_ms() + (uint64_t)due : 0;
     rp_relay_publish(rp);
 }
 

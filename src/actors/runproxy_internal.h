@@ -116,6 +116,7 @@ struct st_hl_runproxy_t {
     size_t num_relays;
     size_t relay_bytes; /* frames kept by every relay */
     caps_t *caps;
+    uint64_t timers_due_ms; /* when rp_conv_timers wants to run next (monotonic; 0: no flush or poll due) */
     hl_run_frames_fn frames_fn;
     void *frames_data;
     int64_t stall_ms, approval_stall_ms;
