@@ -67,6 +67,63 @@ void rp_target_dispose(up_target_t *t)
     t->base_url = t->api_key = NULL;
 }
 
+/* ---- resolving a profile's upstream (the answer comes on the Hermes files actor's thread) ---- */
+
+typedef struct st_resolve_t {
+    hl_runproxy_t *rp;
+    rp_resolved_fn done;
+    void *arg;
+    void (*drop)(void *arg);
+    rp_resolved_t res;
+    char *message;
+} resolve_t;
+
+static void resolve_free(resolve_t *r)
+{
+    rp_target_dispose(&r->res.target);
+    free(r->message);
+    free(r);
+}
+
+static void task_resolved(hl_runproxy_t *rp, void *arg)
+{
+    resolve_t *r = arg;
+    r->res.message = r->message;
+    r->done(rp, r->arg, &r->res);
+    resolve_free(r);
+}
+
+static void drop_resolved(void *arg)
+{
+    resolve_t *r = arg;
+    r->drop(r->arg);
+    resolve_free(r);
+}
+
+static void on_resolved(void *data, const hl_upstream_t *up, const char *error_code, const char *message)
+{
+    resolve_t *r = data;
+    if (up != NULL) {
+        rp_target_copy(&r->res.target, up);
+    } else {
+        /* a result's code is a literal by contract: the resolution's two codes, as literals */
+        r->res.error_code =
+            strcmp(error_code != NULL ? error_code : "", "profile_not_found") == 0 ? "profile_not_found" : "invalid_profile_name";
+        r->message = hl_strdup(message);
+    }
+    rp_post(r->rp, task_resolved, r, drop_resolved);
+}
+
+void rp_resolve(hl_runproxy_t *rp, const char *profile, rp_resolved_fn done, void *arg, void (*drop)(void *arg))
+{
+    resolve_t *r = hl_calloc(1, sizeof(*r));
+    r->rp = rp;
+    r->done = done;
+    r->arg = arg;
+    r->drop = drop;
+    hl_hermes_resolve_upstream(rp->hermes, profile, on_resolved, r);
+}
+
 char *rp_upstream_message(const up_answer_t *a)
 {
     json_t *j = a->json;

@@ -28,8 +28,6 @@ typedef struct st_cron_call_t {
     json_t *body; /* create/update: what the client sent, forwarded verbatim */
     bool include_disabled;
     up_target_t target;
-    const char *error_code; /* the resolution failed: a literal code, and its message */
-    char *message;
 } cron_call_t;
 
 /* GET /api/v1/cron-jobs: one list call per profile, all in flight together; run proxy thread once fanned out. */
@@ -49,7 +47,6 @@ static void call_free(cron_call_t *c)
     rp_target_dispose(&c->target);
     free(c->profile);
     free(c->job_id);
-    free(c->message);
     json_decref(c->body);
     free(c);
 }
@@ -132,14 +129,16 @@ static void on_answer(void *data, const up_answer_t *a)
 
 /* ---- sending ---- */
 
-static void task_resolved(hl_runproxy_t *rp, void *arg)
+static void on_resolved(hl_runproxy_t *rp, void *arg, rp_resolved_t *res)
 {
     cron_call_t *c = arg;
-    if (c->error_code != NULL) {
-        hl_result_kind_t kind = strcmp(c->error_code, "profile_not_found") == 0 ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID;
-        finish(c, hl_result_error(kind, c->error_code, c->message != NULL ? c->message : "Unknown profile"));
+    if (res->error_code != NULL) {
+        hl_result_kind_t kind = strcmp(res->error_code, "profile_not_found") == 0 ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID;
+        finish(c, hl_result_error(kind, res->error_code, res->message != NULL ? res->message : "Unknown profile"));
         return;
     }
+    c->target = res->target;
+    res->target = (up_target_t){0};
     static const char *const METHOD[] = {[OP_LIST] = "GET",      [OP_CREATE] = "POST", [OP_GET] = "GET",     [OP_UPDATE] = "PATCH",
                                          [OP_DELETE] = "DELETE", [OP_PAUSE] = "POST",  [OP_RESUME] = "POST", [OP_RUN] = "POST"};
     static const char *const ACTION[] = {[OP_PAUSE] = "/pause", [OP_RESUME] = "/resume", [OP_RUN] = "/run"};
@@ -157,20 +156,6 @@ static void task_resolved(hl_runproxy_t *rp, void *arg)
     free(path);
 }
 
-/* On the Hermes files actor's thread: keep what it said and continue on the run proxy's. */
-static void on_resolved(void *data, const hl_upstream_t *up, const char *error_code, const char *message)
-{
-    cron_call_t *c = data;
-    if (up != NULL) {
-        rp_target_copy(&c->target, up);
-    } else {
-        c->error_code =
-            strcmp(error_code != NULL ? error_code : "", "profile_not_found") == 0 ? "profile_not_found" : "invalid_profile_name";
-        c->message = hl_strdup(message);
-    }
-    rp_post(c->rp, task_resolved, c, call_drop);
-}
-
 static cron_call_t *call_new(hl_runproxy_t *rp, hl_reply_to_t *to, cron_op_t op, const char *profile, const char *job_id)
 {
     cron_call_t *c = hl_calloc(1, sizeof(*c));
@@ -184,7 +169,7 @@ static cron_call_t *call_new(hl_runproxy_t *rp, hl_reply_to_t *to, cron_op_t op,
 
 static void start(cron_call_t *c)
 {
-    hl_hermes_resolve_upstream(c->rp->hermes, c->profile, on_resolved, c);
+    rp_resolve(c->rp, c->profile, on_resolved, c, call_drop);
 }
 
 /* A call on one profile; the job id (every op but create) is checked before the profile is resolved. */

@@ -13,7 +13,6 @@ typedef struct st_direct_t {
     hl_reply_to_t *to;
     char *profile;
     up_target_t target;
-    char *error_code, *message; /* the resolution failed */
     void (*send)(struct st_direct_t *d);
     void (*dispose)(struct st_direct_t *d); /* frees what a larger struct embedding this one owns */
 } direct_t;
@@ -27,8 +26,6 @@ static void direct_free(void *arg)
         hl_reply(d->to, hl_result_error(HL_RESULT_UNAVAILABLE, "shutting_down", "HermesLink is stopping"));
     rp_target_dispose(&d->target);
     free(d->profile);
-    free(d->error_code);
-    free(d->message);
     free(d);
 }
 
@@ -39,29 +36,19 @@ static void reply(direct_t *d, hl_result_t *res)
     direct_free(d);
 }
 
-static void task_resolved(hl_runproxy_t *rp, void *arg)
+static void on_resolved(hl_runproxy_t *rp, void *arg, rp_resolved_t *res)
 {
     (void)rp;
     direct_t *d = arg;
-    if (d->error_code != NULL) {
-        /* a result's code must outlive d (it is a literal by contract): the resolution's two codes, as literals */
-        bool missing = strcmp(d->error_code, "profile_not_found") == 0;
-        reply(d, hl_result_error(missing ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID,
-                                 missing ? "profile_not_found" : "invalid_profile_name",
-                                 d->message != NULL ? d->message : "Unknown profile"));
+    if (res->error_code != NULL) {
+        bool missing = strcmp(res->error_code, "profile_not_found") == 0;
+        reply(d, hl_result_error(missing ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID, res->error_code,
+                                 res->message != NULL ? res->message : "Unknown profile"));
         return;
     }
+    d->target = res->target;
+    res->target = (up_target_t){0};
     d->send(d);
-}
-
-static void on_resolved(void *data, const hl_upstream_t *up, const char *error_code, const char *message)
-{
-    direct_t *d = data;
-    if (up != NULL)
-        rp_target_copy(&d->target, up);
-    d->error_code = hl_strdup(error_code);
-    d->message = hl_strdup(message);
-    rp_post(d->rp, task_resolved, d, direct_free);
 }
 
 /* Starts a call prepared by the caller (d allocated zeroed, possibly inside a larger struct whose own fields `dispose`
@@ -74,7 +61,7 @@ static void start_prepared(hl_runproxy_t *rp, direct_t *d, hl_reply_to_t *to, co
     d->profile = hl_strdup(profile);
     d->send = send;
     d->dispose = dispose;
-    hl_hermes_resolve_upstream(rp->hermes, profile, on_resolved, d);
+    rp_resolve(rp, profile, on_resolved, d, direct_free);
 }
 
 /* Starts a call that needs no more than direct_t. */

@@ -134,6 +134,19 @@ void rp_post(hl_runproxy_t *rp, void (*fn)(hl_runproxy_t *rp, void *arg), void *
 void rp_target_copy(up_target_t *to, const hl_upstream_t *up);
 void rp_target_dispose(up_target_t *t);
 
+/** Where a profile's Hermes API server is, as the Hermes files actor said (run proxy thread). */
+typedef struct st_rp_resolved_t {
+    up_target_t target;     /* when resolved: owned by the resolution (take it by zeroing it) */
+    const char *error_code; /* NULL when resolved, else the literal "profile_not_found" or "invalid_profile_name" */
+    const char *message;    /* with error_code: a message fit for a client (NULL: none); valid during the callback */
+} rp_resolved_t;
+typedef void (*rp_resolved_fn)(hl_runproxy_t *rp, void *arg, rp_resolved_t *res);
+/**
+ * Resolves `profile` (copied) on the Hermes files actor, then calls done(rp, arg, res) on the run proxy's thread; if the
+ * run proxy stops first, drop(arg) instead. Any thread.
+ */
+void rp_resolve(hl_runproxy_t *rp, const char *profile, rp_resolved_fn done, void *arg, void (*drop)(void *arg));
+
 /** The message of an upstream error body: error.message, message, error (a string), or the first 500 bytes. Caller frees. */
 char *rp_upstream_message(const up_answer_t *a);
 
