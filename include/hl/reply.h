@@ -29,6 +29,7 @@ typedef enum en_hl_result_kind_t {
     HL_RESULT_INTERNAL,        /* our fault: a failed write, a broken invariant */
     HL_RESULT_UPSTREAM,        /* a service we depend on answered something unusable */
     HL_RESULT_UNAVAILABLE,     /* busy, or a service we depend on is down */
+    HL_RESULT_UNSUPPORTED,     /* a service we depend on cannot do it (HTTP 501) */
 } hl_result_kind_t;
 
 /**

@@ -96,8 +96,8 @@ void hl_runproxy_test_hold(hl_runproxy_t *rp, int on, hl_reply_to_t *to);
 
 /*
  * Cron jobs (spec/API.md §11): each profile's /api/jobs… on its Hermes API server, job objects passed through unchanged.
- * `profile` NULL or "" is "default"; a bad name → 400 invalid_profile_name, a missing named profile → 404
- * profile_not_found; a job id outside ^[A-Za-z0-9_-]{1,64}$ → 400 invalid_cron_job_id, before anything is sent. Upstream
+ * `profile` NULL or "" is "default"; a job id outside ^[A-Za-z0-9_-]{1,64}$ → 400 invalid_cron_job_id (checked first); a
+ * bad profile name → 400 invalid_profile_name, a missing named profile → 404 profile_not_found. Upstream
  * unreachable → 503 hermes_api_server_unavailable (within about a second); upstream 400 → 400 invalid_cron_job with its
  * message; upstream 404 on a job → 404 cron_job_not_found; any other non-2xx or a non-object body → 502
  * hermes_response_invalid with the upstream's message; no "job" object where one is due → 502 hermes_cron_job_invalid.
@@ -106,11 +106,11 @@ void hl_runproxy_test_hold(hl_runproxy_t *rp, int on, hl_reply_to_t *to);
 
 /** GET /api/jobs[?include_disabled=true] → {"profile":{"name"},"jobs":[…]} (non-object entries dropped). */
 void hl_runproxy_cron_list(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, bool include_disabled);
-/** POST /api/jobs with `body` (a JSON object, else 400 invalid_cron_job; copied, sent verbatim) → created {"job"}. */
+/** POST /api/jobs with `body` (a JSON object: the route checks it; copied, sent verbatim) → created {"job"}. */
 void hl_runproxy_cron_create(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, const json_t *body);
 /** GET /api/jobs/<id> → {"job"}. */
 void hl_runproxy_cron_get(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, const char *job_id);
-/** PATCH /api/jobs/<id> with `body` (a JSON object, else 400 invalid_cron_job; copied, sent verbatim) → {"job"}. */
+/** PATCH /api/jobs/<id> with `body` (a JSON object: the route checks it; copied, sent verbatim) → {"job"}. */
 void hl_runproxy_cron_update(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, const char *job_id, const json_t *body);
 /** DELETE /api/jobs/<id> → {} (the envelope's {"ok":true}). */
 void hl_runproxy_cron_delete(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile, const char *job_id);

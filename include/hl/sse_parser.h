@@ -34,7 +34,6 @@ typedef struct st_hl_sse_parser_t {
     bool after_cr; /* the last byte fed was a CR: an LF right after it is the same line end */
     bool started;  /* past the optional BOM */
     bool failed;
-    size_t comments; /* comment lines seen (keep-alives), for stall accounting */
 } hl_sse_parser_t;
 
 /** Prepares a parser whose events may hold up to max_event bytes (0: 1 MiB). */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl/clock.h"
+#include "hl/json_util.h"
 #include "hl/log.h"
 
 typedef struct st_rp_task_t {
@@ -65,6 +67,63 @@ void rp_target_dispose(up_target_t *t)
     t->base_url = t->api_key = NULL;
 }
 
+/* ---- resolving a profile's upstream (the answer comes on the Hermes files actor's thread) ---- */
+
+typedef struct st_resolve_t {
+    hl_runproxy_t *rp;
+    rp_resolved_fn done;
+    void *arg;
+    void (*drop)(void *arg);
+    rp_resolved_t res;
+    char *message;
+} resolve_t;
+
+static void resolve_free(resolve_t *r)
+{
+    rp_target_dispose(&r->res.target);
+    free(r->message);
+    free(r);
+}
+
+static void task_resolved(hl_runproxy_t *rp, void *arg)
+{
+    resolve_t *r = arg;
+    r->res.message = r->message;
+    r->done(rp, r->arg, &r->res);
+    resolve_free(r);
+}
+
+static void drop_resolved(void *arg)
+{
+    resolve_t *r = arg;
+    r->drop(r->arg);
+    resolve_free(r);
+}
+
+static void on_resolved(void *data, const hl_upstream_t *up, const char *error_code, const char *message)
+{
+    resolve_t *r = data;
+    if (up != NULL) {
+        rp_target_copy(&r->res.target, up);
+    } else {
+        /* a result's code is a literal by contract: the resolution's two codes, as literals */
+        r->res.error_code =
+            strcmp(error_code != NULL ? error_code : "", "profile_not_found") == 0 ? "profile_not_found" : "invalid_profile_name";
+        r->message = hl_strdup(message);
+    }
+    rp_post(r->rp, task_resolved, r, drop_resolved);
+}
+
+void rp_resolve(hl_runproxy_t *rp, const char *profile, rp_resolved_fn done, void *arg, void (*drop)(void *arg))
+{
+    resolve_t *r = hl_calloc(1, sizeof(*r));
+    r->rp = rp;
+    r->done = done;
+    r->arg = arg;
+    r->drop = drop;
+    hl_hermes_resolve_upstream(rp->hermes, profile, on_resolved, r);
+}
+
 char *rp_upstream_message(const up_answer_t *a)
 {
     json_t *j = a->json;
@@ -104,8 +163,7 @@ char *rp_upstream_message(const up_answer_t *a)
 
 const char *rp_event_type(json_t *ev)
 {
-    const char *t = json_string_value(json_object_get(ev, "event"));
-    return t != NULL ? t : json_string_value(json_object_get(ev, "type"));
+    return hl_json_alias(ev, "event", "type");
 }
 
 bool rp_event_terminal(const char *type)
@@ -132,26 +190,35 @@ json_t *rp_usage_of(json_t *ev)
                      json_is_integer(t) ? json_integer_value(t) : i + o);
 }
 
+hl_result_t *rp_upstream_error(const up_answer_t *a, const char *code)
+{
+    if (a->connect_failed)
+        return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
+    char *msg;
+    if (a->status == 0) { /* connected, then no answer (a timeout, a reset) */
+        msg = hl_asprintf("Hermes API Server did not answer: %s", a->error != NULL ? a->error : "no response");
+        code = "hermes_api_server_unavailable";
+    } else {
+        char *m = rp_upstream_message(a);
+        msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
+        free(m);
+    }
+    hl_result_kind_t kind = a->status == 0                                   ? HL_RESULT_UNAVAILABLE
+                            : strcmp(code, "hermes_rate_limited") == 0       ? HL_RESULT_RATE_LIMITED
+                            : strcmp(code, "hermes_cancel_unsupported") == 0 ? HL_RESULT_UNSUPPORTED
+                                                                             : HL_RESULT_UPSTREAM;
+    hl_result_t *res = hl_result_error(kind, code, msg);
+    free(msg);
+    return res;
+}
+
 hl_result_t *rp_admission(const up_answer_t *a, const char **run_id)
 {
     *run_id = NULL;
-    if (a->connect_failed || a->status == 404 || a->status == 503)
+    if (a->status == 404 || a->status == 503)
         return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
-    if (a->status == 0) { /* connected, then no answer (a timeout, a reset) */
-        char *msg = hl_asprintf("Hermes API Server did not answer: %s", a->error != NULL ? a->error : "no response");
-        hl_result_t *res = hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", msg);
-        free(msg);
-        return res;
-    }
-    if (a->status < 200 || a->status >= 300) {
-        char *m = rp_upstream_message(a);
-        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-        hl_result_t *res = a->status == 429 ? hl_result_error(HL_RESULT_RATE_LIMITED, "hermes_rate_limited", msg)
-                                            : hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", msg);
-        free(msg);
-        free(m);
-        return res;
-    }
+    if (a->status < 200 || a->status >= 300)
+        return rp_upstream_error(a, a->status == 429 ? "hermes_rate_limited" : "hermes_response_invalid");
     if (!json_is_object(a->json))
         return hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", "Hermes API Server answered without a JSON object");
     const char *keys[] = {"run_id", "runId", "id"};
@@ -268,14 +335,20 @@ void hl_runproxy_test_hold(hl_runproxy_t *rp, int on, hl_reply_to_t *to)
 static void on_wait(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
 {
     hl_runproxy_t *rp = actor->data;
-    int due = rp_conv_timers(rp);
+    /* the timers ran at the end of the last turn: text to coalesce and polls come only from the upstream's answers, read
+     * in the wait, so what they said was due still holds */
     int t = timeout_ms;
-    if (due >= 0 && (t < 0 || due < t))
-        t = due;
+    if (rp->timers_due_ms != 0) {
+        uint64_t now = hl_monotonic_ms();
+        int due = now >= rp->timers_due_ms ? 0 : (int)(rp->timers_due_ms - now);
+        if (t < 0 || due < t)
+            t = due;
+    }
     if (t < 0 || t > 1000)
         t = 1000; /* stall checks */
     up_client_wait(rp->up, mailbox_fd, t);
-    rp_conv_timers(rp);
+    int due = rp_conv_timers(rp);
+    rp->timers_due_ms = due >= 0 ? hl_monotonic_ms() + (uint64_t)due : 0;
     rp_relay_publish(rp);
 }
 

@@ -55,7 +55,7 @@ void rp_caps_note(hl_runproxy_t *rp, const up_target_t *target)
     caps_call_t *cc = hl_malloc(sizeof(*cc));
     cc->rp = rp;
     cc->base_url = hl_strdup(target->base_url);
-    up_json(rp->up, target, "GET", "/v1/capabilities", NULL, NULL, on_caps, cc);
+    up_json(rp->up, target, "GET", "/v1/capabilities", NULL, on_caps, cc);
 }
 
 void rp_caps_forget(hl_runproxy_t *rp, const char *base_url)

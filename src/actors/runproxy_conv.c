@@ -42,7 +42,6 @@ static void destroy(conv_run_t *r)
     rp_target_dispose(&r->target);
     json_decref(r->request);
     free(r->run_id);
-    free(r->conversation_id);
     free(r->profile);
     free(r->upstream_id);
     free(r->delta);
@@ -107,7 +106,7 @@ static void stop_upstream(conv_run_t *r)
         return;
     char *esc = up_escape(r->upstream_id);
     char *path = hl_asprintf("/v1/runs/%s/stop", esc);
-    up_json(r->rp->up, &r->target, "POST", path, NULL, NULL, ignore_answer, hl_asprintf("stop %s", r->upstream_id));
+    up_json(r->rp->up, &r->target, "POST", path, NULL, ignore_answer, hl_asprintf("stop %s", r->upstream_id));
     free(path);
     free(esc);
 }
@@ -350,7 +349,7 @@ static void poll_status(conv_run_t *r)
     char *esc = up_escape(r->upstream_id);
     char *path = hl_asprintf("/v1/runs/%s", esc);
     r->state = RUN_POLLING;
-    r->call = up_json(r->rp->up, &r->target, "GET", path, NULL, NULL, on_status, r);
+    r->call = up_json(r->rp->up, &r->target, "GET", path, NULL, on_status, r);
     free(path);
     free(esc);
 }
@@ -392,36 +391,18 @@ static void admit(conv_run_t *r)
             json_object_set(body, keys[i], json_object_get(q, keys[i]));
     r->state = RUN_ADMITTING;
     rp_caps_note(r->rp, &r->target);
-    r->call = up_json(r->rp->up, &r->target, "POST", "/v1/runs", body, NULL, on_admitted, r);
+    r->call = up_json(r->rp->up, &r->target, "POST", "/v1/runs", body, on_admitted, r);
 }
 
-/* ---- resolution (the answer comes from the Hermes files actor's thread) ---- */
+/* ---- resolution ---- */
 
-typedef struct st_resolved_t {
-    char *run_id;
-    up_target_t target;
-    char *error_code, *message;
-} resolved_t;
-
-static void free_resolved(void *arg)
+static void on_resolved(hl_runproxy_t *rp, void *arg, rp_resolved_t *res)
 {
-    resolved_t *res = arg;
-    free(res->run_id);
-    rp_target_dispose(&res->target);
-    free(res->error_code);
-    free(res->message);
-    free(res);
-}
-
-static void task_resolved(hl_runproxy_t *rp, void *arg)
-{
-    resolved_t *res = arg;
-    conv_run_t *r = find_run(rp, res->run_id);
+    char *run_id = arg;
+    conv_run_t *r = find_run(rp, run_id);
     if (r != NULL && r->state == RUN_RESOLVING) {
         if (res->error_code != NULL) {
-            char code[96];
-            snprintf(code, sizeof(code), "%s", res->error_code);
-            fail_and_destroy(r, code, res->message != NULL ? res->message : "The conversation's profile cannot be used");
+            fail_and_destroy(r, res->error_code, res->message != NULL ? res->message : "The conversation's profile cannot be used");
         } else {
             r->target = res->target;
             res->target = (up_target_t){0};
@@ -431,25 +412,7 @@ static void task_resolved(hl_runproxy_t *rp, void *arg)
                 admit(r);
         }
     }
-    free_resolved(res);
-}
-
-typedef struct st_resolve_ctx_t {
-    hl_runproxy_t *rp;
-    char *run_id;
-} resolve_ctx_t;
-
-static void on_resolved(void *data, const hl_upstream_t *up, const char *error_code, const char *message)
-{
-    resolve_ctx_t *ctx = data;
-    resolved_t *res = hl_calloc(1, sizeof(*res));
-    res->run_id = ctx->run_id;
-    if (up != NULL)
-        rp_target_copy(&res->target, up);
-    res->error_code = hl_strdup(error_code);
-    res->message = hl_strdup(message);
-    rp_post(ctx->rp, task_resolved, res, free_resolved);
-    free(ctx);
+    free(run_id);
 }
 
 void rp_conv_start(hl_runproxy_t *rp, const json_t *request)
@@ -460,7 +423,6 @@ void rp_conv_start(hl_runproxy_t *rp, const json_t *request)
     conv_run_t *r = hl_calloc(1, sizeof(*r));
     r->rp = rp;
     r->run_id = hl_strdup(run_id);
-    r->conversation_id = hl_strdup(str((json_t *)request, "conversation_id"));
     r->profile = hl_strdup(str((json_t *)request, "profile"));
     r->request = json_deep_copy(request);
     r->state = RUN_RESOLVING;
@@ -470,10 +432,7 @@ void rp_conv_start(hl_runproxy_t *rp, const json_t *request)
     }
     r->next = rp->runs;
     rp->runs = r;
-    resolve_ctx_t *ctx = hl_malloc(sizeof(*ctx));
-    ctx->rp = rp;
-    ctx->run_id = hl_strdup(run_id);
-    hl_hermes_resolve_upstream(rp->hermes, r->profile, on_resolved, ctx);
+    rp_resolve(rp, r->profile, on_resolved, hl_strdup(run_id), free);
 }
 
 void rp_conv_cancel(hl_runproxy_t *rp, const char *run_id)
@@ -508,7 +467,7 @@ void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *decision)
     }
     char *esc = up_escape(r->upstream_id);
     char *path = hl_asprintf("/v1/runs/%s/approval", esc);
-    up_json(rp->up, &r->target, "POST", path, json_pack("{s:s}", "choice", decision), NULL, ignore_answer,
+    up_json(rp->up, &r->target, "POST", path, json_pack("{s:s}", "choice", decision), ignore_answer,
             hl_asprintf("approval for %s", r->upstream_id));
     /* still waiting (for the approval limit) until the upstream says approval.responded */
     free(path);

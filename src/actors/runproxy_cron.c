@@ -1,8 +1,8 @@
 /*
- * Cron jobs (spec/API.md §11, UPSTREAM-CALLS.md §2): each profile's /api/jobs… on its own Hermes API server. A call is
- * resolved to the profile's upstream on the Hermes files actor (400 invalid_profile_name, 404 profile_not_found), its job
- * id checked, then sent from the run proxy's curl loop; job objects pass through unchanged. The aggregate list asks every
- * profile at once and reports the ones that failed beside the jobs of the others.
+ * Cron jobs (spec/API.md §11, UPSTREAM-CALLS.md §2): each profile's /api/jobs… on its own Hermes API server. A call's job
+ * id is checked first, then it is resolved to the profile's upstream on the Hermes files actor (400 invalid_profile_name,
+ * 404 profile_not_found) and sent from the run proxy's curl loop; job objects pass through unchanged. The aggregate list
+ * asks every profile at once and reports the ones that failed beside the jobs of the others.
  *
  * Upstream answers (flat {"error":"…"} bodies, UPSTREAM-HERMES.md §1.3) map to: unreachable → 503
  * hermes_api_server_unavailable; 400 → 400 invalid_cron_job (the upstream's message: a user error); 404 on a job → 404
@@ -28,8 +28,6 @@ typedef struct st_cron_call_t {
     json_t *body; /* create/update: what the client sent, forwarded verbatim */
     bool include_disabled;
     up_target_t target;
-    const char *error_code; /* the resolution failed: a literal code, and its message */
-    char *message;
 } cron_call_t;
 
 /* GET /api/v1/cron-jobs: one list call per profile, all in flight together; run proxy thread once fanned out. */
@@ -49,7 +47,6 @@ static void call_free(cron_call_t *c)
     rp_target_dispose(&c->target);
     free(c->profile);
     free(c->job_id);
-    free(c->message);
     json_decref(c->body);
     free(c);
 }
@@ -88,21 +85,15 @@ static bool valid_job_id(const char *id)
 
 static hl_result_t *answer_error(const cron_call_t *c, const up_answer_t *a)
 {
-    if (a->connect_failed || a->status == 0)
-        return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
     if (a->status == 404 && c->job_id != NULL)
         return hl_result_error(HL_RESULT_NOT_FOUND, "cron_job_not_found", "Cron job not found");
-    char *m = rp_upstream_message(a);
-    hl_result_t *res;
     if (a->status == 400) {
-        res = hl_result_error(HL_RESULT_INVALID, "invalid_cron_job", m);
-    } else {
-        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-        res = hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", msg);
-        free(msg);
+        char *m = rp_upstream_message(a);
+        hl_result_t *res = hl_result_error(HL_RESULT_INVALID, "invalid_cron_job", m);
+        free(m);
+        return res;
     }
-    free(m);
-    return res;
+    return rp_upstream_error(a, "hermes_response_invalid");
 }
 
 static hl_result_t *answer_result(const cron_call_t *c, const up_answer_t *a)
@@ -138,14 +129,16 @@ static void on_answer(void *data, const up_answer_t *a)
 
 /* ---- sending ---- */
 
-static void task_resolved(hl_runproxy_t *rp, void *arg)
+static void on_resolved(hl_runproxy_t *rp, void *arg, rp_resolved_t *res)
 {
     cron_call_t *c = arg;
-    if (c->error_code != NULL) {
-        hl_result_kind_t kind = strcmp(c->error_code, "profile_not_found") == 0 ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID;
-        finish(c, hl_result_error(kind, c->error_code, c->message != NULL ? c->message : "Unknown profile"));
+    if (res->error_code != NULL) {
+        hl_result_kind_t kind = strcmp(res->error_code, "profile_not_found") == 0 ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID;
+        finish(c, hl_result_error(kind, res->error_code, res->message != NULL ? res->message : "Unknown profile"));
         return;
     }
+    c->target = res->target;
+    res->target = (up_target_t){0};
     static const char *const METHOD[] = {[OP_LIST] = "GET",      [OP_CREATE] = "POST", [OP_GET] = "GET",     [OP_UPDATE] = "PATCH",
                                          [OP_DELETE] = "DELETE", [OP_PAUSE] = "POST",  [OP_RESUME] = "POST", [OP_RUN] = "POST"};
     static const char *const ACTION[] = {[OP_PAUSE] = "/pause", [OP_RESUME] = "/resume", [OP_RUN] = "/run"};
@@ -153,33 +146,14 @@ static void task_resolved(hl_runproxy_t *rp, void *arg)
     if (c->op == OP_LIST || c->op == OP_CREATE) {
         path = hl_strdup(c->op == OP_LIST && c->include_disabled ? "/api/jobs?include_disabled=true" : "/api/jobs");
     } else {
-        if (!valid_job_id(c->job_id)) {
-            finish(c, hl_result_error(HL_RESULT_INVALID, "invalid_cron_job_id",
-                                      "A cron job id is 1 to 64 letters, digits, '_' or '-'"));
-            return;
-        }
-        char *id = up_escape(c->job_id);
+        char *id = up_escape(c->job_id); /* checked by start_op */
         path = hl_asprintf("/api/jobs/%s%s", id, ACTION[c->op] != NULL ? ACTION[c->op] : "");
         free(id);
     }
     json_t *body = c->body;
     c->body = NULL;
-    up_json(rp->up, &c->target, METHOD[c->op], path, body, NULL, on_answer, c);
+    up_json(rp->up, &c->target, METHOD[c->op], path, body, on_answer, c);
     free(path);
-}
-
-/* On the Hermes files actor's thread: keep what it said and continue on the run proxy's. */
-static void on_resolved(void *data, const hl_upstream_t *up, const char *error_code, const char *message)
-{
-    cron_call_t *c = data;
-    if (up != NULL) {
-        rp_target_copy(&c->target, up);
-    } else {
-        c->error_code =
-            strcmp(error_code != NULL ? error_code : "", "profile_not_found") == 0 ? "profile_not_found" : "invalid_profile_name";
-        c->message = hl_strdup(message);
-    }
-    rp_post(c->rp, task_resolved, c, call_drop);
 }
 
 static cron_call_t *call_new(hl_runproxy_t *rp, hl_reply_to_t *to, cron_op_t op, const char *profile, const char *job_id)
@@ -195,14 +169,16 @@ static cron_call_t *call_new(hl_runproxy_t *rp, hl_reply_to_t *to, cron_op_t op,
 
 static void start(cron_call_t *c)
 {
-    hl_hermes_resolve_upstream(c->rp->hermes, c->profile, on_resolved, c);
+    rp_resolve(c->rp, c->profile, on_resolved, c, call_drop);
 }
 
+/* A call on one profile; the job id (every op but create) is checked before the profile is resolved. */
 static void start_op(hl_runproxy_t *rp, hl_reply_to_t *to, cron_op_t op, const char *profile, const char *job_id,
                      const json_t *body)
 {
-    if ((op == OP_CREATE || op == OP_UPDATE) && !json_is_object(body)) {
-        hl_reply(to, hl_result_error(HL_RESULT_INVALID, "invalid_cron_job", "The body must be a JSON object"));
+    if (op != OP_CREATE && !valid_job_id(job_id)) {
+        hl_reply(to,
+                 hl_result_error(HL_RESULT_INVALID, "invalid_cron_job_id", "A cron job id is 1 to 64 letters, digits, '_' or '-'"));
         return;
     }
     cron_call_t *c = call_new(rp, to, op, profile, job_id);

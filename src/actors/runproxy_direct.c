@@ -13,7 +13,6 @@ typedef struct st_direct_t {
     hl_reply_to_t *to;
     char *profile;
     up_target_t target;
-    char *error_code, *message; /* the resolution failed */
     void (*send)(struct st_direct_t *d);
     void (*dispose)(struct st_direct_t *d); /* frees what a larger struct embedding this one owns */
 } direct_t;
@@ -27,8 +26,6 @@ static void direct_free(void *arg)
         hl_reply(d->to, hl_result_error(HL_RESULT_UNAVAILABLE, "shutting_down", "HermesLink is stopping"));
     rp_target_dispose(&d->target);
     free(d->profile);
-    free(d->error_code);
-    free(d->message);
     free(d);
 }
 
@@ -39,42 +36,19 @@ static void reply(direct_t *d, hl_result_t *res)
     direct_free(d);
 }
 
-/* The usual mapping of a failed upstream answer: unreachable → 503, otherwise 502 with the upstream's message. */
-static hl_result_t *upstream_error(const up_answer_t *a)
-{
-    if (a->connect_failed || a->status == 0)
-        return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
-    char *m = rp_upstream_message(a);
-    char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-    hl_result_t *res = hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid", msg);
-    free(msg);
-    free(m);
-    return res;
-}
-
-static void task_resolved(hl_runproxy_t *rp, void *arg)
+static void on_resolved(hl_runproxy_t *rp, void *arg, rp_resolved_t *res)
 {
     (void)rp;
     direct_t *d = arg;
-    if (d->error_code != NULL) {
-        /* a result's code must outlive d (it is a literal by contract): the resolution's two codes, as literals */
-        bool missing = strcmp(d->error_code, "profile_not_found") == 0;
-        reply(d, hl_result_error(missing ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID,
-                                 missing ? "profile_not_found" : "invalid_profile_name",
-                                 d->message != NULL ? d->message : "Unknown profile"));
+    if (res->error_code != NULL) {
+        bool missing = strcmp(res->error_code, "profile_not_found") == 0;
+        reply(d, hl_result_error(missing ? HL_RESULT_NOT_FOUND : HL_RESULT_INVALID, res->error_code,
+                                 res->message != NULL ? res->message : "Unknown profile"));
         return;
     }
+    d->target = res->target;
+    res->target = (up_target_t){0};
     d->send(d);
-}
-
-static void on_resolved(void *data, const hl_upstream_t *up, const char *error_code, const char *message)
-{
-    direct_t *d = data;
-    if (up != NULL)
-        rp_target_copy(&d->target, up);
-    d->error_code = hl_strdup(error_code);
-    d->message = hl_strdup(message);
-    rp_post(d->rp, task_resolved, d, direct_free);
 }
 
 /* Starts a call prepared by the caller (d allocated zeroed, possibly inside a larger struct whose own fields `dispose`
@@ -87,7 +61,7 @@ static void start_prepared(hl_runproxy_t *rp, direct_t *d, hl_reply_to_t *to, co
     d->profile = hl_strdup(profile);
     d->send = send;
     d->dispose = dispose;
-    hl_hermes_resolve_upstream(rp->hermes, profile, on_resolved, d);
+    rp_resolve(rp, profile, on_resolved, d, direct_free);
 }
 
 /* Starts a call that needs no more than direct_t. */
@@ -110,13 +84,13 @@ static void on_models(void *data, const up_answer_t *a)
         reply(d, hl_result_error(HL_RESULT_UPSTREAM, "hermes_response_invalid",
                                  "Hermes API Server returned a models list that is not a JSON object"));
     } else {
-        reply(d, upstream_error(a));
+        reply(d, rp_upstream_error(a, "hermes_response_invalid"));
     }
 }
 
 static void send_models(direct_t *d)
 {
-    up_json(d->rp->up, &d->target, "GET", "/v1/models", NULL, NULL, on_models, d);
+    up_json(d->rp->up, &d->target, "GET", "/v1/models", NULL, on_models, d);
 }
 
 void hl_runproxy_models(hl_runproxy_t *rp, hl_reply_to_t *to, const char *profile)
@@ -166,7 +140,7 @@ static void send_create(direct_t *d)
     create_t *c = (create_t *)d;
     json_t *body = c->body;
     c->body = NULL;
-    up_json(d->rp->up, &d->target, "POST", "/v1/runs", body, NULL, on_created, d);
+    up_json(d->rp->up, &d->target, "POST", "/v1/runs", body, on_created, d);
 }
 
 static void create_dispose(direct_t *d)
@@ -230,15 +204,10 @@ static void on_stopped(void *data, const up_answer_t *a)
         reply(d, hl_result_ok(HL_RESULT_OK, json_object()));
     else if (a->status == 404)
         reply(d, hl_result_error(HL_RESULT_NOT_FOUND, "run_not_found", "Hermes has no running run with this id"));
-    else if (a->connect_failed || a->status == 0)
-        reply(d, upstream_error(a));
-    else {
-        char *m = rp_upstream_message(a);
-        char *msg = hl_asprintf("Hermes API Server returned HTTP %ld: %s", a->status, m);
-        reply(d, hl_result_error(HL_RESULT_UPSTREAM, "hermes_cancel_failed", msg));
-        free(msg);
-        free(m);
-    }
+    else if (a->status == 405 || a->status == 501) /* spec/API.md: this Hermes cannot stop runs */
+        reply(d, rp_upstream_error(a, "hermes_cancel_unsupported"));
+    else
+        reply(d, rp_upstream_error(a, "hermes_cancel_failed"));
 }
 
 static void send_stop(direct_t *d)
@@ -246,7 +215,7 @@ static void send_stop(direct_t *d)
     open_t *o = (open_t *)d;
     char *esc = up_escape(o->run_id);
     char *path = hl_asprintf("/v1/runs/%s/stop", esc);
-    up_json(d->rp->up, &d->target, "POST", path, NULL, NULL, on_stopped, d);
+    up_json(d->rp->up, &d->target, "POST", path, NULL, on_stopped, d);
     free(path);
     free(esc);
 }

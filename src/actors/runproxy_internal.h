@@ -40,7 +40,7 @@ typedef struct st_conv_run_t conv_run_t;
 struct st_conv_run_t {
     hl_runproxy_t *rp;
     conv_run_t *next;
-    char *run_id, *conversation_id, *profile;
+    char *run_id, *profile;
     json_t *request; /* the store's description: input, conversation_history, session_id, profile, model */
     up_target_t target;
     char *upstream_id;
@@ -82,8 +82,7 @@ struct st_relay_t {
     relay_frame_t **frames; /* a ring: frames[(first + i) % cap] */
     size_t first, count, cap, bytes;
     int64_t next_seq;
-    int64_t published_seq; /* frames up to this one were handed to the observer */
-    bool dirty;            /* in the run proxy's dirty list */
+    int64_t published_seq; /* frames up to this one were handed to the observer (fewer than next_seq - 1: some are due) */
     bool ended;
     uint64_t ended_ms;
     /* its own subscription (direct runs) */
@@ -92,6 +91,7 @@ struct st_relay_t {
     char *profile;
     hl_sse_parser_t parser;
     int stream_status;
+    bool waiting_approval;  /* an approval was requested and not answered: the longer stall limit applies */
     bool record_usage;      /* created by POST /api/v1/runs: usage goes to the store */
     bool fed;               /* a conversation run feeds it (and holds a pointer to it) */
     hl_reply_to_t *opening; /* hl_runproxy_open_run waiting for the stream's status */
@@ -116,8 +116,7 @@ struct st_hl_runproxy_t {
     size_t num_relays;
     size_t relay_bytes; /* frames kept by every relay */
     caps_t *caps;
-    relay_t **dirty; /* relays with frames not yet published */
-    size_t num_dirty, cap_dirty;
+    uint64_t timers_due_ms; /* when rp_conv_timers wants to run next (monotonic; 0: no flush or poll due) */
     hl_run_frames_fn frames_fn;
     void *frames_data;
     int64_t stall_ms, approval_stall_ms;
@@ -135,6 +134,19 @@ void rp_post(hl_runproxy_t *rp, void (*fn)(hl_runproxy_t *rp, void *arg), void *
 void rp_target_copy(up_target_t *to, const hl_upstream_t *up);
 void rp_target_dispose(up_target_t *t);
 
+/** Where a profile's Hermes API server is, as the Hermes files actor said (run proxy thread). */
+typedef struct st_rp_resolved_t {
+    up_target_t target;     /* when resolved: owned by the resolution (take it by zeroing it) */
+    const char *error_code; /* NULL when resolved, else the literal "profile_not_found" or "invalid_profile_name" */
+    const char *message;    /* with error_code: a message fit for a client (NULL: none); valid during the callback */
+} rp_resolved_t;
+typedef void (*rp_resolved_fn)(hl_runproxy_t *rp, void *arg, rp_resolved_t *res);
+/**
+ * Resolves `profile` (copied) on the Hermes files actor, then calls done(rp, arg, res) on the run proxy's thread; if the
+ * run proxy stops first, drop(arg) instead. Any thread.
+ */
+void rp_resolve(hl_runproxy_t *rp, const char *profile, rp_resolved_fn done, void *arg, void (*drop)(void *arg));
+
 /** The message of an upstream error body: error.message, message, error (a string), or the first 500 bytes. Caller frees. */
 char *rp_upstream_message(const up_answer_t *a);
 
@@ -144,6 +156,13 @@ const char *rp_event_type(json_t *ev);
 bool rp_event_terminal(const char *type);
 /** The usage of a run.completed (or a run status): input/output/total, or the prompt/completion naming; NULL when none. */
 json_t *rp_usage_of(json_t *ev);
+/**
+ * The result of a failed upstream answer (a literal `code`): unreachable → 503 hermes_api_server_unavailable "Hermes API
+ * Server is unavailable"; connected but no answer (status 0) → 503 hermes_api_server_unavailable "… did not answer: why";
+ * otherwise `code` with "Hermes API Server returned HTTP <status>: <rp_upstream_message>", as a 429 when `code` is
+ * hermes_rate_limited, a 501 when it is hermes_cancel_unsupported, else a 502.
+ */
+hl_result_t *rp_upstream_error(const up_answer_t *a, const char *code);
 /**
  * How the upstream answered POST /v1/runs: NULL with *run_id set (borrowed from the answer's JSON), or the error result
  * both kinds of run report — 503 hermes_api_server_unavailable (unreachable, no answer, 404, 503), 429
@@ -161,7 +180,10 @@ relay_t *rp_relay_get(hl_runproxy_t *rp, const char *run_id);
 void rp_relay_append(hl_runproxy_t *rp, relay_t *rl, const char *lines, size_t len, bool final);
 /** Ends a relay the upstream did not end: a final `event` frame written here (with `error` when not NULL), unless it ended. */
 void rp_relay_end(hl_runproxy_t *rp, relay_t *rl, const char *event, const char *error);
-/** Hands the frames appended since the last call to the observer (one call per loop turn), and forgets expired relays. */
+/**
+ * Hands the frames appended since the last call to the observer (one call per loop turn), drops stalled subscriptions
+ * (rp->stall_ms, as conversation runs) and forgets expired relays.
+ */
 void rp_relay_publish(hl_runproxy_t *rp);
 /** Frees every relay (shutdown). */
 void rp_relay_drop_all(hl_runproxy_t *rp);

@@ -36,9 +36,6 @@ static void unlink_relay(hl_runproxy_t *rp, relay_t *rl)
         *p = rl->next;
         rp->num_relays--;
     }
-    for (size_t i = 0; i < rp->num_dirty; ++i)
-        if (rp->dirty[i] == rl)
-            rp->dirty[i] = NULL;
 }
 
 relay_t *rp_relay_find(hl_runproxy_t *rp, const char *run_id)
@@ -49,14 +46,19 @@ relay_t *rp_relay_find(hl_runproxy_t *rp, const char *run_id)
     return NULL;
 }
 
+/* A relay that may be freed: ended, and nothing (its own subscription, an opening, a conversation run) refers to it. */
+static bool evictable(const relay_t *rl)
+{
+    return rl->ended && rl->call == NULL && rl->opening == NULL && !rl->fed;
+}
+
 /* Past RELAY_MAX relays or RELAY_TOTAL_BYTES: the relay that ended longest ago goes (relays of running runs stay). */
 static void make_room(hl_runproxy_t *rp, size_t more_bytes)
 {
     while (rp->num_relays >= RELAY_MAX || rp->relay_bytes + more_bytes > RELAY_TOTAL_BYTES) {
         relay_t *oldest = NULL;
         for (relay_t *rl = rp->relays; rl != NULL; rl = rl->next)
-            if (rl->ended && rl->opening == NULL && !rl->fed && rl->call == NULL &&
-                (oldest == NULL || rl->ended_ms < oldest->ended_ms))
+            if (evictable(rl) && (oldest == NULL || rl->ended_ms < oldest->ended_ms))
                 oldest = rl;
         if (oldest == NULL)
             return;
@@ -126,14 +128,6 @@ void rp_relay_append(hl_runproxy_t *rp, relay_t *rl, const char *lines, size_t l
         rl->ended = true;
         rl->ended_ms = hl_monotonic_ms();
     }
-    if (!rl->dirty) {
-        rl->dirty = true;
-        if (rp->num_dirty == rp->cap_dirty) {
-            rp->cap_dirty = rp->cap_dirty ? rp->cap_dirty * 2 : 16;
-            rp->dirty = hl_realloc(rp->dirty, rp->cap_dirty * sizeof(*rp->dirty));
-        }
-        rp->dirty[rp->num_dirty++] = rl;
-    }
 }
 
 void rp_relay_end(hl_runproxy_t *rp, relay_t *rl, const char *event, const char *error)
@@ -153,34 +147,40 @@ void rp_relay_end(hl_runproxy_t *rp, relay_t *rl, const char *event, const char 
 
 static void publish_one(hl_runproxy_t *rp, relay_t *rl)
 {
-    rl->dirty = false;
-    size_t n = 0;
-    hl_run_frame_t *out = hl_malloc(sizeof(*out) * (rl->count ? rl->count : 1));
-    for (size_t i = 0; i < rl->count; ++i) {
-        relay_frame_t *f = rl->frames[(rl->first + i) % rl->cap];
-        if (f->seq <= rl->published_seq)
-            continue;
-        out[n++] = (hl_run_frame_t){.run_id = rl->run_id, .seq = f->seq, .lines = f->lines, .len = f->len, .final = f->final};
+    if (rl->count == 0)
+        return;
+    /* frames are numbered consecutively: the first unpublished one is found directly (those dropped unpublished are gone) */
+    int64_t first_seq = rl->frames[rl->first]->seq;
+    size_t i = rl->published_seq + 1 > first_seq ? (size_t)(rl->published_seq + 1 - first_seq) : 0;
+    if (i >= rl->count)
+        return;
+    size_t n = rl->count - i;
+    hl_run_frame_t stack[16];
+    hl_run_frame_t *out = n <= HL_ARRAY_SIZE(stack) ? stack : hl_malloc(sizeof(*out) * n);
+    for (size_t k = 0; k < n; ++k) {
+        relay_frame_t *f = rl->frames[(rl->first + i + k) % rl->cap];
+        out[k] = (hl_run_frame_t){.run_id = rl->run_id, .seq = f->seq, .lines = f->lines, .len = f->len, .final = f->final};
     }
-    if (n > 0) {
-        rl->published_seq = out[n - 1].seq;
-        if (rp->frames_fn != NULL)
-            rp->frames_fn(rp->frames_data, out, n);
-    }
-    free(out);
+    rl->published_seq = out[n - 1].seq;
+    if (rp->frames_fn != NULL)
+        rp->frames_fn(rp->frames_data, out, n);
+    if (out != stack)
+        free(out);
 }
+
+static bool check_stall(hl_runproxy_t *rp, relay_t *rl);
 
 void rp_relay_publish(hl_runproxy_t *rp)
 {
-    for (size_t i = 0; i < rp->num_dirty; ++i)
-        if (rp->dirty[i] != NULL)
-            publish_one(rp, rp->dirty[i]);
-    rp->num_dirty = 0;
-    /* ended relays are kept a while for late subscribers */
+    /* one walk (at most RELAY_MAX relays): new frames go out; ended relays are kept a while for late subscribers */
     uint64_t now = hl_monotonic_ms();
     for (relay_t *rl = rp->relays, *next; rl != NULL; rl = next) {
         next = rl->next;
-        if (rl->ended && rl->call == NULL && rl->opening == NULL && !rl->fed && now - rl->ended_ms > RELAY_KEEP_MS) {
+        if (check_stall(rp, rl))
+            continue; /* it relayed nothing: forgotten */
+        if (rl->next_seq - 1 > rl->published_seq)
+            publish_one(rp, rl);
+        if (evictable(rl) && now - rl->ended_ms > RELAY_KEEP_MS) {
             unlink_relay(rp, rl);
             relay_free(rl);
         }
@@ -194,9 +194,6 @@ void rp_relay_drop_all(hl_runproxy_t *rp)
         unlink_relay(rp, rl);
         relay_free(rl);
     }
-    free(rp->dirty);
-    rp->dirty = NULL;
-    rp->num_dirty = rp->cap_dirty = 0;
 }
 
 /* ---- reading kept frames (the SSE hub's replay source) ---- */
@@ -272,6 +269,11 @@ static int on_sse(void *data, const hl_sse_event_t *sse)
     json_t *ev = json_loadb(sse->data, sse->data_len, 0, &err);
     const char *type = rp_event_type(ev);
     bool final = rp_event_terminal(type);
+    /* the upstream may stay silent while an approval waits: the longer stall limit applies meanwhile */
+    if (type != NULL && (strcmp(type, "approval.request") == 0 || strcmp(type, "approval.requested") == 0))
+        rl->waiting_approval = true;
+    else if (type != NULL && strcmp(type, "approval.responded") == 0)
+        rl->waiting_approval = false;
     if (final && rl->record_usage) {
         bool completed = strcmp(type, "run.completed") == 0;
         json_t *u = completed ? rp_usage_of(ev) : NULL;
@@ -320,32 +322,74 @@ static int on_bytes(void *data, const char *bytes, size_t len)
     return ret != 0;
 }
 
-static void on_end(void *data, const up_answer_t *a)
+/* The subscription is over (it ended with answer `a`, or stalled and was dropped): a waiting opening is answered; unless the run
+ * ended, the relay ends with run.failed (`why`), and is forgotten if the upstream sent nothing. True when it was forgotten (freed).
+ */
+static bool subscription_over(relay_t *rl, const up_answer_t *a, const char *why)
 {
-    relay_t *rl = data;
     hl_runproxy_t *rp = rl->rp;
     rl->call = NULL;
-    if (a->connect_failed || rl->stream_status == 0) /* refused, or closed before any answer (as rp_admission maps it) */
-        answer_opening(rl,
-                       hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable"));
-    else if (rl->stream_status == 404)
+    long status = rl->stream_status != 0 ? rl->stream_status : a->status; /* an answer without a body never opened */
+    if (a->connect_failed || status == 0)
+        answer_opening(rl, rp_upstream_error(a, "hermes_api_server_unavailable"));
+    else if (status == 404)
         answer_opening(rl, hl_result_error(HL_RESULT_NOT_FOUND, "run_not_found", "Hermes has no events for this run"));
-    else if (rl->stream_status < 200 || rl->stream_status >= 300) {
+    else if (status < 200 || status >= 300) {
         char msg[120];
-        snprintf(msg, sizeof(msg), "Hermes API Server returned HTTP %d for the run's events", rl->stream_status);
+        snprintf(msg, sizeof(msg), "Hermes API Server returned HTTP %ld for the run's events", status);
         answer_opening(rl, hl_result_error(HL_RESULT_UPSTREAM, "hermes_events_unavailable", msg));
     }
-    if (rl->next_seq == 1 && !rl->ended) {
-        /* nothing was ever relayed: the relay is forgotten (a later subscriber tries the upstream again) */
-        unlink_relay(rp, rl);
-        relay_free(rl);
-        return;
-    }
-    if (!rl->ended && rl->record_usage) {
+    if (rl->ended)
+        return false;
+    bool relayed = rl->next_seq > 1;
+    if (rl->record_usage) {
         hl_direct_usage_t usage = {.upstream_run_id = rl->run_id, .profile = rl->profile, .status = "failed"};
         hl_store_record_direct_run(rp->store, &usage);
     }
-    rp_relay_end(rp, rl, "run.failed", "The connection to Hermes ended before the run finished");
+    rp_relay_end(rp, rl, "run.failed", why);
+    if (!relayed) {
+        /* nothing came from the upstream: clients that joined already get the failure now, then the relay is forgotten (a
+         * later subscriber tries the upstream again) */
+        publish_one(rp, rl);
+        unlink_relay(rp, rl);
+        relay_free(rl);
+        return true;
+    }
+    return false;
+}
+
+static void on_end(void *data, const up_answer_t *a)
+{
+    (void)subscription_over(data, a, "The connection to Hermes ended before the run finished");
+}
+
+static void ignore_stop_answer(void *data, const up_answer_t *a)
+{
+    char *run_id = data;
+    if (a->connect_failed || a->status < 200 || a->status >= 300)
+        hl_logf(HL_LOG_WARN, "runproxy: stop %s: HTTP %ld", run_id, a->status);
+    free(run_id);
+}
+
+/* A subscription that sent nothing (not even a keep-alive) for the stall limit is dropped as a dropped connection would
+ * be, and the upstream run is asked to stop (best effort), as a conversation run's stalled stream is. True when rl was
+ * freed (it relayed nothing). */
+static bool check_stall(hl_runproxy_t *rp, relay_t *rl)
+{
+    int64_t limit = rl->waiting_approval ? rp->approval_stall_ms : rp->stall_ms;
+    if (rl->call == NULL || rl->ended || up_idle_ms(rl->call) <= limit)
+        return false;
+    char msg[160];
+    snprintf(msg, sizeof(msg), "Hermes sent nothing for %lld s", (long long)(limit / 1000));
+    hl_logf(HL_LOG_WARN, "runproxy: run %s's events stalled: %s", rl->run_id, msg);
+    up_cancel(rl->call);
+    char *esc = up_escape(rl->run_id);
+    char *path = hl_asprintf("/v1/runs/%s/stop", esc);
+    up_json(rp->up, &rl->target, "POST", path, NULL, ignore_stop_answer, hl_strdup(rl->run_id));
+    free(path);
+    free(esc);
+    up_answer_t a = {.error = msg}; /* no answer: an opening still waiting gets a 503 */
+    return subscription_over(rl, &a, msg);
 }
 
 void rp_relay_subscribe(hl_runproxy_t *rp, relay_t *rl)

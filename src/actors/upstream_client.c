@@ -32,7 +32,6 @@ struct st_up_client_t {
     CURLM *multi;
     up_call_t *calls;
     bool in_perform;
-    size_t active;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -65,7 +64,6 @@ static void free_call(up_call_t *call)
 {
     if (call->added) {
         curl_multi_remove_handle(call->client->multi, call->easy);
-        call->client->active--;
     }
     unlink_call(call);
     curl_easy_cleanup(call->easy);
@@ -159,8 +157,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
     return size * nmemb;
 }
 
-static up_call_t *call_new(up_client_t *c, call_kind_t kind, const up_target_t *to, const char *method, const char *path,
-                           const char *const *headers)
+static up_call_t *call_new(up_client_t *c, call_kind_t kind, const up_target_t *to, const char *method, const char *path)
 {
     up_call_t *call = hl_calloc(1, sizeof(*call));
     call->client = c;
@@ -195,8 +192,6 @@ static up_call_t *call_new(up_client_t *c, call_kind_t kind, const up_target_t *
         explicit_bzero(auth, strlen(auth));
         free(auth);
     }
-    for (size_t i = 0; headers != NULL && headers[i] != NULL; ++i)
-        h = curl_slist_append(h, headers[i]);
     call->headers = h;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     call->last_byte_ms = now_ms();
@@ -215,13 +210,12 @@ static void start(up_call_t *call)
     if (mc != CURLM_OK)
         hl_fatal("curl_multi_add_handle: %s", curl_multi_strerror(mc));
     call->added = true;
-    call->client->active++;
 }
 
-up_call_t *up_json(up_client_t *c, const up_target_t *to, const char *method, const char *path, json_t *body,
-                   const char *const *headers, up_done_fn done, void *data)
+up_call_t *up_json(up_client_t *c, const up_target_t *to, const char *method, const char *path, json_t *body, up_done_fn done,
+                   void *data)
 {
-    up_call_t *call = call_new(c, CALL_JSON, to, method, path, headers);
+    up_call_t *call = call_new(c, CALL_JSON, to, method, path);
     call->done = done;
     call->data = data;
     curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, (long)UP_JSON_TIMEOUT_MS);
@@ -241,7 +235,7 @@ up_call_t *up_json(up_client_t *c, const up_target_t *to, const char *method, co
 
 up_call_t *up_stream(up_client_t *c, const up_target_t *to, const char *path, const up_stream_cb_t *cb, void *data)
 {
-    up_call_t *call = call_new(c, CALL_STREAM, to, "GET", path, NULL);
+    up_call_t *call = call_new(c, CALL_STREAM, to, "GET", path);
     call->cb = *cb;
     call->data = data;
     start(call);
@@ -264,11 +258,6 @@ int64_t up_idle_ms(const up_call_t *call)
     return (int64_t)(now_ms() - call->last_byte_ms);
 }
 
-size_t up_client_active(const up_client_t *c)
-{
-    return c->active;
-}
-
 static bool is_connect_failure(CURLcode rc)
 {
     return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_OPERATION_TIMEDOUT ||
@@ -287,7 +276,6 @@ static void finish(up_call_t *call, CURLcode rc)
     }
     if (call->kind == CALL_JSON) {
         json_error_t err;
-        a.body = call->buf != NULL ? call->buf : "";
         a.body_len = call->len;
         a.json = rc == CURLE_OK && call->len > 0 ? json_loadb(call->buf, call->len, JSON_DECODE_ANY, &err) : NULL;
         up_done_fn done = call->done;

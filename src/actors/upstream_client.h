@@ -55,10 +55,10 @@ void up_client_free(up_client_t *c);
 
 /**
  * Starts `method path` with `body` (stolen; NULL: none) as JSON; `done` is called exactly once (unless the call is
- * cancelled first). Extra headers (NULL-terminated "Name: value" list, may be NULL) are copied.
+ * cancelled first).
  */
-up_call_t *up_json(up_client_t *c, const up_target_t *to, const char *method, const char *path, json_t *body,
-                   const char *const *headers, up_done_fn done, void *data);
+up_call_t *up_json(up_client_t *c, const up_target_t *to, const char *method, const char *path, json_t *body, up_done_fn done,
+                   void *data);
 
 /** Starts `GET path` as an event stream (Accept: text/event-stream, no total timeout). */
 up_call_t *up_stream(up_client_t *c, const up_target_t *to, const char *path, const up_stream_cb_t *cb, void *data);
@@ -74,9 +74,6 @@ int64_t up_idle_ms(const up_call_t *call);
  * the transfers and runs the callbacks of those that progressed or ended.
  */
 void up_client_wait(up_client_t *c, int extra_fd, int timeout_ms);
-
-/** Transfers in progress. */
-size_t up_client_active(const up_client_t *c);
 
 /** A URL path segment, percent-encoded (caller frees). */
 char *up_escape(const char *segment);

@@ -92,10 +92,8 @@ static int take_line(hl_sse_parser_t *p, const char *line, size_t len, hl_sse_ev
     }
     if (len == 0)
         return dispatch(p, fn, data);
-    if (line[0] == ':') {
-        p->comments++;
-        return 0;
-    }
+    if (line[0] == ':')
+        return 0; /* a comment (the upstream's keep-alives): its bytes still count as life for the caller's stall check */
     const char *colon = memchr(line, ':', len);
     size_t name_len = colon != NULL ? (size_t)(colon - line) : len;
     const char *value = colon != NULL ? colon + 1 : line + len;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hl/http.h"
+#include "hl/json_util.h"
 #include "hl/routes.h"
 #include "hl/runproxy.h"
 #include "hl/sse.h"
@@ -74,11 +75,9 @@ static void post_run(hl_request_t *r)
     json_t *instructions = json_object_get(b, "instructions");
     if (json_is_string(instructions))
         json_object_set(up, "instructions", instructions);
-    json_t *session = json_object_get(b, "session_id");
-    if (!json_is_string(session))
-        session = json_object_get(b, "sessionId");
-    if (json_is_string(session))
-        json_object_set(up, "session_id", session);
+    const char *session = hl_json_alias(b, "session_id", "sessionId");
+    if (session != NULL)
+        json_object_set_new(up, "session_id", json_string(session));
     hl_direct_run_req_t req = {.profile = profile_of(r), .body = up};
     hl_reply_to_t *p = hl_request_defer(r, hl_runproxy_actor(runproxy));
     if (p != NULL)

@@ -15,10 +15,13 @@ static void to_sse(const hl_run_frame_t *in, size_t n, hl_sse_record_t *out)
 static void on_frames(void *data, const hl_run_frame_t *frames, size_t n)
 {
     (void)data;
-    hl_sse_record_t *recs = hl_malloc(sizeof(*recs) * (n ? n : 1));
+    /* usually a frame or a few per run and loop turn: no allocation for them */
+    hl_sse_record_t stack[16];
+    hl_sse_record_t *recs = n <= HL_ARRAY_SIZE(stack) ? stack : hl_malloc(sizeof(*recs) * n);
     to_sse(frames, n, recs);
     hl_sse_publish(recs, n);
-    free(recs);
+    if (recs != stack)
+        free(recs);
 }
 
 static void on_page(void *page_ctx, const hl_run_frame_t *frames, size_t n, bool more, bool failed)

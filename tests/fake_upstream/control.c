@@ -357,10 +357,26 @@ void fk_control_handle(fk_conn_t *c)
         fk_ctl.down = 0;
         json_decref(fk_ctl.models);
         fk_ctl.models = NULL;
+        fk_ctl.stop_status = 0;
+        free(fk_ctl.stop_error);
+        fk_ctl.stop_error = NULL;
         ok(c);
     } else if (strcmp(p, "/shutdown") == 0) {
         ok(c);
         fk_quit = 1;
+    } else if (strcmp(p, "/stop") == 0) {
+        /* {"status": 4xx/5xx, "error": text}: run stops answer that (an older or restricted server); {"status": 0}: normal */
+        json_t *st = json_object_get(b, "status");
+        json_int_t status = json_integer_value(st);
+        if (!json_is_integer(st) || (status != 0 && (status < 400 || status > 599)))
+            bad(c, 400, "expected {\"status\": 0 or 4xx/5xx, \"error\": text}");
+        else {
+            fk_ctl.stop_status = (int)status;
+            free(fk_ctl.stop_error);
+            const char *e = json_string_value(json_object_get(b, "error"));
+            fk_ctl.stop_error = e != NULL ? fk_strdup(e) : NULL;
+            ok(c);
+        }
     } else if (strcmp(p, "/jobs/fail") == 0) {
         const char *op = json_string_value(json_object_get(b, "op"));
         json_int_t status = json_integer_value(json_object_get(b, "status"));

@@ -390,7 +390,9 @@ typedef struct st_fk_ctl_t {
     int health_status; /* 0: normal */
     long health_hang_ms;
     int down;
-    json_t *models; /* NULL: the default single entry */
+    json_t *models;   /* NULL: the default single entry */
+    int stop_status;  /* POST /v1/runs/{id}/stop answers this status (with stop_error) instead of stopping; 0: normal */
+    char *stop_error; /* its message ({"error": …}) */
 } fk_ctl_t;
 extern fk_ctl_t fk_ctl;
 

@@ -503,6 +503,10 @@ static void stop_wait(fk_conn_t *c)
 
 static void h_stop(fk_conn_t *c, const char *id)
 {
+    if (fk_ctl.stop_status != 0) { /* the control API's /stop: this server does not stop runs */
+        fk_respond_error(c, fk_ctl.stop_status, fk_ctl.stop_error != NULL ? fk_ctl.stop_error : "Run stop is not supported", NULL);
+        return;
+    }
     fk_run_t *r = fk_run_find(id);
     if (r == NULL || fk_run_stop(r) != 0) {
         run_not_found(c, id);

@@ -906,6 +906,83 @@ START_TEST(dialect_v012_has_no_approval_route)
 }
 END_TEST
 
+/* A direct run whose upstream events stream goes silent (not even a keep-alive) ends as a dropped one does: the relay's
+ * stream ends with run.failed, the run is recorded as failed and the upstream run is asked to stop (stall limit 1 s). */
+START_TEST(direct_run_stalled)
+{
+    setenv("HERMESLINK_TEST_STALL_MS", "1000", 1);
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    long t0 = hlt_now_ms();
+    char *run = post_run(x, HLT_H1, "[[fake:hang]] wait forever");
+    hltc_sse_t *s = read_run(x, HLT_H1, run, NULL);
+    ck_assert_int_lt(hlt_now_ms() - t0, 8000);
+    ck_assert_uint_ge(s->ev.n, 1);
+    json_t *last = s->ev.v[s->ev.n - 1].json;
+    ck_assert_str_eq(hlt_str(last, "event"), "run.failed");
+    ck_assert_ptr_nonnull(strstr(hlt_str(last, "error"), "Hermes sent nothing"));
+    close_run(s);
+    long deadline = hlt_now_ms() + 5000;
+    char *status = NULL;
+    int stopped = 0;
+    while ((status == NULL || !stopped) && hlt_now_ms() < deadline) {
+        free(status);
+        void *db = hltc_db_open(&x->env, 0);
+        status = hltc_db_str(db, "SELECT status FROM direct_runs WHERE upstream_run_id = ?1", run);
+        hltc_db_close(db);
+        json_t *reqs = fake_requests(x);
+        size_t i;
+        json_t *q;
+        json_array_foreach(reqs, i, q) stopped |= strstr(hlt_str(q, "path"), "/stop") != NULL;
+        json_decref(reqs);
+        if (status == NULL || !stopped)
+            hlt_sleep_ms(50);
+    }
+    ck_assert_msg(status != NULL && strcmp(status, "failed") == 0, "the stalled run was recorded as %s", status);
+    ck_assert_msg(stopped, "the stalled run was not stopped upstream");
+    free(status);
+    free(run);
+    stop(x);
+}
+END_TEST
+
+/* POST /api/v1/runs/:id/cancel when the upstream cannot stop runs: its 405 or 501 → 501 hermes_cancel_unsupported; any
+ * other failure → 502 hermes_cancel_failed; its 404 stays 404 run_not_found (the fake's /__fake/stop sets the answer). */
+START_TEST(direct_run_cancel_unsupported)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *run = post_run(x, HLT_H1, "[[fake:slow;first_delay_ms=20000]] wait");
+    char *path = hl_asprintf("/api/v1/runs/%s/cancel", run);
+    static const struct {
+        int upstream;
+        long status;
+        const char *code;
+    } cases[] = {{405, 501, "hermes_cancel_unsupported"},
+                 {501, 501, "hermes_cancel_unsupported"},
+                 {500, 502, "hermes_cancel_failed"},
+                 {409, 502, "hermes_cancel_failed"},
+                 {404, 404, "run_not_found"}};
+    hlt_response_t res;
+    for (size_t i = 0; i < HL_ARRAY_SIZE(cases); ++i) {
+        char *ctl = hl_asprintf("{\"status\":%d,\"error\":\"no stopping here\"}", cases[i].upstream);
+        hlt_fake_request(&x->fake, "POST", "/__fake/stop", ctl, NULL, &res);
+        ck_assert_int_eq(res.status, 200);
+        hlt_response_free(&res);
+        free(ctl);
+        hltc_call_error(D, HLT_H1, TOK, "POST", path, NULL, cases[i].status, cases[i].code);
+    }
+    /* the upstream stops runs again: cancelled */
+    hlt_fake_request(&x->fake, "POST", "/__fake/stop", "{\"status\":0}", NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    hlt_response_free(&res);
+    json_decref(hltc_call(D, HLT_H1, TOK, "POST", path, NULL, 200));
+    free(path);
+    free(run);
+    stop(x);
+}
+END_TEST
+
 Suite *suite_agent_runs(void)
 {
     Suite *s = suite_create("agent_runs");
@@ -935,6 +1012,8 @@ Suite *suite_agent_runs(void)
     tcase_add_test(tc, relay_burst_larger_than_ring);
     tcase_add_test(tc, dialect_v015_forwards_approvals);
     tcase_add_test(tc, dialect_v012_has_no_approval_route);
+    tcase_add_test(tc, direct_run_stalled);
+    tcase_add_test(tc, direct_run_cancel_unsupported);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -329,6 +329,9 @@ START_TEST(test_bad_ids)
     }
     error_message(HLT_H1, "GET", PREFIX("nosuch"), NULL, 404, "profile_not_found");
     error_message(HLT_H1, "POST", hltc_fmt("%s/0123456789ab/resume", PREFIX("nosuch")), NULL, 404, "profile_not_found");
+    /* a bad job id is refused before the profile is looked up */
+    error_message(HLT_H1, "GET", hltc_fmt("%s/a.b", PREFIX("nosuch")), NULL, 400, "invalid_cron_job_id");
+    error_message(HLT_H1, "DELETE", hltc_fmt("%s/a~b", PREFIX("a*b")), NULL, 400, "invalid_cron_job_id");
     ck_assert_uint_eq(count_requests(&fake_a) + count_requests(&fake_b), 1);
 
     /* no bearer, no service */
