@@ -228,6 +228,11 @@ static void task_read(hl_runproxy_t *rp, void *arg)
         /* frames are numbered consecutively: the one after `after` is found directly, not by a scan */
         int64_t first_seq = rl->count > 0 ? rl->frames[rl->first]->seq : rl->next_seq;
         size_t i = a->after + 1 > first_seq ? (size_t)(a->after + 1 - first_seq) : 0;
+        /* a client that already has the run's last frame gets that frame again, which its stream does not resend but
+         * ends on: the run is over */
+        relay_frame_t *last = rl->count > 0 ? rl->frames[(rl->first + rl->count - 1) % rl->cap] : NULL;
+        if (i >= rl->count && last != NULL && last->final && last->seq <= rl->published_seq)
+            i = rl->count - 1;
         for (; i < rl->count && n < a->limit; ++i) {
             relay_frame_t *f = rl->frames[(rl->first + i) % rl->cap];
             /* only what was published: later frames reach the stream live, in order */

@@ -413,8 +413,13 @@ static void flush(stream_t *s)
     size_t nvec = 0;
     while (s->replay_pos < s->replay_len && s->num_inflight < MAX_FRAMES_PER_SEND && !s->finish_asked) {
         hl_event_frame_t *f = s->replay[s->replay_pos++];
-        if (frame_id(s, f) > s->last_id && (!s->notifications_only || f->notify))
+        if (frame_id(s, f) > s->last_id && (!s->notifications_only || f->notify)) {
             add_frame(s, f, &nvec);
+        } else if (f->final) {
+            /* the client already has the run's last frame: nothing more will come, the response ends */
+            s->finish_asked = true;
+            s->replaying = false;
+        }
         hl_event_frame_release(f);
     }
     if (s->replay_pos == s->replay_len && s->replaying && !s->page_pending && nvec == 0) {

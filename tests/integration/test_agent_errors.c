@@ -249,8 +249,14 @@ START_TEST(run_events_failures_and_after)
     hltc_sse_t *both = read_stream(x, hltc_fmt("%s?after=5", path), (const char *const[]){"Last-Event-ID: 1", NULL});
     ck_assert_uint_eq(both->ev.n, 2);
     ck_assert_int_eq(both->ev.v[0].id, 6);
-    /* not checked: ?after=7 (after the run's terminal frame) on the ended relay opens a stream that sends nothing and
-     * never ends (found by this test, left to the run proxy's owner: the replay page has no "ended" signal) */
+    /* a client that already has the terminal frame (?after=7, or Last-Event-ID 7) gets a stream that ends at once, with
+     * nothing sent again (it stayed open forever, sending nothing) */
+    hltc_sse_t *done = read_stream(x, hltc_fmt("%s?after=7", path), NULL);
+    ck_assert_uint_eq(done->ev.n, 0);
+    hltc_sse_t *done_h = read_stream(x, path, (const char *const[]){"Last-Event-ID: 7", NULL});
+    ck_assert_uint_eq(done_h->ev.n, 0);
+    close_stream(done);
+    close_stream(done_h);
     /* an upstream that takes the connection and closes it without an answer: unavailable too, as for POST /api/v1/runs */
     hlt_response_t res;
     hlt_fake_request(&x->fake, "POST", "/__fake/health", "{\"down\":true}", NULL, &res);
