@@ -117,25 +117,18 @@ def pump(sock, conn, timeout):
     return events
 
 
-def held(pid, port, streams, mib):
-    prober = Prober(port)
-    prober.start()
-    time.sleep(0.5)
-    rss0, disk0 = rss_kib(pid), temp_file_bytes(pid)
-    sock, conn = h2_connect(port)
-    ids = []
-    for _ in range(streams):
-        sid = conn.get_next_available_stream_id()
-        conn.send_headers(sid, [(":method", "POST"), (":path", "/api/v1/bootstrap"), (":scheme", "http"),
-                                (":authority", "127.0.0.1"), ("content-type", "application/octet-stream")])
-        ids.append(sid)
-    sock.sendall(conn.data_to_send())
-    target = mib << 20
-    sent = {sid: 0 for sid in ids}
-    refused = set()
+PEAK = {"rss": 0, "disk": 0}
+
+
+def sample_peak(pid):
+    PEAK["rss"] = max(PEAK["rss"], rss_kib(pid))
+    PEAK["disk"] = max(PEAK["disk"], temp_file_bytes(pid))
+
+
+def held_loop(pid, sock, conn, ids, sent, refused, target, deadline):
+    """Sends every stream's body up to `target` without ending it, sampling the daemon's peak RSS and temp files."""
     chunk = b"x" * 16384
-    deadline = time.monotonic() + 120
-    last_ping = time.monotonic()
+    last_ping = last_sample = time.monotonic()
     while time.monotonic() < deadline and any(sent[s] < target for s in ids if s not in refused):
         progressed = False
         for sid in ids:
@@ -153,21 +146,57 @@ def held(pid, port, streams, mib):
         for ev in pump(sock, conn, 0 if progressed else 0.2):
             if isinstance(ev, h2.events.StreamReset):
                 refused.add(ev.stream_id)
+        if time.monotonic() - last_sample > 0.1:
+            sample_peak(pid)
+            last_sample = time.monotonic()
         if time.monotonic() - last_ping > 1:
             conn.ping(b"12345678")
             sock.sendall(conn.data_to_send())
             last_ping = time.monotonic()
-    time.sleep(1.5)
-    for _ in range(3):
-        pump(sock, conn, 0.2)
+
+
+def held(pid, port, streams, mib):
+    prober = Prober(port)
+    prober.start()
+    time.sleep(0.5)
+    rss0, disk0 = rss_kib(pid), temp_file_bytes(pid)
+    sock, conn = h2_connect(port)
+    ids = []
+    for _ in range(streams):
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, [(":method", "POST"), (":path", "/api/v1/bootstrap"), (":scheme", "http"),
+                                (":authority", "127.0.0.1"), ("content-type", "application/octet-stream")])
+        ids.append(sid)
+    sock.sendall(conn.data_to_send())
+    target = mib << 20
+    sent = {sid: 0 for sid in ids}
+    refused = set()
+    deadline = time.monotonic() + 120
+    PEAK["rss"], PEAK["disk"] = rss0, disk0
+    ended = False
+    try:
+        held_loop(pid, sock, conn, ids, sent, refused, target, deadline)
+    except (ConnectionError, OSError, h2.exceptions.ProtocolError):
+        ended = True
+    time.sleep(1.5)  # ended: what the daemon still holds once it closed the connection
+    if not ended:
+        try:
+            for _ in range(3):
+                pump(sock, conn, 0.2)
+        except (ConnectionError, OSError, h2.exceptions.ProtocolError):
+            ended = True
     rss1, disk1 = rss_kib(pid), temp_file_bytes(pid)
+    peak_rss, peak_disk = max(PEAK["rss"], rss1), max(PEAK["disk"], disk1)
     time.sleep(1)
     prober.stop = True
     prober.join()
     result = {"scenario": "held", "streams": streams, "mib_per_stream": mib,
               "body_bytes_sent": sum(sent.values()), "streams_reset_by_server": len(refused),
+              "connection_ended_by_server": ended,
               "rss_growth_mib": round((rss1 - rss0) / 1024, 1),
               "temp_file_mib": round((disk1 - disk0) / (1 << 20), 1),
+              "peak_rss_growth_mib": round((peak_rss - rss0) / 1024, 1),
+              "peak_temp_file_mib": round((peak_disk - disk0) / (1 << 20), 1),
               "status_meanwhile": prober.summary()}
     sock.close()
     return result

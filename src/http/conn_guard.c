@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "h2_bodies.h"
 #include "hl/keyed_counts.h"
 #include "hl/log.h"
 
@@ -46,6 +47,7 @@ struct st_conn_rec_t {
     hl_addr_key_t key;
     size_t last_input;   /* request bytes held at the last tick */
     uint64_t held;       /* body bytes counted against the address */
+    bool ending;         /* shut down past the body cap: h2o closes it once it notices */
     uint64_t body_since; /* when the body being read was first seen (loop ms), 0 when none */
 };
 
@@ -265,6 +267,9 @@ static bool hold(conn_rec_t *rec, uint64_t bytes)
  * closes it (the close hook gives the bytes back). */
 static void over_budget(conn_rec_t *rec)
 {
+    if (rec->ending)
+        return;
+    rec->ending = true;
     shutdown(h2o_socket_get_fd(rec->sock), SHUT_RDWR);
     int64_t now = (int64_t)h2o_now(rec->guard->worker->loop), last = atomic_load(&refusal_logged_ms);
     if (now - last >= 60000 && atomic_compare_exchange_strong(&refusal_logged_ms, &last, now))
@@ -272,7 +277,7 @@ static void over_budget(conn_rec_t *rec)
                              "(logged at most once a minute)");
 }
 
-/* Once a second over the HTTP/1.1 connections reading a request (h2o's req_timeout list): bodies are counted against
+/* Once a tick over the HTTP/1.1 connections reading a request (h2o's req_timeout list): bodies are counted against
  * their address's cap (the connection that passes it ends), and the request timeout entries of those reading a body
  * that grew since the last tick move to the end of h2o's timeout list (a fresh 10 s), until the ceiling. A head that is
  * not complete, an idle keep-alive, or a body that stopped arriving keep their deadline and h2o closes them. */
@@ -318,12 +323,33 @@ static void check_h1_requests(conn_guard_t *g, uint64_t now)
     free(moved);
 }
 
+/* One HTTP/2 connection's held bodies, counted against its address's cap like an HTTP/1.1 body. */
+static void check_h2_connection(void *data, h2o_socket_t *sock, uint64_t held)
+{
+    conn_rec_t *rec = lookup(data, sock);
+    if (rec != NULL && !hold(rec, held))
+        over_budget(rec);
+}
+
+/* Once a tick over the HTTP/2 connections: the bodies their streams hold (arriving, or whole and not yet released) count
+ * against their address's cap, and the connection that takes it past the cap ends. */
+static void check_h2_bodies(conn_guard_t *g)
+{
+    static atomic_bool layout_logged;
+    if (limits.max_body_bytes_per_address == 0)
+        return;
+    if (!hl_h2_bodies_each(&g->worker->ctx, check_h2_connection, g) && !atomic_exchange(&layout_logged, true))
+        hl_logf(HL_LOG_ERROR, "server: h2o's HTTP/2 streams do not match the header HermesLink was built against; "
+                              "HTTP/2 bodies of the connections concerned are not counted against maxBodyMiBPerAddress");
+}
+
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     conn_guard_t *g = H2O_STRUCT_FROM_MEMBER(conn_guard_t, tick, entry);
     if (hl_worker_shutting_down(g->worker))
         return;
     check_h1_requests(g, h2o_now(g->worker->loop));
+    check_h2_bodies(g);
     h2o_timeout_link(g->worker->loop, &g->tick_timeout, &g->tick);
 }
 

@@ -6,9 +6,9 @@
  * - Timeouts that fit slow uplinks on HTTP/1.1: h2o's req_timeout (10 s) bounds the request head and idle keep-alives;
  *   while a request body keeps arriving, its deadline moves on (at most HL_HTTP1_BODY_CEILING_MS in all), so a 50 MiB
  *   upload at 200 KB/s completes, a body that stalls for 10 s ends, and slow headers still end at 10 s.
- * - HTTP/1.1 request bodies held per client address (maxBodyMiBPerAddress), checked each second: the connection that
- *   takes its address past the cap is closed. HTTP/2 bodies are h2o's own until complete (SECURITY.md says what that
- *   allows and what a front proxy changes).
+ * - Request bodies held per client address (maxBodyMiBPerAddress), checked four times a second: HTTP/1.1 bodies being
+ *   read, and the bodies h2o holds for each HTTP/2 connection's streams (h2_bodies.c); the connection that takes its
+ *   address past the cap is shut down.
  * - The socket under an HTTP/1.1 request, so that event streams notice a client that left (sse.c).
  * Worker thread, except hl_conn_guard_configure.
  */
@@ -23,14 +23,14 @@
 /* how long one HTTP/1.1 request may take in all while its body keeps arriving */
 #define HL_HTTP1_BODY_CEILING_MS (15 * 60 * 1000)
 /* how often the per-connection checks run */
-#define HL_CONN_GUARD_TICK_MS 1000
+#define HL_CONN_GUARD_TICK_MS 250
 
 typedef struct st_hl_conn_limits_t {
     int max_connections;             /* in total, over every worker */
     int max_connections_per_address; /* per client address key */
     const hl_cidr_t *trusted_proxies;
     size_t num_trusted_proxies;
-    uint64_t max_body_bytes_per_address; /* HTTP/1.1 request bodies held per client address; 0 = no cap */
+    uint64_t max_body_bytes_per_address; /* request bodies held per client address (HTTP/1.1 and HTTP/2); 0 = no cap */
     bool count_loopback;                 /* test mode only: loopback clients count like any other (tests tell 127.0.0.x apart) */
 } hl_conn_limits_t;
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hl/common.h"
@@ -324,6 +325,70 @@ START_TEST(body_bytes_per_address_are_capped)
 }
 END_TEST
 
+/* Runs h2_hold.py (python3-h2): one HTTP/2 connection from `source` holding `streams` bodies of `kib` KiB each open for
+ * `hold_ms`, then ending them. Returns its JSON report. */
+static json_t *h2_hold(const hlt_env_t *env, int port, const char *source, int streams, int kib, int hold_ms)
+{
+    char *script = hl_asprintf("%s/tests/integration/h2_hold.py", HL_SOURCE_DIR);
+    char *out = hlt_env_path(env, 0, "h2_hold.out"), *err = hlt_env_path(env, 0, "h2_hold.err");
+    char port_s[16], streams_s[16], kib_s[16], hold_s[16];
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    snprintf(streams_s, sizeof(streams_s), "%d", streams);
+    snprintf(kib_s, sizeof(kib_s), "%d", kib);
+    snprintf(hold_s, sizeof(hold_s), "%d", hold_ms);
+    char *argv[] = {"/usr/bin/python3", script, port_s, (char *)source, streams_s, kib_s, hold_s, NULL};
+    int status = 0;
+    pid_t pid = hlt_spawn(argv, out, err);
+    ck_assert_msg(hlt_wait_exit(pid, &status, 90000), "h2_hold.py did not finish");
+    char *errors = hlt_read_file(err, NULL);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "h2_hold.py failed (python3-h2 is installed by "
+                  "scripts/deps.sh): %s",
+                  errors ? errors : "");
+    char *text = hlt_read_file(out, NULL);
+    json_t *report = text ? json_loads(text, 0, NULL) : NULL;
+    ck_assert_msg(report != NULL, "h2_hold.py printed: %s", text ? text : "(nothing)");
+    free(text);
+    free(errors);
+    free(out);
+    free(err);
+    free(script);
+    return report;
+}
+
+/* HTTP/2 bodies that h2o holds count against maxBodyMiBPerAddress as HTTP/1.1 bodies do: bodies within the cap held
+ * open for seconds keep their connection and are answered once ended; bodies past it end the connection, and the
+ * address gets its bytes back. */
+START_TEST(h2_body_bytes_per_address_are_capped)
+{
+    hltc_ctx_t c;
+    hlt_env_t env;
+    start_capped(&c, &env, "{\"maxBodyMiBPerAddress\": 4}\n");
+    /* within the cap: 3 × 1 MiB held for 1.5 s (six checks), then ended: three answers (no token: 401) */
+    json_t *within = h2_hold(&env, c.d.port, "127.0.0.7", 3, 1024, 1500);
+    ck_assert_msg(!json_is_true(json_object_get(within, "closed")), "bodies within the cap were cut: %s", json_dumps(within, 0));
+    json_t *statuses = json_object_get(within, "statuses");
+    ck_assert_int_eq(json_array_size(statuses), 3);
+    for (size_t i = 0; i < 3; ++i)
+        ck_assert_int_eq(json_integer_value(json_array_get(statuses, i)), 401);
+    json_decref(within);
+    /* past it: 6 × 1 MiB on one connection; it ends, and no stream is answered */
+    json_t *past = h2_hold(&env, c.d.port, "127.0.0.8", 6, 1024, 3000);
+    ck_assert_msg(json_is_true(json_object_get(past, "closed")), "bodies past the cap were kept: %s", json_dumps(past, 0));
+    ck_assert_int_eq(json_array_size(json_object_get(past, "statuses")), 0);
+    json_decref(past);
+    /* the daemon answers, and the address got its bytes back: the same bodies within the cap pass again */
+    ck_assert_int_eq(status_from(&c.d, "127.0.0.8"), 200);
+    json_t *again = h2_hold(&env, c.d.port, "127.0.0.8", 3, 1024, 500);
+    ck_assert_msg(!json_is_true(json_object_get(again, "closed")), "the address did not get its bytes back: %s",
+                  json_dumps(again, 0));
+    json_decref(again);
+    hlt_device_free(&c.dev);
+    hlt_daemon_stop_clean(&c.d);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 START_TEST(streams_per_device_are_capped)
 {
     hltc_ctx_t c;
@@ -436,6 +501,7 @@ Suite *suite_edge_limits(void)
     tcase_add_test(tc, connections_per_address_are_capped);
     tcase_add_test(tc, connections_in_total_are_capped);
     tcase_add_test(tc, body_bytes_per_address_are_capped);
+    tcase_add_test(tc, h2_body_bytes_per_address_are_capped);
     tcase_add_test(tc, streams_per_device_are_capped);
     tcase_add_test(tc, streams_of_every_kind_share_the_cap);
     suite_add_tcase(s, tc);
