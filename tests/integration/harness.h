@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <jansson.h>
 
 /** How long (ms) a daemon may take to print its ports, and to exit after SIGTERM. */
@@ -94,6 +95,16 @@ char *hlt_which(const char *name);
 pid_t hlt_spawn(char *const *argv, const char *out_path, const char *err_path);
 /** waitpid with a deadline: 1 and the status if the child exited, 0 on timeout. */
 int hlt_wait_exit(pid_t pid, int *status, long timeout_ms);
+
+/* the stand-in LAN address of hlt_private_network (TEST-NET-1, never routed) */
+#define HLT_PRIVATE_LAN_ADDR "192.0.2.10"
+/**
+ * Moves the calling test process, and every process it starts afterwards, into a network namespace of its own (a user
+ * namespace too when not root) with the loopback up and HLT_PRIVATE_LAN_ADDR on it, and returns that address: a test
+ * that binds the wildcard or a LAN address then reaches nothing outside it. Fails the test when the kernel refuses. Check
+ * runs each test in a process of its own; with CK_FORK=no the whole run stays in the namespace.
+ */
+struct in_addr hlt_private_network(void);
 
 /** Scans a file for sanitizer reports. Returns NULL if clean, else an excerpt (static storage). */
 const char *hlt_sanitizer_report(const char *path);

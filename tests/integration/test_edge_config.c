@@ -6,13 +6,13 @@
  * start` and `status` find the loopback-only plain port (wildcard or explicit LAN listen host). Also the CLI keys of the
  * edge (`config set` / `config get`, bad values refused).
  *
- * Where the plain port is bound is read from /proc/net/tcp (always possible); a connection to a non-loopback address of
- * this machine is tried as well when it has one (else the check says so and relies on the bound address).
+ * Where the plain port is bound is read from /proc/net/tcp, and connections to a LAN address are tried. The tests that
+ * bind the wildcard or a LAN address run in a network namespace of their own (hlt_private_network), whose only LAN
+ * address is a stand-in on its loopback: nothing they start listens on the machine's interfaces.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -103,23 +103,6 @@ static void assert_bound(int port, const char *want, const char *what)
 #define BOUND_LOOPBACK "0100007F"
 #define BOUND_ANY "00000000"
 
-/* The first non-loopback IPv4 address of an interface that is up, or 0 (in *addr, network order). */
-static int lan_address(struct in_addr *addr)
-{
-    struct ifaddrs *ifs;
-    if (getifaddrs(&ifs) != 0)
-        return 0;
-    int found = 0;
-    for (struct ifaddrs *i = ifs; i != NULL && !found; i = i->ifa_next) {
-        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
-            continue;
-        *addr = ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr;
-        found = (ntohl(addr->s_addr) >> 24) != 127;
-    }
-    freeifaddrs(ifs);
-    return found;
-}
-
 /* Connects to addr:port within 3 s: 0 on success, else the errno (ECONNREFUSED when nothing listens there). */
 static int try_connect(struct in_addr addr, int port)
 {
@@ -202,7 +185,8 @@ START_TEST(test_lan_plain_off)
 {
     hlt_daemon_t d;
     hlt_env_t env;
-    /* a wildcard listen host: only the TLS port may take it */
+    /* a wildcard listen host (in a network namespace of the test's own): only the TLS port may take it */
+    struct in_addr lan = hlt_private_network();
     start_with(&d, &env, "{\"lanPlainHttp\": false, \"lanHost\": \"" LAN_HOST "\"}\n", 1, "0.0.0.0");
     assert_bound(d.port, BOUND_LOOPBACK, "plain port with lanPlainHttp false");
     assert_bound(d.tls_port, BOUND_ANY, "TLS port with lanPlainHttp false");
@@ -215,20 +199,12 @@ START_TEST(test_lan_plain_off)
     assert_urls_scheme(boot_urls, "https://", "bootstrap preferred_pairing_urls");
     json_decref(boot_urls);
 
-    struct in_addr lan;
-    if (lan_address(&lan)) {
-        char text[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &lan, text, sizeof(text));
-        int e = try_connect(lan, d.port);
-        ck_assert_msg(e == ECONNREFUSED, "plain port on %s:%d: expected a refused connection, got %s", text, d.port,
-                      e == 0 ? "a connection" : strerror(e));
-        e = try_connect(lan, d.tls_port);
-        ck_assert_msg(e == 0, "TLS port on %s:%d: %s", text, d.tls_port, strerror(e));
-    } else {
-        printf("NOTE: no non-loopback IPv4 address here; the plain port's loopback-only bind is checked on /proc/net/tcp "
-               "only\n");
-        fflush(stdout);
-    }
+    /* from the LAN address: the plain port refuses, the TLS port accepts */
+    int e = try_connect(lan, d.port);
+    ck_assert_msg(e == ECONNREFUSED, "plain port on %s:%d: expected a refused connection, got %s", HLT_PRIVATE_LAN_ADDR, d.port,
+                  e == 0 ? "a connection" : strerror(e));
+    e = try_connect(lan, d.tls_port);
+    ck_assert_msg(e == 0, "TLS port on %s:%d: %s", HLT_PRIVATE_LAN_ADDR, d.tls_port, strerror(e));
 
     /* the payload: https URLs and the fingerprint, no http URL anywhere */
     char *fp = control_fingerprint(&env);
@@ -272,12 +248,11 @@ START_TEST(test_lan_plain_default)
 {
     hlt_daemon_t d;
     hlt_env_t env;
+    struct in_addr lan = hlt_private_network();
     start_with(&d, &env, "{\"lanHost\": \"" LAN_HOST "\"}\n", 1, "0.0.0.0");
     assert_bound(d.port, BOUND_ANY, "plain port by default");
     assert_bound(d.tls_port, BOUND_ANY, "TLS port by default");
-    struct in_addr lan;
-    if (lan_address(&lan))
-        ck_assert_int_eq(try_connect(lan, d.port), 0);
+    ck_assert_int_eq(try_connect(lan, d.port), 0);
     char *fp = control_fingerprint(&env);
     hlt_pairing_t p;
     hlt_pair(&env, &p);
@@ -300,6 +275,7 @@ START_TEST(test_lan_plain_off_no_tls)
 {
     hlt_daemon_t d;
     hlt_env_t env;
+    hlt_private_network(); /* the wildcard listen host */
     start_with(&d, &env, "{\"lanPlainHttp\": false, \"lanHost\": \"" LAN_HOST "\"}\n", 0, "0.0.0.0");
     assert_bound(d.port, BOUND_LOOPBACK, "plain port without TLS");
     hlt_pairing_t p;
@@ -377,14 +353,9 @@ static pid_t pid_of(hlt_env_t *env)
 START_TEST(test_lan_plain_off_start_status)
 {
     char host[INET_ADDRSTRLEN] = "0.0.0.0", tls_bound[16] = BOUND_ANY;
+    struct in_addr lan = hlt_private_network();
     if (_i == 1) {
-        struct in_addr lan;
-        if (!lan_address(&lan)) {
-            printf("NOTE: no non-loopback IPv4 address here: `start --listen <LAN address>` is not tried\n");
-            fflush(stdout);
-            return;
-        }
-        inet_ntop(AF_INET, &lan, host, sizeof(host));
+        snprintf(host, sizeof(host), "%s", HLT_PRIVATE_LAN_ADDR);
         snprintf(tls_bound, sizeof(tls_bound), "%08X", lan.s_addr); /* as /proc/net/tcp prints it */
     }
     failure[0] = '\0';
