@@ -14,6 +14,7 @@
 
 #include "hl/auth.h"
 #include "hl/hermes_files.h"
+#include "hl/hermes_manage.h"
 #include "hl/pairing.h"
 #include "hl/runproxy.h"
 #include "hl/sse.h"
@@ -121,7 +122,10 @@ static void pairing_dispose(daemon_t *d)
 
 static int hermes_init(daemon_t *d)
 {
-    return hl_hermes_init(&d->hermes, &d->link);
+    int ret = hl_hermes_init(&d->hermes, &d->link);
+    if (ret == 0)
+        hl_hermes_set_store(d->hermes, d->store); /* a deleted profile's conversations go with it */
+    return ret;
 }
 static int hermes_start(daemon_t *d)
 {
@@ -354,8 +358,13 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         }
     }
 
-    hl_routes_deps_t deps = {
-        .link = &dm.link, .store = dm.store, .auth = dm.auth, .pairing = dm.pairing, .system = dm.system, .runproxy = dm.runproxy};
+    hl_routes_deps_t deps = {.link = &dm.link,
+                             .store = dm.store,
+                             .auth = dm.auth,
+                             .pairing = dm.pairing,
+                             .system = dm.system,
+                             .runproxy = dm.runproxy,
+                             .hermes = dm.hermes};
     router = hl_routes_build(&deps);
     hl_dispatch_set_router(router);
     hl_dispatch_set_trusted_proxies(&dm.config);

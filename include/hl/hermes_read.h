@@ -72,6 +72,13 @@ void hl_api_server_yaml_dispose(hl_api_server_yaml_t *y);
 int hl_hermes_valid_profile_name(const char *name);
 
 /**
+ * Why `name` cannot be given to a new or renamed profile, or NULL when it can: Hermes's rule ^[a-z0-9][a-z0-9_-]{0,63}$,
+ * its reserved names (hermes, default, test, tmp, root, sudo) and its CLI subcommands (spec UPSTREAM-HERMES §2.1). The
+ * answer is a static message fit for a client.
+ */
+const char *hl_hermes_new_profile_name_problem(const char *name);
+
+/**
  * The root that holds `profiles/` (spec STORAGE §3.1): `hermes_home` (trailing slashes dropped), or two levels up when
  * `hermes_home` is itself `…/profiles/<x>`. Caller frees.
  */

@@ -6,6 +6,7 @@
 
 #include "hl/auth.h"
 #include "hl/db.h"
+#include "hl/hermes_files.h"
 #include "hl/pairing.h"
 #include "hl/link.h"
 #include "hl/router.h"
@@ -21,6 +22,7 @@ typedef struct st_hl_routes_deps_t {
     hl_pairing_t *pairing;
     hl_system_t *system;
     hl_runproxy_t *runproxy;
+    hl_hermes_t *hermes;
 } hl_routes_deps_t;
 
 /** Builds the daemon's whole route table (test hooks only in test mode). Aborts on a conflicting route. Main thread. */
@@ -31,6 +33,9 @@ void hl_routes_agent(hl_router_t *router, hl_runproxy_t *runproxy);
 
 /** spec/API.md §11: the cron job routes, through the run proxy: /api/v1/cron-jobs, /api/v1/profiles/:name/cron-jobs*. */
 void hl_routes_cron(hl_router_t *router, hl_runproxy_t *runproxy);
+
+/** spec/API.md §10: the Hermes profile routes (list, status, metadata, rename, delete), on the Hermes files actor. */
+void hl_routes_profiles(hl_router_t *router, hl_hermes_t *hermes);
 
 /** GET /api/v1/bootstrap, /api/v1/system/version, /api/v1/system/status. */
 void hl_routes_system(hl_router_t *router);

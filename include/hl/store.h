@@ -118,6 +118,8 @@ void hl_store_create(hl_store_t *s, hl_reply_to_t *to, const char *device_id, co
 void hl_store_delete(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id);
 void hl_store_bulk_delete(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *const *ids, size_t n);
 /** A page of messages, newest `limit`, before message `before` (NULL = the newest). */
+/** Soft-deletes every conversation of Hermes profile `profile` (it was deleted), announcing each; {"deleted_count":n}. */
+void hl_store_delete_profile_conversations(hl_store_t *s, hl_reply_to_t *to, const char *profile);
 void hl_store_messages(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, int limit,
                        const char *before);
 

@@ -1,21 +1,24 @@
 /*
- * The Hermes files actor: the one thread that reads HERMES_HOME, so that the blocking file reads never happen on a
- * worker and a later change can add writes (atomic, one writer) here without races. It keeps no copy of what it reads:
- * each request reads the files again (at most two files of 1 MiB), so an edited `.env` is seen at once; the only
- * state is which warning was last logged for each profile, so that a broken file is logged once, not on every run.
+ * The Hermes files actor: the one thread that reads and writes HERMES_HOME, so that the blocking file work never happens
+ * on a worker and writes never race (one writer). It keeps no copy of Hermes's files: each request reads them again (at
+ * most 1 MiB each), so an edited `.env` is seen at once. Its own state: HermesLink's profile metadata (profiles.json),
+ * the profile list it publishes to the workers (hermes_snapshot.c), kept true by inotify, and which warning was last
+ * logged for each profile, so that a broken file is logged once, not on every run.
  */
 #include "hl/hermes_files.h"
 
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
+#include "hermes_actor.h"
 #include "hl/hermes_read.h"
 #include "hl/log.h"
 
-struct st_hl_hermes_t {
-    hl_actor_t actor;
-    const hl_link_t *link;
-    json_t *logged_warnings; /* profile → the warning last logged for it; actor thread only */
-};
+/* the list is read again this often even without inotify events (a file system without them, a missed event) */
+#define SNAPSHOT_TICK_MS 30000
 
 typedef struct st_hermes_task_t {
     hl_task_t super;
@@ -101,18 +104,60 @@ void hl_hermes_list_profiles(hl_hermes_t *h, void (*done)(void *data, json_t *na
     hl_actor_post(&h->actor, &t->super.super);
 }
 
+static int on_start(hl_actor_t *actor)
+{
+    hl_hermes_t *h = actor->data;
+    hermes_registry_open(&h->registry, h->link->home);
+    h->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (h->inotify_fd < 0)
+        hl_logf(HL_LOG_WARN, "hermes: inotify is unavailable; profiles made by Hermes are seen within %d s",
+                SNAPSHOT_TICK_MS / 1000);
+    hermes_watch_update(h);
+    hermes_snapshot_refresh(h);
+    return 0;
+}
+
+/* Waits for the mailbox or an inotify event (handled here), up to the tick. */
+static void wait_events(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
+{
+    hl_hermes_t *h = actor->data;
+    struct pollfd fds[2] = {{.fd = mailbox_fd, .events = POLLIN}, {.fd = h->inotify_fd, .events = POLLIN}};
+    if (poll(fds, h->inotify_fd >= 0 ? 2 : 1, timeout_ms) > 0 && (fds[1].revents & POLLIN))
+        hermes_watch_handle(h);
+}
+
+static void on_tick(hl_actor_t *actor)
+{
+    hl_hermes_t *h = actor->data;
+    hermes_watch_update(h);
+    hermes_snapshot_refresh(h);
+}
+
+static void on_stop(hl_actor_t *actor)
+{
+    hl_hermes_t *h = actor->data;
+    if (h->inotify_fd >= 0)
+        close(h->inotify_fd);
+    h->inotify_fd = -1;
+}
+
 int hl_hermes_init(hl_hermes_t **out, const hl_link_t *link)
 {
-    static const hl_actor_callbacks_t cb = {.on_batch = hl_actor_run_tasks};
+    static const hl_actor_callbacks_t cb = {
+        .on_start = on_start, .on_batch = hl_actor_run_tasks, .on_tick = on_tick, .on_stop = on_stop, .wait = wait_events};
     hl_hermes_t *h = hl_calloc(1, sizeof(*h));
     h->link = link;
     h->logged_warnings = json_object();
+    h->root = hl_hermes_profiles_root(link->hermes_home);
+    h->inotify_fd = h->watch_root = h->watch_dir = -1;
     int ret = hl_actor_init(&h->actor, "hermes", &cb, h);
     if (ret != 0) {
         json_decref(h->logged_warnings);
+        free(h->root);
         free(h);
         return ret;
     }
+    h->actor.tick_ms = SNAPSHOT_TICK_MS;
     *out = h;
     return 0;
 }
@@ -127,6 +172,11 @@ void hl_hermes_dispose(hl_hermes_t *h)
     if (h == NULL)
         return;
     hl_actor_dispose(&h->actor);
+    if (h->inotify_fd >= 0)
+        close(h->inotify_fd);
+    hermes_snapshot_clear(h);
+    hermes_registry_dispose(&h->registry);
     json_decref(h->logged_warnings);
+    free(h->root);
     free(h);
 }

@@ -28,6 +28,26 @@ int hl_hermes_valid_profile_name(const char *name)
     return 1;
 }
 
+const char *hl_hermes_new_profile_name_problem(const char *name)
+{
+    /* Hermes's reserved names, then its CLI subcommands (a profile gets a `<name>` wrapper command) */
+    static const char *const TAKEN[] = {
+        "hermes", "default",  "test",      "tmp",  "root",      "sudo",     "chat",    "model",     "gateway", "setup",   "login",
+        "logout", "auth",     "status",    "cron", "doctor",    "dump",     "debug",   "config",    "pairing", "skills",  "tools",
+        "mcp",    "sessions", "insights",  "logs", "memory",    "version",  "update",  "uninstall", "profile", "plugins", "hooks",
+        "backup", "import",   "dashboard", "acp",  "approvals", "security", "webhook", "whatsapp"};
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+        return "A new profile name must start with a lowercase letter or digit and be at most 64 characters";
+    for (const char *p = name; *p != '\0'; ++p)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return "A new profile name may hold only lowercase letters, digits, '_' and '-'";
+    for (size_t i = 0; i < sizeof(TAKEN) / sizeof(TAKEN[0]); ++i)
+        if (strcmp(name, TAKEN[i]) == 0)
+            return "This profile name is reserved by Hermes";
+    return NULL;
+}
+
 /* `path` without trailing slashes ("/" stays "/"). */
 static char *trimmed(const char *path)
 {

@@ -23,6 +23,7 @@ hl_router_t *hl_routes_build(const hl_routes_deps_t *d)
     hl_routes_conversations(router, d->store);
     hl_routes_agent(router, d->runproxy);
     hl_routes_cron(router, d->runproxy);
+    hl_routes_profiles(router, d->hermes);
     if (d->link->test_mode)
         hl_routes_test(router, d->store, d->runproxy);
     return router;

@@ -191,6 +191,35 @@ static json_t *delete_one(store_job_t *job, hl_db_t *db, const char *id, int *fa
     return item;
 }
 
+/* The conversations of a deleted Hermes profile go with it (soft-deleted, each announced): {"deleted_count":n}. */
+int op_delete_profile(store_job_t *job, hl_db_t *db)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT id FROM conversations WHERE profile = ?1 AND status != 'deleted_soft'");
+    sqlite3_bind_text(st, 1, job->a.profile, -1, SQLITE_STATIC);
+    json_t *ids = json_array();
+    int rc;
+    while ((rc = hl_db_step(st)) == SQLITE_ROW)
+        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+    {
+        conv_row_t row = {0};
+        int ret = rc == SQLITE_DONE && conv_load(db, json_string_value(id), &row) == 0 ? conv_soft_delete(job, db, &row) : -1;
+        conv_row_dispose(&row);
+        if (ret != 0) {
+            json_decref(ids);
+            return -1;
+        }
+    }
+    size_t n = json_array_size(ids);
+    json_decref(ids);
+    if (rc != SQLITE_DONE)
+        return -1;
+    return hl_json_job_ok(&job->super, HL_RESULT_OK, json_pack("{s:I}", "deleted_count", (json_int_t)n));
+}
+
 int op_bulk_delete(store_job_t *job, hl_db_t *db)
 {
     json_t *items = json_array();

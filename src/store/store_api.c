@@ -54,6 +54,13 @@ void hl_store_bulk_delete(hl_store_t *s, hl_reply_to_t *to, const char *device_i
     store_post_write(job);
 }
 
+void hl_store_delete_profile_conversations(hl_store_t *s, hl_reply_to_t *to, const char *profile)
+{
+    store_job_t *job = store_job_new(s, to, op_delete_profile, NULL);
+    job->a.profile = hl_strdup(profile);
+    store_post_write(job);
+}
+
 void hl_store_messages(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, int limit,
                        const char *before)
 {

@@ -118,6 +118,7 @@ int op_list(store_job_t *job, hl_db_t *db);
 int op_create(store_job_t *job, hl_db_t *db);
 int op_delete(store_job_t *job, hl_db_t *db);
 int op_bulk_delete(store_job_t *job, hl_db_t *db);
+int op_delete_profile(store_job_t *job, hl_db_t *db);
 int op_rename(store_job_t *job, hl_db_t *db);
 int op_set_model(store_job_t *job, hl_db_t *db);
 int op_set_profile(store_job_t *job, hl_db_t *db);

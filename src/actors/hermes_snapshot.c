@@ -1,0 +1,152 @@
+/*
+ * The profile list, published to the workers through RCU (like the token table) so that GET /api/v1/profiles and a
+ * route that only checks that a profile exists cost no hop to this actor. Refreshed by the actor after its own changes
+ * (create, rename, delete), on a miss (a request for a profile the list lacks reads the disk anyway), when inotify
+ * reports a change under <root>/profiles (Hermes itself creating or removing one), and on the actor's tick.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+#include <urcu.h>
+
+#include "hermes_actor.h"
+#include "hl/fsutil.h"
+#include "hl/hermes_read.h"
+#include "hl/log.h"
+
+struct st_hermes_snapshot_t {
+    struct rcu_head rcu;
+    char *reply; /* {"ok":true,"profiles":["default",…]} */
+    size_t reply_len;
+    char **names; /* sorted bytewise */
+    size_t count;
+};
+
+static void free_snapshot(hermes_snapshot_t *s)
+{
+    for (size_t i = 0; i < s->count; ++i)
+        free(s->names[i]);
+    free(s->names);
+    free(s->reply);
+    free(s);
+}
+
+static void free_rcu(struct rcu_head *head)
+{
+    free_snapshot(caa_container_of(head, hermes_snapshot_t, rcu));
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void hermes_snapshot_refresh(hl_hermes_t *h)
+{
+    json_t *names = hl_hermes_profile_names(h->link->hermes_home);
+    json_t *body = json_pack("{s:b, s:O}", "ok", 1, "profiles", names);
+    char *reply = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    hermes_snapshot_t *old = h->snapshot; /* the actor is the only writer */
+    if (old != NULL && strcmp(old->reply, reply) == 0) {
+        free(reply);
+        json_decref(names);
+        return;
+    }
+    hermes_snapshot_t *s = hl_calloc(1, sizeof(*s));
+    s->reply = reply;
+    s->reply_len = strlen(reply);
+    s->count = json_array_size(names);
+    s->names = hl_calloc(s->count ? s->count : 1, sizeof(*s->names));
+    for (size_t i = 0; i < s->count; ++i)
+        s->names[i] = hl_strdup(json_string_value(json_array_get(names, i)));
+    qsort(s->names, s->count, sizeof(*s->names), by_name);
+    json_decref(names);
+    rcu_assign_pointer(h->snapshot, s);
+    if (old != NULL)
+        call_rcu(&old->rcu, free_rcu);
+}
+
+void hermes_snapshot_clear(hl_hermes_t *h)
+{
+    hermes_snapshot_t *old = h->snapshot;
+    h->snapshot = NULL;
+    if (old != NULL) {
+        synchronize_rcu();
+        free_snapshot(old);
+    }
+}
+
+char *hl_hermes_profiles_reply(hl_hermes_t *h, size_t *len)
+{
+    char *out = NULL;
+    rcu_read_lock();
+    hermes_snapshot_t *s = rcu_dereference(h->snapshot);
+    if (s != NULL) {
+        out = hl_strndup(s->reply, s->reply_len);
+        *len = s->reply_len;
+    }
+    rcu_read_unlock();
+    return out;
+}
+
+int hl_hermes_profile_listed(hl_hermes_t *h, const char *name)
+{
+    int found = -1;
+    rcu_read_lock();
+    hermes_snapshot_t *s = rcu_dereference(h->snapshot);
+    if (s != NULL)
+        found = bsearch(&name, s->names, s->count, sizeof(*s->names), by_name) != NULL;
+    rcu_read_unlock();
+    return found;
+}
+
+/* ---- inotify ---- */
+
+static int add_watch(hl_hermes_t *h, const char *path, uint32_t mask)
+{
+    int wd = inotify_add_watch(h->inotify_fd, path, mask | IN_ONLYDIR);
+    return wd >= 0 ? wd : -1;
+}
+
+void hermes_watch_update(hl_hermes_t *h)
+{
+    if (h->inotify_fd < 0)
+        return;
+    if (h->watch_root < 0)
+        h->watch_root = add_watch(h, h->root, IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM);
+    if (h->watch_dir < 0) {
+        char *dir = hl_path_join(h->root, "profiles");
+        h->watch_dir = add_watch(h, dir, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF);
+        free(dir);
+    }
+}
+
+void hermes_watch_handle(hl_hermes_t *h)
+{
+    /* aligned as struct inotify_event requires */
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool changed = false;
+    ssize_t n;
+    while ((n = read(h->inotify_fd, buf, sizeof(buf))) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+            if (ev->wd == h->watch_dir) {
+                changed = true;
+                if (ev->mask & IN_MOVE_SELF)
+                    inotify_rm_watch(h->inotify_fd, ev->wd); /* it would follow the moved folder */
+                if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+                    h->watch_dir = -1; /* profiles/ went away: watched again when it comes back */
+            } else if (ev->wd == h->watch_root && ev->len > 0 && strcmp(ev->name, "profiles") == 0) {
+                changed = true;
+            }
+            p += sizeof(*ev) + ev->len;
+        }
+    }
+    if (changed) {
+        hermes_watch_update(h);
+        hermes_snapshot_refresh(h);
+    }
+}

@@ -1,0 +1,75 @@
+/*
+ * spec/API.md §10: the Hermes profile routes, answered by the Hermes files actor (hermes_manage.c), except the list,
+ * which the workers serve from the list that actor publishes (no hop). The list names `default` first (GAPS §B 26).
+ */
+#include <stdlib.h>
+
+#include "hl/hermes_manage.h"
+#include "hl/http.h"
+#include "hl/routes.h"
+
+/* the Hermes files actor these routes call, given at registration */
+static hl_hermes_t *hermes;
+
+static void list_profiles(hl_request_t *r)
+{
+    size_t len = 0;
+    char *body = hl_hermes_profiles_reply(hermes, &len);
+    if (body == NULL) {
+        hl_reply_error(r, 503, "server_busy", "The profile list is not ready yet; retry shortly");
+        return;
+    }
+    hl_reply_bytes(r, 200, "application/json; charset=utf-8", body, len);
+    free(body);
+}
+
+static void get_status(hl_request_t *r)
+{
+    hl_reply_to_t *to = hl_request_defer(r, hl_hermes_actor(hermes));
+    if (to != NULL)
+        hl_hermes_profile_status_get(hermes, to, hl_request_param(r, "name"));
+}
+
+static void patch_profile(hl_request_t *r)
+{
+    if (!json_is_object(r->body)) {
+        hl_reply_error(r, 400, "invalid_profile_metadata", "The body must be a JSON object");
+        return;
+    }
+    hl_reply_to_t *to = hl_request_defer(r, hl_hermes_actor(hermes));
+    if (to != NULL)
+        hl_hermes_profile_patch(hermes, to, hl_request_param(r, "name"), r->body);
+}
+
+/* A deleted profile answers 204 with no body (spec/API.md §10). */
+static void deleted(hl_request_t *r, hl_result_t *result, void *data)
+{
+    (void)data;
+    if (r == NULL)
+        hl_result_free(result);
+    else if (hl_result_is_ok(result)) {
+        hl_result_free(result);
+        hl_reply_empty(r, 204);
+    } else
+        hl_reply_result(r, result);
+}
+
+static void delete_profile(hl_request_t *r)
+{
+    hl_reply_to_t *to = hl_request_defer_then(r, hl_hermes_actor(hermes), deleted, NULL);
+    if (to != NULL)
+        hl_hermes_profile_delete(hermes, to, hl_request_param(r, "name"));
+}
+
+static const hl_route_t ROUTES[] = {
+    {HL_METHOD_GET, "/api/v1/profiles", list_profiles, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_GET, "/api/v1/profiles/:name/status", get_status, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_PATCH, "/api/v1/profiles/:name", patch_profile, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_DELETE, "/api/v1/profiles/:name", delete_profile, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+};
+
+void hl_routes_profiles(hl_router_t *router, hl_hermes_t *h)
+{
+    hermes = h;
+    hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
+}
