@@ -7,6 +7,7 @@
 #ifndef HL_HERMES_READ_H
 #define HL_HERMES_READ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -44,6 +45,23 @@ const char *hl_dotenv_get(const hl_dotenv_t *env, const char *key);
 
 /** Frees (and wipes: a .env holds secrets) what `env` owns. */
 void hl_dotenv_dispose(hl_dotenv_t *env);
+
+/** True for a `.env` key: [A-Za-z_][A-Za-z0-9_]*, at most 128 characters. */
+bool hl_dotenv_valid_key(const char *key);
+
+/**
+ * True for a name HermesLink may store a provider's key under (a model config's key_env, GAPS §A 15): [A-Z][A-Z0-9_]*
+ * ending in _API_KEY, at most 64 characters — never PATH, API_SERVER_KEY or another variable Hermes reads otherwise.
+ */
+bool hl_hermes_valid_key_env(const char *name);
+
+/**
+ * `.env` text (`len` bytes) with `key` (hl_dotenv_valid_key) set to `value` (no NUL; may hold any other byte): every
+ * assignment of the key, `export ` or not, quoted over several lines or not, is replaced by one `KEY="<value>"` line
+ * (\\, \" , \n and \r escaped), at the first one's place; without one the line is appended. Every other byte is
+ * kept; the text ends with exactly one newline. Returns the new text (malloc'd; it holds a secret: wipe it) and its length.
+ */
+char *hl_dotenv_set(const char *text, size_t len, const char *key, const char *value, size_t *out_len);
 
 /* ---- config.yaml ---- */
 
