@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <yaml.h>
+
 /** realpath() of the profiles root of `hermes_home` (hl_hermes_profiles_root), or NULL when it does not exist. Caller frees. */
 char *hermes_root_real(const char *hermes_home);
 
@@ -30,5 +32,41 @@ void hermes_add_warning(char **warning, char *line);
 
 /** A boolean as Hermes reads it: true/yes/on → 1, false/no/off → 0 (any case), also 1/0 with `digits`; else -1. */
 int hermes_parse_bool(const char *v, bool digits);
+
+/* ---- YAML (hermes_yaml.c) ---- */
+
+/**
+ * Loads the first YAML document of `text` into *doc (yaml_document_delete it) after refusing one nested deeper than 64
+ * levels (libyaml's scanner is quadratic in the depth). 0, or -EINVAL with "<what>: malformed YAML at line N: …" in
+ * `err` (never the text itself) and *doc untouched. An empty text loads an empty document (no root node).
+ */
+int hermes_yaml_load(yaml_document_t *doc, const char *text, size_t len, const char *what, char *err, size_t errlen);
+
+/** The value of `name` in a mapping node (the last one when repeated, as PyYAML keeps it), or NULL (also for no map). */
+yaml_node_t *hermes_yaml_get(yaml_document_t *doc, yaml_node_t *map, const char *name);
+
+/** YAML's null: an empty or ~/null/Null/NULL plain scalar. */
+int hermes_yaml_is_null(const yaml_node_t *n);
+
+/* ---- text as Python sees it (hermes_text.c) ---- */
+
+/** True when `s` (len bytes) is valid UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF) without NUL. */
+bool hermes_utf8_valid(const char *s, size_t len);
+
+/** Code points in valid UTF-8 `s` (len bytes): what Python's len() gives for the decoded text. */
+size_t hermes_utf8_chars(const char *s, size_t len);
+
+/** Bytes of the first `chars` code points of valid UTF-8 `s` (all of it when shorter): Python's s[:chars]. */
+size_t hermes_utf8_prefix(const char *s, size_t len, size_t chars);
+
+/**
+ * Python's str.strip() with no argument on valid UTF-8: drops, at both ends, the characters str.isspace() knows (ASCII
+ * blanks and controls 0x09-0x0D, 0x1C-0x1F, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F,
+ * U+3000). Sets *start and returns the stripped length.
+ */
+size_t hermes_strip(const char *s, size_t len, size_t *start);
+
+/** Length of the Python whitespace character at s[0] (0 when s does not start with one). */
+size_t hermes_space_at(const char *s, size_t len);
 
 #endif

@@ -19,6 +19,8 @@ Suite *suite_qr(void);
 Suite *suite_sse_hub(void);
 Suite *suite_store(void);
 Suite *suite_hermes_files(void);
+Suite *suite_hermes_memory(void);
+Suite *suite_hermes_skills(void);
 Suite *suite_sse_parser(void);
 Suite *suite_pairing_addr(void);
 Suite *suite_forwarded(void);
@@ -46,6 +48,8 @@ int main(void)
     srunner_add_suite(sr, suite_sse_hub());
     srunner_add_suite(sr, suite_store());
     srunner_add_suite(sr, suite_hermes_files());
+    srunner_add_suite(sr, suite_hermes_memory());
+    srunner_add_suite(sr, suite_hermes_skills());
     srunner_add_suite(sr, suite_sse_parser());
     srunner_add_suite(sr, suite_pairing_addr());
     srunner_add_suite(sr, suite_forwarded());
