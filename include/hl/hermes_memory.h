@@ -130,11 +130,11 @@ hl_memory_status_t hl_memory_apply(hl_memory_entries_t *e, const hl_memory_op_t 
 /* ---- ids and JSON (pure) ---- */
 
 /**
- * The id of an entry: "<target>_<12 hex>", the hex being the start of the SHA-256 of its text, so an entry keeps its id
- * across reads and when other entries come or go (the original's "<target>_<index>_<hash>" changed when entries
- * shifted). Caller frees.
+ * The id of the entry at `index` (0-based, file order): "<target>_<index>_<hash>" (spec STORAGE §3.4), the hash being
+ * the unsigned 32-bit h = h*31 + unit over the UTF-16 code units of its text (valid UTF-8), in lowercase hex without
+ * padding. The same file gives the same ids on every read; ids are unique within a file. Caller frees.
  */
-char *hl_memory_entry_id(hl_memory_target_t t, const char *content);
+char *hl_memory_entry_id(hl_memory_target_t t, size_t index, const char *content);
 
 /**
  * [{"id","content"}…] in file order. Ids are unique in the array: an id met again (the same text twice in a file Hermes

@@ -13,7 +13,6 @@
 
 #define DELIM_LEN (sizeof(HL_MEMORY_DELIMITER) - 1)
 #define DELIM_CHARS 3
-#define ID_HEX 12
 
 const char *hl_memory_target_name(hl_memory_target_t t)
 {
@@ -267,29 +266,46 @@ hl_memory_status_t hl_memory_apply(hl_memory_entries_t *e, const hl_memory_op_t 
     return HL_MEMORY_OK;
 }
 
-char *hl_memory_entry_id(hl_memory_target_t t, const char *content)
+/* The UTF-16 hash of STORAGE §3.4 over valid UTF-8 text. */
+static uint32_t utf16_hash(const char *s)
 {
-    char hex[65];
-    hl_sha256_hex(content, strlen(content), hex);
-    return hl_asprintf("%s_%.*s", hl_memory_target_name(t), ID_HEX, hex);
+    uint32_t h = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        uint32_t cp;
+        if (*p < 0x80)
+            cp = *p++;
+        else if ((*p & 0xE0) == 0xC0)
+            cp = (uint32_t)(p[0] & 0x1F) << 6 | (p[1] & 0x3F), p += 2;
+        else if ((*p & 0xF0) == 0xE0)
+            cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F), p += 3;
+        else
+            cp = (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 | (p[3] & 0x3F),
+            p += 4;
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            h = h * 31 + (0xD800 + (cp >> 10));
+            h = h * 31 + (0xDC00 + (cp & 0x3FF));
+        } else {
+            h = h * 31 + cp;
+        }
+    }
+    return h;
+}
+
+char *hl_memory_entry_id(hl_memory_target_t t, size_t index, const char *content)
+{
+    return hl_asprintf("%s_%zu_%x", hl_memory_target_name(t), index, utf16_hash(content));
 }
 
 json_t *hl_memory_entries_json(const hl_memory_entries_t *e, hl_memory_target_t t)
 {
-    json_t *arr = json_array(), *seen = json_object();
+    json_t *arr = json_array();
     for (size_t i = 0; i < e->count; ++i) {
-        char *id = hl_memory_entry_id(t, e->items[i]);
-        for (unsigned n = 2; json_object_get(seen, id) != NULL; ++n) {
-            char *base = hl_memory_entry_id(t, e->items[i]);
-            free(id);
-            id = hl_asprintf("%s_%u", base, n);
-            free(base);
-        }
-        json_object_set_new(seen, id, json_true());
+        char *id = hl_memory_entry_id(t, i, e->items[i]);
         json_array_append_new(arr, json_pack("{s:s, s:s}", "id", id, "content", e->items[i]));
         free(id);
     }
-    json_decref(seen);
     return arr;
 }
 
