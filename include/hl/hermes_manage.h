@@ -38,4 +38,21 @@ void hl_hermes_profile_patch(hl_hermes_t *h, hl_reply_to_t *to, const char *name
 /** DELETE /api/v1/profiles/:name: the folder, HermesLink's metadata and the profile's conversations. OK, empty body. */
 void hl_hermes_profile_delete(hl_hermes_t *h, hl_reply_to_t *to, const char *name);
 
+/* ---- memory (spec/API.md §10 "Memory"): 200 with the whole memory view, or the codes of API.md ---- */
+
+/** GET …/memory. */
+void hl_hermes_memory_get(hl_hermes_t *h, hl_reply_to_t *to, const char *name);
+
+/** POST …/memory/entries {target, content}: an entry already there is a no-op (200). */
+void hl_hermes_memory_add(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
+/** PATCH …/memory/entries {target, match, content}. */
+void hl_hermes_memory_replace(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
+/** DELETE …/memory/entries {target, match}. */
+void hl_hermes_memory_remove(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
+/** DELETE …/memory {target: user | memory | all (default)}. */
+void hl_hermes_memory_clear(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
 #endif

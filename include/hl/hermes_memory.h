@@ -137,8 +137,7 @@ hl_memory_status_t hl_memory_apply(hl_memory_entries_t *e, const hl_memory_op_t 
 char *hl_memory_entry_id(hl_memory_target_t t, size_t index, const char *content);
 
 /**
- * [{"id","content"}…] in file order. Ids are unique in the array: an id met again (the same text twice in a file Hermes
- * has not yet de-duplicated, or a 48-bit hash collision) gets "_2", "_3"… in order of appearance. New reference.
+ * [{"id","content"}…] in file order, ids from hl_memory_entry_id. New reference.
  */
 json_t *hl_memory_entries_json(const hl_memory_entries_t *e, hl_memory_target_t t);
 

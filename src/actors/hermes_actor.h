@@ -30,6 +30,32 @@ struct st_hl_hermes_t {
     hermes_snapshot_t *snapshot; /* RCU-published (rcu_assign_pointer); read by workers */
 };
 
+/* ---- a management request (hermes_manage.c) ---- */
+
+/** One request of the management routes, run on the actor. */
+typedef struct st_hermes_manage_task_t {
+    hl_task_t super;
+    hl_hermes_t *h;
+    hl_reply_to_t *to; /* answered exactly once (hermes_manage_finish), or handed on and set to NULL */
+    char *name;        /* the profile as the route gave it, not yet checked */
+    char *arg;         /* a second path parameter (a skill's name, a tool key), or NULL */
+    json_t *body;      /* a copy of the request body, or NULL */
+    int op;            /* which change, for tasks that share a runner */
+} hermes_manage_task_t;
+
+/** Posts a task: `run` gets it on the actor and must end with hermes_manage_finish (or hermes_manage_free). */
+hermes_manage_task_t *hermes_manage_post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *arg,
+                                         const json_t *body, int op, void (*run)(hl_task_t *));
+
+/** Answers the task's request with `res` and frees the task. */
+void hermes_manage_finish(hermes_manage_task_t *t, hl_result_t *res);
+
+/** Frees the task (a request still unanswered gets 503: the daemon is stopping). */
+void hermes_manage_free(hermes_manage_task_t *t);
+
+/** 400 invalid_profile_name. */
+hl_result_t *hermes_invalid_name(void);
+
 /* ---- the published profile list (hermes_snapshot.c) ---- */
 
 /** Reads the profile names again and publishes them when they changed (or when nothing was published yet). */

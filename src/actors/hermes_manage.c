@@ -27,13 +27,7 @@
 #define MAX_DESCRIPTION 2048
 #define MAX_AVATAR_URL 2048
 
-typedef struct st_manage_task_t {
-    hl_task_t super;
-    hl_hermes_t *h;
-    hl_reply_to_t *to;
-    char *name;
-    json_t *body;
-} manage_task_t;
+typedef hermes_manage_task_t manage_task_t;
 
 static void free_manage_task(hl_msg_t *msg)
 {
@@ -42,10 +36,12 @@ static void free_manage_task(hl_msg_t *msg)
         hl_reply(t->to, hl_result_error(HL_RESULT_UNAVAILABLE, "server_busy", "The service is stopping"));
     json_decref(t->body);
     free(t->name);
+    free(t->arg);
     free(t);
 }
 
-static void post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body, void (*run)(hl_task_t *))
+hermes_manage_task_t *hermes_manage_post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *arg,
+                                         const json_t *body, int op, void (*run)(hl_task_t *))
 {
     manage_task_t *t = hl_calloc(1, sizeof(*t));
     hl_msg_init(&t->super.super, 1, free_manage_task);
@@ -53,21 +49,33 @@ static void post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json
     t->h = h;
     t->to = to;
     t->name = hl_strdup(name != NULL ? name : "");
+    t->arg = arg != NULL ? hl_strdup(arg) : NULL;
     t->body = body != NULL ? json_deep_copy(body) : NULL;
+    t->op = op;
     hl_actor_post(&h->actor, &t->super.super);
+    return t;
 }
 
-/* Answers the task's request (once) and frees the task. */
-static void finish(manage_task_t *t, hl_result_t *res)
+void hermes_manage_free(hermes_manage_task_t *t)
+{
+    free_manage_task(&t->super.super);
+}
+
+void hermes_manage_finish(manage_task_t *t, hl_result_t *res)
 {
     hl_reply(t->to, res);
     t->to = NULL;
     free_manage_task(&t->super.super);
 }
 
-static hl_result_t *invalid_name(void)
+hl_result_t *hermes_invalid_name(void)
 {
     return hl_result_error(HL_RESULT_INVALID, "invalid_profile_name", "Profile name is invalid");
+}
+
+static void post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body, void (*run)(hl_task_t *))
+{
+    hermes_manage_post(h, to, name, NULL, body, 0, run);
 }
 
 static hl_result_t *status_result(hl_hermes_t *h, const char *name)
@@ -86,12 +94,12 @@ static void run_status(hl_task_t *base)
 {
     manage_task_t *t = (manage_task_t *)base;
     if (!hl_hermes_valid_profile_name(t->name)) {
-        finish(t, invalid_name());
+        hermes_manage_finish(t, hermes_invalid_name());
         return;
     }
     if (hl_hermes_profile_listed(t->h, t->name) == 0 && hermes_profile_exists(t->h, t->name))
         hermes_snapshot_refresh(t->h); /* a miss: Hermes made it since */
-    finish(t, status_result(t->h, t->name));
+    hermes_manage_finish(t, status_result(t->h, t->name));
 }
 
 void hl_hermes_profile_status_get(hl_hermes_t *h, hl_reply_to_t *to, const char *name)
@@ -235,14 +243,14 @@ static void run_patch(hl_task_t *base)
 {
     manage_task_t *t = (manage_task_t *)base;
     if (!hl_hermes_valid_profile_name(t->name)) {
-        finish(t, invalid_name());
+        hermes_manage_finish(t, hermes_invalid_name());
         return;
     }
     json_t *new_name = json_object_get(t->body, "name");
     if (json_is_string(new_name))
-        finish(t, rename_profile(t->h, t->name, json_string_value(new_name)));
+        hermes_manage_finish(t, rename_profile(t->h, t->name, json_string_value(new_name)));
     else
-        finish(t, patch_metadata(t->h, t->name, t->body));
+        hermes_manage_finish(t, patch_metadata(t->h, t->name, t->body));
 }
 
 void hl_hermes_profile_patch(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body)
@@ -286,7 +294,7 @@ static void run_delete(hl_task_t *base)
     manage_task_t *t = (manage_task_t *)base;
     hl_hermes_t *h = t->h;
     if (!hl_hermes_valid_profile_name(t->name)) {
-        finish(t, invalid_name());
+        hermes_manage_finish(t, hermes_invalid_name());
         return;
     }
     char *dir = hl_hermes_profile_dir(h->link->hermes_home, t->name);
@@ -297,7 +305,7 @@ static void run_delete(hl_task_t *base)
     free(dir);
     if (res != NULL) {
         hermes_snapshot_refresh(h);
-        finish(t, res);
+        hermes_manage_finish(t, res);
         return;
     }
     hl_log(HL_LOG_INFO, "Hermes profile deleted", json_pack("{s:s}", "profile", t->name));
@@ -309,10 +317,10 @@ static void run_delete(hl_task_t *base)
         /* the store answers once the profile's conversations are deleted */
         hl_store_delete_profile_conversations(h->store, t->to, t->name);
         t->to = NULL;
-        free_manage_task(&t->super.super);
+        hermes_manage_free(t);
         return;
     }
-    finish(t, hl_result_ok(HL_RESULT_OK, json_object()));
+    hermes_manage_finish(t, hl_result_ok(HL_RESULT_OK, json_object()));
 }
 
 void hl_hermes_profile_delete(hl_hermes_t *h, hl_reply_to_t *to, const char *name)
