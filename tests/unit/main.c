@@ -27,6 +27,8 @@ Suite *suite_forwarded(void);
 Suite *suite_netaddr(void);
 Suite *suite_keyed_counts(void);
 Suite *suite_config_edge(void);
+Suite *suite_hermes_yaml_edit(void);
+Suite *suite_file_replace(void);
 
 int main(void)
 {
@@ -56,6 +58,8 @@ int main(void)
     srunner_add_suite(sr, suite_netaddr());
     srunner_add_suite(sr, suite_keyed_counts());
     srunner_add_suite(sr, suite_config_edge());
+    srunner_add_suite(sr, suite_hermes_yaml_edit());
+    srunner_add_suite(sr, suite_file_replace());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
