@@ -8,6 +8,7 @@
 #define HL_HERMES_MANAGE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "hl/hermes_files.h"
@@ -54,5 +55,13 @@ void hl_hermes_memory_remove(hl_hermes_t *h, hl_reply_to_t *to, const char *name
 
 /** DELETE …/memory {target: user | memory | all (default)}. */
 void hl_hermes_memory_clear(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
+/* ---- skills (spec/API.md §10, STORAGE §3.5) ---- */
+
+/** GET …/skills: {"profile","skills","categories"}; disabled skills listed unless `include_disabled` is false. */
+void hl_hermes_skills_list(hl_hermes_t *h, hl_reply_to_t *to, const char *name, bool include_disabled);
+
+/** PATCH …/skills/:skill {enabled}: config.yaml's skills.disabled edited; the listing + {"skill","backupPath"}. */
+void hl_hermes_skill_set(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *skill, const json_t *body);
 
 #endif

@@ -44,8 +44,8 @@ typedef struct st_hermes_manage_task_t {
 } hermes_manage_task_t;
 
 /** Posts a task: `run` gets it on the actor and must end with hermes_manage_finish (or hermes_manage_free). */
-hermes_manage_task_t *hermes_manage_post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *arg,
-                                         const json_t *body, int op, void (*run)(hl_task_t *));
+hermes_manage_task_t *hermes_manage_post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *arg, const json_t *body,
+                                         int op, void (*run)(hl_task_t *));
 
 /** Answers the task's request with `res` and frees the task. */
 void hermes_manage_finish(hermes_manage_task_t *t, hl_result_t *res);
@@ -84,5 +84,27 @@ bool hermes_profile_exists(const hl_hermes_t *h, const char *name);
  * does not exist has none (uid null). Paths are relative to the profiles root. New reference.
  */
 json_t *hermes_profile_status(hl_hermes_t *h, const char *name);
+
+/* ---- editing a profile's config.yaml (hermes_config_file.c) ---- */
+
+/** Makes new config.yaml text from the old (`len` bytes, "" for a missing file): 0 and *out (malloc'd), or a -errno of
+ * hl_yaml_edit_* and a message in `err`. */
+typedef int (*hermes_config_edit_fn)(void *ctx, const char *text, size_t len, char **out, size_t *out_len, char *err,
+                                     size_t errlen);
+
+/**
+ * Edits profile `name`'s config.yaml (it must exist): reads it (a missing file is empty), calls `edit`, and when the text
+ * changed replaces the file keeping its mode, with a backup (hl_file_replace). NULL on success, with *backup_display the
+ * backup's path relative to the Hermes root (NULL when none was made); else the error to answer: 409 config_yaml_invalid
+ * (the file is not YAML HermesLink can edit: the file is untouched), 409 config_yaml_unsafe (a link, not a file),
+ * 500 internal_error.
+ */
+hl_result_t *hermes_config_edit(hl_hermes_t *h, const char *name, hermes_config_edit_fn edit, void *ctx, char **backup_display);
+
+/**
+ * Reads profile `name`'s config.yaml (a missing file: "" and 0). 0 with *text (malloc'd, NUL-terminated), or the error
+ * to answer in *res (409 config_yaml_unsafe for a link out of the root or a non-file, 500 internal_error).
+ */
+int hermes_config_read(hl_hermes_t *h, const char *name, char **text, size_t *len, hl_result_t **res);
 
 #endif

@@ -61,11 +61,11 @@ static hl_result_t *memory_error(hl_memory_status_t st, int err)
 static json_t *store_json(const hl_memory_file_t *f, size_t limit)
 {
     hl_memory_target_t t = f->target;
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:I, s:o}", "target", hl_memory_target_name(t), "label",
-                     LABEL[t], "description", DESCRIPTION[t], "fileName", hl_memory_file_name(t), "path", f->rel_path,
-                     "exists", f->exists, "updatedAt", f->mtime_ms >= 0 ? hl_json_iso(f->mtime_ms) : json_null(),
-                     "entries", hl_memory_entries_json(&f->entries, t), "entryCount", (json_int_t)f->entries.count,
-                     "usage", hl_memory_usage_json(f->chars, limit));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:I, s:o}", "target", hl_memory_target_name(t), "label", LABEL[t],
+                     "description", DESCRIPTION[t], "fileName", hl_memory_file_name(t), "path", f->rel_path, "exists", f->exists,
+                     "updatedAt", f->mtime_ms >= 0 ? hl_json_iso(f->mtime_ms) : json_null(), "entries",
+                     hl_memory_entries_json(&f->entries, t), "entryCount", (json_int_t)f->entries.count, "usage",
+                     hl_memory_usage_json(f->chars, limit));
 }
 
 /* The memory view of a profile (after a change: `changed` holds the file just written, read again otherwise). */
@@ -94,8 +94,8 @@ static hl_result_t *memory_view(hl_hermes_t *h, const char *name, const hl_memor
         hl_memory_file_dispose(&f);
     }
     char *dir = hermes_display_dir(h, name, "memories");
-    json_t *body = json_pack("{s:s, s:s, s:o, s:{s:s}, s:s}", "profileName", name, "memoryDir", dir, "stores", stores,
-                             "settings", "provider", "built-in", "notice", NOTICE);
+    json_t *body = json_pack("{s:s, s:s, s:o, s:{s:s}, s:s}", "profileName", name, "memoryDir", dir, "stores", stores, "settings",
+                             "provider", "built-in", "notice", NOTICE);
     free(dir);
     return hl_result_ok(HL_RESULT_OK, body);
 }

@@ -1,8 +1,11 @@
 /*
- * spec/API.md §10: the Hermes profile routes, answered by the Hermes files actor (hermes_manage.c), except the list,
- * which the workers serve from the list that actor publishes (no hop). The list names `default` first (GAPS §B 26).
+ * spec/API.md §10: the Hermes profile routes — profiles, their memory and their skills — answered by the Hermes files
+ * actor (hermes_manage*.c), except the list, which the workers serve from the list that actor publishes (no hop). The
+ * list names `default` first (GAPS §B 26). Names are checked on the actor before any path is built.
  */
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "hl/hermes_manage.h"
 #include "hl/http.h"
@@ -61,11 +64,99 @@ static void delete_profile(hl_request_t *r)
         hl_hermes_profile_delete(hermes, to, hl_request_param(r, "name"));
 }
 
+/* ---- memory ---- */
+
+static hl_reply_to_t *defer(hl_request_t *r)
+{
+    return hl_request_defer(r, hl_hermes_actor(hermes));
+}
+
+static void get_memory(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_memory_get(hermes, to, hl_request_param(r, "name"));
+}
+
+static void add_memory(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_memory_add(hermes, to, hl_request_param(r, "name"), r->body);
+}
+
+static void replace_memory(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_memory_replace(hermes, to, hl_request_param(r, "name"), r->body);
+}
+
+static void remove_memory(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_memory_remove(hermes, to, hl_request_param(r, "name"), r->body);
+}
+
+static void clear_memory(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_memory_clear(hermes, to, hl_request_param(r, "name"), r->body);
+}
+
+/* ---- skills ---- */
+
+/* include_disabled / includeDisabled: "false" or "0" hides disabled skills; absent or anything else lists them. */
+static bool include_disabled(hl_request_t *r)
+{
+    const char *v = hl_request_query(r, "include_disabled", NULL);
+    if (v == NULL)
+        v = hl_request_query(r, "includeDisabled", NULL);
+    return v == NULL || !(strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0);
+}
+
+static void list_skills(hl_request_t *r)
+{
+    bool all = include_disabled(r);
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_skills_list(hermes, to, hl_request_param(r, "name"), all);
+}
+
+static void set_skill(hl_request_t *r)
+{
+    const char *skill = hl_request_param(r, "skillName");
+    size_t n = strlen(skill);
+    bool ok = n > 0 && n <= 256;
+    for (size_t i = 0; ok && i < n; ++i)
+        ok = (unsigned char)skill[i] >= 0x20 && skill[i] != 0x7f;
+    if (!ok) {
+        hl_reply_error(r, 400, "invalid_skill_name", "Skill name is invalid");
+        return;
+    }
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_skill_set(hermes, to, hl_request_param(r, "name"), skill, r->body);
+}
+
 static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/api/v1/profiles", list_profiles, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_GET, "/api/v1/profiles/:name/status", get_status, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_PATCH, "/api/v1/profiles/:name", patch_profile, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_DELETE, "/api/v1/profiles/:name", delete_profile, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_GET, "/api/v1/profiles/:name/memory", get_memory, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_DELETE, "/api/v1/profiles/:name/memory", clear_memory, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_POST, "/api/v1/profiles/:name/memory/entries", add_memory, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE,
+     0},
+    {HL_METHOD_PATCH, "/api/v1/profiles/:name/memory/entries", replace_memory,
+     HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_DELETE, "/api/v1/profiles/:name/memory/entries", remove_memory,
+     HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_GET, "/api/v1/profiles/:name/skills", list_skills, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_PATCH, "/api/v1/profiles/:name/skills/:skillName", set_skill, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE,
+     0},
 };
 
 void hl_routes_profiles(hl_router_t *router, hl_hermes_t *h)
