@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include <yaml.h>
 
 /** realpath() of the profiles root of `hermes_home` (hl_hermes_profiles_root), or NULL when it does not exist. Caller frees. */
@@ -44,6 +46,13 @@ int hermes_yaml_load(yaml_document_t *doc, const char *text, size_t len, const c
 
 /** The value of `name` in a mapping node (the last one when repeated, as PyYAML keeps it), or NULL (also for no map). */
 yaml_node_t *hermes_yaml_get(yaml_document_t *doc, yaml_node_t *map, const char *name);
+
+/**
+ * The first document of config.yaml text as a JSON object (hermes_yaml_json.c): plain scalars typed as PyYAML (YAML 1.1)
+ * types them, quoted ones strings, non-scalar keys skipped, a null or empty document {}. 0 and *out (new reference);
+ * -EINVAL (malformed, or the top level is not a mapping) or -EFBIG (aliases expanding past the bound) with `err` set.
+ */
+int hermes_yaml_json(const char *text, size_t len, json_t **out, char *err, size_t errlen);
 
 /** YAML's null: an empty or ~/null/Null/NULL plain scalar. */
 int hermes_yaml_is_null(const yaml_node_t *n);

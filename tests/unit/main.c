@@ -29,6 +29,7 @@ Suite *suite_keyed_counts(void);
 Suite *suite_config_edge(void);
 Suite *suite_hermes_yaml_edit(void);
 Suite *suite_file_replace(void);
+Suite *suite_hermes_yaml_json(void);
 
 int main(void)
 {
@@ -60,6 +61,7 @@ int main(void)
     srunner_add_suite(sr, suite_config_edge());
     srunner_add_suite(sr, suite_hermes_yaml_edit());
     srunner_add_suite(sr, suite_file_replace());
+    srunner_add_suite(sr, suite_hermes_yaml_json());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
