@@ -351,6 +351,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     }
     hl_sse_attach_store(dm.store);
     hl_sse_attach_runproxy(dm.runproxy);
+    hl_sse_attach_hermes(dm.hermes);
     for (; num_started < HL_ARRAY_SIZE(PARTS); ++num_started) {
         if (PARTS[num_started].start(&dm) != 0) {
             snprintf(err, sizeof(err), "cannot start the %s actor", PARTS[num_started].name);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hl/hermes_files.h"
 #include "hl/reply.h"
@@ -63,5 +64,23 @@ void hl_hermes_skills_list(hl_hermes_t *h, hl_reply_to_t *to, const char *name, 
 
 /** PATCH …/skills/:skill {enabled}: config.yaml's skills.disabled edited; the listing + {"skill","backupPath"}. */
 void hl_hermes_skill_set(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *skill, const json_t *body);
+
+/* ---- creating a profile (spec/API.md §10; GAPS §B 9) ---- */
+
+/** A creation status, {state, profile_name, started_at, finished_at, pid, job_id, lines, error} as JSON text (borrowed
+ * for the call), and its version (increasing; the event id of the status stream). */
+typedef void (*hl_hermes_creation_fn)(void *data, const char *status_json, size_t len, int64_t version);
+
+/** POST /api/v1/profiles: 202 with the creation status (the creation goes on; its status changes are published). */
+void hl_hermes_profile_create(hl_hermes_t *h, hl_reply_to_t *to, const json_t *body);
+
+/** GET /api/v1/profile-creation/status: 200 with the creation status. */
+void hl_hermes_creation_status(hl_hermes_t *h, hl_reply_to_t *to);
+
+/** Calls `fn` on the actor's thread with every new creation status. Main thread, before the actor starts. */
+void hl_hermes_observe_creation(hl_hermes_t *h, hl_hermes_creation_fn fn, void *data);
+
+/** Calls `fn` once, on the actor's thread, with the current status when its version is above `after`, else with NULL. */
+void hl_hermes_read_creation(hl_hermes_t *h, int64_t after, hl_hermes_creation_fn fn, void *data);
 
 #endif

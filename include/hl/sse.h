@@ -30,6 +30,7 @@ typedef struct st_hl_event_frame_t {
     const char *conversation_id; /* the topic key (conversation or run id), never truncated (points into data) */
     bool notify;                 /* passes ?mode=notifications */
     bool run;                    /* a run frame */
+    bool job;                    /* a HermesLink job's status frame (HL_SSE_TOPIC_JOB) */
     bool final;                  /* a run's last frame: its streams end after it */
     h2o_iovec_t conv_head;       /* "id: <seq>\nevent: <type>\ndata: " */
     h2o_iovec_t global_head;     /* "id: <event_id>\nevent: <type>\ndata: " */
@@ -50,6 +51,8 @@ typedef enum en_hl_sse_topic_kind_t {
     HL_SSE_TOPIC_ALL,          /* every conversation: ids are global event ids */
     HL_SSE_TOPIC_CONVERSATION, /* one conversation (key = its id): ids are its seqs */
     HL_SSE_TOPIC_RUN,          /* one upstream run's events, relayed (key = its id): ids are frame numbers */
+    HL_SSE_TOPIC_JOB,          /* a HermesLink job's status events (key = the job kind, e.g. "profile-creation"): ids are
+                                  status versions */
     HL_SSE_NUM_TOPIC_KINDS
 } hl_sse_topic_kind_t;
 
@@ -63,6 +66,7 @@ typedef struct st_hl_sse_record_t {
     size_t json_len;
     bool run;   /* a run frame (HL_SSE_TOPIC_RUN): no event_id, type or notify */
     bool final; /* a run frame that ends its run's streams */
+    bool job;   /* a job status event (HL_SSE_TOPIC_JOB): seq, type and json, no event_id */
 } hl_sse_record_t;
 
 /**
@@ -97,6 +101,17 @@ void hl_sse_open_run(hl_request_t *r, const char *run_id, int64_t after);
 struct st_hl_runproxy_t;
 /** Makes the run proxy the source of run topics and publishes the frames it relays. Main thread, before start. */
 void hl_sse_attach_runproxy(struct st_hl_runproxy_t *runproxy);
+
+struct st_hl_hermes_t;
+/** Makes the Hermes files actor the source of the "profile-creation" job topic and publishes its status changes. Main
+ * thread, before start. */
+void hl_sse_attach_hermes(struct st_hl_hermes_t *hermes);
+
+/**
+ * Opens a job's status stream on `r` (HL_SSE_TOPIC_JOB, key e.g. "profile-creation"): the current status (when newer
+ * than `after`), then each change, with heartbeats; it never ends by itself. Worker thread.
+ */
+void hl_sse_open_job(hl_request_t *r, const char *key, int64_t after);
 
 struct st_hl_store_t;
 /** Makes the store the source of both conversation topic kinds and publishes what it commits. Main thread, before start. */

@@ -9,8 +9,10 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "hermes_create.h"
 #include "hermes_registry.h"
 #include "hl/hermes_files.h"
+#include "hl/hermes_manage.h"
 #include "hl/reply.h"
 #include "hl/store.h"
 
@@ -27,7 +29,10 @@ struct st_hl_hermes_t {
                        and its tick */
     int watch_root; /* watch on <root> (to see profiles/ appear), -1 when none */
     int watch_dir;  /* watch on <root>/profiles, -1 when none */
-    hermes_snapshot_t *snapshot; /* RCU-published (rcu_assign_pointer); read by workers */
+    hermes_snapshot_t *snapshot;             /* RCU-published (rcu_assign_pointer); read by workers */
+    hermes_creation_t creation;              /* the profile being created, or the last one */
+    hl_hermes_creation_fn creation_observer; /* told each new creation status (the event stream); set before start */
+    void *creation_observer_data;
 };
 
 /* ---- a management request (hermes_manage.c) ---- */
@@ -55,6 +60,12 @@ void hermes_manage_free(hermes_manage_task_t *t);
 
 /** 400 invalid_profile_name. */
 hl_result_t *hermes_invalid_name(void);
+
+/** Counts a change of the creation status and hands it to the observer (hermes_manage_create.c). */
+void hermes_creation_publish(hl_hermes_t *h);
+
+/** Removes a folder and everything under it, depth first, never following a link or leaving its file system. 0 or -1. */
+int hermes_remove_tree(const char *dir);
 
 /* ---- the published profile list (hermes_snapshot.c) ---- */
 

@@ -117,13 +117,25 @@ static int on_start(hl_actor_t *actor)
     return 0;
 }
 
-/* Waits for the mailbox or an inotify event (handled here), up to the tick. */
+/* while a creation command runs, how often its exit and deadline are checked even without output */
+#define CREATION_CHECK_MS 200
+
+/* Waits for the mailbox, an inotify event or output of a creation command (both handled here), up to the tick. */
 static void wait_events(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
 {
     hl_hermes_t *h = actor->data;
-    struct pollfd fds[2] = {{.fd = mailbox_fd, .events = POLLIN}, {.fd = h->inotify_fd, .events = POLLIN}};
-    if (poll(fds, h->inotify_fd >= 0 ? 2 : 1, timeout_ms) > 0 && (fds[1].revents & POLLIN))
+    struct pollfd fds[4] = {{.fd = mailbox_fd, .events = POLLIN}, {.fd = h->inotify_fd, .events = POLLIN}};
+    int pipes[2], npipes = hermes_creation_fds(&h->creation, pipes);
+    for (int i = 0; i < npipes; ++i)
+        fds[2 + i] = (struct pollfd){.fd = pipes[i], .events = POLLIN};
+    bool running = strcmp(h->creation.state, "running") == 0;
+    if (running && (timeout_ms < 0 || timeout_ms > CREATION_CHECK_MS))
+        timeout_ms = CREATION_CHECK_MS;
+    /* a negative fd (no inotify) is skipped by poll */
+    if (poll(fds, 2 + (nfds_t)npipes, timeout_ms) > 0 && (fds[1].revents & POLLIN))
         hermes_watch_handle(h);
+    if (running && hermes_creation_poll(h, &h->creation))
+        hermes_creation_publish(h);
 }
 
 static void on_tick(hl_actor_t *actor)
@@ -150,9 +162,11 @@ int hl_hermes_init(hl_hermes_t **out, const hl_link_t *link)
     h->logged_warnings = json_object();
     h->root = hl_hermes_profiles_root(link->hermes_home);
     h->inotify_fd = h->watch_root = h->watch_dir = -1;
+    hermes_creation_init(&h->creation);
     int ret = hl_actor_init(&h->actor, "hermes", &cb, h);
     if (ret != 0) {
         json_decref(h->logged_warnings);
+        hermes_creation_dispose(&h->creation);
         free(h->root);
         free(h);
         return ret;
@@ -175,6 +189,7 @@ void hl_hermes_dispose(hl_hermes_t *h)
     if (h->inotify_fd >= 0)
         close(h->inotify_fd);
     hermes_snapshot_clear(h);
+    hermes_creation_dispose(&h->creation); /* a command still running is stopped */
     hermes_registry_dispose(&h->registry);
     json_decref(h->logged_warnings);
     free(h->root);

@@ -40,8 +40,8 @@ static void free_manage_task(hl_msg_t *msg)
     free(t);
 }
 
-hermes_manage_task_t *hermes_manage_post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *arg,
-                                         const json_t *body, int op, void (*run)(hl_task_t *))
+hermes_manage_task_t *hermes_manage_post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *arg, const json_t *body,
+                                         int op, void (*run)(hl_task_t *))
 {
     manage_task_t *t = hl_calloc(1, sizeof(*t));
     hl_msg_init(&t->super.super, 1, free_manage_task);
@@ -267,6 +267,12 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
     return (type == FTW_DP ? rmdir(path) : unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+int hermes_remove_tree(const char *dir)
+{
+    /* depth first, never following a link, never leaving the folder's file system */
+    return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0 ? 0 : -1;
+}
+
 /* Removes <root>/active_profile when it names `name` (as `hermes profile delete` does). */
 static void forget_active(hl_hermes_t *h, const char *name)
 {
@@ -299,8 +305,7 @@ static void run_delete(hl_task_t *base)
     }
     char *dir = hl_hermes_profile_dir(h->link->hermes_home, t->name);
     hl_result_t *res = check_mutable_dir(h, t->name, dir);
-    /* depth first, never following a link, never leaving the folder's file system */
-    if (res == NULL && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+    if (res == NULL && hermes_remove_tree(dir) != 0)
         res = hl_result_error(HL_RESULT_INTERNAL, "internal_error", "The profile folder could not be removed completely");
     free(dir);
     if (res != NULL) {

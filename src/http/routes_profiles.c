@@ -10,6 +10,7 @@
 #include "hl/hermes_manage.h"
 #include "hl/http.h"
 #include "hl/routes.h"
+#include "hl/sse.h"
 
 /* the Hermes files actor these routes call, given at registration */
 static hl_hermes_t *hermes;
@@ -62,6 +63,31 @@ static void delete_profile(hl_request_t *r)
     hl_reply_to_t *to = hl_request_defer_then(r, hl_hermes_actor(hermes), deleted, NULL);
     if (to != NULL)
         hl_hermes_profile_delete(hermes, to, hl_request_param(r, "name"));
+}
+
+/* ---- creation ---- */
+
+static void create_profile(hl_request_t *r)
+{
+    if (!json_is_object(r->body)) {
+        hl_reply_error(r, 400, "invalid_profile_name", "The body must be a JSON object with the new profile's name");
+        return;
+    }
+    hl_reply_to_t *to = hl_request_defer(r, hl_hermes_actor(hermes));
+    if (to != NULL)
+        hl_hermes_profile_create(hermes, to, r->body);
+}
+
+static void creation_status(hl_request_t *r)
+{
+    hl_reply_to_t *to = hl_request_defer(r, hl_hermes_actor(hermes));
+    if (to != NULL)
+        hl_hermes_creation_status(hermes, to);
+}
+
+static void creation_events(hl_request_t *r)
+{
+    hl_sse_open_job(r, "profile-creation", hl_sse_request_cursor(r));
 }
 
 /* ---- memory ---- */
@@ -143,6 +169,9 @@ static void set_skill(hl_request_t *r)
 
 static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/api/v1/profiles", list_profiles, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_POST, "/api/v1/profiles", create_profile, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_GET, "/api/v1/profile-creation/status", creation_status, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_GET, "/api/v1/profile-creation/events", creation_events, HL_ROUTE_AUTH, 0},
     {HL_METHOD_GET, "/api/v1/profiles/:name/status", get_status, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_PATCH, "/api/v1/profiles/:name", patch_profile, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_DELETE, "/api/v1/profiles/:name", delete_profile, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},

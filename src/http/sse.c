@@ -70,7 +70,7 @@ hl_event_frame_t *hl_event_frame_new(int64_t event_id, const char *conversation_
     memcpy(p, json, json_len);
     memcpy(p + json_len, "\n\n", 2);
     f->body = h2o_iovec_init(p, json_len + 2);
-    f->run = f->final = false;
+    f->run = f->final = f->job = false;
     return f;
 }
 
@@ -86,6 +86,7 @@ static hl_event_frame_t *run_frame_new(const char *run_id, int64_t seq, const ch
     f->seq = seq;
     f->notify = false;
     f->run = true;
+    f->job = false;
     f->final = final;
     char *p = f->data;
     memcpy(p, run_id, keylen);
@@ -104,7 +105,9 @@ static hl_event_frame_t *frame_of(const hl_sse_record_t *r)
 {
     if (r->run)
         return run_frame_new(r->key, r->seq, r->json, r->json_len, r->final);
-    return hl_event_frame_new(r->event_id, r->key, r->seq, r->type, r->notify, r->json, r->json_len);
+    hl_event_frame_t *f = hl_event_frame_new(r->event_id, r->key, r->seq, r->type, r->notify, r->json, r->json_len);
+    f->job = r->job;
+    return f;
 }
 
 void hl_event_frame_retain(hl_event_frame_t *f)
@@ -640,6 +643,11 @@ void hl_sse_open_run(hl_request_t *r, const char *run_id, int64_t after)
     open_stream(r, HL_SSE_TOPIC_RUN, run_id, false, after);
 }
 
+void hl_sse_open_job(hl_request_t *r, const char *key, int64_t after)
+{
+    open_stream(r, HL_SSE_TOPIC_JOB, key, false, after);
+}
+
 static void open_stream(hl_request_t *r, hl_sse_topic_kind_t kind, const char *key, bool notifications_only, int64_t after)
 {
     sse_worker_t *sw = sse_of(r->worker);
@@ -779,9 +787,13 @@ static void on_broadcast(hl_worker_t *w, hl_worker_msg_t *msg)
     bool overflow = false;
     for (size_t i = 0; i < m->n; ++i) {
         hl_event_frame_t *f = m->frames[i];
-        if (!f->run)
+        if (!f->run && !f->job)
             topic_append(&sw->global, f);
-        topic_t *t = topic_find(sw, f->run ? HL_SSE_TOPIC_RUN : HL_SSE_TOPIC_CONVERSATION, f->conversation_id, 0);
+        topic_t *t = topic_find(sw,
+                                f->job   ? HL_SSE_TOPIC_JOB
+                                : f->run ? HL_SSE_TOPIC_RUN
+                                         : HL_SSE_TOPIC_CONVERSATION,
+                                f->conversation_id, 0);
         if (t != NULL) {
             topic_append(t, f);
             bool seen = false;
