@@ -57,6 +57,20 @@ void hl_hermes_memory_remove(hl_hermes_t *h, hl_reply_to_t *to, const char *name
 /** DELETE …/memory {target: user | memory | all (default)}. */
 void hl_hermes_memory_clear(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
 
+/**
+ * PATCH …/memory/settings {memoryCharLimit, userCharLimit, memoryEnabled, userProfileEnabled} (or under "settings"):
+ * config.yaml's memory block with the built-in provider (GAPS §B 15); 409 memory_provider_external with an external one.
+ * 200: the memory view + {backupPath, requiresGatewayReload, gatewayReloaded:false, restartHint}.
+ */
+void hl_hermes_memory_settings(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
+/** PATCH …/memory/provider {provider}: "built-in" switches back to Hermes's file memory; an external one is 409. */
+void hl_hermes_memory_provider(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
+/** PATCH …/memory/providers/:provider/settings: as …/memory/settings for "built-in"; 404/409 otherwise. */
+void hl_hermes_memory_provider_settings(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *provider,
+                                        const json_t *body);
+
 /* ---- skills (spec/API.md §10, STORAGE §3.5) ---- */
 
 /** GET …/skills: {"profile","skills","categories"}; disabled skills listed unless `include_disabled` is false. */

@@ -118,4 +118,20 @@ hl_result_t *hermes_config_edit(hl_hermes_t *h, const char *name, hermes_config_
  */
 int hermes_config_read(hl_hermes_t *h, const char *name, char **text, size_t *len, hl_result_t **res);
 
+/* ---- memory settings (hermes_memory_settings.c, hermes_manage_memory.c) ---- */
+
+/** The memory view's "settings" of a profile: the built-in provider's limits and switches, or an external provider
+ * (read-only, secrets hidden). New reference. */
+json_t *hermes_memory_settings(hl_hermes_t *h, const char *name);
+
+/** The whole memory view of an existing profile (200), or the error to answer. */
+hl_result_t *hermes_memory_view(hl_hermes_t *h, const char *name);
+
+/** PATCH …/memory/settings (`provider` NULL) or …/memory/providers/:provider/settings: the built-in provider's settings
+ * in config.yaml; 409 memory_provider_external when an external provider keeps the memory. */
+hl_result_t *hermes_memory_settings_patch(hl_hermes_t *h, const char *name, const char *provider, const json_t *body);
+
+/** PATCH …/memory/provider {provider}: back to the built-in provider, or 409 for one only Hermes can set up. */
+hl_result_t *hermes_memory_provider_patch(hl_hermes_t *h, const char *name, const json_t *body);
+
 #endif

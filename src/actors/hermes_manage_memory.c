@@ -13,7 +13,7 @@
 #include "hl/json_util.h"
 #include "hl/log.h"
 
-enum { OP_GET, OP_ADD, OP_REPLACE, OP_REMOVE, OP_CLEAR };
+enum { OP_GET, OP_ADD, OP_REPLACE, OP_REMOVE, OP_CLEAR, OP_SETTINGS, OP_PROVIDER, OP_PROVIDER_SETTINGS };
 
 static const char *const LABEL[] = {[HL_MEMORY_TARGET_USER] = "关于用户", [HL_MEMORY_TARGET_MEMORY] = "Agent 笔记"};
 static const char *const DESCRIPTION[] = {
@@ -94,8 +94,8 @@ static hl_result_t *memory_view(hl_hermes_t *h, const char *name, const hl_memor
         hl_memory_file_dispose(&f);
     }
     char *dir = hermes_display_dir(h, name, "memories");
-    json_t *body = json_pack("{s:s, s:s, s:o, s:{s:s}, s:s}", "profileName", name, "memoryDir", dir, "stores", stores, "settings",
-                             "provider", "built-in", "notice", NOTICE);
+    json_t *body = json_pack("{s:s, s:s, s:o, s:o, s:s}", "profileName", name, "memoryDir", dir, "stores", stores, "settings",
+                             hermes_memory_settings(h, name), "notice", NOTICE);
     free(dir);
     return hl_result_ok(HL_RESULT_OK, body);
 }
@@ -186,7 +186,45 @@ static void run_memory(hl_task_t *base)
         hermes_manage_finish(t, hl_result_error(HL_RESULT_NOT_FOUND, "profile_not_found", "Profile not found"));
         return;
     }
-    hermes_manage_finish(t, t->op == OP_GET ? memory_view(t->h, t->name, NULL) : change(t->h, t->name, t->op, t->body));
+    hl_result_t *res;
+    switch (t->op) {
+    case OP_GET:
+        res = memory_view(t->h, t->name, NULL);
+        break;
+    case OP_SETTINGS:
+        res = hermes_memory_settings_patch(t->h, t->name, NULL, t->body);
+        break;
+    case OP_PROVIDER_SETTINGS:
+        res = hermes_memory_settings_patch(t->h, t->name, t->arg, t->body);
+        break;
+    case OP_PROVIDER:
+        res = hermes_memory_provider_patch(t->h, t->name, t->body);
+        break;
+    default:
+        res = change(t->h, t->name, t->op, t->body);
+    }
+    hermes_manage_finish(t, res);
+}
+
+hl_result_t *hermes_memory_view(hl_hermes_t *h, const char *name)
+{
+    return memory_view(h, name, NULL);
+}
+
+void hl_hermes_memory_settings(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body)
+{
+    hermes_manage_post(h, to, name, NULL, body, OP_SETTINGS, run_memory);
+}
+
+void hl_hermes_memory_provider(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body)
+{
+    hermes_manage_post(h, to, name, NULL, body, OP_PROVIDER, run_memory);
+}
+
+void hl_hermes_memory_provider_settings(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *provider,
+                                        const json_t *body)
+{
+    hermes_manage_post(h, to, name, provider, body, OP_PROVIDER_SETTINGS, run_memory);
 }
 
 void hl_hermes_memory_get(hl_hermes_t *h, hl_reply_to_t *to, const char *name)

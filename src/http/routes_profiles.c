@@ -132,6 +132,27 @@ static void clear_memory(hl_request_t *r)
         hl_hermes_memory_clear(hermes, to, hl_request_param(r, "name"), r->body);
 }
 
+static void memory_settings(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_memory_settings(hermes, to, hl_request_param(r, "name"), r->body);
+}
+
+static void memory_provider(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_memory_provider(hermes, to, hl_request_param(r, "name"), r->body);
+}
+
+static void memory_provider_settings(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_memory_provider_settings(hermes, to, hl_request_param(r, "name"), hl_request_param(r, "provider"), r->body);
+}
+
 /* ---- skills ---- */
 
 /* include_disabled / includeDisabled: "false" or "0" hides disabled skills; absent or anything else lists them. */
@@ -182,6 +203,12 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_PATCH, "/api/v1/profiles/:name/memory/entries", replace_memory,
      HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_DELETE, "/api/v1/profiles/:name/memory/entries", remove_memory,
+     HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_PATCH, "/api/v1/profiles/:name/memory/settings", memory_settings,
+     HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_PATCH, "/api/v1/profiles/:name/memory/provider", memory_provider,
+     HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_PATCH, "/api/v1/profiles/:name/memory/providers/:provider/settings", memory_provider_settings,
      HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_GET, "/api/v1/profiles/:name/skills", list_skills, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_PATCH, "/api/v1/profiles/:name/skills/:skillName", set_skill, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE,
