@@ -161,7 +161,10 @@ static void runproxy_dispose(daemon_t *d)
 
 static int system_init(daemon_t *d)
 {
-    return hl_system_init(&d->system, &d->link, &d->device_counts);
+    int ret = hl_system_init(&d->system, &d->link, &d->device_counts);
+    if (ret == 0)
+        hl_system_set_hermes(d->system, d->hermes); /* the profile count of the status report */
+    return ret;
 }
 static int system_start(daemon_t *d)
 {

@@ -25,6 +25,13 @@ void hl_hermes_set_store(hl_hermes_t *h, hl_store_t *store);
  */
 char *hl_hermes_profiles_reply(hl_hermes_t *h, size_t *len);
 
+/** The named profiles in the published list (default not counted; 0 before the first list). RCU reader thread. */
+int hl_hermes_profile_count(hl_hermes_t *h);
+
+/** GET /api/v1/logs?source=gateway: {"source","logs"} with the newest `limit` lines of the gateway's log (Hermes's
+ * logs/gateway.log files, spec FLOWS §10), read on the Hermes files actor; `source` is echoed. */
+void hl_hermes_gateway_logs(hl_hermes_t *h, hl_reply_to_t *to, const char *source, size_t limit);
+
 /** 1 when `name` is in the published profile list, 0 when not, -1 before the first list. RCU reader thread. */
 int hl_hermes_profile_listed(hl_hermes_t *h, const char *name);
 

@@ -50,7 +50,7 @@ void hl_routes_devices(hl_router_t *router, hl_auth_t *auth);
 void hl_routes_pairing(hl_router_t *router, hl_pairing_t *pairing);
 
 /** spec/API.md §5: GET /api/v1/status, GET /api/v1/logs. */
-void hl_routes_status(hl_router_t *router, hl_system_t *system);
+void hl_routes_status(hl_router_t *router, hl_system_t *system, hl_hermes_t *hermes);
 
 /** spec/API.md §7: conversation lists, CRUD, messages, runs, approvals, plans. */
 void hl_routes_conversations(hl_router_t *router, hl_store_t *store);

@@ -10,6 +10,7 @@
 
 #include "hl/actor.h"
 #include "hl/auth.h"
+#include "hl/hermes_files.h"
 #include "hl/link.h"
 #include "hl/reply.h"
 
@@ -24,13 +25,17 @@ int hl_system_init(hl_system_t **out, const hl_link_t *link, const hl_device_cou
 /** The actor (start, stop, and the in-flight bound of requests to it). */
 hl_actor_t *hl_system_actor(hl_system_t *sys);
 
+/** Lets the status report count the profiles the Hermes files actor publishes. Main thread, before start. */
+void hl_system_set_hermes(hl_system_t *sys, hl_hermes_t *hermes);
+
 /** Frees it after hl_actor_stop (or when never started). Main thread. */
 void hl_system_dispose(hl_system_t *sys);
 
 /** GET /api/v1/status: the summary (spec/API.md §5). Any thread. */
 void hl_system_status(hl_system_t *sys, hl_reply_to_t *to);
 
-/** GET /api/v1/logs: the newest `limit` lines of the gateway's log for source "gateway", else of ours; `source` is echoed. */
+/** GET /api/v1/logs: the newest `limit` lines of HermesLink's own log; `source` is echoed (the gateway's log is the Hermes
+ * files actor's: hl_hermes_gateway_logs). */
 void hl_system_logs(hl_system_t *sys, hl_reply_to_t *to, const char *source, size_t limit);
 
 #endif

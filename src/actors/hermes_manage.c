@@ -22,6 +22,7 @@
 #include "hl/hermes_read.h"
 #include "hl/json_util.h"
 #include "hl/log.h"
+#include "hl/logread.h"
 
 #define MAX_DISPLAY_NAME 128
 #define MAX_DESCRIPTION 2048
@@ -105,6 +106,20 @@ static void run_status(hl_task_t *base)
 void hl_hermes_profile_status_get(hl_hermes_t *h, hl_reply_to_t *to, const char *name)
 {
     post(h, to, name, NULL, run_status);
+}
+
+/* ---- the gateway's log ---- */
+
+static void run_gateway_logs(hl_task_t *base)
+{
+    manage_task_t *t = (manage_task_t *)base;
+    json_t *logs = hl_logs_read_gateway(t->h->link->hermes_home, (size_t)t->op);
+    hermes_manage_finish(t, hl_result_ok(HL_RESULT_OK, json_pack("{s:s, s:o}", "source", t->name, "logs", logs)));
+}
+
+void hl_hermes_gateway_logs(hl_hermes_t *h, hl_reply_to_t *to, const char *source, size_t limit)
+{
+    hermes_manage_post(h, to, source, NULL, NULL, (int)limit, run_gateway_logs);
 }
 
 /* ---- the gateway of a profile ---- */

@@ -92,6 +92,17 @@ char *hl_hermes_profiles_reply(hl_hermes_t *h, size_t *len)
     return out;
 }
 
+int hl_hermes_profile_count(hl_hermes_t *h)
+{
+    int n = 0;
+    rcu_read_lock();
+    hermes_snapshot_t *s = rcu_dereference(h->snapshot);
+    if (s != NULL)
+        n = (int)s->count - 1; /* "default" is always listed */
+    rcu_read_unlock();
+    return n;
+}
+
 int hl_hermes_profile_listed(hl_hermes_t *h, const char *name)
 {
     int found = -1;

@@ -114,6 +114,11 @@ hl_actor_t *hl_system_actor(hl_system_t *sys)
     return &sys->actor;
 }
 
+void hl_system_set_hermes(hl_system_t *sys, hl_hermes_t *hermes)
+{
+    sys->hermes = hermes;
+}
+
 void hl_system_dispose(hl_system_t *sys)
 {
     if (sys == NULL)

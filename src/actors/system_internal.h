@@ -6,12 +6,14 @@
 
 #include <jansson.h>
 
+#include "hl/hermes_files.h"
 #include "hl/system.h"
 
 struct st_hl_system_t {
     hl_actor_t actor;
     const hl_link_t *link;
     const hl_device_counts_t *counts;
+    hl_hermes_t *hermes; /* the profile count; NULL in unit tests */
     json_t *lan_ips;
 };
 

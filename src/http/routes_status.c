@@ -1,11 +1,12 @@
 /*
- * spec/API.md §5: GET /api/v1/status and GET /api/v1/logs. Both read files (profile directories, log files), so the
- * system actor answers them, never a worker.
+ * spec/API.md §5: GET /api/v1/status and GET /api/v1/logs. Both read files, so actors answer them, never a worker: the
+ * system actor (the status, HermesLink's log) and the Hermes files actor (the gateway's log, in HERMES_HOME).
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hl/hermes_manage.h"
 #include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/system.h"
@@ -14,8 +15,9 @@
 #define UNPARSABLE_LOG_LIMIT 200
 #define MAX_LOG_LIMIT 1000
 
-/* the system actor these routes call, given at registration */
+/* the actors these routes call, given at registration */
 static hl_system_t *sys;
+static hl_hermes_t *hermes;
 
 static void get_status(hl_request_t *r)
 {
@@ -42,6 +44,13 @@ static void get_logs(hl_request_t *r)
 {
     const char *source = hl_request_query(r, "source", NULL);
     long limit = log_limit(hl_request_query(r, "limit", NULL));
+    if (source != NULL && strcmp(source, "gateway") == 0) {
+        /* Hermes's own log lies in HERMES_HOME: the Hermes files actor reads it */
+        hl_reply_to_t *to = hl_request_defer(r, hl_hermes_actor(hermes));
+        if (to != NULL)
+            hl_hermes_gateway_logs(hermes, to, source, (size_t)limit);
+        return;
+    }
     hl_reply_to_t *to = hl_request_defer(r, hl_system_actor(sys));
     if (to != NULL)
         hl_system_logs(sys, to, source != NULL ? source : "link", (size_t)limit);
@@ -52,8 +61,9 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/api/v1/logs", get_logs, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
 };
 
-void hl_routes_status(hl_router_t *router, hl_system_t *system)
+void hl_routes_status(hl_router_t *router, hl_system_t *system, hl_hermes_t *h)
 {
     sys = system;
+    hermes = h;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }
