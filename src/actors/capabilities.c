@@ -9,7 +9,7 @@ static const struct {
     {"runs", true},
     {"sse", true},
     {"relay", false},
-    {"profiles", false},
+    {"profiles", true},
     {"logs", true},
     {"statistics", false},
     {"conversations", true},
@@ -26,8 +26,8 @@ static const struct {
     {"device_rename", true},
     {"device_session_enroll", true},
     {"cron_jobs", true},
-    {"profile_skills", false},
-    {"profile_memory", false},
+    {"profile_skills", true},
+    {"profile_memory", true},
     {"hermes_updates", false},
 };
 
