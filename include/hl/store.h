@@ -120,6 +120,12 @@ void hl_store_bulk_delete(hl_store_t *s, hl_reply_to_t *to, const char *device_i
 /** A page of messages, newest `limit`, before message `before` (NULL = the newest). */
 /** Soft-deletes every conversation of Hermes profile `profile` (it was deleted), announcing each; {"deleted_count":n}. */
 void hl_store_delete_profile_conversations(hl_store_t *s, hl_reply_to_t *to, const char *profile);
+/**
+ * GET /api/v1/profiles/:name/statistics, its store part: `answer` (stolen: {"profile","capabilities"}) gets "statistics"
+ * — the conversations of Hermes profile `profile` by status (deleted ones too), their tokens, messages and runs, and the
+ * capabilities' model and skill counts — and is the answer. For "default", conversations without a profile count too.
+ */
+void hl_store_profile_statistics(hl_store_t *s, hl_reply_to_t *to, const char *profile, json_t *answer);
 void hl_store_messages(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, int limit,
                        const char *before);
 

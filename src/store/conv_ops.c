@@ -220,6 +220,56 @@ int op_delete_profile(store_job_t *job, hl_db_t *db)
     return hl_json_job_ok(&job->super, HL_RESULT_OK, json_pack("{s:I}", "deleted_count", (json_int_t)n));
 }
 
+/* One number from a statement of the profile statistics (?1 = the profile name, ?2 = 1 for the default profile, whose
+ * conversations may also have no profile at all); -1 on a database error. */
+static int64_t profile_count(hl_db_t *db, const char *sql, const char *profile, bool is_default)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, sql);
+    sqlite3_bind_text(st, 1, profile, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, is_default);
+    int64_t n = hl_db_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return n;
+}
+
+#define OF_PROFILE "(c.profile = ?1 OR (?2 AND (c.profile IS NULL OR c.profile = '')))"
+
+/* GET /api/v1/profiles/:name/statistics: the profile's conversations (deleted ones counted, as /api/v1/statistics
+ * does), their tokens, messages and runs, into job->a.answer's "statistics" next to its models/skills counts. */
+int op_profile_statistics(store_job_t *job, hl_db_t *db)
+{
+    const char *p = job->a.profile;
+    bool def = strcmp(p, "default") == 0;
+    static const char *const STATUS_SQL[] = {
+        "SELECT COUNT(*) FROM conversations c WHERE " OF_PROFILE,
+        "SELECT COUNT(*) FROM conversations c WHERE status = 'active' AND " OF_PROFILE,
+        "SELECT COUNT(*) FROM conversations c WHERE status = 'archived' AND " OF_PROFILE,
+        "SELECT COUNT(*) FROM conversations c WHERE status = 'deleted_soft' AND " OF_PROFILE,
+        "SELECT COALESCE(SUM(input_tokens), 0) FROM conversations c WHERE " OF_PROFILE,
+        "SELECT COALESCE(SUM(output_tokens), 0) FROM conversations c WHERE " OF_PROFILE,
+        "SELECT COALESCE(SUM(total_tokens), 0) FROM conversations c WHERE " OF_PROFILE,
+        "SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE " OF_PROFILE,
+        "SELECT COUNT(*) FROM runs r JOIN conversations c ON c.id = r.conversation_id WHERE " OF_PROFILE,
+    };
+    int64_t v[HL_ARRAY_SIZE(STATUS_SQL)];
+    for (size_t i = 0; i < HL_ARRAY_SIZE(STATUS_SQL); ++i)
+        if ((v[i] = profile_count(db, STATUS_SQL[i], p, def)) < 0)
+            return -1;
+    json_t *answer = job->a.answer;
+    job->a.answer = NULL;
+    json_t *caps = json_object_get(answer, "capabilities");
+    json_int_t models = json_integer_value(json_object_get(caps, "modelCount"));
+    json_int_t skills = json_integer_value(json_object_get(caps, "skillCount"));
+    json_object_set_new(answer, "statistics",
+                        json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I}, s:{s:I}, s:{s:I}, s:{s:I}, s:{s:i}, s:{s:i}}",
+                                  "conversations", "total", (json_int_t)v[0], "active", (json_int_t)v[1], "archived",
+                                  (json_int_t)v[2], "deleted", (json_int_t)v[3], "tokens", "input_tokens", (json_int_t)v[4],
+                                  "output_tokens", (json_int_t)v[5], "total_tokens", (json_int_t)v[6], "messages", "total",
+                                  (json_int_t)v[7], "runs", "total", (json_int_t)v[8], "models", "total", models, "skills",
+                                  "total", skills, "tools", "total", 0, "profiles", "total", caps != NULL && !json_is_null(caps)));
+    return hl_json_job_ok(&job->super, HL_RESULT_OK, answer);
+}
+
 int op_bulk_delete(store_job_t *job, hl_db_t *db)
 {
     json_t *items = json_array();

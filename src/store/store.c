@@ -285,6 +285,7 @@ static void dispose_job(hl_json_job_t *base)
         free(strs[i]);
     free_strv(a->ids, a->num_ids);
     json_decref(a->usage);
+    json_decref(a->answer);
     json_decref(a->approval_choices);
 }
 

@@ -61,6 +61,14 @@ void hl_store_delete_profile_conversations(hl_store_t *s, hl_reply_to_t *to, con
     store_post_write(job);
 }
 
+void hl_store_profile_statistics(hl_store_t *s, hl_reply_to_t *to, const char *profile, json_t *answer)
+{
+    store_job_t *job = store_job_new(s, to, op_profile_statistics, NULL);
+    job->a.profile = hl_strdup(profile);
+    job->a.answer = answer;
+    store_post_read(job, false);
+}
+
 void hl_store_messages(hl_store_t *s, hl_reply_to_t *to, const char *device_id, const char *conversation_id, int limit,
                        const char *before)
 {

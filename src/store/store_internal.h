@@ -36,6 +36,7 @@ typedef struct st_store_args_t {
     double duration;
     bool tool_error;
     json_t *usage;
+    json_t *answer; /* profile statistics: the answer's other fields, which the operation completes */
 } store_args_t;
 
 /* An owned event record: the struct and its strings in one allocation. */
@@ -119,6 +120,7 @@ int op_create(store_job_t *job, hl_db_t *db);
 int op_delete(store_job_t *job, hl_db_t *db);
 int op_bulk_delete(store_job_t *job, hl_db_t *db);
 int op_delete_profile(store_job_t *job, hl_db_t *db);
+int op_profile_statistics(store_job_t *job, hl_db_t *db);
 int op_rename(store_job_t *job, hl_db_t *db);
 int op_set_model(store_job_t *job, hl_db_t *db);
 int op_set_profile(store_job_t *job, hl_db_t *db);
