@@ -53,6 +53,12 @@ char *hermes_display_dir(const hl_hermes_t *h, const char *name, const char *fil
 bool hermes_profile_exists(const hl_hermes_t *h, const char *name);
 
 /**
+ * True when something exists at the profile's place under <root>/profiles but, links resolved, lies outside the root (a
+ * link leading out of the Hermes home): such a name is refused like a malformed one. False for default. `name` is valid.
+ */
+bool hermes_profile_escapes(const hl_hermes_t *h, const char *name);
+
+/**
  * HermesProfileStatus of a valid profile name: {uid, name, active, path, configPath, displayName, description,
  * avatarType, avatarUrl, exists, apiKeyConfigured}; an existing profile gets its registry entry on first sight, one that
  * does not exist has none (uid null). Paths are relative to the profiles root. New reference.
