@@ -58,6 +58,13 @@ void hermes_manage_finish(hermes_manage_task_t *t, hl_result_t *res);
 /** Frees the task (a request still unanswered gets 503: the daemon is stopping). */
 void hermes_manage_free(hermes_manage_task_t *t);
 
+/** True for a :name that may be read: a profile name (API.md §10's pattern, or default) not leading out of the root. */
+bool hermes_readable_name(const hl_hermes_t *h, const char *name);
+
+/** True for a :name whose files or metadata may be changed: readable, and default or a name Hermes itself gives
+ * (^[a-z0-9][a-z0-9_-]{0,63}$); other folders are listed and readable but read-only (400 invalid_profile_name). */
+bool hermes_writable_name(const hl_hermes_t *h, const char *name);
+
 /** 400 invalid_profile_name. */
 hl_result_t *hermes_invalid_name(void);
 
@@ -88,6 +95,12 @@ char *hermes_display_dir(const hl_hermes_t *h, const char *name, const char *fil
 
 /** True when the profile's directory exists inside the root (default: the Hermes home). `name` is valid. */
 bool hermes_profile_exists(const hl_hermes_t *h, const char *name);
+
+/**
+ * True when something exists at the profile's place under <root>/profiles but, links resolved, lies outside the root (a
+ * link leading out of the Hermes home): such a name is refused like a malformed one. False for default. `name` is valid.
+ */
+bool hermes_profile_escapes(const hl_hermes_t *h, const char *name);
 
 /**
  * HermesProfileStatus of a valid profile name: {uid, name, active, path, configPath, displayName, description,

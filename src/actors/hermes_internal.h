@@ -15,6 +15,9 @@
 /** realpath() of the profiles root of `hermes_home` (hl_hermes_profiles_root), or NULL when it does not exist. Caller frees. */
 char *hermes_root_real(const char *hermes_home);
 
+/** True when the resolved path `real` is `root_real` or lies under it. */
+int hermes_path_inside(const char *root_real, const char *real);
+
 /**
  * True when `path` exists, is a directory and, symbolic links resolved, lies inside `root_real` (the root itself
  * included). `root_real` NULL: false.

@@ -79,6 +79,30 @@ static void post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json
     hermes_manage_post(h, to, name, NULL, body, 0, run);
 }
 
+/* A :name that may be read: a profile name (spec/API.md §10's pattern, or default) that does not lead out of the root. */
+bool hermes_readable_name(const hl_hermes_t *h, const char *name)
+{
+    return hl_hermes_valid_profile_name(name) && !hermes_profile_escapes(h, name);
+}
+
+/*
+ * A :name whose folder or metadata may be changed: readable, and default or a name Hermes itself would give
+ * (^[a-z0-9][a-z0-9_-]{0,63}$). A folder named otherwise is listed and readable, but read-only (issue 10).
+ */
+bool hermes_writable_name(const hl_hermes_t *h, const char *name)
+{
+    if (!hermes_readable_name(h, name))
+        return false;
+    if (strcmp(name, "default") == 0)
+        return true;
+    for (const char *p = name; *p != '\0'; ++p) {
+        bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
+        if (!alnum && (p == name || (*p != '_' && *p != '-')))
+            return false;
+    }
+    return true;
+}
+
 static hl_result_t *status_result(hl_hermes_t *h, const char *name)
 {
     return hl_result_ok(HL_RESULT_OK, json_pack("{s:o}", "profile", hermes_profile_status(h, name)));
@@ -94,7 +118,7 @@ void hl_hermes_set_store(hl_hermes_t *h, hl_store_t *store)
 static void run_status(hl_task_t *base)
 {
     manage_task_t *t = (manage_task_t *)base;
-    if (!hl_hermes_valid_profile_name(t->name)) {
+    if (!hermes_readable_name(t->h, t->name)) {
         hermes_manage_finish(t, hermes_invalid_name());
         return;
     }
@@ -156,6 +180,57 @@ static hl_result_t *check_mutable_dir(hl_hermes_t *h, const char *name, const ch
         return hl_result_error(HL_RESULT_CONFLICT, "profile_in_use",
                                "Hermes's gateway is running in this profile; stop it first (hermes -p <name> gateway stop)");
     return NULL;
+}
+
+/* ---- the sticky profile (<root>/active_profile) ---- */
+
+/* True when the file at `path` (<root>/active_profile, a regular file) names `name` (its one line, blanks around it
+ * ignored); *mode: the file's mode. */
+static bool active_is(const char *path, const char *name, mode_t *mode)
+{
+    char *text = NULL;
+    size_t len = 0;
+    bool is = false;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && hl_read_file(path, 4096, &text, &len) == 0) {
+        size_t n = strlen(name);
+        const char *s = text;
+        while (isspace((unsigned char)*s))
+            ++s;
+        if (strncmp(s, name, n) == 0) {
+            const char *rest = s + n;
+            while (isspace((unsigned char)*rest))
+                ++rest;
+            is = *rest == '\0';
+        }
+        *mode = st.st_mode & 07777;
+    }
+    free(text);
+    return is;
+}
+
+/* Removes <root>/active_profile when it names `name` (as `hermes profile delete` does). */
+static void forget_active(hl_hermes_t *h, const char *name)
+{
+    char *path = hl_path_join(h->root, "active_profile");
+    mode_t mode = 0600;
+    if (active_is(path, name, &mode) && unlink(path) != 0)
+        hl_logf(HL_LOG_WARN, "hermes: active_profile still names a deleted profile");
+    free(path);
+}
+
+/* Points <root>/active_profile at `to` when it named `from` (as `hermes profile rename` does). */
+static void follow_active(hl_hermes_t *h, const char *from, const char *to)
+{
+    char *path = hl_path_join(h->root, "active_profile");
+    mode_t mode = 0600;
+    if (active_is(path, from, &mode)) {
+        char *line = hl_asprintf("%s\n", to);
+        if (hl_write_file_atomic(path, line, strlen(line), mode) != 0)
+            hl_logf(HL_LOG_WARN, "hermes: active_profile still names a renamed profile");
+        free(line);
+    }
+    free(path);
 }
 
 /* ---- metadata and rename ---- */
@@ -245,6 +320,7 @@ static hl_result_t *rename_profile(hl_hermes_t *h, const char *from, const char 
         else if (hermes_registry_rename(&h->registry, from, to) != 0)
             hl_logf(HL_LOG_WARN, "hermes: profile renamed, but its details could not be moved in profiles.json");
         if (res == NULL) {
+            follow_active(h, from, to);
             hl_log(HL_LOG_INFO, "Hermes profile renamed", json_pack("{s:s, s:s}", "from", from, "to", to));
             hermes_snapshot_refresh(h);
         }
@@ -257,7 +333,7 @@ static hl_result_t *rename_profile(hl_hermes_t *h, const char *from, const char 
 static void run_patch(hl_task_t *base)
 {
     manage_task_t *t = (manage_task_t *)base;
-    if (!hl_hermes_valid_profile_name(t->name)) {
+    if (!hermes_writable_name(t->h, t->name)) {
         hermes_manage_finish(t, hermes_invalid_name());
         return;
     }
@@ -288,33 +364,11 @@ int hermes_remove_tree(const char *dir)
     return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0 ? 0 : -1;
 }
 
-/* Removes <root>/active_profile when it names `name` (as `hermes profile delete` does). */
-static void forget_active(hl_hermes_t *h, const char *name)
-{
-    char *path = hl_path_join(h->root, "active_profile"), *text = NULL;
-    size_t len = 0;
-    if (hl_read_file(path, 4096, &text, &len) == 0) {
-        size_t n = strlen(name);
-        char *s = text;
-        while (isspace((unsigned char)*s))
-            ++s;
-        if (strncmp(s, name, n) == 0) {
-            const char *rest = s + n;
-            while (isspace((unsigned char)*rest))
-                ++rest;
-            if (*rest == '\0' && unlink(path) != 0)
-                hl_logf(HL_LOG_WARN, "hermes: active_profile still names a deleted profile");
-        }
-    }
-    free(text);
-    free(path);
-}
-
 static void run_delete(hl_task_t *base)
 {
     manage_task_t *t = (manage_task_t *)base;
     hl_hermes_t *h = t->h;
-    if (!hl_hermes_valid_profile_name(t->name)) {
+    if (!hermes_writable_name(h, t->name)) {
         hermes_manage_finish(t, hermes_invalid_name());
         return;
     }

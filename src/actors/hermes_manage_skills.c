@@ -150,7 +150,7 @@ static hl_result_t *set_enabled(hl_hermes_t *h, const char *name, const char *sk
 static void run_skills(hl_task_t *base)
 {
     hermes_manage_task_t *t = (hermes_manage_task_t *)base;
-    if (!hl_hermes_valid_profile_name(t->name)) {
+    if (!(t->op == OP_LIST ? hermes_readable_name(t->h, t->name) : hermes_writable_name(t->h, t->name))) {
         hermes_manage_finish(t, hermes_invalid_name());
         return;
     }

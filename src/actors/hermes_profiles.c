@@ -126,7 +126,7 @@ char *hermes_root_real(const char *hermes_home)
     return real;
 }
 
-static int inside(const char *root_real, const char *real)
+int hermes_path_inside(const char *root_real, const char *real)
 {
     size_t n = strlen(root_real);
     if (strcmp(root_real, "/") == 0)
@@ -140,7 +140,7 @@ int hermes_dir_inside(const char *root_real, const char *path)
         return 0;
     char *real = realpath(path, NULL);
     struct stat st;
-    int ok = real != NULL && inside(root_real, real) && stat(real, &st) == 0 && S_ISDIR(st.st_mode);
+    int ok = real != NULL && hermes_path_inside(root_real, real) && stat(real, &st) == 0 && S_ISDIR(st.st_mode);
     free(real);
     return ok;
 }
@@ -156,7 +156,7 @@ int hermes_read_file(const char *root_real, const char *dir, const char *name, c
     if (ret != 0)
         return ret == -ENOTDIR ? -ENOENT : ret;
     struct stat st;
-    if (!inside(root_real, real))
+    if (!hermes_path_inside(root_real, real))
         ret = -EXDEV;
     else if (stat(real, &st) != 0)
         ret = -errno;

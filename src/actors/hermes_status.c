@@ -30,6 +30,19 @@ bool hermes_profile_exists(const hl_hermes_t *h, const char *name)
     return ok;
 }
 
+bool hermes_profile_escapes(const hl_hermes_t *h, const char *name)
+{
+    if (strcmp(name, "default") == 0)
+        return false;
+    char *root = hermes_root_real(h->link->hermes_home), *dir = hl_hermes_profile_dir(h->link->hermes_home, name);
+    char *real = dir != NULL ? realpath(dir, NULL) : NULL;
+    bool out = root != NULL && real != NULL && !hermes_path_inside(root, real);
+    free(real);
+    free(dir);
+    free(root);
+    return out;
+}
+
 /* The profile Hermes uses when none is named: <root>/active_profile's one line, "default" when absent or empty. */
 static char *active_profile(const hl_hermes_t *h)
 {
