@@ -15,6 +15,7 @@
 #include "hl/fsutil.h"
 #include "hl/hermes_read.h"
 #include "hl/log.h"
+#include "hl/tsan.h"
 
 struct st_hermes_snapshot_t {
     struct rcu_head rcu;
@@ -35,7 +36,9 @@ static void free_snapshot(hermes_snapshot_t *s)
 
 static void free_rcu(struct rcu_head *head)
 {
-    free_snapshot(caa_container_of(head, hermes_snapshot_t, rcu));
+    hermes_snapshot_t *s = caa_container_of(head, hermes_snapshot_t, rcu);
+    HL_TSAN_ACQUIRE(s); /* after every reader's release: liburcu's grace period is invisible to ThreadSanitizer */
+    free_snapshot(s);
 }
 
 static int by_name(const void *a, const void *b)
@@ -64,9 +67,12 @@ void hermes_snapshot_refresh(hl_hermes_t *h)
         s->names[i] = hl_strdup(json_string_value(json_array_get(names, i)));
     qsort(s->names, s->count, sizeof(*s->names), by_name);
     json_decref(names);
+    HL_TSAN_RELEASE(s); /* its contents, for the readers' acquire */
     rcu_assign_pointer(h->snapshot, s);
-    if (old != NULL)
+    if (old != NULL) {
+        HL_TSAN_RELEASE(old);
         call_rcu(&old->rcu, free_rcu);
+    }
 }
 
 void hermes_snapshot_clear(hl_hermes_t *h)
@@ -75,6 +81,7 @@ void hermes_snapshot_clear(hl_hermes_t *h)
     h->snapshot = NULL;
     if (old != NULL) {
         synchronize_rcu();
+        HL_TSAN_ACQUIRE(old);
         free_snapshot(old);
     }
 }
@@ -85,8 +92,10 @@ char *hl_hermes_profiles_reply(hl_hermes_t *h, size_t *len)
     rcu_read_lock();
     hermes_snapshot_t *s = rcu_dereference(h->snapshot);
     if (s != NULL) {
+        HL_TSAN_ACQUIRE(s);
         out = hl_strndup(s->reply, s->reply_len);
         *len = s->reply_len;
+        HL_TSAN_RELEASE(s);
     }
     rcu_read_unlock();
     return out;
@@ -97,8 +106,11 @@ int hl_hermes_profile_count(hl_hermes_t *h)
     int n = 0;
     rcu_read_lock();
     hermes_snapshot_t *s = rcu_dereference(h->snapshot);
-    if (s != NULL)
+    if (s != NULL) {
+        HL_TSAN_ACQUIRE(s);
         n = (int)s->count - 1; /* "default" is always listed */
+        HL_TSAN_RELEASE(s);
+    }
     rcu_read_unlock();
     return n;
 }
@@ -108,8 +120,11 @@ int hl_hermes_profile_listed(hl_hermes_t *h, const char *name)
     int found = -1;
     rcu_read_lock();
     hermes_snapshot_t *s = rcu_dereference(h->snapshot);
-    if (s != NULL)
+    if (s != NULL) {
+        HL_TSAN_ACQUIRE(s);
         found = bsearch(&name, s->names, s->count, sizeof(*s->names), by_name) != NULL;
+        HL_TSAN_RELEASE(s);
+    }
     rcu_read_unlock();
     return found;
 }

@@ -11,13 +11,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <urcu.h>
 
 #include "hl/actor.h"
+#include "hl/config.h"
 #include "hl/db_readers.h"
+#include "hl/hermes_files.h"
+#include "hl/hermes_manage.h"
 #include "hl/keyed_counts.h"
 #include "hl/mailbox.h"
 #include "hl/token_table.h"
@@ -1167,6 +1171,93 @@ START_TEST(keyed_counts_threads_never_lose_a_count)
 }
 END_TEST
 
+/* ---- the Hermes profile list: published by the Hermes files actor through RCU, read by worker threads ---- */
+
+typedef struct st_profile_reader_t {
+    hl_hermes_t *h;
+    atomic_bool *stop;
+    long reads, bad;
+} profile_reader_t;
+
+static void *profile_reader(void *arg)
+{
+    profile_reader_t *r = arg;
+    rcu_register_thread();
+    static const char PREFIX[] = "{\"ok\":true,\"profiles\":[\"default\"";
+    while (!atomic_load(r->stop)) {
+        size_t len = 0;
+        char *reply = hl_hermes_profiles_reply(r->h, &len);
+        if (reply == NULL || len != strlen(reply) || strncmp(reply, PREFIX, strlen(PREFIX)) != 0)
+            ++r->bad;
+        free(reply);
+        if (hl_hermes_profile_listed(r->h, "default") != 1 || hl_hermes_profile_count(r->h) < 0)
+            ++r->bad;
+        ++r->reads;
+    }
+    rcu_unregister_thread();
+    return NULL;
+}
+
+/* Waits until the published list says `name` is (or is not) there. */
+static bool wait_listed(hl_hermes_t *h, const char *name, int want)
+{
+    for (int i = 0; i < 400; ++i) {
+        if (hl_hermes_profile_listed(h, name) == want)
+            return true;
+        sleep_ms(5);
+    }
+    return false;
+}
+
+/* Readers on three threads while the actor republishes the list 60 times (profiles made and removed on disk, seen by
+ * inotify): every read sees a whole list, and each old one is freed only after its readers left (ASan, TSan). */
+START_TEST(profile_list_readers_and_refreshes)
+{
+    rcu_register_thread();
+    char *home = ut_mkdtemp();
+    char *profiles = ut_path(home, "profiles");
+    ck_assert_int_eq(mkdir(profiles, 0700), 0);
+    hl_config_t cfg;
+    hl_config_defaults(&cfg);
+    hl_link_t link = {.home = home, .hermes_home = home, .config = &cfg};
+    hl_hermes_t *h = NULL;
+    ck_assert_int_eq(hl_hermes_init(&h, &link), 0);
+    ck_assert_int_eq(hl_actor_start(hl_hermes_actor(h)), 0);
+    atomic_bool stop = false;
+    profile_reader_t readers[3];
+    pthread_t threads[3];
+    for (int i = 0; i < 3; ++i) {
+        readers[i] = (profile_reader_t){.h = h, .stop = &stop};
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, profile_reader, &readers[i]), 0);
+    }
+    char name[32], *dir;
+    for (int i = 0; i < 30; ++i) {
+        snprintf(name, sizeof(name), "p%02d", i);
+        dir = ut_path(profiles, name);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+        ck_assert_msg(wait_listed(h, name, 1), "%s never listed", name);
+        if (i % 2 == 1) {
+            ck_assert_int_eq(rmdir(dir), 0);
+            ck_assert_msg(wait_listed(h, name, 0), "%s still listed", name);
+        }
+        free(dir);
+    }
+    atomic_store(&stop, true);
+    for (int i = 0; i < 3; ++i) {
+        pthread_join(threads[i], NULL);
+        ck_assert_int_eq(readers[i].bad, 0);
+        ck_assert_int_gt(readers[i].reads, 0);
+    }
+    ck_assert_int_eq(hl_hermes_profile_count(h), 15);
+    hl_actor_stop(hl_hermes_actor(h));
+    hl_hermes_dispose(h);
+    hl_config_dispose(&cfg);
+    free(profiles);
+    ut_rm_rf(home);
+    rcu_unregister_thread();
+}
+END_TEST
+
 static Suite *suite_concurrency(void)
 {
     Suite *s = suite_create("concurrency");
@@ -1205,6 +1296,11 @@ static Suite *suite_concurrency(void)
     tcase_add_test(tt, token_table_readers_and_writer);
     tcase_add_test(tt, token_table_post_seen_once);
     suite_add_tcase(s, tt);
+
+    TCase *hp = tcase_create("hermes_profiles");
+    tcase_set_timeout(hp, 60);
+    tcase_add_test(hp, profile_list_readers_and_refreshes);
+    suite_add_tcase(s, hp);
 
     TCase *kc = tcase_create("keyed_counts");
     tcase_set_timeout(kc, 30);
