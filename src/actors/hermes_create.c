@@ -55,7 +55,7 @@ static void close_pipes(hermes_creation_t *c)
 
 void hermes_creation_dispose(hermes_creation_t *c)
 {
-    if (c->pid > 0 && strcmp(c->state, "running") == 0) {
+    if (c->pid > 0 && !c->reaped && strcmp(c->state, "running") == 0) {
         kill(c->pid, SIGKILL);
         waitpid(c->pid, NULL, 0);
     }
@@ -181,20 +181,29 @@ bool hermes_creation_poll(hl_hermes_t *h, hermes_creation_t *c)
         changed |= drain(c, &c->out_fd, &c->out_part, &c->out_len, false);
     if (c->err_fd >= 0)
         changed |= drain(c, &c->err_fd, &c->err_part, &c->err_len, true);
-    int status = 0;
-    pid_t r = waitpid(c->pid, &status, WNOHANG);
-    if (r == 0 && hl_monotonic_ms() >= c->deadline) {
+    if (!c->reaped) {
+        int status = 0;
+        pid_t r = waitpid(c->pid, &status, WNOHANG);
+        if (r == c->pid || (r < 0 && errno == ECHILD)) {
+            c->reaped = true;
+            c->exit_status = r == c->pid ? status : -1;
+        }
+    }
+    if (!c->reaped && hl_monotonic_ms() >= c->deadline) {
         kill(c->pid, SIGKILL);
-        waitpid(c->pid, &status, 0);
+        waitpid(c->pid, NULL, 0);
+        c->reaped = true;
         close_pipes(c);
         finished(h, c, "failed",
                  hl_asprintf("hermes profile create did not finish within %d minutes and was stopped",
                              HERMES_CREATE_TIMEOUT_MS / 60000));
         return true;
     }
-    if (r == 0 || (c->out_fd >= 0 || c->err_fd >= 0))
+    if (!c->reaped || c->out_fd >= 0 || c->err_fd >= 0)
         return changed; /* still running, or its last output not yet read */
-    if (r == c->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && hermes_profile_exists(h, c->profile_name)) {
+    int status = c->exit_status;
+    bool known = status != -1;
+    if (known && WIFEXITED(status) && WEXITSTATUS(status) == 0 && hermes_profile_exists(h, c->profile_name)) {
         finished(h, c, "succeeded", NULL);
         return true;
     }
@@ -205,9 +214,9 @@ bool hermes_creation_poll(hl_hermes_t *h, hermes_creation_t *c)
         tail = next;
     }
     char *err;
-    if (r == c->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    if (known && WIFEXITED(status) && WEXITSTATUS(status) == 0)
         err = hl_strdup("hermes profile create succeeded, but the profile's folder is not there");
-    else if (r == c->pid && WIFEXITED(status))
+    else if (known && WIFEXITED(status))
         err =
             hl_asprintf("hermes profile create exited with status %d%s%s", WEXITSTATUS(status), tail ? ": " : "", tail ? tail : "");
     else
@@ -274,8 +283,18 @@ static int spawn(hermes_creation_t *c, char *bin, const char *name, const char *
         argv[n++] = (char *)clone_from;
     }
     argv[n] = NULL;
+    /* the daemon's threads block the signals its main thread waits for: the command gets a clean slate */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int ret = posix_spawn(&pid, bin, &fa, NULL, argv, environ);
+    int ret = posix_spawn(&pid, bin, &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);
     close(err[1]);

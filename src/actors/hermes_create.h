@@ -24,6 +24,8 @@ typedef struct st_hermes_creation_t {
     char *profile_name, *job_id, *error;
     int64_t started_at, finished_at; /* ms, 0 when not yet */
     pid_t pid;                       /* the command's pid (0: none, or folders laid out without it) */
+    bool reaped;                     /* the command ended and was waited for */
+    int exit_status;                 /* its wait status once reaped (-1 when unknown) */
     json_t *lines;                   /* its output lines, newest last */
     int64_t version;                 /* 1 at first, bumped on every change: the event id of the status stream */
     int out_fd, err_fd;              /* the command's stdout and stderr (-1 once at their end) */
