@@ -50,19 +50,6 @@ void hermes_edits_delete(hermes_edits_t *e, const char *const *path, size_t dept
     add(e, HERMES_EDIT_DELETE, path, depth);
 }
 
-bool hermes_edits_touch(const hermes_edits_t *e, const char *const *path, size_t depth)
-{
-    for (size_t i = 0; i < e->count; ++i) {
-        const hermes_edit_t *it = &e->items[i];
-        bool same = it->depth == depth;
-        for (size_t k = 0; same && k < depth; ++k)
-            same = strcmp(it->path[k], path[k]) == 0;
-        if (same)
-            return true;
-    }
-    return false;
-}
-
 int hermes_edits_apply(void *ctx, const char *text, size_t len, char **out, size_t *out_len, char *err, size_t errlen)
 {
     hermes_edits_t *e = ctx;

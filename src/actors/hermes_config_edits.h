@@ -41,9 +41,6 @@ void hermes_edits_strings(hermes_edits_t *e, const char *const *path, size_t dep
 /** Deletes the key at `path`. */
 void hermes_edits_delete(hermes_edits_t *e, const char *const *path, size_t depth);
 
-/** True when `path` is set, listed or deleted by one of the edits. */
-bool hermes_edits_touch(const hermes_edits_t *e, const char *const *path, size_t depth);
-
 /**
  * hermes_config_edit_fn over a hermes_edits_t (ctx): applies the edits in order to `text`; 0 and *out, or the first
  * editor error (its message in `err`). Sets e->changed.

@@ -229,9 +229,25 @@ static bool has(const hl_dotenv_t *env, const char *key)
     return env_str(env, key) != NULL;
 }
 
+/* A value to show, or null. A URL's user information (scheme://user:password@host) is a credential: shown as "***". */
 static json_t *str_or_null(const char *s)
 {
-    return s != NULL ? json_string(s) : json_null();
+    if (s == NULL)
+        return json_null();
+    const char *scheme = strstr(s, "://");
+    if (scheme != NULL) {
+        const char *host = scheme + 3, *end = host + strcspn(host, "/?#"), *at = NULL;
+        for (const char *p = host; p < end; ++p)
+            if (*p == '@')
+                at = p;
+        if (at != NULL) {
+            char *shown = hl_asprintf("%.*s***%s", (int)(host - s), s, at);
+            json_t *out = json_string(shown);
+            free(shown);
+            return out;
+        }
+    }
+    return json_string(s);
 }
 
 /* web.backend, or the first backend whose key the .env holds; NULL when nothing says. */
