@@ -18,7 +18,8 @@
  *  - PATCH tool configs: config.yaml fields and .env keys of the tool only, other .env lines untouched, empty strings never
  *    clear a key, the .env mode kept (and 0600 for a new one), unknown fields ignored, the validation codes;
  *  - errors: an unknown toolKey → 400 profile_tool_config_invalid (not 500), a missing profile → 404, a config.yaml that is
- *    not YAML → 409 config_yaml_invalid with the files untouched, traversal on :name (.., %2E%2E%2F, …) → 400
+ *    not YAML → 409 config_yaml_invalid with the files untouched, a .env that is a link out of the home → 409
+ *    env_file_unsafe with its target untouched, traversal on :name (.., %2E%2E%2F, …) → 400
  *    invalid_profile_name with nothing on disk changed, a read-only profile readable but not writable, 401 without bearer.
  */
 #include <errno.h>
@@ -998,6 +999,19 @@ START_TEST(test_tool_configs_errors)
     ck_assert_msg(strcmp(before, after) == 0, "the Hermes home changed:\n%s\n---\n%s", before, after);
     free(after);
     free(before);
+
+    /* a .env that is a link out of the Hermes home is neither read nor written through */
+    char *outside = hl_asprintf("%s/outside.env", env.dir), *link = fx_path("work", ".env");
+    hlt_write_file(outside, "WANDB_ENTITY=outside\n");
+    ck_assert(unlink(link) == 0 && symlink(outside, link) == 0);
+    FAIL("GET", tool_path("work", "rl"), NULL, 409, "env_file_unsafe");
+    FAIL("PATCH", tool_path("work", "rl"), "{\"WANDB_ENTITY\":\"inside\"}", 409, "env_file_unsafe");
+    FAIL("GET", perm_path("work"), NULL, 409, "env_file_unsafe");
+    char *text = hlt_read_file(outside, NULL);
+    ck_assert_str_eq(text, "WANDB_ENTITY=outside\n");
+    free(text);
+    free(link);
+    free(outside);
     finish();
 }
 END_TEST
