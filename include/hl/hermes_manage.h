@@ -92,6 +92,29 @@ void hl_hermes_skills_list(hl_hermes_t *h, hl_reply_to_t *to, const char *name, 
 /** PATCH …/skills/:skill {enabled}: config.yaml's skills.disabled edited; the listing + {"skill","backupPath"}. */
 void hl_hermes_skill_set(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *skill, const json_t *body);
 
+/* ---- permissions and tool configs (spec/API.md §10, STORAGE §3.3 and §3.6; GAPS §A 14, §B 12, 21) ----
+ * An unknown profile is 404 profile_not_found; a config.yaml HermesLink cannot read is 409 config_yaml_invalid (and is
+ * left untouched). Changes write only the keys they touch (config.yaml comments and other keys kept byte for byte, one
+ * backup per file) and answer {backupPath (relative to the Hermes root, or null), requiresGatewayReload, restartHint,
+ * gatewayReloaded:false}: HermesLink cannot reload Hermes's gateway, so a change that Hermes reads at start says so and how
+ * to restart, never that a reload happened. Secrets in .env are never answered, only `configured` booleans. */
+
+/** GET …/permissions: {"permissions":Permissions}. */
+void hl_hermes_permissions_get(hl_hermes_t *h, hl_reply_to_t *to, const char *name);
+
+/** PATCH …/permissions {approvals, terminal, toolsets}: 400 profile_permissions_invalid / _update_empty as API.md says;
+ * {"permissions":{…Permissions, backupPath, requiresGatewayReload, restartHint, gatewayReloaded}}. */
+void hl_hermes_permissions_patch(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
+/** GET …/tool-configs/:toolKey: the tool config object itself as the body (the route sends it without "ok");
+ * 400 profile_tool_config_invalid for a key that is not one of the seven. */
+void hl_hermes_tool_config_get(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *tool);
+
+/** PATCH …/tool-configs/:toolKey {"values":{…}} or the values themselves: config.yaml fields and .env keys of the tool
+ * (empty strings never clear a key); {"config":{…tool config, backupPath, envBackupPath, requiresGatewayReload,
+ * restartHint, gatewayReloaded}}. */
+void hl_hermes_tool_config_patch(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *tool, const json_t *body);
+
 /* ---- creating a profile (spec/API.md §10; GAPS §B 9) ---- */
 
 /** A creation status, {state, profile_name, started_at, finished_at, pid, job_id, lines, error} as JSON text (borrowed

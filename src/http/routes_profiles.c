@@ -1,7 +1,8 @@
 /*
- * spec/API.md §10: the Hermes profile routes — profiles, their memory and their skills — answered by the Hermes files
- * actor (hermes_manage*.c), except the list, which the workers serve from the list that actor publishes (no hop). The
- * list names `default` first (GAPS §B 26). Names are checked on the actor before any path is built.
+ * spec/API.md §10: the Hermes profile routes — profiles, their memory, skills, permissions and tool configs — answered
+ * by the Hermes files actor (hermes_manage*.c), except the list, which the workers serve from the list that actor
+ * publishes (no hop). The list names `default` first (GAPS §B 26). Names are checked on the actor before any path is
+ * built.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,51 @@ static void set_skill(hl_request_t *r)
         hl_hermes_skill_set(hermes, to, hl_request_param(r, "name"), skill, r->body);
 }
 
+/* ---- permissions and tool configs ---- */
+
+static void get_permissions(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_permissions_get(hermes, to, hl_request_param(r, "name"));
+}
+
+static void patch_permissions(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_permissions_patch(hermes, to, hl_request_param(r, "name"), r->body);
+}
+
+/* GET …/tool-configs/:toolKey answers the tool config object itself, without "ok" (spec/API.md §10); errors as usual. */
+static void tool_config_got(hl_request_t *r, hl_result_t *result, void *data)
+{
+    (void)data;
+    if (r == NULL)
+        hl_result_free(result);
+    else if (hl_result_is_ok(result) && result->body != NULL) {
+        json_t *body = result->body;
+        result->body = NULL;
+        hl_result_free(result);
+        hl_reply_json(r, 200, body);
+    } else
+        hl_reply_result(r, result);
+}
+
+static void get_tool_config(hl_request_t *r)
+{
+    hl_reply_to_t *to = hl_request_defer_then(r, hl_hermes_actor(hermes), tool_config_got, NULL);
+    if (to != NULL)
+        hl_hermes_tool_config_get(hermes, to, hl_request_param(r, "name"), hl_request_param(r, "toolKey"));
+}
+
+static void patch_tool_config(hl_request_t *r)
+{
+    hl_reply_to_t *to = defer(r);
+    if (to != NULL)
+        hl_hermes_tool_config_patch(hermes, to, hl_request_param(r, "name"), hl_request_param(r, "toolKey"), r->body);
+}
+
 static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/api/v1/profiles", list_profiles, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_POST, "/api/v1/profiles", create_profile, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
@@ -213,6 +259,12 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/api/v1/profiles/:name/skills", list_skills, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_PATCH, "/api/v1/profiles/:name/skills/:skillName", set_skill, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE,
      0},
+    {HL_METHOD_GET, "/api/v1/profiles/:name/permissions", get_permissions, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_PATCH, "/api/v1/profiles/:name/permissions", patch_permissions,
+     HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_GET, "/api/v1/profiles/:name/tool-configs/:toolKey", get_tool_config, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_PATCH, "/api/v1/profiles/:name/tool-configs/:toolKey", patch_tool_config,
+     HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
 };
 
 void hl_routes_profiles(hl_router_t *router, hl_hermes_t *h)
