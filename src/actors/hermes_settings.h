@@ -27,9 +27,10 @@ typedef struct st_hermes_settings_src_t {
 
 /* ---- permissions ---- */
 
-/** Hermes's defaults (v0.20 hermes_cli/config_defaults.py) for what config.yaml leaves out. */
-#define HERMES_APPROVAL_MODE_DEFAULT "smart"
-#define HERMES_APPROVAL_TIMEOUT_DEFAULT 300
+/** What is shown for approvals config.yaml leaves out: the contract's defaults (STORAGE §3.2, which the issue names for
+ * these reads). Hermes v0.20 itself falls back to smart / 300 (UPSTREAM-HERMES §2.3); SECURITY.md says so. */
+#define HERMES_APPROVAL_MODE_DEFAULT "manual"
+#define HERMES_APPROVAL_TIMEOUT_DEFAULT 60
 
 /** A toolset of the permissions catalogue (STORAGE §3.3), in catalogue order. */
 typedef struct st_hermes_toolset_t {

@@ -521,9 +521,9 @@ START_TEST(test_permissions_get)
                        "web,terminal,file,stt", 1, "stt,tts", "[\"ls\",\"git status\"]");
     json_decref(p);
 
-    /* work: nothing about permissions in its config.yaml: Hermes's defaults; FAL_KEY configures image_gen */
+    /* work: nothing about permissions in its config.yaml: the defaults of STORAGE §3.2; FAL_KEY configures image_gen */
     p = get_permissions("work");
-    assert_permissions(p, "work", "{\"mode\":\"smart\",\"timeout\":300,\"cronMode\":\"deny\"}",
+    assert_permissions(p, "work", "{\"mode\":\"manual\",\"timeout\":60,\"cronMode\":\"deny\"}",
                        "{\"backend\":\"local\",\"cwd\":\".\",\"containerCpu\":null,\"containerMemory\":null,\"containerDisk\":null,"
                        "\"containerPersistent\":true}",
                        defaults, 1, "image_gen,stt,tts", "[]");
@@ -531,7 +531,7 @@ START_TEST(test_permissions_get)
 
     /* bare: no config.yaml, no .env */
     p = get_permissions("bare");
-    assert_permissions(p, "bare", "{\"mode\":\"smart\",\"timeout\":300,\"cronMode\":\"deny\"}",
+    assert_permissions(p, "bare", "{\"mode\":\"manual\",\"timeout\":60,\"cronMode\":\"deny\"}",
                        "{\"backend\":\"local\",\"cwd\":\".\",\"containerCpu\":null,\"containerMemory\":null,\"containerDisk\":null,"
                        "\"containerPersistent\":true}",
                        defaults, 1, "stt,tts", "[]");
@@ -539,7 +539,7 @@ START_TEST(test_permissions_get)
 
     /* a folder Hermes would not have named is readable (mode: off is YAML's false, read as off) */
     p = get_permissions("Legacy.Profile");
-    assert_json(json_object_get(p, "approvals"), "{\"mode\":\"off\",\"timeout\":300,\"cronMode\":\"deny\"}", "legacy approvals");
+    assert_json(json_object_get(p, "approvals"), "{\"mode\":\"off\",\"timeout\":60,\"cronMode\":\"deny\"}", "legacy approvals");
     json_decref(p);
     free(defaults);
 

@@ -118,15 +118,15 @@ START_TEST(approvals_as_hermes_reads_them)
     static const struct {
         const char *yaml, *mode, *cron;
     } CASES[] = {
-        {"", "smart", "deny"},
+        {"", "manual", "deny"},
         {"approvals: {mode: manual, cron_mode: approve}\n", "manual", "approve"},
         {"approvals: {mode: SMART, cron_mode: Allow}\n", "smart", "approve"},
         {"approvals: {mode: off, cron_mode: off}\n", "off", "approve"},     /* plain off reads as false */
         {"approvals: {mode: 'off', cron_mode: 'off'}\n", "off", "approve"}, /* quoted: the string */
-        {"approvals: {mode: on, cron_mode: on}\n", "smart", "deny"},        /* true: neither */
-        {"approvals: {mode: strict, cron_mode: deny}\n", "smart", "deny"},
-        {"approvals: {cron_mode: whatever}\n", "smart", "deny"},
-        {"approvals: [manual]\n", "smart", "deny"},
+        {"approvals: {mode: on, cron_mode: on}\n", "manual", "deny"},        /* true: neither */
+        {"approvals: {mode: strict, cron_mode: deny}\n", "manual", "deny"},
+        {"approvals: {cron_mode: whatever}\n", "manual", "deny"},
+        {"approvals: [manual]\n", "manual", "deny"},
     };
     for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); ++i) {
         json_t *c = yaml(CASES[i].yaml);
@@ -202,7 +202,7 @@ START_TEST(permissions_object)
     e = env_of("");
     src = (hermes_settings_src_t){.config = c, .env = &e};
     p = hermes_permissions_json(&src, "default", "config.yaml");
-    want = body("{\"mode\":\"smart\",\"timeout\":300,\"cronMode\":\"deny\"}");
+    want = body("{\"mode\":\"manual\",\"timeout\":60,\"cronMode\":\"deny\"}");
     ck_assert(json_equal(json_object_get(p, "approvals"), want));
     json_decref(want);
     want = body("{\"backend\":\"local\",\"cwd\":\".\",\"containerCpu\":null,\"containerMemory\":null,\"containerDisk\":null,"
