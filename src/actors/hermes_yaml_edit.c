@@ -320,7 +320,7 @@ static bool scalar_matches(const yt_tree_t *t, const yt_node_t *n, const hl_yaml
         size_t len = strlen(v->string);
         if (n->length != len || memcmp(value, v->string, len) != 0)
             return false;
-        return n->style != YAML_PLAIN_SCALAR_STYLE || !yt_needs_quotes(value, len);
+        return n->style != YAML_PLAIN_SCALAR_STYLE || yt_plain_is_string(value, len);
     }
     if (v->type == HL_YAML_NULL && yt_is_null(t, n))
         return true;

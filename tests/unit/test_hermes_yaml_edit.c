@@ -189,6 +189,15 @@ START_TEST(set_same_value_changes_nothing)
     strings_are(FIXTURE, PATH("skills", "disabled"), (const char *const[]){"old-skill", "legacy tool"}, 2, FIXTURE);
     strings_are(FIXTURE, PATH("platform_toolsets", "cli"), (const char *const[]){"hermes-cli"}, 1, FIXTURE);
     strings_are(FIXTURE, PATH("skills", "external_dirs"), NULL, 0, FIXTURE);
+    /* plain strings the writer would have quoted read as those strings: left as they are */
+    set_is("u: https://h:8080/v1\nr: ${KEY}\nd: -x\n", PATH("u"), hl_yaml_string("https://h:8080/v1"),
+           "u: https://h:8080/v1\nr: ${KEY}\nd: -x\n");
+    set_is("u: https://h:8080/v1\nr: ${KEY}\n", PATH("r"), hl_yaml_string("${KEY}"), "u: https://h:8080/v1\nr: ${KEY}\n");
+    /* … but not plain words and numbers that read as something else */
+    set_is("d: -1\n", PATH("d"), hl_yaml_string("-1"), "d: \"-1\"\n");
+    set_is("d: .5\n", PATH("d"), hl_yaml_string(".5"), "d: \".5\"\n");
+    set_is("d: 2026-01-01\n", PATH("d"), hl_yaml_string("2026-01-01"), "d: \"2026-01-01\"\n");
+    set_is("d: Off\n", PATH("d"), hl_yaml_string("Off"), "d: \"Off\"\n");
     /* but a string where a number was is a change */
     fixture_set(PATH("agent", "max_turns"), hl_yaml_string("500"), "  max_turns: 500\n", "  max_turns: \"500\"\n");
 }
