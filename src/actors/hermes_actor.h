@@ -13,6 +13,7 @@
 #include "hermes_registry.h"
 #include "hl/hermes_files.h"
 #include "hl/hermes_manage.h"
+#include "hl/hermes_read.h"
 #include "hl/reply.h"
 #include "hl/store.h"
 
@@ -130,6 +131,18 @@ hl_result_t *hermes_config_edit(hl_hermes_t *h, const char *name, hermes_config_
  * to answer in *res (409 config_yaml_unsafe for a link out of the root or a non-file, 500 internal_error).
  */
 int hermes_config_read(hl_hermes_t *h, const char *name, char **text, size_t *len, hl_result_t **res);
+
+/* ---- a profile's .env (hermes_env_file.c) ---- */
+
+/** Parses profile `name`'s .env into `env` (hl_dotenv_dispose it): empty when the file is missing or cannot be read. */
+void hermes_env_load(hl_hermes_t *h, const char *name, hl_dotenv_t *env);
+
+/**
+ * Sets `key` (a valid .env key) to `value` in profile `name`'s .env (it must exist), every other line kept: the file is
+ * replaced (mode kept, 0600 when new, a backup of the old) only when its text changes, *changed then true. NULL on
+ * success, else the error to answer: 409 env_file_unsafe (a link, not a regular file, or too large: untouched), 500.
+ */
+hl_result_t *hermes_env_set(hl_hermes_t *h, const char *name, const char *key, const char *value, bool *changed);
 
 /* ---- memory settings (hermes_memory_settings.c, hermes_manage_memory.c) ---- */
 
