@@ -115,6 +115,36 @@ void hl_hermes_tool_config_get(hl_hermes_t *h, hl_reply_to_t *to, const char *na
  * restartHint, gatewayReloaded}}. */
 void hl_hermes_tool_config_patch(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *tool, const json_t *body);
 
+/* ---- model configs (spec/API.md §9; STORAGE §3.3; GAPS §A 14, 15, §B 12, 23) ---- */
+
+/*
+ * /api/v1/model-configs is the default profile's, /api/v1/profiles/:name/model-configs any profile's. Answers carry the
+ * listing {configPath (relative to the Hermes root), defaultModel, defaultReasoningEffort, compressionModelId,
+ * compressionModel, models} (hl/hermes_models.h), never an API key. Errors: 400 invalid_profile_name; on changes 404
+ * profile_not_found (a profile's folder is never created), 400 model_config_invalid (API.md's messages), 409
+ * config_yaml_invalid (config.yaml untouched), 409 config_yaml_unsafe / env_file_unsafe, 500 internal_error. Changes
+ * answer the listing + {backupPath (relative, or null), requiresGatewayReload, gatewayReloaded: false, restartHint}:
+ * HermesLink cannot reload Hermes's gateway, so the hint says how to restart it (hermes [-p <name>] gateway restart).
+ */
+
+/** GET: the listing; a profile that does not exist lists no models (200). */
+void hl_hermes_model_configs_get(hl_hermes_t *h, hl_reply_to_t *to, const char *name);
+
+/**
+ * POST {id, provider, base_url, original_model_id, provider_name, api_key, api_mode, context_length, key_env,
+ * set_default, reasoning_effort, reload_gateway | skip_gateway_reload} (API.md's aliases too): the model saved (an API key
+ * into the profile's .env), the answer with "model" (the saved ManagedModel). requiresGatewayReload is true when
+ * something changed, unless reload_gateway is false (then the hint says the change applies at the next gateway start).
+ */
+void hl_hermes_model_config_save(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
+/** PATCH …/defaults {task_model_id | default_model_id, compression_model_id} (camelCase too): requiresGatewayReload false
+ * (Hermes reads them for each run). */
+void hl_hermes_model_defaults(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
+/** DELETE {model_id | modelId} (400 model_id_required without one): the model removed; the last one is refused. */
+void hl_hermes_model_config_delete(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body);
+
 /* ---- creating a profile (spec/API.md §10; GAPS §B 9) ---- */
 
 /** A creation status, {state, profile_name, started_at, finished_at, pid, job_id, lines, error} as JSON text (borrowed

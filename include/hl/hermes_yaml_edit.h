@@ -17,7 +17,9 @@
  *   -EFBIG    the text, or the result, is larger than HL_HERMES_MAX_FILE_BYTES;
  *   -ENOTSUP  valid YAML this editor will not touch safely: an anchor, alias, merge key (`<<`) or tag on the edited path,
  *             a repeated key on it, an explicit `? key`, line breaks other than LF and CRLF;
- *   -ENOTDIR  a key before the last one on the path holds a value other than a mapping or null (set only).
+ *   -ENOTDIR  a key before the last one on the path holds a value other than a mapping or null (set only);
+ *   -ENOENT   (paths through lists, below) a list has no item of that index; a key to rename is missing;
+ *   -EEXIST   (rename) the new key is already there.
  *
  * Written scalars are plain when YAML reads them back as the same value, else double-quoted with escapes (YAML 1.1 and
  * 1.2 special words such as yes/no/on/off/null/~, numbers and dates written as strings, leading or trailing blanks,
@@ -34,7 +36,7 @@
 
 #include "hl/common.h"
 
-/** Longest path of keys an edit takes (the reader's nesting limit too). */
+/** Longest path an edit takes (the reader's nesting limit too). */
 #define HL_YAML_EDIT_MAX_DEPTH 64
 
 typedef enum en_hl_yaml_type_t { HL_YAML_NULL, HL_YAML_BOOL, HL_YAML_INT, HL_YAML_FLOAT, HL_YAML_STRING } hl_yaml_type_t;
@@ -104,5 +106,69 @@ int hl_yaml_edit_set_strings(const char *text, size_t len, const char *const *pa
  */
 int hl_yaml_edit_delete(const char *text, size_t len, const char *const *path, size_t depth, char **out, size_t *out_len, char *err,
                         size_t errlen) HL_WARN_UNUSED;
+
+/* ---- paths through lists ---- */
+
+/**
+ * One step of a path: a key of a mapping, or, when `key` is NULL, item `index` (from 0) of a list, e.g.
+ * {key("custom_providers"), item(2), key("model")}. A path starts with a key (the top level is a mapping).
+ */
+typedef struct st_hl_yaml_step_t {
+    const char *key; /* borrowed, NUL-terminated UTF-8; NULL: an item step */
+    size_t index;
+} hl_yaml_step_t;
+
+static inline hl_yaml_step_t hl_yaml_key(const char *key)
+{
+    return (hl_yaml_step_t){.key = key};
+}
+
+static inline hl_yaml_step_t hl_yaml_item(size_t index)
+{
+    return (hl_yaml_step_t){.index = index};
+}
+
+/*
+ * The functions below are those above on a path of steps; the path ends with a key, except for a delete. Items are never
+ * made: a missing item is -ENOENT (nothing for a delete), a step into something that is not a list (null included)
+ * -ENOTDIR. An item reached by a later key must be a mapping (-ENOTDIR otherwise). Keys are edited in an item's mapping
+ * as in any other, also the first one on the item's dash line (`- name: x`): when it is deleted, the next key moves up
+ * next to the dash (or, with comment lines before it, the dash keeps a line of its own), and when it was the only one
+ * the item becomes `- {}`.
+ */
+
+/** hl_yaml_edit_set on a path of steps. */
+int hl_yaml_edit_set_at(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, const hl_yaml_scalar_t *value,
+                        char **out, size_t *out_len, char *err, size_t errlen) HL_WARN_UNUSED;
+
+/** hl_yaml_edit_set_strings on a path of steps. */
+int hl_yaml_edit_set_strings_at(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, const char *const *items,
+                                size_t count, char **out, size_t *out_len, char *err, size_t errlen) HL_WARN_UNUSED;
+
+/**
+ * hl_yaml_edit_delete on a path of steps. When the last step is an item, that item goes: in a block list its lines, from
+ * its dash's line to its last content line (-ENOTSUP when its content does not start on its dash's line); in a flow
+ * list the item and one separating comma. A list left without items is written `[]` after its key.
+ */
+int hl_yaml_edit_delete_at(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, char **out, size_t *out_len,
+                           char *err, size_t errlen) HL_WARN_UNUSED;
+
+/**
+ * Renames the key at `path` (its last step) to `new_key`, the value untouched: only the key's own text changes. -ENOENT
+ * when the key is missing, -EEXIST when `new_key` is already in that mapping (the same key: nothing changes).
+ */
+int hl_yaml_edit_rename_at(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, const char *new_key, char **out,
+                           size_t *out_len, char *err, size_t errlen) HL_WARN_UNUSED;
+
+/**
+ * Appends an item to the list at `path`: a mapping of the `count` (at least 1) distinct `keys` to scalar `values`, in that
+ * order. In a block list the item goes after its last content line, at its dash's column, its keys indented as the
+ * first item's are (`- key: v` lines); in a flow list it is added as `{key: v, …}` after the last item. A missing key, or
+ * one holding null or [], gets a block list of that one item (parents made as hl_yaml_edit_set does); anything else
+ * there is -ENOTDIR.
+ */
+int hl_yaml_edit_append_mapping(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, const char *const *keys,
+                                const hl_yaml_scalar_t *values, size_t count, char **out, size_t *out_len, char *err,
+                                size_t errlen) HL_WARN_UNUSED;
 
 #endif

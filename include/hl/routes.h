@@ -37,6 +37,10 @@ void hl_routes_cron(hl_router_t *router, hl_runproxy_t *runproxy);
 /** spec/API.md §10: the Hermes profile routes (list, status, metadata, rename, delete), on the Hermes files actor. */
 void hl_routes_profiles(hl_router_t *router, hl_hermes_t *hermes);
 
+/** spec/API.md §9: the model-config routes (/api/v1/model-configs*, /api/v1/profiles/:name/model-configs*), on the Hermes
+ * files actor. */
+void hl_routes_models(hl_router_t *router, hl_hermes_t *hermes);
+
 /** GET /api/v1/bootstrap, /api/v1/system/version, /api/v1/system/status. */
 void hl_routes_system(hl_router_t *router);
 

@@ -13,6 +13,7 @@
 #include "hermes_registry.h"
 #include "hl/hermes_files.h"
 #include "hl/hermes_manage.h"
+#include "hl/hermes_read.h"
 #include "hl/reply.h"
 #include "hl/store.h"
 

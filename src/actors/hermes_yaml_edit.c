@@ -9,6 +9,11 @@
  * change; explicit keys; repeated keys, where the reader and the editor could disagree on which one counts) is refused,
  * and every result is parsed again and the edited path read back before it is returned, so that a shape this code
  * did not foresee ends in an error rather than in a broken file.
+ *
+ * Lists are reached through item steps (custom_providers[2].model). A block list's item is edited by whole lines too:
+ * from the line of its '-' to the end of its content. A mapping that starts on the dash's line (`- name: x`) is edited
+ * like any other block mapping, except that its first key shares the line with the dash, which stays when that key
+ * goes. New items go after the list's last content line, at its dash's column.
  */
 #include <errno.h>
 #include <string.h>
@@ -25,17 +30,28 @@ typedef struct st_edit_t {
     yt_buf_t text;
 } edit_t;
 
-/* The value to write: a scalar, or a list of strings when `scalar` is NULL. */
+/* The value to write: a scalar, a list of strings, or a list holding one mapping of scalars (an appended item). */
+typedef enum en_nv_kind_t { NV_SCALAR, NV_STRINGS, NV_MAPLIST } nv_kind_t;
+
 typedef struct st_newval_t {
-    const hl_yaml_scalar_t *scalar;
-    const char *const *items;
+    nv_kind_t kind;
+    const hl_yaml_scalar_t *scalar; /* NV_SCALAR */
+    const char *const *items;       /* NV_STRINGS: the strings; NV_MAPLIST: the mapping's keys */
+    const hl_yaml_scalar_t *values; /* NV_MAPLIST: the mapping's values */
     size_t count;
 } newval_t;
 
+/* What an edit does: how its result is checked. */
+typedef enum en_op_t { OP_SET, OP_DELETE, OP_RENAME, OP_APPEND } op_t;
+
 typedef struct st_ctx_t {
     yt_tree_t t;
-    const char *const *path;
+    const hl_yaml_step_t *steps;
     size_t depth;
+    op_t op;
+    const char *new_key; /* OP_RENAME */
+    size_t old_count;    /* OP_APPEND and OP_DELETE of an item: the list's items before the edit */
+    bool item_deleted;   /* OP_DELETE removed an item (the check counts the list's items) */
     const char *eol;
     size_t unit;       /* indentation of a nested mapping */
     size_t seq_offset; /* column of a block list's '-' relative to its key */
@@ -47,10 +63,11 @@ typedef struct st_ctx_t {
 
 /* Where the walk down the path stopped. */
 typedef enum en_walk_kind_t {
-    WALK_FOUND,       /* the last key exists: key, value */
-    WALK_MISSING,     /* path[level] is not in `map` (YT_NONE: the document is empty) */
-    WALK_NULL_PARENT, /* path[level] (not the last) holds null or an empty {} in a block mapping: key, value */
-    WALK_NOT_MAPPING, /* path[level] (not the last) holds something else: key, value */
+    WALK_FOUND,       /* the last step exists: key (YT_NONE for an item), value */
+    WALK_MISSING,     /* steps[level] is not in `map` (a mapping or a list; YT_NONE: the document is empty) */
+    WALK_NULL_PARENT, /* steps[level] (a key, not the last) holds null or an empty {} in a block mapping and the next
+                         step is a key: key, value */
+    WALK_NOT_MAPPING, /* steps[level] (not the last) holds something else than the next step needs: key, value */
 } walk_kind_t;
 
 typedef struct st_walk_t {
@@ -92,10 +109,45 @@ static size_t column(const yt_tree_t *t, uint32_t pos)
     return pos - line_start(t, pos);
 }
 
+static bool is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
 static bool only_blanks_before(const yt_tree_t *t, uint32_t pos)
 {
     for (uint32_t i = line_start(t, pos); i < pos; ++i)
-        if (t->text[i] != ' ' && t->text[i] != '\t')
+        if (!is_blank(t->text[i]))
+            return false;
+    return true;
+}
+
+/* What precedes pos on its line: blanks only, or blanks, one '-' (at *dash) and blanks (the first line of a block list's
+ * item), or something else. */
+typedef enum en_prefix_t { PREFIX_BLANKS, PREFIX_DASH, PREFIX_OTHER } prefix_t;
+
+static prefix_t line_prefix(const yt_tree_t *t, uint32_t pos, uint32_t *dash)
+{
+    uint32_t i = line_start(t, pos);
+    while (i < pos && is_blank(t->text[i]))
+        ++i;
+    if (i == pos)
+        return PREFIX_BLANKS;
+    if (t->text[i] != '-')
+        return PREFIX_OTHER;
+    if (dash != NULL)
+        *dash = i;
+    uint32_t after = ++i;
+    while (i < pos && is_blank(t->text[i]))
+        ++i;
+    return i == pos && i > after ? PREFIX_DASH : PREFIX_OTHER;
+}
+
+/* True when [from, to) holds only blanks and line breaks. */
+static bool only_space(const yt_tree_t *t, uint32_t from, uint32_t to)
+{
+    for (uint32_t i = from; i < to; ++i)
+        if (!is_blank(t->text[i]) && t->text[i] != '\r' && t->text[i] != '\n')
             return false;
     return true;
 }
@@ -104,9 +156,15 @@ static bool only_blanks_before(const yt_tree_t *t, uint32_t pos)
 static uint32_t colon_after(const yt_tree_t *t, const yt_node_t *key)
 {
     uint32_t p = key->last;
-    while (p < t->len && (t->text[p] == ' ' || t->text[p] == '\t'))
+    while (p < t->len && is_blank(t->text[p]))
         ++p;
     return p < t->len && t->text[p] == ':' ? p : YT_NONE;
+}
+
+/* A key of a block mapping that HermesLink edits by lines: `key:`, first on its line or just after its item's dash. */
+static bool simple_key(const yt_tree_t *t, const yt_node_t *key)
+{
+    return colon_after(t, key) != YT_NONE && line_prefix(t, key->start, NULL) != PREFIX_OTHER;
 }
 
 /* Past the last character of a key's entry: its value's content, or the ':' (or the key) when the value is empty. */
@@ -123,15 +181,26 @@ static uint32_t next_of(const yt_tree_t *t, uint32_t i)
     return yt_node(t, i)->next;
 }
 
+/* Item `index` of list node seq, or YT_NONE. */
+static uint32_t item_at(const yt_tree_t *t, uint32_t seq, size_t index)
+{
+    uint32_t i = yt_node(t, seq)->first;
+    for (size_t n = 0; i != YT_NONE && n < index; ++n)
+        i = next_of(t, i);
+    return i;
+}
+
 /* ---- messages ---- */
 
-/* "a.b.c" for path[0..upto] into buf. */
+/* "a.b[2].c" for steps[0..upto] into buf. */
 static const char *path_text(const ctx_t *c, size_t upto, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i <= upto && i < c->depth; ++i) {
-        int n = snprintf(buf + used, size - used, "%s%s", i > 0 ? "." : "", c->path[i]);
+        const hl_yaml_step_t *s = &c->steps[i];
+        int n = s->key != NULL ? snprintf(buf + used, size - used, "%s%s", i > 0 ? "." : "", s->key)
+                               : snprintf(buf + used, size - used, "[%zu]", s->index);
         if (n < 0 || (size_t)n >= size - used)
             break;
         used += (size_t)n;
@@ -148,10 +217,9 @@ static int refuse(ctx_t *c, int code, size_t level, const char *why)
 
 /* ---- walking the path ---- */
 
-/* The key `name` in mapping m. 0 with *key (YT_NONE when absent), or -ENOTSUP. */
-static int find_key(ctx_t *c, const yt_tree_t *t, uint32_t m, size_t level, uint32_t *key)
+/* The key `name` in mapping m (refusals name steps[level]). 0 with *key (YT_NONE when absent), or -ENOTSUP. */
+static int find_key(ctx_t *c, const yt_tree_t *t, uint32_t m, const char *name, size_t level, uint32_t *key)
 {
-    const char *name = c->path[level];
     size_t len = strlen(name);
     *key = YT_NONE;
     for (uint32_t k = yt_node(t, m)->first; k != YT_NONE; k = next_of(t, next_of(t, k))) {
@@ -182,37 +250,62 @@ static int walk(ctx_t *c, const yt_tree_t *t, walk_t *w)
     uint32_t m = t->root;
     for (size_t level = 0;; ++level) {
         const yt_node_t *mn = yt_node(t, m);
+        const hl_yaml_step_t *step = &c->steps[level];
         if (mn->anchor || mn->tag)
-            return refuse(c, -ENOTSUP, level > 0 ? level - 1 : 0, "a mapping on the path has an anchor or a tag; edit it by hand");
-        uint32_t k;
-        int ret = find_key(c, t, m, level, &k);
-        if (ret != 0)
-            return ret;
+            return refuse(c, -ENOTSUP, level > 0 ? level - 1 : 0,
+                          mn->kind == YT_MAPPING ? "a mapping on the path has an anchor or a tag; edit it by hand"
+                                                 : "a list on the path has an anchor or a tag; edit it by hand");
+        uint32_t k = YT_NONE, v;
         w->level = level;
         w->map = m;
-        if (k == YT_NONE) {
+        if (step->key != NULL) {
+            int ret = find_key(c, t, m, step->key, level, &k);
+            if (ret != 0)
+                return ret;
+            if (k == YT_NONE) {
+                w->kind = WALK_MISSING;
+                return 0;
+            }
+            if (yt_node(t, k)->refs != 0)
+                return refuse(c, -ENOTSUP, level, "the key has an anchor; edit it by hand");
+            v = next_of(t, k);
+        } else if ((v = item_at(t, m, step->index)) == YT_NONE) {
             w->kind = WALK_MISSING;
             return 0;
         }
-        uint32_t v = next_of(t, k);
-        const yt_node_t *kn = yt_node(t, k), *vn = yt_node(t, v);
+        const yt_node_t *vn = yt_node(t, v);
         w->key = k;
         w->value = v;
-        if (kn->refs != 0)
-            return refuse(c, -ENOTSUP, level, "the key has an anchor; edit it by hand");
         if (level + 1 == c->depth) {
             w->kind = WALK_FOUND;
             return 0;
         }
         if (vn->kind == YT_ALIAS)
             return refuse(c, -ENOTSUP, level, "the value is an alias; edit it by hand");
-        if (vn->kind == YT_MAPPING && !(vn->flow && vn->count == 0 && !mn->flow)) {
+        if (c->steps[level + 1].key == NULL) {
+            if (vn->kind == YT_SEQUENCE) {
+                m = v;
+                continue;
+            }
+            w->kind = WALK_NOT_MAPPING;
+            return 0;
+        }
+        /* an empty {} under a key of a block mapping is taken as null: what replaces it is written in block style */
+        if (vn->kind == YT_MAPPING && !(vn->flow && vn->count == 0 && !mn->flow && k != YT_NONE)) {
             m = v;
             continue;
         }
-        w->kind = yt_is_null(t, vn) || vn->kind == YT_MAPPING ? WALK_NULL_PARENT : WALK_NOT_MAPPING;
+        w->kind = k != YT_NONE && (yt_is_null(t, vn) || vn->kind == YT_MAPPING) ? WALK_NULL_PARENT : WALK_NOT_MAPPING;
         return 0;
     }
+}
+
+/* The step index of the first item step in steps[from..depth), or depth when there is none. */
+static size_t first_item_step(const ctx_t *c, size_t from)
+{
+    while (from < c->depth && c->steps[from].key != NULL)
+        ++from;
+    return from;
 }
 
 /* ---- comparing ---- */
@@ -227,7 +320,7 @@ static bool scalar_matches(const yt_tree_t *t, const yt_node_t *n, const hl_yaml
         size_t len = strlen(v->string);
         if (n->length != len || memcmp(value, v->string, len) != 0)
             return false;
-        return n->style != YAML_PLAIN_SCALAR_STYLE || !yt_needs_quotes(value, len);
+        return n->style != YAML_PLAIN_SCALAR_STYLE || yt_plain_is_string(value, len);
     }
     if (v->type == HL_YAML_NULL && yt_is_null(t, n))
         return true;
@@ -239,10 +332,26 @@ static bool scalar_matches(const yt_tree_t *t, const yt_node_t *n, const hl_yaml
     return same;
 }
 
+/* True when node n is a mapping holding exactly the keys and scalars of nv (NV_MAPLIST), in that order. */
+static bool mapping_matches(const yt_tree_t *t, const yt_node_t *n, const newval_t *nv)
+{
+    if (n->kind != YT_MAPPING || n->refs != 0 || n->tag || n->count != 2 * nv->count)
+        return false;
+    uint32_t k = n->first;
+    for (size_t i = 0; i < nv->count; ++i, k = next_of(t, next_of(t, k))) {
+        hl_yaml_scalar_t key = hl_yaml_string(nv->items[i]);
+        if (!scalar_matches(t, yt_node(t, k), &key) || !scalar_matches(t, yt_node(t, next_of(t, k)), &nv->values[i]))
+            return false;
+    }
+    return true;
+}
+
 static bool value_matches(const yt_tree_t *t, const yt_node_t *n, const newval_t *nv)
 {
-    if (nv->scalar != NULL)
+    if (nv->kind == NV_SCALAR)
         return scalar_matches(t, n, nv->scalar);
+    if (nv->kind == NV_MAPLIST) /* appending always adds an item */
+        return false;
     if (n->kind != YT_SEQUENCE || n->refs != 0 || n->tag || n->count != nv->count)
         return false;
     size_t i = 0;
@@ -273,26 +382,75 @@ static int write_key(yt_buf_t *b, const char *key)
     return yt_write_scalar(b, &s);
 }
 
-/* The value on one line: the scalar, or the list as [a, b]. */
-static int write_inline(yt_buf_t *b, const newval_t *nv)
+/* A mapping of scalars on one line: {k: v, k2: v2}. */
+static int write_flow_mapping(yt_buf_t *b, const newval_t *nv)
 {
-    if (nv->scalar != NULL)
-        return yt_write_scalar(b, nv->scalar);
-    yt_buf_add(b, "[", 1);
+    int ret;
+    yt_buf_add(b, "{", 1);
     for (size_t i = 0; i < nv->count; ++i) {
         if (i > 0)
             yt_buf_str(b, ", ");
-        int ret = write_key(b, nv->items[i]);
-        if (ret != 0)
+        if ((ret = write_key(b, nv->items[i])) != 0)
+            return ret;
+        yt_buf_str(b, ": ");
+        if ((ret = yt_write_scalar(b, &nv->values[i])) != 0)
             return ret;
     }
+    yt_buf_add(b, "}", 1);
+    return 0;
+}
+
+/* The value on one line: the scalar, or the list as [a, b] (or [{k: v}]). */
+static int write_inline(yt_buf_t *b, const newval_t *nv)
+{
+    if (nv->kind == NV_SCALAR)
+        return yt_write_scalar(b, nv->scalar);
+    yt_buf_add(b, "[", 1);
+    if (nv->kind == NV_MAPLIST) {
+        int ret = write_flow_mapping(b, nv);
+        if (ret != 0)
+            return ret;
+    } else {
+        for (size_t i = 0; i < nv->count; ++i) {
+            if (i > 0)
+                yt_buf_str(b, ", ");
+            int ret = write_key(b, nv->items[i]);
+            if (ret != 0)
+                return ret;
+        }
+    }
     yt_buf_add(b, "]", 1);
+    return 0;
+}
+
+/* A mapping of scalars as a block list's item at column col, its keys `offset` columns right of the dash; each line ends
+ * with the file's line break. */
+static int write_block_item(ctx_t *c, yt_buf_t *b, size_t col, size_t offset, const newval_t *nv)
+{
+    int ret;
+    for (size_t i = 0; i < nv->count; ++i) {
+        if (i == 0) {
+            yt_buf_spaces(b, col);
+            yt_buf_add(b, "-", 1);
+            yt_buf_spaces(b, offset - 1);
+        } else {
+            yt_buf_spaces(b, col + offset);
+        }
+        if ((ret = write_key(b, nv->items[i])) != 0)
+            return ret;
+        yt_buf_str(b, ": ");
+        if ((ret = yt_write_scalar(b, &nv->values[i])) != 0)
+            return ret;
+        yt_buf_str(b, c->eol);
+    }
     return 0;
 }
 
 /* The list as `- item` lines at column col, each ending with the file's line break. */
 static int write_block_list(ctx_t *c, yt_buf_t *b, size_t col, const newval_t *nv)
 {
+    if (nv->kind == NV_MAPLIST)
+        return write_block_item(c, b, col, 2, nv);
     for (size_t i = 0; i < nv->count; ++i) {
         yt_buf_spaces(b, col);
         yt_buf_str(b, "- ");
@@ -306,16 +464,16 @@ static int write_block_list(ctx_t *c, yt_buf_t *b, size_t col, const newval_t *n
 
 static bool is_block_list(const newval_t *nv)
 {
-    return nv->scalar == NULL && nv->count > 0;
+    return nv->kind != NV_SCALAR && nv->count > 0;
 }
 
-/* path[from..] as nested block entries from column col, the last holding nv; each line ends with a line break. */
+/* steps[from..] (keys) as nested block entries from column col, the last holding nv; each line ends with a break. */
 static int write_block_entries(ctx_t *c, yt_buf_t *b, size_t from, size_t col, const newval_t *nv)
 {
     int ret;
     for (size_t j = from; j < c->depth; ++j, col += c->unit) {
         yt_buf_spaces(b, col);
-        if ((ret = write_key(b, c->path[j])) != 0)
+        if ((ret = write_key(b, c->steps[j].key)) != 0)
             return ret;
         yt_buf_add(b, ":", 1);
         if (j + 1 < c->depth) {
@@ -333,12 +491,12 @@ static int write_block_entries(ctx_t *c, yt_buf_t *b, size_t from, size_t col, c
     return 0;
 }
 
-/* path[from..] as nested flow entries: `a: {b: value}`. */
+/* steps[from..] (keys) as nested flow entries: `a: {b: value}`. */
 static int write_flow_entries(ctx_t *c, yt_buf_t *b, size_t from, const newval_t *nv)
 {
     int ret;
     for (size_t j = from; j < c->depth; ++j) {
-        if ((ret = write_key(b, c->path[j])) != 0)
+        if ((ret = write_key(b, c->steps[j].key)) != 0)
             return ret;
         yt_buf_str(b, j + 1 < c->depth ? ": {" : ": ");
     }
@@ -356,6 +514,16 @@ static void insert_lines_at_break(ctx_t *c, uint32_t at, const yt_buf_t *lines)
     size_t eol = strlen(c->eol);
     yt_buf_str(&e->text, c->eol);
     yt_buf_add(&e->text, lines->data, lines->len - eol);
+}
+
+/* Lines that end with a line break, inserted at the start of a line (or at the end of the text). */
+static void insert_lines_at(ctx_t *c, uint32_t at, const yt_buf_t *lines)
+{
+    const yt_tree_t *t = &c->t;
+    edit_t *e = add_edit(c, at, at);
+    if (at == t->len && t->len > 0 && t->text[t->len - 1] != '\n')
+        yt_buf_str(&e->text, c->eol);
+    yt_buf_add(&e->text, lines->data, lines->len);
 }
 
 /* ---- operations ---- */
@@ -392,13 +560,15 @@ static int set_found(ctx_t *c, const walk_t *w, const newval_t *nv)
         replace_in_flow(c, kn, vn, &b);
         return 0;
     }
-    uint32_t colon = colon_after(t, kn);
-    if (colon == YT_NONE || !only_blanks_before(t, kn->start))
+    if (!simple_key(t, kn))
         return refuse(c, -ENOTSUP, level, "the key is not a simple `key:`; edit it by hand");
+    uint32_t colon = colon_after(t, kn);
     bool block = (vn->kind == YT_MAPPING || vn->kind == YT_SEQUENCE) && !vn->flow;
     if (block && line_start(t, vn->start) <= colon)
         return refuse(c, -ENOTSUP, level, "the value starts on the key's line; edit it by hand");
-    if (!is_block_list(nv) || (vn->kind == YT_SEQUENCE && vn->flow)) {
+    /* a flow list keeps its style, except an empty one that receives a mapping: that is written as a block */
+    bool flow_list = vn->kind == YT_SEQUENCE && vn->flow && !(nv->kind == NV_MAPLIST && vn->count == 0);
+    if (!is_block_list(nv) || flow_list) {
         /* one line: after the ':', in place of an inline value, or instead of the block's lines */
         if ((ret = write_inline(&b, nv)) != 0)
             goto Error;
@@ -444,10 +614,7 @@ static int set_missing(ctx_t *c, const walk_t *w, const newval_t *nv)
         /* an empty document: the entries go at the end */
         if ((ret = write_block_entries(c, &b, 0, 0, nv)) != 0)
             goto Error;
-        e = add_edit(c, (uint32_t)t->len, (uint32_t)t->len);
-        if (t->len > 0 && t->text[t->len - 1] != '\n')
-            yt_buf_str(&e->text, c->eol);
-        yt_buf_add(&e->text, b.data, b.len);
+        insert_lines_at(c, (uint32_t)t->len, &b);
         free(b.data);
         return 0;
     }
@@ -467,15 +634,11 @@ static int set_missing(ctx_t *c, const walk_t *w, const newval_t *nv)
         return write_flow_entries(c, &e->text, w->level, nv);
     }
     const yt_node_t *first = yt_node(t, mn->first);
-    if (!only_blanks_before(t, first->start))
+    if (line_prefix(t, first->start, NULL) == PREFIX_OTHER)
         return refuse(c, -ENOTSUP, w->level, "its mapping does not start on a line of its own; edit it by hand");
     if ((ret = write_block_entries(c, &b, w->level, column(t, first->start), nv)) != 0)
         goto Error;
-    uint32_t at = line_next(t, mn->last - 1);
-    e = add_edit(c, at, at);
-    if (at == t->len && t->text[t->len - 1] != '\n')
-        yt_buf_str(&e->text, c->eol);
-    yt_buf_add(&e->text, b.data, b.len);
+    insert_lines_at(c, line_next(t, mn->last - 1), &b);
     free(b.data);
     return 0;
 Error:
@@ -483,7 +646,7 @@ Error:
     return ret;
 }
 
-/* path[level] holds null (or {}): it becomes the mapping that holds the rest of the path. */
+/* steps[level] holds null (or {}): it becomes the mapping that holds the rest of the path. */
 static int set_null_parent(ctx_t *c, const walk_t *w, const newval_t *nv)
 {
     const yt_tree_t *t = &c->t;
@@ -500,9 +663,9 @@ static int set_null_parent(ctx_t *c, const walk_t *w, const newval_t *nv)
         replace_in_flow(c, kn, vn, &b);
         return 0;
     }
-    uint32_t colon = colon_after(t, kn);
-    if (colon == YT_NONE || !only_blanks_before(t, kn->start))
+    if (!simple_key(t, kn))
         return refuse(c, -ENOTSUP, w->level, "the key is not a simple `key:`; edit it by hand");
+    uint32_t colon = colon_after(t, kn);
     if ((ret = write_block_entries(c, &b, w->level + 1, column(t, kn->start) + c->unit, nv)) != 0)
         goto Error;
     if (!vn->empty)
@@ -513,6 +676,28 @@ static int set_null_parent(ctx_t *c, const walk_t *w, const newval_t *nv)
 Error:
     free(b.data);
     return ret;
+}
+
+/* The first key of a list item's mapping, on the dash's line, goes: the dash stays. */
+static int delete_first_of_item(ctx_t *c, const walk_t *w, uint32_t dash, uint32_t stop)
+{
+    const yt_tree_t *t = &c->t;
+    const yt_node_t *mn = yt_node(t, w->map), *kn = yt_node(t, w->key);
+    if (mn->count == 2) {
+        /* the item's only key: the item stays a mapping, `- {}` (a lone dash would read as null) */
+        edit_t *e = add_edit(c, kn->start, line_break(t, stop - 1));
+        yt_buf_str(&e->text, "{}");
+        return 0;
+    }
+    const yt_node_t *next = yt_node(t, next_of(t, w->value));
+    if (only_space(t, stop, next->start)) {
+        /* the next key moves up next to the dash */
+        add_edit(c, kn->start, next->start);
+    } else {
+        /* comment lines before the next key stay: the dash keeps a line of its own */
+        add_edit(c, dash + 1, line_break(t, stop - 1));
+    }
+    return 0;
 }
 
 static int delete_found(ctx_t *c, const walk_t *w)
@@ -539,14 +724,21 @@ static int delete_found(ctx_t *c, const walk_t *w)
             add_edit(c, kn->start, yt_node(t, next)->start);
         return 0;
     }
-    uint32_t colon = colon_after(t, kn);
-    if (colon == YT_NONE || !only_blanks_before(t, kn->start))
+    uint32_t colon = colon_after(t, kn), dash = 0;
+    prefix_t prefix = line_prefix(t, kn->start, &dash);
+    if (colon == YT_NONE || prefix == PREFIX_OTHER)
         return refuse(c, -ENOTSUP, level, "the key is not a simple `key:`; edit it by hand");
     uint32_t end = entry_end(t, kn, vn);
-    add_edit(c, line_start(t, kn->start), line_next(t, (end > colon + 1 ? end : colon + 1) - 1));
+    uint32_t stop = line_next(t, (end > colon + 1 ? end : colon + 1) - 1);
+    if (prefix == PREFIX_DASH)
+        return delete_first_of_item(c, w, dash, stop);
+    add_edit(c, line_start(t, kn->start), stop);
     if (mn->count == 2 && w->map != t->root) {
         /* the mapping's only key: its own key keeps a mapping, {} (null would not read as one) */
-        uint32_t pk = yt_node(t, mn->parent)->first;
+        const yt_node_t *parent = yt_node(t, mn->parent);
+        if (parent->kind != YT_MAPPING)
+            return refuse(c, -ENOTSUP, level, "the only key of a list item on lines of its own; edit it by hand");
+        uint32_t pk = parent->first;
         while (next_of(t, pk) != w->map)
             pk = next_of(t, next_of(t, pk));
         uint32_t pcolon = colon_after(t, yt_node(t, pk));
@@ -556,6 +748,110 @@ static int delete_found(ctx_t *c, const walk_t *w)
         yt_buf_str(&e->text, " {}");
     }
     return 0;
+}
+
+/* Item w->value of list w->map goes. The list's only item: the list becomes [] (no item left would read as null). */
+static int delete_item(ctx_t *c, const walk_t *w)
+{
+    const yt_tree_t *t = &c->t;
+    const yt_node_t *sn = yt_node(t, w->map), *vn = yt_node(t, w->value);
+    size_t level = c->depth - 1;
+    c->old_count = sn->count;
+    c->item_deleted = true;
+    if (vn->refs != 0)
+        return refuse(c, -ENOTSUP, level, "the item has an anchor or alias; edit it by hand");
+    if (sn->flow) {
+        uint32_t prev = YT_NONE;
+        for (uint32_t i = sn->first; i != w->value; i = next_of(t, i))
+            prev = i;
+        if (sn->count == 1)
+            add_edit(c, sn->start + 1, sn->end - 1);
+        else if (prev != YT_NONE) /* from the end of the item before: its comma goes */
+            add_edit(c, yt_node(t, prev)->last, vn->last);
+        else /* the first: up to the next item */
+            add_edit(c, vn->start, yt_node(t, vn->next)->start);
+        return 0;
+    }
+    if (sn->count == 1) {
+        if (level == 0 || c->steps[level - 1].key == NULL)
+            return refuse(c, -ENOTSUP, level, "the only item of a list inside a list; edit it by hand");
+        /* the list's key gets [] in place of the block */
+        ctx_t up = *c;
+        up.depth = c->depth - 1;
+        walk_t pw;
+        int ret = walk(&up, t, &pw);
+        if (ret == 0 && pw.kind != WALK_FOUND)
+            ret = refuse(c, -ENOTSUP, level, "this file's layout cannot be edited safely; edit it by hand");
+        newval_t empty = {.kind = NV_STRINGS};
+        if (ret == 0)
+            ret = set_found(&up, &pw, &empty);
+        c->nedits = up.nedits;
+        memcpy(c->edits, up.edits, sizeof(c->edits));
+        return ret;
+    }
+    uint32_t dash = 0;
+    if (vn->empty || line_prefix(t, vn->start, &dash) != PREFIX_DASH || column(t, dash) != column(t, sn->start))
+        return refuse(c, -ENOTSUP, level, "the item does not start on its dash's line; edit it by hand");
+    add_edit(c, line_start(t, dash), line_next(t, vn->last - 1));
+    return 0;
+}
+
+/* The key of steps[depth-1] becomes c->new_key, its value untouched. */
+static int rename_found(ctx_t *c, const walk_t *w)
+{
+    const yt_tree_t *t = &c->t;
+    const yt_node_t *mn = yt_node(t, w->map), *kn = yt_node(t, w->key);
+    size_t level = c->depth - 1;
+    if (kn->kind != YT_SCALAR || kn->tag || kn->anchor)
+        return refuse(c, -ENOTSUP, level, "the key is not a plain text key; edit it by hand");
+    uint32_t other;
+    int ret = find_key(c, t, w->map, c->new_key, level, &other);
+    if (ret != 0)
+        return ret;
+    if (other == w->key)
+        return 0;
+    if (other != YT_NONE)
+        return refuse(c, -EEXIST, level, "the new key is already in the mapping");
+    if (!mn->flow && !simple_key(t, kn))
+        return refuse(c, -ENOTSUP, level, "the key is not a simple `key:`; edit it by hand");
+    edit_t *e = add_edit(c, kn->start, kn->end);
+    return write_key(&e->text, c->new_key);
+}
+
+/* The mapping nv (NV_MAPLIST) added after the last item of the list at w->value. */
+static int append_found(ctx_t *c, const walk_t *w, const newval_t *nv)
+{
+    const yt_tree_t *t = &c->t;
+    const yt_node_t *sn = yt_node(t, w->value);
+    size_t level = c->depth - 1;
+    c->old_count = sn->kind == YT_SEQUENCE ? sn->count : 0;
+    if (sn->refs != 0 || sn->tag)
+        return refuse(c, -ENOTSUP, level, "the list has an anchor, alias or tag; edit it by hand");
+    if (sn->kind != YT_SEQUENCE) {
+        if (!yt_is_null(t, sn))
+            return refuse(c, -ENOTDIR, level, "its value is not a list");
+        return set_found(c, w, nv);
+    }
+    if (sn->count == 0) /* [] */
+        return set_found(c, w, nv);
+    if (sn->flow) {
+        edit_t *e = add_edit(c, yt_node(t, sn->tail)->last, yt_node(t, sn->tail)->last);
+        yt_buf_str(&e->text, ", ");
+        return write_flow_mapping(&e->text, nv);
+    }
+    /* a block list: the item's keys indented as the first item's, when that is a mapping on its dash's line */
+    size_t col = column(t, sn->start), offset = 2;
+    const yt_node_t *first = yt_node(t, sn->first);
+    uint32_t dash = 0;
+    if (first->kind == YT_MAPPING && !first->flow && first->count > 0 &&
+        line_prefix(t, yt_node(t, first->first)->start, &dash) == PREFIX_DASH && column(t, dash) == col)
+        offset = column(t, yt_node(t, first->first)->start) - col;
+    yt_buf_t b = {0};
+    int ret = write_block_item(c, &b, col, offset, nv);
+    if (ret == 0)
+        insert_lines_at(c, line_next(t, sn->last - 1), &b);
+    free(b.data);
+    return ret;
 }
 
 /* ---- driver ---- */
@@ -594,41 +890,71 @@ static bool valid_string(const char *s)
     return s != NULL && yt_valid_utf8(s, strlen(s));
 }
 
-static int check_args(ctx_t *c, const char *const *path, size_t depth, const newval_t *nv)
+static int check_scalar(ctx_t *c, const hl_yaml_scalar_t *v)
 {
-    if (path == NULL || depth == 0 || depth > HL_YAML_EDIT_MAX_DEPTH) {
+    hl_yaml_type_t type = v->type;
+    if (type != HL_YAML_NULL && type != HL_YAML_BOOL && type != HL_YAML_INT && type != HL_YAML_FLOAT && type != HL_YAML_STRING) {
+        yt_error(c->err, c->errlen, "config.yaml: unknown value type %d", (int)type);
+        return -EINVAL;
+    }
+    if (type == HL_YAML_STRING && !valid_string(v->string)) {
+        yt_error(c->err, c->errlen, "config.yaml: the value to write is not UTF-8 text");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_args(ctx_t *c, const newval_t *nv)
+{
+    if (c->steps == NULL || c->depth == 0 || c->depth > HL_YAML_EDIT_MAX_DEPTH) {
         yt_error(c->err, c->errlen, "config.yaml: a path of 1 to %d keys is needed", HL_YAML_EDIT_MAX_DEPTH);
         return -EINVAL;
     }
-    for (size_t i = 0; i < depth; ++i)
-        if (!valid_string(path[i])) {
+    for (size_t i = 0; i < c->depth; ++i) {
+        const hl_yaml_step_t *s = &c->steps[i];
+        if (s->key == NULL && i == 0) {
+            yt_error(c->err, c->errlen, "config.yaml: the path must start with a key");
+            return -EINVAL;
+        }
+        if (s->key != NULL && !valid_string(s->key)) {
             yt_error(c->err, c->errlen, "config.yaml: key %zu of the path is not UTF-8 text", i + 1);
             return -EINVAL;
         }
+    }
+    if (c->op != OP_DELETE && c->steps[c->depth - 1].key == NULL) {
+        yt_error(c->err, c->errlen, "config.yaml: the path must end with a key");
+        return -EINVAL;
+    }
+    if (c->op == OP_RENAME && !valid_string(c->new_key)) {
+        yt_error(c->err, c->errlen, "config.yaml: the new key is not UTF-8 text");
+        return -EINVAL;
+    }
     if (nv == NULL)
         return 0;
-    if (nv->scalar != NULL) {
-        hl_yaml_type_t type = nv->scalar->type;
-        if (type != HL_YAML_NULL && type != HL_YAML_BOOL && type != HL_YAML_INT && type != HL_YAML_FLOAT &&
-            type != HL_YAML_STRING) {
-            yt_error(c->err, c->errlen, "config.yaml: unknown value type %d", (int)type);
-            return -EINVAL;
-        }
-        if (type == HL_YAML_STRING && !valid_string(nv->scalar->string)) {
-            yt_error(c->err, c->errlen, "config.yaml: the value to write is not UTF-8 text");
-            return -EINVAL;
-        }
-        return 0;
-    }
-    if (nv->count > 0 && nv->items == NULL) {
+    if (nv->kind == NV_SCALAR)
+        return check_scalar(c, nv->scalar);
+    if (nv->count > 0 && (nv->items == NULL || (nv->kind == NV_MAPLIST && nv->values == NULL))) {
         yt_error(c->err, c->errlen, "config.yaml: no items for a list of %zu", nv->count);
         return -EINVAL;
     }
-    for (size_t i = 0; i < nv->count; ++i)
+    if (nv->kind == NV_MAPLIST && nv->count == 0) {
+        yt_error(c->err, c->errlen, "config.yaml: an item needs at least one key");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < nv->count; ++i) {
         if (!valid_string(nv->items[i])) {
             yt_error(c->err, c->errlen, "config.yaml: item %zu of the list is not UTF-8 text", i + 1);
             return -EINVAL;
         }
+        int ret = nv->kind == NV_MAPLIST ? check_scalar(c, &nv->values[i]) : 0;
+        if (ret != 0)
+            return ret;
+        for (size_t j = 0; nv->kind == NV_MAPLIST && j < i; ++j)
+            if (strcmp(nv->items[i], nv->items[j]) == 0) {
+                yt_error(c->err, c->errlen, "config.yaml: key %zu of the item is repeated", i + 1);
+                return -EINVAL;
+            }
+    }
     return 0;
 }
 
@@ -657,72 +983,156 @@ static void apply_edits(ctx_t *c, char **out, size_t *out_len)
     *out_len = b.len;
 }
 
-/* The result parsed again: valid, and the path reads as wanted (nv) or is gone (nv NULL). */
+/* The edited path in the result, read back: what the operation promised is there. */
+static bool result_holds(ctx_t *c, ctx_t *v, const newval_t *nv)
+{
+    walk_t w;
+    if (c->op == OP_RENAME) {
+        hl_yaml_step_t renamed[HL_YAML_EDIT_MAX_DEPTH];
+        memcpy(renamed, c->steps, c->depth * sizeof(*renamed));
+        renamed[c->depth - 1] = hl_yaml_key(c->new_key);
+        ctx_t r = *v;
+        r.steps = renamed;
+        if (walk(&r, &v->t, &w) != 0 || w.kind != WALK_FOUND)
+            return false;
+        return walk(v, &v->t, &w) == 0 && w.kind != WALK_FOUND;
+    }
+    if (c->op == OP_DELETE && c->item_deleted) {
+        /* the list has one item less (or is [] when it had one) */
+        v->depth = c->depth - 1;
+        bool ok = walk(v, &v->t, &w) == 0 && w.kind == WALK_FOUND;
+        const yt_node_t *sn = ok ? yt_node(&v->t, w.value) : NULL;
+        return ok && sn->kind == YT_SEQUENCE && sn->count + 1 == c->old_count;
+    }
+    if (walk(v, &v->t, &w) != 0)
+        return false;
+    if (c->op == OP_DELETE)
+        return w.kind != WALK_FOUND;
+    if (w.kind != WALK_FOUND)
+        return false;
+    const yt_node_t *n = yt_node(&v->t, w.value);
+    if (c->op == OP_APPEND)
+        return n->kind == YT_SEQUENCE && n->count == c->old_count + 1 && mapping_matches(&v->t, yt_node(&v->t, n->tail), nv);
+    return value_matches(&v->t, n, nv);
+}
+
+/* The result parsed again and checked (result_holds). */
 static int verify(ctx_t *c, const char *text, size_t len, const newval_t *nv)
 {
-    ctx_t v = {.path = c->path, .depth = c->depth};
+    ctx_t v = {.steps = c->steps, .depth = c->depth, .new_key = c->new_key};
     int ret = yt_parse(&v.t, text, len, NULL, 0);
     if (ret == -EFBIG) {
         yt_error(c->err, c->errlen, "config.yaml: the edited file would be larger than %d bytes", HL_HERMES_MAX_FILE_BYTES);
         return ret;
     }
-    walk_t w;
-    bool ok = ret == 0 && walk(&v, &v.t, &w) == 0 &&
-              (nv != NULL ? w.kind == WALK_FOUND && value_matches(&v.t, yt_node(&v.t, w.value), nv) : w.kind != WALK_FOUND);
+    bool ok = ret == 0 && result_holds(c, &v, nv);
     if (ret == 0)
         yt_dispose(&v.t);
     return ok ? 0 : refuse(c, -ENOTSUP, c->depth - 1, "this file's layout cannot be edited safely; edit it by hand");
 }
 
-static int run(const char *text, size_t len, const char *const *path, size_t depth, const newval_t *nv, char **out, size_t *out_len,
-               char *err, size_t errlen)
+/* What a set or an append does once the path is walked. */
+static int set_walked(ctx_t *c, const walk_t *w, const newval_t *nv)
 {
-    ctx_t c = {.path = path, .depth = depth, .err = err, .errlen = errlen};
+    size_t item = first_item_step(c, w->level);
+    switch (w->kind) {
+    case WALK_FOUND:
+        return c->op == OP_APPEND ? append_found(c, w, nv) : set_found(c, w, nv);
+    case WALK_MISSING:
+    case WALK_NULL_PARENT:
+        /* missing keys are made; a missing item is not */
+        if (item < c->depth)
+            return refuse(c, -ENOENT, item, "the list has no such item");
+        return w->kind == WALK_MISSING ? set_missing(c, w, nv) : set_null_parent(c, w, nv);
+    case WALK_NOT_MAPPING:
+        break;
+    }
+    return refuse(c, -ENOTDIR, w->level,
+                  c->steps[w->level + 1].key != NULL ? "its value is not a mapping" : "its value is not a list");
+}
+
+static int run(ctx_t *c, const char *text, size_t len, const newval_t *nv, char **out, size_t *out_len)
+{
     *out = NULL;
     *out_len = 0;
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    int ret = check_args(&c, path, depth, nv);
+    if (c->err != NULL && c->errlen > 0)
+        c->err[0] = '\0';
+    int ret = check_args(c, nv);
     if (ret != 0)
         return ret;
-    if ((ret = yt_parse(&c.t, text, len, err, errlen)) != 0)
+    if ((ret = yt_parse(&c->t, text, len, c->err, c->errlen)) != 0)
         return ret;
-    c.eol = c.t.crlf ? "\r\n" : "\n";
-    detect_indentation(&c);
+    c->eol = c->t.crlf ? "\r\n" : "\n";
+    detect_indentation(c);
     walk_t w;
-    if ((ret = walk(&c, &c.t, &w)) != 0)
+    if ((ret = walk(c, &c->t, &w)) != 0)
         goto Exit;
-    if (nv == NULL) {
-        ret = w.kind == WALK_FOUND ? delete_found(&c, &w) : 0;
-    } else {
-        switch (w.kind) {
-        case WALK_FOUND:
-            ret = set_found(&c, &w, nv);
-            break;
-        case WALK_MISSING:
-            ret = set_missing(&c, &w, nv);
-            break;
-        case WALK_NULL_PARENT:
-            ret = set_null_parent(&c, &w, nv);
-            break;
-        case WALK_NOT_MAPPING:
-            ret = refuse(&c, -ENOTDIR, w.level, "its value is not a mapping");
-            break;
-        }
+    switch (c->op) {
+    case OP_DELETE:
+        if (w.kind == WALK_FOUND)
+            ret = c->steps[c->depth - 1].key != NULL ? delete_found(c, &w) : delete_item(c, &w);
+        break;
+    case OP_RENAME:
+        if (w.kind == WALK_FOUND)
+            ret = rename_found(c, &w);
+        else if (w.kind == WALK_NOT_MAPPING)
+            ret = refuse(c, -ENOTDIR, w.level,
+                         c->steps[w.level + 1].key != NULL ? "its value is not a mapping" : "its value is not a list");
+        else
+            ret = refuse(c, -ENOENT, w.level, "no such key");
+        break;
+    case OP_SET:
+    case OP_APPEND:
+        ret = set_walked(c, &w, nv);
+        break;
     }
     if (ret != 0)
         goto Exit;
-    apply_edits(&c, out, out_len);
-    if (c.nedits > 0 && (ret = verify(&c, *out, *out_len, nv)) != 0) {
+    apply_edits(c, out, out_len);
+    if (c->nedits > 0 && (ret = verify(c, *out, *out_len, nv)) != 0) {
         free(*out);
         *out = NULL;
         *out_len = 0;
     }
 Exit:
-    for (size_t i = 0; i < c.nedits; ++i)
-        free(c.edits[i].text.data);
-    yt_dispose(&c.t);
+    for (size_t i = 0; i < c->nedits; ++i)
+        free(c->edits[i].text.data);
+    yt_dispose(&c->t);
     return ret;
+}
+
+/* A path of keys (none NULL: keys_present) as steps; a depth past the limit is left for check_args to refuse. */
+static size_t key_steps(hl_yaml_step_t *steps, const char *const *path, size_t depth)
+{
+    if (path == NULL || depth > HL_YAML_EDIT_MAX_DEPTH)
+        return depth;
+    for (size_t i = 0; i < depth; ++i)
+        steps[i] = hl_yaml_key(path[i]);
+    return depth;
+}
+
+/* A NULL key in a path of keys is a bad argument, not an item step. */
+static bool keys_present(const char *const *path, size_t depth, char *err, size_t errlen)
+{
+    for (size_t i = 0; path != NULL && i < depth && i < HL_YAML_EDIT_MAX_DEPTH; ++i)
+        if (path[i] == NULL) {
+            yt_error(err, errlen, "config.yaml: key %zu of the path is missing", i + 1);
+            return false;
+        }
+    return true;
+}
+
+static int run_keys(op_t op, const char *text, size_t len, const char *const *path, size_t depth, const newval_t *nv, char **out,
+                    size_t *out_len, char *err, size_t errlen)
+{
+    hl_yaml_step_t steps[HL_YAML_EDIT_MAX_DEPTH];
+    *out = NULL;
+    *out_len = 0;
+    if (!keys_present(path, depth, err, errlen))
+        return -EINVAL;
+    ctx_t c = {
+        .op = op, .steps = path != NULL ? steps : NULL, .depth = key_steps(steps, path, depth), .err = err, .errlen = errlen};
+    return run(&c, text, len, nv, out, out_len);
 }
 
 int hl_yaml_edit_set(const char *text, size_t len, const char *const *path, size_t depth, const hl_yaml_scalar_t *value, char **out,
@@ -734,19 +1144,63 @@ int hl_yaml_edit_set(const char *text, size_t len, const char *const *path, size
         yt_error(err, errlen, "config.yaml: no value to write");
         return -EINVAL;
     }
-    newval_t nv = {.scalar = value};
-    return run(text, len, path, depth, &nv, out, out_len, err, errlen);
+    newval_t nv = {.kind = NV_SCALAR, .scalar = value};
+    return run_keys(OP_SET, text, len, path, depth, &nv, out, out_len, err, errlen);
 }
 
 int hl_yaml_edit_set_strings(const char *text, size_t len, const char *const *path, size_t depth, const char *const *items,
                              size_t count, char **out, size_t *out_len, char *err, size_t errlen)
 {
-    newval_t nv = {.items = items, .count = count};
-    return run(text, len, path, depth, &nv, out, out_len, err, errlen);
+    newval_t nv = {.kind = NV_STRINGS, .items = items, .count = count};
+    return run_keys(OP_SET, text, len, path, depth, &nv, out, out_len, err, errlen);
 }
 
 int hl_yaml_edit_delete(const char *text, size_t len, const char *const *path, size_t depth, char **out, size_t *out_len, char *err,
                         size_t errlen)
 {
-    return run(text, len, path, depth, NULL, out, out_len, err, errlen);
+    return run_keys(OP_DELETE, text, len, path, depth, NULL, out, out_len, err, errlen);
+}
+
+int hl_yaml_edit_set_at(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, const hl_yaml_scalar_t *value,
+                        char **out, size_t *out_len, char *err, size_t errlen)
+{
+    if (value == NULL) {
+        *out = NULL;
+        *out_len = 0;
+        yt_error(err, errlen, "config.yaml: no value to write");
+        return -EINVAL;
+    }
+    newval_t nv = {.kind = NV_SCALAR, .scalar = value};
+    ctx_t c = {.op = OP_SET, .steps = path, .depth = depth, .err = err, .errlen = errlen};
+    return run(&c, text, len, &nv, out, out_len);
+}
+
+int hl_yaml_edit_set_strings_at(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, const char *const *items,
+                                size_t count, char **out, size_t *out_len, char *err, size_t errlen)
+{
+    newval_t nv = {.kind = NV_STRINGS, .items = items, .count = count};
+    ctx_t c = {.op = OP_SET, .steps = path, .depth = depth, .err = err, .errlen = errlen};
+    return run(&c, text, len, &nv, out, out_len);
+}
+
+int hl_yaml_edit_delete_at(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, char **out, size_t *out_len,
+                           char *err, size_t errlen)
+{
+    ctx_t c = {.op = OP_DELETE, .steps = path, .depth = depth, .err = err, .errlen = errlen};
+    return run(&c, text, len, NULL, out, out_len);
+}
+
+int hl_yaml_edit_rename_at(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, const char *new_key, char **out,
+                           size_t *out_len, char *err, size_t errlen)
+{
+    ctx_t c = {.op = OP_RENAME, .steps = path, .depth = depth, .new_key = new_key, .err = err, .errlen = errlen};
+    return run(&c, text, len, NULL, out, out_len);
+}
+
+int hl_yaml_edit_append_mapping(const char *text, size_t len, const hl_yaml_step_t *path, size_t depth, const char *const *keys,
+                                const hl_yaml_scalar_t *values, size_t count, char **out, size_t *out_len, char *err, size_t errlen)
+{
+    newval_t nv = {.kind = NV_MAPLIST, .items = keys, .values = values, .count = count};
+    ctx_t c = {.op = OP_APPEND, .steps = path, .depth = depth, .err = err, .errlen = errlen};
+    return run(&c, text, len, &nv, out, out_len);
 }

@@ -118,6 +118,13 @@ int yt_write_scalar(yt_buf_t *b, const hl_yaml_scalar_t *v) HL_WARN_UNUSED;
 /** True when the string `s` (`len` bytes) must be quoted to read back as that string. */
 bool yt_needs_quotes(const char *s, size_t len);
 
+/**
+ * True when a plain scalar whose text is `s` (`len` bytes, as the parser read it) reads as that string in YAML 1.1 and
+ * 1.2, not as null, a boolean, a number or a date. Unlike yt_needs_quotes this is about reading, not writing: a URL
+ * with its ':' is a string once it stands plain in a file.
+ */
+bool yt_plain_is_string(const char *s, size_t len);
+
 /** True when `len` bytes at `s` are valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
 bool yt_valid_utf8(const char *s, size_t len);
 

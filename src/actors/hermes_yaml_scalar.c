@@ -71,6 +71,15 @@ bool yt_needs_quotes(const char *s, size_t len)
     return false;
 }
 
+bool yt_plain_is_string(const char *s, size_t len)
+{
+    /* what PyYAML (1.1) and ruamel (1.2) resolve a plain scalar to, when not a string: null, booleans, the merge and
+     * value keys (special words), and numbers, dates and sexagesimals, which all start with a sign, a dot or a digit */
+    if (len == 0 || is_special_word(s, len))
+        return false;
+    return strchr("+-.0123456789", s[0]) == NULL;
+}
+
 static void write_quoted(yt_buf_t *b, const char *s, size_t len)
 {
     yt_buf_add(b, "\"", 1);

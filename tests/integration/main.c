@@ -38,6 +38,7 @@ Suite *suite_cron(void);
 Suite *suite_hardening(void);
 Suite *suite_nginx_front(void);
 Suite *suite_edge_config(void);
+Suite *suite_model_configs(void);
 Suite *suite_profiles(void);
 Suite *suite_profile_settings(void);
 
@@ -72,6 +73,7 @@ int main(void)
     srunner_add_suite(sr, suite_hardening());
     srunner_add_suite(sr, suite_nginx_front());
     srunner_add_suite(sr, suite_edge_config());
+    srunner_add_suite(sr, suite_model_configs());
     srunner_add_suite(sr, suite_profiles());
     srunner_add_suite(sr, suite_profile_settings());
     srunner_run_all(sr, CK_NORMAL);

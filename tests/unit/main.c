@@ -20,6 +20,7 @@ Suite *suite_sse_hub(void);
 Suite *suite_store(void);
 Suite *suite_hermes_files(void);
 Suite *suite_hermes_memory(void);
+Suite *suite_hermes_models(void);
 Suite *suite_hermes_skills(void);
 Suite *suite_sse_parser(void);
 Suite *suite_pairing_addr(void);
@@ -54,6 +55,7 @@ int main(void)
     srunner_add_suite(sr, suite_store());
     srunner_add_suite(sr, suite_hermes_files());
     srunner_add_suite(sr, suite_hermes_memory());
+    srunner_add_suite(sr, suite_hermes_models());
     srunner_add_suite(sr, suite_hermes_skills());
     srunner_add_suite(sr, suite_sse_parser());
     srunner_add_suite(sr, suite_pairing_addr());

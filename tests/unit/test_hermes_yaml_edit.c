@@ -189,6 +189,15 @@ START_TEST(set_same_value_changes_nothing)
     strings_are(FIXTURE, PATH("skills", "disabled"), (const char *const[]){"old-skill", "legacy tool"}, 2, FIXTURE);
     strings_are(FIXTURE, PATH("platform_toolsets", "cli"), (const char *const[]){"hermes-cli"}, 1, FIXTURE);
     strings_are(FIXTURE, PATH("skills", "external_dirs"), NULL, 0, FIXTURE);
+    /* plain strings the writer would have quoted read as those strings: left as they are */
+    set_is("u: https://h:8080/v1\nr: ${KEY}\nd: -x\n", PATH("u"), hl_yaml_string("https://h:8080/v1"),
+           "u: https://h:8080/v1\nr: ${KEY}\nd: -x\n");
+    set_is("u: https://h:8080/v1\nr: ${KEY}\n", PATH("r"), hl_yaml_string("${KEY}"), "u: https://h:8080/v1\nr: ${KEY}\n");
+    /* … but not plain words and numbers that read as something else */
+    set_is("d: -1\n", PATH("d"), hl_yaml_string("-1"), "d: \"-1\"\n");
+    set_is("d: .5\n", PATH("d"), hl_yaml_string(".5"), "d: \".5\"\n");
+    set_is("d: 2026-01-01\n", PATH("d"), hl_yaml_string("2026-01-01"), "d: \"2026-01-01\"\n");
+    set_is("d: Off\n", PATH("d"), hl_yaml_string("Off"), "d: \"Off\"\n");
     /* but a string where a number was is a change */
     fixture_set(PATH("agent", "max_turns"), hl_yaml_string("500"), "  max_turns: 500\n", "  max_turns: \"500\"\n");
 }
@@ -645,6 +654,306 @@ START_TEST(quoting_in_lists_and_keys)
 }
 END_TEST
 
+/* ---- lists: paths through items, items deleted and appended, keys renamed ---- */
+
+#define K(k) hl_yaml_key(k)
+#define I(i) hl_yaml_item(i)
+/* A path of steps: STEPS(K("a"), I(0), K("b")) gives the array and its length. */
+#define STEPS(...) (const hl_yaml_step_t[]){__VA_ARGS__}, HL_ARRAY_SIZE(((const hl_yaml_step_t[]){__VA_ARGS__}))
+
+static const char PROVIDERS[] = "# providers HermesLink manages\n"
+                                "custom_providers:\n"
+                                "- name: Local      # LM Studio\n"
+                                "  provider_key: lmstudio\n"
+                                "  base_url: http://127.0.0.1:1234/v1\n"
+                                "  model: qwen3\n"
+                                "  models:\n"
+                                "    qwen3: {context_length: 32768}\n"
+                                "    llama: {}\n"
+                                "# between the items\n"
+                                "- name: Router\n"
+                                "  base_url: 'https://openrouter.ai/api/v1'\n"
+                                "  key_env: OPENROUTER_API_KEY\n"
+                                "  models:\n"
+                                "  - a/b\n"
+                                "  - c/d   # cheap\n"
+                                "\n"
+                                "model:\n"
+                                "  default: qwen3\n";
+
+static void set_at_is(const char *in, const hl_yaml_step_t *path, size_t depth, hl_yaml_scalar_t v, const char *want)
+{
+    char *out = NULL, err[256] = "";
+    size_t out_len = 0;
+    int ret = hl_yaml_edit_set_at(in, strlen(in), path, depth, &v, &out, &out_len, err, sizeof(err));
+    check_out(ret, out, out_len, err, want);
+}
+
+static void delete_at_is(const char *in, const hl_yaml_step_t *path, size_t depth, const char *want)
+{
+    char *out = NULL, err[256] = "";
+    size_t out_len = 0;
+    int ret = hl_yaml_edit_delete_at(in, strlen(in), path, depth, &out, &out_len, err, sizeof(err));
+    check_out(ret, out, out_len, err, want);
+}
+
+static void rename_at_is(const char *in, const hl_yaml_step_t *path, size_t depth, const char *key, const char *want)
+{
+    char *out = NULL, err[256] = "";
+    size_t out_len = 0;
+    int ret = hl_yaml_edit_rename_at(in, strlen(in), path, depth, key, &out, &out_len, err, sizeof(err));
+    check_out(ret, out, out_len, err, want);
+}
+
+/* Appends {name: <name>, model: m} (a second key when `name` is not NULL: {model: m} alone otherwise). */
+static void append_is(const char *in, const hl_yaml_step_t *path, size_t depth, const char *name, const char *want)
+{
+    const char *keys[] = {"name", "model"};
+    hl_yaml_scalar_t values[] = {hl_yaml_string(name != NULL ? name : ""), hl_yaml_string("m")};
+    char *out = NULL, err[256] = "";
+    size_t out_len = 0;
+    int ret =
+        name != NULL
+            ? hl_yaml_edit_append_mapping(in, strlen(in), path, depth, keys, values, 2, &out, &out_len, err, sizeof(err))
+            : hl_yaml_edit_append_mapping(in, strlen(in), path, depth, keys + 1, values + 1, 1, &out, &out_len, err, sizeof(err));
+    check_out(ret, out, out_len, err, want);
+}
+
+/* The providers fixture with `old` replaced by `new` (exactly once). */
+static char *providers(const char *old, const char *new)
+{
+    return replaced(PROVIDERS, old, new);
+}
+
+START_TEST(list_items_set)
+{
+    char *want = providers("  model: qwen3\n", "  model: qwen3.5\n");
+    set_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0), K("model")), hl_yaml_string("qwen3.5"), want);
+    free(want);
+    /* the first key of an item, on the dash's line: the comment after the value stays */
+    want = providers("- name: Local      # LM Studio\n", "- name: LM Studio      # LM Studio\n");
+    set_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0), K("name")), hl_yaml_string("LM Studio"), want);
+    free(want);
+    want = providers("  base_url: 'https://openrouter.ai/api/v1'\n", "  base_url: \"https://openrouter.ai/api/v2\"\n");
+    set_at_is(PROVIDERS, STEPS(K("custom_providers"), I(1), K("base_url")), hl_yaml_string("https://openrouter.ai/api/v2"), want);
+    free(want);
+    /* a new key at the end of the item, at its keys' column */
+    want = providers("  - c/d   # cheap\n", "  - c/d   # cheap\n  api_mode: chat_completions\n");
+    set_at_is(PROVIDERS, STEPS(K("custom_providers"), I(1), K("api_mode")), hl_yaml_string("chat_completions"), want);
+    free(want);
+    want = providers("    llama: {}\n", "    llama: {}\n  context_length: 8192\n");
+    set_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0), K("context_length")), hl_yaml_int(8192), want);
+    free(want);
+    /* deeper: a flow mapping in the item, an empty {} that becomes a block */
+    want = providers("    qwen3: {context_length: 32768}\n", "    qwen3: {context_length: 32768, reasoning_effort: high}\n");
+    set_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0), K("models"), K("qwen3"), K("reasoning_effort")), hl_yaml_string("high"),
+              want);
+    free(want);
+    want = providers("    llama: {}\n", "    llama:\n      reasoning_effort: low\n");
+    set_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0), K("models"), K("llama"), K("reasoning_effort")), hl_yaml_string("low"),
+              want);
+    free(want);
+    /* the same value: the same text */
+    set_at_is(PROVIDERS, STEPS(K("custom_providers"), I(1), K("key_env")), hl_yaml_string("OPENROUTER_API_KEY"), PROVIDERS);
+    /* a list in an item */
+    char *out = NULL, err[256] = "";
+    size_t out_len = 0;
+    want = providers("  - a/b\n  - c/d   # cheap\n", "  - x/y\n  - a/b\n");
+    int ret = hl_yaml_edit_set_strings_at(PROVIDERS, strlen(PROVIDERS), STEPS(K("custom_providers"), I(1), K("models")),
+                                          (const char *const[]){"x/y", "a/b"}, 2, &out, &out_len, err, sizeof(err));
+    check_out(ret, out, out_len, err, want);
+    free(want);
+    /* items of a flow list, and of a list of lists */
+    set_at_is("l: [{a: 1}, {a: 2}]\n", STEPS(K("l"), I(1), K("a")), hl_yaml_int(3), "l: [{a: 1}, {a: 3}]\n");
+    set_at_is("l: [{a: 1}]\n", STEPS(K("l"), I(0), K("b")), hl_yaml_bool(true), "l: [{a: 1, b: true}]\n");
+    set_at_is("l:\n- - {a: 1}\n", STEPS(K("l"), I(0), I(0), K("a")), hl_yaml_int(2), "l:\n- - {a: 2}\n");
+    /* an item mapping whose keys are indented by 4 after the dash */
+    set_at_is("l:\n  -   a: 1\n      b: 2\n", STEPS(K("l"), I(0), K("c")), hl_yaml_int(3),
+              "l:\n  -   a: 1\n      b: 2\n      c: 3\n");
+}
+END_TEST
+
+START_TEST(list_items_delete)
+{
+    /* a key after the first: its line */
+    char *want = providers("  base_url: 'https://openrouter.ai/api/v1'\n", "");
+    delete_at_is(PROVIDERS, STEPS(K("custom_providers"), I(1), K("base_url")), want);
+    free(want);
+    want = providers("  models:\n  - a/b\n  - c/d   # cheap\n", "");
+    delete_at_is(PROVIDERS, STEPS(K("custom_providers"), I(1), K("models")), want);
+    free(want);
+    /* the first key, on the dash's line: the next key moves up next to the dash */
+    want = providers("- name: Local      # LM Studio\n  provider_key: lmstudio\n", "- provider_key: lmstudio\n");
+    delete_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0), K("name")), want);
+    free(want);
+    /* … unless a comment line comes first: then the dash keeps a line of its own */
+    delete_at_is("l:\n- a: 1\n  # about b\n  b: 2\n", STEPS(K("l"), I(0), K("a")), "l:\n-\n  # about b\n  b: 2\n");
+    /* a first key with a block value */
+    delete_at_is("l:\n- a:\n    x: 1\n  b: 2\n", STEPS(K("l"), I(0), K("a")), "l:\n- b: 2\n");
+    /* the only key: the item stays a mapping */
+    delete_at_is("l:\n- a: 1  # c\n- b: 2\n", STEPS(K("l"), I(0), K("a")), "l:\n- {}\n- b: 2\n");
+    /* whole items: from the dash's line to the last content line; comment lines between items stay */
+    want = providers("- name: Local      # LM Studio\n  provider_key: lmstudio\n  base_url: http://127.0.0.1:1234/v1\n"
+                     "  model: qwen3\n  models:\n    qwen3: {context_length: 32768}\n    llama: {}\n",
+                     "");
+    delete_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0)), want);
+    char *both = replaced(want,
+                          "- name: Router\n  base_url: 'https://openrouter.ai/api/v1'\n  key_env: OPENROUTER_API_KEY\n"
+                          "  models:\n  - a/b\n  - c/d   # cheap\n",
+                          "");
+    free(want);
+    /* the last item: the list becomes [] (its comment line stays) */
+    char *empty = replaced(both, "custom_providers:\n", "custom_providers: []\n");
+    free(both);
+    char *once = NULL, err[256] = "";
+    size_t once_len = 0;
+    ck_assert_int_eq(hl_yaml_edit_delete_at(PROVIDERS, strlen(PROVIDERS), STEPS(K("custom_providers"), I(1)), &once, &once_len, err,
+                                            sizeof(err)),
+                     0);
+    delete_at_is(once, STEPS(K("custom_providers"), I(0)), empty);
+    free(once);
+    free(empty);
+    want = providers("- name: Router\n  base_url: 'https://openrouter.ai/api/v1'\n  key_env: OPENROUTER_API_KEY\n"
+                     "  models:\n  - a/b\n  - c/d   # cheap\n",
+                     "");
+    delete_at_is(PROVIDERS, STEPS(K("custom_providers"), I(1)), want);
+    free(want);
+    /* strings in a list, flow lists */
+    delete_at_is("l:\n  - a\n  - b\n  - c\nz: 1\n", STEPS(K("l"), I(1)), "l:\n  - a\n  - c\nz: 1\n");
+    delete_at_is("l:\n  - a\nz: 1\n", STEPS(K("l"), I(0)), "l: []\nz: 1\n");
+    delete_at_is("l: [a, {b: 1}, c]\n", STEPS(K("l"), I(1)), "l: [a, c]\n");
+    delete_at_is("l: [a, b]\n", STEPS(K("l"), I(0)), "l: [b]\n");
+    delete_at_is("l: [a]\n", STEPS(K("l"), I(0)), "l: []\n");
+    /* nothing there: the same text */
+    delete_at_is(PROVIDERS, STEPS(K("custom_providers"), I(2)), PROVIDERS);
+    delete_at_is(PROVIDERS, STEPS(K("custom_providers"), I(7), K("name")), PROVIDERS);
+    delete_at_is(PROVIDERS, STEPS(K("nothing"), I(0)), PROVIDERS);
+    delete_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0), K("api_key")), PROVIDERS);
+    delete_at_is(PROVIDERS, STEPS(K("model"), I(0)), PROVIDERS);
+    /* the only item of a list in an item */
+    delete_at_is("l:\n- x:\n  - only\n  y: 1\n", STEPS(K("l"), I(0), K("x"), I(0)), "l:\n- x: []\n  y: 1\n");
+    /* CRLF */
+    delete_at_is("l:\r\n- a: 1\r\n  b: 2\r\n- c: 3\r\n", STEPS(K("l"), I(0)), "l:\r\n- c: 3\r\n");
+    delete_at_is("l:\r\n- a: 1\r\n  b: 2\r\n", STEPS(K("l"), I(0), K("a")), "l:\r\n- b: 2\r\n");
+}
+END_TEST
+
+START_TEST(list_keys_renamed)
+{
+    char *want = providers("    qwen3: {context_length: 32768}\n", "    qwen3.5: {context_length: 32768}\n");
+    rename_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0), K("models"), K("qwen3")), "qwen3.5", want);
+    free(want);
+    want = providers("    llama: {}\n", "    \"null\": {}\n");
+    rename_at_is(PROVIDERS, STEPS(K("custom_providers"), I(0), K("models"), K("llama")), "null", want);
+    free(want);
+    rename_at_is("a: {b: 1, c: 2}\n", STEPS(K("a"), K("c")), "d", "a: {b: 1, d: 2}\n");
+    rename_at_is("'a b': 1  # c\n", STEPS(K("a b")), "x", "x: 1  # c\n");
+    rename_at_is("a: 1\n", STEPS(K("a")), "a", "a: 1\n");
+    char *out = NULL, err[256] = "";
+    size_t out_len = 0;
+    ck_assert_int_eq(hl_yaml_edit_rename_at(PROVIDERS, strlen(PROVIDERS),
+                                            STEPS(K("custom_providers"), I(0), K("models"), K("qwen3")), "llama", &out, &out_len,
+                                            err, sizeof(err)),
+                     -EEXIST);
+    ck_assert_str_eq(err, "config.yaml: custom_providers[0].models.qwen3: the new key is already in the mapping");
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(hl_yaml_edit_rename_at(PROVIDERS, strlen(PROVIDERS), STEPS(K("custom_providers"), I(0), K("models"), K("gpt")),
+                                            "x", &out, &out_len, err, sizeof(err)),
+                     -ENOENT);
+    ck_assert_int_eq(hl_yaml_edit_rename_at(PROVIDERS, strlen(PROVIDERS), STEPS(K("custom_providers"), I(3), K("model")), "x", &out,
+                                            &out_len, err, sizeof(err)),
+                     -ENOENT);
+    ck_assert_ptr_null(out);
+}
+END_TEST
+
+START_TEST(list_items_appended)
+{
+    /* after the last item's last content line, keys aligned with the items' */
+    char *want = providers("  - c/d   # cheap\n", "  - c/d   # cheap\n- name: New\n  model: m\n");
+    append_is(PROVIDERS, STEPS(K("custom_providers")), "New", want);
+    free(want);
+    append_is("l:\n  -   a: 1\n      b: 2\nz: 1\n", STEPS(K("l")), "x",
+              "l:\n  -   a: 1\n      b: 2\n  -   name: x\n      model: m\nz: 1\n");
+    append_is("l:\n- a\n- b\n", STEPS(K("l")), NULL, "l:\n- a\n- b\n- model: m\n");
+    append_is("l:\n- a\n- b", STEPS(K("l")), NULL, "l:\n- a\n- b\n- model: m\n");
+    append_is("l:\r\n- a: 1\r\n", STEPS(K("l")), "yes", "l:\r\n- a: 1\r\n- name: \"yes\"\r\n  model: m\r\n");
+    /* a flow list */
+    append_is("l: [{a: 1}]\n", STEPS(K("l")), "x", "l: [{a: 1}, {name: x, model: m}]\n");
+    /* no list yet: a block list of one item, under a missing, null or [] key */
+    append_is("a: 1\n", STEPS(K("custom_providers")), "x", "a: 1\ncustom_providers:\n  - name: x\n    model: m\n");
+    append_is("k:\n- z\na: 1\n", STEPS(K("custom_providers")), "x", "k:\n- z\na: 1\ncustom_providers:\n- name: x\n  model: m\n");
+    append_is("custom_providers:   # none yet\nz: 1\n", STEPS(K("custom_providers")), "x",
+              "custom_providers:   # none yet\n  - name: x\n    model: m\nz: 1\n");
+    append_is("custom_providers: []\nz: 1\n", STEPS(K("custom_providers")), "x",
+              "custom_providers:\n  - name: x\n    model: m\nz: 1\n");
+    append_is("custom_providers: ~\n", STEPS(K("custom_providers")), "x", "custom_providers:\n  - name: x\n    model: m\n");
+    append_is("", STEPS(K("p"), K("l")), "x", "p:\n  l:\n    - name: x\n      model: m\n");
+    append_is("p: {}\n", STEPS(K("p"), K("l")), "x", "p:\n  l:\n    - name: x\n      model: m\n");
+    append_is("p: {a: 1}\n", STEPS(K("p"), K("l")), "x", "p: {a: 1, l: [{name: x, model: m}]}\n");
+    /* into a list inside an item */
+    append_is("l:\n- m:\n  - a: 1\n", STEPS(K("l"), I(0), K("m")), "x", "l:\n- m:\n  - a: 1\n  - name: x\n    model: m\n");
+}
+END_TEST
+
+/* An edit on a path of steps that must fail with `code` and a message holding `msg`, the text untouched. */
+static void refused_at(const char *in, const hl_yaml_step_t *path, size_t depth, int op, int code, const char *msg)
+{
+    char *out = (char *)"untouched", err[256] = "";
+    size_t out_len = 7;
+    hl_yaml_scalar_t v = hl_yaml_int(7);
+    const char *key = "k";
+    int ret;
+    switch (op) {
+    case 0:
+        ret = hl_yaml_edit_set_at(in, strlen(in), path, depth, &v, &out, &out_len, err, sizeof(err));
+        break;
+    case 1:
+        ret = hl_yaml_edit_delete_at(in, strlen(in), path, depth, &out, &out_len, err, sizeof(err));
+        break;
+    case 2:
+        ret = hl_yaml_edit_rename_at(in, strlen(in), path, depth, "renamed", &out, &out_len, err, sizeof(err));
+        break;
+    default:
+        ret = hl_yaml_edit_append_mapping(in, strlen(in), path, depth, &key, &v, 1, &out, &out_len, err, sizeof(err));
+    }
+    ck_assert_msg(ret == code, "op %d: %d, want %d (%s) for: %.60s", op, ret, code, err, in);
+    ck_assert_ptr_null(out);
+    ck_assert_uint_eq(out_len, 0);
+    ck_assert_msg(strstr(err, msg) != NULL, "message \"%s\" lacks \"%s\"", err, msg);
+}
+
+enum { SET, DEL, REN, APP };
+
+START_TEST(list_refusals)
+{
+    /* items are never made */
+    refused_at(PROVIDERS, STEPS(K("custom_providers"), I(2), K("name")), SET, -ENOENT,
+               "config.yaml: custom_providers[2]: the list has no such item");
+    refused_at(PROVIDERS, STEPS(K("nothing"), I(0), K("name")), SET, -ENOENT, "config.yaml: nothing[0]: the list has no such item");
+    refused_at("a: ~\n", STEPS(K("a"), I(0), K("name")), SET, -ENOTDIR, "config.yaml: a: its value is not a list");
+    refused_at(PROVIDERS, STEPS(K("model"), I(0), K("x")), SET, -ENOTDIR, "config.yaml: model: its value is not a list");
+    refused_at("l:\n- text\n", STEPS(K("l"), I(0), K("x")), SET, -ENOTDIR, "config.yaml: l[0]: its value is not a mapping");
+    refused_at("l:\n-\n", STEPS(K("l"), I(0), K("x")), SET, -ENOTDIR, "config.yaml: l[0]: its value is not a mapping");
+    refused_at(PROVIDERS, STEPS(K("model")), APP, -ENOTDIR, "config.yaml: model: its value is not a list");
+    refused_at("a: text\n", STEPS(K("a")), APP, -ENOTDIR, "config.yaml: a: its value is not a list");
+    /* bad paths */
+    refused_at(PROVIDERS, STEPS(I(0), K("name")), SET, -EINVAL, "config.yaml: the path must start with a key");
+    refused_at(PROVIDERS, STEPS(K("custom_providers"), I(0)), SET, -EINVAL, "config.yaml: the path must end with a key");
+    refused_at(PROVIDERS, STEPS(K("custom_providers"), I(0)), REN, -EINVAL, "config.yaml: the path must end with a key");
+    refused_at(PROVIDERS, STEPS(K("custom_providers"), I(0)), APP, -EINVAL, "config.yaml: the path must end with a key");
+    /* shapes left alone */
+    refused_at("l:\n-\n  a: 1\n- b: 2\n", STEPS(K("l"), I(0)), DEL, -ENOTSUP,
+               "config.yaml: l[0]: the item does not start on its dash's line");
+    refused_at("l:\n- &x {a: 1}\n- *x\n", STEPS(K("l"), I(0)), DEL, -ENOTSUP, "config.yaml: l[0]: the item has an anchor or alias");
+    refused_at("l:\n- &x {a: 1}\n- *x\n", STEPS(K("l"), I(1), K("a")), SET, -ENOTSUP, "config.yaml: l[1]: the value is an alias");
+    refused_at("l: &y\n- a: 1\n", STEPS(K("l"), I(0), K("a")), SET, -ENOTSUP,
+               "config.yaml: l: a list on the path has an anchor or a tag");
+    refused_at("l: &y\n- a: 1\n", STEPS(K("l")), APP, -ENOTSUP, "config.yaml: l: the list has an anchor, alias or tag");
+    refused_at("l:\n- - a\n  - b\n", STEPS(K("l"), I(0), I(0)), DEL, -ENOTSUP, "the item does not start on its dash's line");
+}
+END_TEST
+
 /* ---- robustness ---- */
 
 START_TEST(mutated_inputs_give_an_error_or_valid_yaml)
@@ -696,6 +1005,68 @@ START_TEST(mutated_inputs_give_an_error_or_valid_yaml)
 }
 END_TEST
 
+START_TEST(mutated_lists_give_an_error_or_valid_yaml)
+{
+    /* the providers fixture with a few bytes changed, edited through list items: a known error, or a result that parses
+     * and is itself editable; never a crash (ASan/UBSan builds) */
+    static const char pool[] = " :-#\n[]{}'\"&*!|>\t?,%@`~\\x";
+    const hl_yaml_step_t p0[] = {K("custom_providers"), I(0), K("model")};
+    const hl_yaml_step_t p1[] = {K("custom_providers"), I(1)};
+    const hl_yaml_step_t p2[] = {K("custom_providers"), I(0), K("name")};
+    const hl_yaml_step_t p3[] = {K("custom_providers"), I(0), K("models"), K("qwen3")};
+    const hl_yaml_step_t p4[] = {K("custom_providers")};
+    const hl_yaml_step_t p5[] = {K("custom_providers"), I(1), K("models")};
+    const struct {
+        const hl_yaml_step_t *steps;
+        size_t depth;
+    } paths[] = {{p0, 3}, {p1, 2}, {p2, 3}, {p3, 4}, {p4, 1}, {p5, 3}};
+    unsigned seed = 11;
+    size_t len = strlen(PROVIDERS), ok = 0;
+    char *text = malloc(len + 1);
+    for (int round = 0; round < 1500; ++round) {
+        memcpy(text, PROVIDERS, len + 1);
+        int changes = 1 + rand_r(&seed) % 3;
+        for (int i = 0; i < changes; ++i)
+            text[rand_r(&seed) % len] = pool[rand_r(&seed) % (sizeof(pool) - 1)];
+        size_t which = rand_r(&seed) % HL_ARRAY_SIZE(paths);
+        const hl_yaml_step_t *path = paths[which].steps;
+        size_t depth = paths[which].depth;
+        char *out = NULL, err[256] = "";
+        size_t out_len = 0;
+        hl_yaml_scalar_t v = hl_yaml_string("yes: #1");
+        const char *key = "k";
+        int op = rand_r(&seed) % 5, ret;
+        if (op == 0)
+            ret = hl_yaml_edit_set_at(text, len, path, depth, &v, &out, &out_len, err, sizeof(err));
+        else if (op == 1)
+            ret = hl_yaml_edit_set_strings_at(text, len, path, depth, (const char *const[]){"a", "no"}, 2, &out, &out_len, err,
+                                              sizeof(err));
+        else if (op == 2)
+            ret = hl_yaml_edit_delete_at(text, len, path, depth, &out, &out_len, err, sizeof(err));
+        else if (op == 3)
+            ret = hl_yaml_edit_rename_at(text, len, path, depth, "new: key", &out, &out_len, err, sizeof(err));
+        else
+            ret = hl_yaml_edit_append_mapping(text, len, path, depth, &key, &v, 1, &out, &out_len, err, sizeof(err));
+        ck_assert_msg(ret == 0 || ret == -EINVAL || ret == -ENOTSUP || ret == -ENOTDIR || ret == -ENOENT || ret == -EEXIST,
+                      "%d for:\n%s", ret, text);
+        if (ret != 0) {
+            ck_assert_ptr_null(out);
+            ck_assert_msg(err[0] != '\0', "no message for %d", ret);
+            continue;
+        }
+        ++ok;
+        char *again = NULL;
+        ret = hl_yaml_edit_delete(out, out_len, PATH("zz_not_there"), &again, &out_len, err, sizeof(err));
+        ck_assert_msg(ret == 0, "%d (%s) after an edit of:\n%s\ngiving:\n%s", ret, err, text, out);
+        ck_assert_str_eq(again, out);
+        free(again);
+        free(out);
+    }
+    ck_assert_uint_gt(ok, 100);
+    free(text);
+}
+END_TEST
+
 Suite *suite_hermes_yaml_edit(void)
 {
     Suite *s = suite_create("hermes_yaml_edit");
@@ -726,9 +1097,18 @@ Suite *suite_hermes_yaml_edit(void)
     tcase_add_test(quotes, quoting_in_lists_and_keys);
     suite_add_tcase(s, quotes);
 
+    TCase *lists = tcase_create("lists");
+    tcase_add_test(lists, list_items_set);
+    tcase_add_test(lists, list_items_delete);
+    tcase_add_test(lists, list_keys_renamed);
+    tcase_add_test(lists, list_items_appended);
+    tcase_add_test(lists, list_refusals);
+    suite_add_tcase(s, lists);
+
     TCase *robust = tcase_create("robustness");
     tcase_set_timeout(robust, 60);
     tcase_add_test(robust, mutated_inputs_give_an_error_or_valid_yaml);
+    tcase_add_test(robust, mutated_lists_give_an_error_or_valid_yaml);
     suite_add_tcase(s, robust);
     return s;
 }
