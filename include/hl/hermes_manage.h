@@ -163,4 +163,14 @@ void hl_hermes_observe_creation(hl_hermes_t *h, hl_hermes_creation_fn fn, void *
 /** Calls `fn` once, on the actor's thread, with the current status when its version is above `after`, else with NULL. */
 void hl_hermes_read_creation(hl_hermes_t *h, int64_t after, hl_hermes_creation_fn fn, void *data);
 
+/* ---- catalog and statistics (spec/API.md §10; GAPS §B 10) ---- */
+
+/** GET /api/v1/profiles/catalog: {generatedAt, profiles:[{profile, capabilities, permissions, modelConfigs, errors}]} for
+ * default and every profile; a part that cannot be read is null with an entry in its errors. */
+void hl_hermes_profiles_catalog(hl_hermes_t *h, hl_reply_to_t *to);
+
+/** GET /api/v1/profiles/:name/statistics: {profile, capabilities|null, statistics} (the conversations' numbers from the
+ * store). */
+void hl_hermes_profile_statistics(hl_hermes_t *h, hl_reply_to_t *to, const char *name);
+
 #endif

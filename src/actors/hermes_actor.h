@@ -148,4 +148,13 @@ hl_result_t *hermes_memory_settings_patch(hl_hermes_t *h, const char *name, cons
 /** PATCH …/memory/provider {provider}: back to the built-in provider, or 409 for one only Hermes can set up. */
 hl_result_t *hermes_memory_provider_patch(hl_hermes_t *h, const char *name, const json_t *body);
 
+/* ---- views shared by the catalog and the statistics (hermes_manage_models.c, hermes_manage_settings.c) ---- */
+
+/** The model-config listing of a profile ({configPath, defaultModel, …, models}; empty for one that does not exist),
+ * or NULL with *res the error to answer (config.yaml unreadable or invalid). New reference. */
+json_t *hermes_model_listing(hl_hermes_t *h, const char *name, hl_result_t **res);
+
+/** The Permissions object of an existing profile, or NULL with *res the error to answer. New reference. */
+json_t *hermes_permissions_of(hl_hermes_t *h, const char *name, hl_result_t **res);
+
 #endif

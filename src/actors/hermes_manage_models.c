@@ -75,7 +75,7 @@ static hl_result_t *not_found(void)
 
 /* The listing of an existing profile, or of one that does not exist (no models): {configPath, …}. NULL and *res on
  * error. */
-static json_t *listing(hl_hermes_t *h, const char *name, hl_result_t **res)
+json_t *hermes_model_listing(hl_hermes_t *h, const char *name, hl_result_t **res)
 {
     json_t *config = NULL;
     if (hermes_profile_exists(h, name)) {
@@ -154,7 +154,7 @@ static hl_result_t *apply(hl_hermes_t *h, const char *name, int ret, const char 
     if ((res = hermes_config_edit(h, name, write_planned, &plan, &backup)) != NULL)
         return res;
     bool changed = env_changed || c->len != len || memcmp(c->text, text, len) != 0;
-    json_t *body = listing(h, name, &res);
+    json_t *body = hermes_model_listing(h, name, &res);
     if (body == NULL) {
         free(backup);
         return res;
@@ -268,7 +268,7 @@ static void run_models(hl_task_t *base)
     }
     hl_result_t *res = NULL;
     if (t->op == OP_GET) {
-        json_t *body = listing(h, t->name, &res);
+        json_t *body = hermes_model_listing(h, t->name, &res);
         hermes_manage_finish(t, body != NULL ? hl_result_ok(HL_RESULT_OK, body) : res);
         return;
     }

@@ -121,15 +121,21 @@ static json_t *permissions_view(hl_hermes_t *h, const char *name, const sources_
     return p;
 }
 
-static hl_result_t *permissions_get(hl_hermes_t *h, const char *name)
+json_t *hermes_permissions_of(hl_hermes_t *h, const char *name, hl_result_t **res)
 {
     sources_t s;
-    hl_result_t *res = load(h, name, true, &s);
-    if (res != NULL)
-        return res;
+    if ((*res = load(h, name, true, &s)) != NULL)
+        return NULL;
     json_t *p = permissions_view(h, name, &s);
     sources_dispose(&s);
-    return hl_result_ok(HL_RESULT_OK, json_pack("{s:o}", "permissions", p));
+    return p;
+}
+
+static hl_result_t *permissions_get(hl_hermes_t *h, const char *name)
+{
+    hl_result_t *res = NULL;
+    json_t *p = hermes_permissions_of(h, name, &res);
+    return p != NULL ? hl_result_ok(HL_RESULT_OK, json_pack("{s:o}", "permissions", p)) : res;
 }
 
 static hl_result_t *permissions_patch(hl_hermes_t *h, const char *name, const json_t *body)

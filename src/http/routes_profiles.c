@@ -66,6 +66,20 @@ static void delete_profile(hl_request_t *r)
         hl_hermes_profile_delete(hermes, to, hl_request_param(r, "name"));
 }
 
+static void get_catalog(hl_request_t *r)
+{
+    hl_reply_to_t *to = hl_request_defer(r, hl_hermes_actor(hermes));
+    if (to != NULL)
+        hl_hermes_profiles_catalog(hermes, to);
+}
+
+static void get_statistics(hl_request_t *r)
+{
+    hl_reply_to_t *to = hl_request_defer(r, hl_hermes_actor(hermes));
+    if (to != NULL)
+        hl_hermes_profile_statistics(hermes, to, hl_request_param(r, "name"));
+}
+
 /* ---- creation ---- */
 
 static void create_profile(hl_request_t *r)
@@ -240,6 +254,8 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_GET, "/api/v1/profile-creation/status", creation_status, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_GET, "/api/v1/profile-creation/events", creation_events, HL_ROUTE_AUTH, 0},
     {HL_METHOD_GET, "/api/v1/profiles/:name/status", get_status, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_GET, "/api/v1/profiles/catalog", get_catalog, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
+    {HL_METHOD_GET, "/api/v1/profiles/:name/statistics", get_statistics, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_PATCH, "/api/v1/profiles/:name", patch_profile, HL_ROUTE_AUTH | HL_ROUTE_JSON_BODY | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_DELETE, "/api/v1/profiles/:name", delete_profile, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
     {HL_METHOD_GET, "/api/v1/profiles/:name/memory", get_memory, HL_ROUTE_AUTH | HL_ROUTE_NO_STORE, 0},
