@@ -58,13 +58,6 @@ static json_t *redacted(const json_t *v)
     return json_deep_copy(v);
 }
 
-/* A positive integer setting, or the default. */
-static json_int_t limit_of(const json_t *memory, const char *key, json_int_t def)
-{
-    json_t *v = json_object_get(memory, key);
-    return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : def;
-}
-
 static bool flag_of(const json_t *memory, const char *key, bool def)
 {
     json_t *v = json_object_get(memory, key);
@@ -83,6 +76,9 @@ json_t *hermes_memory_settings(hl_hermes_t *h, const char *name)
         free(text);
         return json_pack("{s:s, s:b}", "provider", "built-in", "configReadable", 0);
     }
+    /* the limits as the memory files are checked against them (quoted numbers too), so that the view agrees with itself */
+    hl_memory_limits_t limits;
+    (void)hl_memory_limits_parse(&limits, text, len, NULL);
     free(text);
     json_t *memory = json_object_get(config, "memory"), *out;
     const char *provider = provider_of(memory);
@@ -92,8 +88,7 @@ json_t *hermes_memory_settings(hl_hermes_t *h, const char *name)
     } else {
         out =
             json_pack("{s:s, s:b, s:b, s:I, s:I, s:b, s:b}", "provider", "built-in", "external", 0, "readOnly", 0,
-                      "memoryCharLimit", limit_of(memory, "memory_char_limit", HL_MEMORY_DEFAULT_MEMORY_LIMIT), "userCharLimit",
-                      limit_of(memory, "user_char_limit", HL_MEMORY_DEFAULT_USER_LIMIT), "memoryEnabled",
+                      "memoryCharLimit", (json_int_t)limits.memory, "userCharLimit", (json_int_t)limits.user, "memoryEnabled",
                       flag_of(memory, "memory_enabled", true), "userProfileEnabled", flag_of(memory, "user_profile_enabled", true));
     }
     json_decref(config);
