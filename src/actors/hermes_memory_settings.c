@@ -113,6 +113,7 @@ typedef struct st_edits_t {
     const char *keys[HL_ARRAY_SIZE(SETTINGS) + 1];
     hl_yaml_scalar_t values[HL_ARRAY_SIZE(SETTINGS) + 1];
     size_t n;
+    bool changed; /* set by apply_edits: the text is not what it was (config.yaml has something new for Hermes) */
 } edits_t;
 
 static int apply_edits(void *ctx, const char *text, size_t len, char **out, size_t *out_len, char *err, size_t errlen)
@@ -131,6 +132,7 @@ static int apply_edits(void *ctx, const char *text, size_t len, char **out, size
         cur = next;
         cur_len = next_len;
     }
+    e->changed = cur_len != len || memcmp(cur, text, len) != 0;
     *out = cur;
     *out_len = cur_len;
     return 0;
@@ -222,7 +224,7 @@ hl_result_t *hermes_memory_settings_patch(hl_hermes_t *h, const char *name, cons
     char *backup = NULL;
     if ((res = hermes_config_edit(h, name, apply_edits, &e, &backup)) != NULL)
         return res;
-    return changed(h, name, backup, true);
+    return changed(h, name, backup, e.changed); /* values it already had: nothing for Hermes to reload */
 }
 
 hl_result_t *hermes_memory_provider_patch(hl_hermes_t *h, const char *name, const json_t *body)
@@ -250,5 +252,5 @@ hl_result_t *hermes_memory_provider_patch(hl_hermes_t *h, const char *name, cons
     char *backup = NULL;
     if ((res = hermes_config_edit(h, name, apply_edits, &e, &backup)) != NULL)
         return res;
-    return changed(h, name, backup, true);
+    return changed(h, name, backup, e.changed);
 }
