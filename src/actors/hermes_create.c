@@ -267,9 +267,10 @@ static int spawn(hermes_creation_t *c, char *bin, const char *name, const char *
     argv[n++] = "profile";
     argv[n++] = "create";
     argv[n++] = (char *)name;
-    if (clone_from != NULL && strcmp(clone_from, "default") == 0)
+    /* `--clone` alone copies Hermes's *active* profile (active_profile), not default; and `--clone-from` alone only
+       names a source in some versions: both, always, so that the copy is of the profile the request named */
+    if (clone_from != NULL) {
         argv[n++] = "--clone";
-    else if (clone_from != NULL) {
         argv[n++] = "--clone-from";
         argv[n++] = (char *)clone_from;
     }
@@ -402,11 +403,8 @@ hl_result_t *hermes_creation_start(hl_hermes_t *h, hermes_creation_t *c, const j
         else
             finished(h, c, "failed", hl_asprintf("The profile's folders could not be made (%s)", strerror(-ret)));
     } else {
-        char *line = hl_asprintf("$ hermes profile create %s%s%s", name,
-                                 clone_from == NULL                   ? ""
-                                 : strcmp(clone_from, "default") == 0 ? " --clone"
-                                                                      : " --clone-from ",
-                                 clone_from == NULL || strcmp(clone_from, "default") == 0 ? "" : clone_from);
+        char *line = hl_asprintf("$ hermes profile create %s%s%s", name, clone_from != NULL ? " --clone --clone-from " : "",
+                                 clone_from != NULL ? clone_from : "");
         add_line(c, line, strlen(line), false);
         free(line);
         int ret = spawn(c, bin, name, clone_from);
