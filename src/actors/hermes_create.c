@@ -261,6 +261,8 @@ static int spawn(hermes_creation_t *c, char *bin, const char *name, const char *
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    /* nothing else of ours: the libraries' descriptors without FD_CLOEXEC (event fds, socket pairs) stay here */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     char *argv[8];
     int n = 0;
     argv[n++] = bin;
