@@ -39,6 +39,8 @@ Suite *suite_hardening(void);
 Suite *suite_nginx_front(void);
 Suite *suite_edge_config(void);
 Suite *suite_profiles(void);
+Suite *suite_profile_memory(void);
+Suite *suite_profile_skills_create(void);
 
 int main(void)
 {
@@ -72,6 +74,8 @@ int main(void)
     srunner_add_suite(sr, suite_nginx_front());
     srunner_add_suite(sr, suite_edge_config());
     srunner_add_suite(sr, suite_profiles());
+    srunner_add_suite(sr, suite_profile_memory());
+    srunner_add_suite(sr, suite_profile_skills_create());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
