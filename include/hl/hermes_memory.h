@@ -127,6 +127,12 @@ typedef struct st_hl_memory_op_t {
  */
 hl_memory_status_t hl_memory_apply(hl_memory_entries_t *e, const hl_memory_op_t *op, size_t limit);
 
+/**
+ * What `op` is refused for whatever the file holds: CONTENT_INVALID, CONTENT_EMPTY or MATCH_EMPTY as hl_memory_apply
+ * would answer them; HL_MEMORY_OK when only the file can tell.
+ */
+hl_memory_status_t hl_memory_op_check(const hl_memory_op_t *op);
+
 /* ---- ids and JSON (pure) ---- */
 
 /**
@@ -191,7 +197,8 @@ hl_memory_status_t hl_memory_read(const char *hermes_home, const char *profile, 
                                   int *err) HL_WARN_UNUSED;
 
 /**
- * Changes one memory file under Hermes's lock: creates memories/ (0700) if missing (never the profile itself); opens
+ * Changes one memory file under Hermes's lock: an op refused whatever the file holds (hl_memory_op_check) is answered
+ * before anything is created, taken or read; otherwise creates memories/ (0700) if missing (never the profile itself); opens
  * or creates <file>.lock (0600, not through a symbolic link) and takes flock(LOCK_EX), polling up to
  * HL_MEMORY_LOCK_WAIT_MS before giving up with BUSY; reads the file, hl_memory_apply(op, limit), and when the text
  * changed writes it atomically (temp file in the same directory, fsync, rename; the file's mode kept, 0600 for a new

@@ -270,15 +270,18 @@ static int spawn(hermes_creation_t *c, char *bin, const char *name, const char *
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    /* nothing else of ours: the libraries' descriptors without FD_CLOEXEC (event fds, socket pairs) stay here */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     char *argv[8];
     int n = 0;
     argv[n++] = bin;
     argv[n++] = "profile";
     argv[n++] = "create";
     argv[n++] = (char *)name;
-    if (clone_from != NULL && strcmp(clone_from, "default") == 0)
+    /* `--clone` alone copies Hermes's *active* profile (active_profile), not default; and `--clone-from` alone only
+       names a source in some versions: both, always, so that the copy is of the profile the request named */
+    if (clone_from != NULL) {
         argv[n++] = "--clone";
-    else if (clone_from != NULL) {
         argv[n++] = "--clone-from";
         argv[n++] = (char *)clone_from;
     }
@@ -421,11 +424,8 @@ hl_result_t *hermes_creation_start(hl_hermes_t *h, hermes_creation_t *c, const j
         else
             finished(h, c, "failed", hl_asprintf("The profile's folders could not be made (%s)", strerror(-ret)));
     } else {
-        char *line = hl_asprintf("$ hermes profile create %s%s%s", name,
-                                 clone_from == NULL                   ? ""
-                                 : strcmp(clone_from, "default") == 0 ? " --clone"
-                                                                      : " --clone-from ",
-                                 clone_from == NULL || strcmp(clone_from, "default") == 0 ? "" : clone_from);
+        char *line = hl_asprintf("$ hermes profile create %s%s%s", name, clone_from != NULL ? " --clone --clone-from " : "",
+                                 clone_from != NULL ? clone_from : "");
         add_line(c, line, strlen(line), false);
         free(line);
         int ret = spawn(c, bin, name, clone_from);

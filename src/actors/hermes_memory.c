@@ -235,6 +235,23 @@ static hl_memory_status_t replace(hl_memory_entries_t *e, size_t idx, const char
     return HL_MEMORY_OK;
 }
 
+hl_memory_status_t hl_memory_op_check(const hl_memory_op_t *op)
+{
+    if (op->kind == HL_MEMORY_CLEAR)
+        return HL_MEMORY_OK;
+    size_t clen, mlen;
+    const char *content = stripped(op->content, &clen), *match = stripped(op->match, &mlen);
+    if (!hermes_utf8_valid(content, clen) || !hermes_utf8_valid(match, mlen))
+        return HL_MEMORY_CONTENT_INVALID;
+    if (op->kind == HL_MEMORY_ADD)
+        return clen == 0 ? HL_MEMORY_CONTENT_EMPTY : HL_MEMORY_OK;
+    if (mlen == 0)
+        return HL_MEMORY_MATCH_EMPTY;
+    if (op->kind == HL_MEMORY_REPLACE && clen == 0)
+        return HL_MEMORY_CONTENT_EMPTY;
+    return HL_MEMORY_OK;
+}
+
 hl_memory_status_t hl_memory_apply(hl_memory_entries_t *e, const hl_memory_op_t *op, size_t limit)
 {
     hl_memory_dedupe(e);
@@ -242,19 +259,16 @@ hl_memory_status_t hl_memory_apply(hl_memory_entries_t *e, const hl_memory_op_t 
         hl_memory_entries_dispose(e);
         return HL_MEMORY_OK;
     }
+    hl_memory_status_t st = hl_memory_op_check(op);
+    if (st != HL_MEMORY_OK)
+        return st;
     size_t clen, mlen;
     const char *content = stripped(op->content, &clen), *match = stripped(op->match, &mlen);
-    if (!hermes_utf8_valid(content, clen) || !hermes_utf8_valid(match, mlen))
-        return HL_MEMORY_CONTENT_INVALID;
     if (op->kind == HL_MEMORY_ADD)
         return add(e, content, clen, limit);
-    if (mlen == 0)
-        return HL_MEMORY_MATCH_EMPTY;
-    if (op->kind == HL_MEMORY_REPLACE && clen == 0)
-        return HL_MEMORY_CONTENT_EMPTY;
     char *m = hl_strndup(match, mlen);
     size_t idx = 0;
-    hl_memory_status_t st = find_match(e, m, &idx);
+    st = find_match(e, m, &idx);
     free(m);
     if (st != HL_MEMORY_OK)
         return st;

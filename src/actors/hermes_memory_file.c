@@ -255,10 +255,16 @@ hl_memory_status_t hl_memory_update(const char *hermes_home, const char *profile
                                     const hl_memory_op_t *op, hl_memory_file_t *out, int *err)
 {
     file_init(out, profile, t);
+    /* an op refused whatever the file holds leaves no trace: no memories/, no lock file */
+    hl_memory_status_t refused = hl_memory_op_check(op);
     memory_paths_t p;
-    hl_memory_status_t st = resolve(hermes_home, profile, true, &p, err);
+    hl_memory_status_t st = resolve(hermes_home, profile, refused == HL_MEMORY_OK, &p, err);
     if (st != HL_MEMORY_OK)
         return fail(out, st);
+    if (refused != HL_MEMORY_OK) {
+        paths_dispose(&p);
+        return fail(out, refused);
+    }
     int fd = -1;
     char *real = NULL, *before = NULL;
     mode_t mode = 0600;

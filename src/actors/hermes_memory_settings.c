@@ -58,13 +58,6 @@ static json_t *redacted(const json_t *v)
     return json_deep_copy(v);
 }
 
-/* A positive integer setting, or the default. */
-static json_int_t limit_of(const json_t *memory, const char *key, json_int_t def)
-{
-    json_t *v = json_object_get(memory, key);
-    return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : def;
-}
-
 static bool flag_of(const json_t *memory, const char *key, bool def)
 {
     json_t *v = json_object_get(memory, key);
@@ -83,6 +76,9 @@ json_t *hermes_memory_settings(hl_hermes_t *h, const char *name)
         free(text);
         return json_pack("{s:s, s:b}", "provider", "built-in", "configReadable", 0);
     }
+    /* the limits as the memory files are checked against them (quoted numbers too), so that the view agrees with itself */
+    hl_memory_limits_t limits;
+    (void)hl_memory_limits_parse(&limits, text, len, NULL);
     free(text);
     json_t *memory = json_object_get(config, "memory"), *out;
     const char *provider = provider_of(memory);
@@ -92,8 +88,7 @@ json_t *hermes_memory_settings(hl_hermes_t *h, const char *name)
     } else {
         out =
             json_pack("{s:s, s:b, s:b, s:I, s:I, s:b, s:b}", "provider", "built-in", "external", 0, "readOnly", 0,
-                      "memoryCharLimit", limit_of(memory, "memory_char_limit", HL_MEMORY_DEFAULT_MEMORY_LIMIT), "userCharLimit",
-                      limit_of(memory, "user_char_limit", HL_MEMORY_DEFAULT_USER_LIMIT), "memoryEnabled",
+                      "memoryCharLimit", (json_int_t)limits.memory, "userCharLimit", (json_int_t)limits.user, "memoryEnabled",
                       flag_of(memory, "memory_enabled", true), "userProfileEnabled", flag_of(memory, "user_profile_enabled", true));
     }
     json_decref(config);
@@ -118,6 +113,7 @@ typedef struct st_edits_t {
     const char *keys[HL_ARRAY_SIZE(SETTINGS) + 1];
     hl_yaml_scalar_t values[HL_ARRAY_SIZE(SETTINGS) + 1];
     size_t n;
+    bool changed; /* set by apply_edits: the text is not what it was (config.yaml has something new for Hermes) */
 } edits_t;
 
 static int apply_edits(void *ctx, const char *text, size_t len, char **out, size_t *out_len, char *err, size_t errlen)
@@ -136,6 +132,7 @@ static int apply_edits(void *ctx, const char *text, size_t len, char **out, size
         cur = next;
         cur_len = next_len;
     }
+    e->changed = cur_len != len || memcmp(cur, text, len) != 0;
     *out = cur;
     *out_len = cur_len;
     return 0;
@@ -227,7 +224,7 @@ hl_result_t *hermes_memory_settings_patch(hl_hermes_t *h, const char *name, cons
     char *backup = NULL;
     if ((res = hermes_config_edit(h, name, apply_edits, &e, &backup)) != NULL)
         return res;
-    return changed(h, name, backup, true);
+    return changed(h, name, backup, e.changed); /* values it already had: nothing for Hermes to reload */
 }
 
 hl_result_t *hermes_memory_provider_patch(hl_hermes_t *h, const char *name, const json_t *body)
@@ -255,5 +252,5 @@ hl_result_t *hermes_memory_provider_patch(hl_hermes_t *h, const char *name, cons
     char *backup = NULL;
     if ((res = hermes_config_edit(h, name, apply_edits, &e, &backup)) != NULL)
         return res;
-    return changed(h, name, backup, true);
+    return changed(h, name, backup, e.changed);
 }

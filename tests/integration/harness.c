@@ -223,20 +223,34 @@ static const char *const OVERRIDDEN[] = {"HERMESLINK_HOME=",
 
 /* The environment of a child: ours minus what the tests control, plus the env's homes and the sanitizer options. Built
  * before fork so that the child only calls async-signal-safe functions. */
-static char **child_environ(const hlt_env_t *env, const char *log_level)
+/* True when `entry` ("NAME=value") sets the variable that `change` ("NAME=value" or "NAME") names. */
+static int same_variable(const char *entry, const char *change)
 {
-    size_t n = 0;
+    size_t n = strcspn(change, "=");
+    return strncmp(entry, change, n) == 0 && entry[n] == '=';
+}
+
+static char **child_environ(const hlt_env_t *env, const char *log_level, const char *const *extra)
+{
+    size_t n = 0, num_extra = 0;
     while (environ[n] != NULL)
         ++n;
-    char **out = hl_calloc(n + 16, sizeof(*out));
+    while (extra != NULL && extra[num_extra] != NULL)
+        ++num_extra;
+    char **out = hl_calloc(n + num_extra + 16, sizeof(*out));
     size_t o = 0;
     for (size_t i = 0; i < n; ++i) {
         int skip = 0;
         for (size_t j = 0; OVERRIDDEN[j] != NULL; ++j)
             skip |= strncmp(environ[i], OVERRIDDEN[j], strlen(OVERRIDDEN[j])) == 0;
+        for (size_t j = 0; j < num_extra; ++j)
+            skip |= same_variable(environ[i], extra[j]);
         if (!skip)
             out[o++] = hl_strdup(environ[i]);
     }
+    for (size_t j = 0; j < num_extra; ++j)
+        if (strchr(extra[j], '=') != NULL)
+            out[o++] = hl_strdup(extra[j]);
     out[o++] = hl_asprintf("HERMESLINK_HOME=%s", env->home);
     out[o++] = hl_asprintf("HERMES_HOME=%s", env->hermes_home);
     out[o++] = hl_strdup("HERMESLINK_TEST_MODE=1");
@@ -377,7 +391,7 @@ void hlt_daemon_start(hlt_daemon_t *d, const hlt_daemon_opts_t *opts)
                     "--listen",
                     (char *)(opts->listen != NULL ? opts->listen : "127.0.0.1"),
                     NULL};
-    char **envp = child_environ(d->env, opts->log_level != NULL ? opts->log_level : d->env->log_level);
+    char **envp = child_environ(d->env, opts->log_level != NULL ? opts->log_level : d->env->log_level, opts->extra_env);
     d->pid = spawn(argv, envp, d->out_path, d->err_path);
     free_strv(envp);
 
@@ -530,7 +544,7 @@ void hlt_cli(hlt_env_t *env, hlt_cli_result_t *res, ...)
     unsigned seq = ++run_seq;
     char *out_path = hl_asprintf("%s/cli-%d-%u.out", env->dir, (int)getpid(), seq);
     char *err_path = hl_asprintf("%s/cli-%d-%u.err", env->dir, (int)getpid(), seq);
-    char **envp = child_environ(env, env->log_level);
+    char **envp = child_environ(env, env->log_level, NULL);
     pid_t pid = spawn(argv, envp, out_path, err_path);
     free_strv(envp);
     int status;

@@ -56,6 +56,10 @@ typedef struct st_hlt_daemon_opts_t {
     int tls;               /* also listen with TLS (--tls-port 0) */
     const char *log_level; /* overrides env->log_level */
     const char *listen;    /* --listen host, NULL: 127.0.0.1 (only a test of the wildcard bind passes another) */
+    /* NULL-terminated changes to what the daemon inherits from the test process's environment (not to the variables
+       the harness sets itself: homes, test mode, log level, sanitizer options): "NAME=value" sets NAME, "NAME" alone
+       removes it (e.g. HERMES_BIN and PATH for profile creation); may be NULL */
+    const char *const *extra_env;
 } hlt_daemon_opts_t;
 
 /**

@@ -41,6 +41,8 @@ Suite *suite_edge_config(void);
 Suite *suite_model_configs(void);
 Suite *suite_profiles(void);
 Suite *suite_profile_settings(void);
+Suite *suite_profile_memory(void);
+Suite *suite_profile_skills_create(void);
 
 int main(void)
 {
@@ -76,6 +78,8 @@ int main(void)
     srunner_add_suite(sr, suite_model_configs());
     srunner_add_suite(sr, suite_profiles());
     srunner_add_suite(sr, suite_profile_settings());
+    srunner_add_suite(sr, suite_profile_memory());
+    srunner_add_suite(sr, suite_profile_skills_create());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
