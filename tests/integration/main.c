@@ -41,6 +41,7 @@ Suite *suite_edge_config(void);
 Suite *suite_model_configs(void);
 Suite *suite_profiles(void);
 Suite *suite_profile_settings(void);
+Suite *suite_profile_catalog(void);
 
 int main(void)
 {
@@ -76,6 +77,7 @@ int main(void)
     srunner_add_suite(sr, suite_model_configs());
     srunner_add_suite(sr, suite_profiles());
     srunner_add_suite(sr, suite_profile_settings());
+    srunner_add_suite(sr, suite_profile_catalog());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
