@@ -17,11 +17,17 @@
 
 enum { OP_CATALOG, OP_STATISTICS };
 
-/* Adds {"field","message"} for a part that could not be read, and frees the result that says why. */
+/* Adds {"field","message"} for a part that could not be read. */
+static void add_message(json_t *errors, const char *field, const char *message)
+{
+    json_array_append_new(errors,
+                          json_pack("{s:s, s:s}", "field", field, "message", message != NULL ? message : "could not be read"));
+}
+
+/* add_message with the message of the result that says why, and frees it. */
 static void add_error(json_t *errors, const char *field, hl_result_t *res)
 {
-    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message",
-                                            res != NULL && res->message != NULL ? res->message : "could not be read"));
+    add_message(errors, field, res != NULL ? res->message : NULL);
     hl_result_free(res);
 }
 
@@ -41,17 +47,23 @@ static json_int_t skill_count(hl_hermes_t *h, const char *name, json_t *errors)
     json_int_t n = ret == 0 ? (json_int_t)skills.count : -1;
     hl_skills_dispose(&skills);
     if (n < 0)
-        add_error(errors, "capabilities",
-                  hl_result_error(HL_RESULT_CONFLICT, "skills_unreadable",
-                                  "The profile's skills could not be listed (is config.yaml valid YAML?)"));
+        add_message(errors, "capabilities", "The profile's skills could not be listed (is config.yaml valid YAML?)");
     return n;
 }
 
-/* {defaultModel, modelCount, skillCount, toolCount} of an existing profile; `listing` is its model configs (or NULL). */
-static json_t *capabilities(hl_hermes_t *h, const char *name, const json_t *listing, json_t *errors)
+/*
+ * {defaultModel, modelCount, skillCount, toolCount} of an existing profile from its model configs `listing`; null with
+ * exactly one "capabilities" error when they cannot be known: the listing could not be read (`why` says why), or the
+ * skills cannot be listed.
+ */
+static json_t *capabilities(hl_hermes_t *h, const char *name, const json_t *listing, const char *why, json_t *errors)
 {
+    if (listing == NULL) {
+        add_message(errors, "capabilities", why);
+        return json_null();
+    }
     json_int_t skills = skill_count(h, name, errors);
-    if (listing == NULL || skills < 0)
+    if (skills < 0)
         return json_null();
     json_t *def = json_object_get(listing, "defaultModel");
     return json_pack("{s:O, s:I, s:I, s:i}", "defaultModel", def != NULL ? def : json_null(), "modelCount",
@@ -65,13 +77,15 @@ static json_t *entry(hl_hermes_t *h, const char *name)
     bool exists = json_is_true(json_object_get(status, "exists"));
     hl_result_t *res = NULL;
     json_t *listing = exists ? hermes_model_listing(h, name, &res) : NULL;
-    if (exists && listing == NULL)
-        add_error(errors, "modelConfigs", res);
+    hl_result_t *listing_res = res; /* why the listing could not be read, for modelConfigs and capabilities */
     res = NULL;
     json_t *permissions = exists ? hermes_permissions_of(h, name, &res) : NULL;
+    if (exists && listing == NULL)
+        add_message(errors, "modelConfigs", listing_res != NULL ? listing_res->message : NULL);
     if (exists && permissions == NULL)
         add_error(errors, "permissions", res);
-    json_t *caps = exists ? capabilities(h, name, listing, errors) : json_null();
+    json_t *caps = exists ? capabilities(h, name, listing, listing_res != NULL ? listing_res->message : NULL, errors) : json_null();
+    hl_result_free(listing_res);
     return json_pack("{s:o, s:o, s:o, s:o, s:o}", "profile", status, "capabilities", caps, "permissions",
                      permissions != NULL ? permissions : json_null(), "modelConfigs", listing != NULL ? listing : json_null(),
                      "errors", errors);
@@ -103,10 +117,9 @@ static void run_catalog(hl_task_t *base)
     if (json_is_true(json_object_get(status, "exists"))) {
         hl_result_t *res = NULL;
         json_t *listing = hermes_model_listing(t->h, t->name, &res);
-        if (listing == NULL)
-            add_error(errors, "capabilities", res);
         json_decref(caps);
-        caps = capabilities(t->h, t->name, listing, errors);
+        caps = capabilities(t->h, t->name, listing, res != NULL ? res->message : NULL, errors);
+        hl_result_free(res);
         json_decref(listing);
     }
     json_t *answer = json_pack("{s:o, s:o}", "profile", status, "capabilities", caps);

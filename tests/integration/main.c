@@ -43,6 +43,7 @@ Suite *suite_profiles(void);
 Suite *suite_profile_settings(void);
 Suite *suite_profile_memory(void);
 Suite *suite_profile_skills_create(void);
+Suite *suite_profile_catalog(void);
 
 int main(void)
 {
@@ -80,6 +81,7 @@ int main(void)
     srunner_add_suite(sr, suite_profile_settings());
     srunner_add_suite(sr, suite_profile_memory());
     srunner_add_suite(sr, suite_profile_skills_create());
+    srunner_add_suite(sr, suite_profile_catalog());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
