@@ -834,6 +834,35 @@ START_TEST(test_create_failures)
     free(calls);
     free(var);
     free(bin);
+
+    /* a bare HERMES_BIN is looked up on PATH, as a shell would: one that PATH lacks fails at once, one it has runs */
+    hlt_assert_stop_clean(D);
+    hlt_device_free(&ctx.dev);
+    bin = write_fake_hermes("my-hermes", FAKE_HERMES, 0700);
+    char *bindir = hlt_env_path(&env, 0, "bin");
+    char *path = hl_asprintf("PATH=%s:%s", bindir, getenv("PATH") != NULL ? getenv("PATH") : "/usr/bin:/bin");
+    const char *const extra4[] = {"HERMES_BIN=no-such-hermes", path, NULL};
+    start_with(extra4);
+    st = call_status("POST", "/api/v1/profiles", "{\"name\":\"newp\"}", 202);
+    j = without_ok(st);
+    assert_creation(j, "failed", "newp", NONE, "HERMES_BIN does not name a program HermesLink can run", 0);
+    json_decref(j);
+    json_decref(st);
+    hlt_assert_stop_clean(D);
+    hlt_device_free(&ctx.dev);
+    const char *const extra5[] = {"HERMES_BIN=my-hermes", path, NULL};
+    start_with(extra5);
+    json_decref(call_status("POST", "/api/v1/profiles", "{\"name\":\"newp\"}", 202));
+    j = wait_creation();
+    ck_assert_str_eq(hlt_str(j, "state"), "succeeded");
+    json_decref(j);
+    assert_profile_dir("newp", 1);
+    calls = hermes_calls();
+    ck_assert_str_eq(calls, "profile create fail-one\nprofile create nofolder\nprofile create newp\n");
+    free(calls);
+    free(path);
+    free(bindir);
+    free(bin);
     finish();
 }
 END_TEST
