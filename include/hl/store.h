@@ -121,6 +121,11 @@ void hl_store_bulk_delete(hl_store_t *s, hl_reply_to_t *to, const char *device_i
 /** Soft-deletes every conversation of Hermes profile `profile` (it was deleted), announcing each; {"deleted_count":n}. */
 void hl_store_delete_profile_conversations(hl_store_t *s, hl_reply_to_t *to, const char *profile);
 /**
+ * The conversations of Hermes profile `from` follow its rename to `to_name` (deleted ones too; each live one announced
+ * as conversation.updated, its updated_at kept); answers 200 with `answer` (stolen) once committed.
+ */
+void hl_store_rename_profile_conversations(hl_store_t *s, hl_reply_to_t *to, const char *from, const char *to_name, json_t *answer);
+/**
  * GET /api/v1/profiles/:name/statistics, its store part: `answer` (stolen: {"profile","capabilities"}) gets "statistics"
  * — the conversations of Hermes profile `profile` by status (deleted ones too), their tokens, messages and runs, and the
  * capabilities' model and skill counts — and is the answer. For "default", conversations without a profile count too.

@@ -338,10 +338,23 @@ static void run_patch(hl_task_t *base)
         return;
     }
     json_t *new_name = json_object_get(t->body, "name");
-    if (json_is_string(new_name))
-        hermes_manage_finish(t, rename_profile(t->h, t->name, json_string_value(new_name)));
-    else
+    if (!json_is_string(new_name)) {
         hermes_manage_finish(t, patch_metadata(t->h, t->name, t->body));
+        return;
+    }
+    const char *to = json_string_value(new_name);
+    hl_result_t *res = rename_profile(t->h, t->name, to);
+    if (res->kind != HL_RESULT_OK || t->h->store == NULL || strcmp(t->name, to) == 0) {
+        hermes_manage_finish(t, res);
+        return;
+    }
+    /* the profile's conversations follow it; the store answers with the new status once they do */
+    json_t *answer = res->body;
+    res->body = NULL;
+    hl_result_free(res);
+    hl_store_rename_profile_conversations(t->h->store, t->to, t->name, to, answer);
+    t->to = NULL;
+    hermes_manage_free(t);
 }
 
 void hl_hermes_profile_patch(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const json_t *body)

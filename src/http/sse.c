@@ -107,6 +107,13 @@ static hl_event_frame_t *frame_of(const hl_sse_record_t *r)
         return run_frame_new(r->key, r->seq, r->json, r->json_len, r->final);
     hl_event_frame_t *f = hl_event_frame_new(r->event_id, r->key, r->seq, r->type, r->notify, r->json, r->json_len);
     f->job = r->job;
+    if (f->job) {
+        /* status streams carry no `id:` line (API.md §1.9): a client that reconnects gets the current status first,
+         * so it has nothing to resume; the version still orders the topic's ring */
+        const char *nl = memchr(f->conv_head.base, '\n', f->conv_head.len);
+        size_t skip = (size_t)(nl - f->conv_head.base) + 1;
+        f->conv_head = h2o_iovec_init(f->conv_head.base + skip, f->conv_head.len - skip);
+    }
     return f;
 }
 

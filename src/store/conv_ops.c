@@ -220,6 +220,45 @@ int op_delete_profile(store_job_t *job, hl_db_t *db)
     return hl_json_job_ok(&job->super, HL_RESULT_OK, json_pack("{s:I}", "deleted_count", (json_int_t)n));
 }
 
+/* A renamed Hermes profile keeps its conversations: every row naming the old profile names the new one; the live ones
+ * (not soft-deleted) are announced as conversation.updated, without moving their updated_at (nothing was said in them). */
+int op_rename_profile(store_job_t *job, hl_db_t *db)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT id FROM conversations WHERE profile = ?1 AND status != 'deleted_soft'");
+    sqlite3_bind_text(st, 1, job->a.profile, -1, SQLITE_STATIC);
+    json_t *ids = json_array();
+    int rc;
+    while ((rc = hl_db_step(st)) == SQLITE_ROW)
+        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    st = hl_db_stmt(db, "UPDATE conversations SET profile = ?2 WHERE profile = ?1");
+    sqlite3_bind_text(st, 1, job->a.profile, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job->a.new_profile, -1, SQLITE_STATIC);
+    int ret = rc == SQLITE_DONE && hl_db_exec(st) == 0 ? 0 : -1;
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+    {
+        if (ret != 0)
+            break;
+        conv_row_t row = {0};
+        if (conv_load(db, json_string_value(id), &row) != 0)
+            ret = -1;
+        else {
+            json_t *payload = json_pack("{s:o}", "conversation", conv_summary(db, &row, NULL));
+            if (store_event(job, db, row.id, "conversation.updated", NULL, NULL, payload) < 0)
+                ret = -1;
+        }
+        conv_row_dispose(&row);
+    }
+    json_decref(ids);
+    if (ret != 0)
+        return -1;
+    json_t *answer = job->a.answer;
+    job->a.answer = NULL;
+    return hl_json_job_ok(&job->super, HL_RESULT_OK, answer != NULL ? answer : json_object());
+}
+
 /* One number from a statement of the profile statistics (?1 = the profile name, ?2 = 1 for the default profile, whose
  * conversations may also have no profile at all); -1 on a database error. */
 static int64_t profile_count(hl_db_t *db, const char *sql, const char *profile, bool is_default)
@@ -260,13 +299,14 @@ int op_profile_statistics(store_job_t *job, hl_db_t *db)
     json_t *caps = json_object_get(answer, "capabilities");
     json_int_t models = json_integer_value(json_object_get(caps, "modelCount"));
     json_int_t skills = json_integer_value(json_object_get(caps, "skillCount"));
-    json_object_set_new(answer, "statistics",
-                        json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I}, s:{s:I}, s:{s:I}, s:{s:I}, s:{s:i}, s:{s:i}}",
-                                  "conversations", "total", (json_int_t)v[0], "active", (json_int_t)v[1], "archived",
-                                  (json_int_t)v[2], "deleted", (json_int_t)v[3], "tokens", "input_tokens", (json_int_t)v[4],
-                                  "output_tokens", (json_int_t)v[5], "total_tokens", (json_int_t)v[6], "messages", "total",
-                                  (json_int_t)v[7], "runs", "total", (json_int_t)v[8], "models", "total", models, "skills",
-                                  "total", skills, "tools", "total", 0, "profiles", "total", caps != NULL && !json_is_null(caps)));
+    json_object_set_new(
+        answer, "statistics",
+        json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I}, s:{s:I}, s:{s:I}, s:{s:I}, s:{s:i}, s:{s:i}}",
+                  "conversations", "total", (json_int_t)v[0], "active", (json_int_t)v[1], "archived", (json_int_t)v[2], "deleted",
+                  (json_int_t)v[3], "tokens", "input_tokens", (json_int_t)v[4], "output_tokens", (json_int_t)v[5], "total_tokens",
+                  (json_int_t)v[6], "messages", "total", (json_int_t)v[7], "runs", "total", (json_int_t)v[8], "models", "total",
+                  models, "skills", "total", skills, "tools", "total", 0, "profiles", "total",
+                  caps != NULL && !json_is_null(caps)));
     return hl_json_job_ok(&job->super, HL_RESULT_OK, answer);
 }
 

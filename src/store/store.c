@@ -263,6 +263,7 @@ static void dispose_job(hl_json_job_t *base)
                     a->plan_id,
                     a->title,
                     a->profile,
+                    a->new_profile,
                     a->model_id,
                     a->cursor,
                     a->query,

@@ -61,6 +61,15 @@ void hl_store_delete_profile_conversations(hl_store_t *s, hl_reply_to_t *to, con
     store_post_write(job);
 }
 
+void hl_store_rename_profile_conversations(hl_store_t *s, hl_reply_to_t *to, const char *from, const char *to_name, json_t *answer)
+{
+    store_job_t *job = store_job_new(s, to, op_rename_profile, NULL);
+    job->a.profile = hl_strdup(from);
+    job->a.new_profile = hl_strdup(to_name);
+    job->a.answer = answer;
+    store_post_write(job);
+}
+
 void hl_store_profile_statistics(hl_store_t *s, hl_reply_to_t *to, const char *profile, json_t *answer)
 {
     store_job_t *job = store_job_new(s, to, op_profile_statistics, NULL);

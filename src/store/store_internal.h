@@ -20,7 +20,7 @@
 /* The typed arguments of every store operation: each request function fills the fields its operation reads. */
 typedef struct st_store_args_t {
     char *conversation_id, *run_id, *blob_id, *approval_id, *plan_id;
-    char *title, *profile, *model_id, *cursor, *query, *before, *content, *client_message_id, *scope;
+    char *title, *profile, *new_profile, *model_id, *cursor, *query, *before, *content, *client_message_id, *scope;
     bool has_title; /* create: title given (even "") */
     bool archived;  /* lists: archived instead of active */
     bool approve;   /* approvals: approve (else deny) */
@@ -36,7 +36,7 @@ typedef struct st_store_args_t {
     double duration;
     bool tool_error;
     json_t *usage;
-    json_t *answer; /* profile statistics: the answer's other fields, which the operation completes */
+    json_t *answer; /* profile statistics and rename: the answer (or its other fields), which the operation completes */
 } store_args_t;
 
 /* An owned event record: the struct and its strings in one allocation. */
@@ -120,6 +120,7 @@ int op_create(store_job_t *job, hl_db_t *db);
 int op_delete(store_job_t *job, hl_db_t *db);
 int op_bulk_delete(store_job_t *job, hl_db_t *db);
 int op_delete_profile(store_job_t *job, hl_db_t *db);
+int op_rename_profile(store_job_t *job, hl_db_t *db);
 int op_profile_statistics(store_job_t *job, hl_db_t *db);
 int op_rename(store_job_t *job, hl_db_t *db);
 int op_set_model(store_job_t *job, hl_db_t *db);

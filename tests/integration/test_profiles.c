@@ -19,7 +19,8 @@
  *  - metadata: displayName / description set and cleared (both spellings), avatarType url needs an http(s) avatarUrl
  *    (kept when already stored), default clears it, a body without avatarType resets it (API.md), wrong types and sizes
  *    → 400 codes with nothing changed, missing profile 404, default allowed, persisted in profiles.json;
- *  - rename: folder moved with its files, uid, metadata and active_profile follow, the old name is gone (404); taken → 409
+ *  - rename: folder moved with its files, uid, metadata and active_profile follow, its conversations follow (announced as
+ *    conversation.updated, updated_at kept; default's untouched), the old name is gone (404); taken → 409
  *    profile_already_exists, reserved or invalid names → 400, default → 400 default_profile_not_mutable, a live
  *    gateway.pid → 409 profile_in_use with nothing renamed, a stale one does not block;
  *  - delete: 204 with an empty body, the folder gone, links inside it removed without touching their targets outside
@@ -650,6 +651,67 @@ END_TEST
 
 /* ---- rename ---- */
 
+/* The ids of the conversations GET /api/v1/conversations lists, sorted and joined (rotating buffer). */
+static const char *conversation_ids(void)
+{
+    json_t *j = call("GET", "/api/v1/conversations?limit=100", NULL);
+    json_t *items = json_object_get(j, "conversations");
+    ck_assert(json_is_array(items));
+    char *ids[16];
+    size_t n = 0, i;
+    json_t *c;
+    json_array_foreach(items, i, c)
+    {
+        ck_assert(n < HL_ARRAY_SIZE(ids));
+        ids[n++] = hl_strdup(hlt_str(c, "id"));
+    }
+    json_decref(j);
+    for (size_t a = 0; a < n; ++a)
+        for (size_t b = a + 1; b < n; ++b)
+            if (strcmp(ids[a], ids[b]) > 0) {
+                char *t = ids[a];
+                ids[a] = ids[b];
+                ids[b] = t;
+            }
+    char buf[1024] = "";
+    for (size_t a = 0; a < n; ++a) {
+        if (a > 0)
+            strcat(buf, ",");
+        strcat(buf, ids[a]);
+        free(ids[a]);
+    }
+    return hltc_fmt("%s", buf);
+}
+
+static char *create_conversation(const char *profile)
+{
+    hlt_response_t res;
+    char *body = hl_asprintf("{\"title\":\"chat with %s\",\"profile\":\"%s\"}", profile, profile);
+    request(TOK, "POST", "/api/v1/conversations", body, &res);
+    free(body);
+    ck_assert_msg(res.status == 201, "create: %ld %s", res.status, res.body);
+    json_t *conv = json_object_get(res.json, "conversation");
+    ck_assert_str_eq(hlt_str(json_object_get(conv, "profile"), "name"), profile);
+    char *id = hl_strdup(hlt_str(conv, "id"));
+    hlt_response_free(&res);
+    return id;
+}
+
+/* The conversation `id` as GET /api/v1/conversations lists it (NULL when not listed). Caller decrefs. */
+static json_t *listed_conversation(const char *id)
+{
+    json_t *j = call("GET", "/api/v1/conversations?limit=100", NULL);
+    json_t *items = json_object_get(j, "conversations"), *c, *found = NULL;
+    size_t i;
+    json_array_foreach(items, i, c)
+    {
+        if (strcmp(hlt_str(c, "id"), id) == 0)
+            found = json_incref(c);
+    }
+    json_decref(j);
+    return found;
+}
+
 START_TEST(test_rename)
 {
     prepare(_i, "work"); /* the sticky profile follows a rename */
@@ -696,6 +758,15 @@ START_TEST(test_rename)
     /* a stale pid file (the gateway crashed) does not block */
     hlth_set_gateway_pid(&env, "work", hlth_dead_pid(), 0);
 
+    /* conversations of work and of default, and their updated_at before the rename */
+    char *conv_work = create_conversation("work"), *conv_def = create_conversation("default");
+    json_t *work_before = listed_conversation(conv_work), *def_before = listed_conversation(conv_def);
+    ck_assert(work_before != NULL && def_before != NULL);
+    hltc_sse_t events;
+    hltc_sse_open(&events, D, P, TOK, "/api/v1/conversations/events", NULL, NULL);
+    hltc_sse_drive(events.multi, 300);
+    hltc_sse_assert_head(&events);
+
     /* work → job: the folder with its files, the uid and the metadata */
     st = patch("work", "{\"name\":\"job\"}");
     assert_status(st, "job", 1, 1, 1); /* job's .env is work's: the key came along; active_profile now names job */
@@ -725,6 +796,29 @@ START_TEST(test_rename)
     ck_assert_str_eq(hlt_str(json_object_get(reg, "job"), "displayName"), "Work");
     json_decref(reg);
 
+    /* work's conversation follows it (announced, its place in the list kept); default's is untouched */
+    json_t *c = listed_conversation(conv_work);
+    ck_assert_msg(c != NULL, "the renamed profile's conversation is gone");
+    ck_assert_str_eq(hlt_str(json_object_get(c, "profile"), "name"), "job");
+    ck_assert_str_eq(hlt_str(c, "updated_at"), hlt_str(work_before, "updated_at"));
+    json_decref(c);
+    c = listed_conversation(conv_def);
+    ck_assert_str_eq(hlt_str(json_object_get(c, "profile"), "name"), "default");
+    ck_assert_str_eq(hlt_str(c, "updated_at"), hlt_str(def_before, "updated_at"));
+    json_decref(c);
+    ck_assert_msg(hltc_sse_wait(&events, 1, 0, 5000), "no conversation.updated after the rename: %s", events.res.body);
+    ck_assert_str_eq(events.ev.v[0].type, "conversation.updated");
+    json_t *announced = json_object_get(json_object_get(events.ev.v[0].json, "payload"), "conversation");
+    ck_assert_str_eq(hlt_str(announced, "id"), conv_work);
+    ck_assert_str_eq(hlt_str(json_object_get(announced, "profile"), "name"), "job");
+    hltc_sse_pump(&events, 300);
+    ck_assert_uint_eq(events.ev.n, 1);
+    hltc_sse_close(&events);
+    json_decref(work_before);
+    json_decref(def_before);
+    free(conv_work);
+    free(conv_def);
+
     /* the old name is gone */
     st = get_status("work");
     assert_status(st, "work", 0, 0, 0);
@@ -751,52 +845,6 @@ START_TEST(test_rename)
 END_TEST
 
 /* ---- delete ---- */
-
-/* The ids of the conversations GET /api/v1/conversations lists, sorted and joined (rotating buffer). */
-static const char *conversation_ids(void)
-{
-    json_t *j = call("GET", "/api/v1/conversations?limit=100", NULL);
-    json_t *items = json_object_get(j, "conversations");
-    ck_assert(json_is_array(items));
-    char *ids[16];
-    size_t n = 0, i;
-    json_t *c;
-    json_array_foreach(items, i, c)
-    {
-        ck_assert(n < HL_ARRAY_SIZE(ids));
-        ids[n++] = hl_strdup(hlt_str(c, "id"));
-    }
-    json_decref(j);
-    for (size_t a = 0; a < n; ++a)
-        for (size_t b = a + 1; b < n; ++b)
-            if (strcmp(ids[a], ids[b]) > 0) {
-                char *t = ids[a];
-                ids[a] = ids[b];
-                ids[b] = t;
-            }
-    char buf[1024] = "";
-    for (size_t a = 0; a < n; ++a) {
-        if (a > 0)
-            strcat(buf, ",");
-        strcat(buf, ids[a]);
-        free(ids[a]);
-    }
-    return hltc_fmt("%s", buf);
-}
-
-static char *create_conversation(const char *profile)
-{
-    hlt_response_t res;
-    char *body = hl_asprintf("{\"title\":\"chat with %s\",\"profile\":\"%s\"}", profile, profile);
-    request(TOK, "POST", "/api/v1/conversations", body, &res);
-    free(body);
-    ck_assert_msg(res.status == 201, "create: %ld %s", res.status, res.body);
-    json_t *conv = json_object_get(res.json, "conversation");
-    ck_assert_str_eq(hlt_str(json_object_get(conv, "profile"), "name"), profile);
-    char *id = hl_strdup(hlt_str(conv, "id"));
-    hlt_response_free(&res);
-    return id;
-}
 
 static const char *sorted_pair(const char *a, const char *b)
 {
