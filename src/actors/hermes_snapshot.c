@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <urcu.h>
 
@@ -46,6 +47,27 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A profile folder that went away outside HermesLink (hermes profile delete, rm -r) takes its profiles.json entry with
+ * it, so that a later profile of the same name starts with a new uid and no old metadata. Only a folder that is
+ * certainly gone (ENOENT) counts: a read that failed for another reason forgets nothing. */
+static void forget_vanished(hl_hermes_t *h, const hermes_snapshot_t *old, const json_t *names)
+{
+    for (size_t i = 0; i < old->count; ++i) {
+        const char *name = old->names[i];
+        bool listed = false;
+        for (size_t k = 0; k < json_array_size(names) && !listed; ++k)
+            listed = strcmp(json_string_value(json_array_get(names, k)), name) == 0;
+        if (listed || hermes_registry_find(&h->registry, name) == NULL)
+            continue;
+        char *dir = hl_hermes_profile_dir(h->link->hermes_home, name);
+        struct stat st;
+        if (lstat(dir, &st) != 0 && errno == ENOENT && hermes_registry_remove(&h->registry, name) == 0)
+            hl_log(HL_LOG_INFO, "Hermes profile removed outside HermesLink; its details were forgotten",
+                   json_pack("{s:s}", "profile", name));
+        free(dir);
+    }
+}
+
 void hermes_snapshot_refresh(hl_hermes_t *h)
 {
     json_t *names = hl_hermes_profile_names(h->link->hermes_home);
@@ -58,6 +80,8 @@ void hermes_snapshot_refresh(hl_hermes_t *h)
         json_decref(names);
         return;
     }
+    if (old != NULL)
+        forget_vanished(h, old, names);
     hermes_snapshot_t *s = hl_calloc(1, sizeof(*s));
     s->reply = reply;
     s->reply_len = strlen(reply);

@@ -359,10 +359,28 @@ START_TEST(test_list_follows_disk)
     ck_assert_msg(ms >= 0, "a profile made on disk was not listed within 2 s: %s", list_names());
     json_t *st = get_status("fresh");
     assert_status(st, "fresh", 1, 0, 0);
+    char uid[64];
+    snprintf(uid, sizeof(uid), "%s", uid_of(st));
     json_decref(st);
+    json_decref(patch("fresh", "{\"displayName\":\"Fresh\",\"description\":\"made outside\"}"));
 
-    /* … and removes it (rm -rf) */
+    /* … and removes it (rm -rf): its details in profiles.json go with it */
     char *dir = hlth_path(&env, "fresh", NULL);
+    hlth_rm_rf(dir);
+    free(dir);
+    ck_assert_msg(wait_list("default,art,work", 2000) >= 0, "a removed profile is still listed after 2 s: %s", list_names());
+    json_t *reg = registry();
+    ck_assert_msg(json_object_get(reg, "fresh") == NULL, "profiles.json keeps a removed profile: %s", json_dumps(reg, 0));
+    json_decref(reg);
+    /* a new profile of that name is a new profile: a new uid, no old details */
+    hlth_write(&env, "fresh", "config.yaml", "model: fresh-again\n");
+    ck_assert_msg(wait_list("default,art,fresh,work", 2000) >= 0, "a profile made again was not listed: %s", list_names());
+    st = get_status("fresh");
+    assert_status(st, "fresh", 1, 0, 0);
+    ck_assert_str_ne(uid_of(st), uid);
+    assert_meta(st, NULL, NULL, "default", NULL);
+    json_decref(st);
+    dir = hlth_path(&env, "fresh", NULL);
     hlth_rm_rf(dir);
     free(dir);
     ck_assert_msg(wait_list("default,art,work", 2000) >= 0, "a removed profile is still listed after 2 s: %s", list_names());
