@@ -47,7 +47,8 @@ run "unit (ASan+UBSan)" ./build-test/tests/unit_tests
 run "concurrency (ASan+UBSan)" ./build-test/tests/unit_concurrency
 run "concurrency (TSan)" ./build-tsan/tests/unit_concurrency
 if [ -x ./build-test/tests/integration_tests ]; then
-    run "integration (ASan+UBSan daemon)" ./build-test/tests/integration_tests
+    # two processes share the suites (most of their time is spent waiting on daemons, timers and child processes)
+    run "integration (ASan+UBSan daemon)" ./scripts/run-integration.sh 2
 fi
 run --may-skip "browser (pair page)" ./tests/browser/run.sh
 

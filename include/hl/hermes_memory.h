@@ -208,6 +208,16 @@ hl_memory_status_t hl_memory_read(const char *hermes_home, const char *profile, 
 hl_memory_status_t hl_memory_update(const char *hermes_home, const char *profile, hl_memory_target_t t, size_t limit,
                                     const hl_memory_op_t *op, hl_memory_file_t *out, int *err) HL_WARN_UNUSED;
 
+/**
+ * hl_memory_update with a single attempt at the lock: BUSY at once while another process holds it, nothing read or
+ * written (the caller retries later instead of waiting on its thread).
+ */
+hl_memory_status_t hl_memory_try_update(const char *hermes_home, const char *profile, hl_memory_target_t t, size_t limit,
+                                        const hl_memory_op_t *op, hl_memory_file_t *out, int *err) HL_WARN_UNUSED;
+
+/** How long a change may wait for Hermes's lock before BUSY, in ms: HL_MEMORY_LOCK_WAIT_MS unless a test set another. */
+unsigned hl_memory_lock_wait_ms(void);
+
 /** Frees what `f` owns and empties it. */
 void hl_memory_file_dispose(hl_memory_file_t *f);
 

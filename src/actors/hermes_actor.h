@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "hermes_create.h"
 #include "hermes_registry.h"
@@ -34,6 +35,8 @@ struct st_hl_hermes_t {
     hermes_creation_t creation;              /* the profile being created, or the last one */
     hl_hermes_creation_fn creation_observer; /* told each new creation status (the event stream); set before start */
     void *creation_observer_data;
+    /* memory changes waiting for Hermes's lock, oldest first (hermes_manage_memory.c) */
+    struct st_hermes_manage_task_t *parked_head, *parked_tail;
 };
 
 /* ---- a management request (hermes_manage.c) ---- */
@@ -47,11 +50,23 @@ typedef struct st_hermes_manage_task_t {
     char *arg;         /* a second path parameter (a skill's name, a tool key), or NULL */
     json_t *body;      /* a copy of the request body, or NULL */
     int op;            /* which change, for tasks that share a runner */
+    /* a memory change waiting for Hermes's lock (hermes_manage_memory.c): the next one parked, and until when it may wait */
+    struct st_hermes_manage_task_t *next_parked;
+    uint64_t parked_until_ms;
 } hermes_manage_task_t;
 
 /** Posts a task: `run` gets it on the actor and must end with hermes_manage_finish (or hermes_manage_free). */
 hermes_manage_task_t *hermes_manage_post(hl_hermes_t *h, hl_reply_to_t *to, const char *name, const char *arg, const json_t *body,
                                          int op, void (*run)(hl_task_t *));
+
+/**
+ * Tries the memory changes parked behind Hermes's lock again, oldest first, answering each that got through or waited too
+ * long (503 memory_busy). Returns in how many ms to try again (-1: none left).
+ */
+int hermes_memory_retry_parked(hl_hermes_t *h);
+
+/** Frees the parked memory changes (each answered 503: the daemon is stopping). */
+void hermes_memory_drop_parked(hl_hermes_t *h);
 
 /** Answers the task's request with `res` and frees the task. */
 void hermes_manage_finish(hermes_manage_task_t *t, hl_result_t *res);

@@ -131,6 +131,9 @@ static void wait_events(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
     bool running = strcmp(h->creation.state, "running") == 0;
     if (running && (timeout_ms < 0 || timeout_ms > CREATION_CHECK_MS))
         timeout_ms = CREATION_CHECK_MS;
+    int retry_ms = hermes_memory_retry_parked(h); /* memory changes waiting for Hermes's lock */
+    if (retry_ms >= 0 && (timeout_ms < 0 || timeout_ms > retry_ms))
+        timeout_ms = retry_ms;
     /* a negative fd (no inotify) is skipped by poll */
     if (poll(fds, 2 + (nfds_t)npipes, timeout_ms) > 0 && (fds[1].revents & POLLIN))
         hermes_watch_handle(h);
@@ -148,6 +151,7 @@ static void on_tick(hl_actor_t *actor)
 static void on_stop(hl_actor_t *actor)
 {
     hl_hermes_t *h = actor->data;
+    hermes_memory_drop_parked(h);
     if (h->inotify_fd >= 0)
         close(h->inotify_fd);
     h->inotify_fd = -1;

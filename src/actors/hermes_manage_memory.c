@@ -7,11 +7,15 @@
 #include <string.h>
 
 #include "hermes_actor.h"
+#include "hl/clock.h"
 #include "hl/hermes_manage.h"
 #include "hl/hermes_memory.h"
 #include "hl/hermes_read.h"
 #include "hl/json_util.h"
 #include "hl/log.h"
+
+/* how often a change parked behind Hermes's lock tries again */
+#define LOCK_RETRY_MS 10
 
 enum { OP_GET, OP_ADD, OP_REPLACE, OP_REMOVE, OP_CLEAR, OP_SETTINGS, OP_PROVIDER, OP_PROVIDER_SETTINGS };
 
@@ -112,7 +116,9 @@ static const char *required_text(const json_t *body, const char *field, const ch
     return NULL;
 }
 
-static hl_result_t *change(hl_hermes_t *h, const char *name, int op, const json_t *body)
+/* A change of the memory files, each file tried once under Hermes's lock: NULL with *busy set when Hermes holds one (the
+ * request is parked and tried again; a clear of both files that got through the first is simply done again). */
+static hl_result_t *change(hl_hermes_t *h, const char *name, int op, const json_t *body, bool *busy)
 {
     hl_result_t *res = NULL;
     json_t *target_v = json_object_get(body, "target");
@@ -157,12 +163,13 @@ static hl_result_t *change(hl_hermes_t *h, const char *name, int op, const json_
             break;
         hl_memory_file_t f;
         int err = 0;
-        hl_memory_status_t st = hl_memory_update(h->link->hermes_home, name, t, hl_memory_limit_of(&limits, t), &mop, &f, &err);
+        hl_memory_status_t st = hl_memory_try_update(h->link->hermes_home, name, t, hl_memory_limit_of(&limits, t), &mop, &f, &err);
         if (st != HL_MEMORY_OK && st != HL_MEMORY_UNCHANGED) {
             hl_memory_file_dispose(&f);
             if (have_last)
                 hl_memory_file_dispose(&last);
-            return memory_error(st, err);
+            *busy = st == HL_MEMORY_BUSY;
+            return *busy ? NULL : memory_error(st, err);
         }
         if (have_last)
             hl_memory_file_dispose(&last);
@@ -175,35 +182,117 @@ static hl_result_t *change(hl_hermes_t *h, const char *name, int op, const json_
     return res;
 }
 
+/* The request's answer, or NULL when Hermes holds a memory lock the change needs (*busy). */
+static hl_result_t *memory_run(hermes_manage_task_t *t, bool *busy)
+{
+    *busy = false;
+    if (!(t->op == OP_GET ? hermes_readable_name(t->h, t->name) : hermes_writable_name(t->h, t->name)))
+        return hermes_invalid_name();
+    if (!hermes_profile_exists(t->h, t->name))
+        return hl_result_error(HL_RESULT_NOT_FOUND, "profile_not_found", "Profile not found");
+    switch (t->op) {
+    case OP_GET:
+        return memory_view(t->h, t->name, NULL);
+    case OP_SETTINGS:
+        return hermes_memory_settings_patch(t->h, t->name, NULL, t->body);
+    case OP_PROVIDER_SETTINGS:
+        return hermes_memory_settings_patch(t->h, t->name, t->arg, t->body);
+    case OP_PROVIDER:
+        return hermes_memory_provider_patch(t->h, t->name, t->body);
+    default:
+        return change(t->h, t->name, t->op, t->body, busy);
+    }
+}
+
+/* ---- changes waiting for Hermes's lock ----
+ * Hermes holds a memory file's flock while its agent writes the file. A change that finds the lock taken is parked here,
+ * in arrival order, and tried again every LOCK_RETRY_MS from the actor's wait hook, so the actor goes on serving every
+ * other request meanwhile; a change still blocked after hl_memory_lock_wait_ms() answers 503 memory_busy. A later change
+ * of the same profile waits behind a parked one (it may touch the same file and must not overtake an earlier request);
+ * other profiles' changes do not. */
+
+static void park(hermes_manage_task_t *t, uint64_t until_ms)
+{
+    hl_hermes_t *h = t->h;
+    t->parked_until_ms = until_ms;
+    t->next_parked = NULL;
+    if (h->parked_tail != NULL)
+        h->parked_tail->next_parked = t;
+    else
+        h->parked_head = t;
+    h->parked_tail = t;
+}
+
+/* True when a change parked before `stop` (NULL: any) is for the same profile as `t`. */
+static bool profile_parked_before(const hermes_manage_task_t *t, const hermes_manage_task_t *stop)
+{
+    for (const hermes_manage_task_t *p = t->h->parked_head; p != NULL && p != stop; p = p->next_parked)
+        if (strcmp(p->name, t->name) == 0)
+            return true;
+    return false;
+}
+
+static bool is_change(int op)
+{
+    return op == OP_ADD || op == OP_REPLACE || op == OP_REMOVE || op == OP_CLEAR;
+}
+
 static void run_memory(hl_task_t *base)
 {
     hermes_manage_task_t *t = (hermes_manage_task_t *)base;
-    if (!(t->op == OP_GET ? hermes_readable_name(t->h, t->name) : hermes_writable_name(t->h, t->name))) {
-        hermes_manage_finish(t, hermes_invalid_name());
+    uint64_t until = hl_monotonic_ms() + hl_memory_lock_wait_ms();
+    if (is_change(t->op) && profile_parked_before(t, NULL)) {
+        park(t, until);
         return;
     }
-    if (!hermes_profile_exists(t->h, t->name)) {
-        hermes_manage_finish(t, hl_result_error(HL_RESULT_NOT_FOUND, "profile_not_found", "Profile not found"));
-        return;
+    bool busy;
+    hl_result_t *res = memory_run(t, &busy);
+    if (busy)
+        park(t, until);
+    else
+        hermes_manage_finish(t, res);
+}
+
+int hermes_memory_retry_parked(hl_hermes_t *h)
+{
+    hermes_manage_task_t *prev = NULL, *t = h->parked_head;
+    while (t != NULL) {
+        hermes_manage_task_t *next = t->next_parked;
+        /* a profile's changes go in order: one behind a change of its profile still parked waits its turn */
+        if (profile_parked_before(t, t)) {
+            prev = t;
+            t = next;
+            continue;
+        }
+        bool busy;
+        hl_result_t *res = memory_run(t, &busy);
+        if (busy && hl_monotonic_ms() < t->parked_until_ms) {
+            prev = t;
+            t = next;
+            continue;
+        }
+        if (busy)
+            res = memory_error(HL_MEMORY_BUSY, 0);
+        if (prev != NULL)
+            prev->next_parked = next;
+        else
+            h->parked_head = next;
+        if (h->parked_tail == t)
+            h->parked_tail = prev;
+        hermes_manage_finish(t, res);
+        t = next;
     }
-    hl_result_t *res;
-    switch (t->op) {
-    case OP_GET:
-        res = memory_view(t->h, t->name, NULL);
-        break;
-    case OP_SETTINGS:
-        res = hermes_memory_settings_patch(t->h, t->name, NULL, t->body);
-        break;
-    case OP_PROVIDER_SETTINGS:
-        res = hermes_memory_settings_patch(t->h, t->name, t->arg, t->body);
-        break;
-    case OP_PROVIDER:
-        res = hermes_memory_provider_patch(t->h, t->name, t->body);
-        break;
-    default:
-        res = change(t->h, t->name, t->op, t->body);
+    return h->parked_head != NULL ? LOCK_RETRY_MS : -1;
+}
+
+void hermes_memory_drop_parked(hl_hermes_t *h)
+{
+    while (h->parked_head != NULL) {
+        hermes_manage_task_t *t = h->parked_head;
+        h->parked_head = t->next_parked;
+        hermes_manage_free(t); /* 503: the daemon is stopping */
     }
-    hermes_manage_finish(t, res);
+    h->parked_tail = NULL;
 }
 
 hl_result_t *hermes_memory_view(hl_hermes_t *h, const char *name)

@@ -2,8 +2,8 @@
  * Reading and changing a profile's memory files as Hermes does (tools/memory_tool.py): readers read without a lock,
  * because every writer renames a complete file into place; writers serialise on flock(LOCK_EX) of the sibling
  * `<file>.lock` and do their read-modify-write under it, so Hermes's agent and HermesLink never lose each other's
- * entries. Hermes waits for the lock forever; we poll for a bounded time and answer "busy" instead of stalling the
- * Hermes files actor behind a stuck agent.
+ * entries. Hermes waits for the lock forever; we poll for a bounded time and answer "busy" (hl_memory_update), or try
+ * once and let the caller retry (hl_memory_try_update: the Hermes files actor parks the request and serves others).
  *
  * Paths are checked against the profile directory (symbolic links resolved): memories/, the file and the lock must not
  * lead out of it, so a profile cannot make us read or write elsewhere. A missing profile is never created.
@@ -31,6 +31,11 @@ static unsigned lock_wait_ms = HL_MEMORY_LOCK_WAIT_MS;
 void hl_memory_test_set_lock_wait(unsigned ms)
 {
     __atomic_store_n(&lock_wait_ms, ms == 0 ? HL_MEMORY_LOCK_WAIT_MS : ms, __ATOMIC_RELAXED);
+}
+
+unsigned hl_memory_lock_wait_ms(void)
+{
+    return __atomic_load_n(&lock_wait_ms, __ATOMIC_RELAXED);
 }
 
 /* Where one memory file of a profile lives. */
@@ -200,8 +205,9 @@ static void sleep_ms(unsigned ms)
         ;
 }
 
-/* Opens <memdir>/<file>.lock (where Hermes puts it: next to the name, not next to a link's target) and locks it. */
-static hl_memory_status_t take_lock(const char *memdir, hl_memory_target_t t, int *fd_out, int *err)
+/* Opens <memdir>/<file>.lock (where Hermes puts it: next to the name, not next to a link's target) and locks it, polling
+ * for up to wait_ms (0: one attempt). */
+static hl_memory_status_t take_lock(const char *memdir, hl_memory_target_t t, unsigned wait_ms, int *fd_out, int *err)
 {
     char *name = hl_asprintf("%s.lock", hl_memory_file_name(t));
     char *path = hl_path_join(memdir, name);
@@ -215,7 +221,7 @@ static hl_memory_status_t take_lock(const char *memdir, hl_memory_target_t t, in
         close(fd);
         return HL_MEMORY_UNSAFE_PATH;
     }
-    uint64_t deadline = hl_monotonic_ms() + __atomic_load_n(&lock_wait_ms, __ATOMIC_RELAXED);
+    uint64_t deadline = hl_monotonic_ms() + wait_ms;
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         if (e == EINTR)
@@ -251,8 +257,8 @@ static hl_memory_status_t write_if_changed(const hl_memory_file_t *out, const ch
     return st;
 }
 
-hl_memory_status_t hl_memory_update(const char *hermes_home, const char *profile, hl_memory_target_t t, size_t limit,
-                                    const hl_memory_op_t *op, hl_memory_file_t *out, int *err)
+static hl_memory_status_t update(const char *hermes_home, const char *profile, hl_memory_target_t t, size_t limit,
+                                 const hl_memory_op_t *op, unsigned wait_ms, hl_memory_file_t *out, int *err)
 {
     file_init(out, profile, t);
     /* an op refused whatever the file holds leaves no trace: no memories/, no lock file */
@@ -268,7 +274,7 @@ hl_memory_status_t hl_memory_update(const char *hermes_home, const char *profile
     int fd = -1;
     char *real = NULL, *before = NULL;
     mode_t mode = 0600;
-    if ((st = take_lock(p.memdir, t, &fd, err)) != HL_MEMORY_OK)
+    if ((st = take_lock(p.memdir, t, wait_ms, &fd, err)) != HL_MEMORY_OK)
         goto Exit;
     if ((st = read_entries(&p, t, out, &real, &mode, err)) != HL_MEMORY_OK)
         goto Exit;
@@ -305,4 +311,16 @@ void hl_memory_file_dispose(hl_memory_file_t *f)
     free(f->rel_path);
     memset(f, 0, sizeof(*f));
     f->mtime_ms = -1;
+}
+
+hl_memory_status_t hl_memory_update(const char *hermes_home, const char *profile, hl_memory_target_t t, size_t limit,
+                                    const hl_memory_op_t *op, hl_memory_file_t *out, int *err)
+{
+    return update(hermes_home, profile, t, limit, op, hl_memory_lock_wait_ms(), out, err);
+}
+
+hl_memory_status_t hl_memory_try_update(const char *hermes_home, const char *profile, hl_memory_target_t t, size_t limit,
+                                        const hl_memory_op_t *op, hl_memory_file_t *out, int *err)
+{
+    return update(hermes_home, profile, t, limit, op, 0, out, err);
 }

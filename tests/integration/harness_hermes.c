@@ -452,3 +452,31 @@ char *hlth_tree(const char *dir)
     tree_count = 0;
     return out;
 }
+
+void hlth_request(const hlt_daemon_t *d, hlt_proto_t proto, const char *bearer, const char *method, const char *path,
+                  const char *body, hlt_response_t *res)
+{
+    const char *hdrs[3];
+    size_t n = 0;
+    char auth[512];
+    if (bearer != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+        hdrs[n++] = auth;
+    }
+    if (body != NULL)
+        hdrs[n++] = "Content-Type: application/json";
+    hdrs[n] = NULL;
+    hlt_request_t req = {.method = method,
+                         .path = path,
+                         .headers = hdrs,
+                         .body = body,
+                         .body_len = body != NULL ? strlen(body) : 0,
+                         .timeout_ms = 20000};
+    CURL *c = hlt_easy_new(d, proto, &req, res);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    hlt_easy_finish(c, curl_easy_perform(c), res);
+    ck_assert_msg(res->rc == CURLE_OK, "%s %s over %s: %s (%s)", method, path, hlt_proto_name(proto), curl_easy_strerror(res->rc),
+                  res->errbuf);
+    ck_assert_msg(res->http_version == hlt_proto_version(proto), "%s %s over %s: curl HTTP version %ld", method, path,
+                  hlt_proto_name(proto), res->http_version);
+}

@@ -49,6 +49,13 @@
 #define HLTH_WORK_API_PORT 18743
 #define HLTH_ART_API_PORT 18744
 
+/**
+ * `method path` to the daemon over `proto` with a bearer (NULL: none) and a JSON body (NULL: none), the path sent as is
+ * (traversal tests), 20 s at most; asserts that the transfer worked over that protocol. Caller frees `res`.
+ */
+void hlth_request(const hlt_daemon_t *d, hlt_proto_t proto, const char *bearer, const char *method, const char *path,
+                  const char *body, hlt_response_t *res);
+
 /** The fixture's profiles, default first then the named ones sorted: {"default", "art", "work"}. */
 extern const char *const HLTH_PROFILES[3];
 

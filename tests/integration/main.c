@@ -1,15 +1,22 @@
 /*
  * Runs every integration suite against the real binary. Add a suite: write tests/integration/test_<name>.c with
- * `Suite *suite_<name>(void)` and list it below. Select with Check's CK_RUN_SUITE / CK_RUN_CASE; CK_FORK=no to debug.
+ * `Suite *suite_<name>(void)` and list it in SUITES (the slowest first: parallel runners take them in order). Select with
+ * Check's CK_RUN_SUITE / CK_RUN_CASE; CK_FORK=no to debug. Several processes given the same HLT_SUITE_QUEUE file (holding
+ * 0) share the suites between them (scripts/run-integration.sh).
  */
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "harness.h"
+#include "hl/common.h"
 
 Suite *suite_routes(void);
 Suite *suite_cors_errors(void);
@@ -45,46 +52,100 @@ Suite *suite_profile_memory(void);
 Suite *suite_profile_skills_create(void);
 Suite *suite_profile_catalog(void);
 
+#define SUITE(n)                                                                                                                   \
+    {                                                                                                                              \
+#n, suite_##n                                                                                                              \
+    }
+static const struct {
+    const char *name; /* as suite_create names it */
+    Suite *(*make)(void);
+} SUITES[] = {
+    SUITE(routes),
+    SUITE(cors_errors),
+    SUITE(bodies),
+    SUITE(actor),
+    SUITE(reset),
+    SUITE(shutdown),
+    SUITE(cli),
+    SUITE(auth),
+    SUITE(pairing),
+    SUITE(devices),
+    SUITE(status_logs),
+    SUITE(conversations),
+    SUITE(messages),
+    SUITE(agent_runs),
+    SUITE(agent_errors),
+    SUITE(blobs),
+    SUITE(sse),
+    SUITE(stream_auth),
+    SUITE(fd_limit),
+    SUITE(edge_limits),
+    SUITE(http_framing),
+    SUITE(durability),
+    SUITE(fake_upstream),
+    SUITE(cron),
+    SUITE(hardening),
+    SUITE(nginx_front),
+    SUITE(edge_config),
+    SUITE(model_configs),
+    SUITE(profiles),
+    SUITE(profile_settings),
+    SUITE(profile_memory),
+    SUITE(profile_skills_create),
+    SUITE(profile_catalog),
+};
+
+/* The next suite to run: in order, or — with HLT_SUITE_QUEUE naming a file shared by several processes of this runner —
+ * the next one no process has taken yet (the file holds the next index; flock serialises the takers). -1 when done. */
+static long next_suite(int queue_fd, long *local)
+{
+    if (queue_fd < 0)
+        return *local < (long)HL_ARRAY_SIZE(SUITES) ? (*local)++ : -1;
+    if (flock(queue_fd, LOCK_EX) != 0)
+        return -1;
+    char buf[32] = "";
+    ssize_t n = pread(queue_fd, buf, sizeof(buf) - 1, 0);
+    long i = n > 0 ? strtol(buf, NULL, 10) : 0;
+    if (i < (long)HL_ARRAY_SIZE(SUITES)) {
+        int len = snprintf(buf, sizeof(buf), "%ld\n", i + 1);
+        if (pwrite(queue_fd, buf, (size_t)len, 0) != len || ftruncate(queue_fd, len) != 0)
+            i = -1;
+    } else {
+        i = -1;
+    }
+    flock(queue_fd, LOCK_UN);
+    return i;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_ALL);
-    SRunner *sr = srunner_create(suite_routes());
-    srunner_add_suite(sr, suite_cors_errors());
-    srunner_add_suite(sr, suite_bodies());
-    srunner_add_suite(sr, suite_actor());
-    srunner_add_suite(sr, suite_reset());
-    srunner_add_suite(sr, suite_shutdown());
-    srunner_add_suite(sr, suite_cli());
-    srunner_add_suite(sr, suite_auth());
-    srunner_add_suite(sr, suite_pairing());
-    srunner_add_suite(sr, suite_devices());
-    srunner_add_suite(sr, suite_status_logs());
-    srunner_add_suite(sr, suite_conversations());
-    srunner_add_suite(sr, suite_messages());
-    srunner_add_suite(sr, suite_agent_runs());
-    srunner_add_suite(sr, suite_agent_errors());
-    srunner_add_suite(sr, suite_blobs());
-    srunner_add_suite(sr, suite_sse());
-    srunner_add_suite(sr, suite_stream_auth());
-    srunner_add_suite(sr, suite_fd_limit());
-    srunner_add_suite(sr, suite_edge_limits());
-    srunner_add_suite(sr, suite_http_framing());
-    srunner_add_suite(sr, suite_durability());
-    srunner_add_suite(sr, suite_fake_upstream());
-    srunner_add_suite(sr, suite_cron());
-    srunner_add_suite(sr, suite_hardening());
-    srunner_add_suite(sr, suite_nginx_front());
-    srunner_add_suite(sr, suite_edge_config());
-    srunner_add_suite(sr, suite_model_configs());
-    srunner_add_suite(sr, suite_profiles());
-    srunner_add_suite(sr, suite_profile_settings());
-    srunner_add_suite(sr, suite_profile_memory());
-    srunner_add_suite(sr, suite_profile_skills_create());
-    srunner_add_suite(sr, suite_profile_catalog());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    const char *queue = getenv("HLT_SUITE_QUEUE");
+    int queue_fd = queue != NULL && queue[0] != '\0' ? open(queue, O_RDWR | O_CLOEXEC) : -1;
+    if (queue != NULL && queue[0] != '\0' && queue_fd < 0) {
+        fprintf(stderr, "HLT_SUITE_QUEUE %s cannot be opened\n", queue);
+        return EXIT_FAILURE;
+    }
+    /* one runner per suite, so that each suite's checks and time are reported on their own */
+    int failed = 0;
+    long local = 0, i;
+    while ((i = next_suite(queue_fd, &local)) >= 0) {
+        const char *only = getenv("CK_RUN_SUITE");
+        if (only != NULL && only[0] != '\0' && strcmp(only, SUITES[i].name) != 0)
+            continue;
+        long started = hlt_now_ms();
+        SRunner *sr = srunner_create(SUITES[i].make());
+        srunner_run_all(sr, CK_NORMAL);
+        int f = srunner_ntests_failed(sr);
+        failed += f;
+        srunner_free(sr);
+        printf("--- suite %s: %s in %.1f s\n", SUITES[i].name, f == 0 ? "passed" : "FAILED",
+               (double)(hlt_now_ms() - started) / 1000.0);
+        fflush(stdout);
+    }
+    if (queue_fd >= 0)
+        close(queue_fd);
     int late = hlt_late_failures();
     if (late > 0)
         fprintf(stderr, "%d failure(s) outside tests (daemon teardown), see above\n", late);

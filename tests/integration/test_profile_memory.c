@@ -23,7 +23,8 @@
  *    unchanged; 404 profile_not_found with nothing created; a folder name Hermes would not give is read-only;
  *  - concurrency: 20 adds at once from two clients (10 HTTP/1.1 connections and 10 streams of one h2 connection), none
  *    lost; a process holding Hermes's flock on MEMORY.md.lock for a second delays an add, which then keeps that
- *    process's own entry too; held past the daemon's wait, 503 memory_busy with nothing written;
+ *    process's own entry too; while a change waits for the lock, a status, a memory read and another profile's change
+ *    are answered (the actor is not blocked); held past the daemon's wait, 503 memory_busy with nothing written;
  *  - settings: PATCH with the built-in provider changes only the touched lines of config.yaml (diffed), keeps its mode,
  *    makes a backup (relative backupPath, old content), reports requiresGatewayReload true / gatewayReloaded false;
  *    values it already has: no write, no backup, requiresGatewayReload false; invalid values and empty bodies refused
@@ -91,22 +92,7 @@ static void finish(void)
 /* `method path` over `proto` with the device's bearer and a JSON body (NULL: none), the path sent as is. */
 static void request_over(hlt_proto_t proto, const char *method, const char *path, const char *body, hlt_response_t *res)
 {
-    char auth[512];
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", TOK);
-    const char *hdrs[] = {auth, body != NULL ? "Content-Type: application/json" : NULL, NULL};
-    hlt_request_t req = {.method = method,
-                         .path = path,
-                         .headers = hdrs,
-                         .body = body,
-                         .body_len = body != NULL ? strlen(body) : 0,
-                         .timeout_ms = 20000};
-    CURL *c = hlt_easy_new(D, proto, &req, res);
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    hlt_easy_finish(c, curl_easy_perform(c), res);
-    ck_assert_msg(res->rc == CURLE_OK, "%s %s over %s: %s (%s)", method, path, hlt_proto_name(proto), curl_easy_strerror(res->rc),
-                  res->errbuf);
-    ck_assert_msg(res->http_version == hlt_proto_version(proto), "%s %s over %s: curl HTTP version %ld", method, path,
-                  hlt_proto_name(proto), res->http_version);
+    hlth_request(D, proto, TOK, method, path, body, res);
 }
 
 static void request(const char *method, const char *path, const char *body, hlt_response_t *res)
@@ -1031,6 +1017,38 @@ START_TEST(test_hermes_lock)
     ck_assert_msg(waited < 1400, "a USER.md add waited %ld ms for MEMORY.md's lock", waited);
     reap(pid);
 
+    /* while a change waits for Hermes's lock, the Hermes files actor serves other requests: a status, a memory read
+     * and a change of another profile are answered while the add is still unanswered and the lock still held */
+    pid = hermes_holding_lock("work", "MEMORY.md", 2500, NULL, &ready);
+    wait_ready(ready);
+    CURLM *multi = hlt_multi_new();
+    hlt_response_t parked;
+    char auth[512];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", TOK);
+    const char *hdrs[] = {auth, "Content-Type: application/json", NULL};
+    static const char PARKED_BODY[] = "{\"target\":\"memory\",\"content\":\"Waited for the lock.\"}";
+    hlt_request_t preq = {.method = "POST",
+                          .path = entries_path("work"),
+                          .headers = hdrs,
+                          .body = PARKED_BODY,
+                          .body_len = strlen(PARKED_BODY),
+                          .timeout_ms = 20000};
+    curl_multi_add_handle(multi, hlt_easy_new(D, P, &preq, &parked));
+    ck_assert_int_eq(hlt_multi_drive(multi, 300), 1); /* sent, not answered: it waits for the lock */
+    json_decref(call("GET", hltc_fmt("/api/v1/profiles/%s/status", "work"), NULL));
+    json_decref(call("GET", memory_path("work"), NULL));
+    json_decref(call("POST", entries_path("art"), "{\"target\":\"memory\",\"content\":\"Another profile.\"}"));
+    ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "the lock was released before the other requests were answered");
+    ck_assert_int_eq(hlt_multi_drive(multi, 0), 1);
+    reap(pid);
+    ck_assert_int_eq(hlt_multi_drive(multi, 10000), 0);
+    curl_multi_cleanup(multi);
+    ck_assert_msg(parked.status == 200, "the parked add: %ld %s", parked.status, parked.body);
+    hlt_response_free(&parked);
+    static const char *const PARKED[] = {"Written by Hermes while it held the lock.", "Written by HermesLink.",
+                                         "Waited for the lock.", NULL};
+    assert_file("work", "memory", fixture_plus("work", "memory", PARKED));
+
     /* held past the daemon's wait (3 s): 503 memory_busy, nothing written; then the add goes through */
     char *before = read_memory("work", "memory");
     pid = hermes_holding_lock("work", "MEMORY.md", 4500, NULL, &ready);
@@ -1044,7 +1062,8 @@ START_TEST(test_hermes_lock)
     free(now);
     free(before);
     reap(pid);
-    static const char *const LATE[] = {"Written by Hermes while it held the lock.", "Written by HermesLink.", "Too late.", NULL};
+    static const char *const LATE[] = {"Written by Hermes while it held the lock.", "Written by HermesLink.",
+                                       "Waited for the lock.", "Too late.", NULL};
     v = call("POST", entries_path("work"), "{\"target\":\"memory\",\"content\":\"Too late.\"}");
     json_decref(v);
     assert_file("work", "memory", fixture_plus("work", "memory", LATE));

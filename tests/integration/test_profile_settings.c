@@ -34,6 +34,7 @@
 #include "hl/common.h"
 
 #include "harness_conv.h"
+#include "harness_hermes.h"
 
 static const hlt_proto_t PROTOS[] = {HLT_H1, HLT_H2C, HLT_H2_TLS};
 
@@ -247,25 +248,7 @@ static void finish(void)
 
 static void request(const char *bearer, const char *method, const char *path, const char *body, hlt_response_t *res)
 {
-    const char *hdrs[3];
-    size_t n = 0;
-    char auth[512];
-    if (bearer != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
-        hdrs[n++] = auth;
-    }
-    if (body != NULL)
-        hdrs[n++] = "Content-Type: application/json";
-    hdrs[n] = NULL;
-    hlt_request_t req = {
-        .method = method, .path = path, .headers = hdrs, .body = body, .body_len = body != NULL ? strlen(body) : 0};
-    CURL *c = hlt_easy_new(D, P, &req, res);
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    hlt_easy_finish(c, curl_easy_perform(c), res);
-    ck_assert_msg(res->rc == CURLE_OK, "%s %s over %s: %s (%s)", method, path, hlt_proto_name(P), curl_easy_strerror(res->rc),
-                  res->errbuf);
-    ck_assert_msg(res->http_version == hlt_proto_version(P), "%s %s over %s: curl HTTP version %ld", method, path,
-                  hlt_proto_name(P), res->http_version);
+    hlth_request(D, P, bearer, method, path, body, res);
     /* never a secret of a .env, never an absolute path of the user's disk */
     for (size_t i = 0; i < HL_ARRAY_SIZE(SECRETS); ++i)
         ck_assert_msg(strstr(res->body, SECRETS[i]) == NULL, "%s %s answers a secret (%s): %.500s", method, path, SECRETS[i],

@@ -86,18 +86,7 @@ static void finish(void)
 
 static void request(const char *method, const char *path, const char *body, hlt_response_t *res)
 {
-    char auth[512];
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", TOK);
-    const char *hdrs[] = {auth, body != NULL ? "Content-Type: application/json" : NULL, NULL};
-    hlt_request_t req = {
-        .method = method, .path = path, .headers = hdrs, .body = body, .body_len = body != NULL ? strlen(body) : 0};
-    CURL *c = hlt_easy_new(D, P, &req, res);
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    hlt_easy_finish(c, curl_easy_perform(c), res);
-    ck_assert_msg(res->rc == CURLE_OK, "%s %s over %s: %s (%s)", method, path, hlt_proto_name(P), curl_easy_strerror(res->rc),
-                  res->errbuf);
-    ck_assert_msg(res->http_version == hlt_proto_version(P), "%s %s over %s: curl HTTP version %ld", method, path,
-                  hlt_proto_name(P), res->http_version);
+    hlth_request(D, P, TOK, method, path, body, res);
 }
 
 /* A `status` answer {"ok":true,…} with JSON, CORS, no-store and no absolute path: the body (new reference). */

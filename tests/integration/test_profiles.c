@@ -86,25 +86,7 @@ static void finish(void)
 /* `method path` over the test's protocol with a bearer (NULL: none) and a JSON body (NULL: none), the path sent as is. */
 static void request(const char *bearer, const char *method, const char *path, const char *body, hlt_response_t *res)
 {
-    const char *hdrs[3];
-    size_t n = 0;
-    char auth[512];
-    if (bearer != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
-        hdrs[n++] = auth;
-    }
-    if (body != NULL)
-        hdrs[n++] = "Content-Type: application/json";
-    hdrs[n] = NULL;
-    hlt_request_t req = {
-        .method = method, .path = path, .headers = hdrs, .body = body, .body_len = body != NULL ? strlen(body) : 0};
-    CURL *c = hlt_easy_new(D, P, &req, res);
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    hlt_easy_finish(c, curl_easy_perform(c), res);
-    ck_assert_msg(res->rc == CURLE_OK, "%s %s over %s: %s (%s)", method, path, hlt_proto_name(P), curl_easy_strerror(res->rc),
-                  res->errbuf);
-    ck_assert_msg(res->http_version == hlt_proto_version(P), "%s %s over %s: curl HTTP version %ld", method, path,
-                  hlt_proto_name(P), res->http_version);
+    hlth_request(D, P, bearer, method, path, body, res);
 }
 
 /* A 200 answer {"ok":true, …}: the body (new reference); asserts JSON, CORS and no-store. */
