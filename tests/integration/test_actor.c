@@ -9,7 +9,7 @@
 #include "harness.h"
 
 #define DEFAULT_MAX_INFLIGHT 4096
-#define HELD_MS "2000"
+#define HELD_MS "5000" /* long enough for the probes below on a loaded machine */
 
 static const hlt_proto_t PROTOS[] = {HLT_H1, HLT_H2C};
 #define NUM_PROTOS ((int)(sizeof(PROTOS) / sizeof(PROTOS[0])))
@@ -119,9 +119,10 @@ START_TEST(test_inflight_bound)
     pthread_t th;
     ck_assert(pthread_create(&th, NULL, hold_request, &held) == 0);
 
-    /* as soon as the held request occupies the only slot, the next one is refused (until then probes just pass) */
+    /* as soon as the held request occupies the only slot, the next one is refused (until then probes just pass; the
+     * thread's request may take a while to arrive on a loaded machine, then it stays for HELD_MS) */
     hlt_response_t res;
-    long deadline = hlt_now_ms() + 1000;
+    long deadline = hlt_now_ms() + 10000;
     for (;;) {
         hlt_get(&daemon_, HLT_H1, "/__test/actor-echo?delay_ms=0", &res);
         if (res.status == 503 || hlt_now_ms() > deadline)
