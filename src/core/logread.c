@@ -363,12 +363,12 @@ static double decimal_literal(const char *s, size_t len)
         if (exp_digits == 0)
             return NAN;
     }
-    if (i != len || len >= 64)
-        return len >= 64 && i == len ? (neg ? -1e18 : 1e18) : NAN;
-    char buf[64];
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    return strtod(buf, NULL); /* the grammar above is a subset of strtod's */
+    if (i != len)
+        return NAN;
+    char *copy = hl_strndup(s, len);
+    double v = strtod(copy, NULL); /* the grammar above is a subset of strtod's */
+    free(copy);
+    return v;
 }
 
 size_t hl_logs_limit_number(const char *s)
