@@ -2,7 +2,9 @@
  * spec/API.md §17: POST /internal/deliver, how a Hermes on this machine hands files (a cron job's output) to the apps.
  * No bearer token: the caller must be on this machine. The TCP peer must be 127.0.0.1, ::1 or ::ffff:127.0.0.1, and a
  * request that names another client (X-Forwarded-For, Forwarded, X-Real-IP) is refused even from loopback: a reverse
- * proxy on this machine forwarding a remote client must not make it local. The directory checks and every file read
+ * proxy on this machine forwarding a remote client must not make it local. So is one a browser sends (Origin,
+ * Sec-Fetch-Site: browsers add them to every POST): a web page the user visits, or one that rebinds its name to
+ * 127.0.0.1, must not make HermesLink copy the user's files into a conversation. The directory checks and every file read
  * happen in the store (on a reader thread), never here.
  */
 #include <string.h>
@@ -25,7 +27,8 @@ static bool exact_loopback(const uint8_t a[16])
     return memcmp(a, v6, 16) == 0 || memcmp(a, v4, 16) == 0;
 }
 
-/* True when the request comes from this machine itself: a loopback TCP peer, and no header naming another client. */
+/* True when the request comes from a program on this machine itself: a loopback TCP peer, and no header naming another
+ * client or a browser. */
 static bool local_caller(const hl_request_t *r)
 {
     struct sockaddr_storage ss;
@@ -33,7 +36,7 @@ static bool local_caller(const hl_request_t *r)
     if (r->req->conn->callbacks->get_peername(r->req->conn, (struct sockaddr *)&ss) <= 0 ||
         !hl_sockaddr_to_v6((const struct sockaddr *)&ss, addr) || !exact_loopback(addr))
         return false;
-    static const char *const forwarding[] = {"x-forwarded-for", "forwarded", "x-real-ip"};
+    static const char *const forwarding[] = {"x-forwarded-for", "forwarded", "x-real-ip", "origin", "sec-fetch-site"};
     for (size_t i = 0; i < HL_ARRAY_SIZE(forwarding); ++i)
         if (h2o_find_header_by_str(&r->req->headers, forwarding[i], strlen(forwarding[i]), -1) >= 0)
             return false;

@@ -14,8 +14,8 @@
  *    (stagingDir alias) reuses the conversation; a missing directory stages 0; no body / a non-string → 400
  *    delivery_staging_required; bad JSON → 400 invalid_json; relative path, group- or other-writable directory, a
  *    directory owned by another user, a symbolic link as the directory → 400 delivery_staging_invalid; 101 files → 400
- *    delivery_too_many_files, a file over 50 MiB → 413 blob_too_large, nothing staged by either; X-Forwarded-For from a
- *    loopback peer → 403 internal_route_forbidden.
+ *    delivery_too_many_files, a file over 50 MiB → 413 blob_too_large, nothing staged by either; X-Forwarded-For,
+ *    Forwarded, X-Real-IP, Origin or Sec-Fetch-Site from a loopback peer → 403 internal_route_forbidden.
  * Once: the conversation is found again after a restart; a caller at a non-loopback address (a network namespace of the
  * test's own) and one at 127.0.0.2 → 403; the CLI: `logs -n 3`, `logs --gateway -n 2`, and `logs -f` following appends
  * across a rotation until SIGTERM (exit 0).
@@ -434,13 +434,19 @@ START_TEST(test_deliver)
         deliver_error(hltc_fmt("{\"staging_dir\":\"%s\"}", dir), 400, "delivery_staging_invalid");
         ck_assert_int_eq(chown(dir, 0, 0), 0);
     }
-    const char *xff[] = {"X-Forwarded-For: 203.0.113.5", NULL};
-    hlt_request_t req = {.method = "POST", .path = DELIVER, .headers = xff, .body = hltc_fmt("{\"staging_dir\":\"%s\"}", dir)};
-    req.body_len = strlen(req.body);
-    hlt_response_t res;
-    hlt_fetch(D, P, &req, &res);
-    hlt_assert_error(D, &res, 403, "internal_route_forbidden");
-    hlt_response_free(&res);
+    /* from loopback, but forwarded for another client, or sent by a browser */
+    static const char *const foreign[] = {"X-Forwarded-For: 203.0.113.5", "Forwarded: for=203.0.113.5", "X-Real-IP: 203.0.113.5",
+                                          "Origin: https://evil.example", "Sec-Fetch-Site: cross-site"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(foreign); ++i) {
+        const char *headers[] = {foreign[i], NULL};
+        hlt_request_t req = {
+            .method = "POST", .path = DELIVER, .headers = headers, .body = hltc_fmt("{\"staging_dir\":\"%s\"}", dir)};
+        req.body_len = strlen(req.body);
+        hlt_response_t res;
+        hlt_fetch(D, P, &req, &res);
+        hlt_assert_error(D, &res, 403, "internal_route_forbidden");
+        hlt_response_free(&res);
+    }
 
     /* too many files, a file too large: refused whole */
     char *many = make_staging(&env, "many");
@@ -514,11 +520,17 @@ START_TEST(test_deliver_not_loopback)
     const char *body = hltc_fmt("{\"staging_dir\":\"%s\"}", dir);
     static const char *const sources[] = {HLT_PRIVATE_LAN_ADDR, "127.0.0.2"};
     for (size_t i = 0; i < HL_ARRAY_SIZE(sources); ++i) {
-        hlt_request_t req = {.method = "POST", .path = DELIVER, .body = body, .body_len = strlen(body), .source_addr = sources[i]};
-        hlt_response_t res;
-        hlt_fetch(&ctx.d, HLT_H1, &req, &res);
-        hlt_assert_error(&ctx.d, &res, 403, "internal_route_forbidden");
-        hlt_response_free(&res);
+        /* a stranger learns only 403, whatever the body */
+        static const char *const bodies[] = {NULL, "{", "{}"};
+        for (size_t b = 0; b < HL_ARRAY_SIZE(bodies) + 1; ++b) {
+            const char *text = b < HL_ARRAY_SIZE(bodies) ? bodies[b] : body;
+            hlt_request_t req = {
+                .method = "POST", .path = DELIVER, .body = text, .body_len = text ? strlen(text) : 0, .source_addr = sources[i]};
+            hlt_response_t res;
+            hlt_fetch(&ctx.d, HLT_H1, &req, &res);
+            hlt_assert_error(&ctx.d, &res, 403, "internal_route_forbidden");
+            hlt_response_free(&res);
+        }
     }
     hlt_request_t req = {.method = "POST", .path = DELIVER, .body = body, .body_len = strlen(body)};
     hlt_response_t res;
