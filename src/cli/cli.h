@@ -26,12 +26,15 @@ int hl_cmd_pair(int argc, char **argv);
 /** A log file followed for `logs -f` (logs_follow.c). */
 typedef struct st_hl_logs_follow_t hl_logs_follow_t;
 
-/** Starts following `path` from its current end (or from the start of a file made later). Never NULL. */
+/**
+ * Starts following `path` from its current end (or from the start of a file made later), and makes SIGINT and SIGTERM
+ * end hl_logs_follow_run cleanly from now on. Never NULL.
+ */
 hl_logs_follow_t *hl_logs_follow_open(const char *path);
 
 /**
  * Prints, through `print`, each entry appended to the file (JSON lines, or the gateway's text when `gateway`), across
- * rotations and truncations, until SIGINT or SIGTERM; then returns 0. Installs the handlers of both signals.
+ * rotations and truncations, until SIGINT or SIGTERM; then returns 0.
  */
 int hl_logs_follow_run(hl_logs_follow_t *f, int gateway, void (*print)(json_t *));
 

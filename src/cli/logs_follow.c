@@ -61,6 +61,13 @@ static void open_file(hl_logs_follow_t *f, int at_end)
 
 hl_logs_follow_t *hl_logs_follow_open(const char *path)
 {
+    /* from now on a stop signal ends the command cleanly, even while the tail is still being printed */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: the poll's sleep ends at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     hl_logs_follow_t *f = hl_calloc(1, sizeof(*f));
     f->path = hl_strdup(path);
     open_file(f, 1);
@@ -138,12 +145,6 @@ static void check_rotation(hl_logs_follow_t *f, int gateway, void (*print)(json_
 
 int hl_logs_follow_run(hl_logs_follow_t *f, int gateway, void (*print)(json_t *))
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal; /* no SA_RESTART: the sleep ends at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     fflush(stdout);
     while (!stopping) {
         if (f->fd >= 0)

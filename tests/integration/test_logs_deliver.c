@@ -17,8 +17,9 @@
  *    delivery_too_many_files, a file over 50 MiB → 413 blob_too_large, nothing staged by either; X-Forwarded-For,
  *    Forwarded, X-Real-IP, Origin or Sec-Fetch-Site from a loopback peer → 403 internal_route_forbidden.
  * Once: the conversation is found again after a restart; a caller at a non-loopback address (a network namespace of the
- * test's own) and one at 127.0.0.2 → 403; the CLI: `logs -n 3`, `logs --gateway -n 2`, and `logs -f` following appends
- * across a rotation until SIGTERM (exit 0).
+ * test's own) and one at 127.0.0.2 → 403; the CLI: `logs -n 3`, `logs --gateway -n 2`, `logs -f` following appends
+ * (a partial line once complete) across a rotation until SIGTERM (exit 0), `logs --gateway -f` across a truncation until
+ * SIGINT (exit 0).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -635,13 +636,38 @@ START_TEST(test_cli_logs)
     ck_assert_int_eq(hlt_count(text, "probe 5"), 1);
     ck_assert_int_eq(hlt_count(text, "probe 4"), 1);
     ck_assert_int_eq(hlt_count(text, "probe 3"), 0);
-#undef WAIT_FOR
     ck_assert_int_eq(kill(pid, SIGTERM), 0);
     int status = 0;
     ck_assert_msg(hlt_wait_exit(pid, &status, 5000), "`logs -f` still runs after SIGTERM");
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "`logs -f` ended with status 0x%x", status);
     const char *report = hlt_sanitizer_report(err);
     ck_assert_msg(report == NULL, "sanitizer: %s", report);
+
+    /* --gateway -f: plain-text lines; a truncated file is read again from its start; SIGINT ends it too */
+    char *gw = hl_asprintf("%s/logs/gateway.log", env.hermes_home);
+    char *argv_gw[] = {(char *)hlt_binary(), "logs", "--gateway", "-n", "1", "-f", NULL};
+    pid = hlt_spawn(argv_gw, out, err);
+    ck_assert_int_gt(pid, 0);
+    deadline = hlt_now_ms() + 10000;
+    WAIT_FOR("WARN WARNING: slow tool call");
+    hlt_sleep_ms(300);
+    FILE *f = fopen(gw, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("2026-05-08T12:00:09.000Z gateway failed to bind\n", f);
+    fclose(f);
+    WAIT_FOR("ERROR 2026-05-08T12:00:09.000Z gateway failed to bind");
+    f = fopen(gw, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("after truncation\n", f);
+    fclose(f);
+    WAIT_FOR("INFO after truncation");
+#undef WAIT_FOR
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    ck_assert_msg(hlt_wait_exit(pid, &status, 5000), "`logs --gateway -f` still runs after SIGINT");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "`logs --gateway -f` ended with status 0x%x", status);
+    report = hlt_sanitizer_report(err);
+    ck_assert_msg(report == NULL, "sanitizer: %s", report);
+    free(gw);
     free(text);
     free(cur);
     free(old);
