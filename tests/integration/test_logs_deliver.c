@@ -133,12 +133,14 @@ static char *dir_state(const char *dir)
             names[j] = names[j - 1];
             names[j - 1] = t;
         }
-    size_t total = 1;
+    size_t total = 1, used = 0;
     for (size_t i = 0; i < n; ++i)
         total += strlen(names[i]);
     char *out = calloc(1, total);
     for (size_t i = 0; i < n; ++i) {
-        strcat(out, names[i]);
+        size_t len = strlen(names[i]);
+        memcpy(out + used, names[i], len);
+        used += len;
         free(names[i]);
     }
     return out;
