@@ -53,8 +53,11 @@ void hl_routes_devices(hl_router_t *router, hl_auth_t *auth);
 /** spec/API.md §4 and §2: the /api/v1/pairing routes and GET /pair. */
 void hl_routes_pairing(hl_router_t *router, hl_pairing_t *pairing);
 
-/** spec/API.md §5: GET /api/v1/status, GET /api/v1/logs. */
+/** spec/API.md §5: GET /api/v1/status, GET /api/v1/logs; §16: GET /api/v1/system/logs, /api/v1/system/logs/gateway. */
 void hl_routes_status(hl_router_t *router, hl_system_t *system, hl_hermes_t *hermes);
+
+/** spec/API.md §17: POST /internal/deliver (loopback callers only, no bearer). */
+void hl_routes_internal(hl_router_t *router, hl_store_t *store);
 
 /** spec/API.md §7: conversation lists, CRUD, messages, runs, approvals, plans. */
 void hl_routes_conversations(hl_router_t *router, hl_store_t *store);

@@ -181,6 +181,25 @@ void hl_store_upload_abort(hl_store_t *s);
 void hl_store_put_blob(hl_store_t *s, hl_reply_to_t *to, const char *conversation_id, char *data, size_t len, const char *mime,
                        const char *filename);
 
+/** Most files one delivery may stage (POST /internal/deliver). */
+#define HL_DELIVERY_MAX_FILES 100
+/** The title of the conversation deliveries go to. */
+#define HL_DELIVERIES_TITLE "Deliveries"
+
+/**
+ * POST /internal/deliver (spec/API.md §17, as README documents it): stages every regular file of `staging_dir` (an
+ * absolute path; the caller checked that) as a blob of the "Deliveries" conversation (created on first use, remembered in
+ * link.db, brought back when archived, made anew when deleted) and announces them with one message.created of an
+ * assistant message whose attachments they are. The directory must be owned by the daemon's user and not writable by
+ * group or others (else INVALID delivery_staging_invalid); symbolic links and other non-regular entries are skipped; more
+ * than HL_DELIVERY_MAX_FILES files → INVALID delivery_too_many_files, a file over HL_BLOB_MAX_BYTES → TOO_LARGE
+ * blob_too_large, an unreadable file → INVALID delivery_file_unreadable, each with nothing staged. Files are read, and
+ * blob files written and fsynced, on a reader thread before the write transaction that links them; the directory is left
+ * as it was. A missing directory stages nothing. OK with {staged_count}. Ends the reservation taken with
+ * hl_store_upload_begin. Any thread.
+ */
+void hl_store_deliver(hl_store_t *s, hl_reply_to_t *to, const char *staging_dir);
+
 /** The bytes of a blob of a conversation (raw result with its type and file name), or NOT_FOUND blob_not_found. */
 void hl_store_get_blob(hl_store_t *s, hl_reply_to_t *to, const char *conversation_id, const char *blob_id);
 void hl_store_delete_blob(hl_store_t *s, hl_reply_to_t *to, const char *conversation_id, const char *blob_id);

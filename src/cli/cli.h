@@ -4,6 +4,8 @@
 #ifndef HL_CLI_H
 #define HL_CLI_H
 
+#include <jansson.h>
+
 #include "hl/serve.h"
 
 /** Entry point: argv → command; `serve` runs the service (run, start). */
@@ -20,6 +22,24 @@ int hl_cmd_status(int argc, char **argv);
 int hl_cmd_config(int argc, char **argv);
 int hl_cmd_logs(int argc, char **argv);
 int hl_cmd_pair(int argc, char **argv);
+
+/** A log file followed for `logs -f` (logs_follow.c). */
+typedef struct st_hl_logs_follow_t hl_logs_follow_t;
+
+/**
+ * Starts following `path` from its current end (or from the start of a file made later), and makes SIGINT and SIGTERM
+ * end hl_logs_follow_run cleanly from now on. Never NULL.
+ */
+hl_logs_follow_t *hl_logs_follow_open(const char *path);
+
+/**
+ * Prints, through `print`, each entry appended to the file (JSON lines, or the gateway's text when `gateway`), across
+ * rotations and truncations, until SIGINT or SIGTERM; then returns 0.
+ */
+int hl_logs_follow_run(hl_logs_follow_t *f, int gateway, void (*print)(json_t *));
+
+/** Closes and frees it (NULL is fine). */
+void hl_logs_follow_close(hl_logs_follow_t *f);
 
 /** Starts the daemon of `home` with the configured ports (as `start` does); progress on stderr when `quiet`. 0 or 1. */
 int hl_cli_start_daemon(const char *home, int quiet);

@@ -1,5 +1,6 @@
 /*
- * logs [--gateway] [-n N | --limit N]: recent entries, oldest first, one per line (spec/CLI.md §2.8).
+ * logs [--gateway] [-n N | --limit N] [-f]: recent entries, oldest first, one per line (spec/CLI.md §2.8); -f then prints
+ * new entries as they are appended (logs_follow.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,10 +14,11 @@
 #define DEFAULT_LIMIT 50
 #define MAX_LIMIT 1000
 
-static const char HELP[] = "Usage: hermeslink logs [--gateway] [-n N | --limit N]\n"
+static const char HELP[] = "Usage: hermeslink logs [--gateway] [-n N | --limit N] [-f | --follow]\n"
                            "\n"
                            "Show the newest N log entries (default 50, at most 1000), oldest first.\n"
-                           "  --gateway   Hermes's gateway log (HERMES_HOME/logs/gateway.log) instead of Hermes Link's\n";
+                           "  --gateway   Hermes's gateway log (HERMES_HOME/logs/gateway.log) instead of Hermes Link's\n"
+                           "  -f          keep printing new entries as they are written (Ctrl-C to stop)\n";
 
 static void print_entry(json_t *e)
 {
@@ -48,19 +50,21 @@ int hl_cmd_logs(int argc, char **argv)
         return 0;
     }
     long limit = DEFAULT_LIMIT;
-    int gateway = 0;
+    int gateway = 0, follow = 0;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--gateway") == 0) {
             gateway = 1;
+        } else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0) {
+            follow = 1;
         } else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--limit") == 0) {
             if (i + 1 >= argc || hl_parse_long(argv[i + 1], 1, 1000000, &limit) != 0) {
-                fprintf(stderr, "Usage: hermeslink logs [--gateway] [-n N | --limit N] (N is a positive integer)\n");
+                fprintf(stderr, "Usage: hermeslink logs [--gateway] [-n N | --limit N] [-f] (N is a positive integer)\n");
                 return 1;
             }
             ++i;
         } else if (strncmp(argv[i], "--limit=", 8) == 0) {
             if (hl_parse_long(argv[i] + 8, 1, 1000000, &limit) != 0) {
-                fprintf(stderr, "Usage: hermeslink logs [--gateway] [-n N | --limit N] (N is a positive integer)\n");
+                fprintf(stderr, "Usage: hermeslink logs [--gateway] [-n N | --limit N] [-f] (N is a positive integer)\n");
                 return 1;
             }
         } else {
@@ -73,11 +77,17 @@ int hl_cmd_logs(int argc, char **argv)
     char *home = gateway ? hl_resolve_hermes_home() : hl_cli_home();
     if (home == NULL)
         return 1;
+    /* the file is opened before its tail is read, so that nothing written in between is missed */
+    char *path = hl_logs_path(home, gateway);
+    hl_logs_follow_t *f = follow ? hl_logs_follow_open(path) : NULL;
+    free(path);
     json_t *entries = gateway ? hl_logs_read_gateway(home, (size_t)limit) : hl_logs_read_link(home, (size_t)limit);
     size_t i;
     json_t *e;
     json_array_foreach(entries, i, e) print_entry(e);
     json_decref(entries);
     free(home);
-    return 0;
+    int ret = f != NULL ? hl_logs_follow_run(f, gateway, print_entry) : 0;
+    hl_logs_follow_close(f);
+    return ret;
 }

@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -112,12 +114,18 @@ Skip:
     return NULL;
 }
 
+char *hl_logs_path(const char *home, bool gateway)
+{
+    char *dir = hl_path_join(home, "logs"), *path = hl_path_join(dir, gateway ? "gateway.log" : "link.log");
+    free(dir);
+    return path;
+}
+
 json_t *hl_logs_read_link(const char *home, size_t limit)
 {
-    char *dir = hl_path_join(home, "logs"), *base = hl_path_join(dir, "link.log");
+    char *base = hl_logs_path(home, false);
     json_t *out = read_rotated(base, limit, parse_link_line);
     free(base);
-    free(dir);
     return out;
 }
 
@@ -288,9 +296,100 @@ static json_t *parse_gateway(const char *line, size_t len, long long mtime_ms)
 
 json_t *hl_logs_read_gateway(const char *hermes_home, size_t limit)
 {
-    char *dir = hl_path_join(hermes_home, "logs"), *base = hl_path_join(dir, "gateway.log");
+    char *base = hl_logs_path(hermes_home, true);
     json_t *out = read_rotated(base, limit, parse_gateway);
     free(base);
-    free(dir);
     return out;
+}
+
+json_t *hl_logs_parse_line(bool gateway, const char *line, size_t len, long long mtime_ms)
+{
+    return gateway ? parse_gateway(line, len, mtime_ms) : parse_link_line(line, len, mtime_ms);
+}
+
+/* ---- the limit query ---- */
+
+#define NUMBER_DEFAULT_LIMIT 200
+
+static bool js_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* A 0x/0o/0b integer literal (no sign, as Number() wants); -1 when s is not one. Saturates far above the clamp. */
+static double radix_literal(const char *s, size_t len)
+{
+    if (len < 3 || s[0] != '0')
+        return -1;
+    int base = s[1] == 'x' || s[1] == 'X' ? 16 : s[1] == 'o' || s[1] == 'O' ? 8 : s[1] == 'b' || s[1] == 'B' ? 2 : 0;
+    if (base == 0)
+        return -1;
+    double v = 0;
+    for (size_t i = 2; i < len; ++i) {
+        int d = hl_hexval(s[i]);
+        if (d < 0 || d >= base)
+            return -1;
+        v = v * base + d;
+        if (v > 1e18)
+            v = 1e18;
+    }
+    return v;
+}
+
+/* A decimal literal: [+-] digits [. digits] [e [+-] digits], or [+-]Infinity; NaN when s is not one. */
+static double decimal_literal(const char *s, size_t len)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    if (len - i == 8 && strncmp(s + i, "Infinity", 8) == 0)
+        return neg ? -1e18 : 1e18;
+    size_t digits = 0;
+    for (; i < len && isdigit((unsigned char)s[i]); ++i)
+        ++digits;
+    if (i < len && s[i] == '.')
+        for (++i; i < len && isdigit((unsigned char)s[i]); ++i)
+            ++digits;
+    if (digits == 0)
+        return NAN;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            ++i;
+        size_t exp_digits = 0;
+        for (; i < len && isdigit((unsigned char)s[i]); ++i)
+            ++exp_digits;
+        if (exp_digits == 0)
+            return NAN;
+    }
+    if (i != len)
+        return NAN;
+    char *copy = hl_strndup(s, len);
+    double v = strtod(copy, NULL); /* the grammar above is a subset of strtod's */
+    free(copy);
+    return v;
+}
+
+size_t hl_logs_limit_number(const char *s)
+{
+    if (s == NULL)
+        return NUMBER_DEFAULT_LIMIT;
+    size_t len = strlen(s);
+    while (len > 0 && js_space(*s))
+        ++s, --len;
+    while (len > 0 && js_space(s[len - 1]))
+        --len;
+    if (len == 0)
+        return NUMBER_DEFAULT_LIMIT; /* Number("") is 0 */
+    double v = radix_literal(s, len);
+    if (v < 0)
+        v = decimal_literal(s, len);
+    if (isnan(v) || v == 0)
+        return NUMBER_DEFAULT_LIMIT;
+    if (v < 1)
+        return 1;
+    if (v > HL_LOGREAD_MAX_LIMIT)
+        return HL_LOGREAD_MAX_LIMIT;
+    return (size_t)v;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hl/http.h"
+#include "hl/mime.h"
 #include "hl/routes.h"
 #include "hl/sse.h"
 #include "hl/store.h"
@@ -94,36 +95,7 @@ static char *upload_filename(hl_request_t *r)
     if (end == NULL)
         return NULL;
     *end = '\0';
-    char *base = start;
-    for (char *p = start; *p; ++p)
-        if (*p == '/' || *p == '\\')
-            base = p + 1;
-    size_t n = strlen(base);
-    if (n > 255)
-        n = 255;
-    char *out = hl_strndup(base, n);
-    for (char *p = out; *p; ++p)
-        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
-            *p = '_';
-    if (out[0] == '\0' || strcmp(out, ".") == 0 || strcmp(out, "..") == 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-static const char *mime_from_name(const char *name)
-{
-    static const struct {
-        const char *ext, *mime;
-    } types[] = {{".jpg", "image/jpeg"},      {".jpeg", "image/jpeg"}, {".png", "image/png"},        {".gif", "image/gif"},
-                 {".webp", "image/webp"},     {".mp3", "audio/mpeg"},  {".mp4", "video/mp4"},        {".wav", "audio/wav"},
-                 {".pdf", "application/pdf"}, {".txt", "text/plain"},  {".json", "application/json"}};
-    const char *dot = name != NULL ? strrchr(name, '.') : NULL;
-    for (size_t i = 0; dot != NULL && i < HL_ARRAY_SIZE(types); ++i)
-        if (strcasecmp(dot, types[i].ext) == 0)
-            return types[i].mime;
-    return "application/octet-stream";
+    return hl_blob_filename(start);
 }
 
 /* The request's Content-Type when usable (printable, no CR/LF, not octet-stream), else a guess from the filename. */
@@ -134,7 +106,7 @@ static char *upload_mime(hl_request_t *r, const char *filename)
     int usable = h != NULL && len > 0 && len <= 255 && !(len >= 24 && strncasecmp(h, "application/octet-stream", 24) == 0);
     for (size_t i = 0; usable && i < len; ++i)
         usable = (unsigned char)h[i] >= 0x20 && (unsigned char)h[i] < 0x7f;
-    return usable ? hl_strndup(h, len) : hl_strdup(mime_from_name(filename));
+    return usable ? hl_strndup(h, len) : hl_strdup(hl_mime_from_name(filename));
 }
 
 static void post_blob(hl_request_t *r)

@@ -242,7 +242,7 @@ typedef struct st_put_job_t {
     hl_db_job_t stage1;
 } put_job_t;
 
-static int write_blob_file(const hl_store_t *s, const char *path, const char *data, size_t len)
+int blob_write_file(const hl_store_t *s, const char *path, const char *data, size_t len)
 {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len)
@@ -262,7 +262,7 @@ static int exec_put(store_job_t *sj, hl_db_t *db)
     char *path = blob_path(sj->store, job->sha), *id = store_new_id("blob_");
     int ret = -1;
     /* a delete of the last blob with the same content may have removed the file since stage 1 (rare): store it again */
-    if (!job->file_ok || write_blob_file(sj->store, path, job->data, job->len) != 0) {
+    if (!job->file_ok || blob_write_file(sj->store, path, job->data, job->len) != 0) {
         ret = hl_json_job_error(&sj->super, HL_RESULT_INTERNAL, "internal_error", "The blob could not be stored");
         goto Exit;
     }
@@ -311,7 +311,7 @@ static int run_stage1(hl_db_job_t *base, hl_db_t *db)
     put_job_t *job = HL_STRUCT_FROM_MEMBER(put_job_t, stage1, base);
     hl_sha256_hex(job->data, job->len, job->sha);
     char *path = blob_path(job->super.store, job->sha);
-    job->file_ok = write_blob_file(job->super.store, path, job->data, job->len) == 0;
+    job->file_ok = blob_write_file(job->super.store, path, job->data, job->len) == 0;
     free(path);
     return 0;
 }

@@ -570,6 +570,18 @@ Exit:
     return ret;
 }
 
+int store_insert_message(hl_db_t *db, const char *id, const char *conv, const char *role, const char *status, const char *text,
+                         int64_t now)
+{
+    int64_t rowid;
+    return insert_message(db, id, conv, role, status, NULL, NULL, NULL, text, now, &rowid);
+}
+
+int store_message_event(store_job_t *job, hl_db_t *db, const char *type, const char *message_id)
+{
+    return message_event(job, db, type, message_id, NULL);
+}
+
 /* ---- run events from the runproxy actor ---- */
 
 static int finish_run(store_job_t *job, hl_db_t *db, run_row_t *r, const char *status, const char *error_code,

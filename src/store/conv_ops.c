@@ -112,7 +112,7 @@ int op_list(store_job_t *job, hl_db_t *db)
 
 /* ---- create ---- */
 
-static int index_title(hl_db_t *db, int64_t rowid, const char *title)
+int store_index_title(hl_db_t *db, int64_t rowid, const char *title)
 {
     sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM title_index WHERE rowid = ?1");
     sqlite3_bind_int64(st, 1, rowid);
@@ -140,7 +140,7 @@ int op_create(store_job_t *job, hl_db_t *db)
     int ret = -1;
     if (hl_db_exec(st) != 0 || conv_load(db, id, &row) != 0)
         goto Exit;
-    if (index_title(db, row.rowid, row.title) == 0 &&
+    if (store_index_title(db, row.rowid, row.title) == 0 &&
         store_event(job, db, id, "conversation.created", NULL, NULL,
                     json_pack("{s:o}", "conversation", conv_summary(db, &row, job->device_id))) > 0 &&
         conv_reload(db, &row) == 0)
@@ -364,7 +364,7 @@ int op_rename(store_job_t *job, hl_db_t *db)
     const char *title = job->a.title;
     int ret = -1;
     if (set_column(db, "UPDATE conversations SET title = ?2 WHERE id = ?1", row.id, title) == 0 &&
-        index_title(db, row.rowid, title) == 0 && conversation_updated(job, db, &row) == 0)
+        store_index_title(db, row.rowid, title) == 0 && conversation_updated(job, db, &row) == 0)
         ret = hl_json_job_ok(&job->super, HL_RESULT_OK,
                              json_pack("{s:s, s:s, s:o, s:b, s:I}", "conversation_id", row.id, "title", row.title, "conversation",
                                        conv_summary(db, &row, job->device_id), "hermes_synced", 0, "last_event_seq",

@@ -204,6 +204,19 @@ int runs_stop_all(store_job_t *job, hl_db_t *db, const char *conversation_id);
 int runs_reconcile(store_job_t *job, hl_db_t *db, const char *run_id);
 int runs_start_next(store_job_t *job, hl_db_t *db, const char *conversation_id);
 
+/** Writes a blob's file (temp file, fsync, rename; kept when the same content is already stored). 0 or -errno. */
+int blob_write_file(const hl_store_t *s, const char *path, const char *data, size_t len);
+
+/** Replaces a conversation's title in the search index. 0 or -1. */
+int store_index_title(hl_db_t *db, int64_t rowid, const char *title);
+
+/** Inserts a message (indexed for search) with no run, client id or profile. 0 or -1. */
+int store_insert_message(hl_db_t *db, const char *id, const char *conv, const char *role, const char *status, const char *text,
+                         int64_t now);
+
+/** Appends a message event (`type`, e.g. message.created) carrying the message as it is now. 0 or -1. */
+int store_message_event(store_job_t *job, hl_db_t *db, const char *type, const char *message_id);
+
 /** Blob data path for a content hash. Caller frees. */
 char *blob_path(const hl_store_t *s, const char *sha256_hex);
 

@@ -51,11 +51,11 @@ Suite *suite_profile_settings(void);
 Suite *suite_profile_memory(void);
 Suite *suite_profile_skills_create(void);
 Suite *suite_profile_catalog(void);
+Suite *suite_logs_deliver(void);
 
-#define SUITE(n)                                                                                                                   \
-    {                                                                                                                              \
-#n, suite_##n                                                                                                              \
-    }
+/* clang-format off */
+#define SUITE(n) {#n, suite_##n}
+/* clang-format on */
 static const struct {
     const char *name; /* as suite_create names it */
     Suite *(*make)(void);
@@ -93,6 +93,7 @@ static const struct {
     SUITE(profile_memory),
     SUITE(profile_skills_create),
     SUITE(profile_catalog),
+    SUITE(logs_deliver),
 };
 
 /* The next suite to run: in order, or — with HLT_SUITE_QUEUE naming a file shared by several processes of this runner —

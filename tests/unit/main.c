@@ -11,6 +11,7 @@ Suite *suite_router(void);
 Suite *suite_config(void);
 Suite *suite_clock_ids(void);
 Suite *suite_logread(void);
+Suite *suite_mime(void);
 Suite *suite_fsutil_pidfile(void);
 Suite *suite_tokens(void);
 Suite *suite_token_table(void);
@@ -46,6 +47,7 @@ int main(void)
     srunner_add_suite(sr, suite_config());
     srunner_add_suite(sr, suite_clock_ids());
     srunner_add_suite(sr, suite_logread());
+    srunner_add_suite(sr, suite_mime());
     srunner_add_suite(sr, suite_fsutil_pidfile());
     srunner_add_suite(sr, suite_tokens());
     srunner_add_suite(sr, suite_token_table());

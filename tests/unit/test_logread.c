@@ -422,6 +422,96 @@ START_TEST(gateway_invalid_utf8_sequences_not_dropped)
 }
 END_TEST
 
+/* ---- the limit query of the system routes (JavaScript Number()) ---- */
+
+START_TEST(limit_number_default)
+{
+    ck_assert_uint_eq(hl_logs_limit_number(NULL), 200);
+    ck_assert_uint_eq(hl_logs_limit_number(""), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("   "), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("0"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("-0"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("0.0"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("abc"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("12abc"), 200); /* parseInt would say 12; Number() says NaN */
+    ck_assert_uint_eq(hl_logs_limit_number("1 2"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("."), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("1e"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("-0x10"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("0x"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("0b2"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("NaN"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("infinity"), 200); /* only "Infinity" is a number */
+}
+END_TEST
+
+START_TEST(limit_number_values)
+{
+    ck_assert_uint_eq(hl_logs_limit_number("7"), 7);
+    ck_assert_uint_eq(hl_logs_limit_number(" 7\t\n"), 7);
+    ck_assert_uint_eq(hl_logs_limit_number("+7"), 7);
+    ck_assert_uint_eq(hl_logs_limit_number("7.9"), 7);
+    ck_assert_uint_eq(hl_logs_limit_number(".5"), 1);
+    ck_assert_uint_eq(hl_logs_limit_number("5."), 5);
+    ck_assert_uint_eq(hl_logs_limit_number("1e1"), 10);
+    ck_assert_uint_eq(hl_logs_limit_number("2E+2"), 200);
+    ck_assert_uint_eq(hl_logs_limit_number("0x10"), 16);
+    ck_assert_uint_eq(hl_logs_limit_number("0o17"), 15);
+    ck_assert_uint_eq(hl_logs_limit_number("0B101"), 5);
+    ck_assert_uint_eq(hl_logs_limit_number("-3"), 1);
+    ck_assert_uint_eq(hl_logs_limit_number("0.5"), 1);
+    ck_assert_uint_eq(hl_logs_limit_number("-Infinity"), 1);
+    ck_assert_uint_eq(hl_logs_limit_number("1000"), 1000);
+    ck_assert_uint_eq(hl_logs_limit_number("1001"), 1000);
+    ck_assert_uint_eq(hl_logs_limit_number("1e400"), 1000);
+    ck_assert_uint_eq(hl_logs_limit_number("Infinity"), 1000);
+    ck_assert_uint_eq(hl_logs_limit_number("0xffffffffffffffffffffffff"), 1000);
+    ck_assert_uint_eq(hl_logs_limit_number("00000000000000000000000000000000000000000000000000000000000000000000000012"), 12);
+}
+END_TEST
+
+/* ---- one line, as `logs -f` parses it ---- */
+
+START_TEST(parse_line_both_sources)
+{
+    static const char link[] = "{\"ts\":\"2026-05-08T12:00:00.000Z\",\"level\":\"warn\",\"message\":\"m\",\"fields\":{\"k\":1}}";
+    json_t *e = hl_logs_parse_line(false, link, sizeof(link) - 1, 0);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "level")), "warn");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "timestampSource")), "structured");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e, "fields"), "k")), 1);
+    json_decref(e);
+    ck_assert_ptr_null(hl_logs_parse_line(false, "plain text", 10, 0));
+    static const char loud[] = "{\"ts\":\"x\",\"level\":\"loud\",\"message\":\"m\"}";
+    ck_assert_ptr_null(hl_logs_parse_line(false, loud, sizeof(loud) - 1, 0));
+
+    static const char gw[] = "2026-05-08T12:00:01Z Traceback (most recent call last): \xff";
+    e = hl_logs_parse_line(true, gw, sizeof(gw) - 1, 0);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "level")), "error");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "ts")), "2026-05-08T12:00:01.000Z");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(e, "message")), "\xef\xbf\xbd"));
+    json_decref(e);
+    e = hl_logs_parse_line(true, "started", 7, 1778241600000LL);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "ts")), "2026-05-08T12:00:00.000Z");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "timestampSource")), "file_mtime");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "level")), "info");
+    json_decref(e);
+    ck_assert_ptr_null(hl_logs_parse_line(true, "  \t ", 4, 0));
+}
+END_TEST
+
+START_TEST(log_paths)
+{
+    char *p = hl_logs_path("/h", false);
+    ck_assert_str_eq(p, "/h/logs/link.log");
+    free(p);
+    p = hl_logs_path("/hh", true);
+    ck_assert_str_eq(p, "/hh/logs/gateway.log");
+    free(p);
+}
+END_TEST
+
 Suite *suite_logread(void)
 {
     Suite *s = suite_create("logread");
@@ -445,5 +535,12 @@ Suite *suite_logread(void)
     tcase_add_test(file, gateway_invalid_utf8_replaced);
     tcase_add_test(file, gateway_invalid_utf8_sequences_not_dropped);
     suite_add_tcase(s, file);
+
+    TCase *limit = tcase_create("limit");
+    tcase_add_test(limit, limit_number_default);
+    tcase_add_test(limit, limit_number_values);
+    tcase_add_test(limit, parse_line_both_sources);
+    tcase_add_test(limit, log_paths);
+    suite_add_tcase(s, limit);
     return s;
 }
