@@ -57,16 +57,14 @@ int hl_cmd_logs(int argc, char **argv)
         } else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0) {
             follow = 1;
         } else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--limit") == 0) {
-            if (i + 1 >= argc || hl_parse_long(argv[i + 1], 1, 1000000, &limit) != 0) {
-                fprintf(stderr, "Usage: hermeslink logs [--gateway] [-n N | --limit N] [-f] (N is a positive integer)\n");
+            if (i + 1 >= argc) {
+                fprintf(stderr, "Usage: hermeslink logs [--gateway] [-n N | --limit N] [-f]\n");
                 return 1;
             }
-            ++i;
+            /* as the original: read like the API's limit (not a number → 200, clamped to 1..1000) */
+            limit = (long)hl_logs_limit_number(argv[++i]);
         } else if (strncmp(argv[i], "--limit=", 8) == 0) {
-            if (hl_parse_long(argv[i] + 8, 1, 1000000, &limit) != 0) {
-                fprintf(stderr, "Usage: hermeslink logs [--gateway] [-n N | --limit N] [-f] (N is a positive integer)\n");
-                return 1;
-            }
+            limit = (long)hl_logs_limit_number(argv[i] + 8);
         } else {
             fprintf(stderr, "Unknown option: %s\n", argv[i]);
             return 1;

@@ -587,6 +587,26 @@ START_TEST(test_cli_logs)
     free_lines(lines, n);
     hlt_cli_free(&r);
 
+    /* as the original: a limit that is not a number is 200 (all four here), 0 too; 2.9 is 2 */
+    static const char *const NOT_NUMBERS[] = {"abc", "0", "--limit=x"};
+    for (size_t k = 0; k < HL_ARRAY_SIZE(NOT_NUMBERS); ++k) {
+        if (k < 2)
+            hlt_cli(&env, &r, "logs", "-n", NOT_NUMBERS[k], NULL);
+        else
+            hlt_cli(&env, &r, "logs", NOT_NUMBERS[k], NULL);
+        ck_assert_msg(r.exit_code == 0, "logs %s: exit %d, %s", NOT_NUMBERS[k], r.exit_code, r.err);
+        lines = cli_lines(r.out, &n);
+        ck_assert_int_eq(n, 4);
+        free_lines(lines, n);
+        hlt_cli_free(&r);
+    }
+    hlt_cli(&env, &r, "logs", "--limit", "2.9", NULL);
+    ck_assert_int_eq(r.exit_code, 0);
+    lines = cli_lines(r.out, &n);
+    ck_assert_int_eq(n, 2);
+    free_lines(lines, n);
+    hlt_cli_free(&r);
+
     hlt_cli(&env, &r, "logs", "--gateway", "-n", "2", NULL);
     ck_assert_int_eq(r.exit_code, 0);
     lines = cli_lines(r.out, &n);
