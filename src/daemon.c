@@ -33,6 +33,7 @@
 #include "hl/server.h"
 #include "hl/snapshot.h"
 #include "hl/system.h"
+#include "hl/updater.h"
 
 /* The daemon's own state: the service facts it hands out, and the parts it starts and stops. Main thread only. */
 typedef struct st_daemon_t {
@@ -49,6 +50,7 @@ typedef struct st_daemon_t {
     hl_hermes_t *hermes;
     hl_runproxy_t *runproxy;
     hl_system_t *system;
+    hl_updater_t *updater;
 } daemon_t;
 
 static daemon_t dm;
@@ -180,6 +182,33 @@ static void system_dispose(daemon_t *d)
     d->system = NULL;
 }
 
+/* the Link version a feed check found goes into the published system status */
+static void update_available(void *data, const char *version)
+{
+    hl_system_set_update_available(data, version);
+}
+
+static int updater_init(daemon_t *d)
+{
+    int ret = hl_updater_init(&d->updater, &d->link);
+    if (ret == 0)
+        hl_updater_observe_available(d->updater, update_available, d->system);
+    return ret;
+}
+static int updater_start(daemon_t *d)
+{
+    return hl_actor_start(hl_updater_actor(d->updater));
+}
+static void updater_stop(daemon_t *d)
+{
+    hl_actor_stop(hl_updater_actor(d->updater)); /* a running hermes update is stopped and recorded as failed */
+}
+static void updater_dispose(daemon_t *d)
+{
+    hl_updater_dispose(d->updater);
+    d->updater = NULL;
+}
+
 typedef struct st_part_t {
     const char *name;
     int (*init)(daemon_t *d);
@@ -195,6 +224,7 @@ static const part_t PARTS[] = {
     {"hermes", hermes_init, hermes_start, hermes_stop, hermes_dispose},
     {"runproxy", runproxy_init, runproxy_start, runproxy_stop, runproxy_dispose},
     {"system", system_init, system_start, system_stop, system_dispose},
+    {"updater", updater_init, updater_start, updater_stop, updater_dispose},
 };
 
 static void report_ready(int fd, const char *fmt, ...) HL_PRINTF(2, 3);
@@ -355,6 +385,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     hl_sse_attach_store(dm.store);
     hl_sse_attach_runproxy(dm.runproxy);
     hl_sse_attach_hermes(dm.hermes);
+    hl_sse_attach_updater(dm.updater);
     for (; num_started < HL_ARRAY_SIZE(PARTS); ++num_started) {
         if (PARTS[num_started].start(&dm) != 0) {
             snprintf(err, sizeof(err), "cannot start the %s actor", PARTS[num_started].name);
@@ -368,7 +399,8 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
                              .pairing = dm.pairing,
                              .system = dm.system,
                              .runproxy = dm.runproxy,
-                             .hermes = dm.hermes};
+                             .hermes = dm.hermes,
+                             .updater = dm.updater};
     router = hl_routes_build(&deps);
     hl_dispatch_set_router(router);
     hl_dispatch_set_trusted_proxies(&dm.config);
