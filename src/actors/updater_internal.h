@@ -188,6 +188,7 @@ typedef struct st_upd_fetch_t {
     uint64_t received, expected;
     uint64_t next_progress;
     bool too_big;
+    struct st_hl_updater_t *owner;
     char errbuf[CURL_ERROR_SIZE];
 } upd_fetch_t;
 
@@ -242,6 +243,14 @@ void upd_hermes_poll(hl_updater_t *u);
 void upd_hermes_stop(hl_updater_t *u);
 
 /* updater_link.c */
+struct stat;
+/**
+ * Why the binary at `exe` (its stat `st`) may not be replaced by a process of `euid` (`dir_writable`: its folder and
+ * the file are writable), or NULL when it may (SECURITY.md): a path under a system prefix (/usr/ except /usr/local/,
+ * /bin/, /sbin/, /lib/, /lib64/, /opt/, /snap/, /nix/, /gnu/) belongs to a package manager (*package set); a file that
+ * is not regular, not owned by euid or not writable is refused. Static strings.
+ */
+const char *upd_refusal(const char *exe, const struct stat *st, uid_t euid, bool dir_writable, bool *package);
 void upd_link_check(hl_updater_t *u, hl_reply_to_t *to, bool force);
 hl_result_t *upd_link_start(hl_updater_t *u, const json_t *body);
 void upd_link_transfer_done(hl_updater_t *u, CURL *easy, CURLcode rc);

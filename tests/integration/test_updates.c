@@ -11,15 +11,20 @@
  *  - Link self-update (a release feed served by a thread of this test on 127.0.0.1, signed with a key pair made here):
  *    see the second half of this file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "hl/common.h"
+#include "hl/ids.h"
 
 #include "harness_conv.h"
 #include "harness_hermes.h"
@@ -545,6 +550,394 @@ START_TEST(test_hermes_update_restart)
 }
 END_TEST
 
+/* ---- Link self-update ---- */
+
+#define LINK_STATUS "/api/v1/link/update/status"
+#define LINK_EVENTS "/api/v1/link/update/events"
+
+/* The test's release key pair and the feed: <env>/feed served by python3 -m http.server on 127.0.0.1. */
+static EVP_PKEY *release_key, *other_key;
+static char *key_b64;
+static pid_t feed_pid;
+static int feed_port;
+static char *feed_dir, *app_bin, *binary_sha;
+static size_t binary_size;
+
+static char *b64(const unsigned char *data, size_t len)
+{
+    char *out = hl_malloc(4 * ((len + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+static EVP_PKEY *new_key(void)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    ck_assert(k != NULL);
+    return k;
+}
+
+static char *sign_b64(EVP_PKEY *key, const char *text)
+{
+    unsigned char sig[64];
+    size_t siglen = sizeof(sig);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    ck_assert(EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1);
+    ck_assert(EVP_DigestSign(md, sig, &siglen, (const unsigned char *)text, strlen(text)) == 1);
+    EVP_MD_CTX_free(md);
+    return b64(sig, siglen);
+}
+
+static const char *platform(void)
+{
+    static char p[128];
+    struct utsname u;
+    ck_assert(uname(&u) == 0);
+    snprintf(p, sizeof(p), "linux-%s", u.machine);
+    return p;
+}
+
+/* Writes <feed>/manifest.json: `file` served as the binary of `version`, with `size` and `sha`, signed by `key`. */
+static void write_manifest(const char *version, const char *file, size_t size, const char *sha, EVP_PKEY *key)
+{
+    char *text = hl_asprintf("hermeslink-release-v1\n%s\n%s\n%zu\n%s\n", version, platform(), size, sha);
+    char *sig = sign_b64(key, text);
+    json_t *m = json_pack("{s:s, s:s, s:{s:{s:s, s:s, s:I, s:s}}}", "version", version, "published_at", "2026-12-01T00:00:00Z",
+                          "platforms", platform(), "url", hltc_fmt("http://127.0.0.1:%d/%s", feed_port, file), "sha256", sha,
+                          "size", (json_int_t)size, "signature", sig);
+    char *dump = json_dumps(m, JSON_INDENT(2));
+    char *path = hl_asprintf("%s/manifest.json", feed_dir);
+    hlt_write_file(path, dump);
+    free(path);
+    free(dump);
+    json_decref(m);
+    free(sig);
+    free(text);
+}
+
+static void copy_file(const char *from, const char *to, size_t max, mode_t mode)
+{
+    size_t len = 0;
+    char *data = hlt_read_file(from, &len);
+    ck_assert_msg(data != NULL, "cannot read %s", from);
+    if (len > max)
+        len = max;
+    FILE *f = fopen(to, "wb");
+    ck_assert(f != NULL);
+    ck_assert(fwrite(data, 1, len, f) == len);
+    ck_assert(fclose(f) == 0);
+    ck_assert(chmod(to, mode) == 0);
+    free(data);
+}
+
+/* A copy of the daemon's binary the daemon runs from (never the build output), the feed with the same bytes as the
+ * release "99.0.0" (and a truncated copy), and the feed's server. */
+static void prepare_feed(void)
+{
+    hlt_env_init(&env);
+    release_key = new_key();
+    other_key = new_key();
+    unsigned char raw[32];
+    size_t rawlen = sizeof(raw);
+    ck_assert(EVP_PKEY_get_raw_public_key(release_key, raw, &rawlen) == 1 && rawlen == 32);
+    key_b64 = b64(raw, 32);
+    char *app = hlt_env_path(&env, 0, "app");
+    hlth_mkdirs(app);
+    app_bin = hl_asprintf("%s/hermeslink", app);
+    copy_file(hlt_binary(), app_bin, SIZE_MAX, 0755);
+    free(app);
+    ck_assert(setenv("HL_BINARY", app_bin, 1) == 0);
+    feed_dir = hlt_env_path(&env, 0, "feed");
+    hlth_mkdirs(feed_dir);
+    char *release = hl_asprintf("%s/hermeslink-99", feed_dir);
+    copy_file(app_bin, release, SIZE_MAX, 0644);
+    char *data = hlt_read_file(release, &binary_size);
+    char hex[65];
+    binary_sha = hl_strdup(hl_sha256_hex(data, binary_size, hex));
+    free(data);
+    char *shortf = hl_asprintf("%s/hermeslink-short", feed_dir);
+    copy_file(app_bin, shortf, binary_size / 2, 0644);
+    free(shortf);
+    free(release);
+
+    feed_port = hlt_free_port();
+    char port[16];
+    snprintf(port, sizeof(port), "%d", feed_port);
+    char *python = hlt_which("python3");
+    ck_assert_msg(python != NULL, "python3 is needed for the feed");
+    char *out = hlt_env_path(&env, 0, "feed.out"), *err = hlt_env_path(&env, 0, "feed.err");
+    char *argv[] = {python, "-m", "http.server", port, "--bind", "127.0.0.1", "--directory", feed_dir, NULL};
+    feed_pid = hlt_spawn(argv, out, err);
+    free(out);
+    free(err);
+    free(python);
+    write_manifest("99.0.0", "hermeslink-99", binary_size, binary_sha, release_key);
+    /* wait until it serves */
+    long deadline = hlt_now_ms() + 10000;
+    for (;;) {
+        CURL *c = curl_easy_init();
+        curl_easy_setopt(c, CURLOPT_URL, hltc_fmt("http://127.0.0.1:%d/manifest.json", feed_port));
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        CURLcode rc = curl_easy_perform(c);
+        curl_easy_cleanup(c);
+        if (rc == CURLE_OK)
+            break;
+        ck_assert_msg(hlt_now_ms() < deadline, "the feed server did not start");
+        hlt_sleep_ms(100);
+    }
+}
+
+static void start_link(int i, const char *url)
+{
+    P = PROTOS[i];
+    char *config = hl_asprintf("{\"updateUrl\":\"%s\",\"updatePublicKey\":\"%s\"}", url, key_b64);
+    hlt_env_write_config(&env, config);
+    free(config);
+    start_with(NULL);
+}
+
+static void finish_link(void)
+{
+    if (feed_pid > 0) {
+        kill(feed_pid, SIGTERM);
+        int status;
+        if (!hlt_wait_exit(feed_pid, &status, 5000))
+            kill(feed_pid, SIGKILL), hlt_wait_exit(feed_pid, &status, 5000);
+        feed_pid = 0;
+    }
+    finish();
+    EVP_PKEY_free(release_key);
+    EVP_PKEY_free(other_key);
+    free(key_b64);
+    free(feed_dir);
+    free(app_bin);
+    free(binary_sha);
+    unsetenv("HL_BINARY");
+}
+
+static const char *manifest_url(void)
+{
+    return hltc_fmt("http://127.0.0.1:%d/manifest.json", feed_port);
+}
+
+START_TEST(test_link_check)
+{
+    prepare_feed();
+    start_link(_i, manifest_url());
+    /* the daemon reads the feed as it starts: system/status learns of the update */
+    long deadline = hlt_now_ms() + 10000;
+    for (;;) {
+        hlt_response_t res;
+        hlt_get(D, P, "/api/v1/system/status", &res);
+        const char *v = json_string_value(json_object_get(res.json, "updateAvailable"));
+        int seen = v != NULL && strcmp(v, "99.0.0") == 0;
+        hlt_response_free(&res);
+        if (seen)
+            break;
+        ck_assert_msg(hlt_now_ms() < deadline, "system/status never showed updateAvailable 99.0.0");
+        hlt_sleep_ms(100);
+    }
+    hlt_response_t res;
+    request("GET", "/api/v1/system/version", NULL, &res);
+    const char *version = hl_strdup(hlt_str(res.json, "version"));
+    hlt_response_free(&res);
+    json_t *j = call("GET", "/api/v1/link/update-check", NULL);
+    json_t *manual = json_object_get(j, "manual");
+    const char *cmd = hlt_str(manual, "command");
+    ck_assert_msg(strstr(cmd, hltc_fmt("curl -fL -o hermeslink.new 'http://127.0.0.1:%d/hermeslink-99'", feed_port)) != NULL &&
+                      strstr(cmd, binary_sha) != NULL && strstr(cmd, "sha256sum -c") != NULL,
+                  "manual command %s", cmd);
+    json_t *want = json_pack("{s:b, s:{s:s, s:s}, s:{s:s, s:n, s:s, s:n, s:s}, s:s, s:b, s:b, s:b, s:s, s:n, s:{s:s, s:s, s:s}}",
+                             "ok", 1, "local", "version", version, "raw", version, "remote", "current_version", version,
+                             "min_safe_version", "target_version", "99.0.0", "release_url", "published_at", "2026-12-01T00:00:00Z",
+                             "state", "update_available", "update_available", 1, "unsafe", 0, "blocked", 0, "check_state", "cached",
+                             "issue", "manual", "command", cmd, "package", "hermeslink", "version", "99.0.0");
+    assert_json_eq(j, want, "link update-check");
+    json_decref(want);
+    json_decref(j);
+    j = call("GET", "/api/v1/system/updates", NULL);
+    ck_assert_str_eq(hlt_str(j, "availableVersion"), "99.0.0");
+    ck_assert_str_eq(hlt_str(j, "currentVersion"), version);
+    ck_assert(json_is_false(json_object_get(j, "dismissed")));
+    json_decref(j);
+    char *state = home_file("link-state.json");
+    ck_assert_msg(state != NULL && strstr(state, "\"updateAvailable\": \"99.0.0\"") != NULL, "link-state.json: %s", state);
+    free(state);
+    free((char *)version);
+    finish_link();
+}
+END_TEST
+
+/* The binary: same inode and no other file in its folder (nothing replaced, nothing left behind). */
+static void assert_untouched(ino_t ino)
+{
+    struct stat st;
+    ck_assert(stat(app_bin, &st) == 0);
+    ck_assert_msg(st.st_ino == ino, "the binary was replaced");
+    char *dir = hlt_env_path(&env, 0, "app");
+    DIR *d = opendir(dir);
+    ck_assert(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        ck_assert_msg(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, "hermeslink") == 0,
+                      "left in the binary's folder: %s", e->d_name);
+    closedir(d);
+    free(dir);
+}
+
+static json_t *link_update(const char *body, const char *state)
+{
+    json_t *j = call_status("POST", "/api/v1/link/update", body, 202);
+    json_t *keys = without_ok(j);
+    hlt_assert_keys(keys, "link update status", "state", "job_id", "pid", "target_version", "started_at", "finished_at",
+                    "exit_code", "signal", "log_path", "lines", "error", "manual_command", NULL);
+    json_decref(keys);
+    ck_assert_msg(hlt_matches(hlt_str(j, "job_id"), "^link_update_[0-9a-z]+$"), "job_id %s", hlt_str(j, "job_id"));
+    ck_assert_str_eq(hlt_str(j, "log_path"), "logs/link-update.log");
+    json_decref(j);
+    j = wait_done(LINK_STATUS);
+    ck_assert_msg(strcmp(hlt_str(j, "state"), state) == 0, "state %s, expected %s: %s", hlt_str(j, "state"), state,
+                  json_dumps(j, JSON_COMPACT));
+    return j;
+}
+
+static void assert_failed(json_t *j, const char *error)
+{
+    ck_assert_str_eq(hlt_str(j, "error"), error);
+    ck_assert_msg(json_is_string(json_object_get(j, "manual_command")), "no manual command");
+    json_t *lines = json_object_get(j, "lines");
+    ck_assert_str_eq(json_string_value(json_array_get(lines, json_array_size(lines) - 1)), error);
+}
+
+START_TEST(test_link_update)
+{
+    prepare_feed();
+    start_link(_i, manifest_url());
+    struct stat st0;
+    ck_assert(stat(app_bin, &st0) == 0);
+
+    /* a manifest signed by another key */
+    write_manifest("99.0.0", "hermeslink-99", binary_size, binary_sha, other_key);
+    json_t *j = link_update(NULL, "failed");
+    assert_failed(j, "The release manifest's signature does not verify with the release key");
+    json_decref(j);
+    assert_untouched(st0.st_ino);
+    /* signed, but the hash is not the binary's */
+    char wrong[65];
+    memset(wrong, 'a', 64);
+    wrong[64] = '\0';
+    write_manifest("99.0.0", "hermeslink-99", binary_size, wrong, release_key);
+    j = link_update("{\"target_version\":\"99.0.0\"}", "failed");
+    assert_failed(j, "The download's SHA-256 does not match the signed release manifest; nothing was replaced");
+    ck_assert_str_eq(hlt_str(j, "target_version"), "99.0.0");
+    json_decref(j);
+    assert_untouched(st0.st_ino);
+    /* a truncated download */
+    write_manifest("99.0.0", "hermeslink-short", binary_size, binary_sha, release_key);
+    j = link_update(NULL, "failed");
+    char *e = hl_asprintf("The download is %zu bytes, not the %zu the release manifest says (truncated?); nothing was replaced",
+                          binary_size / 2, binary_size);
+    assert_failed(j, e);
+    free(e);
+    json_decref(j);
+    assert_untouched(st0.st_ino);
+    /* another version than asked for */
+    write_manifest("99.0.0", "hermeslink-99", binary_size, binary_sha, release_key);
+    j = link_update("{\"targetVersion\":\"98.0.0\"}", "failed");
+    assert_failed(j, "The release feed offers 99.0.0, not 98.0.0");
+    json_decref(j);
+    assert_untouched(st0.st_ino);
+
+    /* the good one, followed on the stream */
+    hltc_sse_t s;
+    hltc_sse_open(&s, D, P, TOK, LINK_EVENTS, NULL, NULL);
+    ck_assert_msg(hltc_sse_wait(&s, 1, 0, 10000), "no first event: %s", s.res.body);
+    ck_assert_str_eq(hlt_str(s.ev.v[0].json, "state"), "failed");
+    j = link_update("{\"target_version\":\"99.0.0\"}", "restart_required");
+    ck_assert(json_is_null(json_object_get(j, "error")));
+    ck_assert_str_eq(hlt_str(j, "target_version"), "99.0.0");
+    json_t *lines = json_object_get(j, "lines");
+    char *dump = json_dumps(lines, JSON_COMPACT);
+    ck_assert_msg(strstr(dump, hltc_fmt("\"Downloading hermeslink 99.0.0 for %s (%zu bytes)\"", platform(), binary_size)) != NULL &&
+                      strstr(dump, "\"Size, SHA-256 and signature verified\"") != NULL &&
+                      strstr(dump, "\"Installed hermeslink 99.0.0; the previous binary is kept as hermeslink.previous\"") != NULL &&
+                      strstr(dump, "(10%)") != NULL,
+                  "lines %s", dump);
+    free(dump);
+    size_t last = wait_event_state(&s, "restart_required");
+    assert_frames(&s, "link.update.status");
+    json_t *jj = without_ok(j);
+    assert_json_eq(s.ev.v[last].json, jj, "the last event");
+    json_decref(jj);
+    hltc_sse_close(&s);
+    json_decref(j);
+    /* swapped: a new file with the old mode, the old one kept beside it */
+    struct stat st1, stp;
+    ck_assert(stat(app_bin, &st1) == 0);
+    ck_assert_msg(st1.st_ino != st0.st_ino, "the binary was not replaced");
+    ck_assert_int_eq(st1.st_mode & 07777, 0755);
+    ck_assert_int_eq((long long)st1.st_size, (long long)binary_size);
+    char *previous = hl_asprintf("%s.previous", app_bin);
+    ck_assert(stat(previous, &stp) == 0);
+    ck_assert_msg(stp.st_ino == st0.st_ino, "the previous binary is not the old one");
+    free(previous);
+    char *state = home_file("run/link-update-state.json");
+    ck_assert_msg(state != NULL && strstr(state, "\"state\": \"restart_required\"") != NULL, "state file %s", state);
+    free(state);
+    /* the daemon runs on; a restart runs the new file, and the state stays (this build is still older than 99.0.0) */
+    hlt_assert_stop_clean(D);
+    restart_with(NULL);
+    j = call("GET", LINK_STATUS, NULL);
+    ck_assert_str_eq(hlt_str(j, "state"), "restart_required");
+    json_decref(j);
+    finish_link();
+}
+END_TEST
+
+START_TEST(test_link_feed_offline)
+{
+    P = HLT_H1;
+    hlt_env_init(&env);
+    start_with(NULL);
+    /* no feed configured */
+    json_t *j = call("GET", "/api/v1/link/update-check", NULL);
+    ck_assert_str_eq(hlt_str(j, "check_state"), "unavailable");
+    ck_assert_str_eq(hlt_str(j, "issue"), "No release feed is configured (hermeslink config set update-url <url>)");
+    ck_assert(json_is_null(json_object_get(j, "remote")));
+    ck_assert_str_eq(hlt_str(j, "state"), "current");
+    json_decref(j);
+    j = call_status("POST", "/api/v1/link/update", NULL, 202);
+    ck_assert_str_eq(hlt_str(j, "state"), "failed");
+    ck_assert_str_eq(hlt_str(j, "error"), "No release feed is configured (hermeslink config set update-url <url>)");
+    json_decref(j);
+    hlt_assert_stop_clean(D);
+    /* a feed nobody serves */
+    hlt_cli_result_t cli;
+    char *url = hl_asprintf("http://127.0.0.1:%d/manifest.json", hlt_free_port());
+    hlt_cli(&env, &cli, "config", "set", "update-url", url, NULL);
+    ck_assert_int_eq(cli.exit_code, 0);
+    ck_assert_msg(strstr(cli.out, "Update URL set to ") != NULL, "%s", cli.out);
+    hlt_cli_free(&cli);
+    hlt_cli(&env, &cli, "config", "set", "update-public-key", "not a key", NULL);
+    ck_assert_int_eq(cli.exit_code, 1);
+    hlt_cli_free(&cli);
+    free(url);
+    restart_with(NULL);
+    j = call("GET", "/api/v1/link/update-check", NULL);
+    ck_assert_str_eq(hlt_str(j, "check_state"), "unavailable");
+    ck_assert_str_eq(hlt_str(j, "issue"), "The release feed could not be reached (Couldn't connect to server)");
+    json_decref(j);
+    j = call_status("POST", "/api/v1/link/update", NULL, 202);
+    json_decref(j);
+    j = wait_done(LINK_STATUS);
+    ck_assert_str_eq(hlt_str(j, "state"), "failed");
+    ck_assert_str_eq(hlt_str(j, "error"),
+                     "No release key is configured: this build has none, and config updatePublicKey is not set");
+    json_decref(j);
+    finish();
+}
+END_TEST
+
 Suite *suite_updates(void)
 {
     Suite *s = suite_create("updates");
@@ -554,6 +947,12 @@ Suite *suite_updates(void)
     tcase_add_loop_test(tc, test_hermes_check_without_hermes, 0, 1);
     tcase_add_loop_test(tc, test_hermes_update, 0, 3);
     tcase_add_test(tc, test_hermes_update_restart);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("link");
+    tcase_set_timeout(tc, 90);
+    tcase_add_loop_test(tc, test_link_check, 0, 3);
+    tcase_add_loop_test(tc, test_link_update, 2, 3);
+    tcase_add_test(tc, test_link_feed_offline);
     suite_add_tcase(s, tc);
     return s;
 }
