@@ -1,6 +1,7 @@
 #include "hl/daemon.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -188,11 +189,25 @@ static void update_available(void *data, const char *version)
     hl_system_set_update_available(data, version);
 }
 
+/* a self-update installed a new binary: the main thread stops everything and re-executes it (reexec below) */
+static atomic_bool restart_requested;
+static char restart_exe[4096];
+
+static void restart_self(void *data, const char *exe)
+{
+    (void)data;
+    snprintf(restart_exe, sizeof(restart_exe), "%s", exe);
+    atomic_store(&restart_requested, true);
+    kill(getpid(), SIGHUP); /* the main thread's sigwait */
+}
+
 static int updater_init(daemon_t *d)
 {
     int ret = hl_updater_init(&d->updater, &d->link);
-    if (ret == 0)
+    if (ret == 0) {
         hl_updater_observe_available(d->updater, update_available, d->system);
+        hl_updater_on_restart(d->updater, restart_self, NULL);
+    }
     return ret;
 }
 static int updater_start(daemon_t *d)
@@ -226,6 +241,39 @@ static const part_t PARTS[] = {
     {"system", system_init, system_start, system_stop, system_dispose},
     {"updater", updater_init, updater_start, updater_stop, updater_dispose},
 };
+
+/* how long the re-executed binary has to answer before the watchdog puts the old one back */
+#define RESTART_HEALTH_TIMEOUT_S "20"
+
+/*
+ * Re-executes the freshly installed binary in this process (same pid, same stdio) with the ports and listen host this
+ * process served, after a watchdog running the previous binary was forked to check that it answers (and to roll back
+ * and restart the old binary if it does not: src/cli/update_watchdog.c). Returns only when exec failed.
+ */
+static void reexec(const char *exe, int port, int tls_port, const char *listen, const char *probe_host)
+{
+    char p[16], t[16], pid[16];
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(t, sizeof(t), "%d", tls_port);
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    char previous[4200];
+    snprintf(previous, sizeof(previous), "%s.previous", exe);
+    sigset_t none;
+    sigemptyset(&none);
+    pid_t w = fork();
+    if (w == 0) {
+        pthread_sigmask(SIG_SETMASK, &none, NULL);
+        char *argv[] = {previous, "__update-watchdog", pid,         (char *)probe_host,       p,
+                        t,        (char *)listen,      (char *)exe, RESTART_HEALTH_TIMEOUT_S, NULL};
+        execv(previous, argv);
+        _exit(127);
+    }
+    if (w < 0)
+        fprintf(stderr, "cannot start the update watchdog: %s\n", strerror(errno));
+    char *argv[] = {(char *)exe, "run", "--port", p, "--tls-port", t, "--listen", (char *)listen, NULL};
+    execv(exe, argv);
+    fprintf(stderr, "cannot run the new binary: %s\n", strerror(errno));
+}
 
 static void report_ready(int fd, const char *fmt, ...) HL_PRINTF(2, 3);
 
@@ -276,6 +324,8 @@ static void block_signals(sigset_t *set)
 
 int hl_daemon_run(const hl_daemon_options_t *opts)
 {
+    int restart_port = -1, restart_tls_port = -1;
+    const char *restart_listen = NULL, *restart_probe = NULL;
     char err[512] = "";
     int exit_code = 1, pid_fd = -1, ret;
     hl_server_t *server = NULL;
@@ -429,9 +479,20 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     report_ready(opts->ready_fd, "ok %d %d\n", dm.link.port, dm.link.tls_port);
 
     int sig = 0;
-    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP && !atomic_load(&restart_requested))
         ; /* no reload yet: config changes need a restart, as documented */
-    hl_log(HL_LOG_INFO, "Hermes Link stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    if (atomic_load(&restart_requested)) {
+        hl_log(HL_LOG_INFO, "Hermes Link restarting with its new binary", NULL);
+        /* what the re-executed process is told to serve: this one's bound ports, not a "0" that would pick others */
+        restart_port = dm.link.port;
+        restart_tls_port = dm.link.tls_port;
+        restart_listen = dm.link.listen_host;
+        restart_probe = hl_host_is_loopback(plain_host) || strcmp(plain_host, "0.0.0.0") == 0 ? "127.0.0.1"
+                        : strcmp(plain_host, "::") == 0                                       ? "::1"
+                                                                                              : plain_host;
+    } else {
+        hl_log(HL_LOG_INFO, "Hermes Link stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    }
     exit_code = 0;
 
 Exit:
@@ -473,5 +534,9 @@ Exit:
     free(dm.home);
     free(dm.hermes_home);
     rcu_unregister_thread();
+    if (exit_code == 0 && restart_listen != NULL) {
+        reexec(restart_exe, restart_port, restart_tls_port, restart_listen, restart_probe);
+        exit_code = 1; /* exec failed: the watchdog sees this process end and restores the old binary */
+    }
     return exit_code;
 }

@@ -50,6 +50,15 @@ typedef void (*hl_updater_available_fn)(void *data, const char *version);
 /** Registers the observer of the available Link version (system status). Main thread, before start. */
 void hl_updater_observe_available(hl_updater_t *u, hl_updater_available_fn fn, void *data);
 
+/** Asks the process to restart from the binary at `exe` (just replaced by a self-update); on the actor's thread. */
+typedef void (*hl_updater_restart_fn)(void *data, const char *exe);
+
+/**
+ * Registers who restarts the process once a self-update installed a new binary (the daemon: re-exec with a rollback
+ * guard). Without one the job ends restart_required. Main thread, before start.
+ */
+void hl_updater_on_restart(hl_updater_t *u, hl_updater_restart_fn fn, void *data);
+
 /** GET /api/v1/hermes/update-check: runs `hermes version` and `hermes update --check` (bounded time); 200. Any thread. */
 void hl_updater_hermes_check(hl_updater_t *u, hl_reply_to_t *to);
 

@@ -268,6 +268,12 @@ void hl_updater_observe(hl_updater_t *u, hl_updater_status_fn fn, void *data)
     u->status_data = data;
 }
 
+void hl_updater_on_restart(hl_updater_t *u, hl_updater_restart_fn fn, void *data)
+{
+    u->restart_fn = fn;
+    u->restart_data = data;
+}
+
 void hl_updater_observe_available(hl_updater_t *u, hl_updater_available_fn fn, void *data)
 {
     u->available_fn = fn;
@@ -319,6 +325,7 @@ static int on_start(hl_actor_t *actor)
         return -1;
     upd_job_load(&u->hermes, u->link->home);
     upd_job_load(&u->link_job, u->link->home);
+    upd_link_resume(u);
     if (u->link->config->update_url != NULL)
         upd_link_check(u, NULL, true); /* learn early whether an update is available (system status) */
     return 0;

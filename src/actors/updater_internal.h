@@ -225,6 +225,8 @@ struct st_hl_updater_t {
     void *status_data;
     hl_updater_available_fn available_fn;
     void *available_data;
+    hl_updater_restart_fn restart_fn;
+    void *restart_data;
 };
 
 /** Publishes a job's status to the observer (bumps its version). */
@@ -255,6 +257,9 @@ void upd_link_check(hl_updater_t *u, hl_reply_to_t *to, bool force);
 hl_result_t *upd_link_start(hl_updater_t *u, const json_t *body);
 void upd_link_transfer_done(hl_updater_t *u, CURL *easy, CURLcode rc);
 void upd_link_stop(hl_updater_t *u);
+/** At start: a pending marker (run/link-update-pending.json) left by the process that installed this binary and
+ * re-executed it marks the update succeeded. */
+void upd_link_resume(hl_updater_t *u);
 
 /* updater_state.c: link-state.json */
 json_t *upd_link_state_read(const char *home);

@@ -483,6 +483,48 @@ static char *install(hl_updater_t *u, upd_fetch_t *f)
     return NULL;
 }
 
+static char *pending_path(const hl_updater_t *u)
+{
+    char *run = hl_path_join(u->link->home, "run");
+    char *path = hl_path_join(run, "link-update-pending.json");
+    free(run);
+    return path;
+}
+
+/* The marker the re-executed process finds: which job restarted it. */
+static int write_pending(hl_updater_t *u)
+{
+    json_t *o = json_pack("{s:s, s:s}", "job_id", u->link_job.job_id, "target_version", u->release.version);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char *path = pending_path(u);
+    int ret = hl_write_file_atomic(path, text, strlen(text), 0600);
+    free(path);
+    free(text);
+    return ret;
+}
+
+void upd_link_resume(hl_updater_t *u)
+{
+    char *path = pending_path(u), *text = NULL;
+    json_t *o = hl_read_file(path, 4096, &text, NULL) == 0 ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    unlink(path);
+    free(path);
+    upd_job_t *j = &u->link_job;
+    const char *job = json_string_value(json_object_get(o, "job_id"));
+    if (job != NULL && j->job_id != NULL && strcmp(job, j->job_id) == 0 &&
+        (strcmp(j->state, "restart_required") == 0 || strcmp(j->state, "succeeded") == 0)) {
+        char *line = hl_asprintf("HermesLink restarted from the new binary (it reports version %s)", HL_VERSION);
+        upd_lines_add(j->lines, line, strlen(line));
+        free(line);
+        j->state = "succeeded";
+        upd_job_save(j, u->link->home);
+        hl_log(HL_LOG_INFO, "HermesLink self-update succeeded", json_pack("{s:s}", "version", HL_VERSION));
+    }
+    json_decref(o);
+}
+
 static void download_done(hl_updater_t *u, CURLcode rc)
 {
     upd_fetch_t *f = u->download;
@@ -525,11 +567,16 @@ static void download_done(hl_updater_t *u, CURLcode rc)
     fetch_free(u, f);
     u->download = NULL;
     progress(u, "Installed hermeslink %s; the previous binary is kept as hermeslink.previous", u->release.version);
-    progress(u, "Restart HermesLink to run the new version (hermeslink restart)");
+    bool restart = u->restart_fn != NULL && write_pending(u) == 0;
+    progress(u, restart ? "Restarting HermesLink with the new binary"
+                        : "Restart HermesLink to run the new version (hermeslink restart)");
     upd_job_end(j, u->link->home, "restart_required", NULL);
-    hl_log(HL_LOG_INFO, "HermesLink self-update installed", json_pack("{s:s}", "version", u->release.version));
+    hl_log(HL_LOG_INFO, "HermesLink self-update installed",
+           json_pack("{s:s, s:b}", "version", u->release.version, "restart", restart));
     upd_publish(u, j);
     upd_release_dispose(&u->release);
+    if (restart)
+        u->restart_fn(u->restart_data, u->exe_path);
 }
 
 void upd_link_transfer_done(hl_updater_t *u, CURL *easy, CURLcode rc)

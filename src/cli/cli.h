@@ -20,6 +20,8 @@ int hl_cmd_status(int argc, char **argv);
 int hl_cmd_config(int argc, char **argv);
 int hl_cmd_logs(int argc, char **argv);
 int hl_cmd_pair(int argc, char **argv);
+/** The hidden `__update-watchdog` command: the self-update's rollback guard (update_watchdog.c). */
+int hl_cmd_update_watchdog(int argc, char **argv);
 
 /** Starts the daemon of `home` with the configured ports (as `start` does); progress on stderr when `quiet`. 0 or 1. */
 int hl_cli_start_daemon(const char *home, int quiet);

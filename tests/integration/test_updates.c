@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -809,10 +810,39 @@ static void assert_failed(json_t *j, const char *error)
     ck_assert_str_eq(json_string_value(json_array_get(lines, json_array_size(lines) - 1)), error);
 }
 
+/* Polls the Link update status through a restart of the daemon (requests may fail meanwhile) until `state` (30 s). */
+static json_t *wait_restarted(const char *state)
+{
+    long deadline = hlt_now_ms() + 30000;
+    char auth[512];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", TOK);
+    const char *hdrs[] = {auth, NULL};
+    for (;;) {
+        hlt_response_t res;
+        hlt_request_t req = {.path = LINK_STATUS, .headers = hdrs, .timeout_ms = 2000};
+        hlt_request(D, P, &req, &res);
+        if (res.rc == CURLE_OK && res.status == 200 && res.json != NULL && strcmp(hlt_str(res.json, "state"), state) == 0) {
+            json_t *j = json_incref(res.json);
+            hlt_response_free(&res);
+            return j;
+        }
+        char last[300];
+        snprintf(last, sizeof(last), "%ld %.200s", res.status, res.body != NULL ? res.body : "");
+        hlt_response_free(&res);
+        ck_assert_msg(hlt_now_ms() < deadline, "the update never reached %s: %s", state, last);
+        hlt_sleep_ms(200);
+    }
+}
+
 START_TEST(test_link_update)
 {
     prepare_feed();
     start_link(_i, manifest_url());
+    hlt_response_t vres;
+    request("GET", "/api/v1/system/version", NULL, &vres);
+    char *version = hl_strdup(hlt_str(vres.json, "version"));
+    hlt_response_free(&vres);
+    char *dump;
     struct stat st0;
     ck_assert(stat(app_bin, &st0) == 0);
 
@@ -848,28 +878,35 @@ START_TEST(test_link_update)
     json_decref(j);
     assert_untouched(st0.st_ino);
 
-    /* the good one, followed on the stream */
+    /* the good one, followed on the stream until the daemon restarts itself */
     hltc_sse_t s;
     hltc_sse_open(&s, D, P, TOK, LINK_EVENTS, NULL, NULL);
     ck_assert_msg(hltc_sse_wait(&s, 1, 0, 10000), "no first event: %s", s.res.body);
     ck_assert_str_eq(hlt_str(s.ev.v[0].json, "state"), "failed");
-    j = link_update("{\"target_version\":\"99.0.0\"}", "restart_required");
+    pid_t pid = D->pid;
+    json_decref(call_status("POST", "/api/v1/link/update", "{\"target_version\":\"99.0.0\"}", 202));
+    size_t last = wait_event_state(&s, "restart_required");
+    assert_frames(&s, "link.update.status");
+    dump = json_dumps(json_object_get(s.ev.v[last].json, "lines"), JSON_COMPACT);
+    ck_assert_msg(strstr(dump, "\"Restarting HermesLink with the new binary\"") != NULL, "lines %s", dump);
+    free(dump);
+    hltc_sse_close(&s);
+    /* the same process (exec keeps the pid) answers again on the same port, from the new file */
+    j = wait_restarted("succeeded");
+    ck_assert_int_eq(D->pid, pid);
+    ck_assert(hlt_daemon_alive(D));
     ck_assert(json_is_null(json_object_get(j, "error")));
     ck_assert_str_eq(hlt_str(j, "target_version"), "99.0.0");
     json_t *lines = json_object_get(j, "lines");
-    char *dump = json_dumps(lines, JSON_COMPACT);
+    dump = json_dumps(lines, JSON_COMPACT);
+    const char *self = hltc_fmt("\"HermesLink restarted from the new binary (it reports version %s)\"", version);
+    ck_assert_msg(strstr(dump, self) != NULL, "lines %s", dump);
     ck_assert_msg(strstr(dump, hltc_fmt("\"Downloading hermeslink 99.0.0 for %s (%zu bytes)\"", platform(), binary_size)) != NULL &&
                       strstr(dump, "\"Size, SHA-256 and signature verified\"") != NULL &&
                       strstr(dump, "\"Installed hermeslink 99.0.0; the previous binary is kept as hermeslink.previous\"") != NULL &&
                       strstr(dump, "(10%)") != NULL,
                   "lines %s", dump);
     free(dump);
-    size_t last = wait_event_state(&s, "restart_required");
-    assert_frames(&s, "link.update.status");
-    json_t *jj = without_ok(j);
-    assert_json_eq(s.ev.v[last].json, jj, "the last event");
-    json_decref(jj);
-    hltc_sse_close(&s);
     json_decref(j);
     /* swapped: a new file with the old mode, the old one kept beside it */
     struct stat st1, stp;
@@ -882,15 +919,78 @@ START_TEST(test_link_update)
     ck_assert_msg(stp.st_ino == st0.st_ino, "the previous binary is not the old one");
     free(previous);
     char *state = home_file("run/link-update-state.json");
-    ck_assert_msg(state != NULL && strstr(state, "\"state\": \"restart_required\"") != NULL, "state file %s", state);
+    ck_assert_msg(state != NULL && strstr(state, "\"state\": \"succeeded\"") != NULL, "state file %s", state);
     free(state);
-    /* the daemon runs on; a restart runs the new file, and the state stays (this build is still older than 99.0.0) */
-    hlt_assert_stop_clean(D);
-    restart_with(NULL);
-    j = call("GET", LINK_STATUS, NULL);
-    ck_assert_str_eq(hlt_str(j, "state"), "restart_required");
-    json_decref(j);
+    char *pending = hlt_env_path(&env, 1, "run/link-update-pending.json");
+    ck_assert_msg(access(pending, F_OK) != 0, "the pending marker is left");
+    free(pending);
+    free(version);
     finish_link();
+}
+END_TEST
+
+/* A signed release that does not start: the watchdog (the previous binary) puts the old file back and starts it again. */
+START_TEST(test_link_rollback)
+{
+    prepare_feed();
+    char *bad = hl_asprintf("%s/hermeslink-bad", feed_dir);
+    static const char BAD[] = "#!/bin/sh\necho 'this build does not start' >&2\nexit 1\n";
+    hlt_write_file(bad, BAD);
+    char hex[65];
+    write_manifest("99.0.0", "hermeslink-bad", sizeof(BAD) - 1, hl_sha256_hex(BAD, sizeof(BAD) - 1, hex), release_key);
+    free(bad);
+    start_link(_i, manifest_url());
+    struct stat st0;
+    ck_assert(stat(app_bin, &st0) == 0);
+    json_decref(call_status("POST", "/api/v1/link/update", NULL, 202));
+    /* the daemon re-executes the bad file, which exits at once */
+    int status = 0;
+    ck_assert_msg(hlt_wait_exit(D->pid, &status, 20000), "the daemon did not end");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    D->pid = 0;
+    /* the old binary answers again on the same port, in a process of its own */
+    json_t *j = wait_restarted("failed");
+    ck_assert_str_eq(hlt_str(j, "error"), "The new version ended after the restart without answering; the previous binary was "
+                                          "put back and started again");
+    ck_assert_str_eq(hlt_str(j, "target_version"), "99.0.0");
+    json_decref(j);
+    struct stat st1;
+    ck_assert(stat(app_bin, &st1) == 0);
+    ck_assert_msg(st1.st_ino == st0.st_ino, "the old binary was not put back");
+    char *previous = hl_asprintf("%s.previous", app_bin);
+    ck_assert_msg(access(previous, F_OK) != 0, "hermeslink.previous is left");
+    free(previous);
+    /* stop the restarted daemon (not our child): by its pid file */
+    char *pidtext = home_file("hermeslink.pid");
+    ck_assert_msg(pidtext != NULL, "no pid file");
+    long restarted = strtol(pidtext, NULL, 10);
+    free(pidtext);
+    ck_assert(restarted > 0);
+    ck_assert(kill((pid_t)restarted, SIGTERM) == 0);
+    long deadline = hlt_now_ms() + 15000;
+    while (kill((pid_t)restarted, 0) == 0) {
+        ck_assert_msg(hlt_now_ms() < deadline, "the restarted daemon did not stop");
+        hlt_sleep_ms(50);
+    }
+    char *log = home_file("logs/daemon.log");
+    ck_assert_msg(log == NULL || strstr(log, "ERROR: AddressSanitizer") == NULL, "daemon.log: %.2000s", log);
+    free(log);
+    hlt_daemon_dispose(D);
+    ctx.started = 0;
+    hlt_device_free(&ctx.dev);
+    if (feed_pid > 0) {
+        kill(feed_pid, SIGTERM);
+        hlt_wait_exit(feed_pid, &status, 5000);
+        feed_pid = 0;
+    }
+    EVP_PKEY_free(release_key);
+    EVP_PKEY_free(other_key);
+    free(key_b64);
+    free(feed_dir);
+    free(app_bin);
+    free(binary_sha);
+    unsetenv("HL_BINARY");
+    hlt_env_dispose(&env);
 }
 END_TEST
 
@@ -953,6 +1053,7 @@ Suite *suite_updates(void)
     tcase_add_loop_test(tc, test_link_check, 0, 3);
     tcase_add_loop_test(tc, test_link_update, 2, 3);
     tcase_add_test(tc, test_link_feed_offline);
+    tcase_add_loop_test(tc, test_link_rollback, 0, 1);
     suite_add_tcase(s, tc);
     return s;
 }
