@@ -487,9 +487,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         restart_port = dm.link.port;
         restart_tls_port = dm.link.tls_port;
         restart_listen = dm.link.listen_host;
-        restart_probe = hl_host_is_loopback(plain_host) || strcmp(plain_host, "0.0.0.0") == 0 ? "127.0.0.1"
-                        : strcmp(plain_host, "::") == 0                                       ? "::1"
-                                                                                              : plain_host;
+        restart_probe = strcmp(plain_host, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(plain_host, "::") == 0 ? "::1" : plain_host;
     } else {
         hl_log(HL_LOG_INFO, "Hermes Link stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
     }

@@ -28,6 +28,7 @@
 #define UPD_FEED_CONNECT_TIMEOUT_MS 3000
 #define UPD_FEED_TIMEOUT_MS 10000
 #define UPD_CHECK_CACHE_MS (5 * 60 * 1000)
+#define UPD_CHECK_RETRY_MS (30 * 1000)
 /* a downloaded binary's size cap and the download's time limit */
 #define UPD_MAX_BINARY_BYTES (256u << 20)
 #define UPD_DOWNLOAD_TIMEOUT_MS (10 * 60 * 1000)

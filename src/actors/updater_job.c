@@ -109,8 +109,6 @@ static void log_write(upd_job_t *j, const char *s, size_t len)
         return;
     if (j->log_bytes + len > UPD_MAX_LOG_BYTES) {
         static const char full[] = "\n(the log is full: later output is only in the status lines)\n";
-        len = 0;
-        s = full;
         if (write(j->log_fd, full, sizeof(full) - 1) < 0)
             hl_logf(HL_LOG_WARN, "updater: cannot write the %s update log", j->kind);
         j->log_bytes = UPD_MAX_LOG_BYTES;

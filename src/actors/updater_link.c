@@ -239,7 +239,10 @@ void upd_link_check(hl_updater_t *u, hl_reply_to_t *to, bool force)
         hl_reply(to, hl_result_ok(HL_RESULT_OK, a));
         return;
     }
-    if (!force && u->feed == NULL && u->link_check != NULL && hl_monotonic_ms() - u->link_check_at < UPD_CHECK_CACHE_MS) {
+    /* an answer is reused for a while; a failed read only briefly, so that a fixed network shows soon */
+    bool failed = u->link_check != NULL && strcmp(json_string_value(json_object_get(u->link_check, "check_state")), "checked") != 0;
+    uint64_t ttl = failed ? UPD_CHECK_RETRY_MS : UPD_CHECK_CACHE_MS;
+    if (!force && u->feed == NULL && u->link_check != NULL && hl_monotonic_ms() - u->link_check_at < ttl) {
         json_t *a = json_deep_copy(u->link_check);
         if (strcmp(json_string_value(json_object_get(a, "check_state")), "checked") == 0)
             json_object_set_new(a, "check_state", json_string("cached"));
