@@ -250,7 +250,7 @@ static const part_t PARTS[] = {
  * process served, after a watchdog running the previous binary was forked to check that it answers (and to roll back
  * and restart the old binary if it does not: src/cli/update_watchdog.c). Returns only when exec failed.
  */
-static void reexec(const char *exe, int port, int tls_port, const char *listen, const char *probe_host)
+static void reexec(const char *exe, int port, int tls_port, const char *listen, const char *probe_host, int foreground)
 {
     char p[16], t[16], pid[16];
     snprintf(p, sizeof(p), "%d", port);
@@ -270,7 +270,8 @@ static void reexec(const char *exe, int port, int tls_port, const char *listen, 
     }
     if (w < 0)
         fprintf(stderr, "cannot start the update watchdog: %s\n", strerror(errno));
-    char *argv[] = {(char *)exe, "run", "--port", p, "--tls-port", t, "--listen", (char *)listen, NULL};
+    char *argv[] = {(char *)exe, "run", "--port", p, "--tls-port", t, "--listen", (char *)listen, foreground ? NULL : "--detached",
+                    NULL};
     execv(exe, argv);
     fprintf(stderr, "cannot run the new binary: %s\n", strerror(errno));
 }
@@ -533,7 +534,7 @@ Exit:
     free(dm.hermes_home);
     rcu_unregister_thread();
     if (exit_code == 0 && restart_listen != NULL) {
-        reexec(restart_exe, restart_port, restart_tls_port, restart_listen, restart_probe);
+        reexec(restart_exe, restart_port, restart_tls_port, restart_listen, restart_probe, opts->foreground);
         exit_code = 1; /* exec failed: the watchdog sees this process end and restores the old binary */
     }
     return exit_code;
