@@ -28,7 +28,7 @@ static const struct {
     {"cron_jobs", true},
     {"profile_skills", true},
     {"profile_memory", true},
-    {"hermes_updates", false},
+    {"hermes_updates", true},
 };
 
 json_t *hl_capabilities_json(void)

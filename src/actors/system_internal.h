@@ -15,6 +15,7 @@ struct st_hl_system_t {
     const hl_device_counts_t *counts;
     hl_hermes_t *hermes; /* the profile count; NULL in unit tests */
     json_t *lan_ips;
+    char *update_available; /* the Link version a release-feed check found (updater actor), or NULL */
 };
 
 #endif

@@ -61,6 +61,10 @@ static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o)
 #define IS(name) (nlen == strlen(name) && strncmp(a, name, nlen) == 0)
         if (IS("--foreground"))
             continue;
+        if (IS("--detached")) { /* hidden: a daemon re-executed by its self-update keeps logging as `start` made it */
+            o->foreground = 0;
+            continue;
+        }
         if (!IS("--port") && !IS("--tls-port") && !IS("--listen")) {
             fprintf(stderr, "Unknown option: %s\n", a);
             return -1;

@@ -52,6 +52,7 @@ Suite *suite_profile_memory(void);
 Suite *suite_profile_skills_create(void);
 Suite *suite_profile_catalog(void);
 Suite *suite_logs_deliver(void);
+Suite *suite_updates(void);
 
 /* clang-format off */
 #define SUITE(n) {#n, suite_##n}
@@ -66,6 +67,7 @@ static const struct {
     SUITE(profile_settings),
     SUITE(model_configs),
     SUITE(profile_catalog),
+    SUITE(updates),
     SUITE(sse),
     SUITE(cli),
     SUITE(edge_limits),

@@ -26,6 +26,7 @@
 #include "hl/mailbox.h"
 #include "hl/token_table.h"
 #include "hl/tokens.h"
+#include "hl/updater.h"
 #include "unit_util.h"
 
 #define STRESS_PER_PRODUCER 100000 /* ~3 s under TSan on 2 cores: no need to scale down */
@@ -1258,6 +1259,110 @@ START_TEST(profile_list_readers_and_refreshes)
 }
 END_TEST
 
+/* ---- the updater actor: requests from many threads while an update's output is published ---- */
+
+typedef struct st_count_reply_t {
+    hl_reply_to_t super;
+    atomic_int *count;
+} count_reply_t;
+
+static void count_deliver(hl_reply_to_t *self, hl_result_t *result)
+{
+    count_reply_t *r = (count_reply_t *)self;
+    if (hl_result_is_ok(result))
+        atomic_fetch_add(r->count, 1);
+    hl_result_free(result);
+    free(r);
+}
+
+static hl_reply_to_t *counting(atomic_int *count)
+{
+    count_reply_t *r = calloc(1, sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    r->super.deliver = count_deliver;
+    r->count = count;
+    return &r->super;
+}
+
+static atomic_int upd_statuses, upd_answers;
+static _Atomic(int64_t) upd_last_version;
+
+static void on_upd_status(void *data, const char *topic, const char *json, size_t len, int64_t version)
+{
+    (void)data;
+    (void)topic;
+    (void)len;
+    if (json != NULL && version > 0) {
+        atomic_fetch_add(&upd_statuses, 1);
+        atomic_store(&upd_last_version, version);
+    }
+}
+
+typedef struct st_upd_req_t {
+    hl_updater_t *u;
+} upd_req_t;
+
+static void *updater_requester(void *arg)
+{
+    upd_req_t *r = arg;
+    for (int i = 0; i < 100; ++i) {
+        if (i % 3 == 0)
+            hl_updater_hermes_status(r->u, counting(&upd_answers));
+        else if (i % 3 == 1)
+            hl_updater_summary(r->u, counting(&upd_answers));
+        else
+            hl_updater_link_status(r->u, counting(&upd_answers));
+    }
+    return NULL;
+}
+
+START_TEST(updater_requests_and_publications)
+{
+    char *home = ut_mkdtemp();
+    size_t blen = strlen(home) + 16;
+    char *bin = malloc(blen);
+    ck_assert_ptr_nonnull(bin);
+    snprintf(bin, blen, "%s/hermes", home);
+    FILE *f = fopen(bin, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("#!/bin/sh\ni=0; while [ $i -lt 50 ]; do echo \"line $i\"; i=$((i+1)); done\n", f);
+    fclose(f);
+    ck_assert_int_eq(chmod(bin, 0700), 0);
+    setenv("HERMES_BIN", bin, 1);
+    hl_config_t cfg;
+    hl_config_defaults(&cfg);
+    hl_link_t link = {.home = home, .hermes_home = home, .config = &cfg};
+    hl_updater_t *u = NULL;
+    ck_assert_int_eq(hl_updater_init(&u, &link), 0);
+    hl_updater_observe(u, on_upd_status, NULL);
+    ck_assert_int_eq(hl_actor_start(hl_updater_actor(u)), 0);
+    pthread_t t[4];
+    upd_req_t req = {.u = u};
+    for (int i = 0; i < 4; ++i)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, updater_requester, &req), 0);
+    atomic_int started = 0;
+    hl_updater_hermes_start(u, counting(&started));
+    for (int i = 0; i < 4; ++i)
+        pthread_join(t[i], NULL);
+    uint64_t deadline = now_ms() + 20000;
+    while ((atomic_load(&upd_answers) < 400 || atomic_load(&started) < 1) && now_ms() < deadline)
+        sleep_ms(10);
+    ck_assert_int_eq(atomic_load(&upd_answers), 400);
+    ck_assert_int_eq(atomic_load(&started), 1);
+    /* the update's end is published (running, lines, succeeded: at least two statuses) */
+    while (atomic_load(&upd_statuses) < 2 && now_ms() < deadline)
+        sleep_ms(10);
+    hl_actor_stop(hl_updater_actor(u));
+    ck_assert_int_ge(atomic_load(&upd_statuses), 2);
+    ck_assert_int_ge(atomic_load(&upd_last_version), 3);
+    hl_updater_dispose(u);
+    hl_config_dispose(&cfg);
+    unsetenv("HERMES_BIN");
+    free(bin);
+    ut_rm_rf(home);
+}
+END_TEST
+
 static Suite *suite_concurrency(void)
 {
     Suite *s = suite_create("concurrency");
@@ -1306,6 +1411,11 @@ static Suite *suite_concurrency(void)
     tcase_set_timeout(kc, 30);
     tcase_add_test(kc, keyed_counts_threads_never_lose_a_count);
     suite_add_tcase(s, kc);
+
+    TCase *up = tcase_create("updater");
+    tcase_set_timeout(up, 60);
+    tcase_add_test(up, updater_requests_and_publications);
+    suite_add_tcase(s, up);
     return s;
 }
 
