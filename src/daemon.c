@@ -18,6 +18,7 @@
 #include "hl/pairing.h"
 #include "hl/runproxy.h"
 #include "hl/sse.h"
+#include "hl/stats.h"
 #include "hl/store.h"
 #include "hl/token_table.h"
 #include "hl/clock.h"
@@ -48,6 +49,7 @@ typedef struct st_daemon_t {
     hl_pairing_t *pairing;
     hl_hermes_t *hermes;
     hl_runproxy_t *runproxy;
+    hl_stats_t *stats;
     hl_system_t *system;
 } daemon_t;
 
@@ -159,6 +161,24 @@ static void runproxy_dispose(daemon_t *d)
     d->runproxy = NULL;
 }
 
+static int stats_init(daemon_t *d)
+{
+    return hl_stats_init(&d->stats, d->db_path, d->store); /* observes the store's commits: the runs that ended */
+}
+static int stats_start(daemon_t *d)
+{
+    return hl_actor_start(hl_stats_actor(d->stats));
+}
+static void stats_stop(daemon_t *d)
+{
+    hl_actor_stop(hl_stats_actor(d->stats)); /* before the store: facts it hands over later are caught up at the next start */
+}
+static void stats_dispose(daemon_t *d)
+{
+    hl_stats_dispose(d->stats);
+    d->stats = NULL;
+}
+
 static int system_init(daemon_t *d)
 {
     int ret = hl_system_init(&d->system, &d->link, &d->device_counts);
@@ -194,6 +214,7 @@ static const part_t PARTS[] = {
     {"pairing", pairing_init, pairing_start, pairing_stop, pairing_dispose},
     {"hermes", hermes_init, hermes_start, hermes_stop, hermes_dispose},
     {"runproxy", runproxy_init, runproxy_start, runproxy_stop, runproxy_dispose},
+    {"stats", stats_init, stats_start, stats_stop, stats_dispose},
     {"system", system_init, system_start, system_stop, system_dispose},
 };
 
@@ -368,7 +389,8 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
                              .pairing = dm.pairing,
                              .system = dm.system,
                              .runproxy = dm.runproxy,
-                             .hermes = dm.hermes};
+                             .hermes = dm.hermes,
+                             .stats = dm.stats};
     router = hl_routes_build(&deps);
     hl_dispatch_set_router(router);
     hl_dispatch_set_trusted_proxies(&dm.config);

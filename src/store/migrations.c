@@ -210,6 +210,28 @@ const char *const hl_migrations[] = {
     "  total_tokens INTEGER NOT NULL DEFAULT 0,"
     "  completed_at INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+
+    /* 6: usage facts (stats actor, spec STORAGE.md run_usage_facts): one row per finished run, conversation runs and direct
+     * runs (POST /api/v1/runs: no conversation) alike, written once. Clustered by completion time, so a date range is one
+     * contiguous scan that reads nothing else; the unique index makes a run's second sighting a no-op. */
+    "CREATE TABLE run_usage_facts ("
+    "  completed_at INTEGER NOT NULL,"
+    "  direct INTEGER NOT NULL CHECK (direct IN (0, 1)),"
+    "  run_id TEXT NOT NULL,"
+    "  conversation_id TEXT,"
+    "  profile TEXT NOT NULL,"
+    "  model TEXT,"
+    "  provider TEXT,"
+    "  status TEXT NOT NULL,"
+    "  input_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  output_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  total_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  message_count INTEGER NOT NULL DEFAULT 0,"
+    "  started_at INTEGER,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (completed_at, direct, run_id)"
+    ") WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX run_usage_facts_run ON run_usage_facts(direct, run_id);",
 };
 
 const size_t hl_num_migrations = sizeof(hl_migrations) / sizeof(hl_migrations[0]);

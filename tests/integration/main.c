@@ -44,6 +44,7 @@ Suite *suite_profile_settings(void);
 Suite *suite_profile_memory(void);
 Suite *suite_profile_skills_create(void);
 Suite *suite_profile_catalog(void);
+Suite *suite_statistics(void);
 
 int main(void)
 {
@@ -82,6 +83,7 @@ int main(void)
     srunner_add_suite(sr, suite_profile_memory());
     srunner_add_suite(sr, suite_profile_skills_create());
     srunner_add_suite(sr, suite_profile_catalog());
+    srunner_add_suite(sr, suite_statistics());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
