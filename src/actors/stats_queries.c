@@ -1,7 +1,8 @@
 /*
- * The statistics answers (spec/API.md §8; GAPS §B 25), SQL aggregates on the stats actor's connection. Facts of deleted
- * conversations are left out by one NOT IN over the (few) deleted ids, so deleting a conversation needs no write here
- * and is visible at once. The usage range is one contiguous scan of the table's clustered key (completed_at).
+ * The statistics answers (spec/API.md §8; GAPS §B 25), SQL aggregates on the stats actor's connection. Usage reads the
+ * sums the triggers of migration 6 keep from the facts of conversations not deleted: usage_daily (per day, model,
+ * provider and profile) and usage_conversations (which conversations had runs per day, model and profile), so a range
+ * reads one row per group, never one per run.
  */
 #include <string.h>
 
@@ -9,17 +10,13 @@
 #include "hl/json_util.h"
 #include "stats_internal.h"
 
-#define DAY_MS INT64_C(86400000)
-
-/* ?1 ?2: [from, to) in epoch ms; ?3: model or NULL; ?4: profile or NULL */
-#define USAGE_WHERE                                                                                                                \
-    " FROM run_usage_facts WHERE completed_at >= ?1 AND completed_at < ?2 AND (?3 IS NULL OR model = ?3) AND "                     \
-    "(?4 IS NULL OR profile = ?4) AND (conversation_id IS NULL OR conversation_id NOT IN (SELECT id FROM conversations "           \
-    "WHERE status = 'deleted_soft'))"
+/* ?1 ?2: the first and last day; ?3: model or NULL; ?4: profile or NULL ('' is none in these tables) */
+#define RANGE_FILTER " WHERE day >= ?1 AND day <= ?2 AND (?3 IS NULL OR model = ?3) AND (?4 IS NULL OR profile = ?4)"
+#define USAGE_WHERE " FROM usage_daily" RANGE_FILTER
 
 #define SUMS                                                                                                                       \
     "coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(total_tokens), 0), "                            \
-    "coalesce(sum(message_count), 0), count(*)"
+    "coalesce(sum(message_count), 0), coalesce(sum(run_count), 0)"
 
 typedef struct st_usage_job_t {
     hl_json_job_t super;
@@ -30,8 +27,8 @@ typedef struct st_usage_job_t {
 static sqlite3_stmt *usage_stmt(hl_db_t *db, const char *sql, const usage_job_t *job)
 {
     sqlite3_stmt *s = hl_db_stmt(db, sql);
-    sqlite3_bind_int64(s, 1, job->range.from_day * DAY_MS);
-    sqlite3_bind_int64(s, 2, (job->range.to_day + 1) * DAY_MS);
+    sqlite3_bind_int64(s, 1, job->range.from_day);
+    sqlite3_bind_int64(s, 2, job->range.to_day);
     if (job->model != NULL)
         sqlite3_bind_text(s, 3, job->model, -1, SQLITE_STATIC);
     if (job->profile != NULL)
@@ -88,9 +85,11 @@ static int exec_usage(hl_json_job_t *base, hl_db_t *db)
     hl_stats_format_date(r->to_day, to);
     json_t *usage = json_pack("{s:{s:s, s:s, s:i}}", "range", "from", from, "to", to, "days", r->days);
 
-    sqlite3_stmt *s = usage_stmt(
-        db, "SELECT " SUMS ", count(DISTINCT conversation_id), count(DISTINCT nullif(model, '')), max(updated_at)" USAGE_WHERE,
-        job);
+    sqlite3_stmt *s =
+        usage_stmt(db,
+                   "SELECT " SUMS ", (SELECT count(DISTINCT conversation_id) FROM usage_conversations" RANGE_FILTER "), "
+                   "count(DISTINCT nullif(model, '')), max(updated_at)" USAGE_WHERE,
+                   job);
     if (hl_db_step(s) != SQLITE_ROW)
         goto Error;
     json_t *totals = add_sums(json_object(), s, 0);
@@ -105,7 +104,7 @@ static int exec_usage(hl_json_job_t *base, hl_db_t *db)
     json_object_set_new(usage, "daily", daily);
     for (int i = 0; i < r->days; ++i)
         json_array_append_new(daily, zero_day(r->from_day + i));
-    s = usage_stmt(db, "SELECT completed_at / 86400000 AS day, " SUMS USAGE_WHERE " GROUP BY day", job);
+    s = usage_stmt(db, "SELECT day, " SUMS USAGE_WHERE " GROUP BY day", job);
     int rc;
     while ((rc = hl_db_step(s)) == SQLITE_ROW) {
         int64_t i = sqlite3_column_int64(s, 0) - r->from_day;
@@ -119,15 +118,15 @@ static int exec_usage(hl_json_job_t *base, hl_db_t *db)
     }
 
     json_t *models = top_groups(db,
-                                "SELECT coalesce(nullif(model, ''), 'unknown') AS m, provider, " SUMS USAGE_WHERE
-                                " GROUP BY m, provider HAVING sum(total_tokens) > 0 ORDER BY sum(total_tokens) DESC, "
-                                "count(*) DESC, m ASC LIMIT 12",
+                                "SELECT coalesce(nullif(model, ''), 'unknown') AS m, nullif(provider, '') AS pr, " SUMS USAGE_WHERE
+                                " GROUP BY m, pr HAVING sum(total_tokens) > 0 ORDER BY sum(total_tokens) DESC, "
+                                "sum(run_count) DESC, m ASC LIMIT 12",
                                 job, "model", true);
     json_t *profiles = models == NULL ? NULL
                                       : top_groups(db,
                                                    "SELECT profile AS p, " SUMS USAGE_WHERE
                                                    " GROUP BY p HAVING sum(total_tokens) > 0 ORDER BY sum(total_tokens) DESC, "
-                                                   "count(*) DESC, p ASC LIMIT 12",
+                                                   "sum(run_count) DESC, p ASC LIMIT 12",
                                                    job, "profile", false);
     if (profiles == NULL) {
         json_decref(models);
@@ -201,9 +200,7 @@ static int exec_summary(hl_json_job_t *base, hl_db_t *db)
         "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE " LIVE " AND " OF_PROFILE,
         "SELECT count(*) FROM runs r JOIN conversations c ON c.id = r.conversation_id WHERE " LIVE " AND " OF_PROFILE,
         /* the models the usage facts name (direct runs included), for the profile's facts when filtered */
-        "SELECT count(DISTINCT f.model) FROM run_usage_facts f WHERE f.model IS NOT NULL AND f.model != '' AND (?1 IS NULL "
-        "OR f.profile = ?1) AND (f.conversation_id IS NULL OR f.conversation_id NOT IN (SELECT id FROM conversations WHERE "
-        "status = 'deleted_soft'))",
+        "SELECT count(DISTINCT model) FROM usage_daily WHERE model != '' AND (?1 IS NULL OR profile = ?1)",
     };
     int64_t v[9];
     sqlite3_stmt *keep[HL_ARRAY_SIZE(SQL)] = {NULL};
