@@ -161,17 +161,19 @@ static void runproxy_dispose(daemon_t *d)
     d->runproxy = NULL;
 }
 
+/* first in, last out: the store hands it every run that ends until the store itself has stopped */
 static int stats_init(daemon_t *d)
 {
-    return hl_stats_init(&d->stats, d->db_path, d->store); /* observes the store's commits: the runs that ended */
+    return hl_stats_init(&d->stats, d->db_path);
 }
 static int stats_start(daemon_t *d)
 {
+    hl_stats_observe(d->stats, d->store); /* the store is prepared (every part is before any starts), not started */
     return hl_actor_start(hl_stats_actor(d->stats));
 }
 static void stats_stop(daemon_t *d)
 {
-    hl_actor_stop(hl_stats_actor(d->stats)); /* before the store: facts it hands over later are caught up at the next start */
+    hl_actor_stop(hl_stats_actor(d->stats));
 }
 static void stats_dispose(daemon_t *d)
 {
@@ -209,12 +211,12 @@ typedef struct st_part_t {
 } part_t;
 
 static const part_t PARTS[] = {
+    {"stats", stats_init, stats_start, stats_stop, stats_dispose},
     {"store", store_init, store_start, store_stop, store_dispose},
     {"auth", auth_init, auth_start, auth_stop, auth_dispose},
     {"pairing", pairing_init, pairing_start, pairing_stop, pairing_dispose},
     {"hermes", hermes_init, hermes_start, hermes_stop, hermes_dispose},
     {"runproxy", runproxy_init, runproxy_start, runproxy_stop, runproxy_dispose},
-    {"stats", stats_init, stats_start, stats_stop, stats_dispose},
     {"system", system_init, system_start, system_stop, system_dispose},
 };
 

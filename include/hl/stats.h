@@ -51,8 +51,14 @@ void hl_stats_range(const char *days, const char *from, const char *to, int64_t 
 
 typedef struct st_hl_stats_t hl_stats_t;
 
-/** Prepares the actor on `db_path` (migrated) and registers it as an observer of `store`. Main thread, before the store starts. */
-int hl_stats_init(hl_stats_t **out, const char *db_path, hl_store_t *store) HL_WARN_UNUSED;
+/** Prepares the actor on `db_path` (migrated). Main thread. */
+int hl_stats_init(hl_stats_t **out, const char *db_path) HL_WARN_UNUSED;
+
+/**
+ * Makes the actor an observer of `store`'s commits. Main thread, before the store starts; stop the actor only after the
+ * store (it posts here until it stops).
+ */
+void hl_stats_observe(hl_stats_t *st, hl_store_t *store);
 
 /** The actor (start, stop, and the in-flight bound of requests to it). */
 hl_actor_t *hl_stats_actor(hl_stats_t *st);

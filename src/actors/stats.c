@@ -161,7 +161,7 @@ Error:
     return 0; /* statistics miss those runs until the next start; the service itself is fine */
 }
 
-int hl_stats_init(hl_stats_t **out, const char *db_path, hl_store_t *store)
+int hl_stats_init(hl_stats_t **out, const char *db_path)
 {
     static const hl_db_actor_hooks_t hooks = {.on_open = on_open};
     hl_stats_t *st = hl_calloc(1, sizeof(*st));
@@ -170,9 +170,13 @@ int hl_stats_init(hl_stats_t **out, const char *db_path, hl_store_t *store)
         free(st);
         return ret;
     }
-    hl_store_observe(store, on_commit, st);
     *out = st;
     return 0;
+}
+
+void hl_stats_observe(hl_stats_t *st, hl_store_t *store)
+{
+    hl_store_observe(store, on_commit, st);
 }
 
 hl_actor_t *hl_stats_actor(hl_stats_t *st)
