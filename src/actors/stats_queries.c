@@ -63,7 +63,10 @@ static json_t *top_groups(hl_db_t *db, const char *sql, const usage_job_t *job, 
     sqlite3_stmt *s = usage_stmt(db, sql, job);
     int rc, first = with_provider ? 2 : 1;
     while ((rc = hl_db_step(s)) == SQLITE_ROW) {
-        json_t *o = json_pack("{s:s}", key, (const char *)sqlite3_column_text(s, 0));
+        json_t *o = json_object();
+        /* names came in as JSON strings (valid UTF-8); a row that is not is shown under a placeholder, never dropped */
+        json_t *name = json_string((const char *)sqlite3_column_text(s, 0));
+        json_object_set_new(o, key, name != NULL ? name : json_string("unknown"));
         if (with_provider && sqlite3_column_type(s, 1) != SQLITE_NULL)
             json_object_set_new(o, "provider", json_string((const char *)sqlite3_column_text(s, 1)));
         json_array_append_new(out, add_sums(o, s, first));
