@@ -200,8 +200,10 @@ static int exec_summary(hl_json_job_t *base, hl_db_t *db)
         "'deleted_soft'), 0), coalesce(sum(CASE WHEN " LIVE " THEN input_tokens END), 0), coalesce(sum(CASE WHEN " LIVE
         " THEN output_tokens END), 0), coalesce(sum(CASE WHEN " LIVE
         " THEN total_tokens END), 0) FROM conversations c WHERE " OF_PROFILE,
-        "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE " LIVE " AND " OF_PROFILE,
-        "SELECT count(*) FROM runs r JOIN conversations c ON c.id = r.conversation_id WHERE " LIVE " AND " OF_PROFILE,
+        /* counted per conversation along the (conversation_id, …) indexes: no lookup per message or run */
+        "SELECT count(*) FROM messages WHERE conversation_id IN (SELECT c.id FROM conversations c WHERE " LIVE " AND " OF_PROFILE
+        ")",
+        "SELECT count(*) FROM runs WHERE conversation_id IN (SELECT c.id FROM conversations c WHERE " LIVE " AND " OF_PROFILE ")",
         /* the models the usage facts name (direct runs included), for the profile's facts when filtered */
         "SELECT count(DISTINCT model) FROM usage_daily WHERE model != '' AND (?1 IS NULL OR profile = ?1)",
     };

@@ -289,8 +289,9 @@ int op_profile_statistics(store_job_t *job, hl_db_t *db)
         "SELECT COALESCE(SUM(input_tokens), 0) FROM conversations c WHERE " LIVE_OF_PROFILE,
         "SELECT COALESCE(SUM(output_tokens), 0) FROM conversations c WHERE " LIVE_OF_PROFILE,
         "SELECT COALESCE(SUM(total_tokens), 0) FROM conversations c WHERE " LIVE_OF_PROFILE,
-        "SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE " LIVE_OF_PROFILE,
-        "SELECT COUNT(*) FROM runs r JOIN conversations c ON c.id = r.conversation_id WHERE " LIVE_OF_PROFILE,
+        /* counted per conversation along the (conversation_id, …) indexes: no lookup per message or run */
+        "SELECT COUNT(*) FROM messages WHERE conversation_id IN (SELECT c.id FROM conversations c WHERE " LIVE_OF_PROFILE ")",
+        "SELECT COUNT(*) FROM runs WHERE conversation_id IN (SELECT c.id FROM conversations c WHERE " LIVE_OF_PROFILE ")",
     };
 #undef LIVE_OF_PROFILE
     int64_t v[HL_ARRAY_SIZE(STATUS_SQL)];
