@@ -4,9 +4,10 @@
  *
  * It observes the store's committed batches: every run that ended (run.completed, run.failed, run.cancelled) and every
  * direct run (POST /api/v1/runs) whose end the store recorded becomes one row of run_usage_facts, written on the actor's
- * own link.db connection (group commit) from the committed rows, at most once per run. At start it records the finished
- * runs it has no fact of (a crash between the store's commit and its own). Queries are SQL aggregates on its connection;
- * facts of deleted conversations never count.
+ * own link.db connection (group commit) from the committed rows, at most once per run; a conversation.deleted marks the
+ * conversation's facts deleted, and they stop counting. At start it catches up on both (a crash between the store's commit
+ * and its own). Queries are SQL aggregates on its connection, over per-day sums that triggers keep (migration 6). It
+ * starts before the store and stops after it, so that every commit reaches it.
  */
 #ifndef HL_STATS_H
 #define HL_STATS_H
