@@ -19,6 +19,7 @@
 #include "hl/pairing.h"
 #include "hl/runproxy.h"
 #include "hl/sse.h"
+#include "hl/stats.h"
 #include "hl/store.h"
 #include "hl/token_table.h"
 #include "hl/clock.h"
@@ -50,6 +51,7 @@ typedef struct st_daemon_t {
     hl_pairing_t *pairing;
     hl_hermes_t *hermes;
     hl_runproxy_t *runproxy;
+    hl_stats_t *stats;
     hl_system_t *system;
     hl_updater_t *updater;
 } daemon_t;
@@ -162,6 +164,26 @@ static void runproxy_dispose(daemon_t *d)
     d->runproxy = NULL;
 }
 
+/* first in, last out: the store hands it every run that ends until the store itself has stopped */
+static int stats_init(daemon_t *d)
+{
+    return hl_stats_init(&d->stats, d->db_path);
+}
+static int stats_start(daemon_t *d)
+{
+    hl_stats_observe(d->stats, d->store); /* the store is prepared (every part is before any starts), not started */
+    return hl_actor_start(hl_stats_actor(d->stats));
+}
+static void stats_stop(daemon_t *d)
+{
+    hl_actor_stop(hl_stats_actor(d->stats));
+}
+static void stats_dispose(daemon_t *d)
+{
+    hl_stats_dispose(d->stats);
+    d->stats = NULL;
+}
+
 static int system_init(daemon_t *d)
 {
     int ret = hl_system_init(&d->system, &d->link, &d->device_counts);
@@ -233,6 +255,7 @@ typedef struct st_part_t {
 } part_t;
 
 static const part_t PARTS[] = {
+    {"stats", stats_init, stats_start, stats_stop, stats_dispose},
     {"store", store_init, store_start, store_stop, store_dispose},
     {"auth", auth_init, auth_start, auth_stop, auth_dispose},
     {"pairing", pairing_init, pairing_start, pairing_stop, pairing_dispose},
@@ -451,7 +474,8 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
                              .system = dm.system,
                              .runproxy = dm.runproxy,
                              .hermes = dm.hermes,
-                             .updater = dm.updater};
+                             .updater = dm.updater,
+                             .stats = dm.stats};
     router = hl_routes_build(&deps);
     hl_dispatch_set_router(router);
     hl_dispatch_set_trusted_proxies(&dm.config);

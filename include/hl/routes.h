@@ -11,6 +11,7 @@
 #include "hl/link.h"
 #include "hl/router.h"
 #include "hl/runproxy.h"
+#include "hl/stats.h"
 #include "hl/store.h"
 #include "hl/system.h"
 #include "hl/updater.h"
@@ -25,6 +26,7 @@ typedef struct st_hl_routes_deps_t {
     hl_runproxy_t *runproxy;
     hl_hermes_t *hermes;
     hl_updater_t *updater;
+    hl_stats_t *stats;
 } hl_routes_deps_t;
 
 /** Builds the daemon's whole route table (test hooks only in test mode). Aborts on a conflicting route. Main thread. */
@@ -72,6 +74,9 @@ void hl_routes_conv_streams(hl_router_t *router, hl_store_t *store);
 
 /** Test-only routes under /__test/ (HERMESLINK_TEST_MODE=1): actor round trips, held streams, clock shifts. */
 void hl_routes_test(hl_router_t *router, hl_store_t *store, hl_runproxy_t *runproxy);
+
+/** spec/API.md §8: GET /api/v1/statistics and /api/v1/statistics/usage, on the stats actor (`hermes` for the profile count). */
+void hl_routes_stats(hl_router_t *router, hl_stats_t *stats, hl_hermes_t *hermes);
 
 /** Makes `router` the table the dispatcher uses. */
 void hl_dispatch_set_router(const hl_router_t *router);

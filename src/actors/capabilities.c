@@ -11,7 +11,7 @@ static const struct {
     {"relay", false},
     {"profiles", true},
     {"logs", true},
-    {"statistics", false},
+    {"statistics", true},
     {"conversations", true},
     {"conversation_events", true},
     {"conversation_delete", true},

@@ -53,6 +53,7 @@ Suite *suite_profile_skills_create(void);
 Suite *suite_profile_catalog(void);
 Suite *suite_logs_deliver(void);
 Suite *suite_updates(void);
+Suite *suite_statistics(void);
 
 /* clang-format off */
 #define SUITE(n) {#n, suite_##n}
@@ -88,6 +89,7 @@ static const struct {
     SUITE(fake_upstream),
     SUITE(cron),
     SUITE(logs_deliver),
+    SUITE(statistics),
     SUITE(blobs),
     SUITE(nginx_front),
     SUITE(actor),

@@ -31,6 +31,7 @@ Suite *suite_keyed_counts(void);
 Suite *suite_config_edge(void);
 Suite *suite_hermes_yaml_edit(void);
 Suite *suite_file_replace(void);
+Suite *suite_stats_range(void);
 Suite *suite_hermes_yaml_json(void);
 Suite *suite_hermes_names_env(void);
 Suite *suite_hermes_settings(void);
@@ -68,6 +69,7 @@ int main(void)
     srunner_add_suite(sr, suite_config_edge());
     srunner_add_suite(sr, suite_hermes_yaml_edit());
     srunner_add_suite(sr, suite_file_replace());
+    srunner_add_suite(sr, suite_stats_range());
     srunner_add_suite(sr, suite_hermes_yaml_json());
     srunner_add_suite(sr, suite_hermes_names_env());
     srunner_add_suite(sr, suite_hermes_settings());
