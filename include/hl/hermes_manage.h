@@ -37,6 +37,12 @@ void hl_hermes_gateway_logs(hl_hermes_t *h, hl_reply_to_t *to, const char *sourc
 /** 1 when `name` is in the published profile list, 0 when not, -1 before the first list. RCU reader thread. */
 int hl_hermes_profile_listed(hl_hermes_t *h, const char *name);
 
+/**
+ * The listed profile whose profiles.json uid is `uid` (the `uid` of HermesProfileStatus) copied into name[cap]: 1, or 0
+ * when no listed profile has it (a profile gets its uid when it is first seen). RCU reader thread.
+ */
+int hl_hermes_profile_of_uid(hl_hermes_t *h, const char *uid, char *name, size_t cap);
+
 /** {"profile":HermesProfileStatus} of `name`: 200 also for a profile that does not exist (exists:false). */
 void hl_hermes_profile_status_get(hl_hermes_t *h, hl_reply_to_t *to, const char *name);
 

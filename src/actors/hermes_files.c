@@ -131,6 +131,8 @@ static void wait_events(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
     bool running = strcmp(h->creation.state, "running") == 0;
     if (running && (timeout_ms < 0 || timeout_ms > CREATION_CHECK_MS))
         timeout_ms = CREATION_CHECK_MS;
+    if (h->registry.changed)
+        hermes_snapshot_refresh(h);               /* a profile got its uid (or lost it): published for uid lookups */
     int retry_ms = hermes_memory_retry_parked(h); /* memory changes waiting for Hermes's lock */
     if (retry_ms >= 0 && (timeout_ms < 0 || timeout_ms > retry_ms))
         timeout_ms = retry_ms;

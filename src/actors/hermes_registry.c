@@ -80,6 +80,7 @@ json_t *hermes_registry_ensure(hermes_registry_t *reg, const char *name)
     json_decref(now);
     free(uid);
     json_object_set_new(reg->profiles, name, entry);
+    reg->changed = true;
     save(reg); /* a failed save keeps the entry for this run; the uid is new again after a restart */
     return entry;
 }
@@ -109,6 +110,7 @@ int hermes_registry_rename(hermes_registry_t *reg, const char *from, const char 
         return 0;
     }
     json_object_del(reg->profiles, from);
+    reg->changed = true;
     json_object_set_new(entry, "updatedAt", hl_json_iso(hl_now_ms()));
     json_object_set(reg->profiles, to, entry);
     int ret = save(reg);
@@ -130,6 +132,7 @@ int hermes_registry_remove(hermes_registry_t *reg, const char *name)
     if (entry == NULL)
         return 0;
     json_object_del(reg->profiles, name);
+    reg->changed = true;
     int ret = save(reg);
     if (ret != 0)
         json_object_set(reg->profiles, name, entry);

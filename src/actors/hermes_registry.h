@@ -14,6 +14,7 @@ typedef struct st_hermes_registry_t {
     char *path;
     /* name → {"uid","displayName","description","avatarType","avatarUrl","createdAt","updatedAt"} */
     json_t *profiles;
+    bool changed; /* an entry was made, moved or removed since the profile snapshot last looked (its uids) */
 } hermes_registry_t;
 
 /** Loads the registry of `link_home` (a missing file is an empty registry; an unreadable one is logged and set aside

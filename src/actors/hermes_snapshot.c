@@ -24,13 +24,19 @@ struct st_hermes_snapshot_t {
     size_t reply_len;
     char **names; /* sorted bytewise */
     size_t count;
+    char **uids;   /* uids[i]: the profiles.json uid of names[i], NULL when it has none yet */
+    char *uid_key; /* the uids joined, to tell when they changed */
 };
 
 static void free_snapshot(hermes_snapshot_t *s)
 {
-    for (size_t i = 0; i < s->count; ++i)
+    for (size_t i = 0; i < s->count; ++i) {
         free(s->names[i]);
+        free(s->uids[i]);
+    }
     free(s->names);
+    free(s->uids);
+    free(s->uid_key);
     free(s->reply);
     free(s);
 }
@@ -68,29 +74,57 @@ static void forget_vanished(hl_hermes_t *h, const hermes_snapshot_t *old, const 
     }
 }
 
+/* The uid of each sorted name (NULL: none yet), and all of them joined into *key. */
+static char **uids_of(hl_hermes_t *h, char *const *names, size_t count, char **key)
+{
+    char **uids = hl_calloc(count ? count : 1, sizeof(*uids));
+    *key = hl_strdup("");
+    for (size_t i = 0; i < count; ++i) {
+        const char *uid = json_string_value(json_object_get(hermes_registry_find(&h->registry, names[i]), "uid"));
+        uids[i] = uid != NULL ? hl_strdup(uid) : NULL;
+        char *next = hl_asprintf("%s%s,", *key, uid != NULL ? uid : "");
+        free(*key);
+        *key = next;
+    }
+    return uids;
+}
+
 void hermes_snapshot_refresh(hl_hermes_t *h)
 {
+    h->registry.changed = false;
     json_t *names = hl_hermes_profile_names(h->link->hermes_home);
     json_t *body = json_pack("{s:b, s:O}", "ok", 1, "profiles", names);
     char *reply = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     hermes_snapshot_t *old = h->snapshot; /* the actor is the only writer */
-    if (old != NULL && strcmp(old->reply, reply) == 0) {
+    if (old != NULL && strcmp(old->reply, reply) != 0)
+        forget_vanished(h, old, names);
+    size_t count = json_array_size(names);
+    char **sorted = hl_calloc(count ? count : 1, sizeof(*sorted));
+    for (size_t i = 0; i < count; ++i)
+        sorted[i] = hl_strdup(json_string_value(json_array_get(names, i)));
+    qsort(sorted, count, sizeof(*sorted), by_name);
+    json_decref(names);
+    char *uid_key;
+    char **uids = uids_of(h, sorted, count, &uid_key);
+    if (old != NULL && strcmp(old->reply, reply) == 0 && strcmp(old->uid_key, uid_key) == 0) {
+        for (size_t i = 0; i < count; ++i) {
+            free(sorted[i]);
+            free(uids[i]);
+        }
+        free(sorted);
+        free(uids);
+        free(uid_key);
         free(reply);
-        json_decref(names);
         return;
     }
-    if (old != NULL)
-        forget_vanished(h, old, names);
     hermes_snapshot_t *s = hl_calloc(1, sizeof(*s));
     s->reply = reply;
     s->reply_len = strlen(reply);
-    s->count = json_array_size(names);
-    s->names = hl_calloc(s->count ? s->count : 1, sizeof(*s->names));
-    for (size_t i = 0; i < s->count; ++i)
-        s->names[i] = hl_strdup(json_string_value(json_array_get(names, i)));
-    qsort(s->names, s->count, sizeof(*s->names), by_name);
-    json_decref(names);
+    s->count = count;
+    s->names = sorted;
+    s->uids = uids;
+    s->uid_key = uid_key;
     HL_TSAN_RELEASE(s); /* its contents, for the readers' acquire */
     rcu_assign_pointer(h->snapshot, s);
     if (old != NULL) {
@@ -147,6 +181,24 @@ int hl_hermes_profile_listed(hl_hermes_t *h, const char *name)
     if (s != NULL) {
         HL_TSAN_ACQUIRE(s);
         found = bsearch(&name, s->names, s->count, sizeof(*s->names), by_name) != NULL;
+        HL_TSAN_RELEASE(s);
+    }
+    rcu_read_unlock();
+    return found;
+}
+
+int hl_hermes_profile_of_uid(hl_hermes_t *h, const char *uid, char *name, size_t cap)
+{
+    int found = 0;
+    rcu_read_lock();
+    hermes_snapshot_t *s = rcu_dereference(h->snapshot);
+    if (s != NULL) {
+        HL_TSAN_ACQUIRE(s);
+        for (size_t i = 0; i < s->count && !found; ++i)
+            if (s->uids[i] != NULL && strcmp(s->uids[i], uid) == 0 && strlen(s->names[i]) < cap) {
+                memcpy(name, s->names[i], strlen(s->names[i]) + 1);
+                found = 1;
+            }
         HL_TSAN_RELEASE(s);
     }
     rcu_read_unlock();

@@ -71,7 +71,14 @@ static char *active_profile(const hl_hermes_t *h)
 json_t *hermes_profile_status(hl_hermes_t *h, const char *name)
 {
     bool exists = hermes_profile_exists(h, name);
-    json_t *entry = exists ? hermes_registry_ensure(&h->registry, name) : NULL;
+    json_t *entry = NULL;
+    if (exists) {
+        if (hermes_registry_find(&h->registry, name) == NULL) {
+            hermes_registry_ensure(&h->registry, name);
+            hermes_snapshot_refresh(h); /* the new uid is published before any answer shows it */
+        }
+        entry = hermes_registry_ensure(&h->registry, name);
+    }
     bool key = false;
     if (exists) {
         hl_upstream_t up;

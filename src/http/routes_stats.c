@@ -2,7 +2,8 @@
  * spec/API.md §8: the statistics routes, answered by the stats actor. The worker reads the query (the usage range is a
  * pure computation done here, on the UTC day of the request) and the profile count from the Hermes files actor's
  * published list (no hop). A `profile` or `model` longer than HL_STATS_MAX_FILTER bytes is 400 invalid_statistics_filter;
- * an empty one is no filter; `profile_uid` is accepted and ignored (conversations carry profile names, not uids).
+ * an empty one is no filter; `profile_uid` (GET /api/v1/statistics) is turned into the profile it names through the
+ * published profile list, a uid no profile has matching nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,11 +32,18 @@ static bool filter(hl_request_t *r, const char *name, const char **out)
     return true;
 }
 
+/* A profile that cannot exist: the filter of a profile_uid no listed profile has (it matches nothing). */
+#define NO_PROFILE "/"
+
 static void get_statistics(hl_request_t *r)
 {
-    const char *profile;
-    if (!filter(r, "profile", &profile))
+    const char *profile, *uid;
+    if (!filter(r, "profile", &profile) || !filter(r, "profile_uid", &uid))
         return;
+    /* profile_uid names a profile by its HermesProfileStatus uid (when `profile` is not given) */
+    char by_uid[128];
+    if (profile == NULL && uid != NULL)
+        profile = hl_hermes_profile_of_uid(hermes, uid, by_uid, sizeof(by_uid)) == 1 ? by_uid : NO_PROFILE;
     /* every Hermes profile ("default" included), or whether the one asked for exists */
     int profiles = profile == NULL                   ? hl_hermes_profile_count(hermes) + 1
                    : strcmp(profile, "default") == 0 ? 1

@@ -10,7 +10,8 @@
  *  - the range rules: days=0 → 1, days=99 → 30, days=abc → 30, an impossible date ignored, a future `to` capped at today,
  *    from after to → from = to, a span over 30 days cut to 30, a past leap-day range;
  *  - GET /api/v1/statistics exactly: total = active + archived, deleted on its own, sums without the deleted
- *    conversation, models from the facts, profiles from HERMES_HOME; `profile` filters (work, default, a missing one);
+ *    conversation, models from the facts, profiles from HERMES_HOME; `profile` filters (work, default, a missing one),
+ *    `profile_uid` (work's uid from its status; a uid no profile has matches nothing; `profile` wins over it);
  *  - each run recorded once: one fact per run in link.db, also after a restart, and a fact lost while the daemon was
  *    down (deleted by hand) caught up at the next start;
  *  - 401 auth_required without a bearer, 400 invalid_statistics_filter for a filter over 256 bytes.
@@ -292,6 +293,17 @@ static void check_answers(long today)
         json_decref(s);
         s = get(p, "/api/v1/statistics?profile=ghost", "statistics");
         json_is(s, stats_json(0, 0, 0, 0, 0, 0, 0, 0, 0), "statistics of a missing profile");
+        json_decref(s);
+        /* profile_uid: the uid HermesProfileStatus shows (given out by that very answer) names the profile */
+        json_t *st = hltc_call(D, p, TOK, "GET", "/api/v1/profiles/work/status", NULL, 200);
+        char *uid = hl_strdup(hlt_str(json_object_get(st, "profile"), "uid"));
+        json_decref(st);
+        s = get(p, hltc_fmt("/api/v1/statistics?profile_uid=%s", uid), "statistics");
+        json_is(s, stats_json(1, 1, 1, 117, 50, 6, 3, 1, 1), "statistics of work by its uid");
+        json_decref(s);
+        free(uid);
+        s = get(p, "/api/v1/statistics?profile_uid=prof_00000000000000000000000000000000", "statistics");
+        json_is(s, stats_json(0, 0, 0, 0, 0, 0, 0, 0, 0), "statistics of a uid no profile has");
         json_decref(s);
 
         char long_name[300];
