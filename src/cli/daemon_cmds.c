@@ -28,13 +28,14 @@
 #define START_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 30000
 
-static const char RUN_HELP[] = "Usage: hermeslink run [--port N] [--tls-port N] [--listen HOST]\n"
-                               "\n"
-                               "Serve in the foreground until SIGTERM or SIGINT. The flags override config.json for this run:\n"
-                               "  --port N        HTTP port (0 picks a free one)\n"
-                               "  --tls-port N    HTTPS port (0 picks a free one, -1 disables TLS)\n"
-                               "  --listen HOST   bind address (default HERMESLINK_LISTEN_HOST or 0.0.0.0)\n";
-static const char START_HELP[] = "Usage: hermeslink start [--port N] [--tls-port N] [--listen HOST]\n"
+static const char RUN_HELP[] =
+    "Usage: hermeslink run [--port N|auto] [--tls-port N|auto] [--listen HOST]\n"
+    "\n"
+    "Serve in the foreground until SIGTERM or SIGINT. The flags override config.json for this run:\n"
+    "  --port N        HTTP port, 1-65535 (auto picks a free one)\n"
+    "  --tls-port N    HTTPS port, 1-65535 (0 disables TLS, as tlsPort 0 in config.json; auto picks a free one)\n"
+    "  --listen HOST   bind address (default HERMESLINK_LISTEN_HOST or 0.0.0.0)\n";
+static const char START_HELP[] = "Usage: hermeslink start [--port N|auto] [--tls-port N|auto] [--listen HOST]\n"
                                  "\n"
                                  "Start the daemon in the background, wait until it answers, and print its URLs.\n"
                                  "Exits 1 if it did not come up. The flags are those of `hermeslink run`.\n";
@@ -73,15 +74,21 @@ static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o)
             ++i;
         long n;
         if (IS("--port")) {
-            if (hl_parse_long(v, 0, 65535, &n) != 0) {
-                fprintf(stderr, "Invalid port number\n");
+            if (strcmp(v, "auto") == 0) {
+                n = 0; /* the server binds port 0: the kernel picks a free one */
+            } else if (hl_parse_long(v, 1, 65535, &n) != 0) {
+                fprintf(stderr, "Invalid port number: %s (1-65535, or auto for a free port)\n", v);
                 return -1;
             }
             o->port = (int)n;
         } else if (IS("--tls-port")) {
-            if (hl_parse_long(v, -1, 65535, &n) != 0) {
-                fprintf(stderr, "Invalid TLS port number\n");
+            if (strcmp(v, "auto") == 0) {
+                n = 0;
+            } else if (hl_parse_long(v, -1, 65535, &n) != 0) {
+                fprintf(stderr, "Invalid TLS port number: %s (1-65535, 0 for no TLS, or auto for a free port)\n", v);
                 return -1;
+            } else if (n <= 0) {
+                n = -1; /* 0 = off, as tlsPort 0 in config.json (-1 is still read as off) */
             }
             o->tls_port = (int)n;
         } else {
