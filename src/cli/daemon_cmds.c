@@ -165,9 +165,12 @@ static int http_reachable(const char *host, int port)
 static void print_urls(FILE *out, const char *listen, const char *plain, int port, int tls_port)
 {
     int any = is_wildcard(listen), plain_any = is_wildcard(plain);
-    fprintf(out, "Local:     http://%s:%d\n", plain_any ? "127.0.0.1" : plain, port);
+    char *plain_url_host = hl_url_host(plain), *tls_url_host = hl_url_host(listen);
+    fprintf(out, "Local:     http://%s:%d\n", plain_url_host, port);
     if (tls_port >= 0)
-        fprintf(out, "TLS:       https://%s:%d\n", any ? "127.0.0.1" : listen, tls_port);
+        fprintf(out, "TLS:       https://%s:%d\n", tls_url_host, tls_port);
+    free(plain_url_host);
+    free(tls_url_host);
     if (!any)
         return;
     hl_config_t cfg;

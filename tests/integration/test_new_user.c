@@ -150,6 +150,116 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* ---- advertised addresses ---- */
+
+#define LAN_HOST "192.0.2.77" /* lanHost in config.json: TEST-NET-1, nothing here listens on it */
+
+typedef struct st_body_t {
+    char *data;
+    size_t len;
+} body_t;
+
+static size_t collect(void *p, size_t size, size_t n, void *u)
+{
+    body_t *b = u;
+    b->data = hl_realloc(b->data, b->len + size * n + 1);
+    memcpy(b->data + b->len, p, size * n);
+    b->len += size * n;
+    b->data[b->len] = '\0';
+    return size * n;
+}
+
+/* GET url (any host, IPv6 too); the body (caller frees) and the status. */
+static char *fetch(const char *url, long *status)
+{
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    body_t b = {hl_strdup(""), 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    CURLcode rc = curl_easy_perform(c);
+    ck_assert_msg(rc == CURLE_OK, "GET %s: %s", url, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup(c);
+    return b.data;
+}
+
+/* Everything handed out names `base` (e.g. http://[::1]:1234) and nothing else: bootstrap, pair's output and QR, /pair. */
+static void assert_advertised(hlt_env_t *env, const char *base)
+{
+    long status = 0;
+    char *url = hl_asprintf("%s/api/v1/bootstrap", base), *body = fetch(url, &status);
+    ck_assert_int_eq(status, 200);
+    json_t *boot = json_loads(body, 0, NULL);
+    ck_assert_ptr_nonnull(boot);
+    json_t *pref = json_object_get(boot, "preferred_pairing_urls"), *routes = json_object_get(boot, "routes");
+    ck_assert_msg(json_array_size(pref) == 1 && strcmp(json_string_value(json_array_get(pref, 0)), base) == 0, "bootstrap: %s",
+                  body);
+    ck_assert_int_eq(json_array_size(routes), 1);
+    ck_assert_str_eq(hlt_str(json_array_get(routes, 0), "url"), base);
+    json_decref(boot);
+    free(body);
+    free(url);
+
+    hlt_cli_result_t r;
+    hlt_cli(env, &r, "pair", NULL);
+    ck_assert_int_eq(r.exit_code, 0);
+    char *page = hl_asprintf("Pairing page:    %s/pair?session_id=ps_", base);
+    ck_assert_msg(strstr(r.out, page) != NULL, "pair output (wanted %s):\n%s", page, r.out);
+    ck_assert_msg(hlt_count(r.out, "/pair?session_id=") == 1, "pair output:\n%s", r.out);
+    ck_assert_msg(strstr(r.out, LAN_HOST) == NULL, "pair output:\n%s", r.out);
+    free(page);
+    /* the pairing page of that session, fetched at the advertised address */
+    const char *sid = strstr(r.out, "/pair?session_id=") + strlen("/pair?session_id=");
+    char id[80];
+    size_t n = strcspn(sid, "\n \r");
+    ck_assert_uint_lt(n, sizeof(id));
+    memcpy(id, sid, n);
+    id[n] = '\0';
+    hlt_cli_free(&r);
+    url = hl_asprintf("%s/pair?session_id=%s", base, id);
+    body = fetch(url, &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_msg(strstr(body, base) != NULL, "the pairing page does not show %s", base);
+    ck_assert_msg(strstr(body, LAN_HOST) == NULL, "the pairing page shows the LAN host");
+    if (strstr(base, "127.0.0.1") == NULL)
+        ck_assert_msg(strstr(body, "127.0.0.1") == NULL, "the pairing page shows 127.0.0.1");
+    free(body);
+    free(url);
+
+    hlt_pairing_t p;
+    hlt_pair_cli(env, &p);
+    json_t *qr = json_object_get(p.json, "qr_payload");
+    json_t *qr_pref = json_object_get(qr, "preferred_urls");
+    char *qr_text = json_dumps(qr, JSON_COMPACT);
+    ck_assert_msg(json_array_size(qr_pref) == 1 && strcmp(json_string_value(json_array_get(qr_pref, 0)), base) == 0, "QR: %s",
+                  qr_text);
+    ck_assert_msg(json_array_size(json_object_get(qr, "lan_ips")) == 0, "QR: %s", qr_text);
+    free(qr_text);
+    hlt_pairing_free(&p);
+}
+
+/* _i == 0: --listen ::1 → http://[::1]:port; _i == 1: --listen 127.0.0.1 with a lanHost → only the loopback URL */
+START_TEST(test_advertised_addresses)
+{
+    const char *listen = _i == 0 ? "::1" : "127.0.0.1";
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_env_write_config(&env, "{\"lanHost\": \"" LAN_HOST "\"}\n");
+    hlt_daemon_opts_t o = {.env = &env, .listen = listen};
+    hlt_daemon_t d;
+    hlt_daemon_start(&d, &o);
+    char *base = _i == 0 ? hl_asprintf("http://[::1]:%d", d.port) : hl_asprintf("http://127.0.0.1:%d", d.port);
+    assert_advertised(&env, base);
+    free(base);
+    hlt_assert_stop_clean(&d);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 Suite *suite_new_user(void)
 {
     Suite *s = suite_create("new_user");
@@ -161,5 +271,9 @@ Suite *suite_new_user(void)
     tcase_set_timeout(full, 120);
     tcase_add_test(full, test_disk_full);
     suite_add_tcase(s, full);
+    TCase *addr = tcase_create("advertised");
+    tcase_set_timeout(addr, 120);
+    tcase_add_loop_test(addr, test_advertised_addresses, 0, 2);
+    suite_add_tcase(s, addr);
     return s;
 }
