@@ -40,7 +40,10 @@ static const char START_HELP[] = "Usage: hermeslink start [--port N|auto] [--tls
                                  "Start the daemon in the background, wait until it answers, and print its URLs.\n"
                                  "Exits 1 if it did not come up. The flags are those of `hermeslink run`.\n";
 static const char STOP_HELP[] = "Usage: hermeslink stop\n\nStop the daemon gracefully and wait until it has exited.\n";
-static const char RESTART_HELP[] = "Usage: hermeslink restart [--port N] [--tls-port N] [--listen HOST]\n\nStop, then start.\n";
+static const char RESTART_HELP[] = "Usage: hermeslink restart [--port N|auto] [--tls-port N|auto] [--listen HOST]\n"
+                                   "\n"
+                                   "Stop, then start. The running daemon's --port, --tls-port and --listen are kept (and\n"
+                                   "named); a flag given here replaces the one it was started with.\n";
 static const char STATUS_HELP[] = "Usage: hermeslink status\n"
                                   "\n"
                                   "Show daemon and service status. Exit code: 0 running, 3 not running, 1 stale pid file.\n";
@@ -387,6 +390,46 @@ int hl_cmd_stop(int argc, char **argv)
     return r < 0 ? 1 : 0;
 }
 
+/* Appends " --name value" to buf (bounded). */
+static void name_flag(char *buf, size_t len, const char *name, const char *value)
+{
+    size_t used = strlen(buf);
+    if (used < len)
+        snprintf(buf + used, len - used, " %s %s", name, value);
+}
+
+/*
+ * The flags of the running daemon (its status on control.sock, `start_flags`) for those `o` leaves unset; the reply that
+ * owns any listen host taken is returned (caller decrefs), NULL when nothing was asked or answered. Says what it keeps.
+ */
+static json_t *keep_running_flags(const char *home, hl_daemon_options_t *o)
+{
+    json_t *st = daemon_status(home), *f = json_object_get(st, "start_flags");
+    if (!json_is_object(f)) {
+        json_decref(st);
+        return NULL;
+    }
+    char kept[300] = "", num[16];
+    json_t *port = json_object_get(f, "port"), *tls = json_object_get(f, "tls_port"), *listen = json_object_get(f, "listen");
+    if (o->port == -1 && json_is_integer(port) && json_integer_value(port) >= 0 && json_integer_value(port) <= 65535) {
+        o->port = (int)json_integer_value(port);
+        snprintf(num, sizeof(num), "%d", o->port);
+        name_flag(kept, sizeof(kept), "--port", o->port == 0 ? "auto" : num);
+    }
+    if (o->tls_port == -2 && json_is_integer(tls) && json_integer_value(tls) >= -1 && json_integer_value(tls) <= 65535) {
+        o->tls_port = (int)json_integer_value(tls);
+        snprintf(num, sizeof(num), "%d", o->tls_port);
+        name_flag(kept, sizeof(kept), "--tls-port", o->tls_port == 0 ? "auto" : o->tls_port < 0 ? "0" : num);
+    }
+    if (o->listen == NULL && json_is_string(listen) && json_string_length(listen) > 0) {
+        o->listen = json_string_value(listen);
+        name_flag(kept, sizeof(kept), "--listen", o->listen);
+    }
+    if (kept[0] != '\0')
+        printf("Keeping the flags it was started with:%s\n", kept);
+    return st;
+}
+
 int hl_cmd_restart(int argc, char **argv)
 {
     if (hl_cli_wants_help(argc, argv)) {
@@ -399,12 +442,14 @@ int hl_cmd_restart(int argc, char **argv)
     char *home = hl_cli_home();
     if (home == NULL)
         return 1;
+    json_t *kept = keep_running_flags(home, &o);
     int r = stop_daemon(home);
     if (r == 1)
         printf("Hermes Link is not running.\n");
     else if (r == 0)
         printf("Hermes Link stopped.\n");
     r = r < 0 ? 1 : start_daemon(&o, home);
+    json_decref(kept);
     free(home);
     return r;
 }
