@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -260,6 +261,136 @@ START_TEST(test_advertised_addresses)
 }
 END_TEST
 
+/* ---- the README's walk-through, run as written ---- */
+
+#define WALK_BEGIN "<!-- walkthrough:begin -->"
+#define WALK_END "<!-- walkthrough:end -->"
+
+/* The shell lines of the README's marked blocks (inside ```sh fences), in order; "" when there is none. Caller frees. */
+static char *walkthrough_script(const char *readme)
+{
+    size_t cap = strlen(readme) + 1, len = 0;
+    char *out = hl_malloc(cap);
+    out[0] = '\0';
+    for (const char *p = strstr(readme, WALK_BEGIN); p != NULL; p = strstr(p, WALK_BEGIN)) {
+        const char *end = strstr(p, WALK_END);
+        ck_assert_msg(end != NULL, "README.md: %s without %s", WALK_BEGIN, WALK_END);
+        const char *fence = strstr(p, "```sh\n");
+        ck_assert_msg(fence != NULL && fence < end, "README.md: a walk-through block without a ```sh fence");
+        const char *code = fence + strlen("```sh\n"), *close = strstr(code, "```");
+        ck_assert_msg(close != NULL && close < end, "README.md: an unclosed ```sh fence in the walk-through");
+        memcpy(out + len, code, (size_t)(close - code));
+        len += (size_t)(close - code);
+        out[len] = '\0';
+        p = end + strlen(WALK_END);
+    }
+    return out;
+}
+
+/* text with every "18642" (the default port) replaced by port. Caller frees. */
+static char *with_port(const char *text, int port)
+{
+    char num[16];
+    snprintf(num, sizeof(num), "%d", port);
+    size_t n = hlt_count(text, "18642");
+    char *out = hl_malloc(strlen(text) + n * strlen(num) + 1), *o = out;
+    for (const char *p = text;;) {
+        const char *hit = strstr(p, "18642");
+        size_t keep = hit != NULL ? (size_t)(hit - p) : strlen(p);
+        memcpy(o, p, keep);
+        o += keep;
+        if (hit == NULL)
+            break;
+        memcpy(o, num, strlen(num));
+        o += strlen(num);
+        p = hit + 5;
+    }
+    *o = '\0';
+    return out;
+}
+
+START_TEST(test_readme_walkthrough)
+{
+    ck_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0); /* the daemon `hermeslink start` detaches comes back here */
+    char *readme = hlt_read_file(HL_SOURCE_DIR "/README.md", NULL);
+    ck_assert_ptr_nonnull(readme);
+    ck_assert_msg(strstr(readme, "../shared") == NULL, "README.md links outside the repository");
+    char *blocks = walkthrough_script(readme);
+    ck_assert_msg(strstr(blocks, "hermeslink start") != NULL && strstr(blocks, "hermeslink pair") != NULL &&
+                      strstr(blocks, "/api/v1/pairing/claim") != NULL,
+                  "README.md has no walk-through from start and pair to a claim:\n%s", blocks);
+
+    hlt_env_t env;
+    hlt_env_init(&env);
+    int port = hlt_free_port();
+    /* the port the README's 18642 becomes, and TLS off so that nothing else is bound */
+    char *config = hl_asprintf("{\"port\": %d, \"tlsPort\": 0}\n", port);
+    hlt_env_write_config(&env, config);
+    free(config);
+    char *bin = hlt_env_path(&env, 0, "bin"), *link = hlt_env_path(&env, 0, "bin/hermeslink");
+    ck_assert_int_eq(mkdir(bin, 0700), 0);
+    ck_assert_int_eq(symlink(hlt_binary(), link), 0);
+    char *work = hlt_env_path(&env, 0, "work");
+    ck_assert_int_eq(mkdir(work, 0700), 0);
+    /* the README's lines with this test's port, run by bash -e in an empty directory with the binary first on PATH */
+    char *body = with_port(blocks, port);
+    char *script = hl_asprintf("set -e -o pipefail\ncd '%s'\nexport HERMESLINK_HOME='%s'\nexport PATH='%s':\"$PATH\"\n%s", work,
+                               env.home, bin, body);
+    char *script_path = hlt_env_path(&env, 0, "walkthrough.sh");
+    hlt_write_file(script_path, script);
+    char *out_path = hlt_env_path(&env, 0, "walkthrough.out"), *err_path = hlt_env_path(&env, 0, "walkthrough.err");
+    char *argv[] = {"/bin/bash", script_path, NULL};
+    pid_t pid = hlt_spawn(argv, out_path, err_path);
+    int status = 0;
+    int done = hlt_wait_exit(pid, &status, 60000);
+    char *out = hlt_read_file(out_path, NULL), *err = hlt_read_file(err_path, NULL);
+
+    /* stop the daemon whatever happened, then judge */
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "stop", NULL);
+    hlt_cli_free(&r);
+    ck_assert_msg(done && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the README's walk-through failed (status 0x%x):\n%s\n%s\n%s", status, script, out != NULL ? out : "",
+                  err != NULL ? err : "");
+    /* the last two lines: GET /auth/me and GET /conversations, 200 (curl -f) with the expected JSON */
+    ck_assert_ptr_nonnull(out);
+    char *me_line = NULL, *conv_line = NULL;
+    for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (line[0] != '{')
+            continue;
+        me_line = conv_line;
+        conv_line = line;
+    }
+    ck_assert_msg(me_line != NULL && conv_line != NULL, "walk-through output: %s", out);
+    json_t *me = json_loads(me_line, 0, NULL), *convs = json_loads(conv_line, 0, NULL);
+    ck_assert_msg(me != NULL && json_is_true(json_object_get(me, "ok")), "/auth/me: %s", me_line);
+    ck_assert_str_eq(hlt_str(json_object_get(me, "auth"), "kind"), "device");
+    ck_assert_str_eq(hlt_str(json_object_get(me, "device"), "label"), "my laptop");
+    ck_assert_msg(convs != NULL && json_is_true(json_object_get(convs, "ok")) &&
+                      json_is_array(json_object_get(convs, "conversations")),
+                  "/conversations: %s", conv_line);
+    json_decref(me);
+    json_decref(convs);
+    char *log = hlt_env_path(&env, 1, "logs/daemon.log");
+    const char *report = hlt_sanitizer_report(log);
+    ck_assert_msg(report == NULL, "%s", report);
+    free(log);
+    free(out);
+    free(err);
+    free(out_path);
+    free(err_path);
+    free(script_path);
+    free(script);
+    free(body);
+    free(work);
+    free(link);
+    free(bin);
+    free(blocks);
+    free(readme);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 Suite *suite_new_user(void)
 {
     Suite *s = suite_create("new_user");
@@ -275,5 +406,9 @@ Suite *suite_new_user(void)
     tcase_set_timeout(addr, 120);
     tcase_add_loop_test(addr, test_advertised_addresses, 0, 2);
     suite_add_tcase(s, addr);
+    TCase *walk = tcase_create("readme");
+    tcase_set_timeout(walk, 120);
+    tcase_add_test(walk, test_readme_walkthrough);
+    suite_add_tcase(s, walk);
     return s;
 }
