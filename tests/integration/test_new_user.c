@@ -104,7 +104,8 @@ START_TEST(test_disk_full)
     storage_full(&c.d, 1);
     assert_full(&c.d, tok, "POST", "/api/v1/conversations", "{\"title\":\"t\"}");
     assert_full(&c.d, tok, "POST", msgs, "{\"content\":\"hello\"}");
-    assert_full(&c.d, tok, "PATCH", settings, "{\"memoryCharLimit\":1234}"); /* config.yaml replaced: ENOSPC */
+    assert_full(&c.d, tok, "PATCH", settings, "{\"memoryCharLimit\":1234}");                   /* config.yaml replaced: ENOSPC */
+    assert_full(&c.d, tok, "PATCH", "/api/v1/profiles/default", "{\"displayName\":\"Full\"}"); /* profiles.json */
     hlt_response_t res;
     hltc_upload(&c.d, HLT_H1, tok, conv, "some bytes", 10, "text/plain", "a.txt", &res);
     hlt_assert_error(&c.d, &res, 507, "insufficient_storage");
@@ -132,6 +133,8 @@ START_TEST(test_disk_full)
     char *conv2 = hltc_create(&c.d, HLT_H1, tok, "after");
     char *blob = hltc_upload_ok(&c.d, HLT_H1, tok, conv, "some bytes", 10, "text/plain", "a.txt");
     j = hltc_call(&c.d, HLT_H1, tok, "PATCH", settings, "{\"memoryCharLimit\":1234}", 200);
+    json_decref(j);
+    j = hltc_call(&c.d, HLT_H1, tok, "PATCH", "/api/v1/profiles/default", "{\"displayName\":\"Full\"}", 200);
     json_decref(j);
     hlt_pairing_t p;
     hlt_pair_cli(&env, &p);
