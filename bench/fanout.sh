@@ -72,7 +72,7 @@ start_daemon() {
     # thousands of streams with one device's token: past the default per-device cap of event streams
     printf '{"maxStreamsPerDevice": 100000}\n' >"$home/home/config.json"
     HERMESLINK_HOME="$home/home" HERMES_HOME="$home/hermes" \
-        "$BIN" run --port 0 --tls-port -1 --listen 127.0.0.1 >"$OUT/$name.daemon.stdout" 2>"$OUT/$name.daemon.stderr" &
+        "$BIN" run --port auto --tls-port 0 --listen 127.0.0.1 >"$OUT/$name.daemon.stdout" 2>"$OUT/$name.daemon.stderr" &
     pid=$!
     port=""
     for _ in $(seq 100); do

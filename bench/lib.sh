@@ -96,7 +96,7 @@ bench_start_daemon() {
     printf '{"maxStreamsPerDevice": 100000}\n' >"$dir/home/config.json"
     : >"$log.stdout" # the ports are read from the new daemon's lines only
     HERMESLINK_HOME="$DAEMON_HOME" HERMES_HOME="$DAEMON_HERMES_HOME" \
-        "$BIN" run --port 0 --tls-port 0 --listen 127.0.0.1 >>"$log.stdout" 2>>"$log.stderr" &
+        "$BIN" run --port auto --tls-port auto --listen 127.0.0.1 >>"$log.stdout" 2>>"$log.stderr" &
     pid=$!
     port="" tls_port=""
     local _

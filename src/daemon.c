@@ -395,6 +395,9 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     /* command-line overrides for this run only */
     const char *listen = opts->listen != NULL ? opts->listen : getenv("HERMESLINK_LISTEN_HOST");
     dm.link.listen_host = listen != NULL && *listen != '\0' ? listen : "0.0.0.0";
+    dm.link.start_flags.port = opts->port;
+    dm.link.start_flags.tls_port = opts->tls_port;
+    dm.link.start_flags.listen = listen != NULL && *listen != '\0' ? listen : NULL;
     int port = opts->port >= 0 ? opts->port : dm.config.port;
     int tls_port = opts->tls_port != -2 ? opts->tls_port : dm.config.tls_port;
     if (tls_port == 0 && opts->tls_port == -2)

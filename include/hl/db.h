@@ -29,7 +29,8 @@ struct st_hl_db_job_t {
     /** Runs on the actor thread inside the batch transaction. Return 0 to keep its writes, non-zero to roll them back. */
     int (*run)(hl_db_job_t *job, hl_db_t *db);
     /**
-     * Runs after the batch committed, with run's result (or HL_DB_FAILED when a statement or the commit failed). Sends the reply
+     * Runs after the batch committed, with run's result (or HL_DB_FAILED when a statement or the commit failed, HL_DB_FULL
+     * when the disk was full). Sends the reply
      * and frees the job. Required.
      */
     void (*complete)(hl_db_job_t *job, int status);
@@ -63,6 +64,8 @@ int hl_db_exec(sqlite3_stmt *st);
 
 /** The status a job completes with when one of its statements failed (or its batch did not commit). */
 #define HL_DB_FAILED (-EIO)
+/** The status a job completes with when its writes failed because the disk (or the database's page limit) is full. */
+#define HL_DB_FULL (-ENOSPC)
 /** The status of a reader's job interrupted for running past its time limit. */
 #define HL_DB_TIMEOUT (-ETIMEDOUT)
 

@@ -25,6 +25,18 @@ int hl_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
  */
 int hl_read_file(const char *path, size_t max_len, char **out, size_t *out_len) HL_WARN_UNUSED;
 
+/**
+ * Test mode only (the `/__test/storage-full` route): while set, hl_write_file_atomic fails with -ENOSPC after creating its
+ * temp file, and the db actors' write statements fail with SQLITE_FULL, as on a full disk. Any thread.
+ */
+void hl_storage_full_simulate(int on);
+
+/** Whether hl_storage_full_simulate is on. Any thread. */
+int hl_storage_full_simulated(void);
+
+/** Whether a -errno from a write means the disk (or the user's quota) is full: -ENOSPC or -EDQUOT. */
+int hl_errno_is_disk_full(int neg_errno);
+
 /** Joins a directory and a file name with one '/'. Caller frees. */
 char *hl_path_join(const char *dir, const char *name);
 

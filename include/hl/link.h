@@ -28,6 +28,12 @@ typedef struct st_hl_link_t {
     int tls_port;            /* bound TLS port, -1 without TLS */
     int test_mode;
     int64_t started_at_ms;
+    /* the serve flags this process was started with, for `restart` to keep them: port -1 / tls_port -2 from config,
+       0 auto (tls_port -1 off); listen NULL when neither --listen nor HERMESLINK_LISTEN_HOST named a host */
+    struct {
+        int port, tls_port;
+        const char *listen;
+    } start_flags;
 } hl_link_t;
 
 #endif

@@ -30,6 +30,7 @@ typedef enum en_hl_result_kind_t {
     HL_RESULT_UPSTREAM,        /* a service we depend on answered something unusable */
     HL_RESULT_UNAVAILABLE,     /* busy, or a service we depend on is down */
     HL_RESULT_UNSUPPORTED,     /* a service we depend on cannot do it (HTTP 501) */
+    HL_RESULT_STORAGE_FULL,    /* the disk is full: nothing was written (HTTP 507) */
 } hl_result_kind_t;
 
 /**
@@ -69,6 +70,9 @@ typedef struct st_hl_result_t {
     /** the answer must not be cached (it carries a secret or a one-time state) */
     bool no_store;
 } hl_result_t;
+
+/** The answer to a write that failed because the disk is full: insufficient_storage, a message saying so. Any thread. */
+hl_result_t *hl_result_storage_full(void);
 
 /** A success of `kind` with `body` (stolen; an object). Any thread. */
 hl_result_t *hl_result_ok(hl_result_kind_t kind, json_t *body);

@@ -6,8 +6,8 @@
 #define HL_SERVE_H
 
 typedef struct st_hl_daemon_options_t {
-    int port;           /* -1 = from config; 0 = any free port */
-    int tls_port;       /* -2 = from config; -1 or 0 from the CLI as documented by `run --help` */
+    int port;           /* -1 = from config; 0 = any free port (`--port auto`) */
+    int tls_port;       /* -2 = from config; -1 = off (`--tls-port 0`); 0 = any free port (`--tls-port auto`) */
     const char *listen; /* NULL = HERMESLINK_LISTEN_HOST or 0.0.0.0 */
     int foreground;     /* log text to stderr too */
     int ready_fd;       /* >= 0: write "ok <port> <tls_port>\n" or "error <message>\n" here once serving, then close */

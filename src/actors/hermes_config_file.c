@@ -65,7 +65,9 @@ hl_result_t *hermes_config_edit(hl_hermes_t *h, const char *name, hermes_config_
                                   "config.yaml is a link or not a regular file; HermesLink leaves it alone");
         else if (ret != 0) {
             hl_logf(HL_LOG_ERROR, "hermes: config.yaml of a profile could not be written (%s)", strerror(-ret));
-            res = hl_result_error(HL_RESULT_INTERNAL, "internal_error", "config.yaml could not be written");
+            res = hl_errno_is_disk_full(ret)
+                      ? hl_result_storage_full()
+                      : hl_result_error(HL_RESULT_INTERNAL, "internal_error", "config.yaml could not be written");
         } else if (backup != NULL) {
             const char *base = strrchr(backup, '/');
             *backup_display = hermes_display_dir(h, name, base != NULL ? base + 1 : backup);

@@ -130,7 +130,8 @@ hl_result_t *hermes_env_write(hl_hermes_t *h, const char *name, const hermes_env
             res = unsafe(ret);
         else if (ret != 0) {
             hl_logf(HL_LOG_ERROR, "hermes: .env of a profile could not be written (%s)", strerror(-ret));
-            res = hl_result_error(HL_RESULT_INTERNAL, "internal_error", ".env could not be written");
+            res = hl_errno_is_disk_full(ret) ? hl_result_storage_full()
+                                             : hl_result_error(HL_RESULT_INTERNAL, "internal_error", ".env could not be written");
         } else {
             *changed = true;
             if (backup != NULL) {

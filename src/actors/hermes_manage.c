@@ -297,7 +297,9 @@ static hl_result_t *patch_metadata(hl_hermes_t *h, const char *name, const json_
     int ret = hermes_registry_update(&h->registry, name, changes);
     json_decref(changes);
     if (ret != 0)
-        return hl_result_error(HL_RESULT_INTERNAL, "internal_error", "The profile's details could not be saved");
+        return hl_errno_is_disk_full(ret)
+                   ? hl_result_storage_full()
+                   : hl_result_error(HL_RESULT_INTERNAL, "internal_error", "The profile's details could not be saved");
     return status_result(h, name);
 }
 

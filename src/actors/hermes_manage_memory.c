@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hermes_actor.h"
+#include "hl/fsutil.h"
 #include "hl/clock.h"
 #include "hl/hermes_manage.h"
 #include "hl/hermes_memory.h"
@@ -57,6 +58,8 @@ static hl_result_t *memory_error(hl_memory_status_t st, int err)
     case HL_MEMORY_BUSY:
         return hl_result_error(HL_RESULT_UNAVAILABLE, code, "Hermes is writing this memory; retry shortly");
     default:
+        if (hl_errno_is_disk_full(err > 0 ? -err : err))
+            return hl_result_storage_full();
         hl_logf(HL_LOG_ERROR, "hermes: a memory file could not be changed (%s)", strerror(err > 0 ? err : -err));
         return hl_result_error(HL_RESULT_INTERNAL, "internal_error", "The memory file could not be read or written");
     }

@@ -278,7 +278,8 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
     const char *local = json_string_value(json_array_get(preferred, 0));
     const hl_link_t *svc = job->pr->svc;
     /* no address known yet: the loopback URL the same rules give (the last of the preferred URLs) */
-    json_t *own = local == NULL ? hl_preferred_urls(svc->config, NULL, svc->port, svc->tls_port) : NULL;
+    json_t *own =
+        local == NULL ? hl_preferred_urls(svc->config, NULL, svc->plain_host, svc->port, svc->listen_host, svc->tls_port) : NULL;
     if (local == NULL)
         local = json_string_value(json_array_get(own, json_array_size(own) - 1));
     char *preferred_text = json_dumps(preferred, JSON_COMPACT);

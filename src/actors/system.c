@@ -51,14 +51,16 @@ static json_t *system_status_json(hl_system_t *sys, json_t *urls, json_t *lan_ip
 static void publish(hl_system_t *sys)
 {
     /* without lanPlainHttp the plain port is loopback only: only https URLs (or, without TLS, loopback) go out */
-    json_t *urls = hl_preferred_urls(sys->link->config, sys->lan_ips, sys->link->port, sys->link->tls_port);
+    const hl_link_t *l = sys->link;
+    json_t *urls = hl_preferred_urls(l->config, sys->lan_ips, l->plain_host, l->port, l->listen_host, l->tls_port);
     hl_snapshot_t *snap = hl_calloc(1, sizeof(*snap));
     snap->bootstrap_json = dump(bootstrap_json(sys, urls), &snap->bootstrap_len);
     snap->system_status_json = dump(system_status_json(sys, urls, sys->lan_ips), &snap->system_status_len);
-    json_t *tls_urls = sys->link->tls_port >= 0 ? hl_service_urls("https", NULL, sys->lan_ips, sys->link->tls_port) : json_array();
+    json_t *tls_urls = l->tls_port >= 0 ? hl_service_urls("https", NULL, sys->lan_ips, l->listen_host, l->tls_port) : json_array();
+    /* the QR code's lan_ips: only when the service listens on them */
+    json_t *reachable = hl_host_is_wildcard(l->listen_host) ? json_incref(sys->lan_ips) : json_array();
     size_t len;
-    snap->urls_json =
-        dump(json_pack("{s:O, s:O, s:o}", "preferred_urls", urls, "lan_ips", sys->lan_ips, "tls_urls", tls_urls), &len);
+    snap->urls_json = dump(json_pack("{s:O, s:o, s:o}", "preferred_urls", urls, "lan_ips", reachable, "tls_urls", tls_urls), &len);
     json_decref(urls);
     hl_snapshot_publish(snap);
 }

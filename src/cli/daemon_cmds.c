@@ -28,18 +28,22 @@
 #define START_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 30000
 
-static const char RUN_HELP[] = "Usage: hermeslink run [--port N] [--tls-port N] [--listen HOST]\n"
-                               "\n"
-                               "Serve in the foreground until SIGTERM or SIGINT. The flags override config.json for this run:\n"
-                               "  --port N        HTTP port (0 picks a free one)\n"
-                               "  --tls-port N    HTTPS port (0 picks a free one, -1 disables TLS)\n"
-                               "  --listen HOST   bind address (default HERMESLINK_LISTEN_HOST or 0.0.0.0)\n";
-static const char START_HELP[] = "Usage: hermeslink start [--port N] [--tls-port N] [--listen HOST]\n"
+static const char RUN_HELP[] =
+    "Usage: hermeslink run [--port N|auto] [--tls-port N|auto] [--listen HOST]\n"
+    "\n"
+    "Serve in the foreground until SIGTERM or SIGINT. The flags override config.json for this run:\n"
+    "  --port N        HTTP port, 1-65535 (auto picks a free one)\n"
+    "  --tls-port N    HTTPS port, 1-65535 (0 disables TLS, as tlsPort 0 in config.json; auto picks a free one)\n"
+    "  --listen HOST   bind address (default HERMESLINK_LISTEN_HOST or 0.0.0.0)\n";
+static const char START_HELP[] = "Usage: hermeslink start [--port N|auto] [--tls-port N|auto] [--listen HOST]\n"
                                  "\n"
                                  "Start the daemon in the background, wait until it answers, and print its URLs.\n"
                                  "Exits 1 if it did not come up. The flags are those of `hermeslink run`.\n";
 static const char STOP_HELP[] = "Usage: hermeslink stop\n\nStop the daemon gracefully and wait until it has exited.\n";
-static const char RESTART_HELP[] = "Usage: hermeslink restart [--port N] [--tls-port N] [--listen HOST]\n\nStop, then start.\n";
+static const char RESTART_HELP[] = "Usage: hermeslink restart [--port N|auto] [--tls-port N|auto] [--listen HOST]\n"
+                                   "\n"
+                                   "Stop, then start. The running daemon's --port, --tls-port and --listen are kept (and\n"
+                                   "named); a flag given here replaces the one it was started with.\n";
 static const char STATUS_HELP[] = "Usage: hermeslink status\n"
                                   "\n"
                                   "Show daemon and service status. Exit code: 0 running, 3 not running, 1 stale pid file.\n";
@@ -77,15 +81,21 @@ static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o)
             ++i;
         long n;
         if (IS("--port")) {
-            if (hl_parse_long(v, 0, 65535, &n) != 0) {
-                fprintf(stderr, "Invalid port number\n");
+            if (strcmp(v, "auto") == 0) {
+                n = 0; /* the server binds port 0: the kernel picks a free one */
+            } else if (hl_parse_long(v, 1, 65535, &n) != 0) {
+                fprintf(stderr, "Invalid port number: %s (1-65535, or auto for a free port)\n", v);
                 return -1;
             }
             o->port = (int)n;
         } else if (IS("--tls-port")) {
-            if (hl_parse_long(v, -1, 65535, &n) != 0) {
-                fprintf(stderr, "Invalid TLS port number\n");
+            if (strcmp(v, "auto") == 0) {
+                n = 0;
+            } else if (hl_parse_long(v, -1, 65535, &n) != 0) {
+                fprintf(stderr, "Invalid TLS port number: %s (1-65535, 0 for no TLS, or auto for a free port)\n", v);
                 return -1;
+            } else if (n <= 0) {
+                n = -1; /* 0 = off, as tlsPort 0 in config.json (-1 is still read as off) */
             }
             o->tls_port = (int)n;
         } else {
@@ -162,9 +172,12 @@ static int http_reachable(const char *host, int port)
 static void print_urls(FILE *out, const char *listen, const char *plain, int port, int tls_port)
 {
     int any = is_wildcard(listen), plain_any = is_wildcard(plain);
-    fprintf(out, "Local:     http://%s:%d\n", plain_any ? "127.0.0.1" : plain, port);
+    char *plain_url_host = hl_url_host(plain), *tls_url_host = hl_url_host(listen);
+    fprintf(out, "Local:     http://%s:%d\n", plain_url_host, port);
     if (tls_port >= 0)
-        fprintf(out, "TLS:       https://%s:%d\n", any ? "127.0.0.1" : listen, tls_port);
+        fprintf(out, "TLS:       https://%s:%d\n", tls_url_host, tls_port);
+    free(plain_url_host);
+    free(tls_url_host);
     if (!any)
         return;
     hl_config_t cfg;
@@ -381,6 +394,46 @@ int hl_cmd_stop(int argc, char **argv)
     return r < 0 ? 1 : 0;
 }
 
+/* Appends " --name value" to buf (bounded). */
+static void name_flag(char *buf, size_t len, const char *name, const char *value)
+{
+    size_t used = strlen(buf);
+    if (used < len)
+        snprintf(buf + used, len - used, " %s %s", name, value);
+}
+
+/*
+ * The flags of the running daemon (its status on control.sock, `start_flags`) for those `o` leaves unset; the reply that
+ * owns any listen host taken is returned (caller decrefs), NULL when nothing was asked or answered. Says what it keeps.
+ */
+static json_t *keep_running_flags(const char *home, hl_daemon_options_t *o)
+{
+    json_t *st = daemon_status(home), *f = json_object_get(st, "start_flags");
+    if (!json_is_object(f)) {
+        json_decref(st);
+        return NULL;
+    }
+    char kept[300] = "", num[16];
+    json_t *port = json_object_get(f, "port"), *tls = json_object_get(f, "tls_port"), *listen = json_object_get(f, "listen");
+    if (o->port == -1 && json_is_integer(port) && json_integer_value(port) >= 0 && json_integer_value(port) <= 65535) {
+        o->port = (int)json_integer_value(port);
+        snprintf(num, sizeof(num), "%d", o->port);
+        name_flag(kept, sizeof(kept), "--port", o->port == 0 ? "auto" : num);
+    }
+    if (o->tls_port == -2 && json_is_integer(tls) && json_integer_value(tls) >= -1 && json_integer_value(tls) <= 65535) {
+        o->tls_port = (int)json_integer_value(tls);
+        snprintf(num, sizeof(num), "%d", o->tls_port);
+        name_flag(kept, sizeof(kept), "--tls-port", o->tls_port == 0 ? "auto" : o->tls_port < 0 ? "0" : num);
+    }
+    if (o->listen == NULL && json_is_string(listen) && json_string_length(listen) > 0) {
+        o->listen = json_string_value(listen);
+        name_flag(kept, sizeof(kept), "--listen", o->listen);
+    }
+    if (kept[0] != '\0')
+        printf("Keeping the flags it was started with:%s\n", kept);
+    return st;
+}
+
 int hl_cmd_restart(int argc, char **argv)
 {
     if (hl_cli_wants_help(argc, argv)) {
@@ -393,12 +446,14 @@ int hl_cmd_restart(int argc, char **argv)
     char *home = hl_cli_home();
     if (home == NULL)
         return 1;
+    json_t *kept = keep_running_flags(home, &o);
     int r = stop_daemon(home);
     if (r == 1)
         printf("Hermes Link is not running.\n");
     else if (r == 0)
         printf("Hermes Link stopped.\n");
     r = r < 0 ? 1 : start_daemon(&o, home);
+    json_decref(kept);
     free(home);
     return r;
 }

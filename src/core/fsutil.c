@@ -37,8 +37,27 @@ Exit:
     return ret;
 }
 
+static int storage_full;
+
+void hl_storage_full_simulate(int on)
+{
+    __atomic_store_n(&storage_full, on != 0, __ATOMIC_RELEASE);
+}
+
+int hl_storage_full_simulated(void)
+{
+    return __atomic_load_n(&storage_full, __ATOMIC_ACQUIRE);
+}
+
+int hl_errno_is_disk_full(int neg_errno)
+{
+    return neg_errno == -ENOSPC || neg_errno == -EDQUOT;
+}
+
 static int write_all(int fd, const void *data, size_t len)
 {
+    if (hl_storage_full_simulated())
+        return -ENOSPC;
     const char *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);

@@ -136,34 +136,50 @@ json_t *hl_lan_ips(const char *lan_host, const hl_environment_t *env)
     return out;
 }
 
-json_t *hl_service_urls(const char *scheme, const char *public_url, json_t *lan_ips, int port)
+int hl_host_is_wildcard(const char *host)
+{
+    return host == NULL || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || host[0] == '\0';
+}
+
+char *hl_url_host(const char *host)
+{
+    if (hl_host_is_wildcard(host))
+        return hl_strdup("127.0.0.1");
+    return strchr(host, ':') != NULL ? hl_asprintf("[%s]", host) : hl_strdup(host);
+}
+
+json_t *hl_service_urls(const char *scheme, const char *public_url, json_t *lan_ips, const char *host, int port)
 {
     json_t *out = json_array();
     if (public_url != NULL)
         json_array_append_new(out, json_string(public_url));
     size_t i;
     json_t *ip;
-    json_array_foreach(lan_ips, i, ip)
-    {
-        char *url = hl_asprintf("%s://%s:%d", scheme, json_string_value(ip), port);
-        json_array_append_new(out, json_string(url));
-        free(url);
+    if (hl_host_is_wildcard(host)) {
+        json_array_foreach(lan_ips, i, ip)
+        {
+            char *url = hl_asprintf("%s://%s:%d", scheme, json_string_value(ip), port);
+            json_array_append_new(out, json_string(url));
+            free(url);
+        }
     }
-    char *url = hl_asprintf("%s://127.0.0.1:%d", scheme, port);
+    char *h = hl_url_host(host), *url = hl_asprintf("%s://%s:%d", scheme, h, port);
     json_array_append_new(out, json_string(url));
     free(url);
+    free(h);
     return out;
 }
 
-json_t *hl_preferred_urls(const hl_config_t *cfg, json_t *lan_ips, int port, int tls_port)
+json_t *hl_preferred_urls(const hl_config_t *cfg, json_t *lan_ips, const char *plain_host, int port, const char *tls_host,
+                          int tls_port)
 {
     if (cfg->lan_plain_http)
-        return hl_service_urls("http", cfg->public_url, lan_ips, port);
+        return hl_service_urls("http", cfg->public_url, lan_ips, plain_host, port);
     if (tls_port < 0) {
-        json_t *none = json_array(), *out = hl_service_urls("http", cfg->public_url, none, port);
-        json_decref(none);
-        return out;
+        /* the plain port is loopback only (the daemon binds it so): never a LAN URL */
+        const char *local = hl_host_is_wildcard(plain_host) ? "127.0.0.1" : plain_host;
+        return hl_service_urls("http", cfg->public_url, NULL, local, port);
     }
     const char *public_url = cfg->public_url != NULL && strncmp(cfg->public_url, "https://", 8) == 0 ? cfg->public_url : NULL;
-    return hl_service_urls("https", public_url, lan_ips, tls_port);
+    return hl_service_urls("https", public_url, lan_ips, tls_host, tls_port);
 }

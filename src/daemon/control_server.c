@@ -39,10 +39,12 @@ static hl_pairing_t *pairing;
 
 static json_t *status_reply(void)
 {
-    return json_pack("{s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:o, s:s}", "ok", 1, "pid", (int)getpid(), "port", svc->port, "tls_port",
-                     svc->tls_port, "version", HL_VERSION, "listen_host", svc->listen_host, "plain_host", svc->plain_host,
-                     "link_id", svc->identity->link_id ? json_string(svc->identity->link_id) : json_null(), "tls_fingerprint",
-                     svc->tls_port >= 0 ? svc->tls->fingerprint : "");
+    json_t *flags = json_pack("{s:i, s:i, s:o}", "port", svc->start_flags.port, "tls_port", svc->start_flags.tls_port, "listen",
+                              svc->start_flags.listen != NULL ? json_string(svc->start_flags.listen) : json_null());
+    return json_pack("{s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:o, s:s, s:o}", "ok", 1, "pid", (int)getpid(), "port", svc->port,
+                     "tls_port", svc->tls_port, "version", HL_VERSION, "listen_host", svc->listen_host, "plain_host",
+                     svc->plain_host, "link_id", svc->identity->link_id ? json_string(svc->identity->link_id) : json_null(),
+                     "tls_fingerprint", svc->tls_port >= 0 ? svc->tls->fingerprint : "", "start_flags", flags);
 }
 
 static json_t *error_reply(const char *code, const char *message)

@@ -78,6 +78,8 @@ static const char *reason_phrase(int status)
         return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
     default:
         return "OK";
     }
@@ -183,11 +185,11 @@ static void on_request_disposed(void *hook)
 
 int hl_result_status(hl_result_kind_t kind)
 {
-    static const int status[] = {[HL_RESULT_OK] = 200,         [HL_RESULT_CREATED] = 201,         [HL_RESULT_ACCEPTED] = 202,
-                                 [HL_RESULT_INVALID] = 400,    [HL_RESULT_UNAUTHENTICATED] = 401, [HL_RESULT_NOT_FOUND] = 404,
-                                 [HL_RESULT_CONFLICT] = 409,   [HL_RESULT_TOO_LARGE] = 413,       [HL_RESULT_RATE_LIMITED] = 429,
-                                 [HL_RESULT_INTERNAL] = 500,   [HL_RESULT_UPSTREAM] = 502,        [HL_RESULT_UNAVAILABLE] = 503,
-                                 [HL_RESULT_UNSUPPORTED] = 501};
+    static const int status[] = {[HL_RESULT_OK] = 200,          [HL_RESULT_CREATED] = 201,         [HL_RESULT_ACCEPTED] = 202,
+                                 [HL_RESULT_INVALID] = 400,     [HL_RESULT_UNAUTHENTICATED] = 401, [HL_RESULT_NOT_FOUND] = 404,
+                                 [HL_RESULT_CONFLICT] = 409,    [HL_RESULT_TOO_LARGE] = 413,       [HL_RESULT_RATE_LIMITED] = 429,
+                                 [HL_RESULT_INTERNAL] = 500,    [HL_RESULT_UPSTREAM] = 502,        [HL_RESULT_UNAVAILABLE] = 503,
+                                 [HL_RESULT_UNSUPPORTED] = 501, [HL_RESULT_STORAGE_FULL] = 507};
     return (unsigned)kind < HL_ARRAY_SIZE(status) && status[kind] != 0 ? status[kind] : 500;
 }
 

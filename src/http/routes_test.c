@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "hl/clock.h"
+#include "hl/fsutil.h"
 #include "hl/store.h"
 #include "hl/http.h"
 #include "hl/routes.h"
@@ -41,6 +42,18 @@ static void post_actor_limit(hl_request_t *r)
     }
     atomic_store(&hl_store_actor(store)->max_inflight, (unsigned)json_integer_value(max));
     hl_reply_json(r, 200, json_pack("{s:b, s:I}", "ok", 1, "max", json_integer_value(max)));
+}
+
+/* {"full": true|false}: while on, writes fail as on a full disk (SQLITE_FULL in the store, ENOSPC for files) */
+static void post_storage_full(hl_request_t *r)
+{
+    json_t *on = json_object_get(r->body, "full");
+    if (!json_is_boolean(on)) {
+        hl_reply_error(r, 400, "invalid_full", "full must be true or false");
+        return;
+    }
+    hl_storage_full_simulate(json_is_true(on));
+    hl_reply_json(r, 200, json_pack("{s:b, s:b}", "ok", 1, "full", json_is_true(on)));
 }
 
 /* {"hold": true|false}: while on, searches wait before they run; answers how many wait now */
@@ -197,6 +210,7 @@ static const hl_route_t ROUTES[] = {
     {HL_METHOD_POST, "/__test/runproxy/hold", post_runproxy_hold, HL_ROUTE_JSON_BODY, 0},
     {HL_METHOD_POST, "/__test/runproxy/release", post_runproxy_release, 0, 0},
     {HL_METHOD_POST, "/__test/search-hold", post_search_hold, HL_ROUTE_JSON_BODY, 0},
+    {HL_METHOD_POST, "/__test/storage-full", post_storage_full, HL_ROUTE_JSON_BODY, 0},
     {HL_METHOD_GET, "/__test/stream", get_stream, 0, 0},
 };
 

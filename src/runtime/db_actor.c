@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "hl/db.h"
+#include "hl/fsutil.h"
 #include "hl/log.h"
 
 #define BUSY_TIMEOUT_MS 60000
@@ -22,6 +23,8 @@ struct st_hl_db_t {
     size_t num_stmts;
     /* a statement of the running job failed: the job is rolled back and fails */
     bool failed;
+    /* ...and it failed because the disk (or the database's page limit) is full: the job completes with HL_DB_FULL */
+    bool full;
     /* readers: a job running past this monotonic time (ms) is interrupted, and `interrupted` says so */
     uint64_t deadline_ms;
     bool interrupted;
@@ -60,13 +63,17 @@ static void mark_failed(sqlite3_stmt *st, int rc)
     sqlite3 *conn = sqlite3_db_handle(st);
     hl_logf(HL_LOG_ERROR, "sqlite: %s: %s", conn != NULL ? sqlite3_errmsg(conn) : sqlite3_errstr(rc),
             st != NULL && sqlite3_sql(st) != NULL ? sqlite3_sql(st) : "(no statement)");
-    if (current != NULL)
+    if (current != NULL) {
         current->failed = true;
+        if ((rc & 0xff) == SQLITE_FULL)
+            current->full = true;
+    }
 }
 
 int hl_db_step(sqlite3_stmt *st)
 {
-    int rc = sqlite3_step(st);
+    /* test mode's simulated full disk: a statement that would write fails as SQLite fails it when the disk is full */
+    int rc = hl_storage_full_simulated() && st != NULL && !sqlite3_stmt_readonly(st) ? SQLITE_FULL : sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         mark_failed(st, rc);
     return rc;
@@ -129,7 +136,23 @@ static int exec(hl_db_t *db, const char *sql)
     int rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         hl_logf(HL_LOG_ERROR, "sqlite: %s failed: %s", sql, sqlite3_errmsg(db->conn));
+    if ((rc & 0xff) == SQLITE_FULL)
+        db->full = true;
     return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+/* Ends a transaction that failed: SQLite itself rolls the whole transaction back after some errors (SQLITE_FULL,
+ * SQLITE_IOERR, SQLITE_NOMEM…), and a ROLLBACK then would only fail with "no transaction is active". */
+static void rollback(hl_db_t *db)
+{
+    if (!sqlite3_get_autocommit(db->conn))
+        exec(db, "ROLLBACK");
+}
+
+/* The status of a job whose writes were lost: the disk was full, or another failure. */
+static int lost_status(const hl_db_t *db)
+{
+    return db->full ? HL_DB_FULL : HL_DB_FAILED;
 }
 
 #define MAX_BATCH 256
@@ -144,34 +167,44 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
     while (msg != NULL) {
         /* one transaction per chunk of the batch: group commit, bounded so that replies are not held back forever */
         size_t n = 0;
-        int in_tx = exec(db, "BEGIN IMMEDIATE") == 0;
-        for (; msg != NULL && n < MAX_BATCH; msg = hl_msg_batch_pop(batch)) {
+        db->full = false;
+        int in_tx = exec(db, "BEGIN IMMEDIATE") == 0, lost = 0;
+        while (msg != NULL && n < MAX_BATCH) {
             hl_db_job_t *job = (hl_db_job_t *)msg;
+            msg = hl_msg_batch_pop(batch);
             jobs[n] = job;
             if (!in_tx) {
-                status[n++] = HL_DB_FAILED;
+                status[n++] = lost_status(db);
                 continue;
             }
             if (exec(db, "SAVEPOINT job") != 0) {
-                status[n++] = HL_DB_FAILED;
+                status[n++] = lost_status(db);
                 continue;
             }
             current = db;
             db->failed = false;
             status[n] = job->run(job, db);
             if (db->failed)
-                status[n] = HL_DB_FAILED;
+                status[n] = lost_status(db);
             current = NULL;
-            if (status[n] != 0)
+            ++n;
+            if (sqlite3_get_autocommit(db->conn)) {
+                /* SQLite rolled the whole transaction back (a full disk): the jobs before this one lost their writes
+                 * too, and the rest of the batch gets a transaction of its own */
+                for (size_t i = 0; i < n; ++i)
+                    status[i] = lost_status(db);
+                lost = 1;
+                break;
+            }
+            if (status[n - 1] != 0)
                 exec(db, "ROLLBACK TO job");
             exec(db, "RELEASE job");
-            ++n;
         }
-        if (in_tx && exec(db, "COMMIT") != 0) {
-            exec(db, "ROLLBACK");
+        if (in_tx && !lost && exec(db, "COMMIT") != 0) {
+            rollback(db);
             for (size_t i = 0; i < n; ++i)
-                status[i] = HL_DB_FAILED;
-        } else if (in_tx && db->hooks.on_committed != NULL) {
+                status[i] = lost_status(db);
+        } else if (in_tx && !lost && db->hooks.on_committed != NULL) {
             db->hooks.on_committed(db);
         }
         for (size_t i = 0; i < n; ++i)
@@ -219,7 +252,7 @@ static void on_tick(hl_actor_t *actor)
     a->_db->hooks.on_tick(a->_db);
     current = NULL;
     if (a->_db->failed || exec(a->_db, "COMMIT") != 0)
-        exec(a->_db, "ROLLBACK");
+        rollback(a->_db);
 }
 
 static void on_stop(hl_actor_t *actor)
@@ -303,6 +336,7 @@ void hl_db_run_one(hl_db_t *db, hl_db_job_t *job, unsigned max_ms)
     if (exec(db, "BEGIN") == 0) {
         current = db;
         db->failed = false;
+        db->full = false;
         db->deadline_ms = max_ms != 0 ? monotonic_ms() + max_ms : 0;
         db->interrupted = false;
         status = job->run(job, db);
@@ -310,10 +344,12 @@ void hl_db_run_one(hl_db_t *db, hl_db_job_t *job, unsigned max_ms)
         if (db->interrupted)
             status = HL_DB_TIMEOUT;
         else if (db->failed)
-            status = HL_DB_FAILED;
+            status = lost_status(db);
         current = NULL;
-        if (exec(db, status == 0 ? "COMMIT" : "ROLLBACK") != 0 && status == 0)
-            status = HL_DB_FAILED;
+        if (status == 0 && exec(db, "COMMIT") != 0)
+            status = lost_status(db);
+        if (status != 0)
+            rollback(db);
     }
     job->complete(job, status);
 }

@@ -22,6 +22,9 @@ static void complete(hl_db_job_t *base, int status)
     if (status == HL_DB_TIMEOUT) {
         /* a read that ran past its limit (a search over a huge history): the caller may narrow it and retry */
         hl_json_job_error(job, HL_RESULT_UNAVAILABLE, "query_timeout", "The query took too long; narrow it and retry");
+    } else if (status == HL_DB_FULL) {
+        hl_log(HL_LOG_ERROR, "a write failed: the disk is full", NULL);
+        hl_json_job_set(job, hl_result_storage_full());
     } else if (status == HL_DB_FAILED || (status != 0 && job->result != NULL && hl_result_is_ok(job->result))) {
         hl_result_free(job->result);
         job->result = NULL;

@@ -30,6 +30,12 @@ hl_result_t *hl_result_stream(hl_byte_source_t *source, uint64_t len, const char
     return r;
 }
 
+hl_result_t *hl_result_storage_full(void)
+{
+    return hl_result_error(HL_RESULT_STORAGE_FULL, "insufficient_storage",
+                           "The disk is full: nothing was saved. Free some space on the machine running Hermes Link and retry.");
+}
+
 hl_result_t *hl_result_error(hl_result_kind_t kind, const char *code, const char *message)
 {
     hl_result_t *r = hl_calloc(1, sizeof(*r));

@@ -239,6 +239,7 @@ typedef struct st_put_job_t {
     char *mime, *filename;
     char sha[65];
     bool file_ok; /* stage 1 stored the file */
+    int file_err; /* else why not (-errno) */
     hl_db_job_t stage1;
 } put_job_t;
 
@@ -262,8 +263,11 @@ static int exec_put(store_job_t *sj, hl_db_t *db)
     char *path = blob_path(sj->store, job->sha), *id = store_new_id("blob_");
     int ret = -1;
     /* a delete of the last blob with the same content may have removed the file since stage 1 (rare): store it again */
-    if (!job->file_ok || blob_write_file(sj->store, path, job->data, job->len) != 0) {
-        ret = hl_json_job_error(&sj->super, HL_RESULT_INTERNAL, "internal_error", "The blob could not be stored");
+    int werr = job->file_ok ? blob_write_file(sj->store, path, job->data, job->len) : job->file_err;
+    if (werr != 0) {
+        ret = hl_errno_is_disk_full(werr)
+                  ? hl_json_job_set(&sj->super, hl_result_storage_full())
+                  : hl_json_job_error(&sj->super, HL_RESULT_INTERNAL, "internal_error", "The blob could not be stored");
         goto Exit;
     }
     const char *filename = job->filename != NULL && job->filename[0] != '\0' ? job->filename : id;
@@ -311,7 +315,8 @@ static int run_stage1(hl_db_job_t *base, hl_db_t *db)
     put_job_t *job = HL_STRUCT_FROM_MEMBER(put_job_t, stage1, base);
     hl_sha256_hex(job->data, job->len, job->sha);
     char *path = blob_path(job->super.store, job->sha);
-    job->file_ok = blob_write_file(job->super.store, path, job->data, job->len) == 0;
+    job->file_err = blob_write_file(job->super.store, path, job->data, job->len);
+    job->file_ok = job->file_err == 0;
     free(path);
     return 0;
 }

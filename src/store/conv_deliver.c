@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hl/fsutil.h"
 #include "hl/ids.h"
 #include "hl/mime.h"
 #include "store_internal.h"
@@ -167,11 +168,16 @@ static void store_files(deliver_job_t *job, int dfd)
         }
         hl_sha256_hex(data, len, f->sha);
         char *path = blob_path(job->super.store, f->sha);
-        f->stored = blob_write_file(job->super.store, path, data, len) == 0;
+        int werr = blob_write_file(job->super.store, path, data, len);
+        f->stored = werr == 0;
         free(path);
         free(data);
         if (!f->stored) {
-            refuse(job, HL_RESULT_INTERNAL, "internal_error", "The delivery could not be stored");
+            if (hl_errno_is_disk_full(werr))
+                refuse(job, HL_RESULT_STORAGE_FULL, "insufficient_storage",
+                       "The disk is full: nothing was saved. Free some space on the machine running Hermes Link and retry.");
+            else
+                refuse(job, HL_RESULT_INTERNAL, "internal_error", "The delivery could not be stored");
             break;
         }
         f->size = len;

@@ -82,7 +82,7 @@ trap 'exit 143' TERM
 mkdir -p "$tmp/home" "$tmp/hermes"
 export HERMESLINK_HOME=$tmp/home HERMES_HOME=$tmp/hermes HERMESLINK_TEST_MODE=1
 
-"$bin" run --port 0 --tls-port -1 --listen 127.0.0.1 >"$tmp/daemon.out" 2>"$tmp/daemon.err" &
+"$bin" run --port auto --tls-port 0 --listen 127.0.0.1 >"$tmp/daemon.out" 2>"$tmp/daemon.err" &
 daemon_pid=$!
 port=
 for _ in $(seq 1 150); do

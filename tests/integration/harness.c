@@ -385,9 +385,9 @@ void hlt_daemon_start(hlt_daemon_t *d, const hlt_daemon_opts_t *opts)
     char *argv[] = {(char *)hlt_binary(),
                     "run",
                     "--port",
-                    "0",
+                    "auto",
                     "--tls-port",
-                    opts->tls ? "0" : "-1",
+                    opts->tls ? "auto" : "0",
                     "--listen",
                     (char *)(opts->listen != NULL ? opts->listen : "127.0.0.1"),
                     NULL};

@@ -53,7 +53,7 @@ typedef struct st_hlt_daemon_t {
 
 typedef struct st_hlt_daemon_opts_t {
     hlt_env_t *env;        /* NULL: a fresh temporary env owned by the daemon */
-    int tls;               /* also listen with TLS (--tls-port 0) */
+    int tls;               /* also listen with TLS (--tls-port auto) */
     const char *log_level; /* overrides env->log_level */
     const char *listen;    /* --listen host, NULL: 127.0.0.1 (only a test of the wildcard bind passes another) */
     /* NULL-terminated changes to what the daemon inherits from the test process's environment (not to the variables
@@ -63,7 +63,7 @@ typedef struct st_hlt_daemon_opts_t {
 } hlt_daemon_opts_t;
 
 /**
- * Starts `hermeslink run --port 0 --tls-port 0|-1 --listen 127.0.0.1|<opts->listen>` and waits until it printed its ports. The
+ * Starts `hermeslink run --port auto --tls-port auto|0 --listen 127.0.0.1|<opts->listen>` and waits until it printed its ports. The
  * daemon is a child of the calling process: only that process can stop it. Aborts the test (ck_assert) on failure.
  */
 void hlt_daemon_start(hlt_daemon_t *d, const hlt_daemon_opts_t *opts);

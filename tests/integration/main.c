@@ -54,6 +54,7 @@ Suite *suite_profile_catalog(void);
 Suite *suite_logs_deliver(void);
 Suite *suite_updates(void);
 Suite *suite_statistics(void);
+Suite *suite_new_user(void);
 
 /* clang-format off */
 #define SUITE(n) {#n, suite_##n}
@@ -90,6 +91,7 @@ static const struct {
     SUITE(cron),
     SUITE(logs_deliver),
     SUITE(statistics),
+    SUITE(new_user),
     SUITE(blobs),
     SUITE(nginx_front),
     SUITE(actor),

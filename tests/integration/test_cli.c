@@ -106,7 +106,7 @@ static hlt_daemon_t remote(hlt_env_t *env, int port, int tls_port)
 static pid_t cli_start(hlt_env_t *env, int *port, int *tls_port)
 {
     hlt_cli_result_t r;
-    hlt_cli(env, &r, "start", "--port", "0", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
+    hlt_cli(env, &r, "start", "--port", "auto", "--tls-port", "auto", "--listen", "127.0.0.1", NULL);
     assert_exit(&r, 0, "start");
     pid_t pid = (pid_t)number_after(r.out, "Hermes Link started (PID ");
     ck_assert_msg(pid > 0, "no PID in: %s", r.out);
@@ -218,13 +218,13 @@ START_TEST(test_lifecycle)
     hlt_response_free(&res);
 
     /* a second start is a no-op */
-    hlt_cli(&env, &r, "start", "--port", "0", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
+    hlt_cli(&env, &r, "start", "--port", "auto", "--tls-port", "auto", "--listen", "127.0.0.1", NULL);
     assert_exit(&r, 0, "start (running)");
     ck_assert_int_eq(number_after(r.out, "Hermes Link is already running (PID "), pid);
     hlt_cli_free(&r);
 
     /* restart: a new process that serves */
-    hlt_cli(&env, &r, "restart", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+    hlt_cli(&env, &r, "restart", "--port", "auto", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
     assert_exit(&r, 0, "restart");
     assert_match(r.out, "^Hermes Link stopped\\.$");
     pid_t pid2 = (pid_t)number_after(r.out, "Hermes Link started (PID ");
@@ -295,14 +295,14 @@ START_TEST(test_second_daemon_refused)
     hlt_daemon_t d;
     hlt_daemon_start(&d, NULL);
     hlt_cli_result_t r;
-    hlt_cli(d.env, &r, "run", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+    hlt_cli(d.env, &r, "run", "--port", "auto", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
     assert_exit(&r, 1, "run (second daemon)");
     ck_assert_msg(strstr(r.err, "already running") != NULL, "stderr: %s", r.err);
     ck_assert_int_eq(number_after(r.err, "(PID "), d.pid);
     ck_assert_msg(strstr(r.out, "running on port") == NULL, "the second daemon claims to serve: %s", r.out);
     hlt_cli_free(&r);
 
-    hlt_cli(d.env, &r, "start", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+    hlt_cli(d.env, &r, "start", "--port", "auto", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
     assert_exit(&r, 0, "start (run daemon present)");
     ck_assert_int_eq(number_after(r.out, "Hermes Link is already running (PID "), d.pid);
     hlt_cli_free(&r);
@@ -349,7 +349,7 @@ START_TEST(test_port_in_use)
     char port[16], tls_port[16];
     snprintf(port, sizeof(port), "%d", d.port);
     snprintf(tls_port, sizeof(tls_port), "%d", d.tls_port);
-    const char *const attempts[][2] = {{port, "-1"}, {"0", tls_port}};
+    const char *const attempts[][2] = {{port, "0"}, {"auto", tls_port}};
     for (size_t i = 0; i < 2; ++i) {
         hlt_cli_result_t r;
         hlt_cli(&other, &r, "run", "--port", attempts[i][0], "--tls-port", attempts[i][1], "--listen", "127.0.0.1", NULL);
@@ -488,7 +488,7 @@ START_TEST(test_bad_config)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
         hlt_env_write_config(&env, cases[i].text);
         hlt_cli_result_t r;
-        hlt_cli(&env, &r, "run", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+        hlt_cli(&env, &r, "run", "--port", "auto", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
         assert_exit(&r, 1, "run (bad config)");
         ck_assert_msg(strstr(r.err, cases[i].must_name) != NULL, "config %s: the error does not name %s: %s", cases[i].text,
                       cases[i].must_name, r.err);
@@ -498,7 +498,7 @@ START_TEST(test_bad_config)
     /* `start` reports the failure instead of claiming success */
     hlt_env_write_config(&env, "{\"port\":\"x\"}");
     hlt_cli_result_t r;
-    hlt_cli(&env, &r, "start", "--port", "0", "--tls-port", "-1", "--listen", "127.0.0.1", NULL);
+    hlt_cli(&env, &r, "start", "--port", "auto", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
     assert_exit(&r, 1, "start (bad config)");
     ck_assert_msg(strstr(r.err, "port") != NULL, "start stderr: %s", r.err);
     ck_assert_msg(strstr(r.out, "started") == NULL, "start claims success: %s", r.out);
@@ -577,6 +577,79 @@ START_TEST(test_logs)
 }
 END_TEST
 
+/* The address (as /proc/net/tcp or tcp6 prints it) a listening TCP socket of port is bound to, "" when none. */
+static void bound_address(int port, char *out, size_t len)
+{
+    static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    out[0] = '\0';
+    for (size_t f = 0; f < 2 && out[0] == '\0'; ++f) {
+        char *text = hlt_read_file(files[f], NULL);
+        char want[16];
+        snprintf(want, sizeof(want), ":%04X", port);
+        for (char *line = text; line != NULL && *line != '\0' && out[0] == '\0';) {
+            char addr[40];
+            unsigned st = 0;
+            char local[64];
+            if (sscanf(line, "%*d: %63s %*s %X", local, &st) == 2 && st == 0x0A && strchr(local, ':') != NULL &&
+                strcmp(strchr(local, ':'), want) == 0) {
+                snprintf(addr, sizeof(addr), "%.*s", (int)(strchr(local, ':') - local), local);
+                snprintf(out, len, "%s", addr);
+            }
+            char *nl = strchr(line, '\n');
+            line = nl != NULL ? nl + 1 : NULL;
+        }
+        free(text);
+    }
+}
+
+/* restart without flags keeps the --port/--tls-port/--listen of the start before it, and says so; a flag given wins */
+START_TEST(test_restart_keeps_flags)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "start", "--port", "auto", "--tls-port", "0", "--listen", "127.0.0.1", NULL);
+    assert_exit(&r, 0, "start");
+    pid_t pid = (pid_t)number_after(r.out, "Hermes Link started (PID ");
+    ck_assert_msg(pid > 0, "no PID in: %s", r.out);
+    track(pid);
+    hlt_cli_free(&r);
+
+    hlt_cli(&env, &r, "restart", NULL);
+    assert_exit(&r, 0, "restart");
+    ck_assert_msg(strstr(r.out, "Keeping the flags it was started with: --port auto --tls-port 0 --listen 127.0.0.1\n") != NULL,
+                  "restart output:\n%s", r.out);
+    pid_t pid2 = (pid_t)number_after(r.out, "Hermes Link started (PID ");
+    ck_assert_msg(pid2 > 0 && pid2 != pid, "restart output:\n%s", r.out);
+    track(pid2);
+    int port = (int)number_after(r.out, "Local:     http://127.0.0.1:");
+    ck_assert_msg(port > 0 && strstr(r.out, "TLS:") == NULL, "restart output:\n%s", r.out);
+    char addr[40];
+    bound_address(port, addr, sizeof(addr));
+    ck_assert_msg(strcmp(addr, "0100007F") == 0, "port %d is bound to '%s', not 127.0.0.1", port, addr);
+    hlt_cli_free(&r);
+    reap(pid, 5000);
+
+    /* a flag given to restart replaces that one only */
+    hlt_cli(&env, &r, "restart", "--listen", "::1", NULL);
+    assert_exit(&r, 0, "restart --listen ::1");
+    ck_assert_msg(strstr(r.out, "Keeping the flags it was started with: --port auto --tls-port 0\n") != NULL, "restart output:\n%s",
+                  r.out);
+    pid_t pid3 = (pid_t)number_after(r.out, "Hermes Link started (PID ");
+    ck_assert_msg(pid3 > 0, "restart output:\n%s", r.out);
+    track(pid3);
+    port = (int)number_after(r.out, "Local:     http://[::1]:");
+    ck_assert_msg(port > 0 && strstr(r.out, "TLS:") == NULL, "restart output:\n%s", r.out);
+    bound_address(port, addr, sizeof(addr));
+    ck_assert_msg(strcmp(addr, "00000000000000000000000001000000") == 0, "port %d is bound to '%s', not ::1", port, addr);
+    hlt_cli_free(&r);
+    reap(pid2, 5000);
+    cli_stop(&env, pid3);
+    assert_daemon_log_clean(&env);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
@@ -588,6 +661,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_stale_pid_file);
     tcase_add_test(tc, test_second_daemon_refused);
     tcase_add_test(tc, test_port_in_use);
+    tcase_add_test(tc, test_restart_keeps_flags);
     tcase_add_test(tc, test_config);
     tcase_add_test(tc, test_bad_config);
     tcase_add_test(tc, test_logs);

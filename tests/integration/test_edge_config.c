@@ -364,7 +364,7 @@ START_TEST(test_lan_plain_off_start_status)
     hlt_env_init(&env);
     hlt_env_write_config(&env, "{\"lanPlainHttp\": false, \"lanHost\": \"" LAN_HOST "\"}\n");
     hlt_cli_result_t r;
-    hlt_cli(&env, &r, "start", "--port", "0", "--tls-port", "0", "--listen", host, NULL);
+    hlt_cli(&env, &r, "start", "--port", "auto", "--tls-port", "auto", "--listen", host, NULL);
     pid_t pid = pid_of(&env); /* also when start judged it unreachable: it is stopped below all the same */
     int port = 0, tls_port = 0;
     const char *tls_host = _i == 0 ? "127.0.0.1" : host;

@@ -244,7 +244,7 @@ END_TEST
 static char *urls_text(const hl_config_t *cfg, int port, int tls_port)
 {
     json_t *ips = json_pack("[s]", "192.168.1.10");
-    json_t *urls = hl_preferred_urls(cfg, ips, port, tls_port);
+    json_t *urls = hl_preferred_urls(cfg, ips, "0.0.0.0", port, "0.0.0.0", tls_port);
     char *text = json_dumps(urls, JSON_COMPACT);
     json_decref(urls);
     json_decref(ips);
@@ -282,6 +282,43 @@ START_TEST(preferred_urls)
 }
 END_TEST
 
+static void expect_bound(const hl_config_t *cfg, const char *plain_host, const char *tls_host, int tls_port, const char *want)
+{
+    json_t *ips = json_pack("[s]", "192.168.1.10");
+    json_t *urls = hl_preferred_urls(cfg, ips, plain_host, 18642, tls_host, tls_port);
+    char *got = json_dumps(urls, JSON_COMPACT);
+    ck_assert_msg(strcmp(got, want) == 0, "bound to %s / %s: %s, expected %s", plain_host, tls_host, got, want);
+    free(got);
+    json_decref(urls);
+    json_decref(ips);
+}
+
+/* Only addresses the daemon listens on: a specific bind address alone (IPv6 in brackets), never a LAN address or lanHost */
+START_TEST(preferred_urls_of_bound_host)
+{
+    hl_config_t cfg;
+    hl_config_defaults(&cfg);
+    expect_bound(&cfg, "::1", "::1", 18643, "[\"http://[::1]:18642\"]");
+    expect_bound(&cfg, "127.0.0.1", "127.0.0.1", 18643, "[\"http://127.0.0.1:18642\"]");
+    expect_bound(&cfg, "192.168.1.20", "192.168.1.20", -1, "[\"http://192.168.1.20:18642\"]");
+    expect_bound(&cfg, "::", "::", -1, "[\"http://192.168.1.10:18642\",\"http://127.0.0.1:18642\"]");
+    cfg.lan_plain_http = false;
+    expect_bound(&cfg, "::1", "::1", 18643, "[\"https://[::1]:18643\"]");
+    expect_bound(&cfg, "::1", "::1", -1, "[\"http://[::1]:18642\"]");
+    expect_bound(&cfg, "127.0.0.1", "192.168.1.20", 18643, "[\"https://192.168.1.20:18643\"]");
+    /* a public URL is the user's own statement of where the service is reachable: kept */
+    cfg.public_url = hl_strdup("https://link.example.com");
+    expect_bound(&cfg, "127.0.0.1", "127.0.0.1", 18643, "[\"https://link.example.com\",\"https://127.0.0.1:18643\"]");
+    hl_config_dispose(&cfg);
+    char *h = hl_url_host("fe80::1");
+    ck_assert_str_eq(h, "[fe80::1]");
+    free(h);
+    h = hl_url_host("0.0.0.0");
+    ck_assert_str_eq(h, "127.0.0.1");
+    free(h);
+}
+END_TEST
+
 Suite *suite_config_edge(void)
 {
     Suite *s = suite_create("config_edge");
@@ -293,6 +330,7 @@ Suite *suite_config_edge(void)
     tcase_add_test(tc, set_edge_keys);
     tcase_add_test(tc, dump_edge_keys_only_when_needed);
     tcase_add_test(tc, preferred_urls);
+    tcase_add_test(tc, preferred_urls_of_bound_host);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,7 @@
 #include "hl/db_readers.h"
 #include "hl/db_schema.h"
 #include "hl/json_job.h"
+#include "hl/log.h"
 #include "unit_util.h"
 
 /* ---- helpers: a second, independent connection ---- */
@@ -671,6 +672,88 @@ START_TEST(json_job_read_past_its_limit_is_unavailable)
 }
 END_TEST
 
+/* ---- a full disk: SQLITE_FULL for real, from a page limit on the actor's connection ---- */
+
+/* the writer may not grow link.db: any write that needs a new page fails with SQLITE_FULL, as on a full disk */
+static int cap_pages(hl_db_t *db)
+{
+    sqlite3 *c = hl_db_conn(db);
+    long long pages = query_int(c, "PRAGMA page_count");
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", pages);
+    exec_ok(c, sql);
+    return 0;
+}
+
+/* mode 0: one small row into t (fits the table's page); 1: 1 MiB into big (needs new pages) */
+typedef struct st_full_job_t {
+    hl_json_job_t super;
+    int n, big;
+} full_job_t;
+
+static int exec_full(hl_json_job_t *base, hl_db_t *db)
+{
+    full_job_t *job = (full_job_t *)base;
+    sqlite3_stmt *st =
+        hl_db_stmt(db, job->big ? "INSERT INTO big(n, b) VALUES (?1, zeroblob(1048576))" : "INSERT INTO t(n) VALUES (?1)");
+    sqlite3_bind_int(st, 1, job->n);
+    if (hl_db_exec(st) != 0)
+        return -1;
+    return hl_json_job_ok(base, HL_RESULT_CREATED, json_pack("{s:i}", "n", job->n));
+}
+
+START_TEST(full_disk_is_insufficient_storage)
+{
+    char *dir = ut_mkdtemp(), *path = prepare_db(dir), *logs = ut_path(dir, "logs");
+    sqlite3 *setup = open_plain(path);
+    exec_ok(setup, "CREATE TABLE big (n INTEGER PRIMARY KEY, b BLOB)");
+    sqlite3_close(setup);
+    ck_assert_int_eq(hl_log_open(logs, HL_LOG_DEBUG, 0), 0);
+    hl_db_actor_hooks_t hooks = {.on_open = cap_pages};
+    hl_db_actor_t a;
+    ck_assert_int_eq(hl_db_actor_init(&a, "db-full", path, &hooks, NULL), 0);
+    /* one batch: a small write, one that needs pages, a small one after it */
+    capture_to_t to[3] = {{.super.deliver = capture}, {.super.deliver = capture}, {.super.deliver = capture}};
+    for (int i = 0; i < 3; ++i) {
+        full_job_t *job = hl_json_job_new(sizeof(full_job_t), &to[i].super, exec_full);
+        job->n = i + 1;
+        job->big = i == 1;
+        hl_db_actor_post(&a, &job->super.super);
+    }
+    ck_assert_int_eq(hl_actor_start(&a.actor), 0);
+    hl_actor_stop(&a.actor);
+    hl_db_actor_dispose(&a);
+    hl_log_close();
+
+    ck_assert_int_eq(to[1].result->kind, HL_RESULT_STORAGE_FULL);
+    ck_assert_str_eq(to[1].result->code, "insufficient_storage");
+    ck_assert_msg(strstr(to[1].result->message, "disk is full") != NULL, "message: %s", to[1].result->message);
+    /* every answer tells the truth: a success only for a row that is there */
+    sqlite3 *db = open_plain(path);
+    ck_assert_int_eq(query_int(db, "SELECT count(*) FROM big"), 0);
+    for (int i = 0; i < 3; i += 2) {
+        bool there = row_exists(db, i + 1);
+        ck_assert_msg(hl_result_is_ok(to[i].result) == there, "job %d answered %s, row %s", i + 1,
+                      hl_result_is_ok(to[i].result) ? "ok" : to[i].result->code, there ? "present" : "absent");
+        if (!there)
+            ck_assert_int_eq(to[i].result->kind, HL_RESULT_STORAGE_FULL);
+    }
+    ck_assert(row_exists(db, 3)); /* the batch after the failure goes on */
+    sqlite3_close(db);
+    for (int i = 0; i < 3; ++i)
+        hl_result_free(to[i].result);
+    char *lp = ut_path(logs, "link.log"), *log = ut_read(lp);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strstr(log, "no transaction is active") == NULL && strstr(log, "ROLLBACK failed") == NULL, "log: %s", log);
+    ck_assert_msg(strstr(log, "full") != NULL, "the failure is not logged: %s", log);
+    free(log);
+    free(lp);
+    free(logs);
+    free(path);
+    ut_rm_rf(dir);
+}
+END_TEST
+
 Suite *suite_db_actor(void)
 {
     Suite *s = suite_create("db_actor");
@@ -698,6 +781,7 @@ Suite *suite_db_actor(void)
     tcase_add_test(json, json_job_ok_and_error_helpers);
     tcase_add_test(json, json_job_failed_statement_is_internal);
     tcase_add_test(json, json_job_read_past_its_limit_is_unavailable);
+    tcase_add_test(json, full_disk_is_insufficient_storage);
     suite_add_tcase(s, json);
     return s;
 }
