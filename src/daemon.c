@@ -374,6 +374,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     hl_dispatch_set_trusted_proxies(&dm.config);
     if (hl_server_run(server, err, sizeof(err)) != 0)
         goto Exit;
+    hl_control_set_system(dm.system);
     if ((ret = hl_control_start(&dm.link, dm.pairing)) != 0) {
         snprintf(err, sizeof(err), "cannot open the control socket: %s", strerror(-ret));
         goto Exit;

@@ -22,6 +22,14 @@ int hl_cmd_status(int argc, char **argv);
 int hl_cmd_config(int argc, char **argv);
 int hl_cmd_logs(int argc, char **argv);
 int hl_cmd_pair(int argc, char **argv);
+int hl_cmd_autostart(int argc, char **argv);
+
+struct st_hl_autostart_status_t;
+/**
+ * Autostart `action` ("enable", "disable" or "show") for `home`: through the running daemon when there is one, else here.
+ * Fills *out with the resulting state; 0, or -1 when the change failed (*out still says what is).
+ */
+int hl_cli_autostart(const char *home, const char *action, struct st_hl_autostart_status_t *out);
 
 /** A log file followed for `logs -f` (logs_follow.c). */
 typedef struct st_hl_logs_follow_t hl_logs_follow_t;

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "hl/version.h"
 #include "hl/clock.h"
+#include "hl/autostart.h"
 #include "hl/config.h"
 #include "hl/control.h"
 #include "hl/fsutil.h"
@@ -443,7 +444,9 @@ int hl_cmd_status(int argc, char **argv)
         printf("TLS:       port %d (fingerprint %s)\n", (int)json_integer_value(json_object_get(ds, "tls_port")),
                json_string_value(json_object_get(ds, "tls_fingerprint")));
     printf("Link ID:   %s\n", have_id && id.link_id != NULL ? id.link_id : "unassigned");
-    printf("Autostart: disabled (unsupported)\n");
+    hl_autostart_status_t as;
+    (void)hl_cli_autostart(home, "show", &as);
+    printf("Autostart: %s (%s)\n", as.enabled ? "enabled" : "disabled", hl_autostart_method_name(as.method));
     printf("Env:       %s\n", env.kind);
     if (env.warning != NULL)
         printf("Warning:   %s\n", env.warning);

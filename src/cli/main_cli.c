@@ -19,6 +19,8 @@ static const char HELP[] = "Hermes Link " HL_VERSION " — Local service for Her
                            "  pair               Generate a pairing QR code and connect token for a device\n"
                            "  config get         Show current configuration\n"
                            "  config set         Set a configuration value\n"
+                           "  autostart          Show/enable/disable autostart\n"
+                           "  autostart on|off   Enable or disable autostart\n"
                            "  logs               Show recent log entries (--gateway for gateway logs)\n"
                            "  version            Print version\n"
                            "\n"
@@ -54,8 +56,9 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
 } COMMANDS[] = {
-    {"run", hl_cmd_run},       {"start", hl_cmd_start},   {"stop", hl_cmd_stop}, {"restart", hl_cmd_restart},
-    {"status", hl_cmd_status}, {"config", hl_cmd_config}, {"logs", hl_cmd_logs}, {"pair", hl_cmd_pair},
+    {"run", hl_cmd_run},         {"start", hl_cmd_start},   {"stop", hl_cmd_stop},
+    {"restart", hl_cmd_restart}, {"status", hl_cmd_status}, {"config", hl_cmd_config},
+    {"logs", hl_cmd_logs},       {"pair", hl_cmd_pair},     {"autostart", hl_cmd_autostart},
 };
 
 hl_serve_fn hl_cli_serve;

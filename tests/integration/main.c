@@ -52,6 +52,7 @@ Suite *suite_profile_memory(void);
 Suite *suite_profile_skills_create(void);
 Suite *suite_profile_catalog(void);
 Suite *suite_logs_deliver(void);
+Suite *suite_autostart(void);
 
 /* clang-format off */
 #define SUITE(n) {#n, suite_##n}
@@ -94,6 +95,7 @@ static const struct {
     SUITE(profile_skills_create),
     SUITE(profile_catalog),
     SUITE(logs_deliver),
+    SUITE(autostart),
 };
 
 /* The next suite to run: in order, or — with HLT_SUITE_QUEUE naming a file shared by several processes of this runner —

@@ -34,6 +34,7 @@ Suite *suite_file_replace(void);
 Suite *suite_hermes_yaml_json(void);
 Suite *suite_hermes_names_env(void);
 Suite *suite_hermes_settings(void);
+Suite *suite_autostart(void);
 
 int main(void)
 {
@@ -70,6 +71,7 @@ int main(void)
     srunner_add_suite(sr, suite_hermes_yaml_json());
     srunner_add_suite(sr, suite_hermes_names_env());
     srunner_add_suite(sr, suite_hermes_settings());
+    srunner_add_suite(sr, suite_autostart());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
