@@ -30,6 +30,7 @@
 #include "hl/paths.h"
 #include "hl/pidfile.h"
 #include "hl/routes.h"
+#include "hl/sd_notify.h"
 #include "hl/server.h"
 #include "hl/snapshot.h"
 #include "hl/system.h"
@@ -254,6 +255,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     size_t num_init = 0, num_started = 0;
     sigset_t sigs;
     block_signals(&sigs); /* before any thread exists, so every thread inherits the mask and sigwait gets them */
+    hl_sd_notify_init();  /* likewise: it changes the environment */
     umask(077);           /* the CLI sets it too; the files of the home are private whoever calls this */
     /* an allocation jansson cannot make aborts (hl_fatal) like every other: no JSON value silently goes missing */
     json_set_alloc_funcs(hl_malloc, free);
@@ -396,10 +398,16 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         printf("Hermes Link TLS on port %d\n", dm.link.tls_port);
     fflush(stdout);
     report_ready(opts->ready_fd, "ok %d %d\n", dm.link.port, dm.link.tls_port);
+    char state[128];
+    snprintf(state, sizeof(state), "READY=1\nSTATUS=Serving on port %d", dm.link.port);
+    (void)hl_sd_notify(state);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
         ; /* no reload yet: config changes need a restart, as documented */
+    (void)hl_sd_notify("STOPPING=1\nSTATUS=Stopping");
+    printf("Hermes Link stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
     hl_log(HL_LOG_INFO, "Hermes Link stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
     exit_code = 0;
 
@@ -412,6 +420,9 @@ Exit:
         if (log_open && !opts->foreground)
             fprintf(stderr, "%s\n", err);
         report_ready(opts->ready_fd, "error %s\n", err);
+        char failed[600];
+        snprintf(failed, sizeof(failed), "STATUS=Failed to start: %s", err);
+        (void)hl_sd_notify(failed);
     }
     if (control_started)
         hl_control_stop();

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,96 @@ START_TEST(unsupported_without_a_home)
 }
 END_TEST
 
+/* ---- NOTIFY_SOCKET ---- */
+
+/* a datagram socket bound to `name` (a path, or "@abstract") */
+static int bind_dgram(const char *name)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t len = strlen(name);
+    ck_assert(len < sizeof(a.sun_path));
+    memcpy(a.sun_path, name, len);
+    if (name[0] == '@')
+        a.sun_path[0] = '\0';
+    socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (name[0] == '/'));
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, alen), 0);
+    return fd;
+}
+
+/* the next datagram within timeout_ms (caller frees), NULL when none came */
+static char *recv_dgram(int fd, long timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, (int)timeout_ms) != 1)
+        return NULL;
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    return hl_strdup(buf);
+}
+
+/* starts the daemon with NOTIFY_SOCKET=name: READY=1 (with its STATUS) once its ports are out, nothing before, then
+ * STOPPING=1 on SIGTERM, and a clean exit */
+static void notify_run(const char *name, int fd)
+{
+    char *var = hl_asprintf("NOTIFY_SOCKET=%s", name);
+    const char *extra[] = {var, NULL};
+    hlt_daemon_opts_t o = {.env = &env_, .extra_env = extra};
+    hlt_daemon_start(D, &o);
+    /* hlt_daemon_start returns once the ports are printed: READY=1 follows them at once */
+    char *msg = recv_dgram(fd, 10000);
+    ck_assert_msg(msg != NULL, "no READY=1");
+    char *want = hl_asprintf("READY=1\nSTATUS=Serving on port %d", D->port);
+    ck_assert_str_eq(msg, want);
+    free(want);
+    free(msg);
+    ck_assert_ptr_null(msg = recv_dgram(fd, 300));
+    ck_assert_int_eq(kill(D->pid, SIGTERM), 0);
+    msg = recv_dgram(fd, 10000);
+    ck_assert_msg(msg != NULL, "no STOPPING=1");
+    ck_assert_str_eq(msg, "STOPPING=1\nSTATUS=Stopping");
+    free(msg);
+    /* and says so on its stdout */
+    char *out = NULL;
+    for (long end = hlt_now_ms() + 5000; hlt_now_ms() < end; hlt_sleep_ms(20)) {
+        free(out);
+        out = hlt_read_file(D->out_path, NULL);
+        if (out != NULL && strstr(out, "\nHermes Link stopping (SIGTERM)\n") != NULL)
+            break;
+    }
+    ck_assert_msg(out != NULL && strstr(out, "\nHermes Link stopping (SIGTERM)\n") != NULL, "stdout: %s", out);
+    free(out);
+    hlt_assert_stop_clean(D);
+    free(var);
+}
+
+START_TEST(notify_socket_path)
+{
+    hlt_env_init(&env_);
+    char *path = hlt_env_path(&env_, 0, "notify.sock");
+    int fd = bind_dgram(path);
+    notify_run(path, fd);
+    close(fd);
+    free(path);
+    hlt_env_dispose(&env_);
+}
+END_TEST
+
+START_TEST(notify_socket_abstract)
+{
+    hlt_env_init(&env_);
+    char *name = hl_asprintf("@hlt-notify-%d", (int)getpid());
+    int fd = bind_dgram(name);
+    notify_run(name, fd);
+    close(fd);
+    free(name);
+    hlt_env_dispose(&env_);
+}
+END_TEST
+
 Suite *suite_autostart(void)
 {
     Suite *s = suite_create("autostart");
@@ -309,6 +400,8 @@ Suite *suite_autostart(void)
     tcase_add_test(tc, systemd_refusal_falls_back_to_xdg);
     tcase_add_test(tc, xdg_without_systemctl);
     tcase_add_test(tc, unsupported_without_a_home);
+    tcase_add_test(tc, notify_socket_path);
+    tcase_add_test(tc, notify_socket_abstract);
     suite_add_tcase(s, tc);
     return s;
 }

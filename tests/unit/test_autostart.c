@@ -7,10 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "hl/autostart.h"
+#include "hl/sd_notify.h"
 #include "hl/subprocess.h"
 #include "unit_util.h"
 
@@ -251,6 +255,68 @@ START_TEST(run_quiet_statuses)
 }
 END_TEST
 
+/* a datagram socket bound to `name` (a path, or "@abstract"); the receiving end */
+static int bind_dgram(const char *name)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t len = strlen(name);
+    memcpy(a.sun_path, name, len);
+    if (name[0] == '@')
+        a.sun_path[0] = '\0';
+    socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (name[0] == '/'));
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, alen), 0);
+    return fd;
+}
+
+static void assert_received(int fd, const char *want)
+{
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+    ck_assert_int_eq(n, (ssize_t)strlen(want));
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, want);
+}
+
+START_TEST(notify_path_and_abstract)
+{
+    char *dir = ut_mkdtemp(), *path = ut_path(dir, "notify");
+    int fd = bind_dgram(path);
+    ck_assert_int_eq(hl_sd_notify_to(path, "READY=1\nSTATUS=Serving"), 0);
+    assert_received(fd, "READY=1\nSTATUS=Serving");
+    close(fd);
+    char abstract[64];
+    snprintf(abstract, sizeof(abstract), "@hl-unit-notify-%d", (int)getpid());
+    fd = bind_dgram(abstract);
+    ck_assert_int_eq(hl_sd_notify_to(abstract, "STOPPING=1"), 0);
+    assert_received(fd, "STOPPING=1");
+    close(fd);
+    /* forms systemd never hands out, and names that do not fit */
+    ck_assert_int_eq(hl_sd_notify_to("relative/notify", "READY=1"), -EINVAL);
+    ck_assert_int_eq(hl_sd_notify_to(NULL, "READY=1"), -EINVAL);
+    ck_assert_int_eq(hl_sd_notify_to("@", "READY=1"), -ENAMETOOLONG);
+    char longp[200];
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[0] = '/';
+    longp[sizeof(longp) - 1] = '\0';
+    ck_assert_int_eq(hl_sd_notify_to(longp, "READY=1"), -ENAMETOOLONG);
+    /* nobody listening: an error, never a crash or a block */
+    ck_assert_int_lt(hl_sd_notify_to(path, "READY=1"), 0);
+    /* from the environment, which is cleared for the commands the daemon runs */
+    fd = bind_dgram(path);
+    ck_assert_int_eq(hl_sd_notify("READY=1"), 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    hl_sd_notify_init();
+    ck_assert_ptr_null(getenv("NOTIFY_SOCKET"));
+    ck_assert_int_eq(hl_sd_notify("READY=1"), 1);
+    assert_received(fd, "READY=1");
+    close(fd);
+    free(path);
+    ut_rm_rf(dir);
+}
+END_TEST
+
 Suite *suite_autostart(void)
 {
     Suite *s = suite_create("autostart");
@@ -264,6 +330,7 @@ Suite *suite_autostart(void)
     tcase_add_test(tc, systemd_enable_refused_falls_back);
     tcase_add_test(tc, no_user_manager_means_xdg);
     tcase_add_test(tc, run_quiet_statuses);
+    tcase_add_test(tc, notify_path_and_abstract);
     suite_add_tcase(s, tc);
     return s;
 }
