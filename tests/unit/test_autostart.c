@@ -304,6 +304,7 @@ START_TEST(notify_path_and_abstract)
     /* nobody listening: an error, never a crash or a block */
     ck_assert_int_lt(hl_sd_notify_to(path, "READY=1"), 0);
     /* from the environment, which is cleared for the commands the daemon runs */
+    ck_assert_int_eq(unlink(path), 0);
     fd = bind_dgram(path);
     ck_assert_int_eq(hl_sd_notify("READY=1"), 0);
     setenv("NOTIFY_SOCKET", path, 1);
