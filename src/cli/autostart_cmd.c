@@ -77,10 +77,8 @@ int hl_cmd_autostart(int argc, char **argv)
     }
     const char *action = "show";
     for (int i = 1; i < argc; ++i) {
-        if (argv[i][0] == '-') {
-            fprintf(stderr, "Unknown option: %s\n%s", argv[i], "Usage: hermeslink autostart [on|enable|off|disable]\n");
-            return 1;
-        }
+        if (argv[i][0] == '-')
+            return hl_cli_reject(argv[i], HELP);
     }
     if (argc > 1 && (strcmp(argv[1], "on") == 0 || strcmp(argv[1], "enable") == 0))
         action = "enable";

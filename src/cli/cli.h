@@ -52,6 +52,12 @@ void hl_logs_follow_close(hl_logs_follow_t *f);
 /** Starts the daemon of `home` with the configured ports (as `start` does); progress on stderr when `quiet`. 0 or 1. */
 int hl_cli_start_daemon(const char *home, int quiet);
 
+/**
+ * Refuses `arg` of a command: "Unknown option: <arg>" (or "Unexpected argument: <arg>" when it is no option) and the first
+ * line of the command's `help` (its usage line) on stderr; with a NULL `arg` the usage line alone. Returns 1, the exit code.
+ */
+int hl_cli_reject(const char *arg, const char *help);
+
 /** True when argv[1..] contains --help or -h. */
 int hl_cli_wants_help(int argc, char **argv);
 

@@ -46,7 +46,7 @@ static const char STATUS_HELP[] = "Usage: hermeslink status\n"
                                   "Show daemon and service status. Exit code: 0 running, 3 not running, 1 stale pid file.\n";
 
 /* Parses --port/--tls-port/--listen (also --flag=value). Returns 0, or prints why not and returns -1. */
-static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o)
+static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o, const char *help)
 {
     o->port = -1;
     o->tls_port = -2;
@@ -63,11 +63,12 @@ static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o)
         if (IS("--foreground"))
             continue;
         if (!IS("--port") && !IS("--tls-port") && !IS("--listen")) {
-            fprintf(stderr, "Unknown option: %s\n", a);
+            hl_cli_reject(a, help);
             return -1;
         }
         if (v == NULL) {
             fprintf(stderr, "Missing value for %.*s\n", (int)nlen, a);
+            hl_cli_reject(NULL, help);
             return -1;
         }
         if (eq == NULL)
@@ -100,7 +101,7 @@ int hl_cmd_run(int argc, char **argv)
         return 0;
     }
     hl_daemon_options_t o = {.foreground = 1, .ready_fd = -1};
-    if (parse_serve_flags(argc, argv, &o) != 0)
+    if (parse_serve_flags(argc, argv, &o, RUN_HELP) != 0)
         return 1;
     char *home = hl_cli_home();
     if (home == NULL)
@@ -322,7 +323,7 @@ int hl_cmd_start(int argc, char **argv)
         return 0;
     }
     hl_daemon_options_t o;
-    if (parse_serve_flags(argc, argv, &o) != 0)
+    if (parse_serve_flags(argc, argv, &o, START_HELP) != 0)
         return 1;
     char *home = hl_cli_home();
     if (home == NULL)
@@ -362,10 +363,8 @@ int hl_cmd_stop(int argc, char **argv)
         fputs(STOP_HELP, stdout);
         return 0;
     }
-    if (argc > 1) {
-        fprintf(stderr, "Unknown option: %s\n", argv[1]);
-        return 1;
-    }
+    if (argc > 1)
+        return hl_cli_reject(argv[1], STOP_HELP);
     char *home = hl_cli_home();
     if (home == NULL)
         return 1;
@@ -385,7 +384,7 @@ int hl_cmd_restart(int argc, char **argv)
         return 0;
     }
     hl_daemon_options_t o;
-    if (parse_serve_flags(argc, argv, &o) != 0)
+    if (parse_serve_flags(argc, argv, &o, RESTART_HELP) != 0)
         return 1;
     char *home = hl_cli_home();
     if (home == NULL)
@@ -406,6 +405,8 @@ int hl_cmd_status(int argc, char **argv)
         fputs(STATUS_HELP, stdout);
         return 0;
     }
+    if (argc > 1)
+        return hl_cli_reject(argv[1], STATUS_HELP);
     char *home = hl_cli_home();
     if (home == NULL)
         return 1;

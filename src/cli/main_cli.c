@@ -28,6 +28,17 @@ static const char HELP[] = "Hermes Link " HL_VERSION " — Local service for Her
                            "  --version, -v      Print version\n"
                            "  --help, -h         Show this help\n";
 
+static const char VERSION_HELP[] = "Usage: hermeslink version\n\nPrint the version (also --version or -v anywhere).\n";
+
+int hl_cli_reject(const char *arg, const char *help)
+{
+    if (arg != NULL)
+        fprintf(stderr, "%s: %s\n", arg[0] == '-' ? "Unknown option" : "Unexpected argument", arg);
+    const char *nl = strchr(help, '\n');
+    fprintf(stderr, "%.*s\n", nl != NULL ? (int)(nl - help) : (int)strlen(help), help);
+    return 1;
+}
+
 int hl_cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; ++i)
@@ -81,6 +92,12 @@ int hl_cli_main(int argc, char **argv, hl_serve_fn serve)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "version") == 0) {
+        if (hl_cli_wants_help(argc - 1, argv + 1)) {
+            fputs(VERSION_HELP, stdout);
+            return 0;
+        }
+        if (argc > 2)
+            return hl_cli_reject(argv[2], VERSION_HELP);
         printf("%s\n", HL_VERSION);
         return 0;
     }
