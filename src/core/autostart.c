@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __APPLE__
+#include <mach-o/dyld.h>
+#endif
 
 #include "hl/autostart.h"
 #include "hl/fsutil.h"
@@ -215,10 +218,11 @@ int hl_autostart_enable(const char *exe, const char *home, int start_now, hl_aut
 int hl_autostart_disable(hl_autostart_status_t *out)
 {
     hl_autostart_method_t m = hl_autostart_detect();
-    int ret = 0, r;
+    int ret = 0;
 #ifdef __APPLE__
     ret = remove_file(HL_AUTOSTART_LAUNCHD);
 #else
+    int r;
     place_t unit;
     if (place_of(HL_AUTOSTART_SYSTEMD_USER, &unit) == 0 && exists(&unit)) {
         int have_systemctl = m == HL_AUTOSTART_SYSTEMD_USER;
@@ -246,6 +250,17 @@ json_t *hl_autostart_json(const hl_autostart_status_t *st, int with_path)
 
 int hl_autostart_self_exe(char *buf, size_t len)
 {
+#ifdef __APPLE__
+    uint32_t size = (uint32_t)len;
+    char raw[PATH_MAX];
+    if (_NSGetExecutablePath(buf, &size) != 0)
+        return -ENAMETOOLONG;
+    if (realpath(buf, raw) == NULL)
+        return -errno;
+    if ((size_t)snprintf(buf, len, "%s", raw) >= len)
+        return -ENAMETOOLONG;
+    return 0;
+#endif
     ssize_t n = readlink("/proc/self/exe", buf, len);
     if (n < 0)
         return -errno;
