@@ -5,7 +5,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-build tsan-build unit integration bench bench-fanout bench-store bench-proxy bench-edge format clean
+.PHONY: all deps build run test test-build tsan-build unit integration bench bench-fanout bench-store bench-proxy bench-edge bench-stats format clean
 
 all: build
 
@@ -54,6 +54,11 @@ bench-proxy: build
 # flood, with system/status timed meanwhile: about 20 s, ~600 MB of daemon memory and temp files
 bench-edge: build
 	@./bench/edge.sh --no-build
+
+# Statistics (issue 11): /api/v1/statistics/usage?days=30 and /api/v1/statistics over 100,000 usage facts written into a
+# fresh link.db (median latency, one connection): about a minute
+bench-stats: build
+	@./bench/stats.sh --no-build
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,6 +1,7 @@
 #include "hl/daemon.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "hl/pairing.h"
 #include "hl/runproxy.h"
 #include "hl/sse.h"
+#include "hl/stats.h"
 #include "hl/store.h"
 #include "hl/token_table.h"
 #include "hl/clock.h"
@@ -34,6 +36,7 @@
 #include "hl/server.h"
 #include "hl/snapshot.h"
 #include "hl/system.h"
+#include "hl/updater.h"
 
 /* The daemon's own state: the service facts it hands out, and the parts it starts and stops. Main thread only. */
 typedef struct st_daemon_t {
@@ -49,7 +52,9 @@ typedef struct st_daemon_t {
     hl_pairing_t *pairing;
     hl_hermes_t *hermes;
     hl_runproxy_t *runproxy;
+    hl_stats_t *stats;
     hl_system_t *system;
+    hl_updater_t *updater;
 } daemon_t;
 
 static daemon_t dm;
@@ -160,6 +165,26 @@ static void runproxy_dispose(daemon_t *d)
     d->runproxy = NULL;
 }
 
+/* first in, last out: the store hands it every run that ends until the store itself has stopped */
+static int stats_init(daemon_t *d)
+{
+    return hl_stats_init(&d->stats, d->db_path);
+}
+static int stats_start(daemon_t *d)
+{
+    hl_stats_observe(d->stats, d->store); /* the store is prepared (every part is before any starts), not started */
+    return hl_actor_start(hl_stats_actor(d->stats));
+}
+static void stats_stop(daemon_t *d)
+{
+    hl_actor_stop(hl_stats_actor(d->stats));
+}
+static void stats_dispose(daemon_t *d)
+{
+    hl_stats_dispose(d->stats);
+    d->stats = NULL;
+}
+
 static int system_init(daemon_t *d)
 {
     int ret = hl_system_init(&d->system, &d->link, &d->device_counts);
@@ -181,6 +206,47 @@ static void system_dispose(daemon_t *d)
     d->system = NULL;
 }
 
+/* the Link version a feed check found goes into the published system status */
+static void update_available(void *data, const char *version)
+{
+    hl_system_set_update_available(data, version);
+}
+
+/* a self-update installed a new binary: the main thread stops everything and re-executes it (reexec below) */
+static atomic_bool restart_requested;
+static char restart_exe[4096];
+
+static void restart_self(void *data, const char *exe)
+{
+    (void)data;
+    snprintf(restart_exe, sizeof(restart_exe), "%s", exe);
+    atomic_store(&restart_requested, true);
+    kill(getpid(), SIGHUP); /* the main thread's sigwait */
+}
+
+static int updater_init(daemon_t *d)
+{
+    int ret = hl_updater_init(&d->updater, &d->link);
+    if (ret == 0) {
+        hl_updater_observe_available(d->updater, update_available, d->system);
+        hl_updater_on_restart(d->updater, restart_self, NULL);
+    }
+    return ret;
+}
+static int updater_start(daemon_t *d)
+{
+    return hl_actor_start(hl_updater_actor(d->updater));
+}
+static void updater_stop(daemon_t *d)
+{
+    hl_actor_stop(hl_updater_actor(d->updater)); /* a running hermes update is stopped and recorded as failed */
+}
+static void updater_dispose(daemon_t *d)
+{
+    hl_updater_dispose(d->updater);
+    d->updater = NULL;
+}
+
 typedef struct st_part_t {
     const char *name;
     int (*init)(daemon_t *d);
@@ -190,13 +256,50 @@ typedef struct st_part_t {
 } part_t;
 
 static const part_t PARTS[] = {
+    {"stats", stats_init, stats_start, stats_stop, stats_dispose},
     {"store", store_init, store_start, store_stop, store_dispose},
     {"auth", auth_init, auth_start, auth_stop, auth_dispose},
     {"pairing", pairing_init, pairing_start, pairing_stop, pairing_dispose},
     {"hermes", hermes_init, hermes_start, hermes_stop, hermes_dispose},
     {"runproxy", runproxy_init, runproxy_start, runproxy_stop, runproxy_dispose},
     {"system", system_init, system_start, system_stop, system_dispose},
+    {"updater", updater_init, updater_start, updater_stop, updater_dispose},
 };
+
+/* how long the re-executed binary has to answer before the watchdog puts the old one back */
+#define RESTART_HEALTH_TIMEOUT_S "20"
+
+/*
+ * Re-executes the freshly installed binary in this process (same pid, same stdio) with the ports and listen host this
+ * process served, after a watchdog running the previous binary was forked to check that it answers (and to roll back
+ * and restart the old binary if it does not: src/cli/update_watchdog.c). Returns only when exec failed.
+ */
+static void reexec(const char *exe, int port, int tls_port, const char *listen, const char *probe_host, int foreground)
+{
+    char p[16], t[16], pid[16];
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(t, sizeof(t), "%d", tls_port);
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    char previous[4200];
+    snprintf(previous, sizeof(previous), "%s.previous", exe);
+    sigset_t none;
+    sigemptyset(&none);
+    pid_t w = fork();
+    if (w == 0) {
+        pthread_sigmask(SIG_SETMASK, &none, NULL);
+        char *argv[] = {previous, "__update-watchdog", pid,         (char *)probe_host,       p,
+                        t,        (char *)listen,      (char *)exe, RESTART_HEALTH_TIMEOUT_S, NULL};
+        execv(previous, argv);
+        _exit(127);
+    }
+    if (w < 0)
+        fprintf(stderr, "cannot start the update watchdog: %s\n", strerror(errno));
+    char *argv[] = {(char *)exe, "run", "--port", p, "--tls-port", t, "--listen", (char *)listen, foreground ? NULL : "--detached",
+                    NULL};
+    hl_sd_notify_restore_env(); /* for the new image only: the watchdog forked above is not the service */
+    execv(exe, argv);
+    fprintf(stderr, "cannot run the new binary: %s\n", strerror(errno));
+}
 
 static void report_ready(int fd, const char *fmt, ...) HL_PRINTF(2, 3);
 
@@ -247,6 +350,8 @@ static void block_signals(sigset_t *set)
 
 int hl_daemon_run(const hl_daemon_options_t *opts)
 {
+    int restart_port = -1, restart_tls_port = -1;
+    const char *restart_listen = NULL, *restart_probe = NULL;
     char err[512] = "";
     int exit_code = 1, pid_fd = -1, ret;
     hl_server_t *server = NULL;
@@ -357,6 +462,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     hl_sse_attach_store(dm.store);
     hl_sse_attach_runproxy(dm.runproxy);
     hl_sse_attach_hermes(dm.hermes);
+    hl_sse_attach_updater(dm.updater);
     for (; num_started < HL_ARRAY_SIZE(PARTS); ++num_started) {
         if (PARTS[num_started].start(&dm) != 0) {
             snprintf(err, sizeof(err), "cannot start the %s actor", PARTS[num_started].name);
@@ -370,7 +476,9 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
                              .pairing = dm.pairing,
                              .system = dm.system,
                              .runproxy = dm.runproxy,
-                             .hermes = dm.hermes};
+                             .hermes = dm.hermes,
+                             .updater = dm.updater,
+                             .stats = dm.stats};
     router = hl_routes_build(&deps);
     hl_dispatch_set_router(router);
     hl_dispatch_set_trusted_proxies(&dm.config);
@@ -403,12 +511,25 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     (void)hl_sd_notify(state);
 
     int sig = 0;
-    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP && !atomic_load(&restart_requested))
         ; /* no reload yet: config changes need a restart, as documented */
-    (void)hl_sd_notify("STOPPING=1\nSTATUS=Stopping");
-    printf("Hermes Link stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    fflush(stdout);
-    hl_log(HL_LOG_INFO, "Hermes Link stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    if (atomic_load(&restart_requested)) {
+        /* same pid after the exec: still the service's main process, which says READY=1 again once it listens */
+        (void)hl_sd_notify("RELOADING=1\nSTATUS=Restarting with its new binary");
+        printf("Hermes Link restarting with its new binary\n");
+        fflush(stdout);
+        hl_log(HL_LOG_INFO, "Hermes Link restarting with its new binary", NULL);
+        /* what the re-executed process is told to serve: this one's bound ports, not a "0" that would pick others */
+        restart_port = dm.link.port;
+        restart_tls_port = dm.link.tls_port;
+        restart_listen = dm.link.listen_host;
+        restart_probe = strcmp(plain_host, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(plain_host, "::") == 0 ? "::1" : plain_host;
+    } else {
+        (void)hl_sd_notify("STOPPING=1\nSTATUS=Stopping");
+        printf("Hermes Link stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        fflush(stdout);
+        hl_log(HL_LOG_INFO, "Hermes Link stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    }
     exit_code = 0;
 
 Exit:
@@ -453,5 +574,9 @@ Exit:
     free(dm.home);
     free(dm.hermes_home);
     rcu_unregister_thread();
+    if (exit_code == 0 && restart_listen != NULL) {
+        reexec(restart_exe, restart_port, restart_tls_port, restart_listen, restart_probe, opts->foreground);
+        exit_code = 1; /* exec failed: the watchdog sees this process end and restores the old binary */
+    }
     return exit_code;
 }

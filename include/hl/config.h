@@ -29,6 +29,8 @@ typedef struct st_hl_config_t {
     char *public_url;
     char *hermes_api_url;
     char *hermes_api_key;
+    char *update_url;        /* updateUrl: the release feed of HermesLink's self-update (NULL: none) */
+    char *update_public_key; /* updatePublicKey: base64 ed25519 key that signs releases (NULL: the compiled-in key) */
     /* the HTTP edge (SECURITY.md explains each) */
     bool lan_plain_http;             /* lanPlainHttp: the plain port on every interface (else loopback only) */
     bool plain_http2;                /* plainHttp2: cleartext HTTP/2 (h2c) on the plain port */
@@ -54,7 +56,7 @@ int hl_config_load(hl_config_t *cfg, const char *home, char *err, size_t errlen)
 /**
  * Sets one key by its CLI name (port, lan-host, language, log-level, tls-port, workers, public-url, hermes-api-url,
  * lan-plain-http, plain-http2, max-connections, max-connections-per-address, max-streams-per-device,
- * max-body-mib-per-address, trusted-proxies).
+ * max-body-mib-per-address, trusted-proxies, update-url, update-public-key).
  * On success returns 0 and a malloc'd confirmation line in *msg ("Port set to 8080"); on failure -EINVAL/-ENOENT and
  * a malloc'd error line in *msg ("Invalid port number", "Unknown config key: x"). Does not write the file.
  */

@@ -11,8 +11,10 @@
 #include "hl/link.h"
 #include "hl/router.h"
 #include "hl/runproxy.h"
+#include "hl/stats.h"
 #include "hl/store.h"
 #include "hl/system.h"
+#include "hl/updater.h"
 
 /** What the routes call: each route file receives only its part when it registers. */
 typedef struct st_hl_routes_deps_t {
@@ -23,6 +25,8 @@ typedef struct st_hl_routes_deps_t {
     hl_system_t *system;
     hl_runproxy_t *runproxy;
     hl_hermes_t *hermes;
+    hl_updater_t *updater;
+    hl_stats_t *stats;
 } hl_routes_deps_t;
 
 /** Builds the daemon's whole route table (test hooks only in test mode). Aborts on a conflicting route. Main thread. */
@@ -40,6 +44,9 @@ void hl_routes_profiles(hl_router_t *router, hl_hermes_t *hermes);
 /** spec/API.md §9: the model-config routes (/api/v1/model-configs*, /api/v1/profiles/:name/model-configs*), on the Hermes
  * files actor. */
 void hl_routes_models(hl_router_t *router, hl_hermes_t *hermes);
+
+/** spec/API.md §13, §14, §16: Hermes update, Link self-update, /api/v1/system/updates*, on the updater actor. */
+void hl_routes_updates(hl_router_t *router, hl_updater_t *updater);
 
 /** GET /api/v1/bootstrap, /api/v1/system/version, /api/v1/system/status. */
 void hl_routes_system(hl_router_t *router);
@@ -70,6 +77,9 @@ void hl_routes_conv_streams(hl_router_t *router, hl_store_t *store);
 
 /** Test-only routes under /__test/ (HERMESLINK_TEST_MODE=1): actor round trips, held streams, clock shifts. */
 void hl_routes_test(hl_router_t *router, hl_store_t *store, hl_runproxy_t *runproxy);
+
+/** spec/API.md §8: GET /api/v1/statistics and /api/v1/statistics/usage, on the stats actor (`hermes` for the profile count). */
+void hl_routes_stats(hl_router_t *router, hl_stats_t *stats, hl_hermes_t *hermes);
 
 /** Makes `router` the table the dispatcher uses. */
 void hl_dispatch_set_router(const hl_router_t *router);

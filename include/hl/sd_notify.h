@@ -15,6 +15,12 @@
 void hl_sd_notify_init(void);
 
 /**
+ * Puts NOTIFY_SOCKET back into the environment, for a re-executed image of this process (same pid: still the service's
+ * main process). Main thread, when no other thread runs.
+ */
+void hl_sd_notify_restore_env(void);
+
+/**
  * Sends `state` (newline-separated KEY=VALUE assignments, e.g. "READY=1\nSTATUS=Serving") to the socket taken by
  * hl_sd_notify_init. 1 sent, 0 no socket to send to, -errno on failure (never fatal: the service runs on). Any thread.
  */

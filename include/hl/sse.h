@@ -102,6 +102,11 @@ struct st_hl_runproxy_t;
 /** Makes the run proxy the source of run topics and publishes the frames it relays. Main thread, before start. */
 void hl_sse_attach_runproxy(struct st_hl_runproxy_t *runproxy);
 
+struct st_hl_updater_t;
+/** Makes the updater actor the source of the "hermes-update" and "link-update" job topics and publishes their status
+ * changes. Main thread, before start. */
+void hl_sse_attach_updater(struct st_hl_updater_t *updater);
+
 struct st_hl_hermes_t;
 /** Makes the Hermes files actor the source of the "profile-creation" job topic and publishes its status changes. Main
  * thread, before start. */

@@ -67,6 +67,8 @@ typedef struct st_hl_store_commit_t {
     size_t num_run_cancels;
     const hl_approval_decision_t *decisions;
     size_t num_decisions;
+    const char *const *direct_runs; /* upstream run ids of direct runs (POST /api/v1/runs) whose end was recorded */
+    size_t num_direct_runs;
 } hl_store_commit_t;
 
 /** Observer of committed batches: runs on the store's thread, must not block. */
@@ -127,7 +129,8 @@ void hl_store_delete_profile_conversations(hl_store_t *s, hl_reply_to_t *to, con
 void hl_store_rename_profile_conversations(hl_store_t *s, hl_reply_to_t *to, const char *from, const char *to_name, json_t *answer);
 /**
  * GET /api/v1/profiles/:name/statistics, its store part: `answer` (stolen: {"profile","capabilities"}) gets "statistics"
- * — the conversations of Hermes profile `profile` by status (deleted ones too), their tokens, messages and runs, and the
+ * — the conversations of Hermes profile `profile` by status (total = active + archived; deleted counted on its own), the
+ * tokens, messages and runs of those not deleted, and the
  * capabilities' model and skill counts — and is the answer. For "default", conversations without a profile count too.
  */
 void hl_store_profile_statistics(hl_store_t *s, hl_reply_to_t *to, const char *profile, json_t *answer);

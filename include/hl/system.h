@@ -28,6 +28,12 @@ hl_actor_t *hl_system_actor(hl_system_t *sys);
 /** Lets the status report count the profiles the Hermes files actor publishes. Main thread, before start. */
 void hl_system_set_hermes(hl_system_t *sys, hl_hermes_t *hermes);
 
+/**
+ * Sets the Link version system/status reports as updateAvailable (NULL: none; copied) and republishes the snapshot, on the
+ * actor's thread. Any thread, while the actor runs.
+ */
+void hl_system_set_update_available(hl_system_t *sys, const char *version);
+
 /** Frees it after hl_actor_stop (or when never started). Main thread. */
 void hl_system_dispose(hl_system_t *sys);
 

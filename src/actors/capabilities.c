@@ -11,7 +11,7 @@ static const struct {
     {"relay", false},
     {"profiles", true},
     {"logs", true},
-    {"statistics", false},
+    {"statistics", true},
     {"conversations", true},
     {"conversation_events", true},
     {"conversation_delete", true},
@@ -28,7 +28,7 @@ static const struct {
     {"cron_jobs", true},
     {"profile_skills", true},
     {"profile_memory", true},
-    {"hermes_updates", false},
+    {"hermes_updates", true},
 };
 
 json_t *hl_capabilities_json(void)

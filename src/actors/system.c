@@ -39,13 +39,14 @@ static json_t *system_status_json(hl_system_t *sys, json_t *urls, json_t *lan_ip
     char now[HL_ISO_TIME_LEN];
     hl_format_iso(hl_now_ms(), now);
     const char *link_id = sys->link->identity->link_id;
-    return json_pack(
-        "{s:s, s:o, s:s, s:i, s:{s:b, s:b, s:s}, s:{s:s, s:o}, s:{s:s, s:O, s:O, s:[], s:[]}, s:n}", "version", HL_VERSION,
-        "linkId", link_id ? json_string(link_id) : json_null(), "installId", sys->link->identity->install_id, "port",
-        sys->link->port, "autostart", "supported", sys->autostart.supported, "enabled", sys->autostart.enabled, "method",
-        hl_autostart_method_name(sys->autostart.method), "environment", "kind", sys->link->env->kind, "warning",
-        sys->link->env->warning ? json_string(sys->link->env->warning) : json_null(), "networkReport", "lastReportedAt", now,
-        "preferredUrls", urls, "lanIps", lan_ips, "publicIpv4s", "publicIpv6s", "updateAvailable");
+    return json_pack("{s:s, s:o, s:s, s:i, s:{s:b, s:b, s:s}, s:{s:s, s:o}, s:{s:s, s:O, s:O, s:[], s:[]}, s:o}", "version",
+                     HL_VERSION, "linkId", link_id ? json_string(link_id) : json_null(), "installId",
+                     sys->link->identity->install_id, "port", sys->link->port, "autostart", "supported", sys->autostart.supported,
+                     "enabled", sys->autostart.enabled, "method", hl_autostart_method_name(sys->autostart.method), "environment",
+                     "kind", sys->link->env->kind, "warning",
+                     sys->link->env->warning ? json_string(sys->link->env->warning) : json_null(), "networkReport",
+                     "lastReportedAt", now, "preferredUrls", urls, "lanIps", lan_ips, "publicIpv4s", "publicIpv6s",
+                     "updateAvailable", sys->update_available ? json_string(sys->update_available) : json_null());
 }
 
 void hl_system_publish(hl_system_t *sys)
@@ -119,6 +120,40 @@ int hl_system_init(hl_system_t **out, const hl_link_t *link, const hl_device_cou
     return 0;
 }
 
+typedef struct st_available_task_t {
+    hl_task_t super;
+    hl_system_t *sys;
+    char *version;
+} available_task_t;
+
+static void free_available_task(hl_msg_t *msg)
+{
+    available_task_t *t = (available_task_t *)msg;
+    free(t->version);
+    free(t);
+}
+
+static void run_available(hl_task_t *base)
+{
+    available_task_t *t = (available_task_t *)base;
+    hl_system_t *sys = t->sys;
+    free(sys->update_available);
+    sys->update_available = t->version;
+    t->version = NULL;
+    hl_system_publish(sys);
+    free_available_task(&t->super.super);
+}
+
+void hl_system_set_update_available(hl_system_t *sys, const char *version)
+{
+    available_task_t *t = hl_calloc(1, sizeof(*t));
+    hl_msg_init(&t->super.super, 1, free_available_task);
+    t->super.run = run_available;
+    t->sys = sys;
+    t->version = version != NULL ? hl_strdup(version) : NULL;
+    hl_actor_post(&sys->actor, &t->super.super);
+}
+
 hl_actor_t *hl_system_actor(hl_system_t *sys)
 {
     return &sys->actor;
@@ -135,5 +170,6 @@ void hl_system_dispose(hl_system_t *sys)
         return;
     hl_actor_dispose(&sys->actor);
     json_decref(sys->lan_ips);
+    free(sys->update_available);
     free(sys);
 }

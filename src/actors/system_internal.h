@@ -16,6 +16,7 @@ struct st_hl_system_t {
     const hl_device_counts_t *counts;
     hl_hermes_t *hermes; /* the profile count; NULL in unit tests */
     json_t *lan_ips;
+    char *update_available;                 /* the Link version a release-feed check found (updater actor), or NULL */
     hl_autostart_method_t autostart_method; /* detected at start and at each change */
     hl_autostart_status_t autostart;        /* as published in system/status */
 };

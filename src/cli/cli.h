@@ -22,6 +22,8 @@ int hl_cmd_status(int argc, char **argv);
 int hl_cmd_config(int argc, char **argv);
 int hl_cmd_logs(int argc, char **argv);
 int hl_cmd_pair(int argc, char **argv);
+/** The hidden `__update-watchdog` command: the self-update's rollback guard (update_watchdog.c). */
+int hl_cmd_update_watchdog(int argc, char **argv);
 int hl_cmd_autostart(int argc, char **argv);
 
 struct st_hl_autostart_status_t;

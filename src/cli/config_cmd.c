@@ -15,6 +15,7 @@ static const char HELP[] =
     "Keys: port, lan-host, language, log-level, tls-port, workers, public-url, hermes-api-url,\n"
     "      lan-plain-http, plain-http2 (true|false), max-connections, max-connections-per-address,\n"
     "      max-streams-per-device, max-body-mib-per-address, trusted-proxies (comma-separated ranges, or none)\n"
+    "      update-url (the self-update's release feed, or none), update-public-key (base64 ed25519 key, or none)\n"
     "The running daemon reads config.json at start: restart it to apply changes.\n";
 
 /* The daemon reads config.json once, at start (src/daemon.c: listeners, TLS, workers, caps, log level, LAN host, URLs):

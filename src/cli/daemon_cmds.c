@@ -62,6 +62,10 @@ static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o, cons
 #define IS(name) (nlen == strlen(name) && strncmp(a, name, nlen) == 0)
         if (IS("--foreground"))
             continue;
+        if (IS("--detached")) { /* hidden: a daemon re-executed by its self-update keeps logging as `start` made it */
+            o->foreground = 0;
+            continue;
+        }
         if (!IS("--port") && !IS("--tls-port") && !IS("--listen")) {
             hl_cli_reject(a, help);
             return -1;

@@ -112,6 +112,8 @@ int hl_cli_main(int argc, char **argv, hl_serve_fn serve)
         }
         return hl_cmd_run(argc - 1, argv + 1);
     }
+    if (strcmp(cmd, "__update-watchdog") == 0) /* hidden: started by the daemon during a self-update */
+        return hl_cmd_update_watchdog(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); ++i)
         if (strcmp(cmd, COMMANDS[i].name) == 0)
             return COMMANDS[i].fn(argc - 1, argv + 1);

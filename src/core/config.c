@@ -55,6 +55,24 @@ static int valid_http_url(const char *s)
     return 1;
 }
 
+/* a release feed URL: an http(s) URL with any path */
+static int valid_http_url_path(const char *s)
+{
+    return valid_http_url(s);
+}
+
+/* the standard base64 of a 32-byte ed25519 public key: 44 characters ending in one '=' */
+static int valid_update_key(const char *s)
+{
+    if (strlen(s) != 44 || s[43] != '=' || s[42] == '=')
+        return 0;
+    for (size_t i = 0; i < 43; ++i)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
+              s[i] == '/'))
+            return 0;
+    return 1;
+}
+
 void hl_config_defaults(hl_config_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -81,6 +99,8 @@ void hl_config_dispose(hl_config_t *cfg)
     free(cfg->public_url);
     free(cfg->hermes_api_url);
     free(cfg->hermes_api_key);
+    free(cfg->update_url);
+    free(cfg->update_public_key);
     json_decref(cfg->raw);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -215,6 +235,9 @@ int hl_config_load(hl_config_t *cfg, const char *home, char *err, size_t errlen)
         (ret = load_string(root, "publicUrl", 1, valid_http_url, "an http(s) URL", &cfg->public_url, err, errlen)) != 0 ||
         (ret = load_string(root, "hermesApiUrl", 1, valid_http_url, "an http(s) URL", &cfg->hermes_api_url, err, errlen)) != 0 ||
         (ret = load_string(root, "hermesApiKey", 1, any_string, "a string", &cfg->hermes_api_key, err, errlen)) != 0 ||
+        (ret = load_string(root, "updateUrl", 1, valid_http_url_path, "an http(s) URL", &cfg->update_url, err, errlen)) != 0 ||
+        (ret = load_string(root, "updatePublicKey", 1, valid_update_key, "a base64 ed25519 public key (32 bytes)",
+                           &cfg->update_public_key, err, errlen)) != 0 ||
         (ret = load_bool(root, "lanPlainHttp", &cfg->lan_plain_http, err, errlen)) != 0 ||
         (ret = load_bool(root, "plainHttp2", &cfg->plain_http2, err, errlen)) != 0 ||
         (ret = load_int(root, "maxConnections", 16, 1000000, &cfg->max_connections, err, errlen)) != 0 ||
@@ -422,6 +445,22 @@ int hl_config_set(hl_config_t *cfg, const char *key, const char *value, char **m
             *slot = v;
             *msg = hl_asprintf("%s set to %s", label, v);
         }
+    } else if (strcmp(key, "update-url") == 0 || strcmp(key, "update-public-key") == 0) {
+        int is_url = key[7] == 'u';
+        char **slot = is_url ? &cfg->update_url : &cfg->update_public_key;
+        const char *label = is_url ? "Update URL" : "Update public key";
+        if (is_reset_word(value)) {
+            free(*slot);
+            *slot = NULL;
+            *msg = hl_asprintf("%s set to %s", label, is_url ? "(none)" : "(built-in)");
+        } else if (is_url ? !valid_http_url_path(value) : !valid_update_key(value)) {
+            *msg = hl_asprintf("Invalid %s (expected %s)", is_url ? "update URL" : "update public key",
+                               is_url ? "an http:// or https:// URL" : "the base64 of a 32-byte ed25519 public key");
+            return -EINVAL;
+        } else {
+            replace(slot, value);
+            *msg = hl_asprintf("%s set to %s", label, value);
+        }
     } else if (set_edge_key(cfg, key, value, msg, &ret)) {
         return ret;
     } else {
@@ -447,6 +486,10 @@ char *hl_config_dump(const hl_config_t *cfg, int redact_secrets)
     json_object_set_new(out, "workers", json_integer(cfg->workers));
     json_object_set_new(out, "publicUrl", nullable(cfg->public_url));
     json_object_set_new(out, "hermesApiUrl", nullable(cfg->hermes_api_url));
+    if (cfg->update_url != NULL || json_object_get(cfg->raw, "updateUrl") != NULL)
+        json_object_set_new(out, "updateUrl", nullable(cfg->update_url));
+    if (cfg->update_public_key != NULL || json_object_get(cfg->raw, "updatePublicKey") != NULL)
+        json_object_set_new(out, "updatePublicKey", nullable(cfg->update_public_key));
     if (cfg->hermes_api_key != NULL || json_object_get(cfg->raw, "hermesApiKey") != NULL)
         json_object_set_new(out, "hermesApiKey",
                             redact_secrets && cfg->hermes_api_key != NULL ? json_string("[redacted]")

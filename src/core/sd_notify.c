@@ -26,6 +26,12 @@ void hl_sd_notify_init(void)
     unsetenv("NOTIFY_SOCKET");
 }
 
+void hl_sd_notify_restore_env(void)
+{
+    if (notify_socket != NULL)
+        setenv("NOTIFY_SOCKET", notify_socket, 1);
+}
+
 int hl_sd_notify(const char *state)
 {
     if (notify_socket == NULL)

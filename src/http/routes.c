@@ -27,6 +27,9 @@ hl_router_t *hl_routes_build(const hl_routes_deps_t *d)
     hl_routes_profiles(router, d->hermes);
     hl_routes_models(router, d->hermes);
     hl_routes_internal(router, d->store);
+    if (d->updater != NULL)
+        hl_routes_updates(router, d->updater);
+    hl_routes_stats(router, d->stats, d->hermes);
     if (d->link->test_mode)
         hl_routes_test(router, d->store, d->runproxy);
     return router;

@@ -885,6 +885,9 @@ int op_direct_run(store_job_t *job, hl_db_t *db)
     sqlite3_bind_int64(st, 7, job->now);
     if (hl_db_exec(st) != 0)
         return -1;
+    if (job->direct_runs == NULL)
+        job->direct_runs = json_array();
+    json_array_append_new(job->direct_runs, json_string(a->upstream_run_id));
     return hl_json_job_ok(&job->super, HL_RESULT_OK, json_object());
 }
 

@@ -273,23 +273,27 @@ static int64_t profile_count(hl_db_t *db, const char *sql, const char *profile, 
 
 #define OF_PROFILE "(c.profile = ?1 OR (?2 AND (c.profile IS NULL OR c.profile = '')))"
 
-/* GET /api/v1/profiles/:name/statistics: the profile's conversations (deleted ones counted, as /api/v1/statistics
- * does), their tokens, messages and runs, into job->a.answer's "statistics" next to its models/skills counts. */
+/* GET /api/v1/profiles/:name/statistics: the profile's conversations (total = active + archived, deleted on its own, as
+ * /api/v1/statistics does: GAPS §B 25), the tokens, messages and runs of those not deleted, into job->a.answer's
+ * "statistics" next to its models/skills counts. */
 int op_profile_statistics(store_job_t *job, hl_db_t *db)
 {
     const char *p = job->a.profile;
     bool def = strcmp(p, "default") == 0;
+#define LIVE_OF_PROFILE "c.status != 'deleted_soft' AND " OF_PROFILE
     static const char *const STATUS_SQL[] = {
-        "SELECT COUNT(*) FROM conversations c WHERE " OF_PROFILE,
+        "SELECT COUNT(*) FROM conversations c WHERE " LIVE_OF_PROFILE,
         "SELECT COUNT(*) FROM conversations c WHERE status = 'active' AND " OF_PROFILE,
         "SELECT COUNT(*) FROM conversations c WHERE status = 'archived' AND " OF_PROFILE,
         "SELECT COUNT(*) FROM conversations c WHERE status = 'deleted_soft' AND " OF_PROFILE,
-        "SELECT COALESCE(SUM(input_tokens), 0) FROM conversations c WHERE " OF_PROFILE,
-        "SELECT COALESCE(SUM(output_tokens), 0) FROM conversations c WHERE " OF_PROFILE,
-        "SELECT COALESCE(SUM(total_tokens), 0) FROM conversations c WHERE " OF_PROFILE,
-        "SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE " OF_PROFILE,
-        "SELECT COUNT(*) FROM runs r JOIN conversations c ON c.id = r.conversation_id WHERE " OF_PROFILE,
+        "SELECT COALESCE(SUM(input_tokens), 0) FROM conversations c WHERE " LIVE_OF_PROFILE,
+        "SELECT COALESCE(SUM(output_tokens), 0) FROM conversations c WHERE " LIVE_OF_PROFILE,
+        "SELECT COALESCE(SUM(total_tokens), 0) FROM conversations c WHERE " LIVE_OF_PROFILE,
+        /* counted per conversation along the (conversation_id, …) indexes: no lookup per message or run */
+        "SELECT COUNT(*) FROM messages WHERE conversation_id IN (SELECT c.id FROM conversations c WHERE " LIVE_OF_PROFILE ")",
+        "SELECT COUNT(*) FROM runs WHERE conversation_id IN (SELECT c.id FROM conversations c WHERE " LIVE_OF_PROFILE ")",
     };
+#undef LIVE_OF_PROFILE
     int64_t v[HL_ARRAY_SIZE(STATUS_SQL)];
     for (size_t i = 0; i < HL_ARRAY_SIZE(STATUS_SQL); ++i)
         if ((v[i] = profile_count(db, STATUS_SQL[i], p, def)) < 0)

@@ -210,6 +210,79 @@ const char *const hl_migrations[] = {
     "  total_tokens INTEGER NOT NULL DEFAULT 0,"
     "  completed_at INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+
+    /* 6: usage facts (stats actor, spec STORAGE.md run_usage_facts): one row per finished run, conversation runs and direct
+     * runs (POST /api/v1/runs: no conversation) alike, written once (the unique index makes a run's second sighting a no-op);
+     * `deleted` once its conversation is deleted. */
+    "CREATE TABLE run_usage_facts ("
+    "  completed_at INTEGER NOT NULL,"
+    "  direct INTEGER NOT NULL CHECK (direct IN (0, 1)),"
+    "  run_id TEXT NOT NULL,"
+    "  conversation_id TEXT,"
+    "  profile TEXT NOT NULL,"
+    "  model TEXT,"
+    "  provider TEXT,"
+    "  status TEXT NOT NULL,"
+    "  input_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  output_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  total_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  message_count INTEGER NOT NULL DEFAULT 0,"
+    "  started_at INTEGER,"
+    "  updated_at INTEGER NOT NULL,"
+    "  deleted INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (completed_at, direct, run_id)"
+    ") WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX run_usage_facts_run ON run_usage_facts(direct, run_id);"
+    "CREATE INDEX run_usage_facts_conversation ON run_usage_facts(conversation_id) WHERE conversation_id IS NOT NULL;"
+    /* what the statistics read, kept by triggers in the facts' transaction from the facts not deleted: the sums per UTC day,
+     * model, provider and profile ('' for none), and which conversations had runs per day, model and profile (for
+     * conversation_count). A 30-day range reads one row per group, whatever the number of runs. */
+    "CREATE TABLE usage_daily ("
+    "  day INTEGER NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  provider TEXT NOT NULL,"
+    "  profile TEXT NOT NULL,"
+    "  input_tokens INTEGER NOT NULL,"
+    "  output_tokens INTEGER NOT NULL,"
+    "  total_tokens INTEGER NOT NULL,"
+    "  message_count INTEGER NOT NULL,"
+    "  run_count INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (day, model, provider, profile)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE usage_conversations ("
+    "  day INTEGER NOT NULL,"
+    "  conversation_id TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  profile TEXT NOT NULL,"
+    "  run_count INTEGER NOT NULL,"
+    "  PRIMARY KEY (day, conversation_id, model, profile)"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER usage_add AFTER INSERT ON run_usage_facts WHEN new.deleted = 0 BEGIN "
+    "  INSERT INTO usage_daily VALUES (new.completed_at / 86400000, coalesce(new.model, ''), coalesce(new.provider, ''), "
+    "    new.profile, new.input_tokens, new.output_tokens, new.total_tokens, new.message_count, 1, new.updated_at) "
+    "  ON CONFLICT DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + "
+    "    excluded.output_tokens, total_tokens = total_tokens + excluded.total_tokens, message_count = message_count + "
+    "    excluded.message_count, run_count = run_count + 1, updated_at = max(updated_at, excluded.updated_at); "
+    "  INSERT INTO usage_conversations SELECT new.completed_at / 86400000, new.conversation_id, coalesce(new.model, ''), "
+    "    new.profile, 1 WHERE new.conversation_id IS NOT NULL "
+    "  ON CONFLICT DO UPDATE SET run_count = run_count + 1; "
+    "END;"
+#define HL_USAGE_REMOVE_OLD                                                                                                        \
+    "  UPDATE usage_daily SET input_tokens = input_tokens - old.input_tokens, output_tokens = output_tokens - "                    \
+    "    old.output_tokens, total_tokens = total_tokens - old.total_tokens, message_count = message_count - old.message_count, "   \
+    "    run_count = run_count - 1 WHERE day = old.completed_at / 86400000 AND model = coalesce(old.model, '') AND "               \
+    "    provider = coalesce(old.provider, '') AND profile = old.profile; "                                                        \
+    "  DELETE FROM usage_daily WHERE run_count <= 0 AND day = old.completed_at / 86400000 AND model = coalesce(old.model, '') "    \
+    "    AND provider = coalesce(old.provider, '') AND profile = old.profile; "                                                    \
+    "  UPDATE usage_conversations SET run_count = run_count - 1 WHERE day = old.completed_at / 86400000 AND conversation_id = "    \
+    "    old.conversation_id AND model = coalesce(old.model, '') AND profile = old.profile; "                                      \
+    "  DELETE FROM usage_conversations WHERE run_count <= 0 AND day = old.completed_at / 86400000 AND conversation_id = "          \
+    "    old.conversation_id AND model = coalesce(old.model, '') AND profile = old.profile; "
+    "CREATE TRIGGER usage_remove_deleted AFTER UPDATE OF deleted ON run_usage_facts WHEN old.deleted = 0 AND new.deleted = 1 "
+    "BEGIN " HL_USAGE_REMOVE_OLD "END;"
+    "CREATE TRIGGER usage_remove AFTER DELETE ON run_usage_facts WHEN old.deleted = 0 BEGIN " HL_USAGE_REMOVE_OLD "END;",
+#undef HL_USAGE_REMOVE_OLD
 };
 
 const size_t hl_num_migrations = sizeof(hl_migrations) / sizeof(hl_migrations[0]);

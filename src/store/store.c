@@ -209,8 +209,9 @@ static void drop_effects(store_job_t *job)
     json_decref(job->start_runs);
     json_decref(job->cancel_runs);
     json_decref(job->approval_decisions);
+    json_decref(job->direct_runs);
     json_decref(job->unlink_after_commit);
-    job->start_runs = job->cancel_runs = job->approval_decisions = job->unlink_after_commit = NULL;
+    job->start_runs = job->cancel_runs = job->approval_decisions = job->direct_runs = job->unlink_after_commit = NULL;
 }
 
 static int exec_job(hl_json_job_t *base, hl_db_t *db)
@@ -244,6 +245,7 @@ static void after_commit(hl_json_job_t *base)
     append_all(&s->batch_starts, job->start_runs);
     append_all(&s->batch_cancels, job->cancel_runs);
     append_all(&s->batch_decisions, job->approval_decisions);
+    append_all(&s->batch_direct_runs, job->direct_runs);
     append_all(&s->unlink_candidates, job->unlink_after_commit);
 }
 
@@ -393,13 +395,16 @@ static void remove_unused_blob_files(hl_store_t *s, hl_db_t *db)
 static void notify_observers(hl_store_t *s)
 {
     size_t ne = s->num_batch_events, ns = json_array_size(s->batch_starts), nc = json_array_size(s->batch_cancels),
-           nd = json_array_size(s->batch_decisions);
-    if (ne + ns + nc + nd == 0)
+           nd = json_array_size(s->batch_decisions), nr = json_array_size(s->batch_direct_runs);
+    if (ne + ns + nc + nd + nr == 0)
         return;
     hl_event_record_t *events = hl_malloc(sizeof(*events) * (ne ? ne : 1));
     hl_run_start_t *starts = hl_malloc(sizeof(*starts) * (ns ? ns : 1));
     const char **cancels = hl_malloc(sizeof(*cancels) * (nc ? nc : 1));
     hl_approval_decision_t *decisions = hl_malloc(sizeof(*decisions) * (nd ? nd : 1));
+    const char **direct = hl_malloc(sizeof(*direct) * (nr ? nr : 1));
+    for (size_t i = 0; i < nr; ++i)
+        direct[i] = json_string_value(json_array_get(s->batch_direct_runs, i));
     for (size_t i = 0; i < ne; ++i)
         events[i] = s->batch_events[i]->rec;
     for (size_t i = 0; i < ns; ++i) {
@@ -423,19 +428,23 @@ static void notify_observers(hl_store_t *s)
                            .run_cancels = cancels,
                            .num_run_cancels = nc,
                            .decisions = decisions,
-                           .num_decisions = nd};
+                           .num_decisions = nd,
+                           .direct_runs = direct,
+                           .num_direct_runs = nr};
     for (size_t i = 0; i < s->num_observers; ++i)
         s->observers[i].fn(s->observers[i].data, &c);
     free(events);
     free(starts);
     free(cancels);
     free(decisions);
+    free(direct);
     for (size_t i = 0; i < ne; ++i)
         free(s->batch_events[i]);
     s->num_batch_events = 0;
     json_array_clear(s->batch_starts);
     json_array_clear(s->batch_cancels);
     json_array_clear(s->batch_decisions);
+    json_array_clear(s->batch_direct_runs);
 }
 
 static void on_committed(hl_db_t *db)
@@ -794,6 +803,7 @@ int hl_store_init(hl_store_t **out, const char *db_path, const char *blobs_dir)
     s->unlink_candidates = json_array();
     s->batch_starts = json_array();
     s->batch_cancels = json_array();
+    s->batch_direct_runs = json_array();
     s->batch_decisions = json_array();
     atomic_init(&s->generation, 1);
     pthread_mutex_init(&s->search_hold.mutex, NULL);
@@ -849,6 +859,7 @@ void hl_store_dispose(hl_store_t *s)
     json_decref(s->batch_starts);
     json_decref(s->batch_cancels);
     json_decref(s->batch_decisions);
+    json_decref(s->batch_direct_runs);
     pthread_mutex_destroy(&s->search_hold.mutex);
     pthread_cond_destroy(&s->search_hold.cond);
     free(s->db_path);

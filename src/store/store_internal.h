@@ -68,6 +68,8 @@ struct st_store_job_t {
     json_t *cancel_runs;
     /* approval decisions to forward upstream after the commit: [{run_id, approval_id, upstream_id, decision}] */
     json_t *approval_decisions;
+    /* upstream run ids of direct runs whose end this job recorded (for the statistics observers) */
+    json_t *direct_runs;
     /* content hashes of blob files that may have lost their last row: checked and removed after the batch */
     json_t *unlink_after_commit;
 };
@@ -81,7 +83,7 @@ struct st_hl_store_t {
     int64_t next_event_id;
     store_event_t **batch_events;
     size_t num_batch_events, cap_batch_events;
-    json_t *batch_starts, *batch_cancels, *batch_decisions;
+    json_t *batch_starts, *batch_cancels, *batch_decisions, *batch_direct_runs;
     json_t *unlink_candidates;
     struct {
         hl_store_observer_fn fn;

@@ -1,6 +1,6 @@
 /*
  * Runs every integration suite against the real binary. Add a suite: write tests/integration/test_<name>.c with
- * `Suite *suite_<name>(void)` and list it in SUITES (the slowest first: parallel runners take them in order). Select with
+ * `Suite *suite_<name>(void)` and list it in SUITES (the slowest first, roughly: parallel runners take them in order). Select with
  * Check's CK_RUN_SUITE / CK_RUN_CASE; CK_FORK=no to debug. Several processes given the same HLT_SUITE_QUEUE file (holding
  * 0) share the suites between them (scripts/run-integration.sh).
  */
@@ -52,6 +52,8 @@ Suite *suite_profile_memory(void);
 Suite *suite_profile_skills_create(void);
 Suite *suite_profile_catalog(void);
 Suite *suite_logs_deliver(void);
+Suite *suite_updates(void);
+Suite *suite_statistics(void);
 Suite *suite_autostart(void);
 
 /* clang-format off */
@@ -61,41 +63,43 @@ static const struct {
     const char *name; /* as suite_create names it */
     Suite *(*make)(void);
 } SUITES[] = {
-    SUITE(routes),
-    SUITE(cors_errors),
+    SUITE(profile_memory),
+    SUITE(profile_skills_create),
+    SUITE(profiles),
+    SUITE(profile_settings),
+    SUITE(model_configs),
+    SUITE(profile_catalog),
+    SUITE(updates),
+    SUITE(sse),
+    SUITE(cli),
+    SUITE(edge_limits),
+    SUITE(durability),
+    SUITE(agent_runs),
+    SUITE(agent_errors),
+    SUITE(fd_limit),
+    SUITE(edge_config),
+    SUITE(hardening),
     SUITE(bodies),
-    SUITE(actor),
     SUITE(reset),
     SUITE(shutdown),
-    SUITE(cli),
     SUITE(auth),
     SUITE(pairing),
     SUITE(devices),
-    SUITE(status_logs),
-    SUITE(conversations),
-    SUITE(messages),
-    SUITE(agent_runs),
-    SUITE(agent_errors),
-    SUITE(blobs),
-    SUITE(sse),
     SUITE(stream_auth),
-    SUITE(fd_limit),
-    SUITE(edge_limits),
     SUITE(http_framing),
-    SUITE(durability),
     SUITE(fake_upstream),
     SUITE(cron),
-    SUITE(hardening),
-    SUITE(nginx_front),
-    SUITE(edge_config),
-    SUITE(model_configs),
-    SUITE(profiles),
-    SUITE(profile_settings),
-    SUITE(profile_memory),
-    SUITE(profile_skills_create),
-    SUITE(profile_catalog),
     SUITE(logs_deliver),
     SUITE(autostart),
+    SUITE(statistics),
+    SUITE(blobs),
+    SUITE(nginx_front),
+    SUITE(actor),
+    SUITE(messages),
+    SUITE(conversations),
+    SUITE(routes),
+    SUITE(status_logs),
+    SUITE(cors_errors),
 };
 
 /* The next suite to run: in order, or — with HLT_SUITE_QUEUE naming a file shared by several processes of this runner —

@@ -18,9 +18,9 @@
  *    target never shown;
  *  - statistics: conversations of "work" (one active with two runs, one active without any, one archived, one deleted,
  *    each run against the fake upstream with known usage), of "art", of the default profile with no profile at all
- *    (profile NULL in link.db, with a run) and with "default" named: each profile's exact numbers (total includes
- *    deleted; the active/archived/deleted split; the tokens, messages and runs of its conversations only, deleted ones
- *    included), models.total and skills.total equal to the capabilities' counts, tools 0, profiles.total 1; the profile
+ *    (profile NULL in link.db, with a run) and with "default" named: each profile's exact numbers (total = active +
+ *    archived, deleted on its own; the tokens, messages and runs of its conversations only, deleted ones left out: GAPS
+ *    §B 25), models.total and skills.total equal to the capabilities' counts, tools 0, profiles.total 1; the profile
  *    object equal to the status route's; a missing profile → 200 with exists false, capabilities null and zeros;
  *  - names: "..", ".", "%2E%2E%2F", encoded dots and slashes, a 65-character name, a link leading out of the Hermes
  *    home → 400 invalid_profile_name, nothing touched; a folder whose name Hermes would not give is readable;
@@ -555,9 +555,10 @@ START_TEST(test_statistics)
     ck_assert_int_eq(hltc_db_int(db, "SELECT profile IS NULL OR profile = '' FROM conversations WHERE id = ?1", d_none), 1);
     ck_assert_int_eq(hltc_db_int(db, "SELECT status = 'deleted_soft' FROM conversations WHERE id = ?1", w_deleted), 1);
     hltc_db_close(db);
-    /* work: 4 conversations (the deleted one counted), 4 runs of 2 messages each, their tokens */
+    /* work: 3 conversations (active + archived; the deleted one only in "deleted"), the 3 runs of 2 messages each and the
+     * tokens of those not deleted (GAPS §B 25) */
     s = stats_of("work");
-    json_is(s, stats_json(4, 2, 1, 1, 118, 52, 8, 4, work_models, 4, 1), "work statistics");
+    json_is(s, stats_json(3, 2, 1, 1, 117, 50, 6, 3, work_models, 4, 1), "work statistics");
     json_decref(s);
     /* default: the conversation without a profile and the one naming default */
     s = stats_of("default");

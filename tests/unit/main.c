@@ -31,9 +31,11 @@ Suite *suite_keyed_counts(void);
 Suite *suite_config_edge(void);
 Suite *suite_hermes_yaml_edit(void);
 Suite *suite_file_replace(void);
+Suite *suite_stats_range(void);
 Suite *suite_hermes_yaml_json(void);
 Suite *suite_hermes_names_env(void);
 Suite *suite_hermes_settings(void);
+Suite *suite_updater(void);
 Suite *suite_autostart(void);
 
 int main(void)
@@ -68,9 +70,11 @@ int main(void)
     srunner_add_suite(sr, suite_config_edge());
     srunner_add_suite(sr, suite_hermes_yaml_edit());
     srunner_add_suite(sr, suite_file_replace());
+    srunner_add_suite(sr, suite_stats_range());
     srunner_add_suite(sr, suite_hermes_yaml_json());
     srunner_add_suite(sr, suite_hermes_names_env());
     srunner_add_suite(sr, suite_hermes_settings());
+    srunner_add_suite(sr, suite_updater());
     srunner_add_suite(sr, suite_autostart());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

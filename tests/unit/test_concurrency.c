@@ -24,8 +24,12 @@
 #include "hl/hermes_manage.h"
 #include "hl/keyed_counts.h"
 #include "hl/mailbox.h"
+#include "hl/stats.h"
+#include "hl/store.h"
+#include "hl/db_schema.h"
 #include "hl/token_table.h"
 #include "hl/tokens.h"
+#include "hl/updater.h"
 #include "unit_util.h"
 
 #define STRESS_PER_PRODUCER 100000 /* ~3 s under TSan on 2 cores: no need to scale down */
@@ -1258,6 +1262,288 @@ START_TEST(profile_list_readers_and_refreshes)
 }
 END_TEST
 
+/* ---- the updater actor: requests from many threads while an update's output is published ---- */
+
+typedef struct st_count_reply_t {
+    hl_reply_to_t super;
+    atomic_int *count;
+} count_reply_t;
+
+static void count_deliver(hl_reply_to_t *self, hl_result_t *result)
+{
+    count_reply_t *r = (count_reply_t *)self;
+    if (hl_result_is_ok(result))
+        atomic_fetch_add(r->count, 1);
+    hl_result_free(result);
+    free(r);
+}
+
+static hl_reply_to_t *counting(atomic_int *count)
+{
+    count_reply_t *r = calloc(1, sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    r->super.deliver = count_deliver;
+    r->count = count;
+    return &r->super;
+}
+
+static atomic_int upd_statuses, upd_answers;
+static _Atomic(int64_t) upd_last_version;
+
+static void on_upd_status(void *data, const char *topic, const char *json, size_t len, int64_t version)
+{
+    (void)data;
+    (void)topic;
+    (void)len;
+    if (json != NULL && version > 0) {
+        atomic_fetch_add(&upd_statuses, 1);
+        atomic_store(&upd_last_version, version);
+    }
+}
+
+typedef struct st_upd_req_t {
+    hl_updater_t *u;
+} upd_req_t;
+
+static void *updater_requester(void *arg)
+{
+    upd_req_t *r = arg;
+    for (int i = 0; i < 100; ++i) {
+        if (i % 3 == 0)
+            hl_updater_hermes_status(r->u, counting(&upd_answers));
+        else if (i % 3 == 1)
+            hl_updater_summary(r->u, counting(&upd_answers));
+        else
+            hl_updater_link_status(r->u, counting(&upd_answers));
+    }
+    return NULL;
+}
+
+START_TEST(updater_requests_and_publications)
+{
+    char *home = ut_mkdtemp();
+    size_t blen = strlen(home) + 16;
+    char *bin = malloc(blen);
+    ck_assert_ptr_nonnull(bin);
+    snprintf(bin, blen, "%s/hermes", home);
+    FILE *f = fopen(bin, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("#!/bin/sh\ni=0; while [ $i -lt 50 ]; do echo \"line $i\"; i=$((i+1)); done\n", f);
+    fclose(f);
+    ck_assert_int_eq(chmod(bin, 0700), 0);
+    setenv("HERMES_BIN", bin, 1);
+    hl_config_t cfg;
+    hl_config_defaults(&cfg);
+    hl_link_t link = {.home = home, .hermes_home = home, .config = &cfg};
+    hl_updater_t *u = NULL;
+    ck_assert_int_eq(hl_updater_init(&u, &link), 0);
+    hl_updater_observe(u, on_upd_status, NULL);
+    ck_assert_int_eq(hl_actor_start(hl_updater_actor(u)), 0);
+    pthread_t t[4];
+    upd_req_t req = {.u = u};
+    for (int i = 0; i < 4; ++i)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, updater_requester, &req), 0);
+    atomic_int started = 0;
+    hl_updater_hermes_start(u, counting(&started));
+    for (int i = 0; i < 4; ++i)
+        pthread_join(t[i], NULL);
+    uint64_t deadline = now_ms() + 20000;
+    while ((atomic_load(&upd_answers) < 400 || atomic_load(&started) < 1) && now_ms() < deadline)
+        sleep_ms(10);
+    ck_assert_int_eq(atomic_load(&upd_answers), 400);
+    ck_assert_int_eq(atomic_load(&started), 1);
+    /* the update's end is published (running, lines, succeeded: at least two statuses) */
+    while (atomic_load(&upd_statuses) < 2 && now_ms() < deadline)
+        sleep_ms(10);
+    hl_actor_stop(hl_updater_actor(u));
+    ck_assert_int_ge(atomic_load(&upd_statuses), 2);
+    ck_assert_int_ge(atomic_load(&upd_last_version), 3);
+    hl_updater_dispose(u);
+    hl_config_dispose(&cfg);
+    unsetenv("HERMES_BIN");
+    free(bin);
+    ut_rm_rf(home);
+}
+END_TEST
+
+/* ---- the stats actor: facts recorded from the store's commits while statistics are read from other threads ---- */
+
+typedef struct st_sync_call_t {
+    hl_reply_to_t super;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    hl_result_t *result;
+} sync_call_t;
+
+static void sync_deliver(hl_reply_to_t *to, hl_result_t *result)
+{
+    sync_call_t *c = (sync_call_t *)to;
+    pthread_mutex_lock(&c->mu);
+    c->result = result;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void sync_init(sync_call_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->super.deliver = sync_deliver;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+}
+
+/* Waits for the answer (at most 20 s) and tears the call down; the caller frees the result. */
+static hl_result_t *sync_wait(sync_call_t *c)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 20;
+    pthread_mutex_lock(&c->mu);
+    while (c->result == NULL && pthread_cond_timedwait(&c->cv, &c->mu, &dl) == 0)
+        ;
+    hl_result_t *r = c->result;
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    ck_assert_msg(r != NULL, "no answer within 20 s");
+    return r;
+}
+
+typedef struct st_stats_reader_t {
+    hl_stats_t *stats;
+    atomic_bool stop;
+    atomic_uint answers;
+} stats_reader_t;
+
+static void *stats_reader(void *arg)
+{
+    stats_reader_t *rd = arg;
+    int64_t today = time(NULL) / 86400;
+    while (!atomic_load(&rd->stop)) {
+        sync_call_t c;
+        sync_init(&c);
+        if (atomic_load(&rd->answers) % 2 == 0) {
+            hl_stats_usage_req_t req = {.range = {.from_day = today - 29, .to_day = today, .days = 30}};
+            hl_stats_usage(rd->stats, &c.super, &req);
+        } else {
+            hl_stats_summary(rd->stats, &c.super, NULL, 1);
+        }
+        hl_result_t *r = sync_wait(&c);
+        ck_assert_int_eq(r->kind, HL_RESULT_OK);
+        hl_result_free(r);
+        atomic_fetch_add(&rd->answers, 1);
+    }
+    return NULL;
+}
+
+static hl_result_t *store_call(void (*post)(sync_call_t *c, void *arg), void *arg)
+{
+    sync_call_t c;
+    sync_init(&c);
+    post(&c, arg);
+    return sync_wait(&c);
+}
+
+static void post_create(sync_call_t *c, void *arg)
+{
+    hl_store_create(arg, &c->super, NULL, "stats", NULL);
+}
+
+typedef struct st_send_arg_t {
+    hl_store_t *store;
+    const char *conv;
+} send_arg_t;
+
+static void post_send(sync_call_t *c, void *arg)
+{
+    send_arg_t *a = arg;
+    hl_send_req_t req = {.conversation_id = a->conv, .content = "hello"};
+    hl_store_send(a->store, &c->super, NULL, &req);
+}
+
+typedef struct st_end_arg_t {
+    hl_store_t *store;
+    const char *run_id;
+    json_t *usage;
+} end_arg_t;
+
+static void post_end(sync_call_t *c, void *arg)
+{
+    end_arg_t *a = arg;
+    hl_run_event_t ev = {.kind = HL_RUN_EVENT_COMPLETED, .run_id = a->run_id, .usage = a->usage, .text = "done"};
+    hl_store_run_event(a->store, &c->super, &ev);
+}
+
+START_TEST(stats_facts_while_queried)
+{
+    enum { RUNS = 40 };
+    char *dir = ut_mkdtemp(), *db = ut_path(dir, "link.db"), *blobs = ut_path(dir, "blobs");
+    ck_assert_int_eq(mkdir(blobs, 0700), 0);
+    char err[256] = "";
+    ck_assert_msg(hl_db_migrate(db, err, sizeof(err)) == 0, "migrate: %s", err);
+    hl_store_t *store;
+    hl_stats_t *stats;
+    ck_assert_int_eq(hl_stats_init(&stats, db), 0);
+    ck_assert_int_eq(hl_store_init(&store, db, blobs), 0);
+    hl_stats_observe(stats, store);
+    ck_assert_int_eq(hl_actor_start(hl_stats_actor(stats)), 0);
+    ck_assert_int_eq(hl_store_start(store), 0);
+
+    stats_reader_t rd = {.stats = stats};
+    pthread_t readers[2];
+    for (int i = 0; i < 2; ++i)
+        ck_assert_int_eq(pthread_create(&readers[i], NULL, stats_reader, &rd), 0);
+    hl_result_t *r = store_call(post_create, store);
+    ck_assert_int_eq(r->kind, HL_RESULT_CREATED);
+    char *conv = strdup(json_string_value(json_object_get(json_object_get(r->body, "conversation"), "id")));
+    hl_result_free(r);
+    for (int i = 0; i < RUNS; ++i) {
+        send_arg_t sa = {store, conv};
+        r = store_call(post_send, &sa);
+        ck_assert_int_eq(r->kind, HL_RESULT_ACCEPTED);
+        char *run = strdup(json_string_value(json_object_get(json_object_get(r->body, "run"), "id")));
+        hl_result_free(r);
+        end_arg_t ea = {store, run, json_pack("{s:i, s:i}", "input_tokens", 3, "output_tokens", 2)};
+        r = store_call(post_end, &ea);
+        ck_assert_int_eq(r->kind, HL_RESULT_OK);
+        hl_result_free(r);
+        json_decref(ea.usage);
+        free(run);
+    }
+    /* every fact is in once the stats actor has handled what the store handed it: poll the usage answer */
+    int64_t runs = -1;
+    for (int tries = 0; tries < 400 && runs != RUNS; ++tries) {
+        sync_call_t c;
+        sync_init(&c);
+        int64_t today = time(NULL) / 86400;
+        hl_stats_usage_req_t req = {.range = {.from_day = today - 29, .to_day = today, .days = 30}};
+        hl_stats_usage(stats, &c.super, &req);
+        r = sync_wait(&c);
+        json_t *totals = json_object_get(json_object_get(r->body, "usage"), "totals");
+        runs = json_integer_value(json_object_get(totals, "run_count"));
+        if (runs == RUNS)
+            ck_assert_int_eq(json_integer_value(json_object_get(totals, "total_tokens")), RUNS * 5);
+        hl_result_free(r);
+        if (runs != RUNS)
+            usleep(10000);
+    }
+    ck_assert_int_eq(runs, RUNS);
+    atomic_store(&rd.stop, true);
+    for (int i = 0; i < 2; ++i)
+        pthread_join(readers[i], NULL);
+    ck_assert_uint_gt(atomic_load(&rd.answers), 0);
+    /* the order the daemon uses: the store first, then the actor it hands facts to */
+    hl_store_stop(store);
+    hl_actor_stop(hl_stats_actor(stats));
+    hl_store_dispose(store);
+    hl_stats_dispose(stats);
+    free(conv);
+    free(db);
+    free(blobs);
+    ut_rm_rf(dir);
+}
+END_TEST
+
 static Suite *suite_concurrency(void)
 {
     Suite *s = suite_create("concurrency");
@@ -1306,6 +1592,16 @@ static Suite *suite_concurrency(void)
     tcase_set_timeout(kc, 30);
     tcase_add_test(kc, keyed_counts_threads_never_lose_a_count);
     suite_add_tcase(s, kc);
+
+    TCase *up = tcase_create("updater");
+    tcase_set_timeout(up, 60);
+    tcase_add_test(up, updater_requests_and_publications);
+    suite_add_tcase(s, up);
+
+    TCase *st = tcase_create("stats");
+    tcase_set_timeout(st, 60);
+    tcase_add_test(st, stats_facts_while_queried);
+    suite_add_tcase(s, st);
     return s;
 }
 

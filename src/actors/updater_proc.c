@@ -1,0 +1,212 @@
+/*
+ * The updater's child processes (`hermes version`, `hermes update --check`, `hermes update`): started with
+ * posix_spawn, descriptors 0-2 only, stdout and stderr on one non-blocking pipe the actor's wait hook watches, in a
+ * process group of their own so that stopping one stops what it started. Never waited for in a blocking way except
+ * for the short grace of a stop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hl/clock.h"
+#include "hl/common.h"
+#include "hl/fsutil.h"
+#include "updater_internal.h"
+
+extern char **environ;
+
+/* the longest line kept whole; a longer one is cut (the status cuts further) */
+#define PART_MAX 8192
+
+/* The first executable regular file called `name` in a directory of $PATH, or NULL. */
+static char *search_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        return NULL;
+    char *copy = hl_strdup(path), *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
+        char *full = hl_path_join(dir[0] ? dir : ".", name);
+        struct stat st;
+        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) {
+            free(copy);
+            return full;
+        }
+        free(full);
+    }
+    free(copy);
+    return NULL;
+}
+
+char *upd_find_hermes(void)
+{
+    const char *bin = getenv("HERMES_BIN");
+    if (bin == NULL || bin[0] == '\0')
+        return search_path("hermes");
+    if (strchr(bin, '/') == NULL)
+        return search_path(bin);
+    return access(bin, X_OK) == 0 ? hl_strdup(bin) : NULL;
+}
+
+int upd_proc_spawn(upd_proc_t *p, char *const argv[], const char *extra_env, uint64_t timeout_ms)
+{
+    memset(p, 0, sizeof(*p));
+    p->fd = -1;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -errno;
+    /* the environment: the daemon's, plus one variable (replacing its old value) */
+    size_t n = 0;
+    while (environ[n] != NULL)
+        ++n;
+    char **envp = hl_calloc(n + 2, sizeof(*envp));
+    size_t k = 0;
+    size_t name_len = extra_env != NULL ? (size_t)(strchr(extra_env, '=') - extra_env) + 1 : 0;
+    for (size_t i = 0; i < n; ++i)
+        if (extra_env == NULL || strncmp(environ[i], extra_env, name_len) != 0)
+            envp[k++] = environ[i];
+    if (extra_env != NULL)
+        envp[k++] = (char *)extra_env;
+    envp[k] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    pid_t pid;
+    int ret = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    free(envp);
+    close(fds[1]);
+    if (ret != 0) {
+        close(fds[0]);
+        return -ret;
+    }
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    p->fd = fds[0];
+    p->pid = pid;
+    p->status = -1;
+    p->deadline = hl_monotonic_ms() + timeout_ms;
+    return 0;
+}
+
+static void drain(upd_proc_t *p, void (*line)(void *, const char *, size_t), void *data)
+{
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(p->fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) { /* the end: an unfinished last line counts */
+            if (p->part_len > 0)
+                line(data, p->part, p->part_len);
+            p->part_len = 0;
+            close(p->fd);
+            p->fd = -1;
+            return;
+        }
+        p->part = hl_realloc(p->part, p->part_len + (size_t)n);
+        memcpy(p->part + p->part_len, buf, (size_t)n);
+        p->part_len += (size_t)n;
+        char *start = p->part, *nl;
+        while ((nl = memchr(start, '\n', p->part_len - (size_t)(start - p->part))) != NULL) {
+            line(data, start, (size_t)(nl - start));
+            start = nl + 1;
+        }
+        size_t rest = p->part_len - (size_t)(start - p->part);
+        if (rest > PART_MAX) { /* a line without end: cut it */
+            line(data, start, rest);
+            rest = 0;
+        }
+        memmove(p->part, start, rest);
+        p->part_len = rest;
+    }
+}
+
+bool upd_proc_poll(upd_proc_t *p, void (*line)(void *, const char *, size_t), void *data)
+{
+    if (p->pid <= 0)
+        return true;
+    if (p->fd >= 0)
+        drain(p, line, data);
+    if (!p->reaped) {
+        int status = 0;
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        if (r == p->pid || (r < 0 && errno == ECHILD)) {
+            p->reaped = true;
+            p->status = r == p->pid ? status : -1;
+        }
+    }
+    if (!p->reaped && hl_monotonic_ms() >= p->deadline) {
+        p->timed_out = true;
+        upd_proc_stop(p);
+        return true;
+    }
+    if (p->reaped && p->fd >= 0) {
+        /* exited, but something it started may hold the pipe: what is there now is all we wait for */
+        drain(p, line, data);
+        if (p->fd >= 0 && hl_monotonic_ms() >= p->deadline) {
+            close(p->fd);
+            p->fd = -1;
+        }
+    }
+    return p->reaped && p->fd < 0;
+}
+
+void upd_proc_stop(upd_proc_t *p)
+{
+    if (p->pid > 0 && !p->reaped) {
+        kill(-p->pid, SIGTERM);
+        int status = 0;
+        for (int i = 0; i < 40; ++i) { /* 2 s of grace */
+            pid_t r = waitpid(p->pid, &status, WNOHANG);
+            if (r == p->pid || (r < 0 && errno == ECHILD)) {
+                p->reaped = true;
+                p->status = r == p->pid ? status : -1;
+                break;
+            }
+            nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+        }
+        if (!p->reaped) {
+            kill(-p->pid, SIGKILL);
+            p->status = waitpid(p->pid, &status, 0) == p->pid ? status : -1;
+            p->reaped = true;
+        }
+    }
+    if (p->pid > 0)
+        kill(-p->pid, SIGKILL); /* whatever else of its group is left */
+    if (p->fd >= 0) {
+        close(p->fd);
+        p->fd = -1;
+    }
+}
+
+void upd_proc_dispose(upd_proc_t *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    free(p->part);
+    memset(p, 0, sizeof(*p));
+    p->fd = -1;
+}
