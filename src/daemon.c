@@ -32,6 +32,7 @@
 #include "hl/paths.h"
 #include "hl/pidfile.h"
 #include "hl/routes.h"
+#include "hl/sd_notify.h"
 #include "hl/server.h"
 #include "hl/snapshot.h"
 #include "hl/system.h"
@@ -295,6 +296,7 @@ static void reexec(const char *exe, int port, int tls_port, const char *listen, 
         fprintf(stderr, "cannot start the update watchdog: %s\n", strerror(errno));
     char *argv[] = {(char *)exe, "run", "--port", p, "--tls-port", t, "--listen", (char *)listen, foreground ? NULL : "--detached",
                     NULL};
+    hl_sd_notify_restore_env(); /* for the new image only: the watchdog forked above is not the service */
     execv(exe, argv);
     fprintf(stderr, "cannot run the new binary: %s\n", strerror(errno));
 }
@@ -358,6 +360,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     size_t num_init = 0, num_started = 0;
     sigset_t sigs;
     block_signals(&sigs); /* before any thread exists, so every thread inherits the mask and sigwait gets them */
+    hl_sd_notify_init();  /* likewise: it changes the environment */
     umask(077);           /* the CLI sets it too; the files of the home are private whoever calls this */
     /* an allocation jansson cannot make aborts (hl_fatal) like every other: no JSON value silently goes missing */
     json_set_alloc_funcs(hl_malloc, free);
@@ -484,6 +487,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     hl_dispatch_set_trusted_proxies(&dm.config);
     if (hl_server_run(server, err, sizeof(err)) != 0)
         goto Exit;
+    hl_control_set_system(dm.system);
     if ((ret = hl_control_start(&dm.link, dm.pairing)) != 0) {
         snprintf(err, sizeof(err), "cannot open the control socket: %s", strerror(-ret));
         goto Exit;
@@ -505,11 +509,18 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         printf("Hermes Link TLS on port %d\n", dm.link.tls_port);
     fflush(stdout);
     report_ready(opts->ready_fd, "ok %d %d\n", dm.link.port, dm.link.tls_port);
+    char state[128];
+    snprintf(state, sizeof(state), "READY=1\nSTATUS=Serving on port %d", dm.link.port);
+    (void)hl_sd_notify(state);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP && !atomic_load(&restart_requested))
         ; /* no reload yet: config changes need a restart, as documented */
     if (atomic_load(&restart_requested)) {
+        /* same pid after the exec: still the service's main process, which says READY=1 again once it listens */
+        (void)hl_sd_notify("RELOADING=1\nSTATUS=Restarting with its new binary");
+        printf("Hermes Link restarting with its new binary\n");
+        fflush(stdout);
         hl_log(HL_LOG_INFO, "Hermes Link restarting with its new binary", NULL);
         /* what the re-executed process is told to serve: this one's bound ports, not a "0" that would pick others */
         restart_port = dm.link.port;
@@ -517,6 +528,9 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
         restart_listen = dm.link.listen_host;
         restart_probe = strcmp(plain_host, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(plain_host, "::") == 0 ? "::1" : plain_host;
     } else {
+        (void)hl_sd_notify("STOPPING=1\nSTATUS=Stopping");
+        printf("Hermes Link stopping (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        fflush(stdout);
         hl_log(HL_LOG_INFO, "Hermes Link stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
     }
     exit_code = 0;
@@ -530,6 +544,9 @@ Exit:
         if (log_open && !opts->foreground)
             fprintf(stderr, "%s\n", err);
         report_ready(opts->ready_fd, "error %s\n", err);
+        char failed[600];
+        snprintf(failed, sizeof(failed), "STATUS=Failed to start: %s", err);
+        (void)hl_sd_notify(failed);
     }
     if (control_started)
         hl_control_stop();

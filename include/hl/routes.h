@@ -63,6 +63,9 @@ void hl_routes_pairing(hl_router_t *router, hl_pairing_t *pairing);
 /** spec/API.md §5: GET /api/v1/status, GET /api/v1/logs; §16: GET /api/v1/system/logs, /api/v1/system/logs/gateway. */
 void hl_routes_status(hl_router_t *router, hl_system_t *system, hl_hermes_t *hermes);
 
+/** spec/API.md §16: POST /api/v1/system/autostart/enable and /disable, on the system actor. */
+void hl_routes_autostart(hl_router_t *router, hl_system_t *system);
+
 /** spec/API.md §17: POST /internal/deliver (loopback callers only, no bearer). */
 void hl_routes_internal(hl_router_t *router, hl_store_t *store);
 

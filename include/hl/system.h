@@ -44,4 +44,18 @@ void hl_system_status(hl_system_t *sys, hl_reply_to_t *to);
  * files actor's: hl_hermes_gateway_logs). */
 void hl_system_logs(hl_system_t *sys, hl_reply_to_t *to, const char *source, size_t limit);
 
+/** What hl_system_autostart does. */
+typedef enum en_hl_system_autostart_t {
+    HL_SYSTEM_AUTOSTART_SHOW,
+    HL_SYSTEM_AUTOSTART_ENABLE,
+    HL_SYSTEM_AUTOSTART_DISABLE,
+} hl_system_autostart_t;
+
+/**
+ * Autostart (hl/autostart.h) on the system actor, which may run systemctl (bounded) without holding up a worker: shows,
+ * enables (for this binary and home; no second daemon is started) or disables it, republishes system/status, and answers
+ * OK with {"supported","enabled","method","filePath"} (a failure to write shows as enabled:false and is logged). Any thread.
+ */
+void hl_system_autostart(hl_system_t *sys, hl_reply_to_t *to, hl_system_autostart_t action);
+
 #endif

@@ -41,14 +41,15 @@ static json_t *system_status_json(hl_system_t *sys, json_t *urls, json_t *lan_ip
     const char *link_id = sys->link->identity->link_id;
     return json_pack("{s:s, s:o, s:s, s:i, s:{s:b, s:b, s:s}, s:{s:s, s:o}, s:{s:s, s:O, s:O, s:[], s:[]}, s:o}", "version",
                      HL_VERSION, "linkId", link_id ? json_string(link_id) : json_null(), "installId",
-                     sys->link->identity->install_id, "port", sys->link->port, "autostart", "supported", 0, "enabled", 0, "method",
-                     "unsupported", "environment", "kind", sys->link->env->kind, "warning",
+                     sys->link->identity->install_id, "port", sys->link->port, "autostart", "supported", sys->autostart.supported,
+                     "enabled", sys->autostart.enabled, "method", hl_autostart_method_name(sys->autostart.method), "environment",
+                     "kind", sys->link->env->kind, "warning",
                      sys->link->env->warning ? json_string(sys->link->env->warning) : json_null(), "networkReport",
                      "lastReportedAt", now, "preferredUrls", urls, "lanIps", lan_ips, "publicIpv4s", "publicIpv6s",
                      "updateAvailable", sys->update_available ? json_string(sys->update_available) : json_null());
 }
 
-static void publish(hl_system_t *sys)
+void hl_system_publish(hl_system_t *sys)
 {
     /* without lanPlainHttp the plain port is loopback only: only https URLs (or, without TLS, loopback) go out */
     const hl_link_t *l = sys->link;
@@ -69,22 +70,32 @@ static int on_start(hl_actor_t *actor)
 {
     hl_system_t *sys = actor->data;
     sys->lan_ips = hl_lan_ips(sys->link->config->lan_host, sys->link->env);
-    publish(sys);
+    /* may ask systemctl (bounded): once here, again only when autostart is changed through us */
+    sys->autostart_method = hl_autostart_detect();
+    hl_autostart_status(sys->autostart_method, &sys->autostart);
+    hl_system_publish(sys);
     return 0;
 }
 
 static void on_tick(hl_actor_t *actor)
 {
     hl_system_t *sys = actor->data;
+    /* files changed behind our back (the CLI without a daemon, a user's rm) show within a tick */
+    hl_autostart_status_t as;
+    hl_autostart_status(sys->autostart_method, &as);
+    int as_changed = memcmp(&as, &sys->autostart, sizeof(as)) != 0;
+    sys->autostart = as;
     json_t *ips = hl_lan_ips(sys->link->config->lan_host, sys->link->env);
     if (json_equal(ips, sys->lan_ips)) {
         json_decref(ips);
+        if (as_changed)
+            hl_system_publish(sys);
         return;
     }
     json_decref(sys->lan_ips);
     sys->lan_ips = ips;
     hl_log(HL_LOG_INFO, "network addresses changed", json_pack("{s:O}", "lan_ips", ips));
-    publish(sys);
+    hl_system_publish(sys);
 }
 
 static void on_stop(hl_actor_t *actor)
@@ -131,7 +142,7 @@ static void run_available(hl_task_t *base)
     free(sys->update_available);
     sys->update_available = t->version;
     t->version = NULL;
-    publish(sys);
+    hl_system_publish(sys);
     free_available_task(&t->super.super);
 }
 

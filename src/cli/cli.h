@@ -24,6 +24,14 @@ int hl_cmd_logs(int argc, char **argv);
 int hl_cmd_pair(int argc, char **argv);
 /** The hidden `__update-watchdog` command: the self-update's rollback guard (update_watchdog.c). */
 int hl_cmd_update_watchdog(int argc, char **argv);
+int hl_cmd_autostart(int argc, char **argv);
+
+struct st_hl_autostart_status_t;
+/**
+ * Autostart `action` ("enable", "disable" or "show") for `home`: through the running daemon when there is one, else here.
+ * Fills *out with the resulting state; 0, or -1 when the change failed (*out still says what is).
+ */
+int hl_cli_autostart(const char *home, const char *action, struct st_hl_autostart_status_t *out);
 
 /** A log file followed for `logs -f` (logs_follow.c). */
 typedef struct st_hl_logs_follow_t hl_logs_follow_t;
@@ -45,6 +53,12 @@ void hl_logs_follow_close(hl_logs_follow_t *f);
 
 /** Starts the daemon of `home` with the configured ports (as `start` does); progress on stderr when `quiet`. 0 or 1. */
 int hl_cli_start_daemon(const char *home, int quiet);
+
+/**
+ * Refuses `arg` of a command: "Unknown option: <arg>" (or "Unexpected argument: <arg>" when it is no option) and the first
+ * line of the command's `help` (its usage line) on stderr; with a NULL `arg` the usage line alone. Returns 1, the exit code.
+ */
+int hl_cli_reject(const char *arg, const char *help);
 
 /** True when argv[1..] contains --help or -h. */
 int hl_cli_wants_help(int argc, char **argv);

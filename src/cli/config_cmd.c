@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "hl/config.h"
+#include "hl/pidfile.h"
 
 static const char HELP[] =
     "Usage: hermeslink config get\n"
@@ -16,6 +17,13 @@ static const char HELP[] =
     "      max-streams-per-device, max-body-mib-per-address, trusted-proxies (comma-separated ranges, or none)\n"
     "      update-url (the self-update's release feed, or none), update-public-key (base64 ed25519 key, or none)\n"
     "The running daemon reads config.json at start: restart it to apply changes.\n";
+
+/* The daemon reads config.json once, at start (src/daemon.c: listeners, TLS, workers, caps, log level, LAN host, URLs):
+ * every key needs a restart to apply, except `language`, which is stored for the apps and read by nothing at run time. */
+static int needs_restart(const char *key)
+{
+    return strcmp(key, "language") != 0;
+}
 
 int hl_cmd_config(int argc, char **argv)
 {
@@ -28,6 +36,8 @@ int hl_cmd_config(int argc, char **argv)
         return 1;
     }
     int is_set = strcmp(argv[1], "set") == 0;
+    if (!is_set && argc > 2)
+        return hl_cli_reject(argv[2], HELP);
     if (is_set && argc != 4) {
         fprintf(stderr, "Usage: hermeslink config set <key> <value>\n");
         return 1;
@@ -63,6 +73,10 @@ int hl_cmd_config(int argc, char **argv)
     }
     printf("%s\n", msg);
     free(msg);
+    pid_t pid;
+    if (needs_restart(argv[2]) && hl_pidfile_probe(home, &pid) == HL_PID_RUNNING)
+        printf("Hermes Link (PID %d) is running with the previous value: restart it to apply this (hermeslink restart).\n",
+               (int)pid);
     rc = 0;
 Exit:
     hl_config_dispose(&cfg);

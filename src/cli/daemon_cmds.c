@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "hl/version.h"
 #include "hl/clock.h"
+#include "hl/autostart.h"
 #include "hl/config.h"
 #include "hl/control.h"
 #include "hl/fsutil.h"
@@ -49,7 +50,7 @@ static const char STATUS_HELP[] = "Usage: hermeslink status\n"
                                   "Show daemon and service status. Exit code: 0 running, 3 not running, 1 stale pid file.\n";
 
 /* Parses --port/--tls-port/--listen (also --flag=value). Returns 0, or prints why not and returns -1. */
-static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o)
+static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o, const char *help)
 {
     o->port = -1;
     o->tls_port = -2;
@@ -70,11 +71,12 @@ static int parse_serve_flags(int argc, char **argv, hl_daemon_options_t *o)
             continue;
         }
         if (!IS("--port") && !IS("--tls-port") && !IS("--listen")) {
-            fprintf(stderr, "Unknown option: %s\n", a);
+            hl_cli_reject(a, help);
             return -1;
         }
         if (v == NULL) {
             fprintf(stderr, "Missing value for %.*s\n", (int)nlen, a);
+            hl_cli_reject(NULL, help);
             return -1;
         }
         if (eq == NULL)
@@ -113,7 +115,7 @@ int hl_cmd_run(int argc, char **argv)
         return 0;
     }
     hl_daemon_options_t o = {.foreground = 1, .ready_fd = -1};
-    if (parse_serve_flags(argc, argv, &o) != 0)
+    if (parse_serve_flags(argc, argv, &o, RUN_HELP) != 0)
         return 1;
     char *home = hl_cli_home();
     if (home == NULL)
@@ -338,7 +340,7 @@ int hl_cmd_start(int argc, char **argv)
         return 0;
     }
     hl_daemon_options_t o;
-    if (parse_serve_flags(argc, argv, &o) != 0)
+    if (parse_serve_flags(argc, argv, &o, START_HELP) != 0)
         return 1;
     char *home = hl_cli_home();
     if (home == NULL)
@@ -378,10 +380,8 @@ int hl_cmd_stop(int argc, char **argv)
         fputs(STOP_HELP, stdout);
         return 0;
     }
-    if (argc > 1) {
-        fprintf(stderr, "Unknown option: %s\n", argv[1]);
-        return 1;
-    }
+    if (argc > 1)
+        return hl_cli_reject(argv[1], STOP_HELP);
     char *home = hl_cli_home();
     if (home == NULL)
         return 1;
@@ -441,7 +441,7 @@ int hl_cmd_restart(int argc, char **argv)
         return 0;
     }
     hl_daemon_options_t o;
-    if (parse_serve_flags(argc, argv, &o) != 0)
+    if (parse_serve_flags(argc, argv, &o, RESTART_HELP) != 0)
         return 1;
     char *home = hl_cli_home();
     if (home == NULL)
@@ -464,6 +464,8 @@ int hl_cmd_status(int argc, char **argv)
         fputs(STATUS_HELP, stdout);
         return 0;
     }
+    if (argc > 1)
+        return hl_cli_reject(argv[1], STATUS_HELP);
     char *home = hl_cli_home();
     if (home == NULL)
         return 1;
@@ -502,7 +504,9 @@ int hl_cmd_status(int argc, char **argv)
         printf("TLS:       port %d (fingerprint %s)\n", (int)json_integer_value(json_object_get(ds, "tls_port")),
                json_string_value(json_object_get(ds, "tls_fingerprint")));
     printf("Link ID:   %s\n", have_id && id.link_id != NULL ? id.link_id : "unassigned");
-    printf("Autostart: disabled (unsupported)\n");
+    hl_autostart_status_t as;
+    (void)hl_cli_autostart(home, "show", &as);
+    printf("Autostart: %s (%s)\n", as.enabled ? "enabled" : "disabled", hl_autostart_method_name(as.method));
     printf("Env:       %s\n", env.kind);
     if (env.warning != NULL)
         printf("Warning:   %s\n", env.warning);

@@ -3,7 +3,9 @@
  * new entries as they are appended (logs_follow.c).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -40,7 +42,25 @@ static void print_entry(json_t *e)
             upper[i] = (char)(level[i] >= 'a' && level[i] <= 'z' ? level[i] - 32 : level[i]);
         upper[i] = '\0';
     }
-    printf("[%s] %s %s\n", when, upper, message != NULL ? message : "");
+    /* the entry's fields (what the message is about: a port, an error) follow it as compact JSON */
+    json_t *fields = json_object_get(e, "fields");
+    char *extra =
+        json_is_object(fields) && json_object_size(fields) > 0 ? json_dumps(fields, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    printf("[%s] %s %s%s%s\n", when, upper, message != NULL ? message : "", extra != NULL ? " " : "", extra != NULL ? extra : "");
+    free(extra);
+}
+
+/* Says why nothing was printed: no gateway log at all, or no entries (yet) */
+static void print_nothing(const char *path, int gateway, int follow)
+{
+    struct stat st;
+    if (gateway && stat(path, &st) != 0)
+        printf("No gateway log: %s does not exist (Hermes writes it while its gateway runs).\n", path);
+    else
+        printf("No %slog entries yet.\n", gateway ? "gateway " : "");
+    if (follow)
+        printf("Waiting for new entries (Ctrl-C to stop)...\n");
+    fflush(stdout);
 }
 
 int hl_cmd_logs(int argc, char **argv)
@@ -66,8 +86,7 @@ int hl_cmd_logs(int argc, char **argv)
         } else if (strncmp(argv[i], "--limit=", 8) == 0) {
             limit = (long)hl_logs_limit_number(argv[i] + 8);
         } else {
-            fprintf(stderr, "Unknown option: %s\n", argv[i]);
-            return 1;
+            return hl_cli_reject(argv[i], HELP);
         }
     }
     if (limit > MAX_LIMIT)
@@ -78,11 +97,13 @@ int hl_cmd_logs(int argc, char **argv)
     /* the file is opened before its tail is read, so that nothing written in between is missed */
     char *path = hl_logs_path(home, gateway);
     hl_logs_follow_t *f = follow ? hl_logs_follow_open(path) : NULL;
-    free(path);
     json_t *entries = gateway ? hl_logs_read_gateway(home, (size_t)limit) : hl_logs_read_link(home, (size_t)limit);
     size_t i;
     json_t *e;
     json_array_foreach(entries, i, e) print_entry(e);
+    if (json_array_size(entries) == 0)
+        print_nothing(path, gateway, follow);
+    free(path);
     json_decref(entries);
     free(home);
     int ret = f != NULL ? hl_logs_follow_run(f, gateway, print_entry) : 0;

@@ -19,12 +19,25 @@ static const char HELP[] = "Hermes Link " HL_VERSION " — Local service for Her
                            "  pair               Generate a pairing QR code and connect token for a device\n"
                            "  config get         Show current configuration\n"
                            "  config set         Set a configuration value\n"
+                           "  autostart          Show/enable/disable autostart\n"
+                           "  autostart on|off   Enable or disable autostart\n"
                            "  logs               Show recent log entries (--gateway for gateway logs)\n"
                            "  version            Print version\n"
                            "\n"
                            "Options:\n"
                            "  --version, -v      Print version\n"
                            "  --help, -h         Show this help\n";
+
+static const char VERSION_HELP[] = "Usage: hermeslink version\n\nPrint the version (also --version or -v anywhere).\n";
+
+int hl_cli_reject(const char *arg, const char *help)
+{
+    if (arg != NULL)
+        fprintf(stderr, "%s: %s\n", arg[0] == '-' ? "Unknown option" : "Unexpected argument", arg);
+    const char *nl = strchr(help, '\n');
+    fprintf(stderr, "%.*s\n", nl != NULL ? (int)(nl - help) : (int)strlen(help), help);
+    return 1;
+}
 
 int hl_cli_wants_help(int argc, char **argv)
 {
@@ -54,8 +67,9 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
 } COMMANDS[] = {
-    {"run", hl_cmd_run},       {"start", hl_cmd_start},   {"stop", hl_cmd_stop}, {"restart", hl_cmd_restart},
-    {"status", hl_cmd_status}, {"config", hl_cmd_config}, {"logs", hl_cmd_logs}, {"pair", hl_cmd_pair},
+    {"run", hl_cmd_run},         {"start", hl_cmd_start},   {"stop", hl_cmd_stop},
+    {"restart", hl_cmd_restart}, {"status", hl_cmd_status}, {"config", hl_cmd_config},
+    {"logs", hl_cmd_logs},       {"pair", hl_cmd_pair},     {"autostart", hl_cmd_autostart},
 };
 
 hl_serve_fn hl_cli_serve;
@@ -78,6 +92,12 @@ int hl_cli_main(int argc, char **argv, hl_serve_fn serve)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "version") == 0) {
+        if (hl_cli_wants_help(argc - 1, argv + 1)) {
+            fputs(VERSION_HELP, stdout);
+            return 0;
+        }
+        if (argc > 2)
+            return hl_cli_reject(argv[2], VERSION_HELP);
         printf("%s\n", HL_VERSION);
         return 0;
     }

@@ -54,8 +54,7 @@ int hl_cmd_pair(int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0) {
             as_json = 1;
         } else {
-            fprintf(stderr, "Unknown option: %s\n", argv[i]);
-            return 1;
+            return hl_cli_reject(argv[i], HELP);
         }
     }
     char *home = hl_cli_home();

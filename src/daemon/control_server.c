@@ -22,6 +22,7 @@
 #include "hl/fsutil.h"
 #include "hl/log.h"
 #include "hl/pairing.h"
+#include "hl/system.h"
 
 #define IO_TIMEOUT_MS 2000
 
@@ -36,6 +37,7 @@ static struct {
 /* what the answers come from, given at start: the service facts, the pairing actor */
 static const hl_link_t *svc;
 static hl_pairing_t *pairing;
+static hl_system_t *sys_actor;
 
 static json_t *status_reply(void)
 {
@@ -97,17 +99,18 @@ static void sync_deliver(hl_reply_to_t *to, hl_result_t *res)
     sync_release(s);
 }
 
-static json_t *pair(void)
+/* Asks an actor (`ask` posts the request with the reply address) and waits up to `timeout_s` for its answer. */
+static json_t *ask_actor(void (*ask)(hl_reply_to_t *to, void *arg), void *arg, int timeout_s, const char *what)
 {
     sync_reply_t *s = hl_calloc(1, sizeof(*s));
     pthread_mutex_init(&s->mutex, NULL);
     pthread_cond_init(&s->cond, NULL);
     s->refs = 2;
     s->super.deliver = sync_deliver;
-    hl_pairing_create(pairing, &s->super);
+    ask(&s->super, arg);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
+    deadline.tv_sec += timeout_s;
     pthread_mutex_lock(&s->mutex);
     while (!s->done && pthread_cond_timedwait(&s->cond, &s->mutex, &deadline) == 0)
         ;
@@ -115,8 +118,43 @@ static json_t *pair(void)
     pthread_mutex_unlock(&s->mutex);
     sync_release(s);
     if (result == NULL)
-        return error_reply("timeout", "the pairing service did not answer");
+        return error_reply("timeout", what);
     return result;
+}
+
+static void ask_pair(hl_reply_to_t *to, void *arg)
+{
+    (void)arg;
+    hl_pairing_create(pairing, to);
+}
+
+static json_t *pair(void)
+{
+    return ask_actor(ask_pair, NULL, 10, "the pairing service did not answer");
+}
+
+static void ask_autostart(hl_reply_to_t *to, void *arg)
+{
+    hl_system_autostart(sys_actor, to, *(hl_system_autostart_t *)arg);
+}
+
+/* {"cmd":"autostart","action":"enable"|"disable"|"show"} → {"ok":true,"supported","enabled","method","filePath"} */
+static json_t *autostart(json_t *req)
+{
+    const char *action = json_string_value(json_object_get(req, "action"));
+    hl_system_autostart_t a;
+    if (action == NULL || strcmp(action, "show") == 0)
+        a = HL_SYSTEM_AUTOSTART_SHOW;
+    else if (strcmp(action, "enable") == 0)
+        a = HL_SYSTEM_AUTOSTART_ENABLE;
+    else if (strcmp(action, "disable") == 0)
+        a = HL_SYSTEM_AUTOSTART_DISABLE;
+    else
+        return error_reply("invalid_request", "action must be enable, disable or show");
+    if (sys_actor == NULL)
+        return error_reply("unavailable", "the system service is not running");
+    /* systemctl enable --now is never run by the daemon; a few bounded calls of 3 s at most */
+    return ask_actor(ask_autostart, &a, 30, "the system service did not answer");
 }
 
 static json_t *handle(json_t *req)
@@ -128,6 +166,8 @@ static json_t *handle(json_t *req)
         return status_reply();
     if (strcmp(cmd, "pair") == 0)
         return pair();
+    if (strcmp(cmd, "autostart") == 0)
+        return autostart(req);
     if (strcmp(cmd, "stop") == 0) {
         kill(getpid(), SIGTERM);
         return json_pack("{s:b}", "ok", 1);
@@ -199,6 +239,11 @@ static void *control_main(void *arg)
         }
     }
     return NULL;
+}
+
+void hl_control_set_system(hl_system_t *system)
+{
+    sys_actor = system;
 }
 
 int hl_control_start(const hl_link_t *l, hl_pairing_t *pr)

@@ -19,6 +19,7 @@ hl_router_t *hl_routes_build(const hl_routes_deps_t *d)
     hl_routes_pairing(router, d->pairing);
     hl_routes_devices(router, d->auth);
     hl_routes_status(router, d->system, d->hermes);
+    hl_routes_autostart(router, d->system);
     hl_routes_conv_streams(router, d->store);
     hl_routes_conversations(router, d->store);
     hl_routes_agent(router, d->runproxy);

@@ -317,6 +317,14 @@ static int worker_drained(hl_worker_t *w)
            timeout_idle(&c->http2.graceful_shutdown_timeout) && timeout_idle(&c->proxy.io_timeout);
 }
 
+/* h2o's HTTP/2 graceful shutdown re-sends GOAWAY from one_sec_timeout a second after it began, to the HTTP/2 connections
+ * still open; with none left there is nobody to send it to, but waiting for the timer made every stop take a second. */
+static void drop_idle_goaway_timer(h2o_context_t *c)
+{
+    if (h2o_linklist_is_empty(&c->http2._conns) && h2o_timeout_is_linked(&c->http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&c->http2._graceful_shutdown_timeout);
+}
+
 static void *worker_main(void *arg)
 {
     hl_worker_t *w = arg;
@@ -324,8 +332,12 @@ static void *worker_main(void *arg)
     while (!w->shutting_down)
         h2o_evloop_run(w->loop, INT32_MAX);
     uint64_t deadline = h2o_now(w->loop) + SHUTDOWN_DEADLINE_MS;
-    while (!worker_drained(w) && h2o_now(w->loop) < deadline)
+    for (;;) {
+        drop_idle_goaway_timer(&w->ctx);
+        if (worker_drained(w) || h2o_now(w->loop) >= deadline)
+            break;
         h2o_evloop_run(w->loop, 50);
+    }
     if (worker_drained(w)) {
         h2o_socket_read_stop(w->mailbox_sock);
         h2o_socket_close(w->mailbox_sock);

@@ -55,6 +55,7 @@ Suite *suite_logs_deliver(void);
 Suite *suite_updates(void);
 Suite *suite_statistics(void);
 Suite *suite_new_user(void);
+Suite *suite_autostart(void);
 
 /* clang-format off */
 #define SUITE(n) {#n, suite_##n}
@@ -90,6 +91,7 @@ static const struct {
     SUITE(fake_upstream),
     SUITE(cron),
     SUITE(logs_deliver),
+    SUITE(autostart),
     SUITE(statistics),
     SUITE(new_user),
     SUITE(blobs),

@@ -36,6 +36,7 @@ Suite *suite_hermes_yaml_json(void);
 Suite *suite_hermes_names_env(void);
 Suite *suite_hermes_settings(void);
 Suite *suite_updater(void);
+Suite *suite_autostart(void);
 
 int main(void)
 {
@@ -74,6 +75,7 @@ int main(void)
     srunner_add_suite(sr, suite_hermes_names_env());
     srunner_add_suite(sr, suite_hermes_settings());
     srunner_add_suite(sr, suite_updater());
+    srunner_add_suite(sr, suite_autostart());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
