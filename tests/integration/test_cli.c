@@ -651,153 +651,156 @@ START_TEST(test_restart_keeps_flags)
     reap(pid2, 5000);
     cli_stop(&env, pid3);
     assert_daemon_log_clean(&env);
+    hlt_env_dispose(&env);
+}
+END_TEST
 
-    /* Every command refuses an option it does not know, with its usage line, and exit 1; each has --help. */
-    START_TEST(test_unknown_flags_and_help)
-    {
-        hlt_env_t env;
-        hlt_env_init(&env);
-        static const char *const cmds[][2] = {{"run", NULL},       {"start", NULL},   {"stop", NULL}, {"restart", NULL},
-                                              {"status", NULL},    {"config", "get"}, {"logs", NULL}, {"pair", NULL},
-                                              {"autostart", NULL}, {"version", NULL}};
-        for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); ++i) {
-            hlt_cli_result_t r;
-            const char *cmd = cmds[i][0], *sub = cmds[i][1];
-            if (sub != NULL)
-                hlt_cli(&env, &r, cmd, sub, "--bogus", NULL);
-            else
-                hlt_cli(&env, &r, cmd, "--bogus", NULL);
-            assert_exit(&r, 1, cmd);
-            ck_assert_str_eq(r.out, "");
-            char *want = hl_asprintf("Unknown option: --bogus\nUsage: hermeslink %s", cmd);
-            ck_assert_msg(strncmp(r.err, want, strlen(want)) == 0 && count_lines(r.err) == 2, "%s --bogus: %s", cmd, r.err);
-            free(want);
-            hlt_cli_free(&r);
-            hlt_cli(&env, &r, cmd, "--help", NULL);
-            assert_exit(&r, 0, cmd);
-            want = hl_asprintf("Usage: hermeslink %s", cmd);
-            ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "%s --help: %s", cmd, r.out);
-            free(want);
-            hlt_cli_free(&r);
-        }
+/* Every command refuses an option it does not know, with its usage line, and exit 1; each has --help. */
+START_TEST(test_unknown_flags_and_help)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    static const char *const cmds[][2] = {{"run", NULL},       {"start", NULL},   {"stop", NULL}, {"restart", NULL},
+                                          {"status", NULL},    {"config", "get"}, {"logs", NULL}, {"pair", NULL},
+                                          {"autostart", NULL}, {"version", NULL}};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); ++i) {
         hlt_cli_result_t r;
-        hlt_cli(&env, &r, "status", "extra", NULL);
-        assert_exit(&r, 1, "status extra");
-        ck_assert_str_eq(r.err, "Unexpected argument: extra\nUsage: hermeslink status\n");
+        const char *cmd = cmds[i][0], *sub = cmds[i][1];
+        if (sub != NULL)
+            hlt_cli(&env, &r, cmd, sub, "--bogus", NULL);
+        else
+            hlt_cli(&env, &r, cmd, "--bogus", NULL);
+        assert_exit(&r, 1, cmd);
+        ck_assert_str_eq(r.out, "");
+        char *want = hl_asprintf("Unknown option: --bogus\nUsage: hermeslink %s", cmd);
+        ck_assert_msg(strncmp(r.err, want, strlen(want)) == 0 && count_lines(r.err) == 2, "%s --bogus: %s", cmd, r.err);
+        free(want);
         hlt_cli_free(&r);
-        hlt_cli(&env, &r, "run", "--port", NULL);
-        assert_exit(&r, 1, "run --port");
-        ck_assert_str_eq(r.err, "Missing value for --port\nUsage: hermeslink run [--port N] [--tls-port N] [--listen HOST]\n");
+        hlt_cli(&env, &r, cmd, "--help", NULL);
+        assert_exit(&r, 0, cmd);
+        want = hl_asprintf("Usage: hermeslink %s", cmd);
+        ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "%s --help: %s", cmd, r.out);
+        free(want);
         hlt_cli_free(&r);
-        hlt_env_dispose(&env);
     }
-    END_TEST
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "status", "extra", NULL);
+    assert_exit(&r, 1, "status extra");
+    ck_assert_str_eq(r.err, "Unexpected argument: extra\nUsage: hermeslink status\n");
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "run", "--port", NULL);
+    assert_exit(&r, 1, "run --port");
+    ck_assert_str_eq(r.err,
+                     "Missing value for --port\nUsage: hermeslink run [--port N|auto] [--tls-port N|auto] [--listen HOST]\n");
+    hlt_cli_free(&r);
+    hlt_env_dispose(&env);
+}
+END_TEST
 
-    /* logs says when there is nothing to show; the gateway's log that does not exist is named */
-    START_TEST(test_logs_empty_and_fields)
-    {
-        hlt_env_t env;
-        hlt_env_init(&env);
-        hlt_cli_result_t r;
-        hlt_cli(&env, &r, "logs", NULL);
-        assert_exit(&r, 0, "logs (nothing)");
-        ck_assert_str_eq(r.out, "No log entries yet.\n");
-        hlt_cli_free(&r);
-        hlt_cli(&env, &r, "logs", "--gateway", NULL);
-        assert_exit(&r, 0, "logs --gateway (no file)");
-        char *want = hl_asprintf("No gateway log: %s/logs/gateway.log does not exist (Hermes writes it while its gateway runs).\n",
-                                 env.hermes_home);
-        ck_assert_str_eq(r.out, want);
-        free(want);
-        hlt_cli_free(&r);
-        char *dir = hl_asprintf("%s/logs", env.hermes_home), *file = hl_asprintf("%s/logs/gateway.log", env.hermes_home);
-        ck_assert(mkdir(dir, 0700) == 0);
-        hlt_write_file(file, "");
-        hlt_cli(&env, &r, "logs", "--gateway", NULL);
-        assert_exit(&r, 0, "logs --gateway (empty)");
-        ck_assert_str_eq(r.out, "No gateway log entries yet.\n");
-        hlt_cli_free(&r);
-        free(file);
-        free(dir);
-        /* fields, compact, after the message; an entry without any has none */
-        dir = hlt_env_path(&env, 1, "logs");
-        ck_assert(mkdir(dir, 0700) == 0);
-        file = hl_asprintf("%s/link.log", dir);
-        hlt_write_file(file, "{\"ts\":\"2026-01-02T03:04:05.000Z\",\"level\":\"warn\",\"message\":\"disk slow\","
-                             "\"fields\":{\"path\":\"link.db\",\"ms\":1234,\"nested\":{\"a\":[1,2]}}}\n"
-                             "{\"ts\":\"2026-01-02T03:04:06.000Z\",\"level\":\"info\",\"message\":\"plain\",\"fields\":{}}\n");
-        hlt_cli(&env, &r, "logs", NULL);
-        assert_exit(&r, 0, "logs (fields)");
-        assert_match(r.out,
-                     "^\\[[0-9 :-]+\\] WARN disk slow \\{\"path\":\"link.db\",\"ms\":1234,\"nested\":\\{\"a\":\\[1,2\\]\\}\\}$");
-        assert_match(r.out, "^\\[[0-9 :-]+\\] INFO plain$");
-        ck_assert_int_eq(count_lines(r.out), 2);
-        hlt_cli_free(&r);
-        free(file);
-        free(dir);
-        hlt_env_dispose(&env);
-    }
-    END_TEST
+/* logs says when there is nothing to show; the gateway's log that does not exist is named */
+START_TEST(test_logs_empty_and_fields)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "logs", NULL);
+    assert_exit(&r, 0, "logs (nothing)");
+    ck_assert_str_eq(r.out, "No log entries yet.\n");
+    hlt_cli_free(&r);
+    hlt_cli(&env, &r, "logs", "--gateway", NULL);
+    assert_exit(&r, 0, "logs --gateway (no file)");
+    char *want = hl_asprintf("No gateway log: %s/logs/gateway.log does not exist (Hermes writes it while its gateway runs).\n",
+                             env.hermes_home);
+    ck_assert_str_eq(r.out, want);
+    free(want);
+    hlt_cli_free(&r);
+    char *dir = hl_asprintf("%s/logs", env.hermes_home), *file = hl_asprintf("%s/logs/gateway.log", env.hermes_home);
+    ck_assert(mkdir(dir, 0700) == 0);
+    hlt_write_file(file, "");
+    hlt_cli(&env, &r, "logs", "--gateway", NULL);
+    assert_exit(&r, 0, "logs --gateway (empty)");
+    ck_assert_str_eq(r.out, "No gateway log entries yet.\n");
+    hlt_cli_free(&r);
+    free(file);
+    free(dir);
+    /* fields, compact, after the message; an entry without any has none */
+    dir = hlt_env_path(&env, 1, "logs");
+    ck_assert(mkdir(dir, 0700) == 0);
+    file = hl_asprintf("%s/link.log", dir);
+    hlt_write_file(file, "{\"ts\":\"2026-01-02T03:04:05.000Z\",\"level\":\"warn\",\"message\":\"disk slow\","
+                         "\"fields\":{\"path\":\"link.db\",\"ms\":1234,\"nested\":{\"a\":[1,2]}}}\n"
+                         "{\"ts\":\"2026-01-02T03:04:06.000Z\",\"level\":\"info\",\"message\":\"plain\",\"fields\":{}}\n");
+    hlt_cli(&env, &r, "logs", NULL);
+    assert_exit(&r, 0, "logs (fields)");
+    assert_match(r.out, "^\\[[0-9 :-]+\\] WARN disk slow \\{\"path\":\"link.db\",\"ms\":1234,\"nested\":\\{\"a\":\\[1,2\\]\\}\\}$");
+    assert_match(r.out, "^\\[[0-9 :-]+\\] INFO plain$");
+    ck_assert_int_eq(count_lines(r.out), 2);
+    hlt_cli_free(&r);
+    free(file);
+    free(dir);
+    hlt_env_dispose(&env);
+}
+END_TEST
 
-    /* config set says when the running daemon needs a restart; run says it is stopping */
-    START_TEST(test_config_restart_notice_and_run_stopping)
-    {
-        hlt_env_t env;
-        hlt_env_init(&env);
-        hlt_daemon_opts_t o = {.env = &env};
-        hlt_daemon_t d;
-        hlt_daemon_start(&d, &o);
-        char *want = hl_asprintf("Port set to 19001\nHermes Link (PID %d) is running with the previous value: restart it to apply "
-                                 "this (hermeslink restart).\n",
-                                 (int)d.pid);
-        config_set(&env, "port", "19001", 0, want, NULL);
-        free(want);
-        want = hl_asprintf("Log level set to info\nHermes Link (PID %d) is running with the previous value: restart it to apply "
-                           "this (hermeslink restart).\n",
-                           (int)d.pid);
-        config_set(&env, "log-level", "info", 0, want, NULL);
-        free(want);
-        /* stored for the apps, read by nothing at run time */
-        config_set(&env, "language", "en", 0, "Language set to en\n", NULL);
-        config_set(&env, "port", "70000", 1, "", "Invalid port number");
+/* config set says when the running daemon needs a restart; run says it is stopping */
+START_TEST(test_config_restart_notice_and_run_stopping)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_daemon_opts_t o = {.env = &env};
+    hlt_daemon_t d;
+    hlt_daemon_start(&d, &o);
+    char *want = hl_asprintf("Port set to 19001\nHermes Link (PID %d) is running with the previous value: restart it to apply "
+                             "this (hermeslink restart).\n",
+                             (int)d.pid);
+    config_set(&env, "port", "19001", 0, want, NULL);
+    free(want);
+    want = hl_asprintf("Log level set to info\nHermes Link (PID %d) is running with the previous value: restart it to apply "
+                       "this (hermeslink restart).\n",
+                       (int)d.pid);
+    config_set(&env, "log-level", "info", 0, want, NULL);
+    free(want);
+    /* stored for the apps, read by nothing at run time */
+    config_set(&env, "language", "en", 0, "Language set to en\n", NULL);
+    config_set(&env, "port", "70000", 1, "", "Invalid port number");
 
-        ck_assert(kill(d.pid, SIGINT) == 0);
-        char *out = NULL;
-        for (long end = hlt_now_ms() + 10000; hlt_now_ms() < end; hlt_sleep_ms(20)) {
-            free(out);
-            out = hlt_read_file(d.out_path, NULL);
-            if (out != NULL && strstr(out, "Hermes Link stopping") != NULL)
-                break;
-        }
-        ck_assert_msg(out != NULL && strstr(out, "\nHermes Link stopping (SIGINT)\n") != NULL, "run's stdout: %s", out);
+    ck_assert(kill(d.pid, SIGINT) == 0);
+    char *out = NULL;
+    for (long end = hlt_now_ms() + 10000; hlt_now_ms() < end; hlt_sleep_ms(20)) {
         free(out);
-        const char *msg = hlt_daemon_stop(&d);
-        ck_assert_msg(msg == NULL, "%s", msg);
-        hlt_daemon_dispose(&d);
-        /* no daemon: nothing to restart */
-        config_set(&env, "port", "19002", 0, "Port set to 19002\n", NULL);
-        hlt_env_dispose(&env);
+        out = hlt_read_file(d.out_path, NULL);
+        if (out != NULL && strstr(out, "Hermes Link stopping") != NULL)
+            break;
     }
-    END_TEST
+    ck_assert_msg(out != NULL && strstr(out, "\nHermes Link stopping (SIGINT)\n") != NULL, "run's stdout: %s", out);
+    free(out);
+    const char *msg = hlt_daemon_stop(&d);
+    ck_assert_msg(msg == NULL, "%s", msg);
+    hlt_daemon_dispose(&d);
+    /* no daemon: nothing to restart */
+    config_set(&env, "port", "19002", 0, "Port set to 19002\n", NULL);
+    hlt_env_dispose(&env);
+}
+END_TEST
 
-    Suite *suite_cli(void)
-    {
-        Suite *s = suite_create("cli");
-        TCase *tc = tcase_create("cli");
-        tcase_add_checked_fixture(tc, setup, NULL);
-        tcase_set_timeout(tc, 90);
-        tcase_add_test(tc, test_version_and_help);
-        tcase_add_test(tc, test_lifecycle);
-        tcase_add_test(tc, test_stale_pid_file);
-        tcase_add_test(tc, test_second_daemon_refused);
-        tcase_add_test(tc, test_port_in_use);
-        tcase_add_test(tc, test_restart_keeps_flags);
-        tcase_add_test(tc, test_config);
-        tcase_add_test(tc, test_bad_config);
-        tcase_add_test(tc, test_logs);
-        tcase_add_test(tc, test_unknown_flags_and_help);
-        tcase_add_test(tc, test_logs_empty_and_fields);
-        tcase_add_test(tc, test_config_restart_notice_and_run_stopping);
-        suite_add_tcase(s, tc);
-        return s;
-    }
+Suite *suite_cli(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, test_version_and_help);
+    tcase_add_test(tc, test_lifecycle);
+    tcase_add_test(tc, test_stale_pid_file);
+    tcase_add_test(tc, test_second_daemon_refused);
+    tcase_add_test(tc, test_port_in_use);
+    tcase_add_test(tc, test_restart_keeps_flags);
+    tcase_add_test(tc, test_config);
+    tcase_add_test(tc, test_bad_config);
+    tcase_add_test(tc, test_logs);
+    tcase_add_test(tc, test_unknown_flags_and_help);
+    tcase_add_test(tc, test_logs_empty_and_fields);
+    tcase_add_test(tc, test_config_restart_notice_and_run_stopping);
+    suite_add_tcase(s, tc);
+    return s;
+}
