@@ -56,6 +56,7 @@ Suite *suite_updates(void);
 Suite *suite_statistics(void);
 Suite *suite_new_user(void);
 Suite *suite_autostart(void);
+Suite *suite_api_docs(void);
 
 /* clang-format off */
 #define SUITE(n) {#n, suite_##n}
@@ -102,6 +103,7 @@ static const struct {
     SUITE(routes),
     SUITE(status_logs),
     SUITE(cors_errors),
+    SUITE(api_docs),
 };
 
 /* The next suite to run: in order, or — with HLT_SUITE_QUEUE naming a file shared by several processes of this runner —
