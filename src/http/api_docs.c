@@ -218,6 +218,18 @@ static json_t *schema_or_fail(build_t *b, const char *text, const char *fallback
     return s;
 }
 
+static int in_array(json_t *strings, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(strings, i, v)
+    {
+        if (strcmp(json_string_value(v), s) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void add_route(const hl_route_t *route, void *data)
 {
     build_t *b = data;
@@ -245,16 +257,9 @@ static void add_route(const hl_route_t *route, void *data)
     json_object_set_new(item, method, op);
     const char *tag = doc != NULL && doc->tag != NULL ? doc->tag : "Undocumented";
     json_object_set_new(op, "tags", json_pack("[s]", tag));
-    int known = 0;
-    size_t i;
-    json_t *t;
-    json_array_foreach(b->tags, i, t)
-    {
-        if (strcmp(json_string_value(t), tag) == 0)
-            known = 1;
-    }
-    if (!known)
+    if (!in_array(b->tags, tag))
         json_array_append_new(b->tags, json_string(tag));
+    size_t i;
     json_object_set_new(op, "summary", json_string(doc != NULL && doc->summary != NULL ? doc->summary : key));
     json_object_set_new(op, "operationId", json_string(key));
     const char *auth = (route->flags & HL_ROUTE_AUTH) != 0            ? "device"
@@ -355,13 +360,25 @@ json_t *hl_api_docs_build(const hl_router_t *router, const char *version, json_t
         }
     }
     json_t *comp = components(&b);
-    json_t *tags = json_array();
+    /* tags in the order of the docs tables (areas as a reader meets them), then any only the router walk found */
+    json_t *tags = json_array(), *named = json_object();
+    for (const hl_api_doc_table_t *const *tp = hl_api_doc_tables; *tp != NULL; ++tp) {
+        for (size_t i = 0; i < (*tp)->count; ++i) {
+            const char *tag = (*tp)->docs[i].tag;
+            if (tag != NULL && json_object_get(named, tag) == NULL && in_array(b.tags, tag)) {
+                json_object_set_new(named, tag, json_true());
+                json_array_append_new(tags, json_pack("{s:s}", "name", tag));
+            }
+        }
+    }
     size_t i;
     json_t *tn;
     json_array_foreach(b.tags, i, tn)
     {
-        json_array_append_new(tags, json_pack("{s:O}", "name", tn));
+        if (json_object_get(named, json_string_value(tn)) == NULL)
+            json_array_append_new(tags, json_pack("{s:O}", "name", tn));
     }
+    json_decref(named);
     json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:o, s:o}", "openapi", "3.0.3", "info", "title",
                             "Hermes Link API", "version", version, "description",
                             "The HermesLink HTTP API, generated from the daemon's route table. Protected routes take "
