@@ -25,7 +25,8 @@ static const hl_api_doc_t DOCS[] = {
      .status = 202,
      .request = "{name:string clone:boolean clone_from:string description:string}",
      .response = "#ProfileCreationStatus",
-     .errors = BADNAME " 404:profile_not_found 409:profile_already_exists,profile_creation_in_progress"},
+     .errors = BADNAME " 404:profile_not_found 409:profile_already_exists,profile_creation_in_progress"
+                       " 400:invalid_profile_metadata"},
     {.method = HL_METHOD_GET,
      .pattern = "/api/v1/profile-creation/status",
      .tag = "Profiles",
@@ -36,7 +37,8 @@ static const hl_api_doc_t DOCS[] = {
      .tag = "Profiles",
      .summary = "Server-sent profile.creation.status events",
      .response = "string",
-     .response_type = "text/event-stream"},
+     .response_type = "text/event-stream",
+     .errors = "429:too_many_streams"},
     {.method = HL_METHOD_GET,
      .pattern = P "/status",
      .tag = "Profiles",
@@ -62,7 +64,8 @@ static const hl_api_doc_t DOCS[] = {
      .request = "{name:string displayName:string? description:string? avatarType:=default|url avatarUrl:string?}",
      .response = "#ProfileReply",
      .errors = BADNAME ",default_profile_not_mutable,invalid_profile_avatar_type 404:profile_not_found"
-                       " 409:profile_already_exists,profile_in_use"},
+                       " 409:profile_already_exists,profile_in_use"
+                       " 400:invalid_profile_metadata,invalid_profile_avatar_url"},
     {.method = HL_METHOD_DELETE,
      .pattern = P,
      .tag = "Profiles",
@@ -106,24 +109,27 @@ static const hl_api_doc_t DOCS[] = {
     {.method = HL_METHOD_PATCH,
      .pattern = P "/memory/settings",
      .tag = "Memory",
-     .summary = "Memory settings (only the built-in provider exists)",
+     .summary = "Settings of the active memory provider",
      .request = "object",
      .response = "#MemoryView",
-     .errors = BADNAME ",memory_settings_builtin_only"},
+     .errors = BADNAME ",memory_settings_invalid,memory_settings_update_empty 404:memory_provider_not_configured"
+                       " 409:memory_provider_external,config_yaml_invalid,config_yaml_unsafe"},
     {.method = HL_METHOD_PATCH,
      .pattern = P "/memory/provider",
      .tag = "Memory",
-     .summary = "Memory provider (only the built-in provider exists)",
+     .summary = "Choose the memory provider",
      .request = "{provider:string}",
      .response = "#MemoryView",
-     .errors = BADNAME ",memory_provider_builtin_only"},
+     .errors = BADNAME ",memory_provider_required 404:memory_provider_not_configured"
+                       " 409:memory_provider_external,config_yaml_invalid,config_yaml_unsafe"},
     {.method = HL_METHOD_PATCH,
      .pattern = P "/memory/providers/:provider/settings",
      .tag = "Memory",
-     .summary = "A provider's settings (only the built-in provider exists)",
+     .summary = "A memory provider's settings",
      .request = "object",
      .response = "#MemoryView",
-     .errors = BADNAME ",memory_settings_builtin_only"},
+     .errors = BADNAME ",memory_settings_invalid,memory_settings_update_empty 404:memory_provider_not_configured"
+                       " 409:memory_provider_external,config_yaml_invalid,config_yaml_unsafe"},
     {.method = HL_METHOD_GET,
      .pattern = P "/skills",
      .tag = "Skills",
@@ -136,7 +142,8 @@ static const hl_api_doc_t DOCS[] = {
      .summary = "Enable or disable a skill",
      .request = "{enabled:boolean}",
      .response = "#SkillsView",
-     .errors = BADNAME ",skill_enabled_required 404:skill_not_found"},
+     .errors = BADNAME ",skill_enabled_required 404:skill_not_found"
+                       " 400:invalid_skill_name 409:config_yaml_invalid,config_yaml_unsafe"},
     {.method = HL_METHOD_GET,
      .pattern = P "/permissions",
      .tag = "Permissions",
@@ -151,7 +158,8 @@ static const hl_api_doc_t DOCS[] = {
                 " container_cpu:integer container_memory:integer container_disk:integer container_persistent:boolean}"
                 " toolsets:{enabled_toolsets:[string] mcp_enabled:boolean}}",
      .response = "{ok:boolean permissions:#Permissions}",
-     .errors = BADNAME ",profile_permissions_invalid,profile_permissions_update_empty"},
+     .errors = BADNAME ",profile_permissions_invalid,profile_permissions_update_empty"
+                       " 409:config_yaml_invalid,config_yaml_unsafe"},
     {.method = HL_METHOD_GET,
      .pattern = P "/tool-configs/:toolKey",
      .tag = "Permissions",
@@ -164,7 +172,8 @@ static const hl_api_doc_t DOCS[] = {
      .summary = "Change a tool's configuration",
      .request = "{values:object}",
      .response = "{ok:boolean config:#ToolConfig}",
-     .errors = BADNAME ",profile_tool_config_invalid,profile_tool_config_update_empty"},
+     .errors = BADNAME ",profile_tool_config_invalid,profile_tool_config_update_empty"
+                       " 409:config_yaml_invalid,config_yaml_unsafe,env_file_unsafe"},
 };
 
 const hl_api_doc_table_t hl_api_docs_profiles = {DOCS, HL_ARRAY_SIZE(DOCS)};

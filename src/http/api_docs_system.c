@@ -10,7 +10,8 @@ static const hl_api_doc_t DOCS[] = {
      .tag = "System",
      .summary = "What an app needs before pairing: link id, version, preferred URLs, capabilities",
      .response = "{link_id:string? display_name:string version:string api_version:integer paired:boolean pairing_supported:boolean"
-                 " preferred_pairing_urls:[string] routes:[{url:string kind:string}] capabilities:object}"},
+                 " preferred_pairing_urls:[string] routes:[{url:string kind:string}] capabilities:object}",
+     .errors = "503:server_starting"},
     {.method = HL_METHOD_GET,
      .pattern = "/api/v1/system/version",
      .tag = "System",
@@ -22,7 +23,8 @@ static const hl_api_doc_t DOCS[] = {
      .summary = "Daemon identity, port, autostart, environment and update state (camelCase)",
      .response = "{version:string linkId:string? installId:string? port:integer autostart:#Autostart"
                  " environment:{kind:=native|wsl|container warning:string?} networkReport:{lastReportedAt:string?"
-                 " preferredUrls:[string] lanIps:[string] publicIpv4s:[string] publicIpv6s:[string]} updateAvailable:string?}"},
+                 " preferredUrls:[string] lanIps:[string] publicIpv4s:[string] publicIpv6s:[string]} updateAvailable:string?}",
+     .errors = "503:server_starting"},
     {.method = HL_METHOD_GET,
      .pattern = "/api/v1/status",
      .tag = "System",
@@ -65,7 +67,8 @@ static const hl_api_doc_t DOCS[] = {
      .summary = "Delivery hook for loopback callers only (no bearer)",
      .request = "{staging_dir:string}",
      .response = "{ok:boolean staged_count:integer}",
-     .errors = "400:delivery_staging_required 403:internal_route_forbidden"},
+     .errors = "400:delivery_staging_required 403:internal_route_forbidden"
+               " 400:delivery_staging_invalid,delivery_too_many_files,delivery_file_unreadable 413:blob_too_large"},
     {.method = HL_METHOD_GET,
      .pattern = "/api/docs",
      .tag = "Docs",
