@@ -77,6 +77,12 @@ hl_method_t hl_method_from_string(const char *s, size_t len);
 hl_match_status_t hl_router_match(const hl_router_t *router, hl_method_t method, const char *path, size_t path_len, char *buf,
                                   hl_route_match_t *match);
 
+/**
+ * Calls cb once for every registered route, depth first (literal segments before parameters, each node's routes in
+ * registration order). The router must not change during the walk. Any thread, with the router read-only.
+ */
+void hl_router_foreach(const hl_router_t *router, void (*cb)(const hl_route_t *route, void *data), void *data);
+
 /** Writes the Allow header value for a method mask ("HEAD, GET, POST") into buf. Returns buf. */
 char *hl_router_allow_header(unsigned allowed, char *buf, size_t len);
 

@@ -257,6 +257,21 @@ hl_match_status_t hl_router_match(const hl_router_t *router, hl_method_t method,
     return HL_MATCH_FOUND;
 }
 
+static void foreach_node(const node_t *n, void (*cb)(const hl_route_t *route, void *data), void *data)
+{
+    for (size_t i = 0; i < n->num_routes; ++i)
+        cb(n->routes[i], data);
+    for (size_t i = 0; i < n->num_children; ++i)
+        foreach_node(n->children[i], cb, data);
+    if (n->param_child != NULL)
+        foreach_node(n->param_child, cb, data);
+}
+
+void hl_router_foreach(const hl_router_t *router, void (*cb)(const hl_route_t *route, void *data), void *data)
+{
+    foreach_node(&router->root, cb, data);
+}
+
 char *hl_router_allow_header(unsigned allowed, char *buf, size_t len)
 {
     static const hl_method_t order[] = {HL_METHOD_HEAD,  HL_METHOD_GET,    HL_METHOD_POST,   HL_METHOD_PUT,

@@ -10,6 +10,7 @@
 #include "hl/clock.h"
 #include "hl/fsutil.h"
 #include "hl/store.h"
+#include "hl/api_docs.h"
 #include "hl/http.h"
 #include "hl/routes.h"
 #include "hl/runproxy.h"
@@ -203,7 +204,28 @@ static void get_stream(hl_request_t *r)
     h2o_timeout_link(r->req->conn->ctx->loop, &r->req->conn->ctx->hundred_ms_timeout, &s->timer);
 }
 
+/* the table the daemon serves, read when asked (the docs routes register after these hooks) */
+static const hl_router_t *routes_router;
+
+static void add_route_json(const hl_route_t *route, void *data)
+{
+    const char *auth = (route->flags & HL_ROUTE_AUTH) != 0            ? "device"
+                       : (route->flags & HL_ROUTE_CONNECT_TOKEN) != 0 ? "connect-token"
+                                                                      : "none";
+    json_array_append_new(data, json_pack("{s:s, s:s, s:s}", "method", hl_api_docs_method_name(route->method), "pattern",
+                                          route->pattern, "auth", auth));
+}
+
+/* Every registered route, so that the API docs test compares the document with the router itself. */
+static void get_routes(hl_request_t *r)
+{
+    json_t *list = json_array();
+    hl_router_foreach(routes_router, add_route_json, list);
+    hl_reply_json(r, 200, json_pack("{s:b, s:o}", "ok", 1, "routes", list));
+}
+
 static const hl_route_t ROUTES[] = {
+    {HL_METHOD_GET, "/__test/routes", get_routes, 0, 0},
     {HL_METHOD_GET, "/__test/actor-echo", get_actor_echo, 0, 0},
     {HL_METHOD_POST, "/__test/actor-limit", post_actor_limit, HL_ROUTE_JSON_BODY, 0},
     {HL_METHOD_POST, "/__test/clock", post_clock, HL_ROUTE_JSON_BODY, 0},
@@ -218,5 +240,6 @@ void hl_routes_test(hl_router_t *router, hl_store_t *s, hl_runproxy_t *rp)
 {
     store = s;
     runproxy = rp;
+    routes_router = router;
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end test of the pairing page (GET /pair) in real headless Chromium (Debian's /usr/bin/chromium driven by
+# End-to-end test of the pairing page (GET /pair), then of the API reference page (GET /api/docs, docs_page.test.js,
+# offline), in real headless Chromium (Debian's /usr/bin/chromium driven by
 # playwright-core), with the QR codes decoded by zbarimg. Starts its own ASan+UBSan daemon on an ephemeral loopback
 # port with a throw-away HERMESLINK_HOME, runs pair_page.test.js against it, then stops that daemon (SIGTERM to its
 # PID only) and removes the temp dir, whatever happens. Exits 0 when every check passed, 1 on any failure. When a tool it
@@ -103,6 +104,17 @@ rc=$?
 [ $rc -eq $SKIP_CODE ] && rc=1 # a failure must never read as a skip
 if [ $rc -ne 0 ]; then
     [ $rc -eq 124 ] && echo "browser: the test timed out (55 s)" >&2
+    echo "--- daemon stderr (last 40 lines):" >&2; tail -n 40 "$tmp/daemon.err" >&2
+    exit $rc
+fi
+
+# The API reference page (GET /api/docs), offline, against the same daemon.
+HL_BIN=$bin HL_BASE_URL="http://127.0.0.1:$port" HL_DAEMON_PID=$daemon_pid HL_TMP=$tmp HL_CHROMIUM=$chromium_bin \
+    timeout -k 5 55 node "$here/docs_page.test.js"
+rc=$?
+[ $rc -eq $SKIP_CODE ] && rc=1
+if [ $rc -ne 0 ]; then
+    [ $rc -eq 124 ] && echo "browser: the docs page test timed out (55 s)" >&2
     echo "--- daemon stderr (last 40 lines):" >&2; tail -n 40 "$tmp/daemon.err" >&2
     exit $rc
 fi

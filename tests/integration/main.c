@@ -55,6 +55,7 @@ Suite *suite_logs_deliver(void);
 Suite *suite_updates(void);
 Suite *suite_statistics(void);
 Suite *suite_new_user(void);
+Suite *suite_api_docs(void);
 Suite *suite_autostart(void);
 
 /* clang-format off */
@@ -99,6 +100,7 @@ static const struct {
     SUITE(cron),
     SUITE(status_logs),
     SUITE(cors_errors),
+    SUITE(api_docs),
     SUITE(routes),
     SUITE(bodies),
     SUITE(http_framing),

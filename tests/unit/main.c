@@ -37,6 +37,7 @@ Suite *suite_hermes_names_env(void);
 Suite *suite_hermes_settings(void);
 Suite *suite_updater(void);
 Suite *suite_autostart(void);
+Suite *suite_api_docs(void);
 
 int main(void)
 {
@@ -48,6 +49,7 @@ int main(void)
     setenv(UT_TMP_ENV, root, 1);
     SRunner *sr = srunner_create(suite_router());
     srunner_add_suite(sr, suite_config());
+    srunner_add_suite(sr, suite_api_docs());
     srunner_add_suite(sr, suite_clock_ids());
     srunner_add_suite(sr, suite_logread());
     srunner_add_suite(sr, suite_mime());

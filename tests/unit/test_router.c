@@ -347,6 +347,38 @@ START_TEST(allow_header_short_buffer)
 }
 END_TEST
 
+static void collect(const hl_route_t *route, void *data)
+{
+    const hl_route_t **seen = data;
+    for (size_t i = 0; i < 8; ++i) {
+        if (seen[i] == NULL) {
+            seen[i] = route;
+            return;
+        }
+    }
+    ck_abort_msg("more routes than registered");
+}
+
+/* the API reference walks the table: every registered route exactly once, literal segments before parameters */
+START_TEST(foreach_visits_every_route)
+{
+    hl_router_t *r = make();
+    const hl_route_t *seen[8] = {NULL};
+    hl_router_foreach(r, collect, seen);
+    ck_assert_ptr_eq(seen[0], &R_LIST);
+    ck_assert_ptr_eq(seen[1], &R_SEARCH);
+    ck_assert_ptr_eq(seen[2], &R_DEL_ID);
+    ck_assert_ptr_eq(seen[3], &R_GET_ID);
+    ck_assert_ptr_null(seen[4]);
+    hl_router_free(r);
+    r = hl_router_new();
+    const hl_route_t *none[8] = {NULL};
+    hl_router_foreach(r, collect, none);
+    ck_assert_ptr_null(none[0]);
+    hl_router_free(r);
+}
+END_TEST
+
 Suite *suite_router(void)
 {
     Suite *s = suite_create("router");
@@ -363,6 +395,7 @@ Suite *suite_router(void)
     tcase_add_test(tc, backtracking_deeper);
     tcase_add_test(tc, methods_and_allow_header);
     tcase_add_test(tc, allow_header_short_buffer);
+    tcase_add_test(tc, foreach_visits_every_route);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,17 @@
+/*
+ * The API reference page's files (src/http/docs_page/), embedded at build time by cmake/embed.cmake: each array holds the
+ * file's bytes plus a NUL, its _len the byte count without it.
+ */
+#ifndef HL_HTTP_DOCS_ASSETS_H
+#define HL_HTTP_DOCS_ASSETS_H
+
+#include <stddef.h>
+
+extern const unsigned char hl_docs_index_html[];
+extern const size_t hl_docs_index_html_len;
+extern const unsigned char hl_docs_app_js[];
+extern const size_t hl_docs_app_js_len;
+extern const unsigned char hl_docs_app_css[];
+extern const size_t hl_docs_app_css_len;
+
+#endif
