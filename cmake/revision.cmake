@@ -1,0 +1,16 @@
+# Sets HL_GIT_REVISION to `git describe --always --dirty` of the source tree, "unknown" outside a git checkout (a tarball,
+# no git installed), and writes ${HL_REVISION_OUT} from cmake/revision.c.in only when the text changes, so that a new
+# revision recompiles one file. Run at configure time (CMakeLists.txt) and again at each build (the hl_revision target).
+if(NOT HL_SOURCE_DIR)
+    set(HL_SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR}/..)
+endif()
+set(HL_GIT_REVISION unknown)
+find_program(HL_GIT_EXECUTABLE git)
+if(HL_GIT_EXECUTABLE)
+    execute_process(COMMAND ${HL_GIT_EXECUTABLE} -C ${HL_SOURCE_DIR} describe --always --dirty
+                    OUTPUT_VARIABLE _rev OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _rc)
+    if(_rc EQUAL 0 AND _rev MATCHES "^[A-Za-z0-9._+-]+$")
+        set(HL_GIT_REVISION ${_rev})
+    endif()
+endif()
+configure_file(${HL_SOURCE_DIR}/cmake/revision.c.in ${HL_REVISION_OUT} @ONLY)
