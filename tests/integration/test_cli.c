@@ -154,6 +154,11 @@ START_TEST(test_version_and_help)
         hlt_cli_free(&r);
     }
     hlt_cli_result_t r;
+    /* the git revision only on request (spec/CLI.md §2.10 keeps `version` to "<version>\n") */
+    hlt_cli(&env, &r, "version", "--verbose", NULL);
+    assert_exit(&r, 0, "version --verbose");
+    assert_match(r.out, "^" HL_VERSION " \\(git [A-Za-z0-9._+-]+\\)$");
+    hlt_cli_free(&r);
     hlt_cli(&env, &r, "--help", NULL);
     assert_exit(&r, 0, "--help");
     assert_match(r.out, "^Hermes Link " HL_VERSION " ");
@@ -181,6 +186,7 @@ START_TEST(test_lifecycle)
     hlt_cli(&env, &r, "status", NULL);
     assert_exit(&r, 3, "status (stopped)");
     assert_match(r.out, "^Hermes Link " HL_VERSION "$");
+    assert_match(r.out, "^Revision: +git [A-Za-z0-9._+-]+$");
     assert_match(r.out, "^Daemon: +stopped$");
     hlt_cli_free(&r);
     hlt_cli(&env, &r, "stop", NULL);
