@@ -47,7 +47,7 @@ _hermeslink()
                 if [ "$prev" = --file ]; then
                     COMPREPLY=($(compgen -f -- "$cur"))
                 else
-                    COMPREPLY=($(compgen -W "--file" -- "$cur"))
+                    COMPREPLY=($(compgen -W "--file --clear" -- "$cur"))
                 fi
                 ;;
             language) COMPREPLY=($(compgen -W "auto en zh-CN" -- "$cur")) ;;

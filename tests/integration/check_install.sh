@@ -69,6 +69,16 @@ for c in $commands; do
     grep -q "'$c:" "$zshc" || fail "zsh completion does not list '$c'"
 done
 
+# each command's flags, as its --help names them, are offered by both completions
+for c in $commands; do
+    for flag in $("$bin" "$c" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+        [ "$c" = version ] && [ "$flag" = --version ] && continue # "also --version anywhere": the global option
+        grep -q -- "$flag\b" "$bashc" || fail "bash completion lacks $c $flag"
+        grep -q -- "$flag\b" "$zshc" || fail "zsh completion lacks $c $flag"
+    done
+done
+[ $bad -eq 0 ] && ok "completions offer every command's flags"
+
 unit=$prefix/lib/systemd/user/hermeslink.service
 if [ -s "$unit" ]; then ok "unit $unit"; else fail "unit missing: $unit"; fi
 grep -qx "ExecStart=$prefix/bin/hermeslink run" "$unit" 2>/dev/null && ok "unit ExecStart=$prefix/bin/hermeslink run" ||
