@@ -5,7 +5,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-build tsan-build unit integration bench bench-fanout bench-store bench-proxy bench-edge bench-stats format clean
+.PHONY: all deps build run test test-build tsan-build unit integration bench bench-fanout bench-store bench-proxy bench-edge bench-stats format clean install deb
 
 all: build
 
@@ -59,6 +59,16 @@ bench-edge: build
 # fresh link.db (median latency, one connection): about a minute
 bench-stats: build
 	@./bench/stats.sh --no-build
+
+# Install the release build: the binary, the man page generated from --help, bash and zsh completions and the systemd
+# user unit (cmake/install.cmake) under PREFIX (default /usr/local; DESTDIR is honoured)
+PREFIX ?= /usr/local
+install: build
+	@cmake --install build --prefix $(PREFIX)
+
+# The Debian package of the release build (CPack; dependencies from dpkg-shlibdeps): build/packages/hermeslink_*.deb
+deb: build
+	@cd build && cpack -G DEB
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -29,6 +29,9 @@ PACKAGES=(
     # http_v2 modules (nginx-light and nginx-core only add modules). On a machine whose init system runs services, the
     # package enables and starts its own nginx on port 80; the test never uses that one and runs nginx of its own.
     nginx
+    # make deb (CPack): dpkg-shlibdeps turns the linked libraries into the package's Depends; `file` is what CPack's DEB
+    # generator uses to find the binaries to inspect
+    dpkg-dev file
 )
 
 missing=()

@@ -80,4 +80,24 @@ int hl_config_valid_lan_host(const char *s);
 /** True for log level names debug|info|warn|error. */
 int hl_config_valid_log_level(const char *s);
 
+/**
+ * What is wrong with `url` as publicUrl (config_public_url.c): NULL when it is an http:// or https:// URL of a host (name,
+ * IPv4 or bracketed IPv6) and an optional port, with no path but "/", no user, query or fragment; else a short reason
+ * ("it has a query"), a static string. Any thread.
+ */
+const char *hl_config_public_url_problem(const char *url);
+
+/** What `config set public-url` says about a refused value (the reason from hl_config_public_url_problem follows). */
+#define HL_PUBLIC_URL_RULE                                                                                                         \
+    "publicUrl must be an http:// or https:// URL without a path, user, query or fragment, e.g. https://link.example.com"
+
+/**
+ * True when `key` can be the Hermes API key (hermesApiKey): 1 to 4096 printable ASCII characters without spaces, since it
+ * goes into an Authorization header.
+ */
+int hl_config_valid_api_key(const char *key);
+
+/** Sets hermesApiKey to `key` (validated) or, with NULL, removes it. *msg (caller frees) never contains the key. */
+int hl_config_set_api_key(hl_config_t *cfg, const char *key, char **msg) HL_WARN_UNUSED;
+
 #endif

@@ -10,4 +10,8 @@
 #define HL_API_VERSION 1
 #define HL_DISPLAY_NAME "Hermes Link"
 
+/** The git revision this binary was built from (`git describe --always --dirty`), "unknown" outside a git checkout.
+ * A static string; any thread. */
+const char *hl_build_revision(void);
+
 #endif

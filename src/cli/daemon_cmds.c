@@ -490,6 +490,7 @@ int hl_cmd_status(int argc, char **argv)
     hl_environment_t env = hl_detect_environment();
 
     printf("Hermes Link %s\n", HL_VERSION);
+    printf("Revision:  git %s\n", hl_build_revision());
     if (st == HL_PID_RUNNING)
         printf("Daemon:    running (PID %d)\n", (int)pid);
     else if (st == HL_PID_STALE)

@@ -28,7 +28,10 @@ static const char HELP[] = "Hermes Link " HL_VERSION " — Local service for Her
                            "  --version, -v      Print version\n"
                            "  --help, -h         Show this help\n";
 
-static const char VERSION_HELP[] = "Usage: hermeslink version\n\nPrint the version (also --version or -v anywhere).\n";
+static const char VERSION_HELP[] = "Usage: hermeslink version [--verbose]\n"
+                                   "\n"
+                                   "Print the version (also --version or -v anywhere).\n"
+                                   "  --verbose   also the git revision it was built from: <version> (git <revision>)\n";
 
 int hl_cli_reject(const char *arg, const char *help)
 {
@@ -94,6 +97,11 @@ int hl_cli_main(int argc, char **argv, hl_serve_fn serve)
     if (strcmp(cmd, "version") == 0) {
         if (hl_cli_wants_help(argc - 1, argv + 1)) {
             fputs(VERSION_HELP, stdout);
+            return 0;
+        }
+        /* spec/CLI.md §2.10: plain `version` prints exactly "<version>\n" (scripts compare it); the revision is opt-in */
+        if (argc == 3 && strcmp(argv[2], "--verbose") == 0) {
+            printf("%s (git %s)\n", HL_VERSION, hl_build_revision());
             return 0;
         }
         if (argc > 2)

@@ -3,9 +3,13 @@
  * the pairing page URLs, the session id and the connect token (spec/CLI.md §2.5, the issue's order).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "hl/common.h"
 #include "hl/control.h"
 #include "hl/pidfile.h"
 #include "hl/qr.h"
@@ -19,13 +23,46 @@ static const char HELP[] =
 
 #define LABEL_WIDTH 17
 
+/* QR lines this wide never wrap on the classic 80-column terminal, which is what to aim for when the width is unknown */
+#define DEFAULT_COLUMNS 80
+
+/* The width of the terminal stdout draws on: the window's (TIOCGWINSZ) on a TTY, else $COLUMNS when it is a number,
+ * else 0 (unknown: output piped into a file or a pager, where nothing wraps). */
+static int output_columns(void)
+{
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *env = getenv("COLUMNS");
+    long cols;
+    if (env != NULL && hl_parse_long(env, 1, 10000, &cols) == 0)
+        return (int)cols;
+    return 0;
+}
+
+/* The QR code, or one line saying why not: a code wider than the terminal wraps into something no phone can read. */
+static void print_qr(const char *payload_text)
+{
+    int cols = output_columns(), width = 0;
+    char *qr = payload_text != NULL ? hl_qr_terminal_fit(payload_text, cols > 0 ? cols : DEFAULT_COLUMNS, &width) : NULL;
+    if (qr == NULL && cols <= 0 && width > 0) /* width unknown and nothing fits 80 columns: print it anyway, unchecked */
+        qr = hl_qr_terminal_fit(payload_text, 0, &width);
+    if (qr != NULL)
+        printf("\n%s\n", qr);
+    else if (width > 0)
+        printf("\nThe QR code needs a terminal %d columns wide (this one has %d): widen it and run hermeslink pair again, "
+               "or open a pairing page below.\n\n",
+               width, cols);
+    else
+        printf("\nThe pairing data is too large for a QR code: open a pairing page below.\n\n");
+    free(qr);
+}
+
 static void print_text(json_t *r)
 {
     json_t *payload = json_object_get(r, "qr_payload");
     char *payload_text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    char *qr = payload_text != NULL ? hl_qr_terminal(payload_text) : NULL;
-    printf("\n%s\n", qr != NULL ? qr : "(the QR code is too large for this terminal; use the pairing page)\n");
-    free(qr);
+    print_qr(payload_text);
     free(payload_text);
     json_t *pages = json_object_get(r, "pairing_page_urls");
     size_t i;

@@ -35,6 +35,22 @@ int hl_config_valid_lan_host(const char *s)
     return last != 0 && last != 255;
 }
 
+static int valid_public_url(const char *s)
+{
+    return hl_config_public_url_problem(s) == NULL;
+}
+
+int hl_config_valid_api_key(const char *key)
+{
+    size_t len = key != NULL ? strlen(key) : 0;
+    if (len == 0 || len > 4096)
+        return 0;
+    for (const char *p = key; *p != '\0'; ++p)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+            return 0;
+    return 1;
+}
+
 static int valid_http_url(const char *s)
 {
     size_t len = strlen(s);
@@ -232,7 +248,9 @@ int hl_config_load(hl_config_t *cfg, const char *home, char *err, size_t errlen)
         (ret = load_string(root, "language", 0, valid_language, "one of auto, en, zh-CN", &cfg->language, err, errlen)) != 0 ||
         (ret = load_string(root, "logLevel", 0, hl_config_valid_log_level, "one of debug, info, warn, error", &cfg->log_level, err,
                            errlen)) != 0 ||
-        (ret = load_string(root, "publicUrl", 1, valid_http_url, "an http(s) URL", &cfg->public_url, err, errlen)) != 0 ||
+        (ret = load_string(root, "publicUrl", 1, valid_public_url,
+                           "an http:// or https:// URL without a path, user, query or fragment", &cfg->public_url, err, errlen)) !=
+            0 ||
         (ret = load_string(root, "hermesApiUrl", 1, valid_http_url, "an http(s) URL", &cfg->hermes_api_url, err, errlen)) != 0 ||
         (ret = load_string(root, "hermesApiKey", 1, any_string, "a string", &cfg->hermes_api_key, err, errlen)) != 0 ||
         (ret = load_string(root, "updateUrl", 1, valid_http_url_path, "an http(s) URL", &cfg->update_url, err, errlen)) != 0 ||
@@ -423,6 +441,11 @@ int hl_config_set(hl_config_t *cfg, const char *key, const char *value, char **m
         }
         replace(&cfg->log_level, value);
         *msg = hl_asprintf("Log level set to %s", value);
+    } else if (strcmp(key, "hermes-api-key") == 0) {
+        /* never from argv: it would show in ps and in the shell history (config_cmd.c reads it from stdin or a file) */
+        *msg = hl_strdup("The Hermes API key is read from stdin or a file, not the command line: "
+                         "hermeslink config set hermes-api-key [--file PATH]");
+        return -EINVAL;
     } else if (strcmp(key, "public-url") == 0 || strcmp(key, "hermes-api-url") == 0) {
         int is_public = key[0] == 'p';
         char **slot = is_public ? &cfg->public_url : &cfg->hermes_api_url;
@@ -433,10 +456,17 @@ int hl_config_set(hl_config_t *cfg, const char *key, const char *value, char **m
             *msg = hl_asprintf("%s set to (auto)", label);
         } else {
             size_t len = strlen(value);
-            while (len > 0 && value[len - 1] == '/')
+            /* trailing slashes go, but not the scheme's ("http://" has no host, it is not "http:") */
+            while (len > 0 && value[len - 1] == '/' && !(len >= 3 && value[len - 2] == '/' && value[len - 3] == ':'))
                 --len;
             char *v = hl_strndup(value, len);
-            if (!valid_http_url(v)) {
+            const char *problem = is_public ? hl_config_public_url_problem(v) : NULL;
+            if (problem != NULL) {
+                free(v);
+                *msg = hl_asprintf("Invalid public URL: %s; " HL_PUBLIC_URL_RULE, problem);
+                return -EINVAL;
+            }
+            if (!is_public && !valid_http_url(v)) {
                 free(v);
                 *msg = hl_asprintf("Invalid %s (expected http://host[:port] or https://host[:port])", label);
                 return -EINVAL;
@@ -470,6 +500,24 @@ int hl_config_set(hl_config_t *cfg, const char *key, const char *value, char **m
     return 0;
 }
 
+int hl_config_set_api_key(hl_config_t *cfg, const char *key, char **msg)
+{
+    if (key == NULL) {
+        free(cfg->hermes_api_key);
+        cfg->hermes_api_key = NULL;
+        json_object_del(cfg->raw, "hermesApiKey");
+        *msg = hl_strdup("Hermes API key removed");
+        return 0;
+    }
+    if (!hl_config_valid_api_key(key)) {
+        *msg = hl_strdup("Invalid Hermes API key (expected 1-4096 printable characters without spaces)");
+        return -EINVAL;
+    }
+    replace(&cfg->hermes_api_key, key);
+    *msg = hl_strdup("Hermes API key set");
+    return 0;
+}
+
 static json_t *nullable(const char *s)
 {
     return s != NULL ? json_string(s) : json_null();
@@ -492,7 +540,7 @@ char *hl_config_dump(const hl_config_t *cfg, int redact_secrets)
         json_object_set_new(out, "updatePublicKey", nullable(cfg->update_public_key));
     if (cfg->hermes_api_key != NULL || json_object_get(cfg->raw, "hermesApiKey") != NULL)
         json_object_set_new(out, "hermesApiKey",
-                            redact_secrets && cfg->hermes_api_key != NULL ? json_string("[redacted]")
+                            redact_secrets && cfg->hermes_api_key != NULL ? json_string("(configured)")
                                                                           : nullable(cfg->hermes_api_key));
     /* the edge's keys only once they differ from their defaults or are in the file, so that a default config reads as
      * the original's */

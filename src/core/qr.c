@@ -27,9 +27,14 @@ static void puts_(buf_t *b, const char *s)
     put(b, s, strlen(s));
 }
 
+static QRcode *encode_at(const char *text, QRecLevel level)
+{
+    return QRcode_encodeString8bit(text, 0, level);
+}
+
 static QRcode *encode(const char *text)
 {
-    return QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
+    return encode_at(text, QR_ECLEVEL_M);
 }
 
 static int dark(const QRcode *q, int x, int y)
@@ -37,13 +42,9 @@ static int dark(const QRcode *q, int x, int y)
     return x >= 0 && y >= 0 && x < q->width && y < q->width && (q->data[y * q->width + x] & 1);
 }
 
-char *hl_qr_terminal(const char *text)
+static char *render_terminal(const QRcode *q, int quiet)
 {
-    QRcode *q = encode(text);
-    if (q == NULL)
-        return NULL;
     /* light-on-dark terminals are the norm: draw the light modules so the code reads as dark-on-light when scanned */
-    const int quiet = 4; /* the standard quiet zone: some phone scanners need all of it */
     buf_t b = {0};
     for (int y = -quiet; y < q->width + quiet; y += 2) {
         for (int x = -quiet; x < q->width + quiet; ++x) {
@@ -54,8 +55,44 @@ char *hl_qr_terminal(const char *text)
         }
         puts_(&b, "\n");
     }
-    QRcode_free(q);
     return b.data;
+}
+
+char *hl_qr_terminal(const char *text)
+{
+    QRcode *q = encode(text);
+    if (q == NULL)
+        return NULL;
+    char *out = render_terminal(q, 4); /* the standard quiet zone: some phone scanners need all of it */
+    QRcode_free(q);
+    return out;
+}
+
+char *hl_qr_terminal_fit(const char *text, int max_columns, int *columns)
+{
+    /* From the most robust to the narrowest: a screen is not a worn sticker, so level L (7% recovery) is enough there,
+     * and phone scanners read a 2-module quiet zone when 4 would not fit. A pairing payload of ~400 bytes is a version 15
+     * code at M (85 columns with the full quiet zone) but version 13 at L (77 columns). */
+    static const struct {
+        QRecLevel level;
+        int quiet;
+    } tries[] = {{QR_ECLEVEL_M, 4}, {QR_ECLEVEL_L, 4}, {QR_ECLEVEL_L, 2}};
+    *columns = 0;
+    for (size_t i = 0; i < HL_ARRAY_SIZE(tries); ++i) {
+        QRcode *q = encode_at(text, tries[i].level);
+        if (q == NULL)
+            return NULL;
+        int width = q->width + 2 * tries[i].quiet;
+        if (max_columns <= 0 || width <= max_columns) {
+            char *out = render_terminal(q, tries[i].quiet);
+            QRcode_free(q);
+            *columns = width;
+            return out;
+        }
+        QRcode_free(q);
+        *columns = width; /* the narrowest tried so far: what the caller reports when nothing fits */
+    }
+    return NULL;
 }
 
 char *hl_qr_svg(const char *text)

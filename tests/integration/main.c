@@ -56,6 +56,7 @@ Suite *suite_updates(void);
 Suite *suite_statistics(void);
 Suite *suite_new_user(void);
 Suite *suite_api_docs(void);
+Suite *suite_install(void);
 Suite *suite_autostart(void);
 
 /* clang-format off */
@@ -81,6 +82,7 @@ static const struct {
     SUITE(reset),
     SUITE(auth),
     SUITE(edge_config),
+    SUITE(install),
     SUITE(blobs),
     SUITE(cli),
     SUITE(fake_upstream),

@@ -9,6 +9,7 @@
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -153,6 +154,11 @@ START_TEST(test_version_and_help)
         hlt_cli_free(&r);
     }
     hlt_cli_result_t r;
+    /* the git revision only on request (spec/CLI.md §2.10 keeps `version` to "<version>\n") */
+    hlt_cli(&env, &r, "version", "--verbose", NULL);
+    assert_exit(&r, 0, "version --verbose");
+    assert_match(r.out, "^" HL_VERSION " \\(git [A-Za-z0-9._+-]+\\)$");
+    hlt_cli_free(&r);
     hlt_cli(&env, &r, "--help", NULL);
     assert_exit(&r, 0, "--help");
     assert_match(r.out, "^Hermes Link " HL_VERSION " ");
@@ -180,6 +186,7 @@ START_TEST(test_lifecycle)
     hlt_cli(&env, &r, "status", NULL);
     assert_exit(&r, 3, "status (stopped)");
     assert_match(r.out, "^Hermes Link " HL_VERSION "$");
+    assert_match(r.out, "^Revision: +git [A-Za-z0-9._+-]+$");
     assert_match(r.out, "^Daemon: +stopped$");
     hlt_cli_free(&r);
     hlt_cli(&env, &r, "stop", NULL);
@@ -783,6 +790,182 @@ START_TEST(test_config_restart_notice_and_run_stopping)
 }
 END_TEST
 
+/* ---- pair on a narrow terminal, hermes-api-key, public-url (issue 12, "What a new user hit") ---- */
+
+/* The widest line of the QR code in `text` (the lines holding block characters), in characters: a half block is one
+ * column. 0 when there is none. */
+static int widest_qr_line(const char *text)
+{
+    int widest = 0;
+    for (const char *line = text; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (memmem(line, len, "\u2588", 3) != NULL || memmem(line, len, "\u2580", 3) != NULL ||
+            memmem(line, len, "\u2584", 3) != NULL) {
+            int col = 0;
+            for (size_t i = 0; i < len; ++i)
+                col += ((unsigned char)line[i] & 0xc0) != 0x80;
+            if (col > widest)
+                widest = col;
+        }
+        line += len + (end != NULL);
+    }
+    return widest;
+}
+
+START_TEST(test_pair_terminal_width)
+{
+    hlt_daemon_t d;
+    hlt_daemon_start(&d, NULL);
+    hlt_cli_result_t r;
+    /* not a TTY: $COLUMNS is the width; 80 columns take the whole code (the real payload was 85 wide at level M) */
+    setenv("COLUMNS", "80", 1);
+    hlt_cli(d.env, &r, "pair", NULL);
+    assert_exit(&r, 0, "pair (COLUMNS=80)");
+    int width = widest_qr_line(r.out);
+    ck_assert_msg(width > 20 && width <= 80, "a QR code %d columns wide with COLUMNS=80:\n%.2000s", width, r.out);
+    hlt_cli_free(&r);
+    /* too narrow: one line saying so instead of a code that wraps, and the pairing lines all the same */
+    setenv("COLUMNS", "40", 1);
+    hlt_cli(d.env, &r, "pair", NULL);
+    assert_exit(&r, 0, "pair (COLUMNS=40)");
+    ck_assert_msg(strstr(r.out, "\u2588") == NULL && strstr(r.out, "\u2580") == NULL, "a QR code with COLUMNS=40:\n%.2000s", r.out);
+    assert_match(r.out, "^The QR code needs a terminal [0-9]+ columns wide \\(this one has 40\\): widen it");
+    assert_match(r.out, "^Pairing page: +http://");
+    assert_match(r.out, "^Connect token: +[A-Za-z0-9_-]{43}$");
+    hlt_cli_free(&r);
+    unsetenv("COLUMNS");
+    hlt_daemon_stop_clean(&d);
+}
+END_TEST
+
+/* `hermeslink config set hermes-api-key` with `key_file` on stdin (hlt_cli's stdin is /dev/null) */
+static void set_api_key_stdin(hlt_env_t *env, const char *key_file, hlt_cli_result_t *r)
+{
+    char *out_path = hlt_env_path(env, 0, "key.out"), *err_path = hlt_env_path(env, 0, "key.err");
+    char *argv[] = {"/bin/sh",        "-c", "exec \"$0\" config set hermes-api-key < \"$1\"", (char *)hlt_binary(),
+                    (char *)key_file, NULL};
+    setenv("HERMESLINK_HOME", env->home, 1);
+    pid_t pid = hlt_spawn(argv, out_path, err_path);
+    int status = 0;
+    ck_assert_msg(hlt_wait_exit(pid, &status, 60000), "config set hermes-api-key did not finish");
+    unsetenv("HERMESLINK_HOME");
+    r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r->out = hlt_read_file(out_path, NULL);
+    r->err = hlt_read_file(err_path, NULL);
+    ck_assert(r->out != NULL && r->err != NULL);
+    free(out_path);
+    free(err_path);
+}
+
+/* config.json's hermesApiKey, or NULL (caller frees) */
+static char *stored_api_key(hlt_env_t *env)
+{
+    char *path = hlt_env_path(env, 1, "config.json");
+    json_t *file = json_load_file(path, 0, NULL);
+    free(path);
+    const char *v = json_string_value(json_object_get(file, "hermesApiKey"));
+    char *out = v != NULL ? strdup(v) : NULL;
+    json_decref(file);
+    return out;
+}
+
+START_TEST(test_hermes_api_key)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_cli_result_t r;
+    /* never from the command line, and the refusal does not repeat it */
+    hlt_cli(&env, &r, "config", "set", "hermes-api-key", "sk-argv-secret", NULL);
+    assert_exit(&r, 1, "config set hermes-api-key <value>");
+    ck_assert_msg(strstr(r.out, "sk-argv-secret") == NULL && strstr(r.err, "sk-argv-secret") == NULL, "echoed: %s%s", r.out, r.err);
+    assert_match(r.err, "--file PATH");
+    hlt_cli_free(&r);
+    /* nothing on stdin */
+    hlt_cli(&env, &r, "config", "set", "hermes-api-key", NULL);
+    assert_exit(&r, 1, "config set hermes-api-key < /dev/null");
+    assert_match(r.err, "^No Hermes API key on stdin");
+    hlt_cli_free(&r);
+
+    /* from a file */
+    char *file = hlt_env_path(&env, 0, "api.key");
+    hlt_write_file(file, "sk-file-secret-0123\n");
+    hlt_cli(&env, &r, "config", "set", "hermes-api-key", "--file", file, NULL);
+    assert_exit(&r, 0, "config set hermes-api-key --file");
+    ck_assert_str_eq(r.out, "Hermes API key set\n");
+    ck_assert_msg(strstr(r.err, "sk-file") == NULL, "echoed on stderr: %s", r.err);
+    hlt_cli_free(&r);
+    char *stored = stored_api_key(&env);
+    ck_assert_str_eq(stored, "sk-file-secret-0123");
+    free(stored);
+    /* config get says configured, never the key */
+    hlt_cli(&env, &r, "config", "get", NULL);
+    assert_exit(&r, 0, "config get");
+    ck_assert_msg(strstr(r.out, "sk-file") == NULL, "config get shows the key:\n%s", r.out);
+    assert_match(r.out, "^  \"hermesApiKey\": \"\\(configured\\)\",?$");
+    hlt_cli_free(&r);
+
+    /* from stdin */
+    hlt_write_file(file, "sk-stdin-secret-4567\r\n");
+    set_api_key_stdin(&env, file, &r);
+    assert_exit(&r, 0, "config set hermes-api-key < file");
+    ck_assert_str_eq(r.out, "Hermes API key set\n");
+    ck_assert_msg(strstr(r.err, "sk-stdin") == NULL, "echoed on stderr: %s", r.err);
+    hlt_cli_free(&r);
+    stored = stored_api_key(&env);
+    ck_assert_str_eq(stored, "sk-stdin-secret-4567");
+    free(stored);
+
+    /* a key that cannot go into a header is refused without being repeated; the stored one stays */
+    hlt_write_file(file, "sk bad secret\n");
+    hlt_cli(&env, &r, "config", "set", "hermes-api-key", "--file", file, NULL);
+    assert_exit(&r, 1, "config set hermes-api-key --file (a space)");
+    ck_assert_msg(strstr(r.err, "bad secret") == NULL, "echoed: %s", r.err);
+    hlt_cli_free(&r);
+    stored = stored_api_key(&env);
+    ck_assert_str_eq(stored, "sk-stdin-secret-4567");
+    free(stored);
+    hlt_cli(&env, &r, "config", "set", "hermes-api-key", "--file", "/nonexistent/api.key", NULL);
+    assert_exit(&r, 1, "config set hermes-api-key --file (missing)");
+    hlt_cli_free(&r);
+
+    /* --clear */
+    hlt_cli(&env, &r, "config", "set", "hermes-api-key", "--clear", NULL);
+    assert_exit(&r, 0, "config set hermes-api-key --clear");
+    ck_assert_str_eq(r.out, "Hermes API key removed\n");
+    hlt_cli_free(&r);
+    ck_assert_ptr_null(stored_api_key(&env));
+    free(file);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
+START_TEST(test_public_url_validation)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    static const char rule[] =
+        "publicUrl must be an http:// or https:// URL without a path, user, query or fragment, e.g. https://link.example.com";
+    config_set(&env, "public-url", "https://user:pw@link.example.com", 1, "", "Invalid public URL: it has a user name; ");
+    config_set(&env, "public-url", "https://link.example.com/?a=1", 1, "", "Invalid public URL: it has a query; ");
+    config_set(&env, "public-url", "https://link.example.com/#x", 1, "", "Invalid public URL: it has a fragment; ");
+    config_set(&env, "public-url", "https://link.example.com/hermes", 1, "", "Invalid public URL: it has a path; ");
+    config_set(&env, "public-url", "ftp://link.example.com", 1, "", rule);
+    config_set(&env, "public-url", "https://link.example.com/", 0, "Public URL set to https://link.example.com\n", NULL);
+    config_set(&env, "public-url", "http://[2001:db8::1]:18642", 0, "Public URL set to http://[2001:db8::1]:18642\n", NULL);
+    /* a path written into config.json by hand stops nothing silently: the daemon and the CLI name the key */
+    char *path = hlt_env_path(&env, 1, "config.json");
+    hlt_write_file(path, "{\"publicUrl\": \"https://link.example.com/prefix\"}\n");
+    free(path);
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "config", "get", NULL);
+    assert_exit(&r, 1, "config get (publicUrl with a path)");
+    ck_assert_msg(strstr(r.err, "\"publicUrl\"") != NULL, "the message does not name publicUrl: %s", r.err);
+    hlt_cli_free(&r);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
@@ -801,6 +984,9 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_unknown_flags_and_help);
     tcase_add_test(tc, test_logs_empty_and_fields);
     tcase_add_test(tc, test_config_restart_notice_and_run_stopping);
+    tcase_add_test(tc, test_pair_terminal_width);
+    tcase_add_test(tc, test_hermes_api_key);
+    tcase_add_test(tc, test_public_url_validation);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -219,6 +219,8 @@ START_TEST(load_rejects_bad_values_naming_the_key)
         {"publicUrl", "{\"publicUrl\": \"http://\"}"},
         {"publicUrl", "{\"publicUrl\": \"http://a b\"}"},
         {"publicUrl", "{\"publicUrl\": 1}"},
+        {"publicUrl", "{\"publicUrl\": \"https://link.example.com/prefix\"}"},
+        {"publicUrl", "{\"publicUrl\": \"https://u@link.example.com\"}"},
         {"hermesApiUrl", "{\"hermesApiUrl\": \"localhost:8642\"}"},
         {"hermesApiUrl", "{\"hermesApiUrl\": []}"},
         {"hermesApiKey", "{\"hermesApiKey\": 12345}"},
@@ -406,10 +408,33 @@ START_TEST(set_urls)
     ck_assert_str_eq(cfg.public_url, "https://link.example.com");
     set_expect(&cfg, "public-url", "http://203.0.113.7:18642///", 0, "Public URL set to http://203.0.113.7:18642");
     ck_assert_str_eq(cfg.public_url, "http://203.0.113.7:18642");
-    const char *bad_public = "Invalid Public URL (expected http://host[:port] or https://host[:port])";
-    static const char *const bad[] = {"ftp://example.com", "example.com", "http://", "https:///", "http://a b", "http://a\"b"};
-    for (size_t i = 0; i < HL_ARRAY_SIZE(bad); ++i)
-        set_expect(&cfg, "public-url", bad[i], -EINVAL, bad_public);
+    static const struct {
+        const char *url, *reason;
+    } bad[] = {
+        {"ftp://example.com", "it is not http:// or https://"},
+        {"example.com", "it is not http:// or https://"},
+        {"http://", "it has no host"},
+        {"https:///", "it has no host"},
+        {"http://a b", "it contains spaces, quotes or other characters a URL cannot hold"},
+        {"http://a\"b", "it contains spaces, quotes or other characters a URL cannot hold"},
+        {"https://user:pw@link.example.com", "it has a user name"},
+        {"https://link.example.com/?x=1", "it has a query"},
+        {"https://link.example.com#top", "it has a fragment"},
+        {"https://link.example.com/hermes", "it has a path"},
+        {"https://link.example.com:0", "its port is not a number from 1 to 65535"},
+        {"https://link.example.com:70000", "its port is not a number from 1 to 65535"},
+        {"https://link.example.com:", "its port is not a number from 1 to 65535"},
+        {"https://[zz::1]", "its host is not a valid IPv6 address"},
+    };
+    for (size_t i = 0; i < HL_ARRAY_SIZE(bad); ++i) {
+        char *want = hl_asprintf("Invalid public URL: %s; publicUrl must be an http:// or https:// URL without a path, user, "
+                                 "query or fragment, e.g. https://link.example.com",
+                                 bad[i].reason);
+        set_expect(&cfg, "public-url", bad[i].url, -EINVAL, want);
+        free(want);
+    }
+    set_expect(&cfg, "public-url", "https://[2001:db8::1]:8443/", 0, "Public URL set to https://[2001:db8::1]:8443");
+    set_expect(&cfg, "public-url", "http://203.0.113.7:18642///", 0, "Public URL set to http://203.0.113.7:18642");
     ck_assert_str_eq(cfg.public_url, "http://203.0.113.7:18642");
     set_expect(&cfg, "public-url", "auto", 0, "Public URL set to (auto)");
     ck_assert_ptr_null(cfg.public_url);
@@ -432,7 +457,11 @@ START_TEST(set_unknown_key)
     defaults(&cfg);
     set_expect(&cfg, "x", "1", -ENOENT, "Unknown config key: x");
     set_expect(&cfg, "lanHost", "192.168.1.5", -ENOENT, "Unknown config key: lanHost"); /* CLI names only */
-    set_expect(&cfg, "hermes-api-key", "sk", -ENOENT, "Unknown config key: hermes-api-key");
+    /* the API key never comes from argv (config_cmd.c reads it from stdin or a file) */
+    set_expect(&cfg, "hermes-api-key", "sk", -EINVAL,
+               "The Hermes API key is read from stdin or a file, not the command line: "
+               "hermeslink config set hermes-api-key [--file PATH]");
+    ck_assert_ptr_null(cfg.hermes_api_key);
     ck_assert_ptr_null(cfg.lan_host);
     hl_config_dispose(&cfg);
 }
@@ -515,6 +544,35 @@ START_TEST(save_to_missing_home_fails)
 }
 END_TEST
 
+START_TEST(api_key_set_never_echoed)
+{
+    hl_config_t cfg;
+    defaults(&cfg);
+    char *msg = NULL;
+    ck_assert_int_eq(hl_config_set_api_key(&cfg, "sk-very-secret-1234", &msg), 0);
+    ck_assert_str_eq(cfg.hermes_api_key, "sk-very-secret-1234");
+    ck_assert_str_eq(msg, "Hermes API key set");
+    free(msg);
+    static const char *const bad[] = {"", "sk with space", "sk\nx", "sk\x01", "sk\xc3\xa9"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(bad); ++i) {
+        ck_assert_int_eq(hl_config_set_api_key(&cfg, bad[i], &msg), -EINVAL);
+        ck_assert_msg(bad[i][0] == '\0' || strstr(msg, bad[i]) == NULL, "the message echoes the key: %s", msg);
+        free(msg);
+    }
+    ck_assert_str_eq(cfg.hermes_api_key, "sk-very-secret-1234");
+    char *shown = hl_config_dump(&cfg, 1);
+    ck_assert_ptr_null(strstr(shown, "sk-very-secret"));
+    free(shown);
+    ck_assert_int_eq(hl_config_set_api_key(&cfg, NULL, &msg), 0);
+    ck_assert_ptr_null(cfg.hermes_api_key);
+    free(msg);
+    shown = hl_config_dump(&cfg, 1);
+    ck_assert_ptr_null(strstr(shown, "hermesApiKey"));
+    free(shown);
+    hl_config_dispose(&cfg);
+}
+END_TEST
+
 START_TEST(api_key_redacted_only_when_asked)
 {
     hl_config_t cfg;
@@ -522,7 +580,7 @@ START_TEST(api_key_redacted_only_when_asked)
     cfg.hermes_api_key = strdup("sk-very-secret");
     char *shown = hl_config_dump(&cfg, 1), *full = hl_config_dump(&cfg, 0);
     ck_assert_ptr_null(strstr(shown, "sk-very-secret"));
-    ck_assert_ptr_nonnull(strstr(shown, "\"hermesApiKey\": \"[redacted]\""));
+    ck_assert_ptr_nonnull(strstr(shown, "\"hermesApiKey\": \"(configured)\""));
     ck_assert_ptr_nonnull(strstr(full, "\"hermesApiKey\": \"sk-very-secret\""));
     free(shown);
     free(full);
@@ -566,6 +624,7 @@ Suite *suite_config(void)
     tcase_add_test(save, save_load_round_trip);
     tcase_add_test(save, save_to_missing_home_fails);
     tcase_add_test(save, api_key_redacted_only_when_asked);
+    tcase_add_test(save, api_key_set_never_echoed);
     suite_add_tcase(s, save);
     return s;
 }

@@ -204,6 +204,72 @@ START_TEST(too_long)
 }
 END_TEST
 
+/* A pairing payload as the daemon makes it (link id, session, 43-char code, two LAN URLs, a TLS fingerprint): ~450 bytes,
+ * a version 16 code at level M, 89 columns with the full quiet zone. */
+static const char BIG_PAYLOAD[] =
+    "{\"kind\":\"hermes_link_pairing\",\"version\":1,\"link_id\":\"link_64db8c71ed0a4d28ce3023709c639b69\","
+    "\"display_name\":\"Hermes "
+    "Link\",\"session_id\":\"ps_SRqs7sU42BBvzeyT\",\"code\":\"W4_bauinr_PAZohCBHlE1tRSP8am22DvLJEDCjxI9uo\","
+    "\"preferred_urls\":[\"http://192.168.1.10:18642\",\"http://10.0.0.7:18642\"],\"lan_ips\":[\"192.168.1.10\",\"10.0.0.7\"],"
+    "\"tls_fingerprint\":\"846d0c176cbd42f37d425e06fc5274044dbe69125661a006380479b1cd37eaa4\","
+    "\"tls_urls\":[\"https://192.168.1.10:18643\"]}";
+
+/* The line width of a terminal rendering in characters (cells), all lines checked equal by parse_terminal. */
+static int terminal_width(const char *term)
+{
+    grid_t g = parse_terminal(term);
+    free(g.light);
+    return g.cols;
+}
+
+START_TEST(terminal_fit_width)
+{
+    /* a short text: a version 3 or 4 code, well inside 80 columns with half blocks and the full quiet zone */
+    int cols = -1;
+    char *term = hl_qr_terminal_fit("hermespilot://pair?c=0123456789abcdef0123456789abcdef", 80, &cols);
+    ck_assert_ptr_nonnull(term);
+    int modules = cols - 2 * QUIET;
+    ck_assert_msg(modules == 29 || modules == 33, "a %d-module code", modules);
+    ck_assert_int_eq(terminal_width(term), cols);
+    ck_assert_int_le(cols, 80);
+    free(term);
+    /* the real pairing payload: too wide at level M (the 85+ columns that wrapped), within 80 at level L */
+    term = hl_qr_terminal(BIG_PAYLOAD);
+    ck_assert_int_gt(terminal_width(term), 80);
+    free(term);
+    term = hl_qr_terminal_fit(BIG_PAYLOAD, 80, &cols);
+    ck_assert_ptr_nonnull(term);
+    ck_assert_int_le(cols, 80);
+    ck_assert_int_eq(terminal_width(term), cols);
+    /* two module rows per line: half as many lines as columns, rounded up */
+    size_t lines = 0;
+    for (const char *p = term; *p != '\0'; ++p)
+        lines += *p == '\n';
+    ck_assert_int_eq((int)lines, (cols + 1) / 2);
+    free(term);
+    /* no limit: the most robust rendering, the same as hl_qr_terminal */
+    term = hl_qr_terminal_fit(BIG_PAYLOAD, 0, &cols);
+    char *plain = hl_qr_terminal(BIG_PAYLOAD);
+    ck_assert_str_eq(term, plain);
+    free(plain);
+    free(term);
+    /* too narrow: NULL and the narrowest width it would need */
+    cols = -1;
+    ck_assert_ptr_null(hl_qr_terminal_fit(BIG_PAYLOAD, 40, &cols));
+    ck_assert_int_gt(cols, 40);
+    ck_assert_int_le(cols, 80);
+    /* too long for any code: NULL and 0 */
+    char *big = malloc(5001);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'a', 5000);
+    big[5000] = '\0';
+    cols = -1;
+    ck_assert_ptr_null(hl_qr_terminal_fit(big, 80, &cols));
+    ck_assert_int_eq(cols, 0);
+    free(big);
+}
+END_TEST
+
 static bool have_zbarimg(void)
 {
     const char *path = getenv("PATH");
@@ -298,6 +364,21 @@ START_TEST(terminal_decodes)
         free(g.light);
         free(term);
     }
+    /* the narrow rendering pair prints on an 80-column terminal (level L, 2-module quiet zone) still decodes */
+    int cols;
+    char *term = hl_qr_terminal_fit(BIG_PAYLOAD, 80, &cols);
+    ck_assert_ptr_nonnull(term);
+    grid_t g = parse_terminal(term);
+    write_pgm(file, &g, 4);
+    char *decoded = zbar_decode(file);
+    ck_assert_msg(decoded != NULL, "zbarimg found no code in the 80-column rendering");
+    size_t len = strlen(decoded);
+    if (len > 0 && decoded[len - 1] == '\n')
+        decoded[--len] = '\0';
+    ck_assert_str_eq(decoded, BIG_PAYLOAD);
+    free(decoded);
+    free(g.light);
+    free(term);
     free(file);
     ut_rm_rf(dir);
 }
@@ -312,6 +393,7 @@ Suite *suite_qr(void)
     tcase_add_test(tc, terminal_lines);
     tcase_add_test(tc, terminal_matches_svg);
     tcase_add_test(tc, too_long);
+    tcase_add_test(tc, terminal_fit_width);
     tcase_add_test(tc, terminal_decodes);
     suite_add_tcase(s, tc);
     return s;
