@@ -15,6 +15,13 @@
 #include "hl/config.h"
 #include "hl/hermes_files.h"
 
+/**
+ * The hermes executable to run (src/actors/hermes_binary.c): $HERMES_BIN — a path, or a bare name looked up on PATH as a
+ * shell would — else `hermes` on PATH. NULL when there is none; *broken (may be NULL) then says that HERMES_BIN names one
+ * that cannot run. Caller frees.
+ */
+char *hl_hermes_binary(bool *broken);
+
 /** Largest `.env` or config.yaml read; a bigger file is refused (and skipped with a warning). */
 #define HL_HERMES_MAX_FILE_BYTES (1024 * 1024)
 #define HL_HERMES_DEFAULT_HOST "127.0.0.1"

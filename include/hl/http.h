@@ -92,6 +92,9 @@ void hl_reply_json(hl_request_t *r, int status, json_t *body);
 /** Sends the error envelope {"ok":false,"error":{"code","message"}}. `message` must not contain paths or errno text. */
 void hl_reply_error(hl_request_t *r, int status, const char *code, const char *message);
 
+/** The reason phrase of an HTTP status HermesLink answers with ("Not Found"), NULL for another status. Pure. */
+const char *hl_http_reason_phrase(int status);
+
 /** Sends `len` bytes with a content type; the bytes are copied. */
 void hl_reply_bytes(hl_request_t *r, int status, const char *content_type, const char *data, size_t len);
 

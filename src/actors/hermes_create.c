@@ -228,44 +228,6 @@ bool hermes_creation_poll(hl_hermes_t *h, hermes_creation_t *c)
 
 /* ---- starting ---- */
 
-/* The first executable regular file called `name` in a directory of $PATH (an empty entry is the current directory);
- * NULL when there is none. */
-static char *search_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    if (path == NULL)
-        return NULL;
-    char *copy = hl_strdup(path), *save = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
-        char *full = hl_path_join(dir[0] ? dir : ".", name);
-        struct stat st;
-        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) {
-            free(copy);
-            return full;
-        }
-        free(full);
-    }
-    free(copy);
-    return NULL;
-}
-
-/* The hermes executable: $HERMES_BIN (a path, or a bare name looked up on PATH as a shell would), else `hermes` on
- * PATH; NULL when there is none (*broken: HERMES_BIN names one that cannot run). */
-static char *find_hermes(bool *broken)
-{
-    const char *bin = getenv("HERMES_BIN");
-    *broken = false;
-    if (bin == NULL || bin[0] == '\0')
-        return search_path("hermes");
-    if (strchr(bin, '/') == NULL) {
-        char *found = search_path(bin);
-        *broken = found == NULL;
-        return found;
-    }
-    *broken = access(bin, X_OK) != 0;
-    return *broken ? NULL : hl_strdup(bin);
-}
-
 static int spawn(hermes_creation_t *c, char *bin, const char *name, const char *clone_from)
 {
     int out[2], err[2];
@@ -425,7 +387,7 @@ hl_result_t *hermes_creation_start(hl_hermes_t *h, hermes_creation_t *c, const j
     c->started_at = hl_now_ms();
     c->state = "running";
     bool broken = false;
-    char *bin = find_hermes(&broken);
+    char *bin = hl_hermes_binary(&broken);
     if (broken) {
         finished(h, c, "failed", hl_strdup("HERMES_BIN does not name a program HermesLink can run"));
     } else if (bin == NULL) {

@@ -13,6 +13,7 @@
 #include "hl/clock.h"
 #include "hl/common.h"
 #include "hl/log.h"
+#include "hl/hermes_read.h"
 #include "updater_internal.h"
 
 /* ---- interpreting `hermes update --check` ---- */
@@ -158,7 +159,7 @@ void upd_hermes_check(hl_updater_t *u, hl_reply_to_t *to)
     u->hermes_waiters[u->num_hermes_waiters++] = to;
     if (u->check_step != 0)
         return; /* answered with the running check */
-    u->check_bin = upd_find_hermes();
+    u->check_bin = hl_hermes_binary(NULL);
     if (u->check_bin == NULL) {
         check_done(u, check_answer(local_json(NULL, NULL), NULL, false,
                                    "No hermes command found (set HERMES_BIN, or put hermes on PATH)"));
@@ -219,7 +220,7 @@ hl_result_t *upd_hermes_start(hl_updater_t *u)
     if (upd_job_running(&u->hermes))
         return hl_result_ok(HL_RESULT_ACCEPTED, upd_job_json(&u->hermes));
     upd_job_begin(&u->hermes, u->link->home);
-    char *bin = upd_find_hermes();
+    char *bin = hl_hermes_binary(NULL);
     if (bin == NULL) {
         upd_job_end(&u->hermes, u->link->home, "failed",
                     hl_strdup("No hermes command found (set HERMES_BIN, or put hermes on PATH)"));

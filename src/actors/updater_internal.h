@@ -114,9 +114,6 @@ typedef struct st_upd_proc_t {
     bool timed_out;
 } upd_proc_t;
 
-/** The hermes executable: $HERMES_BIN (a path, or a bare name looked up on PATH), else `hermes` on PATH; NULL if none. */
-char *upd_find_hermes(void);
-
 /**
  * Starts argv[0] (a path) with stdin /dev/null and stdout+stderr on one non-blocking pipe, descriptors 0-2 only, default
  * signals, in a process group of its own, with the daemon's environment plus `extra_env` ("NAME=value", may be NULL).

@@ -25,36 +25,6 @@ extern char **environ;
 /* the longest line kept whole; a longer one is cut (the status cuts further) */
 #define PART_MAX 8192
 
-/* The first executable regular file called `name` in a directory of $PATH, or NULL. */
-static char *search_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    if (path == NULL)
-        return NULL;
-    char *copy = hl_strdup(path), *save = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
-        char *full = hl_path_join(dir[0] ? dir : ".", name);
-        struct stat st;
-        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) {
-            free(copy);
-            return full;
-        }
-        free(full);
-    }
-    free(copy);
-    return NULL;
-}
-
-char *upd_find_hermes(void)
-{
-    const char *bin = getenv("HERMES_BIN");
-    if (bin == NULL || bin[0] == '\0')
-        return search_path("hermes");
-    if (strchr(bin, '/') == NULL)
-        return search_path(bin);
-    return access(bin, X_OK) == 0 ? hl_strdup(bin) : NULL;
-}
-
 int upd_proc_spawn(upd_proc_t *p, char *const argv[], const char *extra_env, uint64_t timeout_ms)
 {
     memset(p, 0, sizeof(*p));

@@ -9,6 +9,7 @@
 
 #include "hl/api_docs.h"
 #include "hl/common.h"
+#include "hl/http.h"
 #include "api_docs_tables.h"
 
 const hl_api_doc_table_t *const hl_api_doc_tables[] = {
@@ -125,41 +126,8 @@ static int add_errors(json_t *errors, const char *text)
 
 static const char *status_text(int status)
 {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 507:
-        return "Insufficient Storage";
-    }
-    return "Response";
+    const char *r = hl_http_reason_phrase(status);
+    return r != NULL ? r : "Response";
 }
 
 typedef struct st_build_t {

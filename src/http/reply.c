@@ -43,7 +43,7 @@ typedef struct st_reply_msg_t {
     uint64_t version;
 } reply_msg_t;
 
-static const char *reason_phrase(int status)
+const char *hl_http_reason_phrase(int status)
 {
     switch (status) {
     case 200:
@@ -81,8 +81,14 @@ static const char *reason_phrase(int status)
     case 507:
         return "Insufficient Storage";
     default:
-        return "OK";
+        return NULL;
     }
+}
+
+static const char *reason_phrase(int status)
+{
+    const char *r = hl_http_reason_phrase(status);
+    return r != NULL ? r : "OK";
 }
 
 /* CORS (API.md §1.2) on every non-preflight response, plus no-store where the route asks for it */
