@@ -488,6 +488,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     if (hl_server_run(server, err, sizeof(err)) != 0)
         goto Exit;
     hl_control_set_system(dm.system);
+    hl_control_set_import(dm.auth, dm.store, &dm.device_counts);
     if ((ret = hl_control_start(&dm.link, dm.pairing)) != 0) {
         snprintf(err, sizeof(err), "cannot open the control socket: %s", strerror(-ret));
         goto Exit;
