@@ -75,7 +75,7 @@ int hl_node_parse_credentials(const char *text, json_t *devices, char *err, size
  * Parses one conversation's manifest (required), snapshot and events texts (NULL = absent) for directory `dir_name` into
  * a normalised conversation object. 0, or -EINVAL with the reason and the offending file's name in err.
  */
-int hl_node_parse_conversation(const char *dir_name, const char *manifest, const char *snapshot, const char *events,
-                               json_t **out, char *err, size_t errlen) HL_WARN_UNUSED;
+int hl_node_parse_conversation(const char *dir_name, const char *manifest, const char *snapshot, const char *events, json_t **out,
+                               char *err, size_t errlen) HL_WARN_UNUSED;
 
 #endif

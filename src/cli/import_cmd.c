@@ -99,6 +99,37 @@ static int connect_daemon(const char *home)
     return fd;
 }
 
+/* Lines of the daemon's answer: several may arrive in one read (progress then the reply), so the bytes after a newline
+ * are kept for the next call. */
+typedef struct st_line_reader_t {
+    int fd;
+    char buf[64 * 1024];
+    size_t len;
+} line_reader_t;
+
+/* the next line (without its newline; caller frees), or NULL on EOF, error, timeout or an over-long line */
+static char *next_line(line_reader_t *lr)
+{
+    for (;;) {
+        char *nl = memchr(lr->buf, '\n', lr->len);
+        if (nl != NULL) {
+            char *line = hl_strndup(lr->buf, (size_t)(nl - lr->buf));
+            size_t used = (size_t)(nl - lr->buf) + 1;
+            memmove(lr->buf, lr->buf + used, lr->len - used);
+            lr->len -= used;
+            return line;
+        }
+        if (lr->len == sizeof(lr->buf))
+            return NULL;
+        ssize_t n = read(lr->fd, lr->buf + lr->len, sizeof(lr->buf) - lr->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return NULL;
+        lr->len += (size_t)n;
+    }
+}
+
 static int run_import(const char *home, const char *dir)
 {
     int fd = connect_daemon(home);
@@ -114,8 +145,10 @@ static int run_import(const char *home, const char *dir)
     free(text);
     json_decref(req);
     int tty = isatty(STDOUT_FILENO), in_line = 0, code = 1;
+    line_reader_t *lr = hl_calloc(1, sizeof(*lr));
+    lr->fd = fd;
     while (ret == 0) {
-        char *l = hl_control_read_line(fd);
+        char *l = next_line(lr);
         json_t *j = l != NULL ? json_loads(l, 0, NULL) : NULL;
         free(l);
         if (!json_is_object(j)) {
@@ -138,6 +171,7 @@ static int run_import(const char *home, const char *dir)
         json_decref(j);
         break;
     }
+    free(lr);
     if (ret != 0)
         fprintf(stderr, "Cannot talk to Hermes Link over its control socket\n");
     close(fd);

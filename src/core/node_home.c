@@ -64,8 +64,7 @@ static bool exists(const char *dir, const char *rel)
 
 bool hl_node_home_detect(const char *dir)
 {
-    return exists(dir, "identity.json") || exists(dir, "credentials.json") || exists(dir, "conversations") ||
-           exists(dir, "blobs");
+    return exists(dir, "identity.json") || exists(dir, "credentials.json") || exists(dir, "conversations") || exists(dir, "blobs");
 }
 
 /* reads an optional file: 0 with *out NULL when absent; -EINVAL with the file named in err when unreadable */
@@ -98,7 +97,8 @@ static int load_identity(const char *dir, hl_node_home_t *h, char *err, size_t e
     }
     json_t *link = json_object_get(j, "link_id");
     const char *install = json_string_value(json_object_get(j, "install_id"));
-    if (!hl_node_id_valid("install_", install) || (link != NULL && !json_is_null(link) && !hl_node_id_valid("link_", json_string_value(link))) ||
+    if (!hl_node_id_valid("install_", install) ||
+        (link != NULL && !json_is_null(link) && !hl_node_id_valid("link_", json_string_value(link))) ||
         strstr(json_string_value(json_object_get(j, "public_key_pem")), "-----BEGIN PUBLIC KEY-----") == NULL ||
         strstr(json_string_value(json_object_get(j, "private_key_pem")), "-----BEGIN PRIVATE KEY-----") == NULL)
         goto Bad;
@@ -231,7 +231,8 @@ static int parse_blob(const char *dir, const char *name, json_t *blobs, char *er
     char *rel = hl_asprintf("blobs/%s", name), *text = NULL;
     char *raw_rel = hl_strndup(rel, strlen(rel) - strlen(".json"));
     int ret = read_opt(dir, rel, HL_NODE_SMALL_JSON_MAX, &text, NULL, err, errlen);
-    json_t *j = text != NULL ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL, *convs = json_object_get(j, "conversation_ids");
+    json_t *j = text != NULL ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL,
+           *convs = json_object_get(j, "conversation_ids");
     const char *id = json_string_value(json_object_get(j, "id")), *mime = json_string_value(json_object_get(j, "mime"));
     const char *filename = json_string_value(json_object_get(j, "filename"));
     int64_t created = 0;
@@ -240,8 +241,8 @@ static int parse_blob(const char *dir, const char *name, json_t *blobs, char *er
     ret = -EINVAL;
     if (!json_is_object(j) || !hl_node_id_valid("blob_", id) || strncmp(name, id, strlen(id)) != 0 || !json_is_array(convs) ||
         !json_is_integer(json_object_get(j, "size")) || json_integer_value(json_object_get(j, "size")) < 0 ||
-        hl_parse_iso(json_string_value(json_object_get(j, "created_at")), &created) != 0 ||
-        (mime != NULL && strlen(mime) > 255) || (filename != NULL && strlen(filename) > 1024)) {
+        hl_parse_iso(json_string_value(json_object_get(j, "created_at")), &created) != 0 || (mime != NULL && strlen(mime) > 255) ||
+        (filename != NULL && strlen(filename) > 1024)) {
         snprintf(err, errlen, "%s: corrupt (expected id matching its name, size, created_at, conversation_ids)", rel);
         goto Exit;
     }
@@ -261,10 +262,10 @@ static int parse_blob(const char *dir, const char *name, json_t *blobs, char *er
         snprintf(err, errlen, "%s: missing, not a regular file, over 50 MiB, or not the size its manifest says", raw_rel);
         goto Exit;
     }
-    json_array_append_new(blobs, json_pack("{s:s, s:I, s:s, s:s, s:I, s:O, s:s}", "id", id, "size",
-                                           (json_int_t)st.st_size, "mime", mime != NULL ? mime : "application/octet-stream",
-                                           "filename", filename != NULL ? filename : id, "created_at", (json_int_t)created,
-                                           "conversation_ids", convs, "path", raw_rel));
+    json_array_append_new(blobs,
+                          json_pack("{s:s, s:I, s:s, s:s, s:I, s:O, s:s}", "id", id, "size", (json_int_t)st.st_size, "mime",
+                                    mime != NULL ? mime : "application/octet-stream", "filename", filename != NULL ? filename : id,
+                                    "created_at", (json_int_t)created, "conversation_ids", convs, "path", raw_rel));
     ret = 0;
 Exit:
     json_decref(j);

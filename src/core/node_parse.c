@@ -190,7 +190,8 @@ static int parse_manifest(const char *dir_name, json_t *m, json_t **out, char *e
         if (get_count(stats, "input_tokens", &in) != 0 || get_count(stats, "output_tokens", &outt) != 0 ||
             get_count(stats, "total_tokens", &total) != 0 || get_str(stats, "model", false, NAME_MAX_LEN, &model) != 0 ||
             get_str(stats, "provider", false, NAME_MAX_LEN, &provider) != 0 ||
-            get_time(stats, "updated_at", false, -1, &stats_at) != 0 || (cwv != NULL && !json_is_null(cwv) && !json_is_integer(cwv)))
+            get_time(stats, "updated_at", false, -1, &stats_at) != 0 ||
+            (cwv != NULL && !json_is_null(cwv) && !json_is_integer(cwv)))
             return fail(err, errlen, "manifest.json: malformed stats");
         if (json_is_integer(cwv))
             cw = json_integer_value(cwv);
@@ -232,7 +233,7 @@ static int parse_attachments(json_t *list, json_t *out)
         const char *id = json_string_value(a);
         if (json_is_object(a))
             id = json_string_value(json_object_get(a, "blob_id")) != NULL ? json_string_value(json_object_get(a, "blob_id"))
-                                                                        : json_string_value(json_object_get(a, "id"));
+                                                                          : json_string_value(json_object_get(a, "id"));
         if (!hl_node_id_valid("blob_", id))
             return -1;
         json_array_append_new(out, json_string(id));
@@ -248,11 +249,12 @@ static int parse_message(const char *conv_id, json_t *m, size_t i, json_t *msgs,
         return fail(err, errlen, "snapshot.json: message %zu has no valid id (msg_ + 32 hex digits)", i);
     if (get_str(m, "conversation_id", false, 64, &conv) != 0 || (conv != NULL && strcmp(conv, conv_id) != 0))
         return fail(err, errlen, "snapshot.json: message %s belongs to another conversation", id);
-    if (get_str(m, "role", true, 16, &role) != 0 || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0 &&
-                                                      strcmp(role, "tool") != 0 && strcmp(role, "system") != 0))
+    if (get_str(m, "role", true, 16, &role) != 0 ||
+        (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0 && strcmp(role, "tool") != 0 && strcmp(role, "system") != 0))
         return fail(err, errlen, "snapshot.json: message %s has a malformed role", id);
     if (get_str(m, "status", true, 16, &status) != 0 || get_str(m, "run_id", false, 64, &run_id) != 0 ||
-        (run_id != NULL && !hl_node_id_valid("run_", run_id)) || get_str(m, "client_message_id", false, NAME_MAX_LEN, &client_id) != 0)
+        (run_id != NULL && !hl_node_id_valid("run_", run_id)) ||
+        get_str(m, "client_message_id", false, NAME_MAX_LEN, &client_id) != 0)
         return fail(err, errlen, "snapshot.json: message %s has a malformed status, run_id or client_message_id", id);
     if (get_time(m, "created_at", true, 0, &created) != 0 || get_time(m, "updated_at", false, created, &updated) != 0)
         return fail(err, errlen, "snapshot.json: message %s has a malformed time", id);
@@ -312,8 +314,8 @@ static int parse_run(const char *conv_id, json_t *r, size_t i, json_t *runs, cha
         get_str(r, "assistant_message_id", true, 64, &assistant) != 0 || !hl_node_id_valid("msg_", assistant))
         return fail(err, errlen, "snapshot.json: run %s has malformed message ids", id);
     if (get_str(r, "status", true, 16, &status) != 0 || get_str(r, "profile", false, NAME_MAX_LEN, &profile) != 0 ||
-        get_str(r, "profile_name_snapshot", false, NAME_MAX_LEN, &snap) != 0 || get_str(r, "model", false, NAME_MAX_LEN, &model) != 0 ||
-        get_str(r, "error_message", false, 64 * 1024, &error) != 0)
+        get_str(r, "profile_name_snapshot", false, NAME_MAX_LEN, &snap) != 0 ||
+        get_str(r, "model", false, NAME_MAX_LEN, &model) != 0 || get_str(r, "error_message", false, 64 * 1024, &error) != 0)
         return fail(err, errlen, "snapshot.json: run %s has a malformed status, profile, model or error", id);
     if (get_time(r, "started_at", true, 0, &started) != 0 || get_time(r, "completed_at", false, -1, &completed) != 0)
         return fail(err, errlen, "snapshot.json: run %s has a malformed time", id);
@@ -387,14 +389,13 @@ static json_t *load_doc(const char *text, const char *file, char *err, size_t er
     return j;
 }
 
-int hl_node_parse_conversation(const char *dir_name, const char *manifest, const char *snapshot, const char *events,
-                               json_t **out, char *err, size_t errlen)
+int hl_node_parse_conversation(const char *dir_name, const char *manifest, const char *snapshot, const char *events, json_t **out,
+                               char *err, size_t errlen)
 {
     json_t *m = NULL, *s = NULL, *e = NULL, *conv = NULL;
     json_t *msgs = json_array(), *runs = json_array(), *evs = json_array();
     int ret = -EINVAL;
-    if ((m = load_doc(manifest, "manifest.json", err, errlen)) == NULL ||
-        parse_manifest(dir_name, m, &conv, err, errlen) != 0)
+    if ((m = load_doc(manifest, "manifest.json", err, errlen)) == NULL || parse_manifest(dir_name, m, &conv, err, errlen) != 0)
         goto Exit;
     const char *id = json_string_value(json_object_get(conv, "id"));
     if (snapshot != NULL) {

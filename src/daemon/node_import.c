@@ -299,8 +299,9 @@ json_t *hl_node_import_run(const hl_node_import_ctx_t *ctx, const char *dir)
                       "restart_needed", strcmp(identity, "taken") == 0, "counts", "devices", tally_json(&dev), "conversations",
                       tally_json(&conv), "messages", tally_json(&msgs), "events", tally_json(&evs), "blobs", tally_json(&blobs),
                       "usage_facts", tally_json(&usage));
-    hl_logf(HL_LOG_INFO, "import: %lld devices, %lld conversations, %lld messages, %lld events, %lld blobs, %lld usage facts "
-                         "imported",
+    hl_logf(HL_LOG_INFO,
+            "import: %lld devices, %lld conversations, %lld messages, %lld events, %lld blobs, %lld usage facts "
+            "imported",
             (long long)dev.imported, (long long)conv.imported, (long long)msgs.imported, (long long)evs.imported,
             (long long)blobs.imported, (long long)usage.imported);
 Exit:

@@ -35,11 +35,11 @@ static int exists(hl_db_t *db, const char *sql, const char *id)
 
 static int insert_conversation(hl_db_t *db, json_t *c)
 {
-    sqlite3_stmt *st = hl_db_stmt(
-        db, "INSERT INTO conversations(id, title, status, profile, hermes_session_id, last_event_seq, input_tokens, "
-            "output_tokens, total_tokens, stats_updated_at, model, provider, context_window, created_at, updated_at, "
-            "archived_at, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-            "CASE WHEN ?3 = 'archived' THEN ?15 END, ?16)");
+    sqlite3_stmt *st =
+        hl_db_stmt(db, "INSERT INTO conversations(id, title, status, profile, hermes_session_id, last_event_seq, input_tokens, "
+                       "output_tokens, total_tokens, stats_updated_at, model, provider, context_window, created_at, updated_at, "
+                       "archived_at, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                       "CASE WHEN ?3 = 'archived' THEN ?15 END, ?16)");
     bind_text(st, 1, c, "id");
     bind_text(st, 2, c, "title");
     bind_text(st, 3, c, "status");

@@ -56,6 +56,7 @@ Suite *suite_updates(void);
 Suite *suite_statistics(void);
 Suite *suite_new_user(void);
 Suite *suite_autostart(void);
+Suite *suite_node_import(void);
 
 /* clang-format off */
 #define SUITE(n) {#n, suite_##n}
@@ -92,6 +93,7 @@ static const struct {
     SUITE(cron),
     SUITE(logs_deliver),
     SUITE(autostart),
+    SUITE(node_import),
     SUITE(statistics),
     SUITE(new_user),
     SUITE(blobs),
