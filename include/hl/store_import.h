@@ -45,4 +45,15 @@ void hl_store_import_usage(hl_store_t *s, hl_reply_to_t *to, json_t *facts);
  */
 int hl_node_usage_read(const char *node_db, const char *scratch_dir, json_t **facts, char *err, size_t errlen) HL_WARN_UNUSED;
 
+/** Where a home shared with the Node version keeps the Node version's link.db once ours takes the name. */
+#define HL_NODE_DB_ASIDE "link.node.db"
+
+/**
+ * In a home shared with the Node version, `link.db` may be the Node version's database (it has conversation_stats and
+ * the Node run_usage_facts), which our migrations cannot run on: it is renamed, with its -wal and -shm, to
+ * link.node.db (never overwriting one) so that ours can be created and `import` can read the usage facts from it. 0 (also
+ * when there is nothing to do), or -errno with a message in err. Main thread, before hl_db_migrate.
+ */
+int hl_node_db_set_aside(const char *home, char *err, size_t errlen) HL_WARN_UNUSED;
+
 #endif

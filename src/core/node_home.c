@@ -155,8 +155,9 @@ static int list_ids(const char *dir, const char *sub, const char *prefix, const 
         bool ok = has_suffix && hl_node_id_valid(prefix, base);
         free(base);
         if (!ok) {
-            /* blobs/ holds the raw files next to their manifests: only manifests are listed */
-            if (!want_dirs && hl_node_id_valid(prefix, n))
+            /* blobs/ holds the raw files next to their manifests: only manifests are listed; in a home shared with this
+             * HermesLink it also holds ours, named by their SHA-256 */
+            if (!want_dirs && (hl_node_id_valid(prefix, n) || hl_node_hash_valid(n)))
                 continue;
             snprintf(err, errlen, "%s/%.80s: not a name the Node HermesLink writes", sub, n);
             ret = -EINVAL;

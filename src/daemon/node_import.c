@@ -233,7 +233,7 @@ static int import_conversations(const hl_node_import_ctx_t *ctx, json_t *convs, 
     return 0;
 }
 
-static int read_usage(const hl_node_import_ctx_t *ctx, const char *dir, json_t **facts, char *err, size_t errlen)
+static int read_usage(const hl_node_import_ctx_t *ctx, const char *dir, bool same_home, json_t **facts, char *err, size_t errlen)
 {
     char *scratch = hl_asprintf("%s/.node-import-XXXXXX", ctx->svc->home);
     if (mkdtemp(scratch) == NULL) {
@@ -241,7 +241,18 @@ static int read_usage(const hl_node_import_ctx_t *ctx, const char *dir, json_t *
         snprintf(err, errlen, "cannot make a scratch directory in the HermesLink home");
         return -1;
     }
-    char *db = hl_path_join(dir, "link.db");
+    /* a home our daemon shares with the Node version keeps the Node database as link.node.db (hl_node_db_set_aside) */
+    char *db = hl_path_join(dir, HL_NODE_DB_ASIDE);
+    if (access(db, F_OK) != 0) {
+        free(db);
+        if (same_home) { /* link.db is ours */
+            rmdir(scratch);
+            free(scratch);
+            *facts = json_array();
+            return 0;
+        }
+        db = hl_path_join(dir, "link.db");
+    }
     int ret = hl_node_usage_read(db, scratch, facts, err, errlen);
     rmdir(scratch);
     free(db);
@@ -262,8 +273,7 @@ json_t *hl_node_import_run(const hl_node_import_ctx_t *ctx, const char *dir)
     progress(ctx, "reading", 0, 1);
     if (hl_node_home_load(src, &h, err, sizeof(err)) != 0)
         return error("corrupt_source", err);
-    /* in a shared home link.db is ours (the Node version's would have the same name): no facts to read there */
-    if (same_home ? (facts = json_array()) == NULL : read_usage(ctx, src, &facts, err, sizeof(err)) != 0) {
+    if (read_usage(ctx, src, same_home, &facts, err, sizeof(err)) != 0) {
         reply = error("corrupt_source", err);
         goto Exit;
     }

@@ -13,6 +13,7 @@
 #include "hl/clock.h"
 #include "hl/fsutil.h"
 #include "hl/ids.h"
+#include "hl/log.h"
 #include "hl/node_home.h"
 #include "hl/store_import.h"
 
@@ -54,6 +55,21 @@ static int has_table(sqlite3 *db, const char *name)
     if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &st, NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* the Node version's database: conversation_stats, and its own run_usage_facts (with profile_name_snapshot; ours has
+ * none). Also true for one an older binary of ours half-migrated (its tables added, the Node ones intact). */
+static int is_node_db(sqlite3 *db)
+{
+    if (!has_table(db, "conversation_stats"))
+        return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('run_usage_facts') WHERE name = 'profile_name_snapshot'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return 0;
     int found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     return found;
@@ -143,8 +159,7 @@ int hl_node_usage_read(const char *node_db, const char *scratch_dir, json_t **fa
         ret = -EINVAL;
         goto Exit;
     }
-    /* only the Node version's database has conversation_stats; ours (a shared home) has meta */
-    if (!has_table(db, "conversation_stats") || has_table(db, "meta") || !has_table(db, "run_usage_facts"))
+    if (!is_node_db(db))
         goto Exit;
     ret = read_facts(db, *facts, err, errlen);
 Exit:
@@ -161,5 +176,43 @@ Exit:
     free(copy_wal);
     free(copy_shm);
     free(src_wal);
+    return ret;
+}
+
+int hl_node_db_set_aside(const char *home, char *err, size_t errlen)
+{
+    char *path = hl_path_join(home, "link.db"), *aside = hl_path_join(home, HL_NODE_DB_ASIDE);
+    char *uri = hl_asprintf("file:%s?mode=ro", path);
+    sqlite3 *db = NULL;
+    int ret = 0, node = 0;
+    if (access(path, F_OK) != 0)
+        goto Exit;
+    if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) == SQLITE_OK)
+        node = is_node_db(db);
+    sqlite3_close(db);
+    if (!node)
+        goto Exit;
+    if (access(aside, F_OK) == 0) {
+        snprintf(err, errlen, "link.db is the Node HermesLink's database and %s exists already: move one of them away",
+                 HL_NODE_DB_ASIDE);
+        ret = -EEXIST;
+        goto Exit;
+    }
+    static const char *const suffixes[] = {"-wal", "-shm", ""};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(suffixes) && ret == 0; ++i) {
+        char *from = hl_asprintf("%s%s", path, suffixes[i]), *to = hl_asprintf("%s%s", aside, suffixes[i]);
+        if (rename(from, to) != 0 && errno != ENOENT) {
+            ret = -errno;
+            snprintf(err, errlen, "cannot move the Node HermesLink's link.db%s aside: %s", suffixes[i], strerror(errno));
+        }
+        free(from);
+        free(to);
+    }
+    if (ret == 0)
+        hl_logf(HL_LOG_WARN, "link.db was the Node HermesLink's database: moved to %s for `hermeslink import`", HL_NODE_DB_ASIDE);
+Exit:
+    free(uri);
+    free(path);
+    free(aside);
     return ret;
 }

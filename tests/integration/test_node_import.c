@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth_util.h"
 #include "harness.h"
@@ -316,6 +317,41 @@ START_TEST(test_import_identity_conflict)
 }
 END_TEST
 
+/* the default DIR is the home itself, which the Node version may share with us: its link.db is set aside as
+ * link.node.db at start (ours takes the name), its files are imported without clobbering ours, and its identity is ours */
+START_TEST(test_import_shared_home)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    char *cmd = hl_asprintf("cp -a '%s/tests/fixtures/node-home/.' '%s/'", HL_SOURCE_DIR, env.home);
+    sh(cmd);
+    free(cmd);
+    hlt_daemon_t d;
+    start(&d, &env);
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "import", NULL);
+    ck_assert_msg(r.exit_code == 0, "import failed: %s %s", r.out, r.err);
+    expect_line(r.out, "Identity:      " NODE_LINK " (already the same)");
+    expect_line(r.out, "Devices:       2 imported, 0 already there");
+    expect_line(r.out, "Conversations: 3 imported, 0 already there");
+    expect_line(r.out, "Blobs:         2 imported, 0 already there");
+    expect_line(r.out, "Usage facts:   3 imported, 0 already there");
+    hlt_cli_free(&r);
+    hlt_assert_accepted(&d, HLT_H2_TLS, ACCESS1, "dev_0123456789abcdef0123456789abcd01");
+    /* again: our own blobs next to the Node ones are not mistaken for a corrupt source */
+    hlt_cli(&env, &r, "import", NULL);
+    ck_assert_msg(r.exit_code == 0, "second import failed: %s %s", r.out, r.err);
+    expect_line(r.out, "Conversations: 0 imported, 3 already there");
+    expect_line(r.out, "Usage facts:   0 imported, 3 already there");
+    hlt_cli_free(&r);
+    char *aside = hlt_env_path(&env, 1, "link.node.db");
+    ck_assert_msg(access(aside, F_OK) == 0, "link.node.db is missing");
+    free(aside);
+    hlt_assert_stop_clean(&d);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 Suite *suite_node_import(void)
 {
     Suite *s = suite_create("node_import");
@@ -326,6 +362,7 @@ Suite *suite_node_import(void)
     tcase_add_test(tc, test_import_traversal_refused);
     tcase_add_test(tc, test_import_needs_daemon);
     tcase_add_test(tc, test_import_identity_conflict);
+    tcase_add_test(tc, test_import_shared_home);
     suite_add_tcase(s, tc);
     return s;
 }
