@@ -36,14 +36,10 @@ static char *copy_fixture(hlt_env_t *env)
     return dst;
 }
 
-/* every entry's path, mode, size and mtime, and every file's SHA-256: what "untouched" means */
-static char *tree_state(const char *dir)
+/* a shell command's stdout (asserting it succeeded) */
+static char *run_capture(const char *cmd)
 {
-    char *cmd = hl_asprintf("cd '%s' && find . -printf '%%p %%m %%s %%T@\\n' | LC_ALL=C sort && find . -type f -exec "
-                            "sha256sum {} + | LC_ALL=C sort",
-                            dir);
     FILE *p = popen(cmd, "r");
-    free(cmd);
     ck_assert(p != NULL);
     char *out = NULL;
     size_t len = 0;
@@ -53,7 +49,18 @@ static char *tree_state(const char *dir)
     while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
         fwrite(buf, 1, n, mem);
     fclose(mem);
-    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_msg(pclose(p) == 0, "failed: %s", cmd);
+    return out;
+}
+
+/* every entry's path, mode, size and mtime, and every file's SHA-256: what "untouched" means */
+static char *tree_state(const char *dir)
+{
+    char *cmd = hl_asprintf("cd '%s' && find . -printf '%%p %%m %%s %%T@\\n' | LC_ALL=C sort && find . -type f -exec "
+                            "sha256sum {} + | LC_ALL=C sort",
+                            dir);
+    char *out = run_capture(cmd);
+    free(cmd);
     return out;
 }
 
@@ -182,6 +189,16 @@ START_TEST(test_import_everything)
     expect_line(r.out, "Blobs:         0 imported, 2 already there");
     expect_line(r.out, "Usage facts:   0 imported, 3 already there");
     hlt_cli_free(&r);
+
+    /* on a terminal: one line rewritten in place (script(1) gives the CLI a pty) */
+    char *cmd = hl_asprintf("HERMESLINK_HOME='%s' HERMES_HOME='%s' script -qec \"'%s' import '%s'\" /dev/null", env.home,
+                            env.hermes_home, hlt_binary(), src);
+    char *tty_out = run_capture(cmd);
+    free(cmd);
+    ck_assert_msg(strstr(tty_out, "\r\033[KImporting conversations: 3/3") != NULL, "no updating line on a tty: %s", tty_out);
+    ck_assert_msg(strstr(tty_out, "Importing conversations: 1/3\r\n") == NULL, "a plain progress line on a tty: %s", tty_out);
+    expect_line(tty_out, "Conversations: 0 imported, 3 already there");
+    free(tty_out);
 
     /* read-only on the source */
     char *after = tree_state(src);
