@@ -138,6 +138,13 @@ static int list_ids(const char *dir, const char *sub, const char *prefix, const 
                     char *err, size_t errlen)
 {
     char *path = hl_asprintf("%s/%s", dir, sub);
+    struct stat st;
+    /* a symlinked folder would lead the import out of DIR */
+    if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        free(path);
+        snprintf(err, errlen, "%s: not a directory (a symlink?)", sub);
+        return -EINVAL;
+    }
     DIR *d = opendir(path);
     free(path);
     if (d == NULL)
@@ -162,6 +169,16 @@ static int list_ids(const char *dir, const char *sub, const char *prefix, const 
             snprintf(err, errlen, "%s/%.80s: not a name the Node HermesLink writes", sub, n);
             ret = -EINVAL;
             break;
+        }
+        if (want_dirs) {
+            char *entry = hl_asprintf("%s/%s/%s", dir, sub, n);
+            int is_dir = lstat(entry, &st) == 0 && S_ISDIR(st.st_mode);
+            free(entry);
+            if (!is_dir) {
+                snprintf(err, errlen, "%s/%s: not a directory (a symlink?)", sub, n);
+                ret = -EINVAL;
+                break;
+            }
         }
         json_array_append_new(out, json_string(n));
     }

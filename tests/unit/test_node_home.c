@@ -183,6 +183,16 @@ START_TEST(test_home_walk)
     free(target);
     free(link);
 
+    /* a symlinked conversation folder is not followed */
+    char *real = ut_path(dir, "real-conv"), *linked = ut_path(dir, "conversations/conv_ffffffffffffffffffffffffffffffff");
+    ck_assert_int_eq(mkdir(real, 0700), 0);
+    ck_assert_int_eq(symlink(real, linked), 0);
+    ck_assert_int_eq(hl_node_home_load(dir, &h, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "conversations/conv_ffffffffffffffffffffffffffffffff") != NULL, "%s", err);
+    unlink(linked);
+    free(real);
+    free(linked);
+
     /* a folder name the Node version never writes */
     mkdirs(dir, "conversations/notes");
     ck_assert_int_eq(hl_node_home_load(dir, &h, err, sizeof(err)), -EINVAL);
