@@ -1,5 +1,6 @@
 /*
- * The control socket's server (daemon layer): status, pair (through the pairing actor), autostart (the system actor), stop, and in
+ * The control socket's server (daemon layer): status, pair (through the pairing actor), autostart (the system actor), stop, import
+ * (a Node HermesLink home, hl/node_import.h), and in
  * test mode a clock shift, for the CLI (hl/control.h is the client).
  */
 #ifndef HL_CONTROL_SERVER_H

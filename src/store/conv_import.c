@@ -165,7 +165,8 @@ static int op_import_conversation(store_job_t *job, hl_db_t *db)
     conv_row_t row;
     if (conv_load(db, id, &row) != 0)
         goto Error;
-    int rc = store_index_title(db, row.rowid, row.title);
+    /* a deleted conversation is out of search, as one deleted here */
+    int rc = strcmp(row.status, "deleted_soft") != 0 ? store_index_title(db, row.rowid, row.title) : 0;
     conv_row_dispose(&row);
     if (rc != 0)
         goto Error;
