@@ -231,6 +231,23 @@ START_TEST(test_import_corrupt_refused)
     hlt_cli_free(&r);
     hlt_assert_refused(&d, HLT_H1, ACCESS1, "device_access_token_invalid");
 
+    /* the Node link.db (usage facts) is a source file like the others */
+    char *db = hl_asprintf("%s/link.db", src), *db_saved = hl_asprintf("%s.saved", db);
+    cmd = hl_asprintf("mv '%s' '%s' && mv '%s' '%s'", saved, snap, db, db_saved);
+    sh(cmd);
+    free(cmd);
+    hlt_write_file(db, "this is not SQLite, whatever its name says");
+    hlt_cli(&env, &r, "import", src, NULL);
+    ck_assert_int_eq(r.exit_code, 1);
+    expect_line(r.err, "link.db");
+    hlt_cli_free(&r);
+    hlt_assert_refused(&d, HLT_H1, ACCESS1, "device_access_token_invalid");
+    cmd = hl_asprintf("mv '%s' '%s' && cp '%s' '%s'", db_saved, db, snap, saved);
+    sh(cmd);
+    free(cmd);
+    free(db);
+    free(db_saved);
+
     cmd = hl_asprintf("mv '%s' '%s'", saved, snap);
     sh(cmd);
     free(cmd);
