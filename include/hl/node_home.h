@@ -24,7 +24,8 @@
  *  identity: {install_id, link_id, public_key_pem, private_key_pem, created_at, updated_at} (strings) or NULL when absent;
  *  devices: [{id, label, platform, model, scope, app_instance_hash, access_token_hash, access_expires_at,
  *             refresh_token_hash, refresh_expires_at, created_at, updated_at, last_seen_at, revoked_at, app_hidden_at}];
- *  conversations: [{conversation:{id, title, status, profile, hermes_session_id, last_event_seq, created_at, updated_at,
+ *  conversations: [{id, messages, events}] (ids and counts; hl_node_conversation_load gives a whole one, below);
+ *  a whole conversation: {conversation:{id, title, status, profile, hermes_session_id, last_event_seq, created_at, updated_at,
  *                   deleted_at, input_tokens, output_tokens, total_tokens, model, provider, context_window,
  *                   stats_updated_at}, messages:[{id, role, status, run_id, client_message_id, profile, text, created_at,
  *                   updated_at, attachments:[blob ids]}], runs:[{id, trigger_message_id, assistant_message_id, status,
@@ -49,6 +50,12 @@ bool hl_node_home_detect(const char *dir);
  * cannot be read. On failure *out holds nothing. Caller disposes.
  */
 int hl_node_home_load(const char *dir, hl_node_home_t *out, char *err, size_t errlen) HL_WARN_UNUSED;
+
+/**
+ * Reads and parses one conversation folder `conversations/<id>/` of the home at `dir` (id validated first) into a whole
+ * normalised conversation (*out, caller frees). 0, or -EINVAL with the file named in err (relative to `dir`).
+ */
+int hl_node_conversation_load(const char *dir, const char *id, json_t **out, char *err, size_t errlen) HL_WARN_UNUSED;
 
 /** Frees what the home owns. */
 void hl_node_home_dispose(hl_node_home_t *h);

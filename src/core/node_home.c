@@ -204,6 +204,32 @@ static void sort_names(json_t *arr)
     free(v);
 }
 
+int hl_node_conversation_load(const char *dir, const char *id, json_t **out, char *err, size_t errlen)
+{
+    char *texts[3] = {NULL, NULL, NULL}, why[384];
+    static const char *const files[] = {"manifest.json", "snapshot.json", "events.json"};
+    int ret = hl_node_id_valid("conv_", id) ? 0 : (snprintf(err, errlen, "conversations/: not a conversation id"), -EINVAL);
+    *out = NULL;
+    for (int k = 0; k < 3 && ret == 0; ++k) {
+        char *rel = hl_asprintf("conversations/%s/%s", id, files[k]);
+        ret = read_opt(dir, rel, HL_NODE_JSON_MAX, &texts[k], NULL, err, errlen);
+        if (ret == 0 && k == 0 && texts[0] == NULL) {
+            snprintf(err, errlen, "%s: missing", rel);
+            ret = -EINVAL;
+        }
+        free(rel);
+    }
+    if (ret == 0 && hl_node_parse_conversation(id, texts[0], texts[1], texts[2], out, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "conversations/%s/%s", id, why);
+        ret = -EINVAL;
+    }
+    for (int k = 0; k < 3; ++k)
+        free(texts[k]);
+    return ret;
+}
+
+/* every conversation is parsed (to refuse a corrupt one before anything is imported) but only its counts are kept: the
+ * importer parses each again when its turn comes, so a large home is never held in memory whole */
 static int load_conversations(const char *dir, hl_node_home_t *h, char *err, size_t errlen)
 {
     json_t *names = json_array();
@@ -213,32 +239,15 @@ static int load_conversations(const char *dir, hl_node_home_t *h, char *err, siz
     json_t *n;
     json_array_foreach(names, i, n)
     {
-        if (ret != 0)
-            break;
-        const char *id = json_string_value(n);
-        char *texts[3] = {NULL, NULL, NULL}, why[384];
-        static const char *const files[] = {"manifest.json", "snapshot.json", "events.json"};
-        for (int k = 0; k < 3 && ret == 0; ++k) {
-            char *rel = hl_asprintf("conversations/%s/%s", id, files[k]);
-            ret = read_opt(dir, rel, HL_NODE_JSON_MAX, &texts[k], NULL, err, errlen);
-            if (ret == 0 && k == 0 && texts[0] == NULL) {
-                snprintf(err, errlen, "%s: missing", rel);
-                ret = -EINVAL;
-            }
-            free(rel);
-        }
         json_t *conv = NULL;
-        if (ret == 0 && hl_node_parse_conversation(id, texts[0], texts[1], texts[2], &conv, why, sizeof(why)) != 0) {
-            snprintf(err, errlen, "conversations/%s/%s", id, why);
-            ret = -EINVAL;
-        }
-        if (conv != NULL) {
-            h->num_messages += json_array_size(json_object_get(conv, "messages"));
-            h->num_events += json_array_size(json_object_get(conv, "events"));
-            json_array_append_new(h->conversations, conv);
-        }
-        for (int k = 0; k < 3; ++k)
-            free(texts[k]);
+        if (ret != 0 || (ret = hl_node_conversation_load(dir, json_string_value(n), &conv, err, errlen)) != 0)
+            break;
+        size_t nm = json_array_size(json_object_get(conv, "messages")), ne = json_array_size(json_object_get(conv, "events"));
+        h->num_messages += nm;
+        h->num_events += ne;
+        json_array_append_new(h->conversations,
+                              json_pack("{s:O, s:I, s:I}", "id", n, "messages", (json_int_t)nm, "events", (json_int_t)ne));
+        json_decref(conv);
     }
     json_decref(names);
     return ret;

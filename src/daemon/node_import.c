@@ -201,13 +201,17 @@ static int import_blobs(const hl_node_import_ctx_t *ctx, const char *dir, json_t
     return 0;
 }
 
-static int import_conversations(const hl_node_import_ctx_t *ctx, json_t *convs, tally_t *c, tally_t *m, tally_t *e, char *err,
-                                size_t errlen)
+static int import_conversations(const hl_node_import_ctx_t *ctx, const char *dir, json_t *convs, tally_t *c, tally_t *m, tally_t *e,
+                                char *err, size_t errlen)
 {
     size_t i, n = json_array_size(convs);
-    json_t *conv;
-    json_array_foreach(convs, i, conv)
+    json_t *entry;
+    json_array_foreach(convs, i, entry)
     {
+        /* parsed again now (only its counts were kept): a file the Node version rewrote since is checked again */
+        json_t *conv;
+        if (hl_node_conversation_load(dir, json_string_value(json_object_get(entry, "id")), &conv, err, errlen) != 0)
+            return -1;
         wait_t *w = wait_new();
         hl_store_import_conversation(ctx->store, &w->super, conv);
         json_t *body = wait_body(w);
@@ -216,8 +220,10 @@ static int import_conversations(const hl_node_import_ctx_t *ctx, json_t *convs, 
         if (body == NULL) {
             snprintf(err, errlen, "conversations/%s could not be stored",
                      json_string_value(json_object_get(json_object_get(conv, "conversation"), "id")));
+            json_decref(conv);
             return -1;
         }
+        json_decref(conv);
         if (json_is_true(json_object_get(body, "imported"))) {
             ++c->imported;
             m->imported += nm;
@@ -287,7 +293,7 @@ json_t *hl_node_import_run(const hl_node_import_ctx_t *ctx, const char *dir)
         goto Exit;
     }
     if (import_blobs(ctx, src, h.blobs, &blobs, err, sizeof(err)) != 0 ||
-        import_conversations(ctx, h.conversations, &conv, &msgs, &evs, err, sizeof(err)) != 0) {
+        import_conversations(ctx, src, h.conversations, &conv, &msgs, &evs, err, sizeof(err)) != 0) {
         reply = error("internal_error", err);
         goto Exit;
     }
