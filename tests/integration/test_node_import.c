@@ -172,6 +172,14 @@ START_TEST(test_import_everything)
         ck_assert_int_eq(json_integer_value(json_object_get(totals, "run_count")), 3);
         ck_assert_int_eq(json_integer_value(json_object_get(totals, "conversation_count")), 3);
         json_decref(usage);
+
+        json_t *stats = api_json(&d, p, "GET", "/api/v1/statistics", ACCESS1, NULL, 200);
+        json_t *st = json_object_get(stats, "statistics");
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(st, "conversations"), "total")), 3);
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(st, "conversations"), "archived")), 1);
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(st, "messages"), "total")), 6);
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(st, "tokens"), "total_tokens")), 715);
+        json_decref(stats);
     }
 
     /* the Node-issued refresh token rotates */
