@@ -21,6 +21,7 @@
 #include "hl/sse.h"
 #include "hl/stats.h"
 #include "hl/store.h"
+#include "hl/store_import.h"
 #include "hl/token_table.h"
 #include "hl/clock.h"
 #include "hl/control_server.h"
@@ -424,6 +425,9 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     dm.link.home = dm.home;
     dm.link.hermes_home = dm.hermes_home;
     dm.link.db_path = dm.db_path;
+    /* a home shared with the Node HermesLink: its link.db (same name) moves to link.node.db for `import`, untouched */
+    if (hl_node_db_set_aside(dm.home, err, sizeof(err)) != 0)
+        goto Exit;
     if (hl_db_migrate(dm.db_path, err, sizeof(err)) != 0)
         goto Exit;
     dm.env = hl_detect_environment();
@@ -488,6 +492,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     if (hl_server_run(server, err, sizeof(err)) != 0)
         goto Exit;
     hl_control_set_system(dm.system);
+    hl_control_set_import(dm.auth, dm.store, &dm.device_counts);
     if ((ret = hl_control_start(&dm.link, dm.pairing)) != 0) {
         snprintf(err, sizeof(err), "cannot open the control socket: %s", strerror(-ret));
         goto Exit;

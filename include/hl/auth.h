@@ -84,6 +84,13 @@ void hl_auth_record_seen(hl_auth_t *a, const char *device_id, const char *app_in
 void hl_auth_me_update(hl_auth_t *a, hl_reply_to_t *reply_to, const char *device_id, const char *app_instance_id,
                        const char *model);
 
+/**
+ * `hermeslink import`: adds a device of the Node HermesLink (a normalised object of hl/node_home.h, borrowed) with its
+ * token hashes, publishing its access token when live. Answers {imported: bool}: false when its id or one of its hashes
+ * is already known here (nothing changes).
+ */
+void hl_auth_import_device(hl_auth_t *a, hl_reply_to_t *reply_to, json_t *device);
+
 /** True for "dev_" + 32 lowercase hex characters. */
 bool hl_device_id_valid(const char *id);
 

@@ -25,6 +25,8 @@ int hl_cmd_pair(int argc, char **argv);
 /** The hidden `__update-watchdog` command: the self-update's rollback guard (update_watchdog.c). */
 int hl_cmd_update_watchdog(int argc, char **argv);
 int hl_cmd_autostart(int argc, char **argv);
+/** `import [DIR]`: a Node HermesLink home into the running daemon (import_cmd.c). */
+int hl_cmd_import(int argc, char **argv);
 
 struct st_hl_autostart_status_t;
 /**

@@ -22,6 +22,7 @@ static const char HELP[] = "Hermes Link " HL_VERSION " — Local service for Her
                            "  autostart          Show/enable/disable autostart\n"
                            "  autostart on|off   Enable or disable autostart\n"
                            "  logs               Show recent log entries (--gateway for gateway logs)\n"
+                           "  import [DIR]       Import a Node HermesLink home (default ~/.hermeslink)\n"
                            "  version            Print version\n"
                            "\n"
                            "Options:\n"
@@ -73,6 +74,7 @@ static const struct {
     {"run", hl_cmd_run},         {"start", hl_cmd_start},   {"stop", hl_cmd_stop},
     {"restart", hl_cmd_restart}, {"status", hl_cmd_status}, {"config", hl_cmd_config},
     {"logs", hl_cmd_logs},       {"pair", hl_cmd_pair},     {"autostart", hl_cmd_autostart},
+    {"import", hl_cmd_import},
 };
 
 hl_serve_fn hl_cli_serve;

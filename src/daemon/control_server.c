@@ -21,6 +21,7 @@
 #include "hl/control.h"
 #include "hl/fsutil.h"
 #include "hl/log.h"
+#include "hl/node_import.h"
 #include "hl/pairing.h"
 #include "hl/system.h"
 
@@ -38,6 +39,9 @@ static struct {
 static const hl_link_t *svc;
 static hl_pairing_t *pairing;
 static hl_system_t *sys_actor;
+static hl_auth_t *import_auth;
+static hl_store_t *import_store;
+static const hl_device_counts_t *import_counts;
 
 static json_t *status_reply(void)
 {
@@ -157,7 +161,42 @@ static json_t *autostart(json_t *req)
     return ask_actor(ask_autostart, &a, 30, "the system service did not answer");
 }
 
-static json_t *handle(json_t *req)
+static void send_line(int fd, json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+    char *out = hl_asprintf("%s\n", text);
+    if (hl_control_write_all(fd, out, strlen(out)) != 0)
+        hl_log(HL_LOG_DEBUG, "control: the client left before the reply", NULL);
+    free(out);
+    free(text);
+}
+
+static void import_progress(void *arg, json_t *p)
+{
+    json_t *line = json_pack("{s:O}", "progress", p);
+    send_line(*(int *)arg, line);
+    json_decref(line);
+}
+
+/* {"cmd":"import","dir":"/abs"} → {"progress":{phase, done, total}} lines, then the reply line (hl/node_import.h). The
+ * import keeps the control thread busy meanwhile: other CLI commands wait (they are rare and retry-free). */
+static json_t *node_import(json_t *req, int fd)
+{
+    const char *dir = json_string_value(json_object_get(req, "dir"));
+    if (dir == NULL || dir[0] != '/')
+        return error_reply("invalid_request", "dir must be an absolute path");
+    if (import_auth == NULL || import_store == NULL)
+        return error_reply("unavailable", "the import is not available");
+    hl_node_import_ctx_t ctx = {.svc = svc,
+                                .auth = import_auth,
+                                .store = import_store,
+                                .device_counts = import_counts,
+                                .progress = import_progress,
+                                .progress_arg = &fd};
+    return hl_node_import_run(&ctx, dir);
+}
+
+static json_t *handle(json_t *req, int fd)
 {
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
     if (cmd == NULL)
@@ -168,6 +207,8 @@ static json_t *handle(json_t *req)
         return pair();
     if (strcmp(cmd, "autostart") == 0)
         return autostart(req);
+    if (strcmp(cmd, "import") == 0)
+        return node_import(req, fd);
     if (strcmp(cmd, "stop") == 0) {
         kill(getpid(), SIGTERM);
         return json_pack("{s:b}", "ok", 1);
@@ -187,13 +228,8 @@ static void serve_one(int fd)
     hl_control_set_timeouts(fd, IO_TIMEOUT_MS);
     char *line = hl_control_read_line(fd);
     json_t *req = line != NULL ? json_loads(line, 0, NULL) : NULL, *reply;
-    reply = json_is_object(req) ? handle(req) : error_reply("invalid_request", "expected one JSON object line");
-    char *text = json_dumps(reply, JSON_COMPACT);
-    char *out = hl_asprintf("%s\n", text);
-    if (hl_control_write_all(fd, out, strlen(out)) != 0)
-        hl_log(HL_LOG_DEBUG, "control: the client left before the reply", NULL);
-    free(out);
-    free(text);
+    reply = json_is_object(req) ? handle(req, fd) : error_reply("invalid_request", "expected one JSON object line");
+    send_line(fd, reply);
     json_decref(reply);
     json_decref(req);
     free(line);
@@ -244,6 +280,13 @@ static void *control_main(void *arg)
 void hl_control_set_system(hl_system_t *system)
 {
     sys_actor = system;
+}
+
+void hl_control_set_import(hl_auth_t *auth, hl_store_t *store, const hl_device_counts_t *counts)
+{
+    import_auth = auth;
+    import_store = store;
+    import_counts = counts;
 }
 
 int hl_control_start(const hl_link_t *l, hl_pairing_t *pr)

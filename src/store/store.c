@@ -82,7 +82,7 @@ static void push_event(store_event_t ***list, size_t *n, size_t *cap, store_even
 }
 
 /* the event types ?mode=notifications passes (spec/API.md §7) */
-static bool type_notifies(const char *type)
+bool store_type_notifies(const char *type)
 {
     static const char *const types[] = {"conversation.created", "conversation.updated", "conversation.deleted", "message.created",
                                         "run.started",          "run.completed",        "run.failed",           "run.cancelled"};
@@ -171,7 +171,7 @@ int64_t store_event_text(store_job_t *job, hl_db_t *db, const char *conversation
     json_decref(ev);
     if (text == NULL)
         hl_fatal("json_dumps failed");
-    bool notify = type_notifies(type);
+    bool notify = store_type_notifies(type);
     st = hl_db_stmt(db, "INSERT INTO events(id, conversation_id, seq, type, notify, json, created_at, text_end) VALUES (?1, "
                         "?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     sqlite3_bind_int64(st, 1, event_id);

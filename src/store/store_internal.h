@@ -188,6 +188,9 @@ json_t *store_message_json(hl_db_t *db, const char *id);
 int64_t store_event_text(store_job_t *job, hl_db_t *db, const char *conversation_id, const char *type, const char *message_id,
                          const char *run_id, json_t *payload, int64_t text_end);
 
+/** True for the event types that count as notifications (unread counts, the notify column). */
+bool store_type_notifies(const char *type);
+
 /** A new id: prefix + 32 lowercase hex. Caller frees. */
 char *store_new_id(const char *prefix);
 

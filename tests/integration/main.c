@@ -57,6 +57,7 @@ Suite *suite_statistics(void);
 Suite *suite_new_user(void);
 Suite *suite_api_docs(void);
 Suite *suite_install(void);
+Suite *suite_node_import(void);
 Suite *suite_autostart(void);
 
 /* clang-format off */
@@ -83,6 +84,7 @@ static const struct {
     SUITE(auth),
     SUITE(edge_config),
     SUITE(install),
+    SUITE(node_import),
     SUITE(blobs),
     SUITE(cli),
     SUITE(fake_upstream),

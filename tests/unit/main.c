@@ -38,6 +38,7 @@ Suite *suite_hermes_settings(void);
 Suite *suite_updater(void);
 Suite *suite_autostart(void);
 Suite *suite_api_docs(void);
+Suite *suite_node_home(void);
 
 int main(void)
 {
@@ -78,6 +79,7 @@ int main(void)
     srunner_add_suite(sr, suite_hermes_settings());
     srunner_add_suite(sr, suite_updater());
     srunner_add_suite(sr, suite_autostart());
+    srunner_add_suite(sr, suite_node_home());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
