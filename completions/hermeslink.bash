@@ -6,7 +6,7 @@ _hermeslink()
     local cur prev cmd
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="run start stop restart status pair config autostart logs version"
+    local commands="run start stop restart status pair config autostart logs import version"
     local config_keys="port lan-host language log-level tls-port workers public-url hermes-api-url hermes-api-key
         lan-plain-http plain-http2 max-connections max-connections-per-address max-streams-per-device
         max-body-mib-per-address trusted-proxies update-url update-public-key"
@@ -64,6 +64,9 @@ _hermeslink()
         -n | --limit) return ;;
         esac
         COMPREPLY=($(compgen -W "--gateway -n --limit -f --follow --help" -- "$cur"))
+        ;;
+    import)
+        COMPREPLY=($(compgen -d -- "$cur") $(compgen -W "--help" -- "$cur"))
         ;;
     version)
         COMPREPLY=($(compgen -W "--verbose --help" -- "$cur"))
