@@ -1,7 +1,7 @@
 /*
  * The web client's files (GET /app and /app/…) over HTTP/1.1, h2c and h2 over TLS: 200 with the right type, a strict
  * CSP without inline code, nosniff, Cache-Control and a strong ETag; 304 with the same ETag (and no body) on a matching
- * If-None-Match, 200 on a stale one; nothing loaded from another origin; the whole shell under 200 KB.
+ * If-None-Match (no Content-Length), 200 on a stale one; nothing loaded from another origin; the whole shell under 200 KB.
  */
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +78,10 @@ START_TEST(files_served_with_csp_and_etag)
             ck_assert_msg(nm.status == 304, "%s with %s: %ld", FILES[i].path, inm, nm.status);
             ck_assert_uint_eq(nm.body_len, 0);
             ck_assert_str_eq(hlt_header(&nm, "etag"), tag);
+            ck_assert_str_eq(hlt_header(&nm, "cache-control"), "no-cache");
+            ck_assert_ptr_nonnull(hlt_header(&nm, "content-security-policy"));
+            /* RFC 9110 §8.6: a 304's Content-Length would have to be the full entity's, so none at all */
+            ck_assert_ptr_null(hlt_header(&nm, "content-length"));
             hlt_response_free(&nm);
         }
         const char *stale[] = {"If-None-Match: \"0000\"", NULL};
