@@ -93,27 +93,35 @@ export class Client {
     this.timer = setTimeout(() => this.refresh().catch(() => {}), Math.min(wait, 2 ** 31 - 1));
   }
 
+  // Rotates the tokens. Another tab of this origin may have rotated them already (the server then refuses our old
+  // refresh token as reused): take the stored pair when it is newer, and rotate under a lock where the browser has one.
   refresh() {
     if (this.refreshing) return this.refreshing;
-    this.refreshing = (async () => {
-      try {
-        const res = await fetch('/api/v1/auth/refresh', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify(Object.assign({ refresh_token: this.tokens.refresh_token }, deviceFields(this.tokens))),
-        });
-        if (res.status === 401) {
-          await clearTokens();
-          this.onSignedOut();
-          throw new ApiError(401, null);
-        }
-        this.tokens = store(await parse(res), this.tokens.app_instance_id);
-        await saveTokens(this.tokens);
+    const rotate = async () => {
+      const stored = await loadTokens().catch(() => null);
+      if (stored && stored.refresh_token && stored.refresh_token !== this.tokens.refresh_token) {
+        this.tokens = stored;
         this.schedule();
-      } finally {
-        this.refreshing = null;
+        return;
       }
-    })();
+      const res = await fetch('/api/v1/auth/refresh', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(Object.assign({ refresh_token: this.tokens.refresh_token }, deviceFields(this.tokens))),
+      });
+      if (res.status === 401) {
+        await clearTokens();
+        this.onSignedOut();
+        throw new ApiError(401, null);
+      }
+      this.tokens = store(await parse(res), this.tokens.app_instance_id);
+      await saveTokens(this.tokens);
+      this.schedule();
+    };
+    const locked = navigator.locks ? navigator.locks.request('hermeslink-refresh', rotate) : rotate();
+    this.refreshing = locked.finally(() => {
+      this.refreshing = null;
+    });
     return this.refreshing;
   }
 
