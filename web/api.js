@@ -153,6 +153,7 @@ export class Client {
     return this.call('POST', '/api/v1/conversations/' + encodeURIComponent(id) + '/messages', { content, client_message_id: cmid });
   }
   eventsUrl(id, after) {
-    return '/api/v1/conversations/' + encodeURIComponent(id) + '/events' + (after ? '?after=' + after : '');
+    const url = '/api/v1/conversations/' + encodeURIComponent(id) + '/events';
+    return after === null || after === undefined || after === '' ? url : url + '?after=' + encodeURIComponent(after);
   }
 }

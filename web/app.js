@@ -112,18 +112,21 @@ async function openConversation(c) {
   $('messages').replaceChildren();
   current = { id: c.id, stream: null, messages: new Map() };
   const mine = current;
-  let after = 0;
+  let after = null; // the conversation's last event seq when its messages were read: the stream replays what follows
   try {
     const body = await client.messages(c.id);
     if (current !== mine) return;
     for (const m of body.messages || []) renderMessage(m);
-    after = body.last_event_seq || 0;
+    after = body.last_event_seq ?? null;
   } catch (e) {
     status('Could not load messages: ' + e.message);
   }
   mine.stream = follow(
-    client.eventsUrl(c.id, after),
-    () => client.headers(),
+    (lastId) => client.eventsUrl(c.id, lastId !== null ? lastId : after),
+    async (stale) => {
+      if (stale) await client.refresh();
+      return client.headers();
+    },
     (ev) => {
       if (current !== mine) return;
       let data;

@@ -29,20 +29,25 @@ export function createSSEParser(onEvent) {
   };
 }
 
-// Follows one event stream until stop() is called: reconnects with Last-Event-ID after an error or the end of the stream.
-// getHeaders() is awaited before each connection (fresh access token); onEvent receives {id, event, data}.
-export function follow(url, getHeaders, onEvent, onState) {
+// Follows one event stream until stop() is called: reconnects after an error or the end of the stream from the last event
+// seen (urlFor(lastId) builds the URL: the daemon's ?after= wins over Last-Event-ID, so both carry it).
+// getHeaders(stale) is awaited before each connection, stale true after a 401 (the daemon ends a stream whose token was
+// rotated or revoked: get a fresh one); onEvent receives {id, event, data}.
+export function follow(urlFor, getHeaders, onEvent, onState) {
   let lastId = null;
   let stopped = false;
   let controller = null;
   async function run() {
     let delay = 500;
+    let stale = false;
     while (!stopped) {
       controller = new AbortController();
       try {
-        const headers = Object.assign({ Accept: 'text/event-stream' }, await getHeaders());
+        const headers = Object.assign({ Accept: 'text/event-stream' }, await getHeaders(stale));
+        stale = false;
         if (lastId !== null) headers['Last-Event-ID'] = lastId;
-        const res = await fetch(url, { headers, signal: controller.signal, cache: 'no-store' });
+        const res = await fetch(urlFor(lastId), { headers, signal: controller.signal, cache: 'no-store' });
+        if (res.status === 401) stale = true;
         if (!res.ok || !res.body) throw new Error('stream ' + res.status);
         onState && onState('live');
         delay = 500;

@@ -207,6 +207,39 @@ async function main() {
             assert.equal(me.status, 200, 'the device is still valid');
         });
 
+        await check('the event stream resumes after the daemon ends it (token rotated): nothing lost or doubled', async () => {
+            const events = [];
+            page.on('request', (r) => {
+                if (/\/events(\?|$)/.test(r.url())) events.push(r.url());
+            });
+            await page.locator('#conversations button.conv').last().click(); /* the first conversation, with 4 messages */
+            await page.waitForSelector('#conv-view:not([hidden])');
+            await page.locator('#messages li.msg').nth(3).waitFor();
+            await page.waitForFunction(() => document.getElementById('status').textContent === 'Signed in');
+            while (events.length < 1) await page.waitForTimeout(50);
+            const first = events.length;
+            await page.evaluate(async () => {
+                const api = await import('/app/api.js');
+                const other = new api.Client(await api.loadTokens(), () => {});
+                await other.refresh();
+                clearTimeout(other.timer);
+            });
+            /* the daemon ends the stream within ~1 s; the client gets a 401, takes the stored pair, reconnects after=<last id> */
+            const deadline = Date.now() + 15000;
+            const reconnected = () => events.slice(first).some((u) => /after=\d+/.test(u));
+            while (!reconnected() && Date.now() < deadline) await page.waitForTimeout(100);
+            assert.ok(reconnected(), `stream requests: ${events}`);
+            await page.waitForFunction(() => document.getElementById('status').textContent === 'Signed in');
+            await page.fill('#input', 'Still there?');
+            await page.click('#send');
+            await page.locator('#messages li.msg.user', { hasText: 'Still there?' }).waitFor();
+            await page.locator('#messages li.msg.assistant[data-status="completed"]').nth(2).waitFor({ timeout: 20000 });
+            const ids = await page.$$eval('#messages li.msg', (lis) => lis.map((li) => li.dataset.id));
+            assert.equal(ids.length, 6, `messages shown: ${ids}`);
+            assert.equal(new Set(ids).size, ids.length, 'a message shown twice');
+            await page.screenshot({ path: path.join(TMP, 'app-resumed-phone.png') });
+        });
+
         await check('budget: no request to another origin, the shell under 200 KB as served; no errors or CSP reports', async () => {
             assert.deepEqual(external, []);
             const total = [...shell.values()].reduce((a, b) => a + b, 0);
