@@ -50,7 +50,7 @@ if [ -x ./build-test/tests/integration_tests ]; then
     # two processes share the suites (most of their time is spent waiting on daemons, timers and child processes)
     run "integration (ASan+UBSan daemon)" ./scripts/run-integration.sh 2
 fi
-run --may-skip "browser (pair page)" ./tests/browser/run.sh
+run --may-skip "browser (pair page, docs page, web client)" ./tests/browser/run.sh
 
 if [ ${#skipped[@]} -gt 0 ]; then
     echo "SKIPPED: ${skipped[*]}"

@@ -81,6 +81,9 @@ void hl_routes_test(hl_router_t *router, hl_store_t *store, hl_runproxy_t *runpr
 /** spec/API.md §8: GET /api/v1/statistics and /api/v1/statistics/usage, on the stats actor (`hermes` for the profile count). */
 void hl_routes_stats(hl_router_t *router, hl_stats_t *stats, hl_hermes_t *hermes);
 
+/** GET /app and its files under /app/ (the web client, web/): embedded, strong ETags, strict CSP. Main thread. */
+void hl_routes_app(hl_router_t *router);
+
 /**
  * GET /api/docs (reference page) and /api/docs/openapi.json: registers them, then generates the OpenAPI document from
  * every route registered so far (call it last). Aborts on a malformed docs table; logs routes without docs. Main thread.

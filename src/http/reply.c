@@ -54,6 +54,8 @@ const char *hl_http_reason_phrase(int status)
         return "Accepted";
     case 204:
         return "No Content";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:
@@ -106,8 +108,9 @@ static void send_final(h2o_req_t *req, int status, const char *content_type, con
     static h2o_generator_t generator = {NULL, NULL};
     req->res.status = status;
     req->res.reason = reason_phrase(status);
-    /* a 204 carries no Content-Length at all (RFC 9110 §8.6); SIZE_MAX makes h2o omit it without chunking */
-    req->res.content_length = status == 204 ? SIZE_MAX : len;
+    /* a 204 or 304 carries no Content-Length (RFC 9110 §8.6: a 304's would have to be the full entity's length);
+     * SIZE_MAX makes h2o omit it without chunking */
+    req->res.content_length = status == 204 || status == 304 ? SIZE_MAX : len;
     add_common_headers(req, route_flags);
     if (content_type != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));

@@ -32,6 +32,7 @@ hl_router_t *hl_routes_build(const hl_routes_deps_t *d)
     hl_routes_stats(router, d->stats, d->hermes);
     if (d->link->test_mode)
         hl_routes_test(router, d->store, d->runproxy);
+    hl_routes_app(router);
     hl_routes_docs(router); /* last: documents every route registered above */
     return router;
 }

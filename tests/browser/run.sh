@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end test of the pairing page (GET /pair), then of the API reference page (GET /api/docs, docs_page.test.js,
-# offline), in real headless Chromium (Debian's /usr/bin/chromium driven by
-# playwright-core), with the QR codes decoded by zbarimg. Starts its own ASan+UBSan daemon on an ephemeral loopback
-# port with a throw-away HERMESLINK_HOME, runs pair_page.test.js against it, then stops that daemon (SIGTERM to its
-# PID only) and removes the temp dir, whatever happens. Exits 0 when every check passed, 1 on any failure. When a tool it
+# offline), then of the web client (GET /app, app_page.test.js), in real headless Chromium (Debian's /usr/bin/chromium
+# driven by playwright-core), with the QR codes decoded by zbarimg. Starts the fake upstream (build-test/tests/fake-hermes,
+# which the default profile's .env points at) and its own ASan+UBSan daemon on an ephemeral loopback port with a
+# throw-away HERMESLINK_HOME, runs the tests against it, then stops that daemon and the fake (SIGTERM to their PIDs only)
+# and removes the temp dir, whatever happens. Exits 0 when every check passed, 1 on any failure. When a tool it
 # needs (chromium, zbarimg, node, npm's playwright-core) is missing and `./scripts/deps.sh --browser` cannot install it:
 # with CI=true that is a failure (exit 1); otherwise it prints "SKIP: ..." and exits 77 (the skip code
 # scripts/run-tests.sh reports as skipped, never as passed).
 #   HL_BIN=path/to/hermeslink   the binary to test (default build-test/hermeslink, built by `make test-build`)
+#   HL_FAKE_BIN=path            the fake upstream (default build-test/tests/fake-hermes)
 #   HL_BROWSER_KEEP=1            keep the temp dir (screenshots, daemon logs) for a look afterwards
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,8 +52,14 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hl-browser.XXXXXX") || fail "mktemp"
 daemon_pid=
+fake_pid=
 cleanup() {
     local rc=$?
+    if [ -n "$fake_pid" ] && kill -0 "$fake_pid" 2>/dev/null; then
+        kill -TERM "$fake_pid" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$fake_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$fake_pid" 2>/dev/null && kill -KILL "$fake_pid" 2>/dev/null
+    fi
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
         kill -TERM "$daemon_pid" 2>/dev/null
         for _ in $(seq 1 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
@@ -82,6 +90,24 @@ trap 'exit 143' TERM
 
 mkdir -p "$tmp/home" "$tmp/hermes"
 export HERMESLINK_HOME=$tmp/home HERMES_HOME=$tmp/hermes HERMESLINK_TEST_MODE=1
+
+# The fake upstream (tests/fake_upstream, built with the tests) the web client test's messages go to: the default
+# profile's .env points the daemon at it, as the integration harness and bench/proxy.sh do.
+fake_bin=${HL_FAKE_BIN:-$root/build-test/tests/fake-hermes}
+[ -x "$fake_bin" ] || fail "$fake_bin not built (run: make test-build)"
+fake_key=browser-test-key
+"$fake_bin" --port 0 --key "$fake_key" --listen 127.0.0.1 >"$tmp/fake.out" 2>"$tmp/fake.err" &
+fake_pid=$!
+fake_port=
+for _ in $(seq 1 50); do
+    fake_port=$(sed -n 's/^READY \([0-9][0-9]*\)$/\1/p' "$tmp/fake.out" | head -n1)
+    [ -n "$fake_port" ] && break
+    kill -0 "$fake_pid" 2>/dev/null || break
+    sleep 0.1
+done
+[ -n "$fake_port" ] || fail "the fake upstream did not print READY: $(cat "$tmp/fake.err")"
+printf '# tests/browser/run.sh\nAPI_SERVER_ENABLED=true\nAPI_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=%s\nAPI_SERVER_KEY=%s\n' \
+    "$fake_port" "$fake_key" >"$tmp/hermes/.env"
 
 "$bin" run --port auto --tls-port 0 --listen 127.0.0.1 >"$tmp/daemon.out" 2>"$tmp/daemon.err" &
 daemon_pid=$!
@@ -116,6 +142,18 @@ rc=$?
 if [ $rc -ne 0 ]; then
     [ $rc -eq 124 ] && echo "browser: the docs page test timed out (55 s)" >&2
     echo "--- daemon stderr (last 40 lines):" >&2; tail -n 40 "$tmp/daemon.err" >&2
+    exit $rc
+fi
+
+# The web client (GET /app): pairing from the URL fragment, a conversation, a message and the fake's streamed answer.
+HL_BIN=$bin HL_BASE_URL="http://127.0.0.1:$port" HL_DAEMON_PID=$daemon_pid HL_TMP=$tmp HL_CHROMIUM=$chromium_bin \
+    timeout -k 5 55 node "$here/app_page.test.js"
+rc=$?
+[ $rc -eq $SKIP_CODE ] && rc=1
+if [ $rc -ne 0 ]; then
+    [ $rc -eq 124 ] && echo "browser: the web client test timed out (55 s)" >&2
+    echo "--- daemon stderr (last 40 lines):" >&2; tail -n 40 "$tmp/daemon.err" >&2
+    echo "--- fake upstream stderr (last 20 lines):" >&2; tail -n 20 "$tmp/fake.err" >&2
     exit $rc
 fi
 

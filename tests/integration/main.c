@@ -56,6 +56,7 @@ Suite *suite_updates(void);
 Suite *suite_statistics(void);
 Suite *suite_new_user(void);
 Suite *suite_api_docs(void);
+Suite *suite_web_app(void);
 Suite *suite_install(void);
 Suite *suite_node_import(void);
 Suite *suite_autostart(void);
@@ -105,6 +106,7 @@ static const struct {
     SUITE(status_logs),
     SUITE(cors_errors),
     SUITE(api_docs),
+    SUITE(web_app),
     SUITE(routes),
     SUITE(bodies),
     SUITE(http_framing),

@@ -1,0 +1,159 @@
+// The public API, as a third-party client uses it: tokens in IndexedDB (never cookies), refreshed before they expire.
+const DB = 'hermeslink', STORE = 'kv', KEY = 'tokens';
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function kv(mode, fn) {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(STORE, mode);
+    const req = fn(tx.objectStore(STORE));
+    tx.oncomplete = () => { db.close(); resolve(req.result); };
+    tx.onerror = () => { db.close(); reject(tx.error); };
+  });
+}
+
+export const loadTokens = () => kv('readonly', (s) => s.get(KEY));
+export const saveTokens = (t) => kv('readwrite', (s) => s.put(t, KEY));
+export const clearTokens = () => kv('readwrite', (s) => s.delete(KEY));
+
+function instanceId() {
+  const a = new Uint8Array(16);
+  crypto.getRandomValues(a);
+  return 'web-' + Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function deviceFields(t) {
+  return {
+    app_instance_id: t.app_instance_id,
+    device_label: 'Web browser',
+    device_platform: 'web',
+    device_model: (navigator.userAgent || 'browser').slice(0, 120),
+  };
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error && (body.error.message || body.error.code)) || 'HTTP ' + status);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function parse(res) {
+  const type = res.headers.get('content-type') || '';
+  const body = type.includes('json') ? await res.json().catch(() => null) : null;
+  if (!res.ok) throw new ApiError(res.status, body);
+  return body;
+}
+
+function store(session, appInstanceId) {
+  return {
+    app_instance_id: appInstanceId,
+    access_token: session.access_token.token,
+    access_expires_at: Date.parse(session.access_token.expires_at),
+    refresh_token: session.refresh_token.token,
+    refresh_expires_at: Date.parse(session.refresh_token.expires_at),
+    device_id: session.device && session.device.id,
+  };
+}
+
+export async function claim(sessionId, code) {
+  const t = { app_instance_id: instanceId() };
+  const res = await fetch('/api/v1/pairing/claim', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(Object.assign({ session_id: sessionId, claim_token: code }, deviceFields(t))),
+  });
+  const tokens = store(await parse(res), t.app_instance_id);
+  await saveTokens(tokens);
+  return tokens;
+}
+
+export class Client {
+  constructor(tokens, onSignedOut) {
+    this.tokens = tokens;
+    this.onSignedOut = onSignedOut;
+    this.refreshing = null;
+    this.timer = null;
+    this.schedule();
+  }
+
+  schedule() {
+    clearTimeout(this.timer);
+    // refresh a minute before the access token expires (at least 5 s from now)
+    const wait = Math.max(5000, this.tokens.access_expires_at - Date.now() - 60000);
+    this.timer = setTimeout(() => this.refresh().catch(() => {}), Math.min(wait, 2 ** 31 - 1));
+  }
+
+  // Rotates the tokens. Another tab of this origin may have rotated them already (the server then refuses our old
+  // refresh token as reused): take the stored pair when it is newer, and rotate under a lock where the browser has one.
+  refresh() {
+    if (this.refreshing) return this.refreshing;
+    const rotate = async () => {
+      const stored = await loadTokens().catch(() => null);
+      if (stored && stored.refresh_token && stored.refresh_token !== this.tokens.refresh_token) {
+        this.tokens = stored;
+        this.schedule();
+        return;
+      }
+      const res = await fetch('/api/v1/auth/refresh', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(Object.assign({ refresh_token: this.tokens.refresh_token }, deviceFields(this.tokens))),
+      });
+      if (res.status === 401) {
+        await clearTokens();
+        this.onSignedOut();
+        throw new ApiError(401, null);
+      }
+      this.tokens = store(await parse(res), this.tokens.app_instance_id);
+      await saveTokens(this.tokens);
+      this.schedule();
+    };
+    const locked = navigator.locks ? navigator.locks.request('hermeslink-refresh', rotate) : rotate();
+    this.refreshing = locked.finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  async headers() {
+    if (Date.now() > this.tokens.access_expires_at - 30000) await this.refresh();
+    return { Authorization: 'Bearer ' + this.tokens.access_token };
+  }
+
+  async call(method, path, body) {
+    for (let attempt = 0; ; ++attempt) {
+      const headers = await this.headers();
+      if (body !== undefined) headers['Content-Type'] = 'application/json';
+      const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      if (res.status === 401 && attempt === 0) {
+        await this.refresh();
+        continue;
+      }
+      return parse(res);
+    }
+  }
+
+  listConversations() { return this.call('GET', '/api/v1/conversations?limit=50'); }
+  createConversation(title) { return this.call('POST', '/api/v1/conversations', title ? { title } : {}); }
+  messages(id) { return this.call('GET', '/api/v1/conversations/' + encodeURIComponent(id) + '/messages?limit=100'); }
+  send(id, content) {
+    const a = new Uint8Array(8);
+    crypto.getRandomValues(a);
+    const cmid = 'web-' + Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+    return this.call('POST', '/api/v1/conversations/' + encodeURIComponent(id) + '/messages', { content, client_message_id: cmid });
+  }
+  eventsUrl(id, after) {
+    const url = '/api/v1/conversations/' + encodeURIComponent(id) + '/events';
+    return after === null || after === undefined || after === '' ? url : url + '?after=' + encodeURIComponent(after);
+  }
+}

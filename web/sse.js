@@ -1,0 +1,77 @@
+// Server-sent events over fetch() streaming, so the Authorization header can be sent (EventSource cannot).
+// parseSSE feeds decoded text and calls onEvent({id, event, data}) for each complete event (WHATWG SSE rules, minus retry).
+export function createSSEParser(onEvent) {
+  let buf = '';
+  let id = null, event = '', data = [];
+  function line(l) {
+    if (l === '') {
+      if (data.length) onEvent({ id, event: event || 'message', data: data.join('\n') });
+      event = ''; data = [];
+      return;
+    }
+    if (l.startsWith(':')) return;
+    const i = l.indexOf(':');
+    const field = i < 0 ? l : l.slice(0, i);
+    let value = i < 0 ? '' : l.slice(i + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') data.push(value);
+    else if (field === 'event') event = value;
+    else if (field === 'id' && !value.includes('\0')) id = value;
+  }
+  return function feed(text) {
+    buf += text;
+    let m;
+    while ((m = /\r\n|\r|\n/.exec(buf)) !== null) {
+      if (m[0] === '\r' && m.index === buf.length - 1) break; // a CRLF may be split across chunks
+      line(buf.slice(0, m.index));
+      buf = buf.slice(m.index + m[0].length);
+    }
+  };
+}
+
+// Follows one event stream until stop() is called: reconnects after an error or the end of the stream from the last event
+// seen (urlFor(lastId) builds the URL: the daemon's ?after= wins over Last-Event-ID, so both carry it).
+// getHeaders(stale) is awaited before each connection, stale true after a 401 (the daemon ends a stream whose token was
+// rotated or revoked: get a fresh one); onEvent receives {id, event, data}.
+export function follow(urlFor, getHeaders, onEvent, onState) {
+  let lastId = null;
+  let stopped = false;
+  let controller = null;
+  async function run() {
+    let delay = 500;
+    let stale = false;
+    while (!stopped) {
+      controller = new AbortController();
+      try {
+        const headers = Object.assign({ Accept: 'text/event-stream' }, await getHeaders(stale));
+        stale = false;
+        if (lastId !== null) headers['Last-Event-ID'] = lastId;
+        const res = await fetch(urlFor(lastId), { headers, signal: controller.signal, cache: 'no-store' });
+        if (res.status === 401) stale = true;
+        if (!res.ok || !res.body) throw new Error('stream ' + res.status);
+        onState && onState('live');
+        delay = 500;
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        const feed = createSSEParser((ev) => {
+          if (ev.id !== null) lastId = ev.id;
+          onEvent(ev);
+        });
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          feed(value);
+        }
+      } catch (e) {
+        if (stopped) return;
+        onState && onState('reconnecting');
+      }
+      if (stopped) return;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 15000);
+    }
+  }
+  run();
+  return {
+    stop() { stopped = true; if (controller) controller.abort(); },
+  };
+}
