@@ -9,46 +9,20 @@
  * in HL_TMP. Exits 0 only when every check passed.
  */
 const assert = require('node:assert/strict');
-const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
+const { env, run, tap } = require('./tap.js');
 
-const BIN = process.env.HL_BIN;
-const BASE = process.env.HL_BASE_URL;
-const DAEMON_PID = Number(process.env.HL_DAEMON_PID);
-const TMP = process.env.HL_TMP;
-const CHROMIUM = process.env.HL_CHROMIUM || '/usr/bin/chromium';
+const { BIN, BASE, DAEMON_PID, TMP, CHROMIUM } = env;
+const { check, main } = tap('browser (app)');
+
 const FAKE_TEXT = 'Hello from the fake LLM.';
 const SHELL_BUDGET = 200 * 1024;
 
-const started = Date.now();
-let passed = 0;
-async function check(name, fn) {
-    try {
-        await fn();
-    } catch (e) {
-        console.log(`not ok ${passed + 1} - ${name}`);
-        throw e;
-    }
-    passed++;
-    console.log(`ok ${passed} - ${name}`);
-}
 
-function run(file, args, timeoutMs) {
-    return new Promise((resolve, reject) => {
-        execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 << 20, env: process.env }, (err, stdout, stderr) => {
-            if (err) {
-                err.message += `\n--- stdout:\n${stdout}\n--- stderr:\n${stderr}`;
-                reject(err);
-            } else {
-                resolve({ stdout, stderr });
-            }
-        });
-    });
-}
 
-async function main() {
+async function body() {
     process.kill(DAEMON_PID, 0); /* `pair` would start a daemon of its own if ours were gone */
     const created = JSON.parse((await run(BIN, ['pair', '--json'], 20000)).stdout);
     assert.ok(created.session_id && created.connect_token, JSON.stringify(created));
@@ -252,18 +226,6 @@ async function main() {
     } finally {
         await browser.close();
     }
-    console.log(`browser (app): ${passed} passed, 0 failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-const watchdog = setTimeout(() => {
-    console.error('browser (app): FAIL: the test did not finish within 50 s');
-    process.exit(1);
-}, 50000);
-main().then(
-    () => clearTimeout(watchdog),
-    (e) => {
-        console.error(`browser (app): FAIL: ${e.stack || e}`);
-        console.log(`browser (app): ${passed} passed, 1 failed`);
-        process.exit(1);
-    }
-);
+main(body);

@@ -7,42 +7,16 @@
  * from the page and checks the status shown. Exits 0 only when every check passed.
  */
 const assert = require('node:assert/strict');
-const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
+const { env, run, tap } = require('./tap.js');
 
-const BIN = process.env.HL_BIN;
-const BASE = process.env.HL_BASE_URL;
-const DAEMON_PID = Number(process.env.HL_DAEMON_PID);
-const TMP = process.env.HL_TMP;
-const CHROMIUM = process.env.HL_CHROMIUM || '/usr/bin/chromium';
+const { BIN, BASE, DAEMON_PID, TMP, CHROMIUM } = env;
+const { check, main } = tap('browser (docs)');
 
-const started = Date.now();
-let passed = 0;
-async function check(name, fn) {
-    try {
-        await fn();
-    } catch (e) {
-        console.log(`not ok ${passed + 1} - ${name}`);
-        throw e;
-    }
-    passed++;
-    console.log(`ok ${passed} - ${name}`);
-}
 
-function run(file, args, timeoutMs) {
-    return new Promise((resolve, reject) => {
-        execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 << 20, env: process.env }, (err, stdout, stderr) => {
-            if (err) {
-                err.message += `\n--- stdout:\n${stdout}\n--- stderr:\n${stderr}`;
-                reject(err);
-            } else {
-                resolve({ stdout, stderr });
-            }
-        });
-    });
-}
+
 
 /* A device access token: `hermeslink pair` mints a connect token, device-session turns it into a device. */
 async function accessToken() {
@@ -61,7 +35,7 @@ async function accessToken() {
     return json.access_token.token;
 }
 
-async function main() {
+async function body() {
     const spec = await (await fetch(`${BASE}/api/docs/openapi.json`, { signal: AbortSignal.timeout(10000) })).json();
     const ops = Object.values(spec.paths).reduce((n, item) => n + Object.keys(item).length, 0);
     const tags = new Set(Object.values(spec.paths).flatMap((item) => Object.values(item).map((op) => op.tags[0])));
@@ -142,18 +116,6 @@ async function main() {
     } finally {
         await browser.close();
     }
-    console.log(`browser (docs): ${passed} passed, 0 failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-const watchdog = setTimeout(() => {
-    console.error('browser (docs): FAIL: the test did not finish within 50 s');
-    process.exit(1);
-}, 50000);
-main().then(
-    () => clearTimeout(watchdog),
-    (e) => {
-        console.error(`browser (docs): FAIL: ${e.stack || e}`);
-        console.log(`browser (docs): ${passed} passed, 1 failed`);
-        process.exit(1);
-    }
-);
+main(body);

@@ -5,49 +5,20 @@
  * Stops at the first failed check; exits 0 only when every check passed.
  */
 const assert = require('node:assert/strict');
-const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
 const { chromium } = require('playwright-core');
+const { env, run, tap } = require('./tap.js');
 
-const BIN = process.env.HL_BIN;
-const BASE = process.env.HL_BASE_URL;
-const DAEMON_PID = Number(process.env.HL_DAEMON_PID);
-const TMP = process.env.HL_TMP;
-const CHROMIUM = process.env.HL_CHROMIUM || '/usr/bin/chromium';
+const { BIN, BASE, DAEMON_PID, TMP, CHROMIUM } = env;
+const { check, main } = tap('browser');
+
 const CLOCK_ADVANCE_MS = 6 * 60 * 1000; /* sessions live 5 minutes */
 
-const started = Date.now();
-let passed = 0;
-function ok(name) {
-    passed++;
-    console.log(`ok ${passed} - ${name}`);
-}
-async function check(name, fn) {
-    try {
-        await fn();
-    } catch (e) {
-        console.log(`not ok ${passed + 1} - ${name}`);
-        throw e;
-    }
-    ok(name);
-}
 
 /* ---- helpers ---- */
 
-function run(file, args, timeoutMs) {
-    return new Promise((resolve, reject) => {
-        execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 << 20, env: process.env }, (err, stdout, stderr) => {
-            if (err) {
-                err.message += `\n--- stdout:\n${stdout}\n--- stderr:\n${stderr}`;
-                reject(err);
-            } else {
-                resolve({ stdout, stderr });
-            }
-        });
-    });
-}
 
 /* `hermeslink pair` starts a daemon of its own when ours is gone; make sure ours is still there first. */
 async function pair(args) {
@@ -165,7 +136,7 @@ function renderTerminalQr(lines, scale, margin) {
 
 /* ---- the test ---- */
 
-async function main() {
+async function body() {
     for (const [k, v] of Object.entries({ HL_BIN: BIN, HL_BASE_URL: BASE, HL_DAEMON_PID: DAEMON_PID, HL_TMP: TMP }))
         if (!v) throw new Error(`${k} is not set (run this through tests/browser/run.sh)`);
 
@@ -362,20 +333,6 @@ async function main() {
         assertPayload(JSON.parse(await zbar(png)), undefined, { session_id: sid, connect_token: token });
     });
 
-    console.log(`browser: ${passed} passed, 0 failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-const watchdog = setTimeout(() => {
-    console.error('browser: FAIL: the test did not finish within 50 s');
-    process.exit(1);
-}, 50000);
-main().then(
-    () => {
-        clearTimeout(watchdog);
-    },
-    (e) => {
-        console.error(`browser: FAIL: ${e.stack || e}`);
-        console.log(`browser: ${passed} passed, 1 failed`);
-        process.exit(1);
-    }
-);
+main(body);

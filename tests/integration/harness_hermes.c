@@ -480,3 +480,15 @@ void hlth_request(const hlt_daemon_t *d, hlt_proto_t proto, const char *bearer, 
     ck_assert_msg(res->http_version == hlt_proto_version(proto), "%s %s over %s: curl HTTP version %ld", method, path,
                   hlt_proto_name(proto), res->http_version);
 }
+
+void hlth_call_error(const hlt_daemon_t *d, hlt_proto_t proto, const char *bearer, const char *method, const char *path,
+                     const char *body, long status, const char *code)
+{
+    hlt_response_t res;
+    hlth_request(d, proto, bearer, method, path, body, &res);
+    if (res.status != status)
+        ck_abort_msg("%s %s %.200s over %s: expected %ld %s, got %ld: %.500s", method, path, body != NULL ? body : "",
+                     hlt_proto_name(proto), status, code, res.status, res.body);
+    hlt_assert_error(d, &res, status, code);
+    hlt_response_free(&res);
+}

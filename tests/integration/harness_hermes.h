@@ -56,6 +56,12 @@
 void hlth_request(const hlt_daemon_t *d, hlt_proto_t proto, const char *bearer, const char *method, const char *path,
                   const char *body, hlt_response_t *res);
 
+/**
+ * hlth_request, then asserts the error answer: `status`, the envelope with `code` (hlt_assert_error). Frees the answer.
+ */
+void hlth_call_error(const hlt_daemon_t *d, hlt_proto_t proto, const char *bearer, const char *method, const char *path,
+                     const char *body, long status, const char *code);
+
 /** The fixture's profiles, default first then the named ones sorted: {"default", "art", "work"}. */
 extern const char *const HLTH_PROFILES[3];
 

@@ -124,13 +124,7 @@ static json_t *call(const char *method, const char *path, const char *body)
 
 static void call_error(const char *method, const char *path, const char *body, long status, const char *code)
 {
-    hlt_response_t res;
-    request(method, path, body, &res);
-    if (res.status != status)
-        ck_abort_msg("%s %s %.200s over %s: expected %ld %s, got %ld: %.500s", method, path, body != NULL ? body : "",
-                     hlt_proto_name(P), status, code, res.status, res.body);
-    hlt_assert_error(D, &res, status, code);
-    hlt_response_free(&res);
+    hlth_call_error(D, P, TOK, method, path, body, status, code);
 }
 
 #define FAIL(method, path, body, status, code) call_error(method, path, body, status, code)

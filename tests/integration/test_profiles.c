@@ -110,13 +110,7 @@ static json_t *call(const char *method, const char *path, const char *body)
 /* An error answer with its exact status and code (hlt_assert_error: envelope, CORS, no path or errno text). */
 static void call_error(const char *bearer, const char *method, const char *path, const char *body, long status, const char *code)
 {
-    hlt_response_t res;
-    request(bearer, method, path, body, &res);
-    if (res.status != status)
-        ck_abort_msg("%s %s %s over %s: expected %ld %s, got %ld: %.500s", method, path, body != NULL ? body : "",
-                     hlt_proto_name(P), status, code, res.status, res.body);
-    hlt_assert_error(D, &res, status, code);
-    hlt_response_free(&res);
+    hlth_call_error(D, P, bearer, method, path, body, status, code);
 }
 
 #define FAIL(method, path, body, status, code) call_error(TOK, method, path, body, status, code)

@@ -68,21 +68,7 @@ static void finish(void)
 
 static void request(const char *method, const char *path, const char *body, hlt_response_t *res)
 {
-    char auth[512];
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", TOK);
-    const char *hdrs[] = {auth, body != NULL ? "Content-Type: application/json" : NULL, NULL};
-    hlt_request_t req = {.method = method,
-                         .path = path,
-                         .headers = hdrs,
-                         .body = body,
-                         .body_len = body != NULL ? strlen(body) : 0,
-                         .timeout_ms = 30000};
-    CURL *c = hlt_easy_new(D, P, &req, res);
-    hlt_easy_finish(c, curl_easy_perform(c), res);
-    ck_assert_msg(res->rc == CURLE_OK, "%s %s over %s: %s (%s)", method, path, hlt_proto_name(P), curl_easy_strerror(res->rc),
-                  res->errbuf);
-    ck_assert_msg(res->http_version == hlt_proto_version(P), "%s %s over %s: curl HTTP version %ld", method, path,
-                  hlt_proto_name(P), res->http_version);
+    hlth_request(D, P, TOK, method, path, body, res);
 }
 
 /* A `status` answer {"ok":true,…} with JSON and no absolute path: the body (new reference). */
@@ -108,13 +94,7 @@ static json_t *call(const char *method, const char *path, const char *body)
 
 static void call_error(const char *method, const char *path, const char *body, long status, const char *code)
 {
-    hlt_response_t res;
-    request(method, path, body, &res);
-    if (res.status != status)
-        ck_abort_msg("%s %s over %s: expected %ld %s, got %ld: %.500s", method, path, hlt_proto_name(P), status, code, res.status,
-                     res.body);
-    hlt_assert_error(D, &res, status, code);
-    hlt_response_free(&res);
+    hlth_call_error(D, P, TOK, method, path, body, status, code);
 }
 
 static void assert_json_eq(json_t *got, json_t *want, const char *what)
