@@ -10,6 +10,7 @@
 #define HL_DB_H
 
 #include <errno.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 
@@ -58,6 +59,12 @@ sqlite3_stmt *hl_db_stmt(hl_db_t *db, const char *sql);
  * The connection's thread only.
  */
 int hl_db_step(sqlite3_stmt *st);
+
+/** Binds the string member `key` of `o` (copied) to parameter i; leaves it NULL when `key` is missing or not a string. */
+void hl_db_bind_json_text(sqlite3_stmt *st, int i, const json_t *o, const char *key);
+
+/** Binds the integer member `key` of `o` to parameter i; leaves it NULL when `key` is missing or not an integer. */
+void hl_db_bind_json_int(sqlite3_stmt *st, int i, const json_t *o, const char *key);
 
 /** Runs a prepared statement to completion and resets it; 0 (DONE or ROW) or -1 (logged, and the job fails). */
 int hl_db_exec(sqlite3_stmt *st);

@@ -8,6 +8,16 @@
 
 #include "hl/common.h"
 
+#include <spawn.h>
+#include <stdbool.h>
+
+/**
+ * Initialises `attr` for a child of the daemon: an empty signal mask and every signal at its default (the daemon's threads
+ * block the signals its main thread waits for; a command must not inherit that), and its own process group when
+ * `own_group`. The caller destroys it (posix_spawnattr_destroy).
+ */
+void hl_spawnattr_clean(posix_spawnattr_t *attr, bool own_group);
+
 /** Exit status reported by hl_run_quiet when the command did not finish in time (it was killed). */
 #define HL_RUN_TIMED_OUT (-1000)
 

@@ -14,30 +14,16 @@ typedef struct st_import_job_t {
     json_t *device;
 } import_job_t;
 
-static void bind_text(sqlite3_stmt *st, int i, json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    if (s != NULL)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-}
-
-static void bind_int(sqlite3_stmt *st, int i, json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (json_is_integer(v))
-        sqlite3_bind_int64(st, i, json_integer_value(v));
-}
-
 static int exec_import(hl_json_job_t *base, hl_db_t *db)
 {
     import_job_t *job = (import_job_t *)base;
     json_t *d = job->device;
     sqlite3_stmt *st = hl_db_stmt(db, "SELECT 1 FROM devices WHERE id = ?1 OR access_token_hash = ?2 OR refresh_token_hash = "
                                       "?3 OR app_instance_hash = ?4 OR access_token_hash = ?3 OR refresh_token_hash = ?2");
-    bind_text(st, 1, d, "id");
-    bind_text(st, 2, d, "access_token_hash");
-    bind_text(st, 3, d, "refresh_token_hash");
-    bind_text(st, 4, d, "app_instance_hash");
+    hl_db_bind_json_text(st, 1, d, "id");
+    hl_db_bind_json_text(st, 2, d, "access_token_hash");
+    hl_db_bind_json_text(st, 3, d, "refresh_token_hash");
+    hl_db_bind_json_text(st, 4, d, "app_instance_hash");
     int known = hl_db_step(st) == SQLITE_ROW;
     sqlite3_reset(st);
     if (known)
@@ -62,9 +48,9 @@ static int exec_import(hl_json_job_t *base, hl_db_t *db)
                                        "app_hidden_at"};
     for (size_t i = 0; i < HL_ARRAY_SIZE(cols); ++i) {
         if (json_is_integer(json_object_get(d, cols[i])))
-            bind_int(st, (int)i + 1, d, cols[i]);
+            hl_db_bind_json_int(st, (int)i + 1, d, cols[i]);
         else
-            bind_text(st, (int)i + 1, d, cols[i]);
+            hl_db_bind_json_text(st, (int)i + 1, d, cols[i]);
     }
     if (hl_db_exec(st) != 0)
         return -1;

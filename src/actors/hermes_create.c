@@ -21,6 +21,7 @@
 #include "hermes_internal.h"
 #include "hl/clock.h"
 #include "hl/fsutil.h"
+#include "hl/subprocess.h"
 #include "hl/hermes_manage.h"
 #include "hl/hermes_read.h"
 #include "hl/ids.h"
@@ -261,13 +262,7 @@ static int spawn(hermes_creation_t *c, char *bin, const char *name, const char *
     argv[n] = NULL;
     /* the daemon's threads block the signals its main thread waits for: the command gets a clean slate */
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    hl_spawnattr_clean(&attr, false);
     pid_t pid;
     int ret = posix_spawn(&pid, bin, &fa, &attr, argv, environ);
     posix_spawnattr_destroy(&attr);

@@ -18,6 +18,7 @@
 #include "hl/clock.h"
 #include "hl/common.h"
 #include "hl/fsutil.h"
+#include "hl/subprocess.h"
 #include "updater_internal.h"
 
 extern char **environ;
@@ -53,14 +54,7 @@ int upd_proc_spawn(upd_proc_t *p, char *const argv[], const char *extra_env, uin
     posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    hl_spawnattr_clean(&attr, true);
     pid_t pid;
     int ret = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);

@@ -38,6 +38,22 @@ char *hl_find_executable(const char *name)
     }
 }
 
+void hl_spawnattr_clean(posix_spawnattr_t *attr, bool own_group)
+{
+    posix_spawnattr_init(attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(attr, &none);
+    posix_spawnattr_setsigdefault(attr, &all);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (own_group) {
+        posix_spawnattr_setpgroup(attr, 0);
+        flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    posix_spawnattr_setflags(attr, flags);
+}
+
 int hl_run_quiet(char *const argv[], int timeout_ms)
 {
     posix_spawn_file_actions_t fa;
@@ -49,13 +65,7 @@ int hl_run_quiet(char *const argv[], int timeout_ms)
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     /* the daemon's threads block the signals its main thread waits for: the command gets a clean slate */
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    hl_spawnattr_clean(&attr, false);
     pid_t pid;
     int ret = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
     posix_spawnattr_destroy(&attr);

@@ -118,6 +118,20 @@ sqlite3_stmt *hl_db_stmt(hl_db_t *db, const char *sql)
     return st;
 }
 
+void hl_db_bind_json_text(sqlite3_stmt *st, int i, const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    if (v != NULL)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+void hl_db_bind_json_int(sqlite3_stmt *st, int i, const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_integer(v))
+        sqlite3_bind_int64(st, i, json_integer_value(v));
+}
+
 int hl_db_exec(sqlite3_stmt *st)
 {
     int rc = hl_db_step(st);

@@ -10,20 +10,6 @@
 #include "hl/store_import.h"
 #include "store_internal.h"
 
-static void bind_text(sqlite3_stmt *st, int i, json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    if (s != NULL)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-}
-
-static void bind_int(sqlite3_stmt *st, int i, json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (json_is_integer(v))
-        sqlite3_bind_int64(st, i, json_integer_value(v));
-}
-
 static int exists(hl_db_t *db, const char *sql, const char *id)
 {
     sqlite3_stmt *st = hl_db_stmt(db, sql);
@@ -40,22 +26,22 @@ static int insert_conversation(hl_db_t *db, json_t *c)
                        "output_tokens, total_tokens, stats_updated_at, model, provider, context_window, created_at, updated_at, "
                        "archived_at, deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
                        "CASE WHEN ?3 = 'archived' THEN ?15 END, ?16)");
-    bind_text(st, 1, c, "id");
-    bind_text(st, 2, c, "title");
-    bind_text(st, 3, c, "status");
-    bind_text(st, 4, c, "profile");
-    bind_text(st, 5, c, "hermes_session_id");
-    bind_int(st, 6, c, "last_event_seq");
-    bind_int(st, 7, c, "input_tokens");
-    bind_int(st, 8, c, "output_tokens");
-    bind_int(st, 9, c, "total_tokens");
-    bind_int(st, 10, c, "stats_updated_at");
-    bind_text(st, 11, c, "model");
-    bind_text(st, 12, c, "provider");
-    bind_int(st, 13, c, "context_window");
-    bind_int(st, 14, c, "created_at");
-    bind_int(st, 15, c, "updated_at");
-    bind_int(st, 16, c, "deleted_at");
+    hl_db_bind_json_text(st, 1, c, "id");
+    hl_db_bind_json_text(st, 2, c, "title");
+    hl_db_bind_json_text(st, 3, c, "status");
+    hl_db_bind_json_text(st, 4, c, "profile");
+    hl_db_bind_json_text(st, 5, c, "hermes_session_id");
+    hl_db_bind_json_int(st, 6, c, "last_event_seq");
+    hl_db_bind_json_int(st, 7, c, "input_tokens");
+    hl_db_bind_json_int(st, 8, c, "output_tokens");
+    hl_db_bind_json_int(st, 9, c, "total_tokens");
+    hl_db_bind_json_int(st, 10, c, "stats_updated_at");
+    hl_db_bind_json_text(st, 11, c, "model");
+    hl_db_bind_json_text(st, 12, c, "provider");
+    hl_db_bind_json_int(st, 13, c, "context_window");
+    hl_db_bind_json_int(st, 14, c, "created_at");
+    hl_db_bind_json_int(st, 15, c, "updated_at");
+    hl_db_bind_json_int(st, 16, c, "deleted_at");
     return hl_db_exec(st);
 }
 
@@ -64,16 +50,16 @@ static int insert_message(hl_db_t *db, const char *conv_id, json_t *m)
     sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO messages(id, conversation_id, role, status, run_id, client_message_id, "
                                       "profile, text, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
                                       "RETURNING rowid");
-    bind_text(st, 1, m, "id");
+    hl_db_bind_json_text(st, 1, m, "id");
     sqlite3_bind_text(st, 2, conv_id, -1, SQLITE_STATIC);
-    bind_text(st, 3, m, "role");
-    bind_text(st, 4, m, "status");
-    bind_text(st, 5, m, "run_id");
-    bind_text(st, 6, m, "client_message_id");
-    bind_text(st, 7, m, "profile");
-    bind_text(st, 8, m, "text");
-    bind_int(st, 9, m, "created_at");
-    bind_int(st, 10, m, "updated_at");
+    hl_db_bind_json_text(st, 3, m, "role");
+    hl_db_bind_json_text(st, 4, m, "status");
+    hl_db_bind_json_text(st, 5, m, "run_id");
+    hl_db_bind_json_text(st, 6, m, "client_message_id");
+    hl_db_bind_json_text(st, 7, m, "profile");
+    hl_db_bind_json_text(st, 8, m, "text");
+    hl_db_bind_json_int(st, 9, m, "created_at");
+    hl_db_bind_json_int(st, 10, m, "updated_at");
     int64_t rowid = -1;
     if (hl_db_step(st) == SQLITE_ROW)
         rowid = sqlite3_column_int64(st, 0);
@@ -84,7 +70,7 @@ static int insert_message(hl_db_t *db, const char *conv_id, json_t *m)
     if (json_string_length(json_object_get(m, "text")) > 0) {
         st = hl_db_stmt(db, "INSERT INTO message_index(rowid, text) VALUES (?1, ?2)");
         sqlite3_bind_int64(st, 1, rowid);
-        bind_text(st, 2, m, "text");
+        hl_db_bind_json_text(st, 2, m, "text");
         if (hl_db_exec(st) != 0)
             return -1;
     }
@@ -93,7 +79,7 @@ static int insert_message(hl_db_t *db, const char *conv_id, json_t *m)
     json_array_foreach(json_object_get(m, "attachments"), i, b)
     {
         st = hl_db_stmt(db, "INSERT OR IGNORE INTO message_attachments(message_id, position, blob_id) VALUES (?1, ?2, ?3)");
-        bind_text(st, 1, m, "id");
+        hl_db_bind_json_text(st, 1, m, "id");
         sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
         sqlite3_bind_text(st, 3, json_string_value(b), -1, SQLITE_STATIC);
         if (hl_db_exec(st) != 0)
@@ -108,20 +94,20 @@ static int insert_run(hl_db_t *db, const char *conv_id, json_t *r)
                                       "profile, model, input_tokens, output_tokens, total_tokens, error_message, started_at, "
                                       "completed_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
                                       "?13, ?14)");
-    bind_text(st, 1, r, "id");
+    hl_db_bind_json_text(st, 1, r, "id");
     sqlite3_bind_text(st, 2, conv_id, -1, SQLITE_STATIC);
-    bind_text(st, 3, r, "trigger_message_id");
-    bind_text(st, 4, r, "assistant_message_id");
-    bind_text(st, 5, r, "status");
-    bind_text(st, 6, r, "profile");
-    bind_text(st, 7, r, "model");
-    bind_int(st, 8, r, "input_tokens");
-    bind_int(st, 9, r, "output_tokens");
-    bind_int(st, 10, r, "total_tokens");
-    bind_text(st, 11, r, "error_message");
-    bind_int(st, 12, r, "started_at");
-    bind_int(st, 13, r, "completed_at");
-    bind_int(st, 14, r, "created_at");
+    hl_db_bind_json_text(st, 3, r, "trigger_message_id");
+    hl_db_bind_json_text(st, 4, r, "assistant_message_id");
+    hl_db_bind_json_text(st, 5, r, "status");
+    hl_db_bind_json_text(st, 6, r, "profile");
+    hl_db_bind_json_text(st, 7, r, "model");
+    hl_db_bind_json_int(st, 8, r, "input_tokens");
+    hl_db_bind_json_int(st, 9, r, "output_tokens");
+    hl_db_bind_json_int(st, 10, r, "total_tokens");
+    hl_db_bind_json_text(st, 11, r, "error_message");
+    hl_db_bind_json_int(st, 12, r, "started_at");
+    hl_db_bind_json_int(st, 13, r, "completed_at");
+    hl_db_bind_json_int(st, 14, r, "created_at");
     return hl_db_exec(st);
 }
 
@@ -140,11 +126,11 @@ static int insert_event(store_job_t *job, hl_db_t *db, const char *conv_id, json
                                       "?2, ?3, ?4, ?5, ?6, ?7)");
     sqlite3_bind_int64(st, 1, event_id);
     sqlite3_bind_text(st, 2, conv_id, -1, SQLITE_STATIC);
-    bind_int(st, 3, e, "seq");
+    hl_db_bind_json_int(st, 3, e, "seq");
     sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 5, store_type_notifies(type));
     sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
-    bind_int(st, 7, e, "created_at");
+    hl_db_bind_json_int(st, 7, e, "created_at");
     int rc = hl_db_exec(st);
     free(text);
     if (rc == 0)
@@ -212,10 +198,10 @@ static int op_import_blob(store_job_t *job, hl_db_t *db)
         hl_db_stmt(db, "INSERT INTO blobs(id, sha256, size, mime, filename, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, job->a.blob_id, -1, SQLITE_STATIC);
-    bind_int(st, 3, b, "size");
-    bind_text(st, 4, b, "mime");
-    bind_text(st, 5, b, "filename");
-    bind_int(st, 6, b, "created_at");
+    hl_db_bind_json_int(st, 3, b, "size");
+    hl_db_bind_json_text(st, 4, b, "mime");
+    hl_db_bind_json_text(st, 5, b, "filename");
+    hl_db_bind_json_int(st, 6, b, "created_at");
     if (hl_db_exec(st) != 0)
         return -1;
     size_t i;
@@ -254,18 +240,18 @@ static int op_import_usage(store_job_t *job, hl_db_t *db)
                 "(?1, 0, ?2, ?3, coalesce(nullif(?4, ''), 'default'), ?5, ?6, coalesce((SELECT status FROM runs WHERE id = ?2), "
                 "'completed'), ?7, ?8, ?9, ?10, ?11, ?12, coalesce((SELECT status = 'deleted_soft' FROM conversations WHERE id = "
                 "?3), 0))");
-        bind_int(st, 1, f, "completed_at");
-        bind_text(st, 2, f, "run_id");
-        bind_text(st, 3, f, "conversation_id");
-        bind_text(st, 4, f, "profile");
-        bind_text(st, 5, f, "model");
-        bind_text(st, 6, f, "provider");
-        bind_int(st, 7, f, "input_tokens");
-        bind_int(st, 8, f, "output_tokens");
-        bind_int(st, 9, f, "total_tokens");
-        bind_int(st, 10, f, "message_count");
-        bind_int(st, 11, f, "started_at");
-        bind_int(st, 12, f, "updated_at");
+        hl_db_bind_json_int(st, 1, f, "completed_at");
+        hl_db_bind_json_text(st, 2, f, "run_id");
+        hl_db_bind_json_text(st, 3, f, "conversation_id");
+        hl_db_bind_json_text(st, 4, f, "profile");
+        hl_db_bind_json_text(st, 5, f, "model");
+        hl_db_bind_json_text(st, 6, f, "provider");
+        hl_db_bind_json_int(st, 7, f, "input_tokens");
+        hl_db_bind_json_int(st, 8, f, "output_tokens");
+        hl_db_bind_json_int(st, 9, f, "total_tokens");
+        hl_db_bind_json_int(st, 10, f, "message_count");
+        hl_db_bind_json_int(st, 11, f, "started_at");
+        hl_db_bind_json_int(st, 12, f, "updated_at");
         if (hl_db_exec(st) != 0)
             return -1;
         if (sqlite3_changes(sqlite3_db_handle(st)) > 0)
