@@ -17,7 +17,7 @@ declare -A HEADER_LAYER=(
     [actor.h]=1 [db.h]=1 [db_readers.h]=1 [json_job.h]=1 [log.h]=1 [mailbox.h]=1 [reply.h]=1
     [auth.h]=2 [capabilities.h]=2 [db_schema.h]=2 [hermes_files.h]=2 [hermes_manage.h]=2 [hermes_memory.h]=2 [hermes_read.h]=2
     [hermes_models.h]=2 [hermes_skills.h]=2 [hermes_yaml_edit.h]=2 [pairing.h]=2 [runproxy.h]=2 [stats.h]=2 [store.h]=2 [store_import.h]=2 [system.h]=2 [token_table.h]=2 [updater.h]=2
-    [api_docs.h]=3 [http.h]=3 [router.h]=3 [routes.h]=3 [server.h]=3 [sse.h]=3
+    [api_docs.h]=3 [http.h]=3 [http_negotiate.h]=3 [router.h]=3 [routes.h]=3 [server.h]=3 [sse.h]=3
     [control_server.h]=4 [daemon.h]=4 [node_import.h]=4
 )
 LAYER_NAMES=(core runtime domain http daemon)

@@ -21,6 +21,8 @@ PACKAGES=(
     build-essential cmake pkg-config make
     libh2o-evloop-dev libjansson-dev libsqlite3-dev libssl-dev libqrencode-dev
     libcurl4-openssl-dev check liburcu-dev libyaml-dev
+    # gzip copies of the web client's files (src/http/routes_app.c); h2o's package already pulls it in
+    zlib1g-dev
     curl wrk nghttp2-client sqlite3 openssl procps
     chromium zbar-tools
     # bench/h2_exposure.py: an HTTP/2 client that holds bodies open and resets streams (make bench-edge)

@@ -1,62 +1,87 @@
 /*
- * GET /app (the web client's shell, web/index.html) and its modules under /app/. The files are embedded in the binary;
- * each carries a strong ETag (the SHA-256 of its bytes, computed once at registration), Cache-Control: no-cache (so a
- * browser revalidates and gets 304 on If-None-Match) and a strict CSP (default-src 'self', no inline code, no framing).
- * The client uses only the public API, from the same origin.
+ * GET /app (the web client's shell, web/index.html) and every other file of web/ at /app/<name>. The files are embedded
+ * in the binary (generated/web_files.c); at registration each gets its content type, a strong ETag (the SHA-256 of its
+ * bytes) and, when that is smaller, a gzip copy with an ETag of its own (a strong tag names one representation). Served
+ * with Cache-Control: no-cache (the browser revalidates and gets 304 on If-None-Match), Vary: Accept-Encoding and a
+ * strict CSP (default-src 'self', no inline code, no framing). The client uses only the public API, from the same origin.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "hl/http.h"
+#include "hl/http_negotiate.h"
 #include "hl/ids.h"
 #include "hl/routes.h"
 #include "web_assets.h"
 
 #define APP_CSP                                                                                                                    \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; base-uri 'none';"    \
-    " form-action 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self';"                     \
+    " worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 typedef struct {
-    const char *pattern;
+    const hl_web_file_t *file;
     const char *type;
-    const unsigned char *data;
-    const size_t *len;
-    char etag[67]; /* "<64 hex>" with the quotes; written once at registration, read by workers afterwards */
+    char etag[67];     /* "<64 hex>" with the quotes */
+    unsigned char *gz; /* NULL when gzip would not be smaller */
+    size_t gz_len;
+    char gz_etag[70]; /* "<64 hex>-gz" */
 } app_asset_t;
 
-static app_asset_t ASSETS[] = {
-    {"/app", "text/html; charset=utf-8", hl_web_index_html, &hl_web_index_html_len, ""},
-    {"/app/app.css", "text/css; charset=utf-8", hl_web_app_css, &hl_web_app_css_len, ""},
-    {"/app/app.js", "text/javascript; charset=utf-8", hl_web_app_js, &hl_web_app_js_len, ""},
-    {"/app/api.js", "text/javascript; charset=utf-8", hl_web_api_js, &hl_web_api_js_len, ""},
-    {"/app/sse.js", "text/javascript; charset=utf-8", hl_web_sse_js, &hl_web_sse_js_len, ""},
+/* written once by hl_routes_app before the workers start, read-only afterwards (the embedded files live forever, so
+ * the gzip copies do too) */
+static app_asset_t *assets;
+static size_t num_assets;
+
+static const struct {
+    const char *ext;
+    const char *type;
+} TYPES[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".json", "application/json"},
+    {".webmanifest", "application/manifest+json"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
+    {".txt", "text/plain; charset=utf-8"},
 };
 
-/* True when an If-None-Match value ("*" or a comma-separated list of entity tags, weak or strong) names etag. */
-static int etag_matches(const char *h, size_t hlen, const char *etag)
+static const char *type_of(const char *name)
 {
-    size_t elen = strlen(etag);
-    size_t i = 0;
-    while (i < hlen) {
-        while (i < hlen && (h[i] == ' ' || h[i] == '\t' || h[i] == ','))
-            ++i;
-        size_t start = i;
-        while (i < hlen && h[i] != ',')
-            ++i;
-        size_t end = i;
-        while (end > start && (h[end - 1] == ' ' || h[end - 1] == '\t'))
-            --end;
-        const char *tag = h + start;
-        size_t tlen = end - start;
-        if (tlen == 1 && tag[0] == '*')
-            return 1;
-        if (tlen > 2 && tag[0] == 'W' && tag[1] == '/') { /* weak comparison, as RFC 9110 §13.1.2 asks */
-            tag += 2;
-            tlen -= 2;
-        }
-        if (tlen == elen && memcmp(tag, etag, elen) == 0)
-            return 1;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < HL_ARRAY_SIZE(TYPES); ++i) {
+        size_t e = strlen(TYPES[i].ext);
+        if (n > e && strcmp(name + n - e, TYPES[i].ext) == 0)
+            return TYPES[i].type;
     }
-    return 0;
+    return "application/octet-stream";
+}
+
+/* A gzip copy of data (RFC 1952, best compression), or NULL when it would not be smaller or zlib fails. */
+static unsigned char *gzip_copy(const unsigned char *data, size_t len, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    uLong cap = deflateBound(&z, (uLong)len);
+    unsigned char *out = hl_malloc(cap);
+    z.next_in = (Bytef *)data;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    size_t n = z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END || n >= len) {
+        free(out);
+        return NULL;
+    }
+    *out_len = n;
+    return out;
 }
 
 static void serve(hl_request_t *r, const app_asset_t *a)
@@ -67,52 +92,74 @@ static void serve(hl_request_t *r, const app_asset_t *a)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL, H2O_STRLIT("DENY"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("no-referrer"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, a->etag, strlen(a->etag));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept-encoding"));
+    size_t ae_len;
+    const char *ae = hl_request_header(r, "accept-encoding", &ae_len);
+    bool gz = a->gz != NULL && hl_accepts_gzip(ae, ae_len);
+    const char *etag = gz ? a->gz_etag : a->etag;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, strlen(etag));
     size_t inm_len;
     const char *inm = hl_request_header(r, "if-none-match", &inm_len);
-    if (inm != NULL && etag_matches(inm, inm_len, a->etag)) {
+    if (inm != NULL && hl_etag_matches(inm, inm_len, etag)) {
         hl_reply_empty(r, 304);
         return;
     }
-    hl_reply_bytes(r, 200, a->type, (const char *)a->data, *a->len);
+    if (gz) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
+        hl_reply_bytes(r, 200, a->type, (const char *)a->gz, a->gz_len);
+    } else {
+        hl_reply_bytes(r, 200, a->type, (const char *)a->file->data, *a->file->len);
+    }
+}
+
+static const app_asset_t *find(const char *name)
+{
+    for (size_t i = 0; i < num_assets; ++i)
+        if (strcmp(assets[i].file->name, name) == 0)
+            return &assets[i];
+    return NULL;
 }
 
 static void get_index(hl_request_t *r)
 {
-    serve(r, &ASSETS[0]);
+    const app_asset_t *a = find("index.html");
+    if (a == NULL) {
+        hl_reply_error(r, 404, "not_found", "the web client is not built into this binary");
+        return;
+    }
+    serve(r, a);
 }
-static void get_css(hl_request_t *r)
+
+static void get_file(hl_request_t *r)
 {
-    serve(r, &ASSETS[1]);
-}
-static void get_app_js(hl_request_t *r)
-{
-    serve(r, &ASSETS[2]);
-}
-static void get_api_js(hl_request_t *r)
-{
-    serve(r, &ASSETS[3]);
-}
-static void get_sse_js(hl_request_t *r)
-{
-    serve(r, &ASSETS[4]);
+    const app_asset_t *a = find(hl_request_param(r, "file"));
+    if (a == NULL) {
+        hl_reply_error(r, 404, "not_found", "no such file in the web client");
+        return;
+    }
+    serve(r, a);
 }
 
 static const hl_route_t ROUTES[] = {
-    {HL_METHOD_GET, "/app", get_index, 0, 0},         {HL_METHOD_GET, "/app/app.css", get_css, 0, 0},
-    {HL_METHOD_GET, "/app/app.js", get_app_js, 0, 0}, {HL_METHOD_GET, "/app/api.js", get_api_js, 0, 0},
-    {HL_METHOD_GET, "/app/sse.js", get_sse_js, 0, 0},
+    {HL_METHOD_GET, "/app", get_index, 0, 0},
+    {HL_METHOD_GET, "/app/:file", get_file, 0, 0},
 };
 
 void hl_routes_app(hl_router_t *router)
 {
-    for (size_t i = 0; i < HL_ARRAY_SIZE(ASSETS); ++i) {
-        char hex[65];
-        hl_sha256_hex(ASSETS[i].data, *ASSETS[i].len, hex);
-        ASSETS[i].etag[0] = '"';
-        memcpy(ASSETS[i].etag + 1, hex, 64);
-        ASSETS[i].etag[65] = '"';
-        ASSETS[i].etag[66] = '\0';
+    if (assets == NULL) {
+        assets = hl_calloc(hl_web_files_count, sizeof(*assets));
+        for (size_t i = 0; i < hl_web_files_count; ++i) {
+            app_asset_t *a = &assets[i];
+            a->file = &hl_web_files[i];
+            a->type = type_of(a->file->name);
+            char hex[65];
+            hl_sha256_hex(a->file->data, *a->file->len, hex);
+            snprintf(a->etag, sizeof(a->etag), "\"%s\"", hex);
+            a->gz = gzip_copy(a->file->data, *a->file->len, &a->gz_len);
+            snprintf(a->gz_etag, sizeof(a->gz_etag), "\"%s-gz\"", hex);
+        }
+        num_assets = hl_web_files_count;
     }
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }

@@ -11,53 +11,24 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
-const { env, run, tap } = require('./tap.js');
+const { env, tap } = require('./tap.js');
+const { launch, newPairing, storedTokens } = require('./web_client.js');
 
-const { BIN, BASE, DAEMON_PID, TMP, CHROMIUM } = env;
+const { BASE, TMP } = env;
 const { check, main } = tap('browser (app)');
 
 const FAKE_TEXT = 'Hello from the fake LLM.';
 const SHELL_BUDGET = 200 * 1024;
 
-
-
 async function body() {
-    process.kill(DAEMON_PID, 0); /* `pair` would start a daemon of its own if ours were gone */
-    const created = JSON.parse((await run(BIN, ['pair', '--json'], 20000)).stdout);
-    assert.ok(created.session_id && created.connect_token, JSON.stringify(created));
-
-    const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile-app'), {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync'],
-        viewport: { width: 390, height: 844 },
-        deviceScaleFactor: 2,
-        isMobile: true,
-        hasTouch: true,
-        timeout: 20000,
-    });
+    const created = await newPairing();
+    const { browser, page, problems, external } = await launch('app');
     try {
-        browser.setDefaultTimeout(15000);
-        const problems = [];
-        const external = [];
         const shell = new Map(); /* url → bytes as served, for /app and /app/… */
-        await browser.route('**/*', (route) => {
-            const url = route.request().url();
-            if (url.startsWith(`${BASE}/`)) return route.continue();
-            external.push(url);
-            return route.abort('internetdisconnected');
-        });
-        const page = browser.pages()[0] ?? (await browser.newPage());
         const dialogs = [];
         page.on('dialog', (d) => {
             dialogs.push(d.message());
             d.dismiss().catch(() => {});
-        });
-        page.on('pageerror', (e) => problems.push(String(e)));
-        page.on('console', (m) => {
-            if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`console: ${m.text()}`);
         });
         page.on('response', async (r) => {
             const u = new URL(r.url());
@@ -75,23 +46,13 @@ async function body() {
             const r = await page.goto(url, { waitUntil: 'load' });
             assert.equal(r.status(), 200);
             assert.match(r.headers()['content-security-policy'] || '', /default-src 'self'/);
-            assert.match(r.headers()['etag'] || '', /^"[0-9a-f]{64}"$/);
+            assert.match(r.headers()['etag'] || '', /^"[0-9a-f]{64}-gz"$/, 'the browser asks for gzip and gets it');
+            assert.equal(r.headers()['content-encoding'], 'gzip');
             await page.waitForSelector('body[data-signed-in="true"]');
             await page.waitForSelector('#list-view:not([hidden])');
             assert.equal(await page.evaluate(() => location.hash), '');
             assert.equal(await page.evaluate(() => location.href), `${BASE}/app`);
-            const tokens = await page.evaluate(
-                () =>
-                    new Promise((resolve, reject) => {
-                        const req = indexedDB.open('hermeslink');
-                        req.onsuccess = () => {
-                            const get = req.result.transaction('kv').objectStore('kv').get('tokens');
-                            get.onsuccess = () => resolve(get.result);
-                            get.onerror = () => reject(get.error);
-                        };
-                        req.onerror = () => reject(req.error);
-                    })
-            );
+            const tokens = await storedTokens(page);
             assert.ok(tokens && tokens.access_token && tokens.refresh_token, 'tokens in IndexedDB');
             const me = await fetch(`${BASE}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${tokens.access_token}` } });
             assert.equal(me.status, 200);

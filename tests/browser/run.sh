@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the pairing page (GET /pair), then of the API reference page (GET /api/docs, docs_page.test.js,
-# offline), then of the web client (GET /app, app_page.test.js), in real headless Chromium (Debian's /usr/bin/chromium
+# offline), then of the web client (GET /app, every app_*.test.js), in real headless Chromium (Debian's /usr/bin/chromium
 # driven by playwright-core), with the QR codes decoded by zbarimg. Starts the fake upstream (build-test/tests/fake-hermes,
 # which the default profile's .env points at) and its own ASan+UBSan daemon on an ephemeral loopback port with a
 # throw-away HERMESLINK_HOME, runs the tests against it, then stops that daemon and the fake (SIGTERM to their PIDs only)
@@ -145,17 +145,20 @@ if [ $rc -ne 0 ]; then
     exit $rc
 fi
 
-# The web client (GET /app): pairing from the URL fragment, a conversation, a message and the fake's streamed answer.
-HL_BIN=$bin HL_BASE_URL="http://127.0.0.1:$port" HL_DAEMON_PID=$daemon_pid HL_TMP=$tmp HL_CHROMIUM=$chromium_bin \
-    timeout -k 5 55 node "$here/app_page.test.js"
-rc=$?
-[ $rc -eq $SKIP_CODE ] && rc=1
-if [ $rc -ne 0 ]; then
-    [ $rc -eq 124 ] && echo "browser: the web client test timed out (55 s)" >&2
-    echo "--- daemon stderr (last 40 lines):" >&2; tail -n 40 "$tmp/daemon.err" >&2
-    echo "--- fake upstream stderr (last 20 lines):" >&2; tail -n 20 "$tmp/fake.err" >&2
-    exit $rc
-fi
+# The web client (GET /app): every app_*.test.js in turn (pairing from the URL fragment, conversations, the fake's
+# streamed answers, …), each pairing a browser of its own.
+for t in "$here"/app_*.test.js; do
+    HL_BIN=$bin HL_BASE_URL="http://127.0.0.1:$port" HL_DAEMON_PID=$daemon_pid HL_TMP=$tmp HL_CHROMIUM=$chromium_bin \
+        timeout -k 5 55 node "$t"
+    rc=$?
+    [ $rc -eq $SKIP_CODE ] && rc=1
+    if [ $rc -ne 0 ]; then
+        [ $rc -eq 124 ] && echo "browser: $(basename "$t") timed out (55 s)" >&2
+        echo "--- daemon stderr (last 40 lines):" >&2; tail -n 40 "$tmp/daemon.err" >&2
+        echo "--- fake upstream stderr (last 20 lines):" >&2; tail -n 20 "$tmp/fake.err" >&2
+        exit $rc
+    fi
+done
 
 # The daemon must still be up and stop cleanly (exit 0, no sanitizer report) on SIGTERM.
 kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon died during the test"

@@ -1,10 +1,13 @@
 /*
  * The web client's files (GET /app and /app/…) over HTTP/1.1, h2c and h2 over TLS: 200 with the right type, a strict
  * CSP without inline code, nosniff, Cache-Control and a strong ETag; 304 with the same ETag (and no body) on a matching
- * If-None-Match (no Content-Length), 200 on a stale one; nothing loaded from another origin; the whole shell under 200 KB.
+ * If-None-Match (no Content-Length), 200 on a stale one; gzip (its own ETag, Vary) only when Accept-Encoding admits it;
+ * nothing loaded from another origin; the whole shell under 200 KB.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "harness.h"
 
@@ -31,6 +34,9 @@ static const struct {
     {"/app/app.js", "text/javascript; charset=utf-8"},
     {"/app/api.js", "text/javascript; charset=utf-8"},
     {"/app/sse.js", "text/javascript; charset=utf-8"},
+    {"/app/ui.js", "text/javascript; charset=utf-8"},
+    {"/app/list.js", "text/javascript; charset=utf-8"},
+    {"/app/conversation.js", "text/javascript; charset=utf-8"},
 };
 
 START_TEST(files_served_with_csp_and_etag)
@@ -97,12 +103,84 @@ START_TEST(files_served_with_csp_and_etag)
 }
 END_TEST
 
+/* body inflated from gzip (RFC 1952) into out (cap bytes): its length, or -1 when it is not valid gzip */
+static long gunzip(const char *body, size_t len, char *out, size_t cap)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = (Bytef *)body;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    int rc = inflate(&z, Z_FINISH);
+    long n = rc == Z_STREAM_END ? (long)z.total_out : -1;
+    inflateEnd(&z);
+    return n;
+}
+
+START_TEST(gzip_when_accepted)
+{
+    hlt_proto_t proto = PROTOS[_i];
+    for (size_t i = 0; i < sizeof(FILES) / sizeof(FILES[0]); ++i) {
+        hlt_response_t plain;
+        hlt_get(&daemon_, proto, FILES[i].path, &plain);
+        ck_assert_int_eq(plain.status, 200);
+        ck_assert_ptr_null(hlt_header(&plain, "content-encoding"));
+        ck_assert_str_eq(hlt_header(&plain, "vary"), "accept-encoding");
+
+        const char *accept[] = {"Accept-Encoding: br;q=1, gzip;q=0.5", NULL};
+        hlt_request_t req = {.path = FILES[i].path, .headers = accept};
+        hlt_response_t gz;
+        hlt_request(&daemon_, proto, &req, &gz);
+        ck_assert_int_eq(gz.status, 200);
+        ck_assert_str_eq(hlt_header(&gz, "content-encoding"), "gzip");
+        ck_assert_str_eq(hlt_header(&gz, "vary"), "accept-encoding");
+        ck_assert_str_eq(hlt_header(&gz, "content-type"), FILES[i].type);
+        ck_assert_uint_lt(gz.body_len, plain.body_len);
+        char *out = malloc(plain.body_len + 16);
+        ck_assert_int_eq(gunzip(gz.body, gz.body_len, out, plain.body_len + 16), (long)plain.body_len);
+        ck_assert_int_eq(memcmp(out, plain.body, plain.body_len), 0);
+        free(out);
+        /* a strong tag names one representation: the gzip copy has its own, and revalidates against it */
+        const char *gz_tag = hlt_header(&gz, "etag");
+        ck_assert_str_ne(gz_tag, hlt_header(&plain, "etag"));
+        char inm[120];
+        snprintf(inm, sizeof(inm), "If-None-Match: %s", gz_tag);
+        const char *both[] = {"Accept-Encoding: gzip", inm, NULL};
+        hlt_request_t again = {.path = FILES[i].path, .headers = both};
+        hlt_response_t nm;
+        hlt_request(&daemon_, proto, &again, &nm);
+        ck_assert_int_eq(nm.status, 304);
+        hlt_response_free(&nm);
+        const char *identity[] = {inm, NULL}; /* the gzip tag does not match the identity copy */
+        hlt_request_t id = {.path = FILES[i].path, .headers = identity};
+        hlt_request(&daemon_, proto, &id, &nm);
+        ck_assert_int_eq(nm.status, 200);
+        ck_assert_ptr_null(hlt_header(&nm, "content-encoding"));
+        hlt_response_free(&nm);
+        const char *refused[] = {"Accept-Encoding: gzip;q=0, identity", NULL};
+        hlt_request_t no = {.path = FILES[i].path, .headers = refused};
+        hlt_request(&daemon_, proto, &no, &nm);
+        ck_assert_int_eq(nm.status, 200);
+        ck_assert_ptr_null(hlt_header(&nm, "content-encoding"));
+        ck_assert_uint_eq(nm.body_len, plain.body_len);
+        hlt_response_free(&nm);
+        hlt_response_free(&gz);
+        hlt_response_free(&plain);
+    }
+}
+END_TEST
+
 START_TEST(unknown_file_is_404)
 {
-    hlt_response_t res;
-    hlt_get(&daemon_, PROTOS[_i], "/app/nope.js", &res);
-    ck_assert_int_eq(res.status, 404);
-    hlt_response_free(&res);
+    const char *paths[] = {"/app/nope.js", "/app/..", "/app/%2e%2e%2fhermeslink.pid", "/app/index.html.bak"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); ++i) {
+        hlt_response_t res;
+        hlt_get(&daemon_, PROTOS[_i], paths[i], &res);
+        ck_assert_msg(res.status == 404, "%s: %ld", paths[i], res.status);
+        hlt_response_free(&res);
+    }
 }
 END_TEST
 
@@ -114,6 +192,7 @@ Suite *suite_web_app(void)
     tcase_set_timeout(tc, 60);
     int n = (int)(sizeof(PROTOS) / sizeof(PROTOS[0]));
     tcase_add_loop_test(tc, files_served_with_csp_and_etag, 0, n);
+    tcase_add_loop_test(tc, gzip_when_accepted, 0, n);
     tcase_add_loop_test(tc, unknown_file_is_404, 0, n);
     suite_add_tcase(s, tc);
     return s;

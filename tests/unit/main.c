@@ -12,6 +12,7 @@ Suite *suite_config(void);
 Suite *suite_clock_ids(void);
 Suite *suite_logread(void);
 Suite *suite_mime(void);
+Suite *suite_negotiate(void);
 Suite *suite_fsutil_pidfile(void);
 Suite *suite_tokens(void);
 Suite *suite_token_table(void);
@@ -54,6 +55,7 @@ int main(void)
     srunner_add_suite(sr, suite_clock_ids());
     srunner_add_suite(sr, suite_logread());
     srunner_add_suite(sr, suite_mime());
+    srunner_add_suite(sr, suite_negotiate());
     srunner_add_suite(sr, suite_fsutil_pidfile());
     srunner_add_suite(sr, suite_tokens());
     srunner_add_suite(sr, suite_token_table());
