@@ -4,11 +4,17 @@
  * bytes) and, when that is smaller, a gzip copy with an ETag of its own (a strong tag names one representation). Served
  * with Cache-Control: no-cache (the browser revalidates and gets 304 on If-None-Match), Vary: Accept-Encoding and a
  * strict CSP (default-src 'self', no inline code, no framing). The client uses only the public API, from the same origin.
+ * For work on the client, HERMESLINK_WEB_DIR=<folder> makes the daemon read the files from that folder at start instead
+ * (regular files directly in it, up to 64 of at most 1 MiB each): edit, restart, reload, no rebuild.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
+
+#include "hl/fsutil.h"
 
 #include "hl/http.h"
 #include "hl/http_negotiate.h"
@@ -112,6 +118,40 @@ static void serve(hl_request_t *r, const app_asset_t *a)
     }
 }
 
+#define WEB_DIR_MAX_FILES 64
+#define WEB_DIR_MAX_BYTES (1u << 20)
+
+/* The regular files directly in dir (names without a leading dot), read whole: a table that lives for the process, its
+ * count in *count; NULL (and a message on stderr) when the folder cannot be read. */
+static hl_web_file_t *read_web_dir(const char *dir, size_t *count)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        fprintf(stderr, "HERMESLINK_WEB_DIR: cannot open %s: %m; serving the built-in web client\n", dir);
+        return NULL;
+    }
+    hl_web_file_t *files = hl_calloc(WEB_DIR_MAX_FILES, sizeof(*files));
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < WEB_DIR_MAX_FILES) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *path = hl_asprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        char *data = NULL;
+        size_t len = 0;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && hl_read_file(path, WEB_DIR_MAX_BYTES, &data, &len) == 0) {
+            size_t *lenp = hl_malloc(sizeof(*lenp));
+            *lenp = len;
+            files[n++] = (hl_web_file_t){.name = hl_strdup(e->d_name), .data = (const unsigned char *)data, .len = lenp};
+        }
+        free(path);
+    }
+    closedir(d);
+    *count = n;
+    return files;
+}
+
 static const app_asset_t *find(const char *name)
 {
     for (size_t i = 0; i < num_assets; ++i)
@@ -148,10 +188,18 @@ static const hl_route_t ROUTES[] = {
 void hl_routes_app(hl_router_t *router)
 {
     if (assets == NULL) {
-        assets = hl_calloc(hl_web_files_count, sizeof(*assets));
-        for (size_t i = 0; i < hl_web_files_count; ++i) {
+        const hl_web_file_t *files = hl_web_files;
+        size_t count = hl_web_files_count;
+        const char *dir = getenv("HERMESLINK_WEB_DIR");
+        hl_web_file_t *from_dir = dir != NULL && dir[0] != '\0' ? read_web_dir(dir, &count) : NULL;
+        if (from_dir != NULL)
+            files = from_dir;
+        else
+            count = hl_web_files_count;
+        assets = hl_calloc(count, sizeof(*assets));
+        for (size_t i = 0; i < count; ++i) {
             app_asset_t *a = &assets[i];
-            a->file = &hl_web_files[i];
+            a->file = &files[i];
             a->type = type_of(a->file->name);
             char hex[65];
             hl_sha256_hex(a->file->data, *a->file->len, hex);
@@ -159,7 +207,7 @@ void hl_routes_app(hl_router_t *router)
             a->gz = gzip_copy(a->file->data, *a->file->len, &a->gz_len);
             snprintf(a->gz_etag, sizeof(a->gz_etag), "\"%s-gz\"", hex);
         }
-        num_assets = hl_web_files_count;
+        num_assets = count;
     }
     hl_routes_add_all(router, ROUTES, HL_ARRAY_SIZE(ROUTES));
 }

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
+
+#include "hl/common.h"
 
 #include "harness.h"
 
@@ -184,6 +187,54 @@ START_TEST(unknown_file_is_404)
 }
 END_TEST
 
+/* HERMESLINK_WEB_DIR=<folder>: the daemon serves that folder's files instead of the built-in ones (for work on the
+ * client); dot files and sub-folders are not served */
+START_TEST(web_dir_overrides_the_builtin_files)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    char *dir = hlt_env_path(&env, 0, "web-dev");
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    char *index = hl_asprintf("%s/index.html", dir), *js = hl_asprintf("%s/extra.js", dir), *dot = hl_asprintf("%s/.secret", dir),
+         *sub = hl_asprintf("%s/sub", dir);
+    hlt_write_file(index, "<!doctype html><title>dev copy</title>");
+    hlt_write_file(js, "export const x = 1;\n");
+    hlt_write_file(dot, "no");
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    char *var = hl_asprintf("HERMESLINK_WEB_DIR=%s", dir);
+    const char *extra[] = {var, NULL};
+    hlt_daemon_t d;
+    hlt_daemon_opts_t o = {.env = &env, .extra_env = extra};
+    hlt_daemon_start(&d, &o);
+    hlt_response_t res;
+    hlt_get(&d, HLT_H1, "/app", &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_ptr_nonnull(strstr(res.body, "dev copy"));
+    hlt_response_free(&res);
+    hlt_get(&d, HLT_H2C, "/app/extra.js", &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_str_eq(hlt_header(&res, "content-type"), "text/javascript; charset=utf-8");
+    ck_assert_str_eq(res.body, "export const x = 1;\n");
+    hlt_response_free(&res);
+    const char *absent[] = {"/app/app.js", "/app/.secret", "/app/sub"};
+    for (size_t i = 0; i < 3; ++i) {
+        hlt_get(&d, HLT_H1, absent[i], &res);
+        ck_assert_msg(res.status == 404, "%s: %ld", absent[i], res.status);
+        hlt_response_free(&res);
+    }
+    const char *err = hlt_daemon_stop(&d);
+    ck_assert_msg(err == NULL, "%s", err);
+    hlt_daemon_dispose(&d);
+    free(var);
+    free(index);
+    free(js);
+    free(dot);
+    free(sub);
+    free(dir);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 Suite *suite_web_app(void)
 {
     Suite *s = suite_create("web_app");
@@ -195,5 +246,9 @@ Suite *suite_web_app(void)
     tcase_add_loop_test(tc, gzip_when_accepted, 0, n);
     tcase_add_loop_test(tc, unknown_file_is_404, 0, n);
     suite_add_tcase(s, tc);
+    TCase *dev = tcase_create("web_dir");
+    tcase_set_timeout(dev, 60);
+    tcase_add_test(dev, web_dir_overrides_the_builtin_files);
+    suite_add_tcase(s, dev);
     return s;
 }
