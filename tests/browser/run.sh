@@ -11,6 +11,7 @@
 #   HL_BIN=path/to/hermeslink   the binary to test (default build-test/hermeslink, built by `make test-build`)
 #   HL_FAKE_BIN=path            the fake upstream (default build-test/tests/fake-hermes)
 #   HL_BROWSER_KEEP=1            keep the temp dir (screenshots, daemon logs) for a look afterwards
+#   HL_BROWSER_ONLY=word         run only the test files whose name contains word (e.g. app_devices), for work on one
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -124,9 +125,14 @@ if [ -z "$port" ]; then
     fail "the daemon did not report its port within 15 s"
 fi
 
+wanted() { [ -z "${HL_BROWSER_ONLY:-}" ] || [[ $1 == *"$HL_BROWSER_ONLY"* ]]; }
+
+rc=0
+wanted pair_page.test.js && {
 HL_BIN=$bin HL_BASE_URL="http://127.0.0.1:$port" HL_DAEMON_PID=$daemon_pid HL_TMP=$tmp HL_CHROMIUM=$chromium_bin \
     timeout -k 5 55 node "$here/pair_page.test.js"
 rc=$?
+}
 [ $rc -eq $SKIP_CODE ] && rc=1 # a failure must never read as a skip
 if [ $rc -ne 0 ]; then
     [ $rc -eq 124 ] && echo "browser: the test timed out (55 s)" >&2
@@ -135,9 +141,12 @@ if [ $rc -ne 0 ]; then
 fi
 
 # The API reference page (GET /api/docs), offline, against the same daemon.
+rc=0
+wanted docs_page.test.js && {
 HL_BIN=$bin HL_BASE_URL="http://127.0.0.1:$port" HL_DAEMON_PID=$daemon_pid HL_TMP=$tmp HL_CHROMIUM=$chromium_bin \
     timeout -k 5 55 node "$here/docs_page.test.js"
 rc=$?
+}
 [ $rc -eq $SKIP_CODE ] && rc=1
 if [ $rc -ne 0 ]; then
     [ $rc -eq 124 ] && echo "browser: the docs page test timed out (55 s)" >&2
@@ -148,6 +157,7 @@ fi
 # The web client (GET /app): every app_*.test.js in turn (pairing from the URL fragment, conversations, the fake's
 # streamed answers, …), each pairing a browser of its own.
 for t in "$here"/app_*.test.js; do
+    wanted "$(basename "$t")" || continue
     HL_BIN=$bin HL_BASE_URL="http://127.0.0.1:$port" HL_DAEMON_PID=$daemon_pid HL_TMP=$tmp HL_CHROMIUM=$chromium_bin \
         timeout -k 5 55 node "$t"
     rc=$?
