@@ -99,6 +99,9 @@ static void serve(hl_request_t *r, const app_asset_t *a)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("no-referrer"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept-encoding"));
+    /* the service worker (web/sw.js, at /app/sw.js) may control the page at /app, outside its own folder's scope */
+    if (strcmp(a->file->name, "sw.js") == 0)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("service-worker-allowed"), 0, NULL, H2O_STRLIT("/app"));
     size_t ae_len;
     const char *ae = hl_request_header(r, "accept-encoding", &ae_len);
     bool gz = a->gz != NULL && hl_accepts_gzip(ae, ae_len);
