@@ -71,13 +71,16 @@ cleanup() {
     for p in $(grep -l -a -F -- "$tmp/chromium-profile" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
         kill -KILL "$p" 2>/dev/null
     done
-    # `hermeslink pair` starts a daemon itself when ours is gone: stop any such stray one of this home too.
-    local stray
-    stray=$(cat "$tmp/home/hermeslink.pid" 2>/dev/null || true)
-    if [ -n "$stray" ] && [ "$stray" != "$daemon_pid" ] && kill -0 "$stray" 2>/dev/null; then
-        echo "browser: stopping a daemon started by 'hermeslink pair' (pid $stray)" >&2
-        kill -TERM "$stray" 2>/dev/null
-    fi
+    # `hermeslink pair` starts a daemon itself when ours is gone, and a test may run a daemon of its own in a home of its
+    # own (home-<name>, e.g. app_restart.test.js): stop any such stray one of these homes too.
+    local stray pidfile
+    for pidfile in "$tmp"/home/hermeslink.pid "$tmp"/home-*/hermeslink.pid; do
+        stray=$(cat "$pidfile" 2>/dev/null || true)
+        if [ -n "$stray" ] && [ "$stray" != "$daemon_pid" ] && kill -0 "$stray" 2>/dev/null; then
+            echo "browser: stopping a stray daemon of $(dirname "$pidfile") (pid $stray)" >&2
+            kill -TERM "$stray" 2>/dev/null
+        fi
+    done
     if [ "${HL_BROWSER_KEEP:-0}" = 1 ]; then
         echo "browser: kept $tmp" >&2
     else

@@ -14,9 +14,10 @@ const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isM
 const DESKTOP = { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, isMobile: false, hasTouch: false };
 
 /* Starts Chromium with the profile chromium-profile-<name> at a phone's (default) or desktop's size (device: PHONE or
- * DESKTOP). Resolves {browser, page, problems, external}: requests to another origin are aborted and listed in
- * external; page errors, console errors and CSP reports go to problems. Close with browser.close(). */
-async function launch(name, device = PHONE) {
+ * DESKTOP). Resolves {browser, page, problems, external}: requests to another origin than base (default: run.sh's
+ * daemon) are aborted and listed in external; page errors, console errors and CSP reports go to problems. Close with
+ * browser.close(). */
+async function launch(name, device = PHONE, base = env.BASE) {
     const browser = await chromium.launchPersistentContext(path.join(env.TMP, `chromium-profile-${name}`), {
         executablePath: env.CHROMIUM,
         headless: true,
@@ -30,7 +31,7 @@ async function launch(name, device = PHONE) {
     const external = [];
     await browser.route('**/*', (route) => {
         const url = route.request().url();
-        if (url.startsWith(`${env.BASE}/`)) return route.continue();
+        if (url.startsWith(`${base}/`)) return route.continue();
         external.push(url);
         return route.abort('internetdisconnected');
     });
