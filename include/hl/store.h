@@ -273,7 +273,8 @@ typedef struct st_hl_direct_usage_t {
 /** Records (or updates) a direct run and its usage. Any thread; no answer. */
 void hl_store_record_direct_run(hl_store_t *s, const hl_direct_usage_t *u);
 
-/** A round trip through the writer that reads link.db and waits `delay_ms` there: {db_created_at, delay_ms}. (Tests.) */
+/** A round trip through the writer that reads link.db and waits `delay_ms` there: {db_created_at, delay_ms}; with a
+ * negative delay_ms it waits while the test hold (hl_store_test_hold_searches) is on, at most 30 s. (Tests.) */
 void hl_store_ping(hl_store_t *s, hl_reply_to_t *to, int delay_ms);
 
 /** Test hook: while `on`, searches wait (at most 30 s each) before they run. Returns how many wait now. (Tests.) */

@@ -29,6 +29,11 @@ static void get_actor_echo(hl_request_t *r)
         hl_reply_error(r, 400, "invalid_delay", "delay_ms must be an integer from 0 to 5000");
         return;
     }
+    /* ?hold=1: the round trip waits in the store's writer while /__test/search-hold is on (the in-flight bound test
+     * holds its slot exactly as long as it needs, whatever the machine's load) */
+    const char *hold = hl_request_query(r, "hold", NULL);
+    if (hold != NULL && strcmp(hold, "1") == 0)
+        delay = -1;
     hl_reply_to_t *to = hl_request_defer(r, hl_store_actor(store));
     if (to != NULL)
         hl_store_ping(store, to, (int)delay);

@@ -359,7 +359,9 @@ int op_ping(store_job_t *job, hl_db_t *db)
     sqlite3_reset(st);
     if (created_at == NULL)
         return -1;
-    if (job->a.limit > 0) {
+    if (job->a.limit < 0) {
+        store_search_hold_wait(job->store); /* held by the test until it lets go */
+    } else if (job->a.limit > 0) {
         struct timespec ts = {job->a.limit / 1000, (job->a.limit % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }

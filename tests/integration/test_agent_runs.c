@@ -739,7 +739,8 @@ START_TEST(models_verbatim_and_down)
     x->fake_up = 0;
     long t0 = hlt_now_ms();
     hltc_call_error(D, HLT_H1, TOK, "GET", "/api/v1/models", NULL, 503, "hermes_api_server_unavailable");
-    ck_assert_int_lt(hlt_now_ms() - t0, 3000);
+    /* not after some long connect timeout (a generous bound for a loaded machine: this is no speed check) */
+    ck_assert_int_lt(hlt_now_ms() - t0, 15000);
     stop(x);
 }
 END_TEST
@@ -757,7 +758,7 @@ START_TEST(stalled_stream_and_approval_wait)
     long t0 = hlt_now_ms();
     hltc_events_t *e = run_one(x, HLT_H1, "[[fake:hang]] wait forever", &conv, &sent);
     ck_assert_str_eq(run_error_code(e), "hermes_stream_stalled");
-    ck_assert_int_lt(hlt_now_ms() - t0, 8000);
+    ck_assert_int_lt(hlt_now_ms() - t0, 30000); /* the 1 s stall limit, not the default's minutes */
     ck_assert_msg(hlt_fake_wait_request(&x->fake, NULL, NULL, "/stop", 5000), "the stalled run was not stopped upstream");
     events_free(e);
     json_decref(sent);
@@ -916,7 +917,7 @@ START_TEST(direct_run_stalled)
     long t0 = hlt_now_ms();
     char *run = post_run(x, HLT_H1, "[[fake:hang]] wait forever");
     hltc_sse_t *s = read_run(x, HLT_H1, run, NULL);
-    ck_assert_int_lt(hlt_now_ms() - t0, 8000);
+    ck_assert_int_lt(hlt_now_ms() - t0, 30000); /* the 1 s stall limit, not the default's minutes */
     ck_assert_uint_ge(s->ev.n, 1);
     json_t *last = s->ev.v[s->ev.n - 1].json;
     ck_assert_str_eq(hlt_str(last, "event"), "run.failed");

@@ -16,7 +16,8 @@ static void assert_answers(hlt_daemon_t *d, long echo_timeout_ms)
     long t0 = hlt_now_ms();
     hlt_get(d, HLT_H1, "/api/v1/system/version", &res);
     ck_assert_int_eq(res.status, 200);
-    ck_assert_msg(hlt_now_ms() - t0 < 2000, "system/version took %ld ms after the resets", hlt_now_ms() - t0);
+    /* answered, not stuck behind the reset streams' work (a generous bound: no speed check) */
+    ck_assert_msg(hlt_now_ms() - t0 < 15000, "system/version took %ld ms after the resets", hlt_now_ms() - t0);
     hlt_response_free(&res);
     hlt_get(d, HLT_H2C, "/api/v1/bootstrap", &res);
     ck_assert_int_eq(res.status, 200);
