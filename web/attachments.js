@@ -80,6 +80,7 @@ export function addFiles(files) {
     const bar = el('progress', 'chip-progress');
     bar.max = file.size;
     bar.value = 0;
+    bar.setAttribute('aria-label', 'Uploading ' + (file.name || 'attachment'));
     const x = el('button', 'chip-remove', '×');
     x.type = 'button';
     x.setAttribute('aria-label', 'Remove ' + (file.name || 'attachment'));

@@ -112,7 +112,7 @@ $('back').addEventListener('click', () => go('list'));
 $('composer').addEventListener('submit', async (e) => {
   e.preventDefault();
   const text = $('input').value;
-  if (!current || (!text.trim() && !hasAttachments())) return;
+  if (!current || (!text.trim() && !hasAttachments()) || $('send').disabled) return; // (Enter while a send is under way)
   $('send').disabled = true;
   try {
     const blobs = await uploadedBlobIds();

@@ -233,8 +233,9 @@ async function body() {
             });
             await page.locator('#messages .approval').first().scrollIntoViewIfNeeded();
             await page.screenshot({ path: path.join(TMP, 'app-runs-desktop.png') });
+            await page.emulateMedia({ colorScheme: 'dark' });
             await page.locator('#messages li.msg').last().scrollIntoViewIfNeeded();
-            await page.screenshot({ path: path.join(TMP, 'app-runs-desktop-end.png') });
+            await page.screenshot({ path: path.join(TMP, 'app-runs-desktop-dark.png') });
         });
 
         await check('no request to another origin, no script error or CSP report', async () => {
