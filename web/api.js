@@ -77,6 +77,8 @@ export async function claim(sessionId, code) {
   return tokens;
 }
 
+const convPath = (id) => '/api/v1/conversations/' + encodeURIComponent(id);
+
 export class Client {
   constructor(tokens, onSignedOut) {
     this.tokens = tokens;
@@ -146,12 +148,76 @@ export class Client {
   listConversations() { return this.call('GET', '/api/v1/conversations?limit=50'); }
   createConversation(title) { return this.call('POST', '/api/v1/conversations', title ? { title } : {}); }
   messages(id) { return this.call('GET', '/api/v1/conversations/' + encodeURIComponent(id) + '/messages?limit=100'); }
-  send(id, content) {
+  // blobIds: blobs uploaded to this conversation (uploadBlob), sent as attachments [{blob_id}]
+  send(id, content, blobIds) {
     const a = new Uint8Array(8);
     crypto.getRandomValues(a);
     const cmid = 'web-' + Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
-    return this.call('POST', '/api/v1/conversations/' + encodeURIComponent(id) + '/messages', { content, client_message_id: cmid });
+    const body = { content, client_message_id: cmid };
+    if (blobIds && blobIds.length) body.attachments = blobIds.map((b) => ({ blob_id: b }));
+    return this.call('POST', '/api/v1/conversations/' + encodeURIComponent(id) + '/messages', body);
   }
+  cancelRun(id, runId) {
+    return this.call('POST', convPath(id) + '/runs/' + encodeURIComponent(runId) + '/cancel');
+  }
+  // scope: once | session | always (API.md: the approve route's `scope`)
+  approve(id, approvalId, scope) {
+    return this.call('POST', convPath(id) + '/approvals/' + encodeURIComponent(approvalId) + '/approve', { scope });
+  }
+  deny(id, approvalId) {
+    return this.call('POST', convPath(id) + '/approvals/' + encodeURIComponent(approvalId) + '/deny', {});
+  }
+  deleteBlob(id, blobId) {
+    return this.call('DELETE', convPath(id) + '/blobs/' + encodeURIComponent(blobId));
+  }
+
+  // A blob's bytes as a Blob (fetched with the bearer header; shown through a blob: URL).
+  async fetchBlob(id, blobId) {
+    for (let attempt = 0; ; ++attempt) {
+      const res = await fetch(convPath(id) + '/blobs/' + encodeURIComponent(blobId), { headers: await this.headers() });
+      if (res.status === 401 && attempt === 0) {
+        await this.refresh();
+        continue;
+      }
+      if (!res.ok) await parse(res);
+      return res.blob();
+    }
+  }
+
+  // Uploads a file as a blob of conversation id (raw body, filename in Content-Disposition) with XMLHttpRequest, which
+  // reports upload progress: onProgress(sent, total). Returns {done: Promise<blob>, abort()}.
+  uploadBlob(id, file, onProgress) {
+    let xhr = null, aborted = false;
+    const once = (headers) => new Promise((resolve, reject) => {
+      xhr = new XMLHttpRequest();
+      xhr.open('POST', convPath(id) + '/blobs');
+      xhr.setRequestHeader('Authorization', headers.Authorization);
+      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      const name = (file.name || 'file').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200);
+      xhr.setRequestHeader('Content-Disposition', 'attachment; filename="' + name + '"');
+      xhr.upload.onprogress = (e) => onProgress && onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+      xhr.onload = () => {
+        let body = null;
+        try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+        if (xhr.status >= 200 && xhr.status < 300 && body && body.blob) resolve(body.blob);
+        else reject(new ApiError(xhr.status, body));
+      };
+      xhr.onerror = () => reject(new Error('the upload failed (network)'));
+      xhr.onabort = () => reject(new Error('cancelled'));
+      xhr.send(file);
+    });
+    const done = (async () => {
+      try {
+        return await once(await this.headers());
+      } catch (e) {
+        if (aborted || !(e instanceof ApiError) || e.status !== 401) throw e;
+        await this.refresh();
+        return once(await this.headers());
+      }
+    })();
+    return { done, abort() { aborted = true; if (xhr) xhr.abort(); } };
+  }
+
   eventsUrl(id, after) {
     const url = '/api/v1/conversations/' + encodeURIComponent(id) + '/events';
     return after === null || after === undefined || after === '' ? url : url + '?after=' + encodeURIComponent(after);

@@ -2,6 +2,10 @@
 // Untrusted text (messages, the agent's output) is only ever set with textContent.
 import { $, state, register, onLeave, go, show, status } from './ui.js';
 import { follow } from './sse.js';
+import { setAgentEvents, addToolEvent } from './activity.js';
+import { setApprovals, upsertApproval } from './approvals.js';
+import { renderAttachments, openTray, leave as leaveTray, hasAttachments, uploadedBlobIds, clearTray } from './attachments.js';
+import { openRun, leaveRun, updateRun } from './runbar.js';
 
 let current = null; // {id, stream, messages: Map(id -> li)}
 
@@ -24,11 +28,37 @@ function renderMessage(m) {
   li.className = 'msg ' + (m.role || 'assistant');
   li.dataset.status = m.status || '';
   li.firstChild.textContent = messageText(m);
+  decorate(li, m);
   li.scrollIntoView({ block: 'end' });
+}
+
+// What a message shows besides its text (each in its own module, after the .text element): attachments, the agent's
+// tool activity and approvals; then the run's status line and Stop button follow the messages.
+function decorate(li, m) {
+  li.hlMessage = m;
+  renderAttachments(li, m);
+  if (m.role === 'assistant') {
+    setAgentEvents(li, m);
+    setApprovals(li, m, { client: state.client, convId: current.id });
+  }
+  updateRun();
+}
+
+// Events about a message other than the message itself: tool.started / tool.completed, approval.requested / resolved.
+function agentEvent(type, data) {
+  const li = current && data && data.message_id ? current.messages.get(data.message_id) : null;
+  const p = (data && data.payload) || {};
+  if (!li) return;
+  if (type === 'tool.started' || type === 'tool.completed') addToolEvent(li, type, p);
+  else if (type === 'approval.requested' || type === 'approval.resolved') upsertApproval(li, p.approval, { client: state.client, convId: current.id });
+  else return;
+  updateRun();
 }
 
 function leave() {
   if (current && current.stream) current.stream.stop();
+  leaveTray();
+  leaveRun();
   current = null;
 }
 
@@ -40,6 +70,8 @@ async function openConversation(c) {
   current = { id: c.id, stream: null, messages: new Map() };
   onLeave(leave);
   const mine = current;
+  openTray(c.id);
+  openRun(c.id, () => (current === mine ? Array.from(mine.messages.values()) : []));
   let after = null; // the conversation's last event seq when its messages were read: the stream replays what follows
   try {
     const body = await client.messages(c.id);
@@ -66,6 +98,7 @@ async function openConversation(c) {
       }
       const m = data && data.payload && data.payload.message;
       if (m && m.id) renderMessage(m);
+      else agentEvent(ev.event !== 'message' ? ev.event : data.type, data);
     },
     (s) => status(s === 'live' ? 'Signed in' : 'Reconnecting…'),
   );
@@ -79,11 +112,13 @@ $('back').addEventListener('click', () => go('list'));
 $('composer').addEventListener('submit', async (e) => {
   e.preventDefault();
   const text = $('input').value;
-  if (!text.trim() || !current) return;
+  if (!current || (!text.trim() && !hasAttachments()) || $('send').disabled) return; // (Enter while a send is under way)
   $('send').disabled = true;
   try {
-    await state.client.send(current.id, text);
+    const blobs = await uploadedBlobIds();
+    await state.client.send(current.id, text, blobs);
     $('input').value = '';
+    clearTray();
   } catch (err) {
     status('Could not send: ' + err.message);
   } finally {
