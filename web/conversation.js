@@ -1,11 +1,12 @@
 // One conversation: its messages, the composer and the live event stream (resumed from the last event seen).
-// Untrusted text (messages, the agent's output) is only ever set with textContent.
+// Untrusted text (messages, the agent's output) is only ever set with textContent or as safe Markdown (markdown.js).
 import { $, state, register, onLeave, go, show, status } from './ui.js';
 import { follow } from './sse.js';
 import { setAgentEvents, addToolEvent } from './activity.js';
 import { setApprovals, upsertApproval } from './approvals.js';
 import { renderAttachments, openTray, leave as leaveTray, hasAttachments, uploadedBlobIds, clearTray } from './attachments.js';
 import { openRun, leaveRun, updateRun } from './runbar.js';
+import { renderMarkdown } from './markdown.js';
 
 let current = null; // {id, stream, messages: Map(id -> li)}
 
@@ -16,6 +17,8 @@ function messageText(m) {
 function renderMessage(m) {
   if (!current || (m.conversation_id && m.conversation_id !== current.id)) return;
   let li = current.messages.get(m.id);
+  const box = $('messages'); // follow the end only when the message is new or the reader is already at the end
+  const stick = !li || box.scrollHeight - box.scrollTop - box.clientHeight < 64;
   if (!li) {
     li = document.createElement('li');
     li.dataset.id = m.id;
@@ -27,9 +30,11 @@ function renderMessage(m) {
   }
   li.className = 'msg ' + (m.role || 'assistant');
   li.dataset.status = m.status || '';
-  li.firstChild.textContent = messageText(m);
+  const text = messageText(m);
+  if (li.shownText !== text) li.firstChild.replaceChildren(renderMarkdown(text)); // safe Markdown: DOM nodes only
+  li.shownText = text;
   decorate(li, m);
-  li.scrollIntoView({ block: 'end' });
+  if (stick) li.scrollIntoView({ block: 'end' });
 }
 
 // What a message shows besides its text (each in its own module, after the .text element): attachments, the agent's
