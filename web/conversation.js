@@ -2,6 +2,8 @@
 // Untrusted text (messages, the agent's output) is only ever set with textContent.
 import { $, state, register, onLeave, go, show, status } from './ui.js';
 import { follow } from './sse.js';
+import { markRead } from './ack.js';
+import { showPickers } from './pickers.js';
 
 let current = null; // {id, stream, messages: Map(id -> li)}
 
@@ -46,6 +48,8 @@ async function openConversation(c) {
     if (current !== mine) return;
     for (const m of body.messages || []) renderMessage(m);
     after = body.last_event_seq ?? null;
+    markRead(c.id);
+    showPickers(c, body.runtime);
   } catch (e) {
     status('Could not load messages: ' + e.message);
   }
@@ -58,6 +62,7 @@ async function openConversation(c) {
     },
     (ev) => {
       if (current !== mine) return;
+      markRead(mine.id); // what arrives while the conversation is open is read (throttled; only while visible)
       let data;
       try {
         data = JSON.parse(ev.data);
