@@ -1,13 +1,15 @@
 // Read receipts: markRead(id) acks a conversation (read up to its last event, for this device) at most once a second and
-// only while the page is visible (a hidden page acks when it is shown again); flushRead() sends what is pending at once
-// and resolves when the acks sent so far are answered (the list awaits it so its unread counts include them).
+// only while the page is visible (a hidden page acks when it is shown again); flushRead() sends a pending ack at once.
+// readUpTo(id) is the last event seq an ack answered for (-1 when none): a summary whose last_event_seq is not past it has
+// nothing unread, whatever its (possibly older) unread_count says. onAcked(fn) calls fn(conversation_id) after each ack.
 import { state } from './ui.js';
 
 const GAP = 1000;
 let pending = null; // the conversation id waiting to be acked
 let timer = null;
 let last = 0;
-let inflight = Promise.resolve();
+const seqs = new Map();
+const listeners = [];
 
 function send() {
   clearTimeout(timer);
@@ -16,7 +18,10 @@ function send() {
   if (!id || !state.client || document.visibilityState !== 'visible') return;
   pending = null;
   last = Date.now();
-  inflight = Promise.all([inflight, state.client.ack(id).catch(() => {})]);
+  state.client.ack(id).then((b) => {
+    if (b && typeof b.last_event_seq === 'number') seqs.set(id, Math.max(b.last_event_seq, seqs.get(id) ?? -1));
+    for (const fn of listeners) fn(id);
+  }, () => {});
 }
 
 // Acks conversation id soon (throttled to one ack per second).
@@ -29,10 +34,15 @@ export function markRead(id) {
   else timer = setTimeout(send, wait);
 }
 
-// Sends a pending ack now; resolves when every ack sent so far has been answered.
+// Sends a pending ack now.
 export function flushRead() {
   if (pending) send();
-  return inflight;
+}
+
+export const readUpTo = (id) => seqs.get(id) ?? -1;
+
+export function onAcked(fn) {
+  listeners.push(fn);
 }
 
 document.addEventListener('visibilitychange', () => {

@@ -5,7 +5,7 @@
 // current. Titles, previews and profile names are untrusted: only ever set with textContent.
 import { $, state, register, onLeave, go, show, status } from './ui.js';
 import { follow } from './sse.js';
-import { flushRead } from './ack.js';
+import { flushRead, readUpTo, onAcked } from './ack.js';
 import { fillProfiles } from './pickers.js';
 
 const ul = $('conversations');
@@ -46,13 +46,15 @@ function fill(item) {
   const preview = c.last_message && c.last_message.content_preview;
   const profile = c.profile && c.profile.name && c.profile.name !== 'default' ? c.profile.name : '';
   li.querySelector('.meta').textContent = [profile, preview || ''].filter(Boolean).join(' · ');
-  const n = c.unread_count || 0;
+  const n = c.last_event_seq <= readUpTo(c.id) ? 0 : c.unread_count || 0; // an ack answered after this summary was read
   const badge = li.querySelector('.badge');
   badge.textContent = n > 99 ? '99+' : String(n);
   badge.hidden = n === 0;
   badge.setAttribute('aria-label', n + ' unread');
   li.dataset.unread = String(n);
 }
+
+const shownUnread = (item) => Number(item.li.dataset.unread) || 0;
 
 function row(c) {
   const li = el('li', 'row');
@@ -135,7 +137,7 @@ function renameForm(item) {
     if (!title) return;
     try {
       const b = await state.client.rename(item.c.id, title);
-      item.c = Object.assign({}, item.c, b.conversation || { title }, { unread_count: item.c.unread_count });
+      item.c = Object.assign({}, item.c, b.conversation || { title }, { unread_count: shownUnread(item) });
       fill(item);
       closeMenus();
       place();
@@ -198,12 +200,16 @@ async function loadMore() {
   try {
     const b = await state.client.listConversations({ archived: view.archived, query: view.query, cursor: p.cursor });
     if (pager !== p) return;
+    if (p.stale) ul.replaceChildren(sentinel); // the rows shown before the restart go when the first page is here
+    p.stale = false;
     merge(b.conversations);
     const page = b.page || {};
     p.cursor = page.next_cursor || null;
     p.more = !!(page.has_more && p.cursor);
   } catch (e) {
     if (pager !== p) return;
+    if (p.stale) ul.replaceChildren(sentinel);
+    p.stale = false;
     p.more = false;
     status(e.status === 400 ? 'Search: ' + e.message : 'Could not load conversations: ' + e.message);
   } finally {
@@ -217,11 +223,13 @@ async function loadMore() {
   }
 }
 
-// starts the list over from the top (with the current search, archived toggle)
+// starts the list over from the top (with the current search, archived toggle); what was shown stays until the first
+// page replaces it
 function restart() {
   observer.unobserve(sentinel);
-  pager = { cursor: null, more: true, loading: false, items: new Map() };
-  ul.replaceChildren(sentinel);
+  closeMenus();
+  pager = { cursor: null, more: true, loading: false, items: new Map(), stale: true };
+  if (ul.lastElementChild !== sentinel) ul.append(sentinel);
   return loadMore();
 }
 
@@ -253,13 +261,16 @@ function onEvent(ev) {
   if (view.query || view.archived) return;
   if (e.type === 'message.created' && item) {
     // at once here; the refresh below brings the server's own count
-    item.c = Object.assign({}, item.c, { unread_count: (item.c.unread_count || 0) + 1, updated_at: e.created_at || item.c.updated_at });
+    item.c = Object.assign({}, item.c, {
+      unread_count: shownUnread(item) + 1,
+      updated_at: e.created_at || item.c.updated_at,
+      last_event_seq: Math.max(item.c.last_event_seq || 0, e.seq || 0),
+    });
     fill(item);
     place();
   } else if ((e.type === 'conversation.created' || e.type === 'conversation.updated') && e.payload && e.payload.conversation) {
     const c = Object.assign({}, e.payload.conversation);
-    if (item) c.unread_count = item.c.unread_count; // the payload's count is the acting device's
-    else c.unread_count = 0;
+    c.unread_count = item ? shownUnread(item) : 0; // the payload's count is the acting device's
     merge([c]);
   }
   refreshTop();
@@ -297,13 +308,17 @@ async function showList() {
   fillProfiles($('new-profile'), $('new-profile').value).then((names) => {
     $('new-profile').hidden = names.length < 2;
   });
-  await flushRead(); // the conversation just left is read: its count must say so
-  if (!state.client) return;
+  flushRead(); // the conversation just left is read: its row says so once the ack is answered (onAcked below)
   startLive();
   await restart();
 }
 
 register('list', showList);
+
+onAcked((id) => {
+  const item = pager && pager.items.get(id);
+  if (item) fill(item);
+});
 
 $('new-conv').addEventListener('click', async () => {
   try {
@@ -333,6 +348,11 @@ $('show-archived').addEventListener('click', () => {
   $('show-archived').textContent = view.archived ? 'Active' : 'Archived';
   $('new-conv').hidden = view.archived;
   if (pager) restart();
+});
+
+// back to a page that was hidden: its counts may have changed meanwhile
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && pager) refreshTop();
 });
 
 document.addEventListener('click', (e) => {
