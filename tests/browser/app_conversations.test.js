@@ -2,11 +2,13 @@
 /*
  * The web client's conversation list (web/list.js, web/pickers.js, web/ack.js) in headless Chromium at a phone's size,
  * against the real daemon and the fake upstream (run.sh starts both). Creates ~55 conversations through the API and checks
- * the list pages through them with the API's cursors as it scrolls, each exactly once; a conversation created elsewhere
- * arrives live; search (title and message text) and back; rename, archive / unarchive (the archived view) and delete
- * with the in-page confirm, each checked through the API; a message sent elsewhere shows an unread badge, opening the
- * conversation acks it (badge and the API's count back to 0); a new conversation with a chosen profile, then the
- * conversation's profile and model pickers, checked through the API. Screenshots (phone and desktop) go to HL_TMP.
+ * the list pages through them with the API's cursors as it scrolls, each exactly once; one created elsewhere arrives
+ * live; search (titles, then message text) pages the same way, clearing it lists them all again; rename, archive /
+ * unarchive (the archived view) and delete with the in-page confirm, each checked through the API; a message sent
+ * elsewhere shows an unread badge and moves the row up, opening the conversation acks it (badge and the API's count back
+ * to 0, also for messages arriving while it is open); a new conversation with a chosen profile, then the conversation's
+ * profile and model pickers, checked through the API. Deletes what it created. Screenshots (phone, desktop, dark) go to
+ * HL_TMP.
  */
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -207,6 +209,14 @@ async function body() {
             await page.waitForSelector('#conv-view:not([hidden])');
             await page.locator('#messages li.msg.assistant[data-status="completed"]').waitFor({ timeout: 15000 });
             await until(async () => (await find(id)).unread_count === 0, 'acked: the API\'s unread count is 0');
+            /* what arrives while it is open is acked too */
+            const r2 = await call('POST', `/api/v1/conversations/${id}/messages`, { content: 'And koalas?', client_message_id: 'list-test-2' });
+            assert.equal(r2.status, 202, JSON.stringify(r2.body));
+            await page.locator('#messages li.msg.assistant[data-status="completed"]').nth(1).waitFor({ timeout: 15000 });
+            await until(async () => {
+                const c = await find(id);
+                return c.unread_count === 0 && c.last_event_seq >= r2.body.last_event_seq;
+            }, 'the new messages acked while open');
             await page.click('#back');
             await page.waitForSelector('#list-view:not([hidden])');
             await row('Topic 53').locator('.badge').waitFor({ state: 'hidden' });
@@ -254,6 +264,11 @@ async function body() {
             await page.locator('#conversations li.row button.conv').first().click();
             await page.locator('#conv-model').waitFor();
             await page.screenshot({ path: path.join(TMP, 'app-conv-desktop.png') });
+            await page.click('#back');
+            await page.emulateMedia({ colorScheme: 'dark' });
+            await page.locator('#conversations li.row').nth(10).waitFor();
+            await page.screenshot({ path: path.join(TMP, 'app-list-desktop-dark.png') });
+            await page.emulateMedia({ colorScheme: 'light' });
         });
 
         await check('no request to another origin; no script errors or CSP reports', async () => {
