@@ -145,8 +145,34 @@ export class Client {
     }
   }
 
-  listConversations() { return this.call('GET', '/api/v1/conversations?limit=50'); }
-  createConversation(title) { return this.call('POST', '/api/v1/conversations', title ? { title } : {}); }
+  // A page of conversations (newest first): opts {archived, query, cursor, limit}; with a query, the search route
+  // (titles and message text). Resolves {conversations, page: {has_more, next_cursor}}.
+  listConversations(opts = {}) {
+    const q = new URLSearchParams({ limit: String(opts.limit || 25) });
+    if (opts.cursor) q.set('cursor', opts.cursor);
+    if (opts.query) q.set('query', opts.query);
+    const base = '/api/v1/conversations' + (opts.archived ? '/archived' : '') + (opts.query ? '/search' : '');
+    return this.call('GET', base + '?' + q);
+  }
+  createConversation(title, profile) {
+    const body = {};
+    if (title) body.title = title;
+    if (profile) body.profile = profile;
+    return this.call('POST', '/api/v1/conversations', body);
+  }
+  conv(id, method, tail, body) { return this.call(method, '/api/v1/conversations/' + encodeURIComponent(id) + tail, body); }
+  rename(id, title) { return this.conv(id, 'PATCH', '/title', { title }); }
+  archive(id, on) { return this.conv(id, 'POST', on ? '/archive' : '/unarchive'); }
+  deleteConversation(id) { return this.conv(id, 'DELETE', ''); }
+  ack(id) { return this.conv(id, 'POST', '/ack'); } // no body: read up to the conversation's last event
+  setModel(id, model) { return this.conv(id, 'PATCH', '/model', { model_id: model }); }
+  setProfile(id, profile) { return this.conv(id, 'PATCH', '/profile', { profile }); }
+  profiles() { return this.call('GET', '/api/v1/profiles'); }
+  models(profile) { return this.call('GET', '/api/v1/models' + (profile ? '?profile=' + encodeURIComponent(profile) : '')); }
+  allEventsUrl(after) {
+    const url = '/api/v1/conversations/events?mode=notifications';
+    return after === null || after === undefined || after === '' ? url : url + '&after=' + encodeURIComponent(after);
+  }
   messages(id) { return this.call('GET', '/api/v1/conversations/' + encodeURIComponent(id) + '/messages?limit=100'); }
   // blobIds: blobs uploaded to this conversation (uploadBlob), sent as attachments [{blob_id}]
   send(id, content, blobIds) {

@@ -7,6 +7,8 @@ import { setApprovals, upsertApproval } from './approvals.js';
 import { renderAttachments, openTray, leave as leaveTray, hasAttachments, uploadedBlobIds, clearTray } from './attachments.js';
 import { openRun, leaveRun, updateRun } from './runbar.js';
 import { renderMarkdown } from './markdown.js';
+import { markRead } from './ack.js';
+import { showPickers } from './pickers.js';
 
 let current = null; // {id, stream, messages: Map(id -> li)}
 
@@ -83,6 +85,8 @@ async function openConversation(c) {
     if (current !== mine) return;
     for (const m of body.messages || []) renderMessage(m);
     after = body.last_event_seq ?? null;
+    markRead(c.id);
+    showPickers(c, body.runtime);
   } catch (e) {
     status('Could not load messages: ' + e.message);
   }
@@ -95,6 +99,7 @@ async function openConversation(c) {
     },
     (ev) => {
       if (current !== mine) return;
+      markRead(mine.id); // what arrives while the conversation is open is read (throttled; only while visible)
       let data;
       try {
         data = JSON.parse(ev.data);
