@@ -34,7 +34,7 @@ _hermeslink()
         COMPREPLY=($(compgen -W "--help" -- "$cur"))
         ;;
     pair)
-        COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "--web --json --help" -- "$cur"))
         ;;
     config)
         if [ "$COMP_CWORD" -eq 2 ]; then

@@ -47,7 +47,8 @@ void hl_pairing_dispose(hl_pairing_t *pr);
 
 /**
  * Creates a pairing session and its connect token; the result's body is
- * {"qr_payload", "pairing_page_urls", "session_id", "connect_token", "expires_at"}.
+ * {"qr_payload", "pairing_page_urls", "web_client_url", "session_id", "connect_token", "expires_at"}
+ * (web_client_url: hl_web_client_url of the first preferred URL).
  */
 void hl_pairing_create(hl_pairing_t *pr, hl_reply_to_t *reply_to);
 

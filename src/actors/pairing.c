@@ -14,6 +14,7 @@
 #include "hl/netaddr.h"
 #include "hl/snapshot.h"
 #include "hl/tokens.h"
+#include "hl/web_client_url.h"
 #include "pairing_internal.h"
 
 #define MAX_RATE_ENTRIES 4096
@@ -322,9 +323,12 @@ static int exec_create(hl_json_job_t *base, hl_db_t *db)
         json_array_append_new(page_urls, json_string(url));
         free(url);
     }
-    json_t *result =
-        json_pack("{s:o, s:o, s:s, s:s, s:o}", "qr_payload", pairing_qr_payload(job->pr->svc, &row, job->code), "pairing_page_urls",
-                  page_urls, "session_id", job->session_id, "connect_token", job->code, "expires_at", hl_json_iso(job->expires_at));
+    /* the web client on the phone: the first preferred URL (publicUrl, else the first LAN URL), the claim in the fragment */
+    char *web = hl_web_client_url(hl_web_client_base(preferred, row.local_api_url), job->session_id, job->code);
+    json_t *result = json_pack("{s:o, s:o, s:s, s:s, s:s, s:o}", "qr_payload", pairing_qr_payload(job->pr->svc, &row, job->code),
+                               "pairing_page_urls", page_urls, "web_client_url", web, "session_id", job->session_id,
+                               "connect_token", job->code, "expires_at", hl_json_iso(job->expires_at));
+    free(web);
     session_row_dispose(&row);
     json_decref(urls);
     return hl_json_job_ok(base, HL_RESULT_OK, result);

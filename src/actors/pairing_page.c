@@ -1,6 +1,8 @@
 /*
- * The pairing page (GET /pair): the QR code as inline SVG, the URLs and expiry, live claimed/expired state by polling,
- * and a "Pair on this device" button that claims the session for this browser and shows its tokens once.
+ * The pairing page (GET /pair): the app's QR code as inline SVG, a second one that opens the web client on a phone
+ * (hl_web_client_url: the claim in the URL fragment, never sent to a server), the URLs and expiry, live claimed/expired
+ * state by polling, and a "Pair on this device" button that opens the web client on this page's own origin with the
+ * same fragment, where the client claims the session and lands signed in.
  */
 #include <pthread.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "hl/version.h"
 #include "hl/clock.h"
 #include "hl/qr.h"
+#include "hl/web_client_url.h"
 #include "pairing_internal.h"
 
 typedef struct st_html_t {
@@ -63,14 +66,13 @@ static const char STYLE[] =
     "color:#1d1d1f}h1{font-size:1.5rem}.qr svg{width:18rem;height:18rem}.muted{color:#666}.state{font-weight:600}"
     "code{background:#f2f2f2;padding:.1rem .3rem;border-radius:.2rem;word-break:break-all}button{font-size:1rem;"
     "padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#0a66ff;color:#fff;cursor:pointer}"
-    "button[disabled]{background:#999}#tokens{display:none;margin-top:1rem}";
+    "button[disabled]{background:#999}";
 
 static const char SCRIPT[] =
     "\n"
     "(function(){\n"
-    "var state=document.getElementById('state'),btn=document.getElementById('pair'),out=document.getElementById('tokens');\n"
-    "var SESSION_ID=document.getElementById('session').textContent,code=document.getElementById('code'),"
-    "CODE=code?code.textContent:null;\n"
+    "var state=document.getElementById('state'),btn=document.getElementById('pair');\n"
+    "var SESSION_ID=document.getElementById('session').textContent;\n"
     "var done=false;\n"
     "function show(s){state.textContent=s;state.dataset.state=s;if(s!=='waiting'){done=true;if(btn)btn.disabled=true;"
     "var c=document.getElementById('code-block');if(c&&s!=='waiting')c.style.display='none';}}\n"
@@ -78,13 +80,8 @@ static const char SCRIPT[] =
     "{cache:'no-store'}).then(function(r){return r.json().then(function(j){if(r.ok&&j.session){show(j.session.claimed?"
     "'claimed':'waiting');}else if(r.status===404){show(j.error&&j.error.code==='pairing_session_not_found'?'not found':"
     "'expired');}});}).catch(function(){}).then(function(){if(!done)setTimeout(poll,2000);});}\n"
-    "if(btn)btn.addEventListener('click',function(){btn.disabled=true;fetch('/api/v1/pairing/claim',{method:'POST',"
-    "headers:{'Content-Type':'application/json'},body:JSON.stringify({session_id:SESSION_ID,claim_token:CODE,"
-    "device_platform:'web',device_label:'Web browser',device_model:navigator.userAgent.slice(0,128)})}).then(function(r){"
-    "return r.json();}).then(function(j){if(j.ok){document.getElementById('access').textContent=j.access_token.token;"
-    "document.getElementById('refresh').textContent=j.refresh_token.token;document.getElementById('device').textContent="
-    "j.device.id;out.style.display='block';show('claimed');}else{btn.disabled=false;alert(j.error?j.error.message:"
-    "'Pairing failed');}}).catch(function(){btn.disabled=false;});});\n"
+    /* the web client on this origin claims the session from the fragment (never sent to the server) */
+    "if(btn)btn.addEventListener('click',function(){location.assign(btn.dataset.href);});\n"
     "poll();\n"
     "})();\n";
 
@@ -145,6 +142,10 @@ char *pairing_page_html(const hl_link_t *svc, const session_row_t *row, const ch
     text(&h, expires);
     raw(&h, "</time></p>");
     if (code != NULL) {
+        json_t *preferred = json_loads(row->preferred_urls, 0, NULL);
+        char *web = hl_web_client_url(hl_web_client_base(preferred, row->local_api_url), row->id, code);
+        char *here = hl_web_client_url("", row->id, code); /* the same on this page's own origin */
+        json_decref(preferred);
         json_t *payload = pairing_qr_payload(svc, row, code);
         char *payload_text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(payload);
@@ -156,12 +157,21 @@ char *pairing_page_html(const hl_link_t *svc, const session_row_t *row, const ch
         free(svg);
         raw(&h, "</div><p>Connect token: <code id=\"code\">");
         text(&h, code);
-        raw(&h, "</code></p><p><button id=\"pair\" type=\"button\">Pair on this device</button></p></div>");
+        raw(&h, "</code></p><p>Open the web client on your phone:</p><div class=\"qr\" id=\"web-qr\">");
+        svg = hl_qr_svg(web);
+        if (svg != NULL)
+            raw(&h, svg);
+        free(svg);
+        raw(&h, "</div><p><code id=\"web-url\">");
+        text(&h, web);
+        raw(&h, "</code></p><p><button id=\"pair\" type=\"button\" data-href=\"");
+        text(&h, here);
+        raw(&h, "\">Pair on this device</button></p></div>");
+        free(web);
+        free(here);
     } else {
         raw(&h, "<p class=\"muted\">The pairing code is shown only while the session is waiting to be claimed.</p>");
     }
-    raw(&h, "<div id=\"tokens\"><p>This browser is paired as <code id=\"device\"></code>. Keep these tokens; they are shown "
-            "once:</p><p>Access token: <code id=\"access\"></code></p><p>Refresh token: <code id=\"refresh\"></code></p></div>");
     raw(&h, "<p>Addresses:</p><ul id=\"urls\">");
     json_t *urls = json_loads(row->preferred_urls, 0, NULL);
     size_t i;

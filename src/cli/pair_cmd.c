@@ -1,6 +1,7 @@
 /*
- * pair [--json]: creates a pairing session on the running daemon (starting it first when needed) and prints the QR code,
- * the pairing page URLs, the session id and the connect token (spec/CLI.md §2.5, the issue's order).
+ * pair [--web] [--json]: creates a pairing session on the running daemon (starting it first when needed) and prints the
+ * QR code, the pairing page URLs, the session id and the connect token (spec/CLI.md §2.5, the issue's order); with --web
+ * also a second QR code and the URL that open the web client on a phone already holding the session (web_client_url).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,14 @@
 #include "hl/pidfile.h"
 #include "hl/qr.h"
 
-static const char HELP[] =
-    "Usage: hermeslink pair [--json]\n"
-    "\n"
-    "Create a pairing session (valid 5 minutes) and print its QR code, the pairing page URLs, the\n"
-    "session id and the one-time connect token. Starts the daemon first when it is not running.\n"
-    "  --json   print {\"qr_payload\",\"pairing_page_urls\",\"session_id\",\"connect_token\",\"expires_at\"}\n";
+static const char HELP[] = "Usage: hermeslink pair [--web] [--json]\n"
+                           "\n"
+                           "Create a pairing session (valid 5 minutes) and print its QR code, the pairing page URLs, the\n"
+                           "session id and the one-time connect token. Starts the daemon first when it is not running.\n"
+                           "  --web    also print a second QR code and the URL (\"Web client:\") that open the web client\n"
+                           "           on a phone, signed in (publicUrl, else the first LAN address)\n"
+                           "  --json   print {\"qr_payload\",\"pairing_page_urls\",\"web_client_url\",\"session_id\",\n"
+                           "           \"connect_token\",\"expires_at\"}\n";
 
 #define LABEL_WIDTH 17
 
@@ -40,8 +43,9 @@ static int output_columns(void)
     return 0;
 }
 
-/* The QR code, or one line saying why not: a code wider than the terminal wraps into something no phone can read. */
-static void print_qr(const char *payload_text)
+/* The QR code, or one line saying why not (ending with `instead`, what to use then): a code wider than the terminal
+ * wraps into something no phone can read. */
+static void print_qr(const char *payload_text, const char *instead)
 {
     int cols = output_columns(), width = 0;
     char *qr = payload_text != NULL ? hl_qr_terminal_fit(payload_text, cols > 0 ? cols : DEFAULT_COLUMNS, &width) : NULL;
@@ -51,18 +55,18 @@ static void print_qr(const char *payload_text)
         printf("\n%s\n", qr);
     else if (width > 0)
         printf("\nThe QR code needs a terminal %d columns wide (this one has %d): widen it and run hermeslink pair again, "
-               "or open a pairing page below.\n\n",
-               width, cols);
+               "or %s below.\n\n",
+               width, cols, instead);
     else
-        printf("\nThe pairing data is too large for a QR code: open a pairing page below.\n\n");
+        printf("\nThe pairing data is too large for a QR code: %s below.\n\n", instead);
     free(qr);
 }
 
-static void print_text(json_t *r)
+static void print_text(json_t *r, int web)
 {
     json_t *payload = json_object_get(r, "qr_payload");
     char *payload_text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    print_qr(payload_text);
+    print_qr(payload_text, "open a pairing page");
     free(payload_text);
     json_t *pages = json_object_get(r, "pairing_page_urls");
     size_t i;
@@ -78,6 +82,12 @@ static void print_text(json_t *r)
     printf("  POST %s/api/v1/pairing/claim\n", base != NULL ? base : "http://127.0.0.1:18642");
     printf("  Body: { \"session_id\": \"%s\", \"claim_token\": \"<code>\" }\n", sid);
     printf("A script can instead call POST /api/v1/auth/device-session with \"Authorization: Bearer <connect token>\".\n");
+    const char *url = json_string_value(json_object_get(r, "web_client_url"));
+    if (web && url != NULL) {
+        printf("\nOr scan this QR code with the phone's camera to open the web client, signed in:\n");
+        print_qr(url, "open the web client URL");
+        printf("%-*s%s\n", LABEL_WIDTH, "Web client:", url);
+    }
 }
 
 int hl_cmd_pair(int argc, char **argv)
@@ -86,10 +96,12 @@ int hl_cmd_pair(int argc, char **argv)
         fputs(HELP, stdout);
         return 0;
     }
-    int as_json = 0;
+    int as_json = 0, web = 0;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--json") == 0) {
             as_json = 1;
+        } else if (strcmp(argv[i], "--web") == 0) {
+            web = 1;
         } else {
             return hl_cli_reject(argv[i], HELP);
         }
@@ -119,7 +131,7 @@ int hl_cmd_pair(int argc, char **argv)
         printf("%s\n", text);
         free(text);
     } else {
-        print_text(r);
+        print_text(r, web);
     }
     json_decref(r);
     rc = 0;

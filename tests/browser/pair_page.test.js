@@ -10,6 +10,7 @@ const path = require('node:path');
 const zlib = require('node:zlib');
 const { chromium } = require('playwright-core');
 const { env, run, tap } = require('./tap.js');
+const { launch, storedTokens } = require('./web_client.js');
 
 const { BIN, BASE, DAEMON_PID, TMP, CHROMIUM } = env;
 const { check, main } = tap('browser');
@@ -53,6 +54,26 @@ async function http(method, urlPath, { body, token } = {}) {
         /* not JSON */
     }
     return { status: r.status, headers: r.headers, text, json };
+}
+
+/* What the second QR code opens: the web client with the session and the code in the fragment. */
+function webClientUrl(created) {
+    return `${BASE}/app#session=${encodeURIComponent(created.session_id)}&code=${encodeURIComponent(created.connect_token)}`;
+}
+
+/* The blocks of consecutive half-block lines (terminal QR codes) in the output of `hermeslink pair`. */
+function qrBlocks(out) {
+    const blocks = [];
+    let cur = null;
+    for (const l of out.split('\n')) {
+        if (l.length > 0 && /^[\u2588\u2580\u2584 ]+$/.test(l)) {
+            if (!cur) blocks.push((cur = []));
+            cur.push(l);
+        } else {
+            cur = null;
+        }
+    }
+    return blocks;
 }
 
 /* The QR payload fields the brief and FLOWS.md §2.3 fix, then the whole object against what the daemon reported. */
@@ -149,6 +170,8 @@ async function body() {
         assert.equal(created.qr_payload.code, created.connect_token);
         assert.ok(created.pairing_page_urls.includes(`${BASE}/pair?session_id=${created.session_id}`),
                   `pairing_page_urls ${JSON.stringify(created.pairing_page_urls)}`);
+        /* the daemon listens on loopback only here: the web client's base is that address */
+        assert.equal(created.web_client_url, webClientUrl(created));
     });
     const pageUrl = `${BASE}/pair?session_id=${encodeURIComponent(created.session_id)}`;
 
@@ -202,7 +225,6 @@ async function body() {
             assert.equal((await page.locator('#code').textContent()).trim(), created.connect_token);
             assert.ok(await page.locator('#code').isVisible(), '#code visible');
             assert.ok(await page.locator('#pair').isEnabled(), '#pair enabled');
-            assert.ok(!(await page.locator('#tokens').isVisible()), '#tokens hidden before pairing');
             await page.screenshot({ path: path.join(TMP, 'page-waiting.png'), fullPage: true });
         });
 
@@ -213,6 +235,15 @@ async function body() {
             assertPayload(JSON.parse(text), created.qr_payload, created);
         });
 
+        await check('the second QR (screenshot) decodes to the web client URL the page shows', async () => {
+            assert.equal(await page.locator('.qr svg').count(), 2, 'two QR codes');
+            const png = path.join(TMP, 'page-web-qr.png');
+            await page.locator('#web-qr svg').screenshot({ path: png });
+            const text = await zbar(png);
+            assert.equal(text, webClientUrl(created));
+            assert.equal((await page.locator('#web-url').textContent()).trim(), text);
+        });
+
         /* A second tab on the same session, to see the claim arrive through the page's own 2 s poll. */
         const watcher = await browser.newPage();
         watch(watcher);
@@ -220,22 +251,25 @@ async function body() {
         assert.equal(await watcher.locator('#state').getAttribute('data-state'), 'waiting');
 
         let access, refresh, deviceId;
-        await check('"Pair on this device" claims the session and shows the tokens', async () => {
+        await check('"Pair on this device" opens the web client on this origin, which claims and lands signed in', async () => {
             const claim = page.waitForResponse((r) => r.url().endsWith('/api/v1/pairing/claim'));
             await page.getByRole('button', { name: 'Pair on this device' }).click();
             const cr = await claim;
             assert.equal(cr.status(), 200, `claim status ${cr.status()}: ${await cr.text()}`);
-            await page.locator('#tokens').waitFor({ state: 'visible' });
-            access = (await page.locator('#access').textContent()).trim();
-            refresh = (await page.locator('#refresh').textContent()).trim();
-            deviceId = (await page.locator('#device').textContent()).trim();
+            await page.waitForSelector('body[data-signed-in="true"]');
+            await page.waitForSelector('#list-view:not([hidden])');
+            const u = new URL(page.url());
+            assert.equal(u.origin, new URL(BASE).origin, 'the same origin as the pairing page');
+            assert.equal(u.pathname, '/app');
+            assert.equal(u.hash, '', 'the fragment is cleared');
+            const tokens = await storedTokens(page);
+            access = tokens.access_token;
+            refresh = tokens.refresh_token;
+            deviceId = tokens.device_id;
             assert.match(access, /^hlat_/);
             assert.match(refresh, /^hlrt_/);
             assert.match(deviceId, /^dev_/);
-            assert.equal(await page.locator('#state').getAttribute('data-state'), 'claimed');
-            assert.ok(await page.locator('#pair').isDisabled(), '#pair disabled after pairing');
-            assert.ok(!(await page.locator('#code').isVisible()), 'the code is hidden once claimed');
-            await page.screenshot({ path: path.join(TMP, 'page-claimed.png'), fullPage: true });
+            await page.screenshot({ path: path.join(TMP, 'page-paired-app.png'), fullPage: true });
         });
 
         await check('the access token works: GET /api/v1/auth/me is 200 with platform "web"', async () => {
@@ -258,17 +292,17 @@ async function body() {
         });
         await watcher.close();
 
-        await check('after a reload the page is claimed and holds no code', async () => {
-            const r = await page.reload({ waitUntil: 'load' });
+        await check('the pairing page, loaded again, is claimed and holds no code', async () => {
+            const r = await page.goto(pageUrl, { waitUntil: 'load' });
             assert.equal(r.status(), 200);
             assert.equal(await page.locator('#state').getAttribute('data-state'), 'claimed');
             assert.equal(await page.locator('#code').count(), 0, 'no #code element');
             assert.equal(await page.locator('#qr').count(), 0, 'no QR');
+            assert.equal(await page.locator('#web-qr').count(), 0, 'no web client QR');
             assert.equal(await page.locator('#pair').count(), 0, 'no pair button');
             const html = await r.text();
             assert.ok(!html.includes(created.connect_token), 'the connect token is not in the HTML');
             assert.ok(!html.includes(access) && !html.includes(refresh), 'no device token in the HTML');
-            assert.ok(!(await page.locator('#tokens').isVisible()), 'the tokens are not shown again');
         });
 
         /* Second session: let it expire while the page is open. */
@@ -313,6 +347,35 @@ async function body() {
             assert.equal(r.json.error.code, 'pairing_session_expired');
         });
 
+        await check('the web client QR of a new session, opened in a fresh browser, lands signed in', async () => {
+            const third = JSON.parse(await pair(['--json']));
+            await page.goto(`${BASE}/pair?session_id=${encodeURIComponent(third.session_id)}`, { waitUntil: 'load' });
+            const png = path.join(TMP, 'page-web-qr-phone.png');
+            await page.locator('#web-qr svg').screenshot({ path: png });
+            const url = await zbar(png);
+            assert.equal(url, webClientUrl(third));
+            assert.equal(url, third.web_client_url);
+            const phone = await launch('pair-web');
+            try {
+                await phone.page.goto(url, { waitUntil: 'load' });
+                await phone.page.waitForSelector('body[data-signed-in="true"]');
+                await phone.page.waitForSelector('#list-view:not([hidden])');
+                assert.equal(new URL(phone.page.url()).hash, '', 'the fragment is cleared');
+                const tokens = await storedTokens(phone.page);
+                const r = await http('GET', '/api/v1/auth/me', { token: tokens.access_token });
+                assert.equal(r.status, 200, r.text);
+                assert.equal(r.json.device.platform, 'web');
+                assert.notEqual(r.json.device.id, deviceId, 'a device of its own');
+                await phone.page.screenshot({ path: path.join(TMP, 'web-client-phone.png') });
+                assert.deepEqual(phone.problems, []);
+                assert.deepEqual(phone.external, []);
+            } finally {
+                await phone.browser.close();
+            }
+            await page.waitForFunction(() => document.getElementById('state').dataset.state === 'claimed', null,
+                                       { timeout: 8000 });
+        });
+
         await check('no script errors, alerts or CSP violations on the page', async () => {
             assert.deepEqual(pageErrors, []);
         });
@@ -328,11 +391,31 @@ async function body() {
         const sid = /^Session ID:\s+(\S+)$/m.exec(out)?.[1];
         const token = /^Connect token:\s+(\S+)$/m.exec(out)?.[1];
         assert.ok(sid && token, 'session id and connect token printed');
+        assert.equal(qrBlocks(out).length, 1, 'one QR code without --web');
+        assert.ok(!out.includes('Web client:'), 'no web client line without --web');
         const png = path.join(TMP, 'terminal-qr.png');
         fs.writeFileSync(png, renderTerminalQr(qr, 8, 6));
         assertPayload(JSON.parse(await zbar(png)), undefined, { session_id: sid, connect_token: token });
     });
 
+    await check('`hermeslink pair --web`: the normal output, then a second QR that decodes to the "Web client:" URL', async () => {
+        const out = await pair(['--web']);
+        const sid = /^Session ID: {6}(ps_\S+)$/m.exec(out)?.[1];
+        const token = /^Connect token: {3}(\S+)$/m.exec(out)?.[1];
+        assert.ok(sid && token, `session id and connect token printed:\n${out}`);
+        const web = /^Web client: {6}(\S+)$/m.exec(out)?.[1];
+        const want = webClientUrl({ session_id: sid, connect_token: token });
+        assert.equal(web, want);
+        assert.ok(out.indexOf('Connect token:') < out.indexOf('Web client:'), 'the web client comes after the usual lines');
+        const blocks = qrBlocks(out);
+        assert.equal(blocks.length, 2, `two QR codes in:\n${out}`);
+        const png = path.join(TMP, 'terminal-web-qr.png');
+        fs.writeFileSync(png, renderTerminalQr(blocks[1], 8, 6));
+        assert.equal(await zbar(png), want);
+        /* the first one is still the app's */
+        fs.writeFileSync(png, renderTerminalQr(blocks[0], 8, 6));
+        assertPayload(JSON.parse(await zbar(png)), undefined, { session_id: sid, connect_token: token });
+    });
 }
 
 main(body);

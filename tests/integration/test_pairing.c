@@ -9,6 +9,7 @@
  * The daemon counts failed pairing attempts per client address (each loopback address is one of its own), so tests that
  * share a daemon connect from loopback addresses of their own (hlt_api_set_source).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -340,6 +341,42 @@ END_TEST
 
 /* ---- GET /pair ---- */
 
+/* url with '&' as the page's HTML writes it (&amp;). Caller frees. */
+static char *html_amp(const char *url)
+{
+    const char *amp = strchr(url, '&');
+    ck_assert_msg(amp != NULL, "no & in %s", url);
+    return hl_asprintf("%.*s&amp;%s", (int)(amp - url), url, amp + 1);
+}
+
+/*
+ * The page of a waiting session (body) holds two QR codes: the app's, then the one of the web client URL
+ * `<base>/app#session=…&code=…`, which the page also shows as text; its "Pair on this device" button goes to the same
+ * fragment on the page's own origin (a path, no host). The daemon's `pair` answer (p) carries the same web_client_url.
+ */
+static void assert_web_client(const char *body, const hlt_pairing_t *p, const char *base)
+{
+    ck_assert_msg(hlt_count(body, "<svg") == 2, "%zu QR codes in the page, expected 2", hlt_count(body, "<svg"));
+    const char *app_qr = strstr(body, "id=\"qr\""), *web_qr = strstr(body, "id=\"web-qr\"");
+    ck_assert_msg(app_qr != NULL && web_qr != NULL && app_qr < web_qr, "the app QR, then the web client QR");
+    ck_assert_msg(strstr(web_qr, "<svg") != NULL && strstr(web_qr, "<svg") < strstr(web_qr, "</div>"), "no SVG in #web-qr");
+    char *url = hl_asprintf("%s/app#session=%s&code=%s", base, p->session_id, p->connect_token);
+    ck_assert_str_eq(hlt_str(p->json, "web_client_url"), url);
+    char *html = html_amp(url);
+    char *shown = hl_asprintf("<code id=\"web-url\">%s</code>", html);
+    ck_assert_msg(strstr(body, shown) != NULL, "the page does not show %s", shown);
+    char *here = hl_asprintf("/app#session=%s&code=%s", p->session_id, p->connect_token);
+    char *here_html = html_amp(here);
+    char *button = hl_asprintf("data-href=\"%s\">Pair on this device</button>", here_html);
+    ck_assert_msg(strstr(body, button) != NULL, "the button does not go to %s", here);
+    free(button);
+    free(here_html);
+    free(here);
+    free(shown);
+    free(html);
+    free(url);
+}
+
 static void assert_text(const hlt_response_t *res, long status, const char *body)
 {
     ck_assert_msg(res->status == status, "expected %ld, got %ld: %s", status, res->status, res->body);
@@ -375,8 +412,78 @@ START_TEST(test_pair_page)
     hlt_assert_cors(&res);
     ck_assert_msg(strstr(res.body, "Hermes Link Pairing") != NULL, "the page has no title");
     ck_assert_msg(strstr(res.body, p.session_id) != NULL, "the page does not show its session id");
+    /* listening on loopback only, no publicUrl: the web client is offered at the first (the only) preferred URL */
+    char *base = hl_asprintf("http://127.0.0.1:%d", D->port);
+    json_t *preferred = json_object_get(json_object_get(p.json, "qr_payload"), "preferred_urls");
+    ck_assert_str_eq(json_string_value(json_array_get(preferred, 0)), base);
+    assert_web_client(res.body, &p, base);
+    free(base);
     hlt_response_free(&res);
     hlt_pairing_free(&p);
+}
+END_TEST
+
+/* Whether the file at path (absent: no) contains needle. */
+static int file_has(const char *path, const char *needle)
+{
+    size_t len;
+    char *text = hlt_read_file(path, &len);
+    int found = text != NULL && hlt_count(text, needle) > 0;
+    free(text);
+    return found;
+}
+
+/* With publicUrl the web client is offered there (over HTTP/1.1 and h2c), a browser claiming from the fragment is signed
+ * in, and the code never reaches a log: not the daemon's output, not its log files (at debug level). */
+START_TEST(test_pair_page_public_url)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_env_write_config(&env, "{\"publicUrl\":\"https://link.example.com\"}\n");
+    hlt_daemon_t d;
+    hlt_daemon_opts_t o = {.env = &env, .log_level = "debug"};
+    hlt_daemon_start(&d, &o);
+    hlt_pairing_t p;
+    hlt_pair(d.env, &p);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(p.json, "qr_payload"), "preferred_urls"), 0)),
+                     "https://link.example.com");
+    char *path = hl_asprintf("/pair?session_id=%s", p.session_id);
+    for (hlt_proto_t proto = HLT_H1; proto <= HLT_H2C; ++proto) {
+        hlt_response_t res;
+        hlt_api(&d, proto, "GET", path, NULL, NULL, &res);
+        ck_assert_msg(res.status == 200, "%s: GET /pair %ld", hlt_proto_name(proto), res.status);
+        assert_web_client(res.body, &p, "https://link.example.com");
+        hlt_response_free(&res);
+    }
+    free(path);
+    /* what the web client does with the fragment: the claim, the code in the body */
+    hlt_response_t res;
+    claim(&d, HLT_H2C, p.session_id, p.connect_token, "\"device_platform\":\"web\"", &res);
+    hlt_assert_ok(&res);
+    hlt_response_free(&res);
+    char *token = hl_strdup(p.connect_token);
+    hlt_pairing_free(&p);
+    const char *report = hlt_daemon_stop(&d);
+    ck_assert_msg(report == NULL, "the daemon did not stop clean: %.1500s", report);
+    ck_assert_msg(!file_has(d.out_path, token) && !file_has(d.err_path, token), "the code is in the daemon's output");
+    char *logs = hlt_env_path(&env, 1, "logs");
+    DIR *dir = opendir(logs);
+    ck_assert_msg(dir != NULL, "no %s", logs);
+    int files = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *f = hl_asprintf("%s/%s", logs, e->d_name);
+        ck_assert_msg(!file_has(f, token), "the code is in %s", f);
+        ++files;
+        free(f);
+    }
+    closedir(dir);
+    ck_assert_msg(files > 0, "no log file in %s", logs);
+    free(logs);
+    free(token);
+    hlt_daemon_dispose(&d);
+    hlt_env_dispose(&env);
 }
 END_TEST
 
@@ -882,7 +989,8 @@ START_TEST(test_pair_output)
     int64_t now = hlt_daemon_now(&d);
     hlt_pairing_t p;
     hlt_pair_cli(d.env, &p);
-    hlt_assert_keys(p.json, "pair --json", "qr_payload", "pairing_page_urls", "session_id", "connect_token", "expires_at", NULL);
+    hlt_assert_keys(p.json, "pair --json", "qr_payload", "pairing_page_urls", "web_client_url", "session_id", "connect_token",
+                    "expires_at", NULL);
     json_t *qr = json_object_get(p.json, "qr_payload");
     ck_assert_str_eq(hlt_str(qr, "kind"), "hermes_link_pairing");
     ck_assert_int_eq(json_integer_value(json_object_get(qr, "version")), 1);
@@ -898,10 +1006,36 @@ START_TEST(test_pair_output)
     char *want = hl_asprintf("%s/pair?session_id=%s", json_string_value(json_array_get(preferred, 0)), p.session_id);
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(p.json, "pairing_page_urls"), 0)), want);
     free(want);
+    want = hl_asprintf("http://127.0.0.1:%d/app#session=%s&code=%s", d.port, p.session_id, p.connect_token);
+    ck_assert_str_eq(hlt_str(p.json, "web_client_url"), want);
+    free(want);
     int64_t exp = hlt_parse_iso(p.expires_at);
     ck_assert_msg(exp >= now + HLT_CONNECT_TTL_MS - 5000 && exp <= now + HLT_CONNECT_TTL_MS + 5000, "expires_at %s", p.expires_at);
     assert_token_works(&d, p.session_id, p.connect_token);
     hlt_pairing_free(&p);
+
+    /* --web: the same lines, then a second QR code and the web client's URL */
+    hlt_cli(d.env, &r, "pair", "--web", NULL);
+    ck_assert_msg(r.exit_code == 0, "pair --web exited %d: %s %s", r.exit_code, r.out, r.err);
+    check_pair_text(r.out, d.port, &token, &sid);
+    const char *web = line_with(r.out, "Web client:");
+    ck_assert_msg(web != NULL && web > strstr(r.out, "/api/v1/pairing/claim"), "no Web client line after the others:\n%s", r.out);
+    ck_assert_msg(strstr(web, "\xe2\x96\x88") == NULL, "the web client line comes after its QR code:\n%s", r.out);
+    const char *second_qr = strstr(strstr(r.out, "/api/v1/pairing/claim"), "\xe2\x96\x88");
+    ck_assert_msg(second_qr != NULL && second_qr < web, "no second QR code before the web client line:\n%s", r.out);
+    char *web_line = line_at(web);
+    want = hl_asprintf("Web client:      http://127.0.0.1:%d/app#session=%s&code=%s", d.port, sid, token);
+    ck_assert_str_eq(web_line, want);
+    free(want);
+    free(web_line);
+    free(token);
+    free(sid);
+    hlt_cli_free(&r);
+    /* without it, neither */
+    hlt_cli(d.env, &r, "pair", NULL);
+    ck_assert_msg(strstr(r.out, "Web client:") == NULL && strstr(strstr(r.out, "/api/v1/pairing/claim"), "\xe2\x96\x88") == NULL,
+                  "pair without --web:\n%s", r.out);
+    hlt_cli_free(&r);
 
     hlt_cli(d.env, &r, "pair", "--frob", NULL);
     ck_assert_int_eq(r.exit_code, 1);
@@ -1069,6 +1203,11 @@ Suite *suite_pairing(void)
     tcase_set_timeout(unpaired, 60);
     tcase_add_test(unpaired, test_link_not_paired);
     suite_add_tcase(s, unpaired);
+
+    TCase *public_url = tcase_create("public_url");
+    tcase_set_timeout(public_url, 60);
+    tcase_add_test(public_url, test_pair_page_public_url);
+    suite_add_tcase(s, public_url);
 
     TCase *cli = tcase_create("pair_cli");
     tcase_add_checked_fixture(cli, cli_setup, NULL);

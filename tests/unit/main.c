@@ -40,6 +40,7 @@ Suite *suite_updater(void);
 Suite *suite_autostart(void);
 Suite *suite_api_docs(void);
 Suite *suite_node_home(void);
+Suite *suite_web_client_url(void);
 
 int main(void)
 {
@@ -82,6 +83,7 @@ int main(void)
     srunner_add_suite(sr, suite_updater());
     srunner_add_suite(sr, suite_autostart());
     srunner_add_suite(sr, suite_node_home());
+    srunner_add_suite(sr, suite_web_client_url());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
