@@ -464,10 +464,10 @@ hltc_events_t *hltc_replay(const hlt_daemon_t *d, const char *bearer, const char
     snprintf(path, sizeof(path), "/api/v1/conversations/%s/events?after=%lld", conv, (long long)after);
     hltc_sse_t s;
     hltc_sse_open(&s, d, HLT_H1, bearer, path, NULL, NULL);
-    int ok = until <= after || hltc_sse_wait(&s, 0, until, 10000);
+    int ok = until <= after || hltc_sse_wait(&s, 0, until, 30000);
     if (!ok) {
         char msg[600];
-        snprintf(msg, sizeof(msg), "replay of %s after %lld: no event %lld within 10 s (%zu events, status %ld, body %.300s)", conv,
+        snprintf(msg, sizeof(msg), "replay of %s after %lld: no event %lld within 30 s (%zu events, status %ld, body %.300s)", conv,
                  (long long)after, (long long)until, s.ev.n, s.res.status, s.res.body);
         hltc_sse_close(&s);
         ck_abort_msg("%s", msg);

@@ -100,10 +100,10 @@ static hltc_sse_t *read_stream(ctx_t *x, const char *path, const char *const *he
 {
     hltc_sse_t *s = calloc(1, sizeof(*s));
     hltc_sse_open(s, D, HLT_H1, TOK, path, headers, NULL);
-    long deadline = hlt_now_ms() + 15000;
+    long deadline = hlt_now_ms() + 45000;
     while (!s->done && hlt_now_ms() < deadline)
         hltc_sse_pump(s, 50);
-    ck_assert_msg(s->done, "%s did not end", path);
+    ck_assert_msg(s->done, "%s did not end within 45 s", path);
     ck_assert_msg(s->res.status == 200, "%s: %ld %s", path, s->res.status, s->res.body);
     return s;
 }
