@@ -65,8 +65,11 @@ async function body() {
             await page.waitForSelector('#list-view:not([hidden])');
         });
 
+        let firstConv = null; /* this test's first conversation (other test files leave theirs in the list too) */
         await check('a new conversation opens', async () => {
+            const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/conversations') && r.request().method() === 'POST');
             await page.click('#new-conv');
+            firstConv = (await (await created).json()).conversation.id;
             await page.waitForSelector('#conv-view:not([hidden])');
         });
 
@@ -112,7 +115,7 @@ async function body() {
         await check('the conversation is listed', async () => {
             await page.click('#back');
             await page.waitForSelector('#list-view:not([hidden])');
-            assert.ok((await page.locator('#conversations button.conv').count()) >= 1);
+            await page.locator(`#conversations button.conv[data-id="${firstConv}"]`).waitFor();
         });
 
         await check('tokens rotated by another tab: the client takes the stored pair and stays signed in', async () => {
@@ -134,7 +137,7 @@ async function body() {
             await page.waitForSelector('#conv-view:not([hidden])');
             await page.click('#back');
             await page.waitForSelector('#list-view:not([hidden])');
-            assert.ok((await page.locator('#conversations button.conv').count()) >= 2);
+            await page.waitForFunction(() => document.querySelectorAll('#conversations button.conv').length >= 2);
             assert.equal(await page.evaluate(() => document.body.dataset.view), 'list-view');
             const now = await page.evaluate(async () => (await import('/app/api.js')).loadTokens());
             assert.equal(now.refresh_token, before.now.refresh_token, 'no second rotation (no reuse of a retired token)');
@@ -147,7 +150,7 @@ async function body() {
             page.on('request', (r) => {
                 if (/\/events(\?|$)/.test(r.url())) events.push(r.url());
             });
-            await page.locator('#conversations button.conv').last().click(); /* the first conversation, with 4 messages */
+            await page.locator(`#conversations button.conv[data-id="${firstConv}"]`).click(); /* the first conversation, with 4 messages */
             await page.waitForSelector('#conv-view:not([hidden])');
             await page.locator('#messages li.msg').nth(3).waitFor();
             await page.waitForFunction(() => document.getElementById('status').textContent === 'Signed in');
