@@ -134,6 +134,17 @@ export class Client {
     clearTimeout(this.timer);
   }
 
+  // Signs this browser out: the daemon revokes this device (POST /api/v1/auth/logout), the stored tokens go.
+  async logout() {
+    this.close();
+    await fetch('/api/v1/auth/logout', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: this.tokens.refresh_token }),
+    }).catch(() => {});
+    await clearTokens();
+  }
+
   async headers() {
     if (Date.now() > this.tokens.access_expires_at - 30000) await this.refresh();
     return { Authorization: 'Bearer ' + this.tokens.access_token };

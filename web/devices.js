@@ -1,7 +1,8 @@
 // The devices view: this user's paired devices (GET /api/v1/devices), "this device" marked, rename (PATCH label, 1–128
-// characters) and revoke another device (DELETE, after an in-page "Revoke? Yes / No"). Labels and models are untrusted:
+// characters), revoke another device (DELETE, after an in-page "Revoke? Yes / No") and sign this browser out (logout,
+// which revokes this device, after the same kind of confirm). Labels and models are untrusted:
 // textContent only. Errors are shown in the view with their code (device_label_required, device_label_invalid, …).
-import { $, state, register, show, status } from './ui.js';
+import { $, state, register, go, show, status } from './ui.js';
 
 export function errorText(e) {
   return e.code && e.code !== e.message ? e.message + ' (' + e.code + ')' : e.message;
@@ -61,17 +62,29 @@ function renameForm(li, d) {
   input.focus();
 }
 
-function confirmRevoke(li, d) {
+// Asks "<question> Yes / No" in place of the item's buttons; Yes runs act.
+function confirmIn(li, question, act) {
   const box = el('div', 'actions confirm');
-  box.append(el('span', '', 'Revoke?'), button('Yes', 'danger', async () => {
+  box.append(el('span', '', question), button('Yes', 'danger', act), button('No', 'plain', () => render()));
+  li.querySelector('.actions').replaceWith(box);
+}
+
+function confirmRevoke(li, d) {
+  confirmIn(li, 'Revoke?', async () => {
     try {
       await state.client.revokeDevice(d.id);
       await render();
     } catch (err) {
       setError(li, 'Could not revoke: ' + errorText(err));
     }
-  }), button('No', 'plain', () => render()));
-  li.querySelector('.actions').replaceWith(box);
+  });
+}
+
+function confirmSignOut(li) {
+  confirmIn(li, 'Sign out this browser?', async () => {
+    await state.client.logout();
+    go('signed-out', 'You signed out this browser: its device was revoked and its tokens were removed.');
+  });
 }
 
 function deviceItem(d) {
@@ -89,7 +102,8 @@ function deviceItem(d) {
   const actions = el('div', 'actions');
   if (d.status !== 'revoked') {
     actions.append(button('Rename', 'plain rename-btn', () => renameForm(li, d)));
-    if (!d.current) actions.append(button('Revoke', 'plain danger revoke-btn', () => confirmRevoke(li, d)));
+    if (d.current) actions.append(button('Sign out', 'plain danger signout-btn', () => confirmSignOut(li)));
+    else actions.append(button('Revoke', 'plain danger revoke-btn', () => confirmRevoke(li, d)));
   }
   li.append(head, meta, seen, actions, el('p', 'err'));
   li.querySelector('.err').setAttribute('role', 'alert');

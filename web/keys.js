@@ -4,7 +4,9 @@
 import { $, state, go } from './ui.js';
 
 function typing(t) {
-  return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+  if (!t) return false;
+  if (t.tagName === 'INPUT') return !/^(checkbox|radio|button|submit|reset)$/.test(t.type);
+  return t.isContentEditable || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT';
 }
 
 function toggleHelp(open) {

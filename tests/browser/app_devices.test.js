@@ -4,15 +4,17 @@
  * revoke, in headless Chromium against the real daemon (run.sh starts it, HERMES_HOME = HL_TMP/hermes). Page A is paired
  * at a phone's size and a second device through the API only: A's devices view lists both, marks this device, shows the
  * daemon's errors for a bad label, renames the other and revokes it after the in-page confirm (checked through the API:
- * the label, then 401 for its token). The profile view adds and removes a memory entry (checked in MEMORY.md) and
- * disables and enables a skill written under HERMES_HOME/skills. The manifest and its icons are served as described
- * (PNG sizes read from the header); the service worker controls /app, serves the shell (offline too) and never /api/,
- * whose responses never reach its cache. `?` `n` Escape Ctrl+Enter work, letters typed in a field do not trigger them;
- * the dark scheme gives a dark page. Page B, paired in a browser of its own and idle, is revoked through the API (the
- * CLI has no devices command) and shows the signed-out state with its IndexedDB tokens cleared and no request after.
+ * the label, then 401 for its token). The profile view adds and removes a memory entry (checked in MEMORY.md), shows
+ * 503 memory_busy while the file's lock is held (on page B, meanwhile) and disables and enables a skill written under
+ * HERMES_HOME/skills. The manifest and its icons are served as described (PNG sizes read from the header); the service
+ * worker controls /app, serves the shell (offline too) and never /api/, whose responses never reach its cache. `?` `n`
+ * Escape Ctrl+Enter work, letters typed in a field do not trigger them; the dark scheme gives a dark page. Page B, paired
+ * first in a browser of its own and then idle, is revoked through the API (the CLI has no devices command) and shows
+ * the signed-out state with its IndexedDB tokens cleared and no request after; A signs itself out from its devices view.
  * Screenshots (phone, desktop, dark) in HL_TMP. Exits 0 only when every check passed.
  */
 const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { env, tap } = require('./tap.js');
@@ -41,13 +43,47 @@ function pngSize(buf) {
     return [buf.readUInt32BE(16), buf.readUInt32BE(20)];
 }
 
+/* On page (signed in, idle): USER.md's lock held as Hermes would (flock(1)) while an entry is added: the daemon's
+ * 503 memory_busy shows after its 3 s wait and nothing is written; back to the list. */
+async function memoryBusy(page) {
+    const dir = path.join(HERMES, 'memories');
+    fs.mkdirSync(dir, { recursive: true });
+    /* the lock is held until its stdin closes */
+    const holder = spawn('flock', ['-x', path.join(dir, 'USER.md.lock'), '-c', 'echo locked; read x'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    try {
+        await new Promise((resolve, reject) => {
+            holder.stdout.once('data', resolve);
+            exited.then((code) => reject(new Error(`flock exited ${code}`)));
+        });
+        await page.click('#tab-profile');
+        await page.waitForSelector('#profile-view:not([hidden])');
+        await page.locator('#memory-stores .store[data-target="user"]').waitFor();
+        await page.selectOption('#memory-target', 'user');
+        await page.fill('#memory-text', 'Written while locked');
+        await page.click('#memory-add button[type="submit"]');
+        await page.locator('#memory-error', { hasText: 'memory_busy' }).waitFor({ timeout: 12000 });
+        assert.equal(await page.inputValue('#memory-text'), 'Written while locked', 'the text is kept to try again');
+        const file = path.join(dir, 'USER.md');
+        assert.ok(!fs.existsSync(file) || !fs.readFileSync(file, 'utf8').includes('Written while locked'));
+    } finally {
+        holder.stdin.end();
+        await exited;
+    }
+    await page.click('#tab-list');
+    await page.waitForSelector('#list-view:not([hidden])');
+}
+
 const shot = (page, name) => page.screenshot({ path: path.join(TMP, `${name}.png`) });
 
 async function body() {
-    const a = await launch('devices');
+    /* B is launched and paired first, then left idle until its device is revoked at the end */
+    const [a, b] = await Promise.all([launch('devices'), launch('devices-b', DESKTOP)]);
     const { page, problems, external } = a;
-    let b = null;
     try {
+        const tokensB = await pairPage(b.page);
+        const busyOnB = memoryBusy(b.page); /* meanwhile, on A: */
+        busyOnB.catch(() => {}); /* reported by its check below */
         const dialogs = [];
         page.on('dialog', (d) => {
             dialogs.push(d.message());
@@ -127,6 +163,8 @@ async function body() {
             await li.waitFor({ state: 'detached' });
             assert.ok(!fs.readFileSync(path.join(HERMES, 'memories', 'MEMORY.md'), 'utf8').includes(entry), 'entry removed');
         });
+
+        await check('profile (page B): 503 memory_busy is shown while Hermes holds the memory file\'s lock', () => busyOnB);
 
         await check('profile: a skill is disabled and enabled again', async () => {
             const box = page.locator('#skills li.skill[data-name="demo-skill"] input[type="checkbox"]');
@@ -269,8 +307,6 @@ async function body() {
         });
 
         await check('page B, idle, is signed out within seconds when its device is revoked; its tokens are cleared', async () => {
-            b = await launch('devices-b', DESKTOP);
-            const tokensB = await pairPage(b.page);
             const requests = [];
             b.page.on('request', (r) => requests.push({ url: r.url(), at: Date.now() }));
             /* the CLI has no devices command: revoke through the API with A's token */
@@ -285,12 +321,25 @@ async function body() {
             assert.equal(await b.page.isVisible('#tabs'), false, 'no tabs when signed out');
             assert.equal(await storedTokens(b.page), undefined, 'tokens cleared from IndexedDB');
             await shot(b.page, 'app-signed-out-desktop');
-            await b.page.waitForTimeout(1500);
+            await b.page.waitForTimeout(1200);
             const after = requests.filter((r) => r.at > out + 100 && new URL(r.url).pathname.startsWith('/api/'));
             assert.deepEqual(after, [], 'the streams stopped');
             await b.page.reload({ waitUntil: 'load' });
             await b.page.waitForSelector('#signed-out:not([hidden])');
-            assert.deepEqual(b.problems.filter((p) => !/status of 401/.test(p)), []);
+            assert.deepEqual(b.problems.filter((p) => !/status of (401|503)/.test(p)), []); /* 503: memory_busy */
+        });
+
+        await check('sign out of this browser (in-page confirm): its device is revoked, its tokens are cleared', async () => {
+            const last = await storedTokens(page);
+            await page.click('#tab-devices');
+            const current = page.locator('#devices li.device[data-current="true"]');
+            await current.locator('.signout-btn').click();
+            await current.locator('.confirm button', { hasText: 'Yes' }).click();
+            await page.waitForSelector('#signed-out:not([hidden])');
+            assert.match(await page.textContent('#signed-out-why'), /signed out this browser/);
+            assert.equal(await storedTokens(page), undefined);
+            assert.equal((await api(last.access_token, 'GET', '/api/v1/auth/me')).status, 401);
+            assert.deepEqual(dialogs, [], 'no window.confirm');
         });
 
         await check('no request to another origin; no errors or CSP reports', async () => {
@@ -299,8 +348,7 @@ async function body() {
             assert.deepEqual(problems.filter((p) => !/status of 40[01]|ERR_INTERNET_DISCONNECTED|Failed to fetch/.test(p)), []);
         });
     } finally {
-        if (b) await b.browser.close();
-        await a.browser.close();
+        await Promise.all([a.browser.close(), b.browser.close()]);
     }
 }
 
