@@ -25,7 +25,7 @@ document.addEventListener('keydown', (e) => {
     return;
   }
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
-    if (view === 'conv-view' && $('input').value.trim()) {
+    if (view === 'conv-view') { // the composer decides whether there is anything to send
       e.preventDefault();
       $('composer').requestSubmit();
     }

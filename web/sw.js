@@ -3,9 +3,11 @@
 // with the versioned cache as the offline fallback. Everything else, /api/ above all, is left alone: no respondWith,
 // the browser sends it to the network as if there were no service worker, and nothing of it is ever cached.
 const CACHE = 'hermeslink-shell-v1';
+// pre-cached at install (a file missing here is cached when first fetched)
 const SHELL = [
-  '/app', '/app/app.css', '/app/more.css', '/app/app.js', '/app/ui.js', '/app/api.js', '/app/sse.js', '/app/list.js',
-  '/app/conversation.js', '/app/devices.js', '/app/profile.js', '/app/keys.js', '/app/session.js',
+  '/app', '/app/app.css', '/app/conversation.css', '/app/more.css', '/app/app.js', '/app/ui.js', '/app/api.js',
+  '/app/sse.js', '/app/list.js', '/app/conversation.js', '/app/activity.js', '/app/approvals.js', '/app/attachments.js',
+  '/app/runbar.js', '/app/devices.js', '/app/profile.js', '/app/keys.js', '/app/session.js',
   '/app/manifest.webmanifest', '/app/icon-192.png', '/app/maskable-192.png',
 ];
 

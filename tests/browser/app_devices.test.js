@@ -229,8 +229,9 @@ async function body() {
             const seen = [];
             const onResponse = (r) => seen.push({ path: new URL(r.url()).pathname, sw: r.fromServiceWorker() });
             page.on('response', onResponse);
+            const listed = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/conversations');
             await page.reload({ waitUntil: 'load' });
-            await page.waitForSelector('#list-view:not([hidden])');
+            await listed;
             assert.equal(await page.evaluate(() => !!navigator.serviceWorker.controller), true, 'the page is controlled');
             page.off('response', onResponse);
             const shellViaSw = seen.filter((s) => s.path.startsWith('/app/') && s.sw);
@@ -266,6 +267,7 @@ async function body() {
             await page.keyboard.press('?');
             await page.waitForSelector('#keys-help:not([hidden])');
             assert.match(await page.textContent('#keys-help'), /New conversation/);
+            await shot(page, 'app-keys-help-desktop');
             await page.keyboard.press('Escape');
             await page.waitForSelector('#keys-help', { state: 'hidden' });
             await page.keyboard.press('n');
