@@ -8,10 +8,10 @@
  * 503 memory_busy while the file's lock is held (on page B, meanwhile) and disables and enables a skill written under
  * HERMES_HOME/skills. The manifest and its icons are served as described (PNG sizes read from the header); the service
  * worker controls /app, serves the shell (offline too) and never /api/, whose responses never reach its cache. `?` `n`
- * Escape Ctrl+Enter work, letters typed in a field do not trigger them; the dark scheme gives a dark page. Page B, paired
- * first in a browser of its own and then idle, is revoked through the API (the CLI has no devices command) and shows
- * the signed-out state with its IndexedDB tokens cleared and no request after; A signs itself out from its devices view.
- * Screenshots (phone, desktop, dark) in HL_TMP. Exits 0 only when every check passed.
+ * Escape Ctrl+Enter work, letters typed in a field do not trigger them; the dark scheme gives a dark page. Browser B,
+ * paired first and then idle on the list, with a second tab in a conversation, is revoked through the API (the CLI has no
+ * devices command): both tabs show the signed-out state, the IndexedDB tokens are cleared, no request follows. Last, A
+ * signs itself out from its devices view. Screenshots (phone, desktop, dark) in HL_TMP. Exits 0 only when every check passed.
  */
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
@@ -308,19 +308,28 @@ async function body() {
             await page.emulateMedia({ colorScheme: 'light' });
         });
 
-        await check('page B, idle, is signed out within seconds when its device is revoked; its tokens are cleared', async () => {
-            const requests = [];
-            b.page.on('request', (r) => requests.push({ url: r.url(), at: Date.now() }));
-            /* the CLI has no devices command: revoke through the API with A's token */
+        await check('browser B (one tab idle on the list, one in a conversation) is signed out within seconds when its device is revoked; its tokens are cleared', async () => {
             const tokensA = await storedTokens(page);
+            const listIds = async () => (await api(tokensA.access_token, 'GET', '/api/v1/conversations?limit=100')).body.conversations.map((c) => c.id);
+            const before = new Set(await listIds());
+            const tab2 = await b.browser.newPage();
+            await tab2.goto(`${BASE}/app`, { waitUntil: 'load' });
+            await tab2.click('#new-conv');
+            await tab2.waitForSelector('#conv-view:not([hidden])');
+            await tab2.waitForFunction(() => document.getElementById('status').textContent === 'Signed in'); /* its stream is live */
+            const requests = [];
+            b.browser.on('request', (r) => requests.push({ url: r.url(), at: Date.now() }));
+            /* the CLI has no devices command: revoke through the API with A's token */
             const revoked = await api(tokensA.access_token, 'DELETE', `/api/v1/devices/${tokensB.device_id}`);
             assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
-            await b.page.waitForSelector('#signed-out:not([hidden])', { timeout: 10000 });
+            for (const p of [b.page, tab2]) await p.waitForSelector('#signed-out:not([hidden])', { timeout: 10000 });
             const out = Date.now();
-            assert.match(await b.page.textContent('#signed-out-why'), /revoked/);
-            assert.match(await b.page.textContent('#signed-out'), /hermeslink pair/);
-            assert.equal(await b.page.evaluate(() => document.body.dataset.signedIn), undefined);
-            assert.equal(await b.page.isVisible('#tabs'), false, 'no tabs when signed out');
+            for (const p of [b.page, tab2]) {
+                assert.match(await p.textContent('#signed-out-why'), /revoked/);
+                assert.match(await p.textContent('#signed-out'), /hermeslink pair/);
+                assert.equal(await p.evaluate(() => document.body.dataset.signedIn), undefined);
+                assert.equal(await p.isVisible('#tabs'), false, 'no tabs when signed out');
+            }
             assert.equal(await storedTokens(b.page), undefined, 'tokens cleared from IndexedDB');
             await shot(b.page, 'app-signed-out-desktop');
             await b.page.waitForTimeout(1200);
@@ -329,6 +338,10 @@ async function body() {
             await b.page.reload({ waitUntil: 'load' });
             await b.page.waitForSelector('#signed-out:not([hidden])');
             assert.deepEqual(b.problems.filter((p) => !/status of (401|503)/.test(p)), []); /* 503: memory_busy */
+            /* the daemon is shared with the other test files: the conversation made here goes */
+            const made = (await listIds()).filter((id) => !before.has(id));
+            assert.equal(made.length, 1, `conversations made: ${made}`);
+            assert.equal((await api(tokensA.access_token, 'DELETE', `/api/v1/conversations/${made[0]}`)).status, 200);
         });
 
         await check('sign out of this browser (in-page confirm): its device is revoked, its tokens are cleared', async () => {
