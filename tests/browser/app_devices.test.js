@@ -11,7 +11,8 @@
  * Escape Ctrl+Enter work, letters typed in a field do not trigger them; the dark scheme gives a dark page. Browser B,
  * paired first and then idle on the list, with a second tab in a conversation, is revoked through the API (the CLI has no
  * devices command): both tabs show the signed-out state, the IndexedDB tokens are cleared, no request follows. Last, A
- * signs itself out from its devices view. Screenshots (phone, desktop, dark) in HL_TMP. Exits 0 only when every check passed.
+ * signs itself out from its devices view. Screenshots (phone, desktop, dark) in HL_TMP. Exits 0 only when every check
+ * passed.
  */
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
