@@ -66,8 +66,8 @@ async function start() {
   await go('list');
 }
 
-// The shell works offline once loaded (web/sw.js; never /api/). Service workers need a secure context (https, or
-// http://127.0.0.1 / localhost).
+// The shell works offline once loaded (web/sw.js; never /api/). Service workers need a secure context: HTTPS, or plain
+// HTTP to the loopback address or localhost.
 if ('serviceWorker' in navigator && window.isSecureContext) {
   navigator.serviceWorker.register('/app/sw.js', { scope: '/app' }).catch((e) => console.warn('service worker: ' + e.message));
 }
