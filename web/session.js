@@ -2,15 +2,16 @@
 // (GET /api/v1/conversations/events?mode=notifications, nothing read from it). The daemon ends a stream within a second
 // once its token stops being valid; the reconnection's 401 makes the client refresh, and a revoked device's refresh is
 // refused: the client's onSignedOut runs (tokens cleared, the signed-out view) within seconds, even when the page is
-// idle. Paused while a conversation is open: its own event stream does the same, and a browser has few HTTP/1.1
-// connections per site to share between its tabs.
+// idle. Paused on the list and in a conversation: their own event streams end the same way, and a browser has few
+// HTTP/1.1 connections per site to share between its tabs.
 import { follow } from './sse.js';
 
 let client = null;
 let watch = null;
 
 function sync() {
-  const wanted = client !== null && document.body.dataset.view !== 'conv-view';
+  const view = document.body.dataset.view;
+  const wanted = client !== null && view !== 'list-view' && view !== 'conv-view';
   if (wanted && !watch) {
     const c = client;
     watch = follow(

@@ -5,10 +5,11 @@
 const CACHE = 'hermeslink-shell-v1';
 // pre-cached at install (a file missing here is cached when first fetched)
 const SHELL = [
-  '/app', '/app/app.css', '/app/conversation.css', '/app/more.css', '/app/app.js', '/app/ui.js', '/app/api.js',
-  '/app/sse.js', '/app/list.js', '/app/conversation.js', '/app/activity.js', '/app/approvals.js', '/app/attachments.js',
-  '/app/runbar.js', '/app/devices.js', '/app/profile.js', '/app/keys.js', '/app/session.js',
-  '/app/manifest.webmanifest', '/app/icon-192.png', '/app/maskable-192.png',
+  '/app', '/app/app.css', '/app/conversation.css', '/app/markdown.css', '/app/list.css', '/app/more.css', '/app/app.js',
+  '/app/ui.js', '/app/api.js', '/app/sse.js', '/app/list.js', '/app/ack.js', '/app/pickers.js', '/app/conversation.js',
+  '/app/markdown.js', '/app/activity.js', '/app/approvals.js', '/app/attachments.js', '/app/runbar.js',
+  '/app/devices.js', '/app/profile.js', '/app/keys.js', '/app/session.js', '/app/manifest.webmanifest',
+  '/app/icon-192.png', '/app/maskable-192.png',
 ];
 
 function isShell(url) {

@@ -261,7 +261,7 @@ async function body() {
             await page.waitForSelector('#list-view:not([hidden])');
         });
 
-        await check('keyboard: ? shows the help, n opens a new conversation, Ctrl+Enter sends, Escape goes back', async () => {
+        await check('keyboard: ? shows the help, n opens a new conversation, Ctrl+Enter sends, Escape goes back, / searches', async () => {
             const listIds = async () =>
                 (await api((await storedTokens(page)).access_token, 'GET', '/api/v1/conversations?limit=100')).body.conversations.map((c) => c.id);
             const before = new Set(await listIds());
@@ -284,6 +284,10 @@ async function body() {
             assert.equal(await page.evaluate(() => document.getElementById('keys-help').hidden), true);
             await page.keyboard.press('Escape');
             await page.waitForSelector('#list-view:not([hidden])');
+            await page.keyboard.press('/');
+            assert.equal(await page.evaluate(() => document.activeElement.id), 'search', '/ focuses the search box');
+            assert.equal(await page.inputValue('#search'), '');
+            await page.evaluate(() => document.activeElement.blur());
             /* the daemon is shared with the other test files: the conversation made here goes */
             const made = (await listIds()).filter((id) => !before.has(id));
             assert.equal(made.length, 1, `conversations made: ${made}`);
