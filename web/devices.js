@@ -96,7 +96,8 @@ function deviceItem(d) {
   head.append(el('strong', 'label', d.label || 'Unnamed device'));
   if (d.current) head.append(el('span', 'badge', 'this device'));
   if (d.status === 'revoked') head.append(el('span', 'badge revoked', 'revoked'));
-  const meta = el('div', 'meta', [d.platform, d.model].filter(Boolean).join(' · '));
+  const meta = el('div', 'meta kind', [d.platform, d.model].filter(Boolean).join(' · ')); // one line, whole on hover
+  meta.title = meta.textContent;
   const seen = el('div', 'meta', d.status === 'revoked' ? 'Revoked ' + when(d.revoked_at) :
     'Last seen ' + when(d.last_seen_at) + ' · paired ' + when(d.paired_at || d.created_at));
   const actions = el('div', 'actions');
