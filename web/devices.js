@@ -2,24 +2,10 @@
 // characters), revoke another device (DELETE, after an in-page "Revoke? Yes / No") and sign this browser out (logout,
 // which revokes this device, after the same kind of confirm). Labels and models are untrusted:
 // textContent only. Errors are shown in the view with their code (device_label_required, device_label_invalid, …).
-import { $, state, register, go, show, status } from './ui.js';
+import { $, state, register, go, show, status, el, button } from './ui.js';
 
 export function errorText(e) {
   return e.code && e.code !== e.message ? e.message + ' (' + e.code + ')' : e.message;
-}
-
-function el(tag, cls, text) {
-  const n = document.createElement(tag);
-  if (cls) n.className = cls;
-  if (text !== undefined) n.textContent = text;
-  return n;
-}
-
-function button(text, cls, onClick) {
-  const b = el('button', cls, text);
-  b.type = 'button';
-  b.addEventListener('click', onClick);
-  return b;
 }
 
 function when(iso) {

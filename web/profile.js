@@ -1,18 +1,11 @@
 // The profile view: pick a profile ('default', the Hermes home, then GET /api/v1/profiles), see its memory (USER.md and
 // MEMORY.md entries: add one, remove one) and its skills (enable / disable). Entries and skill texts are untrusted:
 // textContent only. Errors show in the view with their code (memory_limit_exceeded, 503 memory_busy, …).
-import { $, state, register, show } from './ui.js';
+import { $, state, register, show, el } from './ui.js';
 import { errorText } from './devices.js';
 
 const LABELS = { user: 'About you (USER.md)', memory: 'Agent notes (MEMORY.md)' };
 let profile = 'default';
-
-function el(tag, cls, text) {
-  const n = document.createElement(tag);
-  if (cls) n.className = cls;
-  if (text !== undefined) n.textContent = text;
-  return n;
-}
 
 function renderMemory(view) {
   const box = $('memory-stores');
