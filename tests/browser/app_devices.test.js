@@ -9,8 +9,8 @@
  * HERMES_HOME/skills. The manifest and its icons are served as described (PNG sizes read from the header); the service
  * worker controls /app, serves the shell (offline too) and never /api/, whose responses never reach its cache. `?` `n`
  * Escape Ctrl+Enter work, letters typed in a field do not trigger them; the dark scheme gives a dark page. Browser B,
- * paired first and then idle on the list, with a second tab in a conversation, is revoked through the API (the CLI has no
- * devices command): both tabs show the signed-out state, the IndexedDB tokens are cleared, no request follows. Last, A
+ * paired first and then idle on the list, with a second tab in a conversation, is revoked from the CLI
+ * (`hermeslink devices revoke <id>`): both tabs show the signed-out state, the IndexedDB tokens are cleared, no request follows. Last, A
  * signs itself out from its devices view. Screenshots (phone, desktop, dark) in HL_TMP. Exits 0 only when every check
  * passed.
  */
@@ -18,7 +18,7 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { env, tap } = require('./tap.js');
+const { env, run, tap } = require('./tap.js');
 const { DESKTOP, launch, newPairing, pairPage, storedTokens, api } = require('./web_client.js');
 
 const { BASE, TMP } = env;
@@ -324,9 +324,11 @@ async function body() {
             await tab2.waitForFunction(() => document.getElementById('status').textContent === 'Signed in'); /* its stream is live */
             const requests = [];
             b.browser.on('request', (r) => requests.push({ url: r.url(), at: Date.now() }));
-            /* the CLI has no devices command: revoke through the API with A's token */
-            const revoked = await api(tokensA.access_token, 'DELETE', `/api/v1/devices/${tokensB.device_id}`);
-            assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+            /* revoked from the computer: `hermeslink devices` lists it, `devices revoke <id>` signs it out */
+            const listed = await run(env.BIN, ['devices'], 20000);
+            assert.ok(listed.stdout.includes(tokensB.device_id), listed.stdout);
+            const revoked = await run(env.BIN, ['devices', 'revoke', tokensB.device_id], 20000);
+            assert.match(revoked.stdout, new RegExp(`^Device ${tokensB.device_id} \\(.*\\) revoked$`, 'm'));
             for (const p of [b.page, tab2]) await p.waitForSelector('#signed-out:not([hidden])', { timeout: 10000 });
             const out = Date.now();
             for (const p of [b.page, tab2]) {
