@@ -40,6 +40,7 @@ Suite *suite_fd_limit(void);
 Suite *suite_edge_limits(void);
 Suite *suite_http_framing(void);
 Suite *suite_durability(void);
+Suite *suite_clock_jumps(void);
 Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
 Suite *suite_hardening(void);
@@ -93,6 +94,7 @@ static const struct {
     SUITE(new_user),
     SUITE(nginx_front),
     SUITE(durability),
+    SUITE(clock_jumps),
     SUITE(stream_auth),
     SUITE(autostart),
     SUITE(conversations),
