@@ -119,7 +119,13 @@ static json_t *ask_actor(void (*ask)(hl_reply_to_t *to, void *arg), void *arg, i
     pthread_mutex_lock(&s->mutex);
     while (!s->done && pthread_cond_timedwait(&s->cond, &s->mutex, &deadline) == 0)
         ;
-    json_t *result = s->done ? json_incref(s->result) : NULL;
+    /* the answer is taken, not shared: a JSON value's refcount must not be touched by two threads (jansson's last
+     * decrement has no acquire barrier, so the thread that frees it could miss the other's reads; TSan reports it) */
+    json_t *result = NULL;
+    if (s->done) {
+        result = s->result;
+        s->result = NULL;
+    }
     pthread_mutex_unlock(&s->mutex);
     sync_release(s);
     if (result == NULL)
