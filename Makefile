@@ -5,7 +5,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-build tsan-build unit integration bench bench-fanout bench-store bench-proxy bench-edge bench-stats format clean install deb
+.PHONY: all deps build run test test-build tsan-build tsan unit integration bench bench-fanout bench-store bench-proxy bench-edge bench-stats format clean install deb
 
 all: build
 
@@ -25,11 +25,16 @@ test-build: deps
 
 tsan-build: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHL_WERROR=ON -DHL_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-tsan -j $(JOBS) --target unit_concurrency
+	@cmake --build build-tsan -j $(JOBS) --target unit_concurrency hermeslink integration_tests fake-hermes
 
 # the release build too: the hardening suite checks its binary (build/hermeslink) for _FORTIFY_SOURCE, PIE and RELRO
 test: build test-build tsan-build
 	@./scripts/run-tests.sh
+
+# Every integration suite against a ThreadSanitizer daemon (make test runs the actor, store, SSE and run-proxy ones):
+# about 20 minutes
+tsan: tsan-build
+	@./scripts/run-tsan-integration.sh $(shell grep -o '^    SUITE([a-z_0-9]*)' tests/integration/main.c | sed 's/.*SUITE(\(.*\))/\1/')
 
 bench: build
 	@./bench/requests.sh --no-build
