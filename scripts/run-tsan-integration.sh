@@ -14,7 +14,7 @@ export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:suppressions=$root/
 # TSan's shadow memory multiplies the daemon's RSS: memory bounds are the ASan run's business
 export HLT_TSAN=1
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(actor conversations messages blobs stream_auth sse agent_runs agent_errors durability)
+[ ${#suites[@]} -gt 0 ] || suites=(actor conversations messages blobs stream_auth sse agent_runs)
 status=0
 for s in "${suites[@]}"; do
     start=$SECONDS
