@@ -5,7 +5,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-build tsan-build tsan unit integration bench bench-fanout bench-store bench-proxy bench-edge bench-stats format clean install deb
+.PHONY: all deps build run test test-build tsan-build tsan soak unit integration bench bench-fanout bench-store bench-proxy bench-edge bench-stats format clean install deb
 
 all: build
 
@@ -32,9 +32,14 @@ test: build test-build tsan-build
 	@./scripts/run-tests.sh
 
 # Every integration suite against a ThreadSanitizer daemon (make test runs the actor, store, SSE and run-proxy ones):
-# about 20 minutes
+# about 15 minutes
 tsan: tsan-build
 	@./scripts/run-tsan-integration.sh $(shell grep -o '^    SUITE([a-z_0-9]*)' tests/integration/main.c | sed 's/.*SUITE(\(.*\))/\1/')
+
+# The long crash runs (issue 14): 50 rounds of kill -9 under three working clients, each restart checked for every
+# answered write (make test runs 10): about 3 minutes
+soak: test-build
+	@HLT_KILL_ROUNDS=50 HLT_VERBOSE=1 CK_DEFAULT_TIMEOUT=1800 CK_RUN_SUITE=kill9_loop ./build-test/tests/integration_tests
 
 bench: build
 	@./bench/requests.sh --no-build

@@ -41,6 +41,7 @@ Suite *suite_edge_limits(void);
 Suite *suite_http_framing(void);
 Suite *suite_durability(void);
 Suite *suite_clock_jumps(void);
+Suite *suite_kill9_loop(void);
 Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
 Suite *suite_hardening(void);
@@ -95,6 +96,7 @@ static const struct {
     SUITE(nginx_front),
     SUITE(durability),
     SUITE(clock_jumps),
+    SUITE(kill9_loop),
     SUITE(stream_auth),
     SUITE(autostart),
     SUITE(conversations),
