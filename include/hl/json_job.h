@@ -28,6 +28,9 @@ struct st_hl_json_job_t {
     void (*after_commit)(hl_json_job_t *job);
     /** optional, frees the job's own fields (the job itself is freed by the runtime) */
     void (*dispose)(hl_json_job_t *job);
+    /** optional, for a job without reply_to whose writes were lost (disk full, an I/O error): called on the actor thread
+     * instead of the reply, it takes the job over (to run it again later) — nobody else would ever learn of the loss */
+    void (*on_lost)(hl_json_job_t *job);
 };
 
 /** Allocates a zeroed job of `size` bytes (a struct that begins with hl_json_job_t) with its callbacks. Any thread. */

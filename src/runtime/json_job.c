@@ -14,6 +14,12 @@ static int run(hl_db_job_t *base, hl_db_t *db)
 static void complete(hl_db_job_t *base, int status)
 {
     hl_json_job_t *job = (hl_json_job_t *)base;
+    if ((status == HL_DB_FULL || status == HL_DB_FAILED) && job->reply_to == NULL && job->on_lost != NULL) {
+        hl_result_free(job->result);
+        job->result = NULL;
+        job->on_lost(job); /* taken over: it runs again once the disk takes writes */
+        return;
+    }
     /* run() returns non-zero both for answered errors and failures. A failed statement or commit (HL_DB_FAILED) is an
      * internal error whatever exec made of it (a failed step must not read as "not found"); a commit failure with a
      * success prepared must not be reported as success */

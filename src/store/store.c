@@ -292,6 +292,46 @@ static void dispose_job(hl_json_job_t *base)
     json_decref(a->approval_choices);
 }
 
+/* ---- HermesLink's own writes that were lost ---- */
+
+#define STORE_RETRY_MS 500
+
+static void push_lost(hl_store_t *s, store_job_t *job)
+{
+    if (s->lost.n == s->lost.cap) {
+        s->lost.cap = s->lost.cap ? s->lost.cap * 2 : 16;
+        s->lost.v = hl_realloc(s->lost.v, s->lost.cap * sizeof(*s->lost.v));
+    }
+    s->lost.v[s->lost.n++] = job;
+}
+
+/* on_lost of a job without a reply (the writer's thread): it waits to run again; a run's progress must never vanish */
+static void park_lost(hl_json_job_t *base)
+{
+    store_job_t *job = (store_job_t *)base;
+    hl_store_t *s = job->store;
+    drop_effects(job); /* it runs again from the start */
+    pthread_mutex_lock(&s->lost.mutex);
+    if (s->lost.n == 0) {
+        s->lost.next_ms = (int64_t)hl_monotonic_ms() + STORE_RETRY_MS;
+        hl_log(HL_LOG_WARN, "a write of HermesLink's own failed (disk full or an I/O error); retrying until it succeeds", NULL);
+    }
+    push_lost(s, job);
+    pthread_mutex_unlock(&s->lost.mutex);
+}
+
+/* Posts the lost writes again, in order, when their time has come (the writer's thread: its tick and after batches). */
+static void retry_lost(hl_store_t *s)
+{
+    pthread_mutex_lock(&s->lost.mutex);
+    if (s->lost.n > 0 && (int64_t)hl_monotonic_ms() >= s->lost.next_ms) {
+        for (size_t i = 0; i < s->lost.n; ++i)
+            hl_db_actor_post(&s->writer, &s->lost.v[i]->super.super);
+        s->lost.n = 0;
+    }
+    pthread_mutex_unlock(&s->lost.mutex);
+}
+
 store_job_t *store_job_new_sized(hl_store_t *s, hl_reply_to_t *to, store_op_fn op, const char *device_id, size_t size)
 {
     store_job_t *job = hl_json_job_new(size, to, exec_job);
@@ -299,6 +339,8 @@ store_job_t *store_job_new_sized(hl_store_t *s, hl_reply_to_t *to, store_op_fn o
     job->store = s;
     job->super.after_commit = after_commit;
     job->super.dispose = dispose_job;
+    if (to == NULL)
+        job->super.on_lost = park_lost;
     job->device_id = hl_strdup(device_id);
     return job;
 }
@@ -310,7 +352,18 @@ store_job_t *store_job_new(hl_store_t *s, hl_reply_to_t *to, store_op_fn op, con
 
 void store_post_write(store_job_t *job)
 {
-    hl_db_actor_post(&job->store->writer, &job->super.super);
+    hl_store_t *s = job->store;
+    if (job->super.reply_to == NULL) {
+        /* behind the lost ones, if any: HermesLink's own writes keep their order */
+        pthread_mutex_lock(&s->lost.mutex);
+        int queued = s->lost.n > 0;
+        if (queued)
+            push_lost(s, job);
+        pthread_mutex_unlock(&s->lost.mutex);
+        if (queued)
+            return;
+    }
+    hl_db_actor_post(&s->writer, &job->super.super);
 }
 
 void store_post_read(store_job_t *job, bool search)
@@ -465,6 +518,7 @@ static void on_batch_done(hl_db_t *db)
     hl_store_t *s = hl_db_data(db);
     remove_unused_blob_files(s, db);
     notify_observers(s);
+    retry_lost(s);
 }
 
 /* ---- event pages (replay) ---- */
@@ -774,8 +828,17 @@ static int on_open(hl_db_t *db)
     return 0;
 }
 
+/* every STORE_TICK_MS: lost writes run again when due; expired plans go once a minute */
+#define STORE_TICK_MS 1000
+
 static void on_tick(hl_db_t *db)
 {
+    hl_store_t *s = hl_db_data(db);
+    retry_lost(s);
+    int64_t now = (int64_t)hl_monotonic_ms();
+    if (now < s->lost.next_sweep_ms)
+        return;
+    s->lost.next_sweep_ms = now + 60000;
     sqlite3_stmt *st = hl_db_stmt(db, "DELETE FROM plans WHERE expires_at <= ?1");
     sqlite3_bind_int64(st, 1, hl_now_ms());
     hl_db_exec(st);
@@ -795,7 +858,7 @@ int hl_store_init(hl_store_t **out, const char *db_path, const char *blobs_dir)
 {
     static const hl_db_actor_hooks_t hooks = {.on_open = on_open,
                                               .on_tick = on_tick,
-                                              .tick_ms = 60000,
+                                              .tick_ms = STORE_TICK_MS,
                                               .on_close = on_close,
                                               .on_committed = on_committed,
                                               .on_batch_done = on_batch_done};
@@ -809,6 +872,7 @@ int hl_store_init(hl_store_t **out, const char *db_path, const char *blobs_dir)
     s->batch_decisions = json_array();
     atomic_init(&s->generation, 1);
     pthread_mutex_init(&s->search_hold.mutex, NULL);
+    pthread_mutex_init(&s->lost.mutex, NULL);
     pthread_cond_init(&s->search_hold.cond, NULL);
     int ret = hl_db_actor_init(&s->writer, "store", db_path, &hooks, s);
     if (ret != 0) {
@@ -864,6 +928,17 @@ void hl_store_dispose(hl_store_t *s)
     json_decref(s->batch_direct_runs);
     pthread_mutex_destroy(&s->search_hold.mutex);
     pthread_cond_destroy(&s->search_hold.cond);
+    /* lost writes still waiting when the daemon stops: gone with it (their runs are recovered at the next start) */
+    if (s->lost.n > 0)
+        hl_logf(HL_LOG_ERROR, "store: %zu writes of HermesLink's own never succeeded before the stop", s->lost.n);
+    for (size_t i = 0; i < s->lost.n; ++i) {
+        hl_json_job_t *job = &s->lost.v[i]->super;
+        if (job->dispose != NULL)
+            job->dispose(job);
+        free(job);
+    }
+    free(s->lost.v);
+    pthread_mutex_destroy(&s->lost.mutex);
     free(s->db_path);
     free(s->blobs_dir);
     free(s);

@@ -92,6 +92,15 @@ struct st_hl_store_t {
     size_t num_observers;
     atomic_int uploads;              /* blob uploads whose bytes are in memory */
     atomic_uint_fast64_t generation; /* moves after every committed write batch, before its answers */
+    /* HermesLink's own writes (no reply: run progress, recorded usage) that a full disk or an I/O error lost, in order,
+     * run again every STORE_RETRY_MS; while any waits here, newer ones queue behind it (their order is kept) */
+    struct {
+        pthread_mutex_t mutex;
+        store_job_t **v;
+        size_t n, cap;
+        int64_t next_ms;
+        int64_t next_sweep_ms; /* (the tick's other job: expired plans, once a minute) */
+    } lost;
     /* test hook: searches wait here while held (hl_store_test_hold_searches) */
     struct {
         pthread_mutex_t mutex;

@@ -254,7 +254,8 @@ static char **child_environ(const hlt_env_t *env, const char *log_level, const c
     out[o++] = hl_asprintf("HERMESLINK_HOME=%s", env->home);
     out[o++] = hl_asprintf("HERMES_HOME=%s", env->hermes_home);
     out[o++] = hl_strdup("HERMESLINK_TEST_MODE=1");
-    out[o++] = hl_strdup("ASAN_OPTIONS=detect_leaks=1:abort_on_error=0");
+    /* (verify_asan_link_order=0: a test may preload the fault shim, tests/fault_shim, ahead of the ASan runtime) */
+    out[o++] = hl_strdup("ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:verify_asan_link_order=0");
     out[o++] = hl_asprintf("LSAN_OPTIONS=suppressions=%s", lsan_suppressions());
     out[o++] = hl_strdup("UBSAN_OPTIONS=print_stacktrace=1");
     if (log_level != NULL)

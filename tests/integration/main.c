@@ -42,6 +42,7 @@ Suite *suite_http_framing(void);
 Suite *suite_durability(void);
 Suite *suite_clock_jumps(void);
 Suite *suite_kill9_loop(void);
+Suite *suite_syscall_faults(void);
 Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
 Suite *suite_hardening(void);
@@ -97,6 +98,7 @@ static const struct {
     SUITE(durability),
     SUITE(clock_jumps),
     SUITE(kill9_loop),
+    SUITE(syscall_faults),
     SUITE(stream_auth),
     SUITE(autostart),
     SUITE(conversations),
