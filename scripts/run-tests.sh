@@ -51,6 +51,8 @@ if [ -x ./build-test/tests/integration_tests ]; then
     run "integration (ASan+UBSan daemon)" ./scripts/run-integration.sh 2
 fi
 run --may-skip "browser (pair page, docs page, web client)" ./tests/browser/run.sh
+# every fuzz target once over its checked-in corpus (no fuzzing; make fuzz-build built them): a fixed bug stays fixed
+run --may-skip "fuzz corpora (replay)" ./scripts/fuzz.sh --replay --no-build
 
 if [ ${#skipped[@]} -gt 0 ]; then
     echo "SKIPPED: ${skipped[*]}"
