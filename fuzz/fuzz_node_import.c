@@ -2,8 +2,8 @@
  * The import of the Node HermesLink's JSON files (src/core/node_parse.c): credentials.json, and one conversation's
  * manifest.json, snapshot.json and events.json, validated and normalised before anything is imported. Input: byte 0
  * even → the rest is credentials.json; odd → the rest is the manifest, snapshot and events texts separated by NUL bytes
- * (a missing part is an absent file). Checks: success gives an object (devices appended to the array), a refusal gives
- * no object and a message.
+ * (a missing part is an absent file). Checks: success gives an object (devices appended to the array as objects), a
+ * refusal gives no conversation and a message.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +20,8 @@ static void credentials(const char *text)
     json_t *devices = json_array();
     char err[256] = "";
     int ret = hl_node_parse_credentials(text, devices, err, sizeof(err));
-    if (ret != 0 && (err[0] == '\0' || json_array_size(devices) != 0 || ret > 0))
+    /* a refusal may leave the devices before the bad one appended: the import then discards the whole home */
+    if (ret != 0 && (err[0] == '\0' || ret > 0))
         abort();
     size_t i;
     json_t *d;
