@@ -737,6 +737,10 @@ static int delete_found(ctx_t *c, const walk_t *w)
             }
             prev = k;
         }
+        /* an empty key (`? ` alone) has no text to measure the entry next to it by */
+        const yt_node_t *nb = prev != YT_NONE ? yt_node(t, prev) : next != YT_NONE ? yt_node(t, next) : NULL;
+        if (mn->count != 2 && nb != NULL && nb->empty)
+            return refuse(c, -ENOTSUP, level, "the entry next to it has an empty key; edit it by hand");
         if (mn->count == 2) /* the only entry: {} stays */
             add_edit(c, mn->start + 1, mn->end - 1);
         else if (prev != YT_NONE) /* from the end of the entry before: its comma goes */

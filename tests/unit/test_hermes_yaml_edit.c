@@ -384,6 +384,21 @@ END_TEST
 
 /* ---- refusals: an error, a message, no text ---- */
 
+/* Found by fuzz/fuzz_yaml_edit.c: deleting a flow entry next to an empty key (`? ` alone) took that entry too. */
+START_TEST(flow_entry_next_to_an_empty_key)
+{
+    const char *const in[] = {"{a: 1, ? }\n", "{? , a: 1}\n"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(in); ++i) {
+        char *out = (char *)"untouched", err[256] = "";
+        size_t out_len = 0;
+        ck_assert_int_eq(hl_yaml_edit_delete(in[i], strlen(in[i]), PATH("a"), &out, &out_len, err, sizeof(err)), -ENOTSUP);
+        ck_assert_ptr_null(out);
+        ck_assert_msg(strstr(err, "empty key") != NULL, "%s", err);
+    }
+    delete_is("{b, a: 1}\n", PATH("a"), "{b}\n"); /* an implicit null value is no empty key */
+}
+END_TEST
+
 static void refused(const char *in, size_t len, int code, const char *msg)
 {
     char *out = (char *)"untouched", err[256] = "";
@@ -1117,6 +1132,7 @@ Suite *suite_hermes_yaml_edit(void)
     tcase_add_test(refusals, aliases_and_odd_shapes_are_refused);
     tcase_add_test(refusals, bad_paths_and_values);
     tcase_add_test(refusals, sizes_are_bounded);
+    tcase_add_test(refusals, flow_entry_next_to_an_empty_key);
     suite_add_tcase(s, refusals);
 
     TCase *quotes = tcase_create("quoting");
