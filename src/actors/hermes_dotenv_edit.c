@@ -67,22 +67,38 @@ static const char *assignment_of(const char *line, const char *end, const char *
     return p < end && *p == '=' ? p + 1 : NULL;
 }
 
-/* Where a quoted value opened at `v` (within [v, end of text)) closes: the position just past its closing quote, or
- * NULL when it does not close (then the rest of the text is the value). Unquoted values end with their line. */
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\v' || c == '\f';
+}
+
+/*
+ * Where a quoted value opened at `v` (within [v, end of text)) closes: the position just past its closing quote. NULL
+ * when the statement is not one quoted value: unquoted, a quote that does not close or holds a NUL, or text other than a
+ * comment after the closing quote. Then, as hl_dotenv_parse (and python-dotenv) resume on the next line, the
+ * assignment is its first line only: the lines below it are other statements, kept.
+ */
 static const char *quoted_end(const char *v, const char *text_end)
 {
-    while (v < text_end && (*v == ' ' || *v == '\t'))
+    while (v < text_end && blank(*v))
         ++v;
     if (v == text_end || (*v != '"' && *v != '\''))
         return NULL;
     char q = *v;
-    for (const char *p = v + 1; p < text_end; ++p) {
+    const char *p = v + 1;
+    for (; p < text_end && *p != q; ++p) {
+        if (*p == '\0')
+            return NULL;
         if (q == '"' && *p == '\\' && p + 1 < text_end)
             ++p;
-        else if (*p == q)
-            return p + 1;
     }
-    return text_end;
+    if (p == text_end)
+        return NULL;
+    const char *close = p + 1;
+    for (p = close; p < text_end && blank(*p); ++p)
+        ;
+    bool eol = p == text_end || *p == '\n' || *p == '#' || (*p == '\r' && (p + 1 == text_end || p[1] == '\n'));
+    return eol ? close : NULL;
 }
 
 char *hl_dotenv_set(const char *text, size_t len, const char *key, const char *value, size_t *out_len)

@@ -70,6 +70,11 @@ START_TEST(dotenv_set_keeps_everything_else)
     check_set("", "K", "a\"b\\c\nd", "K=\"a\\\"b\\\\c\\nd\"\n");
     /* a key that only starts like ours is another key */
     check_set("KEY2=1\n", "KEY", "v", "KEY2=1\nKEY=\"v\"\n");
+    /* found by fuzz/fuzz_dotenv_set.c: a quote that never closes (or is followed by more than a comment) is no value
+       over several lines; the reader resumes on the next line, so the lines below are other keys and stay */
+    check_set("K=\"open\nB=1\nK2=2\n", "K", "v", "K=\"v\"\nB=1\nK2=2\n");
+    check_set("K=\"x\nB=1\n\" junk\nC=3\n", "K", "v", "K=\"v\"\nB=1\n\" junk\nC=3\n");
+    check_set("K='a\nb' # fine\nB=1\n", "K", "v", "K=\"v\"\nB=1\n");
 }
 END_TEST
 
