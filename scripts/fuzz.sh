@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
         shift
         ;;
     -h | --help)
-        sed -n '2,17p' "$0"
+        sed -n '2,16p' "$0"
         exit 0
         ;;
     -*)
