@@ -6,7 +6,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-build tsan-build fuzz fuzz-build unit integration bench bench-fanout bench-store bench-proxy bench-edge bench-stats format clean install deb
+.PHONY: all deps build run test test-build tsan-build tsan soak fuzz fuzz-build unit integration bench bench-fanout bench-store bench-proxy bench-edge bench-stats format clean install deb
 
 all: build
 
@@ -26,7 +26,7 @@ test-build: deps
 
 tsan-build: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHL_WERROR=ON -DHL_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-tsan -j $(JOBS) --target unit_concurrency
+	@cmake --build build-tsan -j $(JOBS) --target unit_concurrency hermeslink integration_tests fake-hermes
 
 # the libFuzzer targets (fuzz/, clang): make test replays their corpora. Without clang this builds nothing and the replay
 # step reports itself skipped (failed under CI=true), as the browser test does
@@ -42,6 +42,16 @@ fuzz: deps
 # the release build too: the hardening suite checks its binary (build/hermeslink) for _FORTIFY_SOURCE, PIE and RELRO
 test: build test-build tsan-build fuzz-build
 	@./scripts/run-tests.sh
+
+# Every integration suite against a ThreadSanitizer daemon (make test runs the actor, store, SSE and run-proxy ones):
+# about 15 minutes
+tsan: tsan-build
+	@./scripts/run-tsan-integration.sh $(shell grep -o '^    SUITE([a-z_0-9]*)' tests/integration/main.c | sed 's/.*SUITE(\(.*\))/\1/')
+
+# The long crash runs (issue 14): 50 rounds of kill -9 under three working clients, each restart checked for every
+# answered write (make test runs 10): about 3 minutes
+soak: test-build
+	@HLT_KILL_ROUNDS=50 HLT_VERBOSE=1 CK_DEFAULT_TIMEOUT=1800 CK_RUN_SUITE=kill9_loop ./build-test/tests/integration_tests
 
 bench: build
 	@./bench/requests.sh --no-build

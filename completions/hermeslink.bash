@@ -6,7 +6,7 @@ _hermeslink()
     local cur prev cmd
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="run start stop restart status pair config autostart logs import version"
+    local commands="run start stop restart status pair config autostart logs import devices version"
     local config_keys="port lan-host language log-level tls-port workers public-url hermes-api-url hermes-api-key
         lan-plain-http plain-http2 max-connections max-connections-per-address max-streams-per-device
         max-body-mib-per-address trusted-proxies update-url update-public-key"
@@ -67,6 +67,10 @@ _hermeslink()
         ;;
     import)
         COMPREPLY=($(compgen -d -- "$cur") $(compgen -W "--help" -- "$cur"))
+        ;;
+    devices)
+        [ "$prev" = revoke ] && return
+        COMPREPLY=($(compgen -W "revoke --json --help" -- "$cur"))
         ;;
     version)
         COMPREPLY=($(compgen -W "--verbose --help" -- "$cur"))

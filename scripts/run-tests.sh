@@ -50,6 +50,8 @@ if [ -x ./build-test/tests/integration_tests ]; then
     # two processes share the suites (most of their time is spent waiting on daemons, timers and child processes)
     run "integration (ASan+UBSan daemon)" ./scripts/run-integration.sh 2
 fi
+# the actor, store, SSE and run-proxy suites again, against a ThreadSanitizer daemon (`make tsan` runs them all)
+run "integration (TSan daemon: actor, store, SSE, run proxy)" ./scripts/run-tsan-integration.sh
 run --may-skip "browser (pair page, docs page, web client)" ./tests/browser/run.sh
 # every fuzz target once over its checked-in corpus (no fuzzing; make fuzz-build built them): a fixed bug stays fixed
 run --may-skip "fuzz corpora (replay)" ./scripts/fuzz.sh --replay --no-build

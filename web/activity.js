@@ -1,13 +1,7 @@
 // What the agent did while answering, shown in its message: one compact row per tool call (name, preview, duration,
 // error), built from the message's agent_events and kept live by the tool.started / tool.completed events; and the
 // reasoning when the message has one of its own. Untrusted text (tool names, previews, reasoning) only via textContent.
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+import { el } from './ui.js';
 
 // The rows of a list of agent events: a tool.completed closes the oldest open call of the same tool.
 function rows(events) {

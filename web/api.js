@@ -44,6 +44,7 @@ export class ApiError extends Error {
     super((body && body.error && (body.error.message || body.error.code)) || 'HTTP ' + status);
     this.status = status;
     this.body = body;
+    this.code = (body && body.error && body.error.code) || null;
   }
 }
 
@@ -78,6 +79,7 @@ export async function claim(sessionId, code) {
 }
 
 const convPath = (id) => '/api/v1/conversations/' + encodeURIComponent(id);
+const profilePath = (name, rest) => '/api/v1/profiles/' + encodeURIComponent(name) + rest;
 
 export class Client {
   constructor(tokens, onSignedOut) {
@@ -125,6 +127,22 @@ export class Client {
       this.refreshing = null;
     });
     return this.refreshing;
+  }
+
+  // Stops the refresh timer (signed out: the client is dropped).
+  close() {
+    clearTimeout(this.timer);
+  }
+
+  // Signs this browser out: the daemon revokes this device (POST /api/v1/auth/logout), the stored tokens go.
+  async logout() {
+    this.close();
+    await fetch('/api/v1/auth/logout', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: this.tokens.refresh_token }),
+    }).catch(() => {});
+    await clearTokens();
   }
 
   async headers() {
@@ -244,6 +262,18 @@ export class Client {
     return { done, abort() { aborted = true; if (xhr) xhr.abort(); } };
   }
 
+  listDevices() { return this.call('GET', '/api/v1/devices'); }
+  renameDevice(id, label) { return this.call('PATCH', '/api/v1/devices/' + encodeURIComponent(id), { label }); }
+  revokeDevice(id) { return this.call('DELETE', '/api/v1/devices/' + encodeURIComponent(id)); }
+  listProfiles() { return this.call('GET', '/api/v1/profiles'); }
+  // memory / skills of one profile ('default' is the Hermes home); target is 'memory' (MEMORY.md) or 'user' (USER.md)
+  memory(profile) { return this.call('GET', profilePath(profile, '/memory')); }
+  addMemory(profile, target, content) { return this.call('POST', profilePath(profile, '/memory/entries'), { target, content }); }
+  removeMemory(profile, target, match) { return this.call('DELETE', profilePath(profile, '/memory/entries'), { target, match }); }
+  skills(profile) { return this.call('GET', profilePath(profile, '/skills')); }
+  setSkill(profile, skill, enabled) {
+    return this.call('PATCH', profilePath(profile, '/skills/' + encodeURIComponent(skill)), { enabled });
+  }
   eventsUrl(id, after) {
     const url = '/api/v1/conversations/' + encodeURIComponent(id) + '/events';
     return after === null || after === undefined || after === '' ? url : url + '?after=' + encodeURIComponent(after);

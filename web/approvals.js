@@ -2,16 +2,10 @@
 // the approve route's `scope`), Approve and Deny. A card follows its approval's status (pending, approved, denied,
 // expired) from the message's approvals and the approval.requested / approval.resolved events, so it shows the outcome
 // also when another device decided. Untrusted text (command, description) only via textContent.
+import { el } from './ui.js';
 
 const SCOPES = { once: 'Once', session: 'This session', always: 'Always' };
 const OUTCOME = { approved: 'Approved', denied: 'Denied', expired: 'Expired (no decision before the run ended)' };
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function container(li) {
   let box = li.querySelector(':scope > .approvals');

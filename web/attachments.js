@@ -2,20 +2,13 @@
 // of the conversation with a progress bar, previewed — images as thumbnails — and removable before sending) and the
 // attachments shown on messages (images fetched with the bearer header and shown from blob: URLs, other files as
 // download links built the same way). File names are untrusted: only via textContent.
-import { $, state } from './ui.js';
+import { $, state, el } from './ui.js';
 
 export const MAX_BYTES = 50 * 1024 * 1024; // API.md §7 Blobs: larger uploads are refused (413 blob_too_large)
 export const MAX_FILES = 32; // attachments per message the daemon accepts
 
 let tray = null; // {convId, items: [{file, url, blob, upload, done, li}]}
 const shown = new Map(); // blob id -> Promise<object URL> of the open conversation's message attachments
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function size(n) {
   return n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(0) + ' KB' : (n / 1048576).toFixed(1) + ' MB';

@@ -3,7 +3,7 @@
 // a toggle shows the archived ones; each row has an actions menu (rename, archive / unarchive, delete with an in-page
 // confirm) and this device's unread count. While the list is shown the all-conversations event stream keeps it
 // current. Titles, previews and profile names are untrusted: only ever set with textContent.
-import { $, state, register, onLeave, go, show, status } from './ui.js';
+import { $, state, register, onLeave, go, show, status, el, button } from './ui.js';
 import { follow } from './sse.js';
 import { flushRead, readUpTo, onAcked } from './ack.js';
 import { fillProfiles } from './pickers.js';
@@ -19,20 +19,6 @@ let refreshTimer = null;
 const observer = new IntersectionObserver((entries) => {
   if (entries.some((e) => e.isIntersecting)) loadMore();
 }, { root: ul, rootMargin: '0px 0px 300px 0px' });
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function button(text, cls, fn) {
-  const b = el('button', cls, text);
-  b.type = 'button';
-  b.addEventListener('click', fn);
-  return b;
-}
 
 // newest first, as the server pages them: updated_at then id, both descending
 function newer(a, b) {

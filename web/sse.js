@@ -32,7 +32,8 @@ export function createSSEParser(onEvent) {
 // Follows one event stream until stop() is called: reconnects after an error or the end of the stream from the last event
 // seen (urlFor(lastId) builds the URL: the daemon's ?after= wins over Last-Event-ID, so both carry it).
 // getHeaders(stale) is awaited before each connection, stale true after a 401 (the daemon ends a stream whose token was
-// rotated or revoked: get a fresh one); onEvent receives {id, event, data}; onState('live' | 'reconnecting').
+// rotated or revoked: get a fresh one; the first 401 in a row is retried at once); onEvent receives {id, event, data};
+// onState('live' | 'reconnecting').
 // A connection silent for SILENT_MS (the daemon sends a heartbeat every 15 s) is taken as dead — after a laptop's sleep
 // or a network change the socket may never report an error — and the wait between attempts (500 ms doubling to 15 s)
 // is cut short when the browser comes back online or the page becomes visible again.
@@ -66,6 +67,7 @@ export function follow(urlFor, getHeaders, onEvent, onState) {
   async function run() {
     let delay = 500;
     let stale = false;
+    let quick401 = false; // the last attempt was a 401 retried at once: the next one waits
     while (!stopped) {
       controller = new AbortController();
       const mine = controller;
@@ -85,6 +87,7 @@ export function follow(urlFor, getHeaders, onEvent, onState) {
         if (!res.ok || !res.body) throw new Error('stream ' + res.status);
         onState && onState('live');
         delay = 500;
+        quick401 = false;
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         const feed = createSSEParser((ev) => {
           if (ev.id !== null) lastId = ev.id;
@@ -103,7 +106,8 @@ export function follow(urlFor, getHeaders, onEvent, onState) {
         clearTimeout(silence);
       }
       if (stopped) return;
-      if (hurry) {
+      if (hurry || (stale && !quick401)) { // a 401: fresh headers at once (a second one in a row waits)
+        quick401 = stale;
         hurry = false;
         continue;
       }

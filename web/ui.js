@@ -31,3 +31,19 @@ export async function go(name, arg) {
   if (!enter) throw new Error('no view ' + name);
   return enter(arg);
 }
+
+// A new element of tag with class cls (optional) and its text (optional, set with textContent: safe for untrusted text).
+export function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// A type="button" element with text and class cls that calls fn on click.
+export function button(text, cls, fn) {
+  const b = el('button', cls, text);
+  b.type = 'button';
+  b.addEventListener('click', fn);
+  return b;
+}

@@ -18,7 +18,8 @@ int hl_control_start(const hl_link_t *link, hl_pairing_t *pairing) HL_WARN_UNUSE
 /** Lets `autostart` ask the system actor (without it the command answers an error). Main thread, before hl_control_start. */
 void hl_control_set_system(hl_system_t *system);
 
-/** Lets `import` hand a Node home's data to the auth actor and the store. Main thread, before hl_control_start. */
+/** Lets `import` hand a Node home's data to the auth actor and the store, and `devices` list and revoke devices through
+ * that actor. Main thread, before hl_control_start. */
 void hl_control_set_import(hl_auth_t *auth, hl_store_t *store, const hl_device_counts_t *counts);
 
 /** Stops the server thread and removes the socket file. Main thread. */

@@ -19,8 +19,12 @@ typedef struct st_hl_snapshot_t {
     char *urls_json;
 } hl_snapshot_t;
 
-/** The current snapshot (never NULL once the daemon serves). Inside rcu_read_lock only. */
+/** The current snapshot (never NULL once the daemon serves). Inside rcu_read_lock only; pair with hl_snapshot_done. */
 hl_snapshot_t *hl_snapshot_current(void);
+
+/** Ends a read of s (from hl_snapshot_current; NULL is fine) before rcu_read_unlock: tells ThreadSanitizer the reads
+ * come before the snapshot's free (liburcu's grace period is invisible to it). A no-op in other builds. */
+void hl_snapshot_done(hl_snapshot_t *s);
 
 /** Replaces the snapshot (ownership passes); the previous one is freed after a grace period. One writer thread at a time. */
 void hl_snapshot_publish(hl_snapshot_t *snap);

@@ -27,6 +27,8 @@ int hl_cmd_update_watchdog(int argc, char **argv);
 int hl_cmd_autostart(int argc, char **argv);
 /** `import [DIR]`: a Node HermesLink home into the running daemon (import_cmd.c). */
 int hl_cmd_import(int argc, char **argv);
+/** `devices [--json]` / `devices revoke ID`: the running daemon's paired devices (devices_cmd.c). */
+int hl_cmd_devices(int argc, char **argv);
 
 struct st_hl_autostart_status_t;
 /**

@@ -21,6 +21,7 @@ static const char HELP[] = "Hermes Link " HL_VERSION " — Local service for Her
                            "  config set         Set a configuration value\n"
                            "  autostart          Show/enable/disable autostart\n"
                            "  autostart on|off   Enable or disable autostart\n"
+                           "  devices            List paired devices (revoke ID: sign one out)\n"
                            "  logs               Show recent log entries (--gateway for gateway logs)\n"
                            "  import [DIR]       Import a Node HermesLink home (default ~/.hermeslink)\n"
                            "  version            Print version\n"
@@ -71,10 +72,10 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
 } COMMANDS[] = {
-    {"run", hl_cmd_run},         {"start", hl_cmd_start},   {"stop", hl_cmd_stop},
-    {"restart", hl_cmd_restart}, {"status", hl_cmd_status}, {"config", hl_cmd_config},
-    {"logs", hl_cmd_logs},       {"pair", hl_cmd_pair},     {"autostart", hl_cmd_autostart},
-    {"import", hl_cmd_import},
+    {"run", hl_cmd_run},         {"start", hl_cmd_start},     {"stop", hl_cmd_stop},
+    {"restart", hl_cmd_restart}, {"status", hl_cmd_status},   {"config", hl_cmd_config},
+    {"logs", hl_cmd_logs},       {"pair", hl_cmd_pair},       {"autostart", hl_cmd_autostart},
+    {"import", hl_cmd_import},   {"devices", hl_cmd_devices},
 };
 
 hl_serve_fn hl_cli_serve;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hl/auth.h"
 #include "hl/clock.h"
 #include "hl/control.h"
 #include "hl/fsutil.h"
@@ -39,7 +40,7 @@ static struct {
 static const hl_link_t *svc;
 static hl_pairing_t *pairing;
 static hl_system_t *sys_actor;
-static hl_auth_t *import_auth;
+static hl_auth_t *auth_actor;
 static hl_store_t *import_store;
 static const hl_device_counts_t *import_counts;
 
@@ -118,7 +119,13 @@ static json_t *ask_actor(void (*ask)(hl_reply_to_t *to, void *arg), void *arg, i
     pthread_mutex_lock(&s->mutex);
     while (!s->done && pthread_cond_timedwait(&s->cond, &s->mutex, &deadline) == 0)
         ;
-    json_t *result = s->done ? json_incref(s->result) : NULL;
+    /* the answer is taken, not shared: a JSON value's refcount must not be touched by two threads (jansson's last
+     * decrement has no acquire barrier, so the thread that frees it could miss the other's reads; TSan reports it) */
+    json_t *result = NULL;
+    if (s->done) {
+        result = s->result;
+        s->result = NULL;
+    }
     pthread_mutex_unlock(&s->mutex);
     sync_release(s);
     if (result == NULL)
@@ -185,15 +192,43 @@ static json_t *node_import(json_t *req, int fd)
     const char *dir = json_string_value(json_object_get(req, "dir"));
     if (dir == NULL || dir[0] != '/')
         return error_reply("invalid_request", "dir must be an absolute path");
-    if (import_auth == NULL || import_store == NULL)
+    if (auth_actor == NULL || import_store == NULL)
         return error_reply("unavailable", "the import is not available");
     hl_node_import_ctx_t ctx = {.svc = svc,
-                                .auth = import_auth,
+                                .auth = auth_actor,
                                 .store = import_store,
                                 .device_counts = import_counts,
                                 .progress = import_progress,
                                 .progress_arg = &fd};
     return hl_node_import_run(&ctx, dir);
+}
+
+static void ask_devices(hl_reply_to_t *to, void *arg)
+{
+    (void)arg;
+    hl_auth_list_devices(auth_actor, to, NULL);
+}
+
+static void ask_revoke(hl_reply_to_t *to, void *arg)
+{
+    hl_auth_revoke_device(auth_actor, to, arg, NULL);
+}
+
+/* {"cmd":"devices"} → GET /api/v1/devices's answer (no current device); {"cmd":"devices_revoke","device_id":"dev_…"} →
+ * DELETE /api/v1/devices/:id's (device_not_found for an unknown or malformed id): `hermeslink devices [revoke ID]` */
+static json_t *devices(json_t *req, int revoke)
+{
+    if (auth_actor == NULL)
+        return error_reply("unavailable", "the device service is not running");
+    if (!revoke)
+        return ask_actor(ask_devices, NULL, 10, "the device service did not answer");
+    const char *id = json_string_value(json_object_get(req, "device_id"));
+    if (id == NULL)
+        return error_reply("invalid_request", "device_id is required");
+    char *copy = hl_strdup(id);
+    json_t *r = ask_actor(ask_revoke, copy, 10, "the device service did not answer");
+    free(copy);
+    return r;
 }
 
 static json_t *handle(json_t *req, int fd)
@@ -209,6 +244,8 @@ static json_t *handle(json_t *req, int fd)
         return autostart(req);
     if (strcmp(cmd, "import") == 0)
         return node_import(req, fd);
+    if (strcmp(cmd, "devices") == 0 || strcmp(cmd, "devices_revoke") == 0)
+        return devices(req, strcmp(cmd, "devices_revoke") == 0);
     if (strcmp(cmd, "stop") == 0) {
         kill(getpid(), SIGTERM);
         return json_pack("{s:b}", "ok", 1);
@@ -284,7 +321,7 @@ void hl_control_set_system(hl_system_t *system)
 
 void hl_control_set_import(hl_auth_t *auth, hl_store_t *store, const hl_device_counts_t *counts)
 {
-    import_auth = auth;
+    auth_actor = auth;
     import_store = store;
     import_counts = counts;
 }

@@ -76,7 +76,12 @@ static json_t *wait_body(wait_t *w)
     pthread_mutex_lock(&w->mutex);
     while (!w->done && pthread_cond_timedwait(&w->cond, &w->mutex, &deadline) == 0)
         ;
-    json_t *body = w->done && hl_result_is_ok(w->result) ? json_incref(w->result->body) : NULL;
+    /* taken, not shared: a JSON value's refcount is never touched by two threads (see control_server.c) */
+    json_t *body = NULL;
+    if (w->done && hl_result_is_ok(w->result)) {
+        body = w->result->body;
+        w->result->body = NULL;
+    }
     pthread_mutex_unlock(&w->mutex);
     wait_release(w);
     return body;

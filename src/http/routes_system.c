@@ -24,6 +24,7 @@ static void reply_snapshot(hl_request_t *r, body_kind_t kind)
         hl_reply_bytes(r, 200, JSON_TYPE, snap->bootstrap_json, snap->bootstrap_len);
     else
         hl_reply_bytes(r, 200, JSON_TYPE, snap->system_status_json, snap->system_status_len);
+    hl_snapshot_done(snap);
     rcu_read_unlock();
 }
 

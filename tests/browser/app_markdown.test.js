@@ -13,7 +13,7 @@
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { env, tap } = require('./tap.js');
-const { launch, pairPage, api } = require('./web_client.js');
+const { launch, pairPage, api, watchAnswers } = require('./web_client.js');
 
 const { TMP } = env;
 const { check, main } = tap('browser (markdown)');
@@ -173,13 +173,7 @@ async function body() {
         ].join('\n');
 
         await check('end to end: the user message and the streamed answer render Markdown, their hostile parts inert', async () => {
-            await page.evaluate(() => {
-                window.__seen = [];
-                new MutationObserver(() => {
-                    for (const li of document.querySelectorAll('#messages li.msg.assistant'))
-                        window.__seen.push(`${li.dataset.status}:${li.textContent.length}`);
-                }).observe(document.getElementById('messages'), { subtree: true, childList: true, characterData: true, attributes: true });
-            });
+            await watchAnswers(page);
             const mine = [
                 'Please format this:',
                 '```py',

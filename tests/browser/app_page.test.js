@@ -12,7 +12,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { env, tap } = require('./tap.js');
-const { launch, newPairing, storedTokens } = require('./web_client.js');
+const { launch, newPairing, storedTokens, watchAnswers } = require('./web_client.js');
 
 const { BASE, TMP } = env;
 const { check, main } = tap('browser (app)');
@@ -75,13 +75,7 @@ async function body() {
 
         await check('a message is sent and the fake upstream\'s answer streams in', async () => {
             /* every text the answer shows while it streams, to see it grow before it completes */
-            await page.evaluate(() => {
-                window.__seen = [];
-                new MutationObserver(() => {
-                    for (const li of document.querySelectorAll('#messages li.msg.assistant'))
-                        window.__seen.push(`${li.dataset.status}:${li.textContent.length}`);
-                }).observe(document.getElementById('messages'), { subtree: true, childList: true, characterData: true, attributes: true });
-            });
+            await watchAnswers(page);
             await page.fill('#input', 'Hi there');
             await page.click('#send');
             await page.locator('#messages li.msg.user', { hasText: 'Hi there' }).waitFor();

@@ -9,14 +9,12 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
 const { env, run, tap } = require('./tap.js');
+const { launch } = require('./web_client.js');
 
-const { BIN, BASE, DAEMON_PID, TMP, CHROMIUM } = env;
+const { BIN, BASE, DAEMON_PID, TMP } = env;
 const { check, main } = tap('browser (docs)');
-
-
-
+const DOCS_SIZE = { viewport: { width: 1100, height: 1400 } };
 
 /* A device access token: `hermeslink pair` mints a connect token, device-session turns it into a device. */
 async function accessToken() {
@@ -41,30 +39,10 @@ async function body() {
     const tags = new Set(Object.values(spec.paths).flatMap((item) => Object.values(item).map((op) => op.tags[0])));
     const token = await accessToken();
 
-    const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile-docs'), {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync'],
-        viewport: { width: 1100, height: 1400 },
-        timeout: 20000,
-    });
+    /* offline: only the daemon's own origin is reachable */
+    const { browser, page, problems, external } = await launch('docs', DOCS_SIZE);
     try {
         browser.setDefaultTimeout(10000);
-        const problems = [];
-        const external = [];
-        /* offline: only the daemon's own origin is reachable */
-        await browser.route('**/*', (route) => {
-            const url = route.request().url();
-            if (url.startsWith(`${BASE}/`)) return route.continue();
-            external.push(url);
-            return route.abort('internetdisconnected');
-        });
-        const page = browser.pages()[0] ?? (await browser.newPage());
-        page.on('pageerror', (e) => problems.push(String(e)));
-        page.on('console', (m) => {
-            if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`console: ${m.text()}`);
-        });
 
         await check('the page loads and renders every operation of openapi.json, grouped by tag', async () => {
             const r = await page.goto(`${BASE}/api/docs`, { waitUntil: 'load' });

@@ -10,7 +10,8 @@
 # scripts/run-tests.sh reports as skipped, never as passed).
 #   HL_BIN=path/to/hermeslink   the binary to test (default build-test/hermeslink, built by `make test-build`)
 #   HL_FAKE_BIN=path            the fake upstream (default build-test/tests/fake-hermes)
-#   HL_BROWSER_KEEP=1            keep the temp dir (screenshots, daemon logs) for a look afterwards
+#   HL_BROWSER_KEEP=1            keep the temp dir (daemon logs, browser profiles) for a look afterwards; the screenshots
+#                                are always copied to build-test/browser-screenshots/
 #   HL_BROWSER_ONLY=word         run only the test files whose name contains word (e.g. app_devices), for work on one
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -81,6 +82,11 @@ cleanup() {
             kill -TERM "$stray" 2>/dev/null
         fi
     done
+    # the screenshots of the main screens (phone and desktop) are the run's artefacts: kept next to the build
+    local shots=$root/build-test/browser-screenshots
+    if ls "$tmp"/*.png >/dev/null 2>&1; then
+        rm -rf "$shots" && mkdir -p "$shots" && cp "$tmp"/*.png "$shots"/ && echo "browser: screenshots in $shots" >&2
+    fi
     if [ "${HL_BROWSER_KEEP:-0}" = 1 ]; then
         echo "browser: kept $tmp" >&2
     else

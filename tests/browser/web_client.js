@@ -93,4 +93,16 @@ async function api(token, method, p, body) {
     return { status: res.status, body: parsed };
 }
 
-module.exports = { PHONE, DESKTOP, launch, newPairing, pairPage, storedTokens, api };
+/* Records in window.__seen every "<status>:<text length>" the assistant messages of the page show from now on, so a
+ * test can tell an answer grew while it streamed (partial text before "completed"). */
+function watchAnswers(page) {
+    return page.evaluate(() => {
+        window.__seen = [];
+        new MutationObserver(() => {
+            for (const li of document.querySelectorAll('#messages li.msg.assistant'))
+                window.__seen.push(`${li.dataset.status}:${li.textContent.length}`);
+        }).observe(document.getElementById('messages'), { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+}
+
+module.exports = { PHONE, DESKTOP, launch, newPairing, pairPage, storedTokens, api, watchAnswers };

@@ -40,6 +40,8 @@ Suite *suite_fd_limit(void);
 Suite *suite_edge_limits(void);
 Suite *suite_http_framing(void);
 Suite *suite_durability(void);
+Suite *suite_clock_jumps(void);
+Suite *suite_kill9_loop(void);
 Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
 Suite *suite_hardening(void);
@@ -93,6 +95,8 @@ static const struct {
     SUITE(new_user),
     SUITE(nginx_front),
     SUITE(durability),
+    SUITE(clock_jumps),
+    SUITE(kill9_loop),
     SUITE(stream_auth),
     SUITE(autostart),
     SUITE(conversations),

@@ -202,7 +202,7 @@ START_TEST(run_id_length)
     char *ok = long_id(128), *too_long = long_id(129);
     /* 128 characters: accepted and asked upstream (which has no such run) */
     expect_error(x, "GET", hltc_fmt("/api/v1/runs/%s/events", ok), NULL, 404, "run_not_found", NULL);
-    ck_assert(hlt_fake_wait_request(&x->fake, "GET", hltc_fmt("/v1/runs/%s/events", ok), NULL, 2000));
+    ck_assert(hlt_fake_wait_request(&x->fake, "GET", hltc_fmt("/v1/runs/%s/events", ok), NULL, 15000));
     hlt_fake_respond(&x->fake, "POST", hltc_fmt("/v1/runs/%s/stop", ok), 200, "{\"status\":\"stopping\"}", 1);
     hlt_fake_respond(&x->fake, "POST", hltc_fmt("/v1/runs/%s/cancel", ok), 200, "{\"status\":\"stopping\"}", 1);
     json_t *r = hltc_call(D, HLT_H1, TOK, "POST", hltc_fmt("/api/v1/runs/%s/cancel", ok), NULL, 200);

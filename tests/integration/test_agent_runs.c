@@ -350,7 +350,7 @@ START_TEST(slow_run_cancelled)
     ck_assert_str_eq(hlt_str(m, "status"), "cancelled");
     json_decref(m);
     /* the upstream was told to stop */
-    ck_assert_msg(hlt_fake_wait_request(&x->fake, NULL, NULL, "/stop", 5000), "no POST /v1/runs/{id}/stop reached the upstream");
+    ck_assert_msg(hlt_fake_wait_request(&x->fake, NULL, NULL, "/stop", 20000), "no POST /v1/runs/{id}/stop reached the upstream");
     events_free(e);
     free(path);
     json_decref(sent);
@@ -759,7 +759,7 @@ START_TEST(stalled_stream_and_approval_wait)
     hltc_events_t *e = run_one(x, HLT_H1, "[[fake:hang]] wait forever", &conv, &sent);
     ck_assert_str_eq(run_error_code(e), "hermes_stream_stalled");
     ck_assert_int_lt(hlt_now_ms() - t0, 30000); /* the 1 s stall limit, not the default's minutes */
-    ck_assert_msg(hlt_fake_wait_request(&x->fake, NULL, NULL, "/stop", 5000), "the stalled run was not stopped upstream");
+    ck_assert_msg(hlt_fake_wait_request(&x->fake, NULL, NULL, "/stop", 20000), "the stalled run was not stopped upstream");
     events_free(e);
     json_decref(sent);
     free(conv);

@@ -438,6 +438,77 @@ START_TEST(test_not_found)
 }
 END_TEST
 
+/* `hermeslink devices` lists the running daemon's devices (table and --json) and `devices revoke ID` revokes one: its
+ * token is refused at once; an unknown id and a stopped daemon are errors on stderr with exit 1. */
+START_TEST(test_cli_list_and_revoke)
+{
+    hlt_device_t a, b;
+    hlt_enroll(D, HLT_H1, "{\"device_label\":\"CLI phone\",\"device_platform\":\"ios\"}", &a);
+    hlt_enroll(D, HLT_H1, "{\"device_label\":\"CLI laptop\",\"device_platform\":\"web\"}", &b);
+    hlt_cli_result_t r;
+    hlt_cli(D->env, &r, "devices", NULL);
+    ck_assert_msg(r.exit_code == 0, "devices: %d %s", r.exit_code, r.err);
+    ck_assert_msg(strstr(r.out, "ID ") == r.out, "a header line first: %s", r.out);
+    ck_assert_ptr_nonnull(strstr(r.out, a.id));
+    ck_assert_ptr_nonnull(strstr(r.out, b.id));
+    ck_assert_ptr_nonnull(strstr(r.out, "CLI phone"));
+    ck_assert_ptr_nonnull(strstr(r.out, " active, "));
+    hlt_cli_free(&r);
+
+    hlt_cli(D->env, &r, "devices", "--json", NULL);
+    ck_assert_int_eq(r.exit_code, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    ck_assert_msg(j != NULL, "devices --json: %s", r.out);
+    ck_assert_ptr_nonnull(hlt_find_device(j, a.id));
+    ck_assert(json_is_object(json_object_get(j, "summary")));
+    json_decref(j);
+    hlt_cli_free(&r);
+
+    hlt_cli(D->env, &r, "devices", "revoke", b.id, NULL);
+    ck_assert_msg(r.exit_code == 0, "devices revoke: %d %s", r.exit_code, r.err);
+    char *want = hl_asprintf("Device %s (CLI laptop) revoked\n", b.id);
+    ck_assert_str_eq(r.out, want);
+    free(want);
+    hlt_cli_free(&r);
+    hlt_response_t res;
+    hlt_api(D, HLT_H1, "GET", "/api/v1/auth/me", b.access, NULL, &res);
+    ck_assert_int_eq(res.status, 401);
+    hlt_response_free(&res);
+    hlt_api(D, HLT_H1, "GET", "/api/v1/auth/me", a.access, NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    hlt_response_free(&res);
+    json_t *list = hlt_list_devices(D, HLT_H1, a.access);
+    ck_assert_str_eq(hlt_str(hlt_find_device(list, b.id), "status"), "revoked");
+    json_decref(list);
+
+    const char *bad[] = {"dev_00000000000000000000000000000000", "../x", "dev_' OR 1=1"};
+    for (size_t i = 0; i < 3; ++i) {
+        hlt_cli(D->env, &r, "devices", "revoke", bad[i], NULL);
+        ck_assert_int_eq(r.exit_code, 1);
+        ck_assert_msg(strstr(r.err, "device_not_found") != NULL, "revoke %s: %s", bad[i], r.err);
+        hlt_cli_free(&r);
+    }
+    hlt_cli(D->env, &r, "devices", "revoke", NULL);
+    ck_assert_int_eq(r.exit_code, 1);
+    hlt_cli_free(&r);
+    hlt_device_free(&a);
+    hlt_device_free(&b);
+}
+END_TEST
+
+START_TEST(test_cli_without_daemon)
+{
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_cli_result_t r;
+    hlt_cli(&env, &r, "devices", NULL);
+    ck_assert_int_eq(r.exit_code, 1);
+    ck_assert_str_eq(r.err, "Hermes Link is not running (start it with: hermeslink start)\n");
+    hlt_cli_free(&r);
+    hlt_env_dispose(&env);
+}
+END_TEST
+
 Suite *suite_devices(void)
 {
     Suite *s = suite_create("devices");
@@ -449,6 +520,8 @@ Suite *suite_devices(void)
     tcase_add_loop_test(tc, test_revoke, 0, HLT_NUM_PROTOS);
     tcase_add_loop_test(tc, test_hide, 0, HLT_NUM_PROTOS);
     tcase_add_loop_test(tc, test_not_found, 0, HLT_NUM_PROTOS);
+    tcase_add_test(tc, test_cli_list_and_revoke);
+    tcase_add_test(tc, test_cli_without_daemon);
     suite_add_tcase(s, tc);
     return s;
 }

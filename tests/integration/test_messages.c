@@ -112,7 +112,7 @@ START_TEST(test_send_flow)
     /* then the stub fails the run: message.failed and run.failed with the code */
     long f = hltc_find(&s.ev, "run.failed", "run_id", run);
     if (f < 0) {
-        ck_assert(hltc_sse_wait(&s, 7, 0, 5000));
+        ck_assert(hltc_sse_wait(&s, 7, 0, 20000));
         f = hltc_find(&s.ev, "run.failed", "run_id", run);
     }
     ck_assert_msg(f >= 0, "no run.failed: %s", s.res.body);

@@ -294,7 +294,7 @@ static void expect_live(front_t *f, hltc_sse_t *s, const char *bearer, const cha
     size_t before = s->ev.n;
     long t0 = hlt_now_ms();
     rename_conv(f, bearer, conv, i);
-    ck_assert_msg(hltc_sse_wait(s, before + 1, 0, 5000), "event %d did not arrive through nginx within 5 s", i);
+    ck_assert_msg(hltc_sse_wait(s, before + 1, 0, 20000), "event %d did not arrive through nginx within 20 s", i);
     long waited = hlt_now_ms() - t0;
     ck_assert_msg(!s->done, "the stream ended: %s", curl_easy_strerror(s->res.rc));
     ck_assert_msg(waited < 3000, "event %d took %ld ms through nginx: buffered?", i, waited);
@@ -332,7 +332,7 @@ START_TEST(test_front)
     rename_conv(&f, dev.access, conv, 3);
     rename_conv(&f, dev.access, conv, 4);
     open_stream(&f, &s, dev.access, (const char *[]){hltc_fmt("Last-Event-ID: %lld", (long long)(first + 2)), NULL});
-    ck_assert_msg(hltc_sse_wait(&s, 2, 0, 5000), "the resumed stream did not replay 2 events");
+    ck_assert_msg(hltc_sse_wait(&s, 2, 0, 20000), "the resumed stream did not replay 2 events");
     expect_live(&f, &s, dev.access, conv, 5);
     hltc_sse_pump(&s, 300);
     assert_ids(&s, 0, first + 3, 3, conv);

@@ -800,7 +800,7 @@ START_TEST(test_rename)
     ck_assert_str_eq(hlt_str(json_object_get(c, "profile"), "name"), "default");
     ck_assert_str_eq(hlt_str(c, "updated_at"), hlt_str(def_before, "updated_at"));
     json_decref(c);
-    ck_assert_msg(hltc_sse_wait(&events, 1, 0, 5000), "no conversation.updated after the rename: %s", events.res.body);
+    ck_assert_msg(hltc_sse_wait(&events, 1, 0, 20000), "no conversation.updated after the rename: %s", events.res.body);
     ck_assert_str_eq(events.ev.v[0].type, "conversation.updated");
     json_t *announced = json_object_get(json_object_get(events.ev.v[0].json, "payload"), "conversation");
     ck_assert_str_eq(hlt_str(announced, "id"), conv_work);

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -16,8 +17,11 @@
 
 static hlt_daemon_t daemon_;
 
+static void list_web_files(void);
+
 static void setup(void)
 {
+    list_web_files();
     hlt_daemon_opts_t o = {.tls = 1};
     hlt_daemon_start(&daemon_, &o);
 }
@@ -29,24 +33,59 @@ static void teardown(void)
 
 static const hlt_proto_t PROTOS[] = {HLT_H1, HLT_H2C, HLT_H2_TLS};
 
+/* every file of the source tree's web/ (the built-in client), as the daemon serves it: /app for index.html, else
+ * /app/<name>; read at setup, so a file added to web/ is checked without a change here */
+#define MAX_FILES 64
+static struct {
+    char path[300];
+    const char *type;
+    int text; /* compressible: served gzip'd when asked */
+} FILES[MAX_FILES];
+static size_t NUM_FILES;
+
 static const struct {
-    const char *path, *type;
-} FILES[] = {
-    {"/app", "text/html; charset=utf-8"},
-    {"/app/app.css", "text/css; charset=utf-8"},
-    {"/app/app.js", "text/javascript; charset=utf-8"},
-    {"/app/api.js", "text/javascript; charset=utf-8"},
-    {"/app/sse.js", "text/javascript; charset=utf-8"},
-    {"/app/ui.js", "text/javascript; charset=utf-8"},
-    {"/app/list.js", "text/javascript; charset=utf-8"},
-    {"/app/conversation.js", "text/javascript; charset=utf-8"},
+    const char *ext, *type;
+    int text;
+} TYPES[] = {
+    {".html", "text/html; charset=utf-8", 1},
+    {".css", "text/css; charset=utf-8", 1},
+    {".js", "text/javascript; charset=utf-8", 1},
+    {".webmanifest", "application/manifest+json", 1},
+    {".png", "image/png", 0},
 };
+
+static void list_web_files(void)
+{
+    DIR *d = opendir(HL_SOURCE_DIR "/web");
+    ck_assert_msg(d != NULL, "cannot open %s/web", HL_SOURCE_DIR);
+    NUM_FILES = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        ck_assert_uint_lt(NUM_FILES, MAX_FILES);
+        size_t n = strlen(e->d_name), t = 0;
+        while (t < sizeof(TYPES) / sizeof(TYPES[0]) &&
+               !(n > strlen(TYPES[t].ext) && strcmp(e->d_name + n - strlen(TYPES[t].ext), TYPES[t].ext) == 0))
+            ++t;
+        ck_assert_msg(t < sizeof(TYPES) / sizeof(TYPES[0]), "web/%s: a file of a type this test does not know", e->d_name);
+        if (strcmp(e->d_name, "index.html") == 0)
+            snprintf(FILES[NUM_FILES].path, sizeof(FILES[NUM_FILES].path), "/app");
+        else
+            snprintf(FILES[NUM_FILES].path, sizeof(FILES[NUM_FILES].path), "/app/%s", e->d_name);
+        FILES[NUM_FILES].type = TYPES[t].type;
+        FILES[NUM_FILES].text = TYPES[t].text;
+        ++NUM_FILES;
+    }
+    closedir(d);
+    ck_assert_uint_gt(NUM_FILES, 10);
+}
 
 START_TEST(files_served_with_csp_and_etag)
 {
     hlt_proto_t proto = PROTOS[_i];
     size_t total = 0;
-    for (size_t i = 0; i < sizeof(FILES) / sizeof(FILES[0]); ++i) {
+    for (size_t i = 0; i < NUM_FILES; ++i) {
         hlt_response_t res;
         hlt_get(&daemon_, proto, FILES[i].path, &res);
         ck_assert_msg(res.status == 200, "%s: %ld", FILES[i].path, res.status);
@@ -63,10 +102,13 @@ START_TEST(files_served_with_csp_and_etag)
                       etag != NULL ? etag : "(none)");
         ck_assert_uint_gt(res.body_len, 100);
         total += res.body_len;
-        for (const char *p = res.body; (p = strstr(p, "http")) != NULL; ++p)
-            ck_assert_msg(strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0, "%s: external URL %.60s", FILES[i].path,
-                          p);
-        if (i == 0) {
+        /* nothing that would load from another origin (markdown.js names http:// as text: links it makes live) */
+        static const char *const LOADS[] = {"src=\"http", "src='http",  "href=\"http", "href='http",   "url(http",    "url(\"http",
+                                            "url('http",  "from 'http", "from \"http", "import('http", "fetch('http", "//cdn"};
+        for (size_t k = 0; FILES[i].text && k < sizeof(LOADS) / sizeof(LOADS[0]); ++k)
+            ck_assert_msg(strstr(res.body, LOADS[k]) == NULL, "%s: loads from another origin: %.60s", FILES[i].path,
+                          strstr(res.body, LOADS[k]));
+        if (strcmp(FILES[i].path, "/app") == 0) {
             ck_assert_ptr_nonnull(strstr(res.body, "src=\"/app/app.js\""));
             ck_assert_ptr_nonnull(strstr(res.body, "href=\"/app/app.css\""));
             ck_assert_ptr_null(strstr(res.body, "<style"));
@@ -125,7 +167,9 @@ static long gunzip(const char *body, size_t len, char *out, size_t cap)
 START_TEST(gzip_when_accepted)
 {
     hlt_proto_t proto = PROTOS[_i];
-    for (size_t i = 0; i < sizeof(FILES) / sizeof(FILES[0]); ++i) {
+    for (size_t i = 0; i < NUM_FILES; ++i) {
+        if (!FILES[i].text)
+            continue; /* images: gzip would not make them smaller, they are always sent as they are */
         hlt_response_t plain;
         hlt_get(&daemon_, proto, FILES[i].path, &plain);
         ck_assert_int_eq(plain.status, 200);
@@ -172,6 +216,38 @@ START_TEST(gzip_when_accepted)
         hlt_response_free(&gz);
         hlt_response_free(&plain);
     }
+}
+END_TEST
+
+/* the PWA: the service worker may control /app (outside its folder's scope) and pre-caches every file of the shell;
+ * the manifest names the client's start URL and scope */
+START_TEST(service_worker_and_manifest)
+{
+    hlt_response_t sw;
+    hlt_get(&daemon_, PROTOS[_i], "/app/sw.js", &sw);
+    ck_assert_int_eq(sw.status, 200);
+    ck_assert_str_eq(hlt_header(&sw, "service-worker-allowed"), "/app");
+    for (size_t i = 0; i < NUM_FILES; ++i) {
+        const char *p = FILES[i].path;
+        if (strcmp(p, "/app/sw.js") == 0 || !FILES[i].text)
+            continue;
+        char quoted[310];
+        snprintf(quoted, sizeof(quoted), "'%s'", p);
+        ck_assert_msg(strstr(sw.body, quoted) != NULL, "sw.js does not pre-cache %s", p);
+    }
+    hlt_response_free(&sw);
+    hlt_response_t m;
+    hlt_get(&daemon_, PROTOS[_i], "/app/manifest.webmanifest", &m);
+    ck_assert_int_eq(m.status, 200);
+    ck_assert_ptr_null(hlt_header(&m, "service-worker-allowed"));
+    json_error_t jerr;
+    json_t *j = json_loadb(m.body, m.body_len, 0, &jerr);
+    ck_assert_msg(j != NULL, "manifest: %s", jerr.text);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "start_url")), "/app");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "scope")), "/app");
+    ck_assert_uint_ge(json_array_size(json_object_get(j, "icons")), 2);
+    json_decref(j);
+    hlt_response_free(&m);
 }
 END_TEST
 
@@ -244,6 +320,7 @@ Suite *suite_web_app(void)
     int n = (int)(sizeof(PROTOS) / sizeof(PROTOS[0]));
     tcase_add_loop_test(tc, files_served_with_csp_and_etag, 0, n);
     tcase_add_loop_test(tc, gzip_when_accepted, 0, n);
+    tcase_add_loop_test(tc, service_worker_and_manifest, 0, n);
     tcase_add_loop_test(tc, unknown_file_is_404, 0, n);
     suite_add_tcase(s, tc);
     TCase *dev = tcase_create("web_dir");
