@@ -34,6 +34,9 @@ PACKAGES=(
     # make deb (CPack): dpkg-shlibdeps turns the linked libraries into the package's Depends; `file` is what CPack's DEB
     # generator uses to find the binaries to inspect
     dpkg-dev file
+    # the fuzz targets (fuzz/, make fuzz; make test replays their corpora): clang-14 and its libFuzzer runtime
+    # (libclang_rt.fuzzer-*.a comes with libclang-rt-14-dev, which Debian 12's clang pulls in)
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -53,6 +53,8 @@ fi
 # the actor, store, SSE and run-proxy suites again, against a ThreadSanitizer daemon (`make tsan` runs them all)
 run "integration (TSan daemon: actor, store, SSE, run proxy)" ./scripts/run-tsan-integration.sh
 run --may-skip "browser (pair page, docs page, web client)" ./tests/browser/run.sh
+# every fuzz target once over its checked-in corpus (no fuzzing; make fuzz-build built them): a fixed bug stays fixed
+run --may-skip "fuzz corpora (replay)" ./scripts/fuzz.sh --replay --no-build
 
 if [ ${#skipped[@]} -gt 0 ]; then
     echo "SKIPPED: ${skipped[*]}"

@@ -22,7 +22,7 @@ void hl_clock_advance(int64_t delta_ms);
 /** Formats `ms` as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (HL_ISO_TIME_LEN bytes). Returns buf. */
 char *hl_format_iso(int64_t ms, char *buf);
 
-/** Parses the format hl_format_iso produces (also without milliseconds). 0 on success, -EINVAL otherwise. */
+/** Parses the format hl_format_iso produces (also without milliseconds). 0 on success, -EINVAL otherwise (NULL too). */
 int hl_parse_iso(const char *s, int64_t *ms);
 
 #endif

@@ -66,7 +66,9 @@ bool hl_hermes_valid_key_env(const char *name);
  * `.env` text (`len` bytes) with `key` (hl_dotenv_valid_key) set to `value` (no NUL; may hold any other byte): every
  * assignment of the key, `export ` or not, quoted over several lines or not, is replaced by one `KEY="<value>"` line
  * (\\, \" , \n and \r escaped), at the first one's place; without one the line is appended. Every other byte is
- * kept; the text ends with exactly one newline. Returns the new text (malloc'd; it holds a secret: wipe it) and its length.
+ * kept; the text ends with exactly one newline. Returns the new text (malloc'd; it holds a secret: wipe it) and its length,
+ * or NULL when the result would not read back (hl_dotenv_parse) as the text with only that key changed: malformed quotes
+ * (one that a statement opens and another closes) that the change would re-pair; the file is then to be left alone.
  */
 char *hl_dotenv_set(const char *text, size_t len, const char *key, const char *value, size_t *out_len);
 

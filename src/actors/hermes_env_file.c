@@ -122,6 +122,11 @@ hl_result_t *hermes_env_write(hl_hermes_t *h, const char *name, const hermes_env
             wipe_free(cur, cur_len);
         cur = next;
         cur_len = next_len;
+        if (cur == NULL) {
+            wipe_free(text, len);
+            return hl_result_error(HL_RESULT_CONFLICT, "env_file_unsafe",
+                                   ".env has quoted values HermesLink cannot change safely (a quote left open); fix it by hand");
+        }
     }
     if (cur != text && (cur_len != len || memcmp(cur, text, len) != 0)) {
         char *dir = hl_hermes_profile_dir(h->link->hermes_home, name), *path = hl_path_join(dir, ".env"), *backup = NULL;

@@ -104,6 +104,27 @@ static uint32_t line_break(const yt_tree_t *t, uint32_t pos)
     return next;
 }
 
+/* Where a value written in place of `n` on its line ends: its content without the line break that ends it (a keep-chomped
+   block scalar's content runs past it; the break stays). */
+static uint32_t inline_end(const yt_tree_t *t, const yt_node_t *n)
+{
+    uint32_t e = n->last;
+    if (n->kind == YT_SCALAR && (n->style == YAML_LITERAL_SCALAR_STYLE || n->style == YAML_FOLDED_SCALAR_STYLE)) {
+        if (e > n->start + 1 && t->text[e - 1] == '\n')
+            --e;
+        if (e > n->start + 1 && t->text[e - 1] == '\r')
+            --e;
+    }
+    return e;
+}
+
+/* The line break after a value's content: a keep-chomped block scalar's is the one of its last blank line. */
+static uint32_t value_break(const yt_tree_t *t, const yt_node_t *n)
+{
+    uint32_t e = inline_end(t, n);
+    return e < n->last ? line_break(t, e) : line_break(t, n->last - 1);
+}
+
 static size_t column(const yt_tree_t *t, uint32_t pos)
 {
     return pos - line_start(t, pos);
@@ -577,7 +598,7 @@ static int set_found(ctx_t *c, const walk_t *w, const newval_t *nv)
             e = add_edit(c, colon + 1, colon + 1);
             yt_buf_add(&e->text, " ", 1);
         } else {
-            e = add_edit(c, vn->start, vn->last);
+            e = add_edit(c, vn->start, inline_end(t, vn));
         }
         yt_buf_add(&e->text, b.data, b.len);
         if (block)
@@ -595,8 +616,8 @@ static int set_found(ctx_t *c, const walk_t *w, const newval_t *nv)
     if ((ret = write_block_list(c, &b, column(t, kn->start) + c->seq_offset, nv)) != 0)
         goto Error;
     if (!vn->empty)
-        add_edit(c, colon + 1, vn->last);
-    insert_lines_at_break(c, line_break(t, vn->empty ? colon : vn->last - 1), &b);
+        add_edit(c, colon + 1, inline_end(t, vn));
+    insert_lines_at_break(c, vn->empty ? line_break(t, colon) : value_break(t, vn), &b);
     free(b.data);
     return 0;
 Error:
@@ -669,8 +690,8 @@ static int set_null_parent(ctx_t *c, const walk_t *w, const newval_t *nv)
     if ((ret = write_block_entries(c, &b, w->level + 1, column(t, kn->start) + c->unit, nv)) != 0)
         goto Error;
     if (!vn->empty)
-        add_edit(c, colon + 1, vn->last);
-    insert_lines_at_break(c, line_break(t, vn->empty ? colon : vn->last - 1), &b);
+        add_edit(c, colon + 1, inline_end(t, vn));
+    insert_lines_at_break(c, vn->empty ? line_break(t, colon) : value_break(t, vn), &b);
     free(b.data);
     return 0;
 Error:
@@ -716,6 +737,10 @@ static int delete_found(ctx_t *c, const walk_t *w)
             }
             prev = k;
         }
+        /* an empty key (`? ` alone) has no text to measure the entry next to it by */
+        const yt_node_t *nb = prev != YT_NONE ? yt_node(t, prev) : next != YT_NONE ? yt_node(t, next) : NULL;
+        if (mn->count != 2 && nb != NULL && nb->empty)
+            return refuse(c, -ENOTSUP, level, "the entry next to it has an empty key; edit it by hand");
         if (mn->count == 2) /* the only entry: {} stays */
             add_edit(c, mn->start + 1, mn->end - 1);
         else if (prev != YT_NONE) /* from the end of the entry before: its comma goes */
@@ -1088,6 +1113,14 @@ static int run(ctx_t *c, const char *text, size_t len, const newval_t *nv, char 
     }
     if (ret != 0)
         goto Exit;
+    /* a block scalar's last line gains a line break when lines follow it, and with it the scalar's value (clip and keep
+       chomping) */
+    for (size_t i = 0; i < c->nedits && c->t.open_end; ++i)
+        if (c->edits[i].start == c->t.len && c->edits[i].text.len > 0) {
+            ret = refuse(c, -ENOTSUP, 0,
+                         "the file ends inside a block scalar (| or >) without a line break; add one or edit it by hand");
+            goto Exit;
+        }
     apply_edits(c, out, out_len);
     if (c->nedits > 0 && (ret = verify(c, *out, *out_len, nv)) != 0) {
         free(*out);

@@ -64,8 +64,9 @@ typedef struct st_yt_node_t {
     uint8_t empty;          /* an implicit null: no text of its own; start/last mean nothing */
     uint32_t start;         /* first byte, properties (anchor, tag) included */
     uint32_t end;           /* past the node as libyaml marks it: exact for scalars and flow collections only */
-    uint32_t last;          /* past the last byte of content (block scalars without their trailing blank lines; block
-                               collections: their last child's) */
+    uint32_t last;          /* past the last byte of content (block scalars: without their trailing empty lines, except
+                               with keep chomping `|+`, whose trailing lines are content: then past the last one's line
+                               break; block collections: their last child's) */
     uint32_t value, length; /* scalars: their value in the tree's pool */
     uint32_t parent, first, next, tail, count; /* children in order; for a mapping key, value, key, value… */
     uint32_t refs;                             /* anchors and aliases in this subtree, itself included */
@@ -80,6 +81,7 @@ typedef struct st_yt_tree_t {
     size_t pool_len, _pool_cap;
     uint32_t root; /* YT_NONE: no document, or an empty one (both read as an empty mapping) */
     bool crlf;     /* the first line break is CRLF: new lines get CRLF */
+    bool open_end; /* the text ends inside a block scalar, without a line break: a line added after it would change it */
 } yt_tree_t;
 
 /**

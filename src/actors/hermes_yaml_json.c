@@ -4,7 +4,8 @@
  * with) types them: null, booleans (yes/no/on/off…), integers (decimal, 0x, 0o/0 octal, with '_'), floats; quoted and
  * block scalars stay strings. Mapping keys that are not scalars are skipped; a repeated key keeps its last value, as
  * PyYAML does. Aliases point at shared nodes: every visit counts, so a document of nested aliases cannot expand past
- * MAX_NODES.
+ * MAX_NODES, and the depth is bounded too (MAX_DEPTH), so that an alias inside the node it names (`a: &x [*x]`, which
+ * libyaml's loader accepts) ends in an error instead of a recursion that overflows the stack.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,10 +20,13 @@
 #include "hl/common.h"
 
 #define MAX_NODES 200000
+/* hermes_yaml_load refuses text nested deeper than 64: only aliases go past this */
+#define MAX_DEPTH 128
 
 typedef struct st_conv_t {
     yaml_document_t *doc;
     size_t visited;
+    unsigned depth;
 } conv_t;
 
 /* An integer as PyYAML reads a plain scalar: [-+]? then 0b…, 0x…, 0… (octal), or decimal, '_' allowed between digits. */
@@ -100,6 +104,19 @@ static json_t *scalar_json(const yaml_node_t *n)
     return f != NULL ? f : json_stringn(v, len);
 }
 
+static json_t *node_json(conv_t *c, yaml_node_t *n);
+
+/* node_json one level down. */
+static json_t *child_json(conv_t *c, yaml_node_t *n)
+{
+    if (c->depth >= MAX_DEPTH)
+        return NULL;
+    ++c->depth;
+    json_t *v = node_json(c, n);
+    --c->depth;
+    return v;
+}
+
 static json_t *node_json(conv_t *c, yaml_node_t *n)
 {
     if (n == NULL || ++c->visited > MAX_NODES)
@@ -110,7 +127,7 @@ static json_t *node_json(conv_t *c, yaml_node_t *n)
     case YAML_SEQUENCE_NODE: {
         json_t *arr = json_array();
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; ++it) {
-            json_t *v = node_json(c, yaml_document_get_node(c->doc, *it));
+            json_t *v = child_json(c, yaml_document_get_node(c->doc, *it));
             if (v == NULL) {
                 json_decref(arr);
                 return NULL;
@@ -125,7 +142,7 @@ static json_t *node_json(conv_t *c, yaml_node_t *n)
             yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
             if (k == NULL || k->type != YAML_SCALAR_NODE || memchr(k->data.scalar.value, '\0', k->data.scalar.length) != NULL)
                 continue;
-            json_t *v = node_json(c, yaml_document_get_node(c->doc, p->value));
+            json_t *v = child_json(c, yaml_document_get_node(c->doc, p->value));
             if (v == NULL) {
                 json_decref(obj);
                 return NULL;
@@ -153,7 +170,7 @@ int hermes_yaml_json(const char *text, size_t len, json_t **out, char *err, size
     json_t *v = root != NULL ? node_json(&c, root) : json_object();
     yaml_document_delete(&doc);
     if (v == NULL) {
-        snprintf(err, errlen, "config.yaml: too many values (aliases expand past %d)", MAX_NODES);
+        snprintf(err, errlen, "config.yaml: too many values (aliases expand past %d values or %d levels)", MAX_NODES, MAX_DEPTH);
         return -EFBIG;
     }
     if (json_is_null(v)) {

@@ -240,6 +240,54 @@ static int is_blank_or_break(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/*
+ * True when the block scalar at [start, end) has keep chomping (`|+`, `>2+`): its trailing blank lines are then part of
+ * its value, and a line written after its last text would cut them off. The header is read past the node's properties
+ * (&anchor, !tag), which may stand on earlier lines; a header this cannot read counts as keep, which only moves new
+ * lines further down.
+ */
+static bool keeps_trailing_lines(const char *text, uint32_t start, uint32_t end)
+{
+    uint32_t p = start;
+    while (p < end) {
+        if (text[p] == '&' || text[p] == '!') {
+            while (p < end && !is_blank_or_break(text[p]))
+                ++p;
+        } else if (text[p] == '#') {
+            while (p < end && text[p] != '\n')
+                ++p;
+        } else if (is_blank_or_break(text[p])) {
+            ++p;
+        } else {
+            break;
+        }
+    }
+    if (p >= end || (text[p] != '|' && text[p] != '>'))
+        return true;
+    for (uint32_t i = p + 1; i < end && i <= p + 2; ++i) {
+        if (text[i] == '+')
+            return true;
+        if (text[i] != '-' && (text[i] < '0' || text[i] > '9'))
+            break;
+    }
+    return false;
+}
+
+/*
+ * Where a block scalar's content ends, as far as lines written after it are concerned. libyaml's mark runs past its
+ * trailing lines. With keep chomping they are all content. Otherwise only the empty ones can go: a line of blanks may
+ * be content (more blanks than the scalar's indentation), so the content ends at the last line that is not empty.
+ */
+static uint32_t block_scalar_last(const char *text, uint32_t start, uint32_t end)
+{
+    uint32_t last = end;
+    if (keeps_trailing_lines(text, start, end))
+        return last;
+    while (last > start + 1 && (text[last - 1] == '\n' || text[last - 1] == '\r'))
+        --last;
+    return last;
+}
+
 /* A collection's end: block collections end where their content does (libyaml marks the next token, past comments). */
 static void close_collection(yt_tree_t *t, uint32_t i, uint32_t end)
 {
@@ -326,9 +374,11 @@ int yt_parse(yt_tree_t *t, const char *text, size_t len, char *err, size_t errle
             n->tag = ev.data.scalar.tag != NULL;
             n->anchor = ev.data.scalar.anchor != NULL;
             n->empty = ev.data.scalar.length == 0 && n->style == YAML_PLAIN_SCALAR_STYLE && start == end;
-            if (n->style == YAML_LITERAL_SCALAR_STYLE || n->style == YAML_FOLDED_SCALAR_STYLE)
-                while (n->last > n->start + 1 && is_blank_or_break(text[n->last - 1]))
-                    --n->last; /* the trailing blank lines libyaml counts in */
+            if (n->style == YAML_LITERAL_SCALAR_STYLE || n->style == YAML_FOLDED_SCALAR_STYLE) {
+                n->last = block_scalar_last(text, start, end);
+                if (end >= len && len > 0 && text[len - 1] != '\n')
+                    t->open_end = true;
+            }
             pool_add(t, n, ev.data.scalar.value, ev.data.scalar.length);
             if (n->anchor) {
                 add_ref(t, i);

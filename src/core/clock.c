@@ -77,7 +77,7 @@ static int days_in_month(int y, int m)
 int hl_parse_iso(const char *s, int64_t *ms)
 {
     int y, mo, d, h, mi, sec, millis = 0;
-    if (strlen(s) < 20 || digits(s, 4, &y) != 0 || s[4] != '-' || digits(s + 5, 2, &mo) != 0 || s[7] != '-' ||
+    if (s == NULL || strlen(s) < 20 || digits(s, 4, &y) != 0 || s[4] != '-' || digits(s + 5, 2, &mo) != 0 || s[7] != '-' ||
         digits(s + 8, 2, &d) != 0 || s[10] != 'T' || digits(s + 11, 2, &h) != 0 || s[13] != ':' || digits(s + 14, 2, &mi) != 0 ||
         s[16] != ':' || digits(s + 17, 2, &sec) != 0)
         return -EINVAL;

@@ -131,6 +131,8 @@ START_TEST(parse_rejects_bad_input)
         int64_t ms = 7;
         ck_assert_msg(hl_parse_iso(bad[i], &ms) == -EINVAL, "'%s' was accepted", bad[i]);
     }
+    int64_t ms = 7;
+    ck_assert_int_eq(hl_parse_iso(NULL, &ms), -EINVAL); /* a JSON field that is missing or not a string */
 }
 END_TEST
 

@@ -70,6 +70,21 @@ START_TEST(dotenv_set_keeps_everything_else)
     check_set("", "K", "a\"b\\c\nd", "K=\"a\\\"b\\\\c\\nd\"\n");
     /* a key that only starts like ours is another key */
     check_set("KEY2=1\n", "KEY", "v", "KEY2=1\nKEY=\"v\"\n");
+    /* found by fuzz/fuzz_dotenv_set.c: a quote that never closes (or is followed by more than a comment) is no value
+       over several lines; the reader resumes on the next line, so the lines below are other keys and stay */
+    check_set("K=\"open\nB=1\nK2=2\n", "K", "v", "K=\"v\"\nB=1\nK2=2\n");
+    check_set("K=\"x\nB=1\n\" junk\nC=3\n", "K", "v", "K=\"v\"\nB=1\n\" junk\nC=3\n");
+    check_set("K='a\nb' # fine\nB=1\n", "K", "v", "K=\"v\"\nB=1\n");
+    /* a line inside another key's quoted value is that value's, even when it reads like our key */
+    check_set("Q='x\nK=old'\nK=1\n", "K", "v", "Q='x\nK=old'\nK=\"v\"\n");
+    check_set("Q=\"x\nK=old\"\n", "K", "v", "Q=\"x\nK=old\"\nK=\"v\"\n");
+    /* quotes that one statement opens and a later line closes: replacing that line would pair them up differently (here
+       Q's value would swallow the new K line), so nothing is written */
+    size_t len = 7;
+    ck_assert_ptr_null(hl_dotenv_set("Q='a\nK='b' c\nZ='\n", 17, "K", "v", &len));
+    ck_assert_uint_eq(len, 0);
+    /* a last line without a newline, kept below the key's: the text still ends with one */
+    check_set("K=1\nB=2", "K", "v", "K=\"v\"\nB=2\n");
 }
 END_TEST
 

@@ -356,7 +356,48 @@ START_TEST(indentation_follows_the_file)
 }
 END_TEST
 
+/* Found by fuzz/fuzz_yaml_edit.c: a key added after a block scalar went before lines that belong to its value. */
+START_TEST(block_scalars_keep_their_lines)
+{
+    /* keep chomping: the trailing empty lines are the value's, new keys go after them */
+    set_is("x: |+\n  text\n\n\n", PATH("a"), hl_yaml_null(), "x: |+\n  text\n\n\na: null\n");
+    set_is("x: &k |2+\n  t\n\n", PATH("a"), hl_yaml_null(), "x: &k |2+\n  t\n\na: null\n");
+    set_is("m:\n  x: |+\n    t\n\n  # c\nb: 1\n", PATH("m", "y"), hl_yaml_null(),
+           "m:\n  x: |+\n    t\n\n  \"y\": null\n  # c\nb: 1\n");
+    /* the scalar itself replaced or deleted: its lines go with it */
+    set_is("x: |+\n  t\n\nb: 1\n", PATH("x"), hl_yaml_null(), "x: null\nb: 1\n");
+    delete_is("x: |+\n  t\n\nb: 1\n", PATH("x"), "b: 1\n");
+    /* clip: trailing empty lines are no content and stay below the new key, as before */
+    set_is("x: |\n  text\n\n", PATH("a"), hl_yaml_null(), "x: |\n  text\na: null\n\n");
+    /* a line of blanks deeper than the scalar's indentation is content ("f\n   ") */
+    set_is("x: >-\n f\n    \n", PATH("a"), hl_yaml_null(), "x: >-\n f\n    \na: null\n");
+    /* a file that ends inside a block scalar without a line break: a line after it would add one to the value */
+    char *out = (char *)"untouched", err[256] = "";
+    size_t out_len = 0;
+    hl_yaml_scalar_t v = hl_yaml_null();
+    ck_assert_int_eq(hl_yaml_edit_set("x: |\n  t", 8, PATH("a"), &v, &out, &out_len, err, sizeof(err)), -ENOTSUP);
+    ck_assert_ptr_null(out);
+    ck_assert_msg(strstr(err, "ends inside a block scalar") != NULL, "%s", err);
+    set_is("x: |-\n  t", PATH("x"), hl_yaml_null(), "x: null"); /* replacing it adds no line: allowed */
+}
+END_TEST
+
 /* ---- refusals: an error, a message, no text ---- */
+
+/* Found by fuzz/fuzz_yaml_edit.c: deleting a flow entry next to an empty key (`? ` alone) took that entry too. */
+START_TEST(flow_entry_next_to_an_empty_key)
+{
+    const char *const in[] = {"{a: 1, ? }\n", "{? , a: 1}\n"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(in); ++i) {
+        char *out = (char *)"untouched", err[256] = "";
+        size_t out_len = 0;
+        ck_assert_int_eq(hl_yaml_edit_delete(in[i], strlen(in[i]), PATH("a"), &out, &out_len, err, sizeof(err)), -ENOTSUP);
+        ck_assert_ptr_null(out);
+        ck_assert_msg(strstr(err, "empty key") != NULL, "%s", err);
+    }
+    delete_is("{b, a: 1}\n", PATH("a"), "{b}\n"); /* an implicit null value is no empty key */
+}
+END_TEST
 
 static void refused(const char *in, size_t len, int code, const char *msg)
 {
@@ -1082,6 +1123,7 @@ Suite *suite_hermes_yaml_edit(void)
     tcase_add_test(shapes, flow_mappings);
     tcase_add_test(shapes, line_endings_and_empty_files);
     tcase_add_test(shapes, indentation_follows_the_file);
+    tcase_add_test(shapes, block_scalars_keep_their_lines);
     suite_add_tcase(s, shapes);
 
     TCase *refusals = tcase_create("refusals");
@@ -1090,6 +1132,7 @@ Suite *suite_hermes_yaml_edit(void)
     tcase_add_test(refusals, aliases_and_odd_shapes_are_refused);
     tcase_add_test(refusals, bad_paths_and_values);
     tcase_add_test(refusals, sizes_are_bounded);
+    tcase_add_test(refusals, flow_entry_next_to_an_empty_key);
     suite_add_tcase(s, refusals);
 
     TCase *quotes = tcase_create("quoting");

@@ -65,6 +65,12 @@ START_TEST(empty_repeated_and_refused)
                          "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
     ck_assert_int_eq(hermes_yaml_json(laughs, strlen(laughs), &out, err, sizeof(err)), -EFBIG);
     ck_assert(out == NULL);
+    /* found by fuzz/fuzz_config_read.c: an alias inside the node it names recursed until the stack overflowed */
+    const char *const recursive[] = {"a: &x [*x]\n", "a: &x {b: *x}\n", "a: &x [1, [2, *x]]\n"};
+    for (size_t i = 0; i < sizeof(recursive) / sizeof(recursive[0]); ++i) {
+        ck_assert_int_eq(hermes_yaml_json(recursive[i], strlen(recursive[i]), &out, err, sizeof(err)), -EFBIG);
+        ck_assert(out == NULL && strstr(err, "levels") != NULL);
+    }
 }
 END_TEST
 

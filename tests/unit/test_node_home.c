@@ -201,6 +201,24 @@ START_TEST(test_home_walk)
 }
 END_TEST
 
+/* Found by fuzz/fuzz_node_home.c: a blob manifest without a created_at string crashed the import (NULL to strlen). */
+START_TEST(test_blob_without_created_at)
+{
+    char *dir = ut_mkdtemp(), err[512] = "";
+    hl_node_home_t h;
+    mkdirs(dir, "blobs");
+    put(dir, "blobs/blob_" HEX32, "abc");
+    const char *const bad[] = {"{\"id\":\"blob_" HEX32 "\",\"size\":3,\"conversation_ids\":[]}",
+                               "{\"id\":\"blob_" HEX32 "\",\"size\":3,\"created_at\":7,\"conversation_ids\":[]}"};
+    for (size_t i = 0; i < HL_ARRAY_SIZE(bad); ++i) {
+        put(dir, "blobs/blob_" HEX32 ".json", bad[i]);
+        ck_assert_int_eq(hl_node_home_load(dir, &h, err, sizeof(err)), -EINVAL);
+        ck_assert_msg(strstr(err, "corrupt") != NULL, "%s", err);
+    }
+    ut_rm_rf(dir);
+}
+END_TEST
+
 Suite *suite_node_home(void)
 {
     Suite *s = suite_create("node_home");
@@ -209,6 +227,7 @@ Suite *suite_node_home(void)
     tcase_add_test(tc, test_credentials);
     tcase_add_test(tc, test_conversation);
     tcase_add_test(tc, test_home_walk);
+    tcase_add_test(tc, test_blob_without_created_at);
     suite_add_tcase(s, tc);
     return s;
 }
