@@ -26,7 +26,7 @@ test-build: deps
 
 tsan-build: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DHL_WERROR=ON -DHL_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-tsan -j $(JOBS) --target unit_concurrency hermeslink integration_tests fake-hermes
+	@cmake --build build-tsan -j $(JOBS) --target unit_concurrency hermeslink integration_tests fake_hermes
 
 # the libFuzzer targets (fuzz/, clang): make test replays their corpora. Without clang this builds nothing and the replay
 # step reports itself skipped (failed under CI=true), as the browser test does
