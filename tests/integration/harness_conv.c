@@ -722,6 +722,40 @@ void hltc_tag(char *buf, size_t n)
     buf[n] = '\0';
 }
 
+json_t *hltc_all_messages(const hlt_daemon_t *d, const char *bearer, const char *conv)
+{
+    json_t *ids = json_object();
+    char path[200], before[64] = "";
+    snprintf(path, sizeof(path), "/api/v1/conversations/%s/messages?limit=100", conv);
+    for (;;) {
+        json_t *j = hltc_call(d, HLT_H1, bearer, "GET", before[0] ? hltc_fmt("%s&before=%s", path, before) : path, NULL, 200);
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(j, "messages"), i, m)
+        {
+            json_object_set_new(ids, hlt_str(m, "id"), json_string(hlt_str(m, "status")));
+        }
+        json_t *page = json_object_get(j, "page");
+        int more = json_is_true(json_object_get(page, "has_more_before"));
+        if (more)
+            snprintf(before, sizeof(before), "%s", hlt_str(page, "oldest_message_id"));
+        json_decref(j);
+        if (!more)
+            return ids;
+    }
+}
+
+void hltc_assert_integrity(const hlt_env_t *env, const char *when)
+{
+    void *db = hltc_db_open(env, 1);
+    char *r = hltc_db_integrity(db);
+    hltc_db_close(db);
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", r);
+    free(r);
+    ck_assert_msg(strcmp(msg, "ok") == 0, "PRAGMA integrity_check %s: %s", when, msg);
+}
+
 const char *hltc_fmt(const char *fmt, ...)
 {
     static char bufs[16][4096];

@@ -185,6 +185,11 @@ void hltc_db_exec(void *db, const char *sql);
 char *hltc_db_integrity(void *db);
 void hltc_db_close(void *db);
 
+/** Every message of conv, walking its whole history with before-cursors: {message id: status} (new reference). */
+json_t *hltc_all_messages(const hlt_daemon_t *d, const char *bearer, const char *conv);
+/** Asserts that the env's link.db passes PRAGMA integrity_check; `when` names the moment in the failure message. */
+void hltc_assert_integrity(const hlt_env_t *env, const char *when);
+
 /** printf into one of 16 rotating static buffers (paths and bodies for a call or two). */
 const char *hltc_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -28,17 +28,6 @@ static void restart(hltc_ctx_t *c, hlt_env_t *env, int kill9)
     hlt_daemon_start(&c->d, &o);
 }
 
-static void assert_integrity(hlt_env_t *env, const char *when)
-{
-    void *db = hltc_db_open(env, 1);
-    char *r = hltc_db_integrity(db);
-    hltc_db_close(db);
-    char msg[512];
-    snprintf(msg, sizeof(msg), "%s", r);
-    free(r);
-    ck_assert_msg(strcmp(msg, "ok") == 0, "PRAGMA integrity_check %s: %s", when, msg);
-}
-
 /* Kills the daemon with SIGKILL once the sender has had `after_sends` sends answered 202 (counted, not timed: the kill
  * lands mid-stream however fast or loaded the machine is), or after give_up_ms whatever the count. */
 typedef struct st_killer_t {
@@ -118,7 +107,7 @@ START_TEST(test_kill9_mid_stream)
     if (getenv("HLT_VERBOSE") != NULL)
         fprintf(stderr, "kill -9 after %zu sends answered 202\n", n_sent);
     hltc_kill9(&c.d);
-    assert_integrity(&env, "after kill -9");
+    hltc_assert_integrity(&env, "after kill -9");
 
     hlt_daemon_dispose(&c.d);
     hlt_daemon_opts_t o = {.env = &env, .tls = 1};
@@ -127,27 +116,7 @@ START_TEST(test_kill9_mid_stream)
     /* every answered send is there, with its events; every run has ended */
     for (int ci = 0; ci < CONVS; ++ci) {
         hltc_events_t *e = hltc_wait_runs_done(&c.d, tok, convs[ci], 20000);
-        json_t *ids = json_object();
-        char path[200];
-        snprintf(path, sizeof(path), "/api/v1/conversations/%s/messages?limit=100", convs[ci]);
-        /* walk the whole history with before-cursors */
-        char before[64] = "";
-        for (;;) {
-            json_t *j = hltc_call(&c.d, HLT_H1, tok, "GET", before[0] ? hltc_fmt("%s&before=%s", path, before) : path, NULL, 200);
-            size_t i;
-            json_t *m;
-            json_array_foreach(json_object_get(j, "messages"), i, m)
-            {
-                json_object_set_new(ids, hlt_str(m, "id"), json_string(hlt_str(m, "status")));
-            }
-            json_t *page = json_object_get(j, "page");
-            int more = json_is_true(json_object_get(page, "has_more_before"));
-            if (more)
-                snprintf(before, sizeof(before), "%s", hlt_str(page, "oldest_message_id"));
-            json_decref(j);
-            if (!more)
-                break;
-        }
+        json_t *ids = hltc_all_messages(&c.d, tok, convs[ci]);
         for (size_t i = 0; i < n_sent; ++i) {
             if (sent[i].conv != ci)
                 continue;
@@ -175,7 +144,7 @@ START_TEST(test_kill9_mid_stream)
         free(e);
     }
     hlt_assert_stop_clean(&c.d);
-    assert_integrity(&env, "after the restart");
+    hltc_assert_integrity(&env, "after the restart");
     void *db = hltc_db_open(&env, 0);
     ck_assert_int_eq(hltc_db_int(db, "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')", NULL), 0);
     hltc_db_close(db);

@@ -124,41 +124,6 @@ static void *uploader(void *arg)
     return NULL;
 }
 
-/* the ids of every message of conv (walking the history with before-cursors) → {id: status} */
-static json_t *all_messages(const hlt_daemon_t *d, const char *tok, const char *conv)
-{
-    json_t *ids = json_object();
-    char before[64] = "";
-    const char *path = hltc_fmt("/api/v1/conversations/%s/messages?limit=100", conv);
-    char base[200];
-    snprintf(base, sizeof(base), "%s", path);
-    for (;;) {
-        json_t *j = hltc_call(d, HLT_H1, tok, "GET", before[0] ? hltc_fmt("%s&before=%s", base, before) : base, NULL, 200);
-        size_t i;
-        json_t *m;
-        json_array_foreach(json_object_get(j, "messages"), i, m)
-            json_object_set_new(ids, hlt_str(m, "id"), json_string(hlt_str(m, "status")));
-        json_t *page = json_object_get(j, "page");
-        int more = json_is_true(json_object_get(page, "has_more_before"));
-        if (more)
-            snprintf(before, sizeof(before), "%s", hlt_str(page, "oldest_message_id"));
-        json_decref(j);
-        if (!more)
-            return ids;
-    }
-}
-
-static void assert_integrity(hlt_env_t *env, int round)
-{
-    void *db = hltc_db_open(env, 1);
-    char *r = hltc_db_integrity(db);
-    hltc_db_close(db);
-    char msg[300];
-    snprintf(msg, sizeof(msg), "%s", r);
-    free(r);
-    ck_assert_msg(strcmp(msg, "ok") == 0, "round %d: PRAGMA integrity_check: %s", round, msg);
-}
-
 START_TEST(kill9_rounds)
 {
     const char *env_rounds = getenv("HLT_KILL_ROUNDS");
@@ -199,14 +164,14 @@ START_TEST(kill9_rounds)
             cls[k]->stop = 1;
             pthread_join(th[k], NULL);
         }
-        assert_integrity(&env, round);
+        hltc_assert_integrity(&env, hltc_fmt("after the kill of round %d", round));
         hlt_daemon_dispose(&c.d);
         hlt_daemon_opts_t o = {.env = &env};
         hlt_daemon_start(&c.d, &o);
 
         /* every answered send of every round is there; nothing stays queued or streaming; the replay is gap-free */
         hltc_events_t *e = hltc_wait_runs_done(&c.d, tok, talk, 30000);
-        json_t *ids = all_messages(&c.d, tok, talk);
+        json_t *ids = hltc_all_messages(&c.d, tok, talk);
         for (size_t i = 0; i < send_cl.n_acked; ++i)
             ck_assert_msg(json_object_get(ids, send_cl.acked[i]) != NULL, "round %d: message %s (answered 202) is gone", round,
                           send_cl.acked[i]);
@@ -259,7 +224,7 @@ START_TEST(kill9_rounds)
                     send_cl.n_acked, blob_cl.n_acked);
     }
     hlt_assert_stop_clean(&c.d);
-    assert_integrity(&env, rounds);
+    hltc_assert_integrity(&env, "after the last clean stop");
     client_t *all[] = {&send_cl, &blob_cl};
     for (int k = 0; k < 2; ++k)
         for (size_t i = 0; i < all[k]->n_acked; ++i)

@@ -113,11 +113,7 @@ static void run_fault(const char *fault)
         hlt_response_free(&res);
     }
     hlt_assert_stop_clean(&c.d);
-    void *db = hltc_db_open(&env, 1);
-    char *ic = hltc_db_integrity(db);
-    hltc_db_close(db);
-    ck_assert_msg(strcmp(ic, "ok") == 0, "%s: integrity_check %s", fault, ic);
-    free(ic);
+    hltc_assert_integrity(&env, hltc_fmt("after the %s fault", fault));
     for (int k = 0; k < 8; ++k)
         free(kept[k]);
     free(before);
