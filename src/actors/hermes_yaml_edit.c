@@ -130,6 +130,36 @@ static size_t column(const yt_tree_t *t, uint32_t pos)
     return pos - line_start(t, pos);
 }
 
+/*
+ * Where lines added after a block collection go: past the line holding pos (its last node's end) and past every later
+ * content line that still belongs to the collection by its indentation — deeper than `col` (its entries' column), or at
+ * `col` for a mapping (a `? ` complex key, whose empty parts carry no position) and for a list an item's `-` — but not
+ * past the comments and blank lines before the next line that does not belong (they stay with what follows).
+ */
+static uint32_t block_end(const yt_tree_t *t, uint32_t pos, size_t col, bool list)
+{
+    uint32_t end = line_next(t, pos), at = end;
+    while (at < t->len) {
+        uint32_t p = at;
+        while (p < t->len && t->text[p] == ' ')
+            ++p;
+        uint32_t next = line_next(t, at);
+        if (p >= t->len || t->text[p] == '\n' || t->text[p] == '\r' || t->text[p] == '#') {
+            at = next; /* blank or comment: belongs to whichever content line comes next */
+            continue;
+        }
+        size_t indent = p - at;
+        bool doc_marker =
+            indent == 0 && t->len - p >= 3 && (memcmp(t->text + p, "---", 3) == 0 || memcmp(t->text + p, "...", 3) == 0);
+        bool dash =
+            t->text[p] == '-' && (p + 1 >= t->len || t->text[p + 1] == ' ' || t->text[p + 1] == '\n' || t->text[p + 1] == '\r');
+        if (doc_marker || indent < col || (indent == col && list && !dash))
+            break;
+        end = at = next;
+    }
+    return end;
+}
+
 static bool is_blank(char ch)
 {
     return ch == ' ' || ch == '\t';
@@ -659,7 +689,7 @@ static int set_missing(ctx_t *c, const walk_t *w, const newval_t *nv)
         return refuse(c, -ENOTSUP, w->level, "its mapping does not start on a line of its own; edit it by hand");
     if ((ret = write_block_entries(c, &b, w->level, column(t, first->start), nv)) != 0)
         goto Error;
-    insert_lines_at(c, line_next(t, mn->last - 1), &b);
+    insert_lines_at(c, block_end(t, mn->last - 1, column(t, first->start), false), &b);
     free(b.data);
     return 0;
 Error:
@@ -874,7 +904,7 @@ static int append_found(ctx_t *c, const walk_t *w, const newval_t *nv)
     yt_buf_t b = {0};
     int ret = write_block_item(c, &b, col, offset, nv);
     if (ret == 0)
-        insert_lines_at(c, line_next(t, sn->last - 1), &b);
+        insert_lines_at(c, block_end(t, sn->last - 1, col, true), &b);
     free(b.data);
     return ret;
 }

@@ -997,6 +997,20 @@ END_TEST
 
 /* ---- robustness ---- */
 
+/* Keys added at the end of a block collection go past the lines that still belong to it by indentation — a `? `
+ * complex key after a comment (found by fuzz_yaml_edit: the new key went before them and took them over), a deeper
+ * line of a list's last item — and the comments before a line that does not belong stay with it. */
+START_TEST(added_after_everything_the_collection_holds)
+{
+    hl_yaml_step_t path[2] = {hl_yaml_key("platform_toolsets"), hl_yaml_key("api_server")};
+    set_at_is("a:\n    b:\n     c: 0\n#\n    ? \n", path, 2, hl_yaml_null(),
+              "a:\n    b:\n     c: 0\n#\n    ? \nplatform_toolsets:\n    api_server: null\n");
+    hl_yaml_step_t nested[2] = {hl_yaml_key("a"), hl_yaml_key("z")};
+    set_at_is("a:\n  b: 1\n  # about c\n  ? c\n  : 2\n# about d\nd: 3\n", nested, 2, hl_yaml_int(4),
+              "a:\n  b: 1\n  # about c\n  ? c\n  : 2\n  z: 4\n# about d\nd: 3\n");
+}
+END_TEST
+
 START_TEST(mutated_inputs_give_an_error_or_valid_yaml)
 {
     /* the fixture with a few bytes changed, edited on several paths: a known error, or a result that is itself
@@ -1146,6 +1160,7 @@ Suite *suite_hermes_yaml_edit(void)
     tcase_add_test(lists, list_keys_renamed);
     tcase_add_test(lists, list_items_appended);
     tcase_add_test(lists, list_refusals);
+    tcase_add_test(lists, added_after_everything_the_collection_holds);
     suite_add_tcase(s, lists);
 
     TCase *robust = tcase_create("robustness");
