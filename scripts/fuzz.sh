@@ -83,6 +83,7 @@ fi
 max_len_of() {
     case $1 in
     router | headers | filename) echo 512 ;;
+    log_lines) echo 2048 ;;
     query) echo 1024 ;;
     node_import) echo 16384 ;;
     *) echo 8192 ;;
