@@ -21,6 +21,7 @@
 #include "hermes_internal.h"
 #include "hl/clock.h"
 #include "hl/fsutil.h"
+#include "hl/pipe_lines.h"
 #include "hl/subprocess.h"
 #include "hl/hermes_manage.h"
 #include "hl/hermes_read.h"
@@ -41,17 +42,15 @@ void hermes_creation_init(hermes_creation_t *c)
     c->state = "idle";
     c->lines = json_array();
     c->err_tail = json_array();
-    c->out_fd = c->err_fd = -1;
+    hl_pipe_lines_init(&c->out, -1, HERMES_CREATE_MAX_LINE);
+    hl_pipe_lines_init(&c->err, -1, HERMES_CREATE_MAX_LINE);
     c->version = 1;
 }
 
 static void close_pipes(hermes_creation_t *c)
 {
-    if (c->out_fd >= 0)
-        close(c->out_fd);
-    if (c->err_fd >= 0)
-        close(c->err_fd);
-    c->out_fd = c->err_fd = -1;
+    hl_pipe_lines_close(&c->out);
+    hl_pipe_lines_close(&c->err);
 }
 
 void hermes_creation_dispose(hermes_creation_t *c)
@@ -66,8 +65,6 @@ void hermes_creation_dispose(hermes_creation_t *c)
     free(c->profile_name);
     free(c->job_id);
     free(c->error);
-    free(c->out_part);
-    free(c->err_part);
     free(c->description);
     memset(c, 0, sizeof(*c));
 }
@@ -85,10 +82,10 @@ json_t *hermes_creation_json(const hermes_creation_t *c)
 int hermes_creation_fds(const hermes_creation_t *c, int fds[2])
 {
     int n = 0;
-    if (c->out_fd >= 0)
-        fds[n++] = c->out_fd;
-    if (c->err_fd >= 0)
-        fds[n++] = c->err_fd;
+    if (c->out.fd >= 0)
+        fds[n++] = c->out.fd;
+    if (c->err.fd >= 0)
+        fds[n++] = c->err.fd;
     return n;
 }
 
@@ -112,44 +109,14 @@ static void add_line(hermes_creation_t *c, const char *s, size_t len, bool is_er
     json_decref(line);
 }
 
-/* Reads one pipe until it would block; complete lines become status lines. True when something was read. */
-static bool drain(hermes_creation_t *c, int *fd, char **part, size_t *part_len, bool is_err)
+static void out_line(void *data, const char *s, size_t len)
 {
-    bool changed = false;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = read(*fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) { /* the end (or an error): the last unfinished line counts */
-            if (*part_len > 0)
-                add_line(c, *part, *part_len, is_err), changed = true;
-            *part_len = 0;
-            close(*fd);
-            *fd = -1;
-            break;
-        }
-        *part = hl_realloc(*part, *part_len + (size_t)n + 1);
-        memcpy(*part + *part_len, buf, (size_t)n);
-        *part_len += (size_t)n;
-        char *start = *part, *nl;
-        while ((nl = memchr(start, '\n', *part_len - (size_t)(start - *part))) != NULL) {
-            add_line(c, start, (size_t)(nl - start), is_err);
-            changed = true;
-            start = nl + 1;
-        }
-        size_t rest = *part_len - (size_t)(start - *part);
-        if (rest > HERMES_CREATE_MAX_LINE) { /* a line without end: cut it */
-            add_line(c, start, rest, is_err);
-            changed = true;
-            rest = 0;
-        }
-        memmove(*part, start, rest);
-        *part_len = rest;
-    }
-    return changed;
+    add_line(data, s, len, false);
+}
+
+static void err_line(void *data, const char *s, size_t len)
+{
+    add_line(data, s, len, true);
 }
 
 static void finished(hl_hermes_t *h, hermes_creation_t *c, const char *state, char *error)
@@ -178,10 +145,8 @@ bool hermes_creation_poll(hl_hermes_t *h, hermes_creation_t *c)
     if (strcmp(c->state, "running") != 0)
         return false;
     bool changed = false;
-    if (c->out_fd >= 0)
-        changed |= drain(c, &c->out_fd, &c->out_part, &c->out_len, false);
-    if (c->err_fd >= 0)
-        changed |= drain(c, &c->err_fd, &c->err_part, &c->err_len, true);
+    changed |= hl_pipe_lines_drain(&c->out, out_line, c);
+    changed |= hl_pipe_lines_drain(&c->err, err_line, c);
     if (!c->reaped) {
         int status = 0;
         pid_t r = waitpid(c->pid, &status, WNOHANG);
@@ -200,7 +165,7 @@ bool hermes_creation_poll(hl_hermes_t *h, hermes_creation_t *c)
                              HERMES_CREATE_TIMEOUT_MS / 60000));
         return true;
     }
-    if (!c->reaped || c->out_fd >= 0 || c->err_fd >= 0)
+    if (!c->reaped || c->out.fd >= 0 || c->err.fd >= 0)
         return changed; /* still running, or its last output not yet read */
     int status = c->exit_status;
     bool known = status != -1;
@@ -275,8 +240,8 @@ static int spawn(hermes_creation_t *c, char *bin, const char *name, const char *
     }
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
-    c->out_fd = out[0];
-    c->err_fd = err[0];
+    hl_pipe_lines_init(&c->out, out[0], HERMES_CREATE_MAX_LINE);
+    hl_pipe_lines_init(&c->err, err[0], HERMES_CREATE_MAX_LINE);
     c->pid = pid;
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "hl/hermes_files.h"
+#include "hl/pipe_lines.h"
 
 /* output lines kept for the status (the oldest dropped first) and the length of one */
 #define HERMES_CREATE_MAX_LINES 200
@@ -28,10 +29,8 @@ typedef struct st_hermes_creation_t {
     int exit_status;                 /* its wait status once reaped (-1 when unknown) */
     json_t *lines;                   /* its output lines, newest last */
     int64_t version;                 /* 1 at first, bumped on every change: the event id of the status stream */
-    int out_fd, err_fd;              /* the command's stdout and stderr (-1 once at their end) */
-    char *out_part, *err_part;       /* an unfinished line of each */
-    size_t out_len, err_len;
-    json_t *err_tail; /* the last stderr lines, for the error of a failure */
+    hl_pipe_lines_t out, err;        /* the command's stdout and stderr (fd -1 once at their end) */
+    json_t *err_tail;                /* the last stderr lines, for the error of a failure */
     char *description;
     uint64_t deadline; /* monotonic ms when the command is killed */
 } hermes_creation_t;

@@ -294,10 +294,10 @@ static void wait_events(hl_actor_t *actor, int mailbox_fd, int timeout_ms)
     struct curl_waitfd fds[3];
     unsigned n = 0;
     fds[n++] = (struct curl_waitfd){.fd = mailbox_fd, .events = CURL_WAIT_POLLIN};
-    if (u->check_proc.pid > 0 && u->check_proc.fd >= 0)
-        fds[n++] = (struct curl_waitfd){.fd = u->check_proc.fd, .events = CURL_WAIT_POLLIN};
-    if (u->hermes_proc.pid > 0 && u->hermes_proc.fd >= 0)
-        fds[n++] = (struct curl_waitfd){.fd = u->hermes_proc.fd, .events = CURL_WAIT_POLLIN};
+    if (u->check_proc.pid > 0 && u->check_proc.out.fd >= 0)
+        fds[n++] = (struct curl_waitfd){.fd = u->check_proc.out.fd, .events = CURL_WAIT_POLLIN};
+    if (u->hermes_proc.pid > 0 && u->hermes_proc.out.fd >= 0)
+        fds[n++] = (struct curl_waitfd){.fd = u->hermes_proc.out.fd, .events = CURL_WAIT_POLLIN};
     /* children are reaped and their deadlines kept by polling; dirty lines go out within UPD_PUBLISH_MS */
     bool busy = u->check_step != 0 || u->hermes_proc.pid > 0 || u->hermes.dirty || u->link_job.dirty;
     if (busy && (timeout_ms < 0 || timeout_ms > UPD_PUBLISH_MS))
@@ -358,7 +358,7 @@ int hl_updater_init(hl_updater_t **out, const hl_link_t *link)
     u->link = link;
     upd_job_init(&u->hermes, "hermes");
     upd_job_init(&u->link_job, "link");
-    u->hermes_proc.fd = u->check_proc.fd = -1;
+    u->hermes_proc.out.fd = u->check_proc.out.fd = -1;
     u->check_out = json_array();
     int ret = hl_actor_init(&u->actor, "updater", &cb, u);
     if (ret != 0) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hl/pipe_lines.h"
 #include "hl/updater.h"
 
 /* output lines a status shows (the oldest dropped first), and the characters kept of one (then "...") */
@@ -104,10 +105,8 @@ void upd_job_load(upd_job_t *j, const char *home);
 /* ---- child processes (updater_proc.c) ---- */
 
 typedef struct st_upd_proc_t {
-    pid_t pid;  /* 0: none */
-    int fd;     /* its stdout+stderr, -1 once at the end */
-    char *part; /* an unfinished line */
-    size_t part_len;
+    pid_t pid;           /* 0: none */
+    hl_pipe_lines_t out; /* its stdout+stderr (out.fd -1 once at the end) */
     bool reaped;
     int status;        /* wait status once reaped (-1 unknown) */
     uint64_t deadline; /* monotonic ms when it is killed */

@@ -29,7 +29,7 @@ extern char **environ;
 int upd_proc_spawn(upd_proc_t *p, char *const argv[], const char *extra_env, uint64_t timeout_ms)
 {
     memset(p, 0, sizeof(*p));
-    p->fd = -1;
+    hl_pipe_lines_init(&p->out, -1, PART_MAX);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return -errno;
@@ -66,54 +66,18 @@ int upd_proc_spawn(upd_proc_t *p, char *const argv[], const char *extra_env, uin
         return -ret;
     }
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    p->fd = fds[0];
+    p->out.fd = fds[0];
     p->pid = pid;
     p->status = -1;
     p->deadline = hl_monotonic_ms() + timeout_ms;
     return 0;
 }
 
-static void drain(upd_proc_t *p, void (*line)(void *, const char *, size_t), void *data)
-{
-    char buf[4096];
-    for (;;) {
-        ssize_t n = read(p->fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (n <= 0) { /* the end: an unfinished last line counts */
-            if (p->part_len > 0)
-                line(data, p->part, p->part_len);
-            p->part_len = 0;
-            close(p->fd);
-            p->fd = -1;
-            return;
-        }
-        p->part = hl_realloc(p->part, p->part_len + (size_t)n);
-        memcpy(p->part + p->part_len, buf, (size_t)n);
-        p->part_len += (size_t)n;
-        char *start = p->part, *nl;
-        while ((nl = memchr(start, '\n', p->part_len - (size_t)(start - p->part))) != NULL) {
-            line(data, start, (size_t)(nl - start));
-            start = nl + 1;
-        }
-        size_t rest = p->part_len - (size_t)(start - p->part);
-        if (rest > PART_MAX) { /* a line without end: cut it */
-            line(data, start, rest);
-            rest = 0;
-        }
-        memmove(p->part, start, rest);
-        p->part_len = rest;
-    }
-}
-
 bool upd_proc_poll(upd_proc_t *p, void (*line)(void *, const char *, size_t), void *data)
 {
     if (p->pid <= 0)
         return true;
-    if (p->fd >= 0)
-        drain(p, line, data);
+    hl_pipe_lines_drain(&p->out, line, data);
     if (!p->reaped) {
         int status = 0;
         pid_t r = waitpid(p->pid, &status, WNOHANG);
@@ -127,15 +91,15 @@ bool upd_proc_poll(upd_proc_t *p, void (*line)(void *, const char *, size_t), vo
         upd_proc_stop(p);
         return true;
     }
-    if (p->reaped && p->fd >= 0) {
+    if (p->reaped && p->out.fd >= 0) {
         /* exited, but something it started may hold the pipe: what is there now is all we wait for */
-        drain(p, line, data);
-        if (p->fd >= 0 && hl_monotonic_ms() >= p->deadline) {
-            close(p->fd);
-            p->fd = -1;
+        hl_pipe_lines_drain(&p->out, line, data);
+        if (p->out.fd >= 0 && hl_monotonic_ms() >= p->deadline) {
+            close(p->out.fd);
+            p->out.fd = -1;
         }
     }
-    return p->reaped && p->fd < 0;
+    return p->reaped && p->out.fd < 0;
 }
 
 void upd_proc_stop(upd_proc_t *p)
@@ -160,17 +124,12 @@ void upd_proc_stop(upd_proc_t *p)
     }
     if (p->pid > 0)
         kill(-p->pid, SIGKILL); /* whatever else of its group is left */
-    if (p->fd >= 0) {
-        close(p->fd);
-        p->fd = -1;
-    }
+    hl_pipe_lines_close(&p->out);
 }
 
 void upd_proc_dispose(upd_proc_t *p)
 {
-    if (p->fd >= 0)
-        close(p->fd);
-    free(p->part);
+    hl_pipe_lines_close(&p->out);
     memset(p, 0, sizeof(*p));
-    p->fd = -1;
+    hl_pipe_lines_init(&p->out, -1, PART_MAX);
 }

@@ -41,6 +41,7 @@ Suite *suite_autostart(void);
 Suite *suite_api_docs(void);
 Suite *suite_node_home(void);
 Suite *suite_web_client_url(void);
+Suite *suite_pipe_lines(void);
 
 int main(void)
 {
@@ -78,6 +79,7 @@ int main(void)
     srunner_add_suite(sr, suite_file_replace());
     srunner_add_suite(sr, suite_stats_range());
     srunner_add_suite(sr, suite_hermes_yaml_json());
+    srunner_add_suite(sr, suite_pipe_lines());
     srunner_add_suite(sr, suite_hermes_names_env());
     srunner_add_suite(sr, suite_hermes_settings());
     srunner_add_suite(sr, suite_updater());
