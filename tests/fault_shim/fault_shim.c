@@ -15,10 +15,12 @@
  * tell the fault really hit.
  *
  * Which allocations are eligible: those made on the named thread by libcurl (and nghttp2) or jansson, found by the
- * caller's address (__builtin_return_address against the libraries' mapped segments). Those libraries report an
- * allocation failure to their caller (CURLE_OUT_OF_MEMORY, a NULL json_t), which HermesLink must turn into a clean
- * error; HermesLink's own allocations (hl_malloc and friends, and libc's on its behalf) abort through hl_fatal() by
- * design (DESIGN.md §8), so failing them would only test that abort.
+ * caller's address (__builtin_return_address against the libraries' mapped segments). libcurl reports an allocation
+ * failure to its caller (CURLE_OUT_OF_MEMORY, a NULL handle or list), which HermesLink must turn into a clean error.
+ * HermesLink's own allocations (hl_malloc and friends, and libc's on its behalf) abort through hl_fatal() by design
+ * (DESIGN.md §8), so failing them would only test that abort; the daemon routes jansson's allocations through hl_malloc
+ * too (json_set_alloc_funcs in src/daemon.c), so in the daemon jansson's calls reach malloc from hl_malloc and are not
+ * eligible: only libcurl's are (jansson stays listed for a program that leaves jansson's allocator alone).
  *
  * With the ASan daemon: the shim is preloaded ahead of libasan (the harness sets verify_asan_link_order=0), so the
  * daemon's and the libraries' malloc calls reach this malloc first, and the real one found with dlsym(RTLD_NEXT) is
