@@ -364,6 +364,7 @@ static void *next_fn(const char *name)
     return f;
 }
 
+/* malloc(3), or NULL with ENOMEM when the allocation fault picks this call (alloc_fails); any thread. */
 void *malloc(size_t n)
 {
     static void *(*real)(size_t);
@@ -378,6 +379,7 @@ void *malloc(size_t n)
     return real(n);
 }
 
+/* calloc(3), or NULL with ENOMEM as malloc. */
 void *calloc(size_t n, size_t m)
 {
     static void *(*real)(size_t, size_t);
@@ -392,6 +394,7 @@ void *calloc(size_t n, size_t m)
     return real(n, m);
 }
 
+/* realloc(3), or NULL with ENOMEM as malloc, `p` left as it was; realloc(p, 0) always goes through. */
 void *realloc(void *p, size_t n)
 {
     static void *(*real)(void *, size_t);

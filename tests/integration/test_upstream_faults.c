@@ -703,6 +703,7 @@ START_TEST(malloc_random)
 }
 END_TEST
 
+/** The suite (tests/integration/main.c runs it): case "faults" (the fake's faults), case "malloc" (the fault shim). */
 Suite *suite_upstream_faults(void)
 {
     Suite *s = suite_create("upstream_faults");
