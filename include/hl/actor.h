@@ -60,7 +60,10 @@ struct st_hl_actor_t {
 /** Prepares an actor (no thread yet). Returns 0 or -errno. Main thread. */
 int hl_actor_init(hl_actor_t *actor, const char *name, const hl_actor_callbacks_t *cb, void *data) HL_WARN_UNUSED;
 
-/** Spawns the thread and waits until on_start returned. Returns 0, or on_start's/pthread's error. Main thread. */
+/**
+ * Spawns the thread (named "hl-<name>", cut to 15 bytes: what top, gdb and the test fault shim see) and waits until
+ * on_start returned. Returns 0, or on_start's/pthread's error. Main thread.
+ */
 int hl_actor_start(hl_actor_t *actor) HL_WARN_UNUSED;
 
 /** Posts a message to the actor; ownership passes to it. Any thread. */

@@ -192,6 +192,8 @@ json_t *rp_usage_of(json_t *ev)
 
 hl_result_t *rp_upstream_error(const up_answer_t *a, const char *code)
 {
+    if (a->out_of_memory) /* ours, not the upstream's: whatever the upstream said is lost with it */
+        return hl_result_error(HL_RESULT_INTERNAL, "internal_error", "HermesLink ran out of memory talking to Hermes");
     if (a->connect_failed)
         return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
     char *msg;
@@ -215,6 +217,8 @@ hl_result_t *rp_upstream_error(const up_answer_t *a, const char *code)
 hl_result_t *rp_admission(const up_answer_t *a, const char **run_id)
 {
     *run_id = NULL;
+    if (a->out_of_memory)
+        return rp_upstream_error(a, "internal_error");
     if (a->status == 404 || a->status == 503)
         return hl_result_error(HL_RESULT_UNAVAILABLE, "hermes_api_server_unavailable", "Hermes API Server is unavailable");
     if (a->status < 200 || a->status >= 300)

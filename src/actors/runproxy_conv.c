@@ -262,6 +262,8 @@ static void on_stream_end(void *data, const up_answer_t *a)
         } else if (r->stream_status < 200 || r->stream_status >= 300) {
             snprintf(msg, sizeof(msg), "Hermes API Server returned HTTP %d for the run's events", r->stream_status);
             fail(r, "hermes_events_unavailable", msg);
+        } else if (a->out_of_memory) {
+            fail(r, "internal_error", "HermesLink ran out of memory reading this run's events");
         } else {
             snprintf(msg, sizeof(msg), "The connection to Hermes ended before the run finished%s%s", a->error != NULL ? ": " : "",
                      a->error != NULL ? a->error : "");

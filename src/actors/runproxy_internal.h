@@ -157,7 +157,8 @@ bool rp_event_terminal(const char *type);
 /** The usage of a run.completed (or a run status): input/output/total, or the prompt/completion naming; NULL when none. */
 json_t *rp_usage_of(json_t *ev);
 /**
- * The result of a failed upstream answer (a literal `code`): unreachable → 503 hermes_api_server_unavailable "Hermes API
+ * The result of a failed upstream answer (a literal `code`): our own allocation failure (a->out_of_memory) → 500
+ * internal_error; unreachable → 503 hermes_api_server_unavailable "Hermes API
  * Server is unavailable"; connected but no answer (status 0) → 503 hermes_api_server_unavailable "… did not answer: why";
  * otherwise `code` with "Hermes API Server returned HTTP <status>: <rp_upstream_message>", as a 429 when `code` is
  * hermes_rate_limited, a 501 when it is hermes_cancel_unsupported, else a 502.

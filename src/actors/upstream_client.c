@@ -21,6 +21,8 @@ struct st_up_call_t {
     bool cancelled; /* up_cancel ran while curl was inside perform: removed after it */
     bool added;
     bool pending_add;
+    CURLcode setup_failed; /* a libcurl allocation failed while the call was set up: it ends with this, unsent */
+    bool fail_due;         /* setup_failed, and its end is reported in this turn of up_client_wait */
     uint64_t last_byte_ms;
     up_done_fn done;
     up_stream_cb_t cb;
@@ -157,19 +159,44 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
     return size * nmemb;
 }
 
+/* Appends a header line; on an allocation failure the list is kept as it was and the call marked failed. */
+static void add_header(up_call_t *call, const char *line)
+{
+    struct curl_slist *h = curl_slist_append(call->headers, line);
+    if (h == NULL)
+        call->setup_failed = CURLE_OUT_OF_MEMORY;
+    else
+        call->headers = h;
+}
+
+/* Setting an option that copies a string may fail for want of memory; the call then ends unsent. */
+static void set_str(up_call_t *call, CURLoption opt, const char *value)
+{
+    CURLcode rc = curl_easy_setopt(call->easy, opt, value);
+    if (rc != CURLE_OK && call->setup_failed == CURLE_OK)
+        call->setup_failed = rc;
+}
+
 static up_call_t *call_new(up_client_t *c, call_kind_t kind, const up_target_t *to, const char *method, const char *path)
 {
     up_call_t *call = hl_calloc(1, sizeof(*call));
     call->client = c;
     call->kind = kind;
+    call->last_byte_ms = now_ms();
+    call->next = c->calls;
+    c->calls = call;
+    /* libcurl reports an allocation failure to its caller: the call then ends with CURLE_OUT_OF_MEMORY from the next
+     * up_client_wait, as a transfer that failed would, never inside the caller's own call */
     call->easy = curl_easy_init();
-    if (call->easy == NULL)
-        hl_fatal("curl_easy_init failed");
+    if (call->easy == NULL) {
+        call->setup_failed = CURLE_OUT_OF_MEMORY;
+        return call;
+    }
     char *url = hl_asprintf("%s%s", to->base_url, path);
     CURL *e = call->easy;
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    set_str(call, CURLOPT_URL, url);
     free(url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    set_str(call, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)UP_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -180,35 +207,35 @@ static up_call_t *call_new(up_client_t *c, call_kind_t kind, const up_target_t *
     curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
     curl_easy_setopt(e, CURLOPT_PRIVATE, call);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    set_str(call, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L); /* a POST without a body still says Content-Length: 0 */
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, kind == CALL_STREAM ? "Accept: text/event-stream" : "Accept: application/json");
-    h = curl_slist_append(h, "Expect:");
+    add_header(call, kind == CALL_STREAM ? "Accept: text/event-stream" : "Accept: application/json");
+    add_header(call, "Expect:");
     if (to->api_key != NULL && to->api_key[0] != '\0') {
         char *auth = hl_asprintf("Authorization: Bearer %s", to->api_key);
-        h = curl_slist_append(h, auth);
+        add_header(call, auth);
         explicit_bzero(auth, strlen(auth));
         free(auth);
     }
-    call->headers = h;
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    call->last_byte_ms = now_ms();
-    call->next = c->calls;
-    c->calls = call;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
     return call;
 }
 
 static void start(up_call_t *call)
 {
+    if (call->setup_failed != CURLE_OK)
+        return; /* ended by the next up_client_wait */
     if (call->client->in_perform) {
         call->pending_add = true; /* not from inside a curl callback: added once perform returns */
         return;
     }
     CURLMcode mc = curl_multi_add_handle(call->client->multi, call->easy);
-    if (mc != CURLM_OK)
-        hl_fatal("curl_multi_add_handle: %s", curl_multi_strerror(mc));
+    if (mc != CURLM_OK) { /* out of memory (nothing else can fail for a new handle on our multi) */
+        hl_logf(HL_LOG_WARN, "upstream: curl_multi_add_handle: %s", curl_multi_strerror(mc));
+        call->setup_failed = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+        return;
+    }
     call->added = true;
 }
 
@@ -218,13 +245,19 @@ up_call_t *up_json(up_client_t *c, const up_target_t *to, const char *method, co
     up_call_t *call = call_new(c, CALL_JSON, to, method, path);
     call->done = done;
     call->data = data;
-    curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, (long)UP_JSON_TIMEOUT_MS);
     if (body != NULL) {
         call->body_out = json_dumps(body, JSON_COMPACT);
         json_decref(body);
         if (call->body_out == NULL)
-            hl_fatal("json_dumps failed");
-        call->headers = curl_slist_append(call->headers, "Content-Type: application/json");
+            hl_fatal("json_dumps failed"); /* jansson allocates through hl_malloc (daemon.c): only a broken value gets here */
+    }
+    if (call->setup_failed != CURLE_OK) {
+        start(call);
+        return call;
+    }
+    curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, (long)UP_JSON_TIMEOUT_MS);
+    if (call->body_out != NULL) {
+        add_header(call, "Content-Type: application/json");
         curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->headers);
         curl_easy_setopt(call->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body_out));
         curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, call->body_out);
@@ -267,12 +300,15 @@ static bool is_connect_failure(CURLcode rc)
 static void finish(up_call_t *call, CURLcode rc)
 {
     up_answer_t a = {0};
-    curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &a.status);
+    if (call->added)
+        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &a.status);
     if (rc != CURLE_OK) {
         long connected = 0;
-        curl_easy_getinfo(call->easy, CURLINFO_NUM_CONNECTS, &connected);
+        if (call->added)
+            curl_easy_getinfo(call->easy, CURLINFO_NUM_CONNECTS, &connected);
         a.connect_failed = a.status == 0 && is_connect_failure(rc) && (rc != CURLE_OPERATION_TIMEDOUT || connected == 0);
         a.error = call->too_large ? "the answer is too large" : curl_easy_strerror(rc);
+        a.out_of_memory = rc == CURLE_OUT_OF_MEMORY;
     }
     if (call->kind == CALL_JSON) {
         json_error_t err;
@@ -300,12 +336,34 @@ static void finish(up_call_t *call, CURLcode rc)
     }
 }
 
+/* Ends the calls whose setup failed before this turn (those their callbacks start wait for the next one). */
+static void end_failed_setups(up_client_t *c)
+{
+    bool any = false;
+    for (up_call_t *call = c->calls; call != NULL; call = call->next)
+        any |= call->fail_due = call->setup_failed != CURLE_OK && !call->cancelled;
+    while (any) {
+        any = false;
+        for (up_call_t *call = c->calls; call != NULL; call = call->next) {
+            if (call->fail_due) {
+                call->fail_due = false;
+                finish(call, call->setup_failed); /* frees it, and its callback may change the list: walk again */
+                any = true;
+                break;
+            }
+        }
+    }
+}
+
 void up_client_wait(up_client_t *c, int extra_fd, int timeout_ms)
 {
     struct curl_waitfd wfd = {.fd = extra_fd, .events = CURL_WAIT_POLLIN};
     long curl_timeout = -1;
     curl_multi_timeout(c->multi, &curl_timeout);
     int t = timeout_ms;
+    for (up_call_t *call = c->calls; call != NULL; call = call->next)
+        if (call->setup_failed != CURLE_OK)
+            t = 0; /* a call to end now */
     if (curl_timeout >= 0 && (t < 0 || curl_timeout < t))
         t = (int)curl_timeout;
     if (t < 0)
@@ -339,14 +397,25 @@ void up_client_wait(up_client_t *c, int extra_fd, int timeout_ms)
         if (call != NULL)
             finish(call, msg->data.result);
     }
+    end_failed_setups(c);
 }
 
 char *up_escape(const char *segment)
 {
-    char *e = curl_easy_escape(NULL, segment, 0);
-    if (e == NULL)
-        hl_fatal("curl_easy_escape failed");
-    char *out = hl_strdup(e);
-    curl_free(e);
+    /* as curl_easy_escape does (RFC 3986 unreserved characters kept), without an allocation that could fail */
+    static const char HEX[] = "0123456789ABCDEF";
+    size_t n = strlen(segment);
+    char *out = hl_malloc(3 * n + 1), *o = out;
+    for (const unsigned char *p = (const unsigned char *)segment; *p != '\0'; ++p) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+            *p == '_' || *p == '~') {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = HEX[*p >> 4];
+            *o++ = HEX[*p & 15];
+        }
+    }
+    *o = '\0';
     return out;
 }

@@ -31,8 +31,9 @@ typedef struct st_up_target_t {
 typedef struct st_up_answer_t {
     long status; /* HTTP status, 0 when no answer came */
     bool connect_failed;
-    const char *error; /* curl's message when the transfer failed, else NULL */
-    const char *body;  /* the whole body (JSON calls), NUL-terminated */
+    bool out_of_memory; /* the call failed on our side: libcurl could not allocate (setting it up, or during the transfer) */
+    const char *error;  /* curl's message when the transfer failed, else NULL */
+    const char *body;   /* the whole body (JSON calls), NUL-terminated */
     size_t body_len;
     json_t *json; /* body parsed (any JSON value), or NULL; borrowed */
 } up_answer_t;
@@ -55,12 +56,14 @@ void up_client_free(up_client_t *c);
 
 /**
  * Starts `method path` with `body` (stolen; NULL: none) as JSON; `done` is called exactly once (unless the call is
- * cancelled first).
+ * cancelled first), never from inside this function: a call libcurl could not set up for want of memory ends
+ * in the next up_client_wait with status 0 and the error "Out of memory", unsent.
  */
 up_call_t *up_json(up_client_t *c, const up_target_t *to, const char *method, const char *path, json_t *body, up_done_fn done,
                    void *data);
 
-/** Starts `GET path` as an event stream (Accept: text/event-stream, no total timeout). */
+/** Starts `GET path` as an event stream (Accept: text/event-stream, no total timeout); a stream that cannot be set up ends as
+ * up_json's call does (on_end only). */
 up_call_t *up_stream(up_client_t *c, const up_target_t *to, const char *path, const up_stream_cb_t *cb, void *data);
 
 /** Stops a call that has not ended; no callback runs for it afterwards. */

@@ -1,6 +1,7 @@
 #include "hl/actor.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,6 +46,11 @@ static void handle(hl_actor_t *actor, hl_msg_batch_t *raw, bool *stop)
 static void *actor_main(void *arg)
 {
     hl_actor_t *actor = arg;
+    /* "hl-<name>" (15 bytes at most) in top, gdb and /proc/<pid>/task/<tid>/comm; the fault shim finds the run proxy's
+     * thread by it (tests/fault_shim) */
+    char tname[16];
+    snprintf(tname, sizeof(tname), "hl-%s", actor->name != NULL ? actor->name : "actor");
+    pthread_setname_np(pthread_self(), tname);
     rcu_register_thread();
     int status = actor->cb.on_start != NULL ? actor->cb.on_start(actor) : 0;
 

@@ -100,6 +100,7 @@ typedef struct st_fk_opts_t {
     char *state_dir;
     char *log_path;
     int simple_cron;
+    long backlog; /* listen(2) backlog: 128 as aiohttp's */
 } fk_opts_t;
 
 extern fk_opts_t fk_opt;
@@ -172,6 +173,7 @@ struct st_fk_conn_t {
     fk_timer_t sse_timer;
     fk_timer_t ka_timer;
     double last_send; /* monotonic ms of the last SSE write (the keepalive timer is not moved on each) */
+    int reset;        /* closed with a TCP reset (zero linger) instead of a FIN */
 };
 
 void fk_http_init(int listen_fd, int epfd);
@@ -201,14 +203,23 @@ void fk_defer(fk_conn_t *c, double ms, fk_defer_cb cb);
 /** Closes a connection at once without answering. */
 void fk_conn_abort(fk_conn_t *c);
 
+/** Writes raw bytes (no status line, no headers: garbage for the client) and closes once they are out. */
+void fk_respond_raw(fk_conn_t *c, const char *bytes, size_t len);
+
 /** Starts an event stream answer (200, SSE headers, chunked; extra header lines may be NULL). */
 void fk_sse_start(fk_conn_t *c, fk_chunking_t chunking, const char *extra);
 /** Sends SSE payload bytes (one event frame or comment) according to the stream's chunking. */
 void fk_sse_send(fk_conn_t *c, const char *data, size_t len);
 /** Ends the stream once what was queued is written: FK_END_CLOSED writes ": stream closed" and the last chunk, FK_END_DONE
  * only the last chunk (chat streams, after [DONE]), FK_END_DROP closes abruptly. The connection closes then. */
-enum { FK_END_CLOSED = 0, FK_END_DROP = 1, FK_END_DONE = 2 };
+enum { FK_END_CLOSED = 0, FK_END_DROP = 1, FK_END_DONE = 2, FK_END_RESET = 3 /* closes with a TCP reset */ };
 void fk_sse_end(fk_conn_t *c, int how);
+/**
+ * Ends the stream in the middle of an event: only the first `keep` bytes of `frame` (`len` bytes) are sent. clean = 0:
+ * inside an HTTP chunk announced for the whole frame, then the connection closes (a peer that died while writing);
+ * clean = 1: as a complete chunk followed by the last chunk (the HTTP answer ends well, the event does not).
+ */
+void fk_sse_cut(fk_conn_t *c, const char *frame, size_t len, size_t keep, int clean);
 
 const char *fk_reason(int status);
 
@@ -286,13 +297,19 @@ typedef struct st_fk_run_t {
     json_t *steers; /* steer texts received */
     fk_chunking_t chunking;
     long drop_after, emitted;
+    /* stream faults (common options): after that many events the stream closes with a reset, goes silent for good, carries
+     * one block of garbage, or is cut inside the next event (-1: never) */
+    long reset_after, stall_after, garbage_after, cut_after;
+    int cut_clean;   /* cut_end=chunk: the HTTP answer ends well, only the event is cut */
+    char *cut_frame; /* the event the cut leaves unfinished, until the stream ends with it */
+    size_t cut_len;
     double cancel_latency; /* scaled ms */
     char *full_text;
     /* the single-consumer event queue */
     fk_queue_t qstate;
     fk_ev_t *qhead, *qtail;
     size_t qlen;
-    int qend; /* 0, 1: ends after the queued events, 2: drop after them */
+    int qend; /* 0, 1: ends after the queued events, 2: drop after them, 3: reset after them, 4: cut (cut_frame) after them */
     fk_conn_t *sub;
     /* idempotency (v0.21) */
     char *idem_key, *idem_body;

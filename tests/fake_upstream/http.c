@@ -106,6 +106,10 @@ void fk_conn_close(fk_conn_t *c)
         return;
     c->state = FK_C_CLOSED;
     epoll_ctl(ep_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->reset) { /* a zero linger turns the close into a TCP reset (RST), as a crashed peer's kernel may send */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
     close(c->fd);
     c->fd = -1;
     fk_timer_disarm(&c->timer);
@@ -266,6 +270,17 @@ void fk_respond(fk_conn_t *c, int status, const char *ctype, const char *body, s
     fk_buf_str(&c->out, "\r\n");
     if (!c->head_only && len > 0)
         fk_buf_add(&c->out, body, len);
+    c->state = FK_C_WRITE;
+    conn_flush(c);
+}
+
+void fk_respond_raw(fk_conn_t *c, const char *bytes, size_t len)
+{
+    if (c->state == FK_C_CLOSED || c->state == FK_C_SSE)
+        return;
+    fk_timer_disarm(&c->timer);
+    c->close_after = 1;
+    fk_buf_add(&c->out, bytes, len);
     c->state = FK_C_WRITE;
     conn_flush(c);
 }
@@ -438,7 +453,8 @@ void fk_sse_end(fk_conn_t *c, int how)
         return;
     if (how == FK_END_CLOSED)
         fk_sse_send(c, ": stream closed\n\n", 17);
-    c->sse_end = how == FK_END_DROP ? 2 : 1;
+    c->sse_end = how == FK_END_DROP || how == FK_END_RESET ? 2 : 1;
+    c->reset = how == FK_END_RESET;
     fk_timer_disarm(&c->ka_timer);
     if (c->chunking == FK_COALESCE)
         coalesce_flush(c);
@@ -733,4 +749,27 @@ void fk_http_accept(void)
         conns = c;
         ++nconns;
     }
+}
+
+void fk_sse_cut(fk_conn_t *c, const char *frame, size_t len, size_t keep, int clean)
+{
+    if (c->state != FK_C_SSE || c->sse_end != 0)
+        return;
+    /* what the chunking modes still hold goes first, whole */
+    fk_timer_disarm(&c->sse_timer);
+    put_chunk(c, c->sse_pending.p, c->sse_pending.len);
+    fk_buf_consume(&c->sse_pending, c->sse_pending.len);
+    c->sse_pending_events = 0;
+    fk_timer_disarm(&c->ka_timer);
+    if (keep > len)
+        keep = len;
+    if (clean) {
+        put_chunk(c, frame, keep); /* a whole chunk, then the last chunk: only the event is cut */
+        c->sse_end = 1;
+    } else {
+        fk_buf_printf(&c->out, "%zx\r\n", len); /* the chunk says the whole frame comes; the connection closes first */
+        fk_buf_add(&c->out, frame, keep);
+        c->sse_end = 2;
+    }
+    sse_finish_tail(c);
 }

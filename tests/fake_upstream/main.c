@@ -2,7 +2,7 @@
  * fake-hermes: options, the epoll loop with its timer list, signals (signalfd), the fake clock, ids and small utilities.
  * Usage: fake-hermes [--port N] [--key K] [--dialect v0.12|v0.15|v0.20|v0.21] [--model-name NAME] [--cors-origins LIST]
  *                    [--max-runs N] [--time-scale F] [--keepalive-ms N] [--seed N] [--state-dir DIR] [--log FILE]
- *                    [--simple-cron]
+ *                    [--simple-cron] [--backlog N]
  * Prints "READY <port>" once it listens on 127.0.0.1; SIGTERM, SIGINT or POST /__fake/shutdown end it with exit code 0.
  */
 #include "fake.h"
@@ -398,7 +398,7 @@ static void usage(void)
 {
     fputs("usage: fake-hermes [--port N] [--key K] [--dialect v0.12|v0.15|v0.20|v0.21] [--model-name NAME]\n"
           "                   [--cors-origins LIST] [--max-runs N] [--time-scale F] [--keepalive-ms N] [--seed N]\n"
-          "                   [--state-dir DIR] [--log FILE] [--simple-cron] [--listen 127.0.0.1]\n",
+          "                   [--state-dir DIR] [--log FILE] [--simple-cron] [--listen 127.0.0.1] [--backlog N]\n",
           stderr);
 }
 
@@ -419,6 +419,7 @@ static int parse_opts(int argc, char **argv)
     fk_opt.max_runs = 10;
     fk_opt.time_scale = 1.0;
     fk_opt.keepalive_ms = 30000;
+    fk_opt.backlog = 128;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         if (strcmp(a, "--simple-cron") == 0) {
@@ -469,6 +470,10 @@ static int parse_opts(int argc, char **argv)
             if (end == v || *end != '\0' || !(f >= 0) || f > 1000)
                 return fk_log("bad --time-scale %s", v), -1;
             fk_opt.time_scale = f;
+        } else if (strcmp(a, "--backlog") == 0) {
+            if (parse_long(v, 1, 65535, &n) != 0)
+                return fk_log("bad --backlog %s", v), -1;
+            fk_opt.backlog = n;
         } else if (strcmp(a, "--keepalive-ms") == 0) {
             if (parse_long(v, 1, 86400000, &n) != 0)
                 return fk_log("bad --keepalive-ms %s", v), -1;
@@ -536,7 +541,7 @@ int main(int argc, char **argv)
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fk_opt.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 128) != 0) {
+    if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, (int)fk_opt.backlog) != 0) {
         fk_log("cannot listen on 127.0.0.1:%d: %s", fk_opt.port, strerror(errno));
         close(lfd);
         free_opts();

@@ -331,6 +331,14 @@ void fk_admit_run(fk_conn_t *c)
         admission_error(c, (int)status_code);
         return;
     }
+    if (fk_param_long(s.params, "admit_garbage", 0) != 0) {
+        /* no HTTP at all: what a wrong service on the port, or a broken proxy, might send */
+        static const char GARBAGE[] = "\x16\x03\x01garbage, not HTTP \xfe\xff{\"run_id\":\r\n\r\n";
+        fk_scenario_free(&s);
+        json_decref(body);
+        fk_respond_raw(c, GARBAGE, sizeof(GARBAGE) - 1);
+        return;
+    }
     const char *idem = fk_opt.dialect >= FK_V021 ? fk_req_header(&c->req, "Idempotency-Key") : NULL;
     if (idem != NULL && *idem != '\0') {
         for (fk_run_t *r = fk_runs_first(); r != NULL; r = r->next) {

@@ -3,6 +3,17 @@
  * built-in scripts, and the runs they drive: status changes as upstream's, events framed as upstream's (data-only, the
  * JSON starting with event, run_id, timestamp with 6 decimals), buffered in a single-consumer queue until the one
  * subscriber arrives, stop, approval, drop_after.
+ *
+ * Stream faults beyond FAKE-UPSTREAM.md (HermesLink's upstream_faults suite), common options of any scenario, each
+ * counted in events as drop_after is (never applied to the terminal event):
+ *   reset_after=N    after N events the connection closes with a TCP reset (RST) instead of a FIN; the run fails
+ *   stall_after=N    after N events nothing more is ever sent (the run stays running until stopped; keep-alive
+ *                    comments still go out every --keepalive-ms: run the fake with a long one for a silent stall)
+ *   garbage_after=N  after N events one block of bytes no event stream has (NUL, invalid UTF-8, a line that is no
+ *                    field, a data line that is not JSON); the run then goes on
+ *   cut_after=N      the event after N is cut in half: by default inside an HTTP chunk announced for all of it, then
+ *                    the connection closes; with cut_end=chunk the half is a whole chunk and the answer ends well
+ *   admit_garbage=1  POST /v1/runs is answered with bytes that are not HTTP, then the connection closes
  */
 #include "fake.h"
 
@@ -257,7 +268,10 @@ static void stream_end(fk_run_t *r)
     queue_free(r);
     if (c != NULL) {
         c->run = NULL;
-        fk_sse_end(c, r->qend == 2 ? FK_END_DROP : FK_END_CLOSED);
+        if (r->qend == 4)
+            fk_sse_cut(c, r->cut_frame, r->cut_len, r->cut_len / 2, r->cut_clean);
+        else
+            fk_sse_end(c, r->qend == 2 ? FK_END_DROP : r->qend == 3 ? FK_END_RESET : FK_END_CLOSED);
     }
 }
 
@@ -285,7 +299,7 @@ static void queue_push(fk_run_t *r, char *frame, size_t len)
 
 static void queue_end(fk_run_t *r, int drop)
 {
-    r->qend = drop ? 2 : 1;
+    r->qend = drop == 0 ? 1 : drop == 1 ? 2 : drop; /* 0: close, 1: drop, 3: reset, 4: cut */
     if (r->kind == FK_KIND_CHAT) {
         if (drop)
             fk_chat_drop(r);
@@ -353,6 +367,40 @@ static void drop_now(fk_run_t *r)
     queue_end(r, 1);
 }
 
+/* The stream fault due before the next event, if any: reset, stall or cut end the run's stream (returns 1; a cut takes
+ * `frame`, the event it leaves unfinished); garbage is sent once and the run goes on (returns 0). Terminal events (the
+ * run's status is already final) are never faulted. */
+static int stream_fault(fk_run_t *r, char *frame, size_t len)
+{
+    if (r->kind == FK_KIND_CHAT || fk_run_terminal(r))
+        return 0;
+    if (r->garbage_after >= 0 && r->emitted >= r->garbage_after) {
+        /* bytes no event stream has: NUL, invalid UTF-8, a line without a field, then a data line that is not JSON */
+        static const char GARBAGE[] = "\x00\x01\xfe\xff<html><body>502 Bad Gateway</body></html>\r\n"
+                                      "data: \xfe\xff{\"event\":garbage\n\n";
+        r->garbage_after = -1;
+        queue_push(r, fk_strndup(GARBAGE, sizeof(GARBAGE) - 1), sizeof(GARBAGE) - 1);
+    }
+    if (r->stall_after >= 0 && r->emitted >= r->stall_after) {
+        disarm_all(r); /* still running, never another byte (the suite runs the fake with long keep-alives) */
+        return 1;
+    }
+    int end = r->reset_after >= 0 && r->emitted >= r->reset_after ? 3 : r->cut_after >= 0 && r->emitted >= r->cut_after ? 4 : 0;
+    if (end == 0)
+        return 0;
+    disarm_all(r);
+    r->approvals_pending = 0;
+    free(r->error);
+    r->error = fk_strdup("upstream connection lost (fake)");
+    set_status(r, FK_FAILED);
+    if (end == 4) {
+        r->cut_frame = frame;
+        r->cut_len = len;
+    }
+    queue_end(r, end);
+    return 1;
+}
+
 /* Emits an event (fields: extra members, borrowed). Returns 0, or -1 when the run dropped its connection instead. */
 static int emit(fk_run_t *r, const char *event, json_t *fields)
 {
@@ -384,6 +432,11 @@ static int emit(fk_run_t *r, const char *event, json_t *fields)
         fk_buf_str(&b, "}");
     }
     fk_buf_str(&b, "\n\n");
+    if (stream_fault(r, b.p, b.len) != 0) {
+        if (r->cut_frame != b.p)
+            free(b.p);
+        return -1;
+    }
     free(r->last_event);
     r->last_event = fk_strdup(event);
     r->updated_at = now;
@@ -810,6 +863,7 @@ static void run_free(fk_run_t *r)
     json_decref(r->choices);
     json_decref(r->steers);
     free(r->full_text);
+    free(r->cut_frame);
     free(r->idem_key);
     free(r->idem_body);
     fk_buf_free(&r->chat_text);
@@ -846,6 +900,11 @@ fk_run_t *fk_run_create(fk_scenario_t *s, const char *session_id, const char *mo
     r->steers = json_array();
     r->chunking = ch;
     r->drop_after = fk_param_long(r->params, "drop_after", -1);
+    r->reset_after = fk_param_long(r->params, "reset_after", -1);
+    r->stall_after = fk_param_long(r->params, "stall_after", -1);
+    r->garbage_after = fk_param_long(r->params, "garbage_after", -1);
+    r->cut_after = fk_param_long(r->params, "cut_after", -1);
+    r->cut_clean = strcmp(fk_param(r->params, "cut_end", "close"), "chunk") == 0;
     r->cancel_latency = fk_scaled((double)fk_param_long(r->params, "cancel_latency_ms", 200));
     r->qstate = FK_Q_BUFFER;
     build_script(r);

@@ -43,6 +43,7 @@ Suite *suite_durability(void);
 Suite *suite_clock_jumps(void);
 Suite *suite_kill9_loop(void);
 Suite *suite_syscall_faults(void);
+Suite *suite_upstream_faults(void);
 Suite *suite_fake_upstream(void);
 Suite *suite_cron(void);
 Suite *suite_hardening(void);
@@ -80,6 +81,7 @@ static const struct {
     SUITE(profile_settings),
     SUITE(model_configs),
     SUITE(agent_errors),
+    SUITE(upstream_faults),
     SUITE(sse),
     SUITE(pairing),
     SUITE(profile_catalog),
