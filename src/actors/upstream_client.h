@@ -14,7 +14,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#define UP_CONNECT_TIMEOUT_MS 1000
+/* long enough for the SYN retransmissions of a full accept queue (1 s, then 3 s later) to be answered: a burst of runs
+ * beyond the upstream's backlog waits instead of failing; an upstream that is down refuses at once whatever this is */
+#define UP_CONNECT_TIMEOUT_MS 3500
 #define UP_JSON_TIMEOUT_MS 30000
 #define UP_MAX_JSON_BYTES (8 * 1024 * 1024)
 

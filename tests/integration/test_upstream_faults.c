@@ -123,9 +123,10 @@ typedef struct st_ctx_t {
 #define D (&x->c.d)
 #define TOK (x->c.dev.access)
 
-/* room for 200 runs; no keep-alive comments (a stall sends nothing at all); an accept backlog for 200 connections at once
- * (aiohttp's own is 128: past it, dropped SYNs outlast the daemon's 1 s connect timeout, see RELIABILITY.md) */
-static const char *const FAKE_ARGS[] = {"--key", KEY, "--max-runs", "1000", "--keepalive-ms", "600000", "--backlog", "1024", NULL};
+/* room for 200 runs; no keep-alive comments (a stall sends nothing at all); the accept backlog of aiohttp, which Hermes's
+ * API server runs on (128): 200 connections at once overflow it, and the SYNs it drops are sent again 1 s later, which the
+ * daemon's connect timeout must outlast (see RELIABILITY.md) */
+static const char *const FAKE_ARGS[] = {"--key", KEY, "--max-runs", "1000", "--keepalive-ms", "600000", "--backlog", "128", NULL};
 
 static void start_fake(ctx_t *x, int port)
 {
