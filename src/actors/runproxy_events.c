@@ -13,6 +13,23 @@ static const char *str(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+/* An approval's choices as the client is shown them: a non-empty array of non-empty strings, else NULL (the upstream's
+ * default choices, which the store shows instead): anything else would give a client buttons it cannot show or answers
+ * the upstream refuses (400 invalid_approval_choice). */
+static json_t *approval_choices(json_t *choices)
+{
+    if (!json_is_array(choices) || json_array_size(choices) == 0)
+        return NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(choices, i, c)
+    {
+        if (!json_is_string(c) || json_string_length(c) == 0)
+            return NULL;
+    }
+    return choices;
+}
+
 void rp_event_map(json_t *ev, const char *sse_name, rp_event_map_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -41,12 +58,11 @@ void rp_event_map(json_t *ev, const char *sse_name, rp_event_map_t *out)
     } else if (strcmp(type, "reasoning.available") == 0) {
         out->event = (hl_run_event_t){.kind = HL_RUN_EVENT_REASONING, .text = str(ev, "text")};
     } else if (strcmp(type, "approval.request") == 0 || strcmp(type, "approval.requested") == 0) {
-        out->event = (hl_run_event_t){
-            .kind = HL_RUN_EVENT_APPROVAL,
-            .approval = {.kind = "terminal_command",
-                         .command = str(ev, "command"),
-                         .description = str(ev, "description"),
-                         .choices = json_is_array(json_object_get(ev, "choices")) ? json_object_get(ev, "choices") : NULL}};
+        out->event = (hl_run_event_t){.kind = HL_RUN_EVENT_APPROVAL,
+                                      .approval = {.kind = "terminal_command",
+                                                   .command = str(ev, "command"),
+                                                   .description = str(ev, "description"),
+                                                   .choices = approval_choices(json_object_get(ev, "choices"))}};
     } else if (strcmp(type, "approval.responded") == 0) {
         out->action = RP_EVENT_APPROVAL_RESPONDED;
     } else if (strcmp(type, "run.completed") == 0) {
@@ -58,7 +74,7 @@ void rp_event_map(json_t *ev, const char *sse_name, rp_event_map_t *out)
         if (m == NULL)
             m = str(err, "message");
         out->action = RP_EVENT_FAILED;
-        out->message = m != NULL ? m : "Hermes run failed";
+        out->message = m != NULL && m[0] != '\0' ? m : "Hermes run failed"; /* an error always says something */
         out->terminal = true;
     } else if (strcmp(type, "run.cancelled") == 0) {
         out->event = (hl_run_event_t){.kind = HL_RUN_EVENT_CANCELLED};

@@ -36,7 +36,8 @@ typedef struct st_rp_event_map_t {
 
 /**
  * Maps the upstream event `ev` (an object; `sse_name` is the SSE `event:` field, "" when absent) into `out`. Pure: it
- * only reads `ev`. Release with rp_event_map_dispose while `ev` is still alive.
+ * only reads `ev`. Approval choices are kept only when they are a non-empty array of non-empty strings (else NULL: the
+ * default choices). Release with rp_event_map_dispose while `ev` is still alive.
  */
 void rp_event_map(json_t *ev, const char *sse_name, rp_event_map_t *out);
 
