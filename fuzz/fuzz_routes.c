@@ -306,8 +306,18 @@ static bool http(const char *method, const char *target, const char *bearer, con
         die("socket");
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-        die("connect to the daemon");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        /* libFuzzer's SIGALRM (its -timeout watch) may interrupt connect, which then completes on its own */
+        int err = errno;
+        socklen_t len = sizeof(err);
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int pr;
+        do
+            pr = poll(&p, 1, ANSWER_TIMEOUT_MS);
+        while (pr < 0 && errno == EINTR);
+        if (err != EINTR || pr != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+            die("connect to the daemon");
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     char *auth = bearer != NULL ? hl_asprintf("Authorization: Bearer %s\r\n", bearer) : hl_strdup("");
