@@ -14,12 +14,12 @@
  *   byte 2   bit 0: no Authorization header; bit 1: no Content-Type; bit 2: a wrong Content-Type;
  *   the rest the JSON body of routes that read one (the raw body of uploads), else the query string (percent-encoded).
  * Checks per input: an answer arrives within 8 s (a hang is a finding), its status line is HTTP/1.1 with a status of
- * 200..599, the body is as long as the headers say, a JSON answer of 4xx/5xx is {"ok":false,"error":{"code","message"}}
- * with non-empty strings, no 500 (an input must never make a handler fail internally); and no sanitizer report, on
- * any thread (libFuzzer's coverage counters are global: the workers' and actors' code counts). The state grows with
- * what inputs create (conversations, profiles, messages); the conversation is created again every 500 inputs in case
- * an input deleted it. At exit the daemon is stopped as on SIGTERM and the temporary directory removed.
- * FUZZ_ROUTES_LIST=1 prints the routes with their byte 0 (for writing seeds); FUZZ_ROUTES_VERBOSE=1 every answer.
+ * 200..599, the body is as long as the headers say, an answer said to be JSON is JSON, one of 4xx/5xx is
+ * {"ok":false,"error":{"code","message"}} with non-empty strings, no 500 (an input must never make a handler fail internally); and
+ * no sanitizer report, on any thread (libFuzzer's coverage counters are global: the workers' and actors' code counts). The state
+ * grows with what inputs create (conversations, profiles, messages); the conversation is created again every 500 inputs in case an
+ * input deleted it. At exit the daemon is stopped as on SIGTERM and the temporary directory removed. FUZZ_ROUTES_LIST=1 prints the
+ * routes with their byte 0 (for writing seeds); FUZZ_ROUTES_VERBOSE=1 every answer.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -510,10 +510,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     daemon_running = true;
     atexit(stop_daemon);
-    char *device_a = NULL, *other = NULL;
+    char *device_a = NULL;
     token = paired_device(&device_a);
     free(paired_device(&device_b)); /* a device the inputs may rename and delete */
-    (void)other;
     free(device_a);
     conversation = new_conversation("work");
     conversation_two = new_conversation("default");
@@ -617,9 +616,18 @@ static void check_answer(const char *method, const char *target, const answer_t 
         fprintf(stderr, "fuzz_routes: %s %s: 500: %.500s\n", method, target, a->body);
         abort();
     }
-    if (a->status < 400 || strncmp(a->content_type, "application/json", 16) != 0 || strcmp(method, "HEAD") == 0)
+    if (strncmp(a->content_type, "application/json", 16) != 0 || strcmp(method, "HEAD") == 0 || a->status == 204)
         return;
     json_t *j = json_loadb(a->body, a->body_len, 0, NULL);
+    if (j == NULL) {
+        fprintf(stderr, "fuzz_routes: %s %s: %d with a JSON content type but no JSON: %.500s\n", method, target, a->status,
+                a->body);
+        abort();
+    }
+    if (a->status < 400) {
+        json_decref(j);
+        return;
+    }
     json_t *err = json_object_get(j, "error");
     const char *code = json_string_value(json_object_get(err, "code"));
     const char *message = json_string_value(json_object_get(err, "message"));
