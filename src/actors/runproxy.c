@@ -9,6 +9,7 @@
  */
 #include "runproxy_internal.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,6 +173,13 @@ bool rp_event_terminal(const char *type)
            (strcmp(type, "run.completed") == 0 || strcmp(type, "run.failed") == 0 || strcmp(type, "run.cancelled") == 0);
 }
 
+/* A token count of the upstream's usage: its integer, 0 when negative or absent. */
+static json_int_t token_count(json_t *n)
+{
+    json_int_t v = json_integer_value(n);
+    return v > 0 ? v : 0;
+}
+
 json_t *rp_usage_of(json_t *ev)
 {
     json_t *u = json_object_get(ev, "usage");
@@ -184,10 +192,13 @@ json_t *rp_usage_of(json_t *ev)
         out = json_object_get(u, "completion_tokens");
     if (!json_is_integer(in) && !json_is_integer(out))
         return NULL;
-    json_int_t i = json_integer_value(in), o = json_integer_value(out);
+    /* counts from the upstream as they are, but never negative, and a sum that cannot overflow */
+    json_int_t i = token_count(in), o = token_count(out);
     json_t *t = json_object_get(u, "total_tokens");
     return json_pack("{s:I, s:I, s:I}", "input_tokens", i, "output_tokens", o, "total_tokens",
-                     json_is_integer(t) ? json_integer_value(t) : i + o);
+                     json_is_integer(t)  ? token_count(t)
+                     : i > LLONG_MAX - o ? LLONG_MAX
+                                         : i + o);
 }
 
 hl_result_t *rp_upstream_error(const up_answer_t *a, const char *code)

@@ -10,6 +10,7 @@
 
 #include "hl/clock.h"
 #include "hl/log.h"
+#include "runproxy_events.h"
 #include "runproxy_internal.h"
 
 static uint64_t now_ms(void)
@@ -136,68 +137,36 @@ static const char *str(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* One upstream event; returns non-zero when the run has ended (terminal event, or a broken one). */
+/* One upstream event (mapped by rp_event_map); returns non-zero when the run has ended (terminal event). */
 static int on_event(conv_run_t *r, json_t *ev, const char *sse_name)
 {
-    const char *type = rp_event_type(ev);
-    if (type == NULL)
-        type = sse_name[0] != '\0' ? sse_name : "message";
-    if (strcmp(type, "message.delta") == 0) {
-        const char *d = str(ev, "delta");
-        if (d == NULL)
-            d = str(ev, "text");
-        if (d == NULL)
-            d = str(ev, "content");
-        if (d != NULL)
-            add_text(r, d, strlen(d));
+    rp_event_map_t m;
+    rp_event_map(ev, sse_name, &m);
+    if (m.action == RP_EVENT_TEXT) {
+        if (m.text != NULL)
+            add_text(r, m.text, strlen(m.text));
         return 0;
     }
     flush_text(r); /* everything else comes after the text before it */
-    hl_run_event_t out = {0};
-    if (strcmp(type, "tool.started") == 0) {
-        out = (hl_run_event_t){.kind = HL_RUN_EVENT_TOOL_STARTED, .tool = str(ev, "tool"), .preview = str(ev, "preview")};
-    } else if (strcmp(type, "tool.completed") == 0) {
-        out = (hl_run_event_t){.kind = HL_RUN_EVENT_TOOL_COMPLETED,
-                               .tool = str(ev, "tool"),
-                               .duration = json_number_value(json_object_get(ev, "duration")),
-                               .tool_error = json_is_true(json_object_get(ev, "error"))};
-    } else if (strcmp(type, "reasoning.available") == 0) {
-        out = (hl_run_event_t){.kind = HL_RUN_EVENT_REASONING, .text = str(ev, "text")};
-    } else if (strcmp(type, "approval.request") == 0 || strcmp(type, "approval.requested") == 0) {
-        r->waiting_approval = true;
-        json_t *choices = json_object_get(ev, "choices");
-        out = (hl_run_event_t){.kind = HL_RUN_EVENT_APPROVAL,
-                               .approval = {.kind = "terminal_command",
-                                            .command = str(ev, "command"),
-                                            .description = str(ev, "description"),
-                                            .choices = json_is_array(choices) ? choices : NULL}};
-    } else if (strcmp(type, "approval.responded") == 0) {
+    switch (m.action) {
+    case RP_EVENT_IGNORE:
+        return 0;
+    case RP_EVENT_APPROVAL_RESPONDED:
         r->waiting_approval = false;
         return 0;
-    } else if (strcmp(type, "run.completed") == 0) {
-        json_t *usage = rp_usage_of(ev);
-        out = (hl_run_event_t){.kind = HL_RUN_EVENT_COMPLETED, .usage = usage, .text = str(ev, "output")};
-        report(r, &out);
-        json_decref(usage);
-        r->state = RUN_ENDED;
+    case RP_EVENT_FAILED:
+        fail(r, "hermes_run_failed", m.message);
         return 1;
-    } else if (strcmp(type, "run.failed") == 0) {
-        json_t *err = json_object_get(ev, "error");
-        const char *m = json_string_value(err);
-        if (m == NULL)
-            m = str(err, "message");
-        fail(r, "hermes_run_failed", m != NULL ? m : "Hermes run failed");
-        return 1;
-    } else if (strcmp(type, "run.cancelled") == 0) {
-        out = (hl_run_event_t){.kind = HL_RUN_EVENT_CANCELLED};
-        report(r, &out);
-        r->state = RUN_ENDED;
-        return 1;
-    } else {
-        return 0; /* subagents, reasoning deltas and what newer upstreams add: not part of the conversation */
+    default:
+        break;
     }
-    report(r, &out);
-    return 0;
+    if (m.event.kind == HL_RUN_EVENT_APPROVAL)
+        r->waiting_approval = true;
+    report(r, &m.event);
+    rp_event_map_dispose(&m);
+    if (m.terminal)
+        r->state = RUN_ENDED;
+    return m.terminal;
 }
 
 static int on_sse(void *data, const hl_sse_event_t *sse)

@@ -154,7 +154,8 @@ char *rp_upstream_message(const up_answer_t *a);
 const char *rp_event_type(json_t *ev);
 /** True for run.completed, run.failed and run.cancelled: exactly one of them ends a run's stream. */
 bool rp_event_terminal(const char *type);
-/** The usage of a run.completed (or a run status): input/output/total, or the prompt/completion naming; NULL when none. */
+/** The usage of a run.completed (or a run status): input/output/total, or the prompt/completion naming; NULL when none.
+ * Counts are never negative (a negative one is 0) and the total defaults to their sum, saturated. */
 json_t *rp_usage_of(json_t *ev);
 /**
  * The result of a failed upstream answer (a literal `code`): our own allocation failure (a->out_of_memory) → 500

@@ -60,6 +60,8 @@ static size_t decode_component(const char *s, size_t len, char *out)
 
 const char *hl_request_query(const hl_request_t *r, const char *name, size_t *len)
 {
+    if (r->query.base == NULL)
+        return NULL; /* no query string (no '?'): nothing to offset from (UBSan: zero offset to a null pointer) */
     const char *p = r->query.base, *end = p + r->query.len;
     size_t name_len = strlen(name);
     char keybuf[128];

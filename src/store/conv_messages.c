@@ -484,9 +484,7 @@ int op_send(store_job_t *job, hl_db_t *db)
     if (conv_require(job, db, job->a.conversation_id, 0, &conv) != 0)
         return -1;
     const char *content = job->a.content;
-    const char *profile = job->a.profile;
-    if (profile == NULL)
-        profile = conv.profile;
+    const char *profile = job->a.profile; /* else the conversation's, taken once the row is final (below) */
     char *user_id = store_new_id("msg_"), *assistant_id = store_new_id("msg_"), *run_id = store_new_id("run_"), *title = NULL;
     int ret = -1;
     int64_t rowid;
@@ -505,6 +503,10 @@ int op_send(store_job_t *job, hl_db_t *db)
                         json_pack("{s:o}", "conversation", conv_summary(db, &conv, job->device_id))) < 0)
             goto Exit;
     }
+    /* after the reload above, which frees and reads the row again: taken before it, the profile was freed memory (an
+     * archived conversation sent to without a profile; fuzz_routes) */
+    if (profile == NULL)
+        profile = conv.profile;
     if (insert_message(db, user_id, conv.id, "user", busy ? "queued" : "completed", NULL, job->a.client_message_id, NULL,
                        content != NULL ? content : "", job->now, &rowid) != 0 ||
         attach(job, db, conv.id, user_id) != 0 ||

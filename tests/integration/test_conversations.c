@@ -882,6 +882,28 @@ START_TEST(test_archive)
     ck_assert_msg(find_conv(l, id) != NULL, "sending did not unarchive");
     json_decref(l);
 
+    /* ... and its reply is for the conversation's profile when the message names none: the profile was read from the
+     * row the unarchiving reloads, after it was freed (ASan: heap-use-after-free; found by fuzz_routes) */
+    json_t *c =
+        hltc_call(D, HLT_H1, TOK, "POST", "/api/v1/conversations", "{\"title\":\"kept profile\",\"profile\":\"p-archived\"}", 201);
+    char *pid = hl_strdup(hlt_str(json_object_get(c, "conversation"), "id"));
+    json_decref(c);
+    json_decref(hltc_call(D, HLT_H1, TOK, "POST", hltc_fmt("/api/v1/conversations/%s/archive", pid), NULL, 200));
+    json_decref(hltc_send(D, HLT_H1, TOK, pid, "wake up too"));
+    json_t *msgs = hltc_messages(D, HLT_H1, TOK, pid);
+    const char *reply_profile = NULL;
+    size_t k;
+    json_t *m;
+    json_array_foreach(json_object_get(msgs, "messages"), k, m)
+    {
+        if (strcmp(hlt_str(m, "role"), "assistant") == 0)
+            reply_profile = json_string_value(json_object_get(json_object_get(m, "sender"), "profile"));
+    }
+    ck_assert_msg(reply_profile != NULL && strcmp(reply_profile, "p-archived") == 0, "the reply's profile is %s",
+                  reply_profile != NULL ? reply_profile : "(none)");
+    json_decref(msgs);
+    free(pid);
+
     hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/conversations/bad/archive", NULL, 400, "invalid_conversation_id");
     hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/conversations/bad/unarchive", NULL, 400, "invalid_conversation_id");
     hltc_call_error(D, HLT_H1, TOK, "POST", "/api/v1/conversations/conv_abc/archive", NULL, 404, "conversation_not_found");

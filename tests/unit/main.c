@@ -42,6 +42,8 @@ Suite *suite_api_docs(void);
 Suite *suite_node_home(void);
 Suite *suite_web_client_url(void);
 Suite *suite_pipe_lines(void);
+Suite *suite_runproxy_events(void);
+Suite *suite_request_query(void);
 
 int main(void)
 {
@@ -86,6 +88,8 @@ int main(void)
     srunner_add_suite(sr, suite_autostart());
     srunner_add_suite(sr, suite_node_home());
     srunner_add_suite(sr, suite_web_client_url());
+    srunner_add_suite(sr, suite_runproxy_events());
+    srunner_add_suite(sr, suite_request_query());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
