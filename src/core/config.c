@@ -65,8 +65,10 @@ static int valid_http_url(const char *s)
         return 0;
     if (*rest == '\0' || *rest == '/')
         return 0;
+    /* ASCII only, as the public URL: a host in another script is written in punycode (and a byte that is not UTF-8 could
+       not even be saved: config.json is JSON) */
     for (const char *p = s; *p; ++p)
-        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
             return 0;
     return 1;
 }

@@ -445,6 +445,13 @@ START_TEST(set_urls)
     set_expect(&cfg, "hermes-api-url", "localhost:8642", -EINVAL,
                "Invalid Hermes API URL (expected http://host[:port] or https://host[:port])");
     ck_assert_str_eq(cfg.hermes_api_url, "https://hermes.internal:8642");
+    /* found by fuzz_config_json: a byte that is not ASCII was accepted, then silently left out of the saved file */
+    set_expect(&cfg, "hermes-api-url", "https://\x94\x94up", -EINVAL,
+               "Invalid Hermes API URL (expected http://host[:port] or https://host[:port])");
+    set_expect(&cfg, "hermes-api-url", "https://h\xc3\xa9rmes.example", -EINVAL,
+               "Invalid Hermes API URL (expected http://host[:port] or https://host[:port])");
+    set_expect(&cfg, "update-url", "https://example.com/\xff", -EINVAL, "Invalid update URL (expected an http:// or https:// URL)");
+    ck_assert_str_eq(cfg.hermes_api_url, "https://hermes.internal:8642");
     set_expect(&cfg, "hermes-api-url", "none", 0, "Hermes API URL set to (auto)");
     ck_assert_ptr_null(cfg.hermes_api_url);
     hl_config_dispose(&cfg);
