@@ -90,11 +90,15 @@ struct st_world_t {
     hltc_ctx_t c;
     int round;
     volatile int stop;
-    size_t answered; /* writes answered as asked (atomic), read by the killer */
+    size_t answered;         /* writes answered as asked (atomic), read by the killer */
+    size_t refreshes_sent;   /* refresh requests sent (atomic), read by the killer */
+    size_t refreshes_acked;  /* refreshes answered 200 (atomic) */
+    size_t approvals_acked;  /* approvals answered 200 (atomic), read by the killer */
+    size_t kills_by_mode[3]; /* how the moments were chosen (see pick_moment) */
     client_t cl[N_CLIENTS];
     /* totals for the report */
     size_t at_kill_running, at_kill_queued, at_kill_pending; /* what the kills interrupted, from link.db */
-    size_t blob_rows_checked, pairs_checked, crash_refreshes, reuse_revoked, resumed_checked, approvals_late, run_resume_refused;
+    size_t blob_rows_checked, crash_refreshes, reuse_revoked, resumed_checked, approvals_late, run_resume_refused;
     json_t *files_checked; /* blob file names already hashed */
 };
 
@@ -375,6 +379,7 @@ static void *refresher(void *arg)
         char body[200];
         snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", cl->refresh[cl->n_pairs - 1]);
         cl->inflight = 1;
+        __atomic_add_fetch(&cl->w->refreshes_sent, 1, __ATOMIC_RELEASE);
         hlt_response_t res;
         request(cl, i % 2 ? HLT_H2C : HLT_H1, NULL, "POST", "/api/v1/auth/refresh", body, 0, NULL, &res);
         if (res.rc != CURLE_OK || res.status == 0) {
@@ -393,6 +398,7 @@ static void *refresher(void *arg)
             hl_strdup(json_string_value(json_object_get(json_object_get(res.json, "refresh_token"), "token")));
         cl->n_pairs++;
         cl->inflight = 0;
+        __atomic_add_fetch(&cl->w->refreshes_acked, 1, __ATOMIC_RELEASE);
         hlt_response_free(&res);
         answered(cl);
         if (i % 4 == 3) { /* the new access token works at once */
@@ -459,8 +465,10 @@ static int approve(client_t *cl, const char *approval_id)
     if (ret == 0 && res.status != 409 && !stopped(cl))
         fail_once(cl, "approve %s answered %ld: %.200s", approval_id, res.status, res.body);
     hlt_response_free(&res);
-    if (ret == 1)
+    if (ret == 1) {
         push(cl, hl_strdup(approval_id));
+        __atomic_add_fetch(&cl->w->approvals_acked, 1, __ATOMIC_RELEASE);
+    }
     return ret;
 }
 
@@ -916,7 +924,6 @@ static void check_device(world_t *w, client_t *cl, int probe_reuse)
     for (size_t i = k > 3 ? k - 3 : 0; i < k; ++i) /* the last replaced access tokens are refused */
         ck_assert_msg(me_status(w, cl->access[i]) == 401, "round %d: device %s: replaced access token %zu still works", w->round,
                       cl->device_id, i);
-    w->pairs_checked += cl->n_pairs;
     if (!rotated) {
         ck_assert_msg(!retired, "round %d: device %s: its current refresh token is retired", w->round, cl->device_id);
         ck_assert_msg(me_status(w, cl->access[k]) == 200, "round %d: device %s: the last acknowledged pair is refused", w->round,
@@ -942,6 +949,25 @@ static void check_device(world_t *w, client_t *cl, int probe_reuse)
     enroll(w, cl);
 }
 
+/* The fake's view of an upstream run and the requests it received about it (a failure message; static storage). */
+static const char *upstream_story(world_t *w, const char *up, json_t *run)
+{
+    static char buf[1500];
+    char *r = json_dumps(run, JSON_COMPACT);
+    json_t *reqs = hlt_fake_requests(&w->fake), *mine = json_array();
+    size_t i;
+    json_t *q;
+    json_array_foreach(reqs, i, q) if (strstr(json_string_value(json_object_get(q, "path")), up) != NULL)
+        json_array_append(mine, q);
+    char *m = json_dumps(mine, JSON_COMPACT);
+    snprintf(buf, sizeof(buf), "%.600s; requests: %.800s", r, m);
+    free(r);
+    free(m);
+    json_decref(mine);
+    json_decref(reqs);
+    return buf;
+}
+
 /* Every acknowledged approval is approved with its scope, and the fake upstream received the choice. */
 static void check_approvals(world_t *w, client_t *cl, size_t from)
 {
@@ -961,11 +987,9 @@ static void check_approvals(world_t *w, client_t *cl, size_t from)
         size_t j;
         json_t *c;
         json_array_foreach(choices, j, c) got |= json_is_string(c) && strcmp(json_string_value(c), "once") == 0;
-        if (!got) {
-            char *dump = json_dumps(res.json, JSON_COMPACT);
-            ck_abort_msg("round %d: approval %s answered 200, but run %s upstream never got the choice: %.600s", w->round, id, up,
-                         dump);
-        }
+        if (!got)
+            ck_abort_msg("round %d: approval %s answered 200, but run %s upstream never got the choice: %s", w->round, id, up,
+                         upstream_story(w, up, res.json));
         hlt_response_free(&res);
         free(up);
     }
@@ -1058,6 +1082,29 @@ static void note_interrupted(world_t *w)
     hltc_db_close(db);
 }
 
+/* Waits for the moment of the kill: after 20 to 219 answered writes of all the clients together (counted, not timed),
+ * then, in a third of the rounds each, right as a refresh request goes out (0 to 2 ms later: before, during or after its
+ * commit) or right after an approval was answered 200 (its decision on its way to Hermes). Returns the count. */
+static size_t pick_moment(world_t *w, unsigned *seed)
+{
+    size_t after = 20 + (size_t)(rand_r(seed) % 200);
+    int mode = (int)(rand_r(seed) % 3);
+    useconds_t delay = (useconds_t)(rand_r(seed) % 2000);
+    long deadline = hlt_now_ms() + 60000;
+    while (__atomic_load_n(&w->answered, __ATOMIC_ACQUIRE) < after && hlt_now_ms() < deadline)
+        hlt_sleep_ms(1);
+    size_t *watch = mode == 1 ? &w->refreshes_sent : mode == 2 ? &w->approvals_acked : NULL;
+    if (watch != NULL) {
+        size_t base = __atomic_load_n(watch, __ATOMIC_ACQUIRE);
+        while (__atomic_load_n(watch, __ATOMIC_ACQUIRE) == base && hlt_now_ms() < deadline)
+            usleep(50);
+        if (mode == 1)
+            usleep(delay);
+    }
+    w->kills_by_mode[mode]++;
+    return after;
+}
+
 static void run_round(world_t *w, unsigned *seed)
 {
     pthread_t th[N_CLIENTS];
@@ -1065,11 +1112,7 @@ static void run_round(world_t *w, unsigned *seed)
     __atomic_store_n(&w->answered, 0, __ATOMIC_RELEASE);
     for (size_t k = 0; k < N_CLIENTS; ++k)
         ck_assert(pthread_create(&th[k], NULL, w->cl[k].fn, &w->cl[k]) == 0);
-    /* the moment: after 20 to 219 answered writes of all the clients together (counted, not timed) */
-    size_t after = 20 + (size_t)(rand_r(seed) % 200);
-    long deadline = hlt_now_ms() + 60000;
-    while (__atomic_load_n(&w->answered, __ATOMIC_ACQUIRE) < after && hlt_now_ms() < deadline)
-        hlt_sleep_ms(1);
+    size_t after = pick_moment(w, seed);
     hltc_kill9(&w->c.d);
     __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
     for (size_t k = 0; k < N_CLIENTS; ++k)
@@ -1083,12 +1126,13 @@ static void run_round(world_t *w, unsigned *seed)
         fprintf(stderr, "kill9 round %d: killed after %zu answered writes\n", w->round, after);
 }
 
-static size_t total(const world_t *w, void *(*fn)(void *), int pairs)
+/* What the clients of one kind kept (runs followed, for the run readers). */
+static size_t total(const world_t *w, void *(*fn)(void *))
 {
     size_t n = 0;
     for (size_t k = 0; k < N_CLIENTS; ++k)
         if (w->cl[k].fn == fn)
-            n += pairs ? w->cl[k].n_pairs : fn == run_reader ? w->cl[k].runs_followed : w->cl[k].n_acked;
+            n += fn == run_reader ? w->cl[k].runs_followed : w->cl[k].n_acked;
     return n;
 }
 
@@ -1110,14 +1154,14 @@ START_TEST(kill9_rounds)
         check_round(w, acked_before);
         if (getenv("HLT_VERBOSE") != NULL)
             fprintf(stderr,
-                    "kill9 round %d checked (%.1f s so far): interrupted %zu running runs, %zu queued, %zu pending approvals; "
-                    "kept %zu sends, %zu uploads, %zu approvals (%zu after a restart), "
-                    "%zu pairs kept; %zu refreshes cut by the kill, %zu reuse revocations, %zu blob rows, %zu resumed streams, "
-                    "%zu runs followed, %zu run streams refused after a restart\n",
-                    w->round, (double)(hlt_now_ms() - t0) / 1000, w->at_kill_running, w->at_kill_queued, w->at_kill_pending,
-                    total(w, sender, 0), total(w, uploader, 0), total(w, approver, 0), w->approvals_late, total(w, refresher, 1),
-                    w->crash_refreshes, w->reuse_revoked, w->blob_rows_checked, w->resumed_checked, total(w, run_reader, 0),
-                    w->run_resume_refused);
+                    "kill9 round %d checked (%.1f s so far): kills after a count / in a refresh / after an approval: %zu/%zu/%zu; "
+                    "interrupted %zu running runs, %zu queued, %zu pending approvals; kept %zu sends, %zu uploads, %zu "
+                    "approvals (%zu after a restart), %zu refreshes; %zu refreshes cut by the kill, %zu reuse revocations, %zu "
+                    "blob rows, %zu resumed streams, %zu runs followed, %zu run streams refused after a restart\n",
+                    w->round, (double)(hlt_now_ms() - t0) / 1000, w->kills_by_mode[0], w->kills_by_mode[1], w->kills_by_mode[2],
+                    w->at_kill_running, w->at_kill_queued, w->at_kill_pending, total(w, sender), total(w, uploader),
+                    total(w, approver), w->approvals_late, w->refreshes_acked, w->crash_refreshes, w->reuse_revoked,
+                    w->blob_rows_checked, w->resumed_checked, total(w, run_reader), w->run_resume_refused);
     }
     hlt_assert_stop_clean(&w->c.d);
     hltc_assert_integrity(&w->env, "after the last clean stop");
