@@ -10,7 +10,8 @@
  *   2 run readers  start direct runs (POST /api/v1/runs) and follow GET /api/v1/runs/:id/events, dropping the stream
  *                  once per run and resuming it with Last-Event-ID.
  * The daemon gets SIGKILL after a number of answered writes that changes from round to round (a fixed seed: a failing
- * round replays), then starts again on the same home. After every restart:
+ * round replays), in a third of the rounds right as a refresh commits and in a third right after an approval was
+ * answered, then starts again on the same home. After every restart:
  *   - link.db passes PRAGMA integrity_check (before the restart too);
  *   - approvals still pending are approved (as the app would), every run of every conversation ends, and then no run is
  *     queued or running in link.db and no message queued or streaming;
@@ -21,12 +22,13 @@
  *   - per device: the last acknowledged pair works (or, when a refresh was in flight at the kill, that refresh
  *     committed: its refresh token is retired); every pair it replaced is refused; a replaced refresh token presented
  *     again is reuse, which revokes the device, after which its current pair is refused too (API.md §3, the reuse
- *     detection of DESIGN.md; the 30 s retry grace of a lost answer lives in memory and does not outlive the process);
+ *     detection of DESIGN.md; the 30 s retry grace of a lost answer lives in memory and does not outlive the process),
+ *     and every device revoked in an earlier round stays refused;
  *   - the conversation streams: the ids each reader received in the last life were consecutive, match the full replay
  *     (same id, same type), and a stream re-opened with the last id continues with exactly the next ids;
  *   - a run stream of the previous life re-opened with its Last-Event-ID never starts over (its relay died with the
  *     process: it is refused, or continues with the next id).
- * HLT_KILL_ROUNDS sets the rounds (default 5 in make test; `make soak` runs 50); HLT_VERBOSE=1 prints each round.
+ * HLT_KILL_ROUNDS sets the rounds (default 4 in make test; `make soak` runs 50); HLT_VERBOSE=1 prints each round.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -91,7 +93,6 @@ struct st_world_t {
     int round;
     volatile int stop;
     size_t answered;         /* writes answered as asked (atomic), read by the killer */
-    size_t refreshes_sent;   /* refresh requests sent (atomic), read by the killer */
     size_t refreshes_acked;  /* refreshes answered 200 (atomic) */
     size_t approvals_acked;  /* approvals answered 200 (atomic), read by the killer */
     size_t kills_by_mode[3]; /* how the moments were chosen (see pick_moment) */
@@ -100,6 +101,7 @@ struct st_world_t {
     size_t at_kill_running, at_kill_queued, at_kill_pending; /* what the kills interrupted, from link.db */
     size_t blob_rows_checked, crash_refreshes, reuse_revoked, resumed_checked, approvals_late, run_resume_refused;
     json_t *files_checked; /* blob file names already hashed */
+    json_t *revoked;       /* the last access token of every device revoked so far (reuse) */
 };
 
 static void fail_once(client_t *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -379,7 +381,6 @@ static void *refresher(void *arg)
         char body[200];
         snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", cl->refresh[cl->n_pairs - 1]);
         cl->inflight = 1;
-        __atomic_add_fetch(&cl->w->refreshes_sent, 1, __ATOMIC_RELEASE);
         hlt_response_t res;
         request(cl, i % 2 ? HLT_H2C : HLT_H1, NULL, "POST", "/api/v1/auth/refresh", body, 0, NULL, &res);
         if (res.rc != CURLE_OK || res.status == 0) {
@@ -396,7 +397,7 @@ static void *refresher(void *arg)
         cl->access[cl->n_pairs] = hl_strdup(json_string_value(json_object_get(json_object_get(res.json, "access_token"), "token")));
         cl->refresh[cl->n_pairs] =
             hl_strdup(json_string_value(json_object_get(json_object_get(res.json, "refresh_token"), "token")));
-        cl->n_pairs++;
+        __atomic_add_fetch(&cl->n_pairs, 1, __ATOMIC_RELEASE);
         cl->inflight = 0;
         __atomic_add_fetch(&cl->w->refreshes_acked, 1, __ATOMIC_RELEASE);
         hlt_response_free(&res);
@@ -664,6 +665,7 @@ static void world_start(world_t *w)
     free(text);
     hltc_start(&w->c, 0, &w->env);
     w->files_checked = json_object();
+    w->revoked = json_array();
     static void *(*const FNS[])(void *) = {sender, renamer, uploader, refresher, approver, reader, run_reader};
     static const int COUNTS[] = {N_SEND, N_NAME, N_BLOB, N_REFRESH, N_APPROVE, N_READ, N_RUNREAD};
     static const char *const NAMES[] = {"send", "name", "blob", "refresh", "approve", "read", "runread"};
@@ -698,6 +700,7 @@ static void world_free(world_t *w)
         free(cl->seen);
     }
     json_decref(w->files_checked);
+    json_decref(w->revoked);
     hlt_device_free(&w->c.dev);
     const char *err = hlt_fake_stop(&w->fake);
     ck_assert_msg(err == NULL, "fake upstream: %s", err);
@@ -902,6 +905,16 @@ static void assert_revoked_for_reuse(world_t *w, client_t *cl, const char *old_r
     void *db = hltc_db_open(&w->env, 0);
     ck_assert_int_eq(hltc_db_int(db, "SELECT revoked_at IS NOT NULL FROM devices WHERE id = ?1", cl->device_id), 1);
     hltc_db_close(db);
+    json_array_append_new(w->revoked, json_string(current_access));
+}
+
+/* Every device revoked in an earlier life stays refused after the restart (its tokens are still stored). */
+static void check_revoked(world_t *w)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(w->revoked, i, t) ck_assert_msg(me_status(w, json_string_value(t)) == 401,
+                                                       "round %d: the access token of revoked device %zu works again", w->round, i);
 }
 
 /* The device's pairs after a restart (see the header); the device is replaced by a new one when it had to be revoked. */
@@ -1022,21 +1035,31 @@ static void check_run_resume(world_t *w, client_t *cl)
     stream_close(&s);
 }
 
+/* Waits (up to ms) until link.db has no run queued or running: cheaper than replaying every history meanwhile. */
+static void wait_runs_idle(world_t *w, long ms)
+{
+    void *db = hltc_db_open(&w->env, 0);
+    long t = hlt_now_ms(), deadline = t + ms;
+    while (hltc_db_int(db, "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')", NULL) > 0 && hlt_now_ms() < deadline)
+        hlt_sleep_ms(50);
+    hltc_db_close(db);
+    if (getenv("HLT_VERBOSE") != NULL && hlt_now_ms() - t > 3000)
+        fprintf(stderr, "kill9 round %d: the runs took %.1f s to end after the restart\n", w->round,
+                (double)(hlt_now_ms() - t) / 1000);
+}
+
 static void check_round(world_t *w, size_t *acked_before)
 {
     approve_leftovers(w);
     for (size_t k = 0; k < N_CLIENTS; ++k)
         ck_assert_msg(w->cl[k].err[0] == '\0', "round %d: client %zu: %s", w->round, k, w->cl[k].err);
+    wait_runs_idle(w, 60000);
     hltc_events_t *replays[N_SEND] = {0};
     for (size_t k = 0; k < N_CLIENTS; ++k) {
         client_t *cl = &w->cl[k];
         if (cl->fn == sender || cl->fn == approver) {
             hltc_events_t *e;
-            long t = hlt_now_ms();
             check_conversation_runs(w, cl, &e);
-            if (getenv("HLT_VERBOSE") != NULL && hlt_now_ms() - t > 3000)
-                fprintf(stderr, "kill9 round %d: the runs of %s took %.1f s to end after the restart\n", w->round, cl->conv,
-                        (double)(hlt_now_ms() - t) / 1000);
             if (cl->fn == sender)
                 replays[cl->index] = e;
             else {
@@ -1064,6 +1087,7 @@ static void check_round(world_t *w, size_t *acked_before)
             check_run_resume(w, cl);
     }
     check_blob_rows(w);
+    check_revoked(w);
     for (size_t i = 0; i < N_SEND; ++i) {
         hltc_events_free(replays[i]);
         free(replays[i]);
@@ -1082,24 +1106,46 @@ static void note_interrupted(world_t *w)
     hltc_db_close(db);
 }
 
+/* Waits (up to `until`) for a refresher's refresh to commit — its refresh token retired in link.db — so that the kill
+ * lands between the commit and the answer as often as the machine allows. */
+static void wait_refresh_commit(world_t *w, long until)
+{
+    char token[200] = "", h[65];
+    while (token[0] == '\0' && hlt_now_ms() < until) {
+        for (size_t k = 0; k < N_CLIENTS && token[0] == '\0'; ++k) {
+            client_t *cl = &w->cl[k];
+            if (cl->fn == refresher && cl->inflight)
+                snprintf(token, sizeof(token), "%s", cl->refresh[__atomic_load_n(&cl->n_pairs, __ATOMIC_ACQUIRE) - 1]);
+        }
+        if (token[0] == '\0')
+            usleep(50);
+    }
+    if (token[0] == '\0')
+        return;
+    hl_sha256_hex(token, strlen(token), h);
+    void *db = hltc_db_open(&w->env, 0);
+    for (long end = hlt_now_ms() + 300; hlt_now_ms() < end && hlt_now_ms() < until;)
+        if (hltc_db_int(db, "SELECT count(*) FROM retired_refresh_tokens WHERE token_hash = ?1", h) > 0)
+            break;
+    hltc_db_close(db);
+}
+
 /* Waits for the moment of the kill: after 20 to 219 answered writes of all the clients together (counted, not timed),
- * then, in a third of the rounds each, right as a refresh request goes out (0 to 2 ms later: before, during or after its
- * commit) or right after an approval was answered 200 (its decision on its way to Hermes). Returns the count. */
+ * then, in a third of the rounds each, right as a refresh commits (wait_refresh_commit) or right after an approval was
+ * answered 200 (its decision on its way to Hermes). Returns the count. */
 static size_t pick_moment(world_t *w, unsigned *seed)
 {
     size_t after = 20 + (size_t)(rand_r(seed) % 200);
     int mode = (int)(rand_r(seed) % 3);
-    useconds_t delay = (useconds_t)(rand_r(seed) % 2000);
     long deadline = hlt_now_ms() + 60000;
     while (__atomic_load_n(&w->answered, __ATOMIC_ACQUIRE) < after && hlt_now_ms() < deadline)
         hlt_sleep_ms(1);
-    size_t *watch = mode == 1 ? &w->refreshes_sent : mode == 2 ? &w->approvals_acked : NULL;
-    if (watch != NULL) {
-        size_t base = __atomic_load_n(watch, __ATOMIC_ACQUIRE);
-        while (__atomic_load_n(watch, __ATOMIC_ACQUIRE) == base && hlt_now_ms() < deadline)
+    if (mode == 1)
+        wait_refresh_commit(w, deadline);
+    if (mode == 2) {
+        size_t base = __atomic_load_n(&w->approvals_acked, __ATOMIC_ACQUIRE);
+        while (__atomic_load_n(&w->approvals_acked, __ATOMIC_ACQUIRE) == base && hlt_now_ms() < deadline)
             usleep(50);
-        if (mode == 1)
-            usleep(delay);
     }
     w->kills_by_mode[mode]++;
     return after;
@@ -1139,7 +1185,7 @@ static size_t total(const world_t *w, void *(*fn)(void *))
 START_TEST(kill9_rounds)
 {
     const char *env_rounds = getenv("HLT_KILL_ROUNDS");
-    int rounds = env_rounds != NULL ? atoi(env_rounds) : 5;
+    int rounds = env_rounds != NULL ? atoi(env_rounds) : 4;
     ck_assert_int_gt(rounds, 0);
     static world_t world;
     world_t *w = &world;
@@ -1154,7 +1200,8 @@ START_TEST(kill9_rounds)
         check_round(w, acked_before);
         if (getenv("HLT_VERBOSE") != NULL)
             fprintf(stderr,
-                    "kill9 round %d checked (%.1f s so far): kills after a count / in a refresh / after an approval: %zu/%zu/%zu; "
+                    "kill9 round %d checked (%.1f s so far): kills after a count / at a refresh commit / after an approval: "
+                    "%zu/%zu/%zu; "
                     "interrupted %zu running runs, %zu queued, %zu pending approvals; kept %zu sends, %zu uploads, %zu "
                     "approvals (%zu after a restart), %zu refreshes; %zu refreshes cut by the kill, %zu reuse revocations, %zu "
                     "blob rows, %zu resumed streams, %zu runs followed, %zu run streams refused after a restart\n",
