@@ -75,6 +75,8 @@ typedef struct st_client_t {
     char *access[MAX_ITEMS], *refresh[MAX_ITEMS];
     size_t n_pairs;
     volatile int inflight; /* a refresh of the last pair was sent and not answered */
+    volatile int cut;      /* set by the killer: the answer to the refresh in flight dies with the process */
+    char *lost_access;     /* the access token of that answer (the app never got it; the test checks it) */
     /* readers: the last id received (over lives), what this life delivered */
     int64_t last_id;
     seen_t *seen;
@@ -394,7 +396,13 @@ static void *refresher(void *arg)
             hlt_response_free(&res);
             break;
         }
-        cl->access[cl->n_pairs] = hl_strdup(json_string_value(json_object_get(json_object_get(res.json, "access_token"), "token")));
+        const char *access = json_string_value(json_object_get(json_object_get(res.json, "access_token"), "token"));
+        if (__atomic_load_n(&cl->cut, __ATOMIC_ACQUIRE)) { /* the killer took this answer with the process */
+            cl->lost_access = hl_strdup(access);
+            hlt_response_free(&res);
+            break;
+        }
+        cl->access[cl->n_pairs] = hl_strdup(access);
         cl->refresh[cl->n_pairs] =
             hl_strdup(json_string_value(json_object_get(json_object_get(res.json, "refresh_token"), "token")));
         __atomic_add_fetch(&cl->n_pairs, 1, __ATOMIC_RELEASE);
@@ -649,6 +657,8 @@ static void enroll(world_t *w, client_t *cl)
     cl->refresh[0] = hl_strdup(dev.refresh);
     cl->n_pairs = 1;
     cl->inflight = 0;
+    free(cl->lost_access);
+    cl->lost_access = NULL;
     hlt_device_free(&dev);
 }
 
@@ -696,6 +706,7 @@ static void world_free(world_t *w)
             free(cl->refresh[i]);
         }
         free(cl->device_id);
+        free(cl->lost_access);
         free(cl->conv);
         free(cl->seen);
     }
@@ -947,6 +958,8 @@ static void check_device(world_t *w, client_t *cl, int probe_reuse)
             enroll(w, cl);
         }
         cl->inflight = 0;
+        free(cl->lost_access);
+        cl->lost_access = NULL;
         return;
     }
     /* the pair was replaced by the refresh the kill interrupted: committed, its answer lost with the process */
@@ -955,9 +968,15 @@ static void check_device(world_t *w, client_t *cl, int probe_reuse)
     ck_assert_msg(retired, "round %d: device %s: replaced, but its refresh token is not retired", w->round, cl->device_id);
     ck_assert_msg(me_status(w, cl->access[k]) == 401, "round %d: device %s: a replaced access token still works", w->round,
                   cl->device_id);
+    if (cl->lost_access != NULL) /* the pair the app never received is the device's, committed */
+        ck_assert_msg(me_status(w, cl->lost_access) == 200, "round %d: device %s: the committed pair is refused", w->round,
+                      cl->device_id);
     /* the app retries that refresh: the grace that would hand it the same pair again died with the process, so this is
        reuse; the device is revoked and the pair the app never received is refused with it */
     assert_revoked_for_reuse(w, cl, cl->refresh[k], cl->access[k]);
+    if (cl->lost_access != NULL)
+        ck_assert_msg(me_status(w, cl->lost_access) == 401, "round %d: device %s: revoked, the pair it never delivered still works",
+                      w->round, cl->device_id);
     w->crash_refreshes++;
     enroll(w, cl);
 }
@@ -1106,16 +1125,20 @@ static void note_interrupted(world_t *w)
     hltc_db_close(db);
 }
 
-/* Waits (up to `until`) for a refresher's refresh to commit — its refresh token retired in link.db — so that the kill
- * lands between the commit and the answer as often as the machine allows. */
+/* Waits (up to `until`) for a refresher's refresh to commit — its refresh token retired in link.db — and makes its
+ * answer die with the process: the client drops it if it has not taken it yet (the state of an app whose connection
+ * broke after the commit). */
 static void wait_refresh_commit(world_t *w, long until)
 {
     char token[200] = "", h[65];
+    client_t *watched = NULL;
     while (token[0] == '\0' && hlt_now_ms() < until) {
         for (size_t k = 0; k < N_CLIENTS && token[0] == '\0'; ++k) {
             client_t *cl = &w->cl[k];
-            if (cl->fn == refresher && cl->inflight)
+            if (cl->fn == refresher && cl->inflight) {
                 snprintf(token, sizeof(token), "%s", cl->refresh[__atomic_load_n(&cl->n_pairs, __ATOMIC_ACQUIRE) - 1]);
+                watched = cl;
+            }
         }
         if (token[0] == '\0')
             usleep(50);
@@ -1125,8 +1148,11 @@ static void wait_refresh_commit(world_t *w, long until)
     hl_sha256_hex(token, strlen(token), h);
     void *db = hltc_db_open(&w->env, 0);
     for (long end = hlt_now_ms() + 300; hlt_now_ms() < end && hlt_now_ms() < until;)
-        if (hltc_db_int(db, "SELECT count(*) FROM retired_refresh_tokens WHERE token_hash = ?1", h) > 0)
+        if (hltc_db_int(db, "SELECT count(*) FROM retired_refresh_tokens WHERE token_hash = ?1", h) > 0) {
+            /* committed: its answer dies with the process (unless the client took it already) */
+            __atomic_store_n(&watched->cut, 1, __ATOMIC_RELEASE);
             break;
+        }
     hltc_db_close(db);
 }
 
@@ -1156,8 +1182,10 @@ static void run_round(world_t *w, unsigned *seed)
     pthread_t th[N_CLIENTS];
     __atomic_store_n(&w->stop, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&w->answered, 0, __ATOMIC_RELEASE);
-    for (size_t k = 0; k < N_CLIENTS; ++k)
+    for (size_t k = 0; k < N_CLIENTS; ++k) {
+        w->cl[k].cut = 0;
         ck_assert(pthread_create(&th[k], NULL, w->cl[k].fn, &w->cl[k]) == 0);
+    }
     size_t after = pick_moment(w, seed);
     hltc_kill9(&w->c.d);
     __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
