@@ -410,8 +410,9 @@ static void on_resolved(hl_runproxy_t *rp, void *arg, rp_resolved_t *res)
             if (r->reconcile) {
                 resend_decisions(r);
                 poll_status(r);
-            } else
+            } else {
                 admit(r);
+            }
         }
     }
     free(run_id);
