@@ -74,9 +74,9 @@ typedef struct st_client_t {
     char *device_id;
     char *access[MAX_ITEMS], *refresh[MAX_ITEMS];
     size_t n_pairs;
-    volatile int inflight; /* a refresh of the last pair was sent and not answered */
-    volatile int cut;      /* set by the killer: the answer to the refresh in flight dies with the process */
-    char *lost_access;     /* the access token of that answer (the app never got it; the test checks it) */
+    int inflight;      /* a refresh of the last pair was sent and not answered (atomic while the round runs) */
+    int cut;           /* (atomic) set by the killer: the answer to the refresh in flight dies with the process */
+    char *lost_access; /* the access token of that answer (the app never got it; the test checks it) */
     /* readers: the last id received (over lives), what this life delivered */
     int64_t last_id;
     seen_t *seen;
@@ -382,7 +382,7 @@ static void *refresher(void *arg)
     for (int i = 0; !stopped(cl) && cl->n_pairs < MAX_ITEMS; ++i) {
         char body[200];
         snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", cl->refresh[cl->n_pairs - 1]);
-        cl->inflight = 1;
+        __atomic_store_n(&cl->inflight, 1, __ATOMIC_RELEASE);
         hlt_response_t res;
         request(cl, i % 2 ? HLT_H2C : HLT_H1, NULL, "POST", "/api/v1/auth/refresh", body, 0, NULL, &res);
         if (res.rc != CURLE_OK || res.status == 0) {
@@ -392,7 +392,7 @@ static void *refresher(void *arg)
         if (res.status != 200) {
             if (!stopped(cl))
                 fail_once(cl, "refresh of device %s answered %ld: %.200s", cl->device_id, res.status, res.body);
-            cl->inflight = 0;
+            __atomic_store_n(&cl->inflight, 0, __ATOMIC_RELEASE);
             hlt_response_free(&res);
             break;
         }
@@ -406,7 +406,7 @@ static void *refresher(void *arg)
         cl->refresh[cl->n_pairs] =
             hl_strdup(json_string_value(json_object_get(json_object_get(res.json, "refresh_token"), "token")));
         __atomic_add_fetch(&cl->n_pairs, 1, __ATOMIC_RELEASE);
-        cl->inflight = 0;
+        __atomic_store_n(&cl->inflight, 0, __ATOMIC_RELEASE);
         __atomic_add_fetch(&cl->w->refreshes_acked, 1, __ATOMIC_RELEASE);
         hlt_response_free(&res);
         answered(cl);
@@ -1135,7 +1135,7 @@ static void wait_refresh_commit(world_t *w, long until)
     while (token[0] == '\0' && hlt_now_ms() < until) {
         for (size_t k = 0; k < N_CLIENTS && token[0] == '\0'; ++k) {
             client_t *cl = &w->cl[k];
-            if (cl->fn == refresher && cl->inflight) {
+            if (cl->fn == refresher && __atomic_load_n(&cl->inflight, __ATOMIC_ACQUIRE)) {
                 snprintf(token, sizeof(token), "%s", cl->refresh[__atomic_load_n(&cl->n_pairs, __ATOMIC_ACQUIRE) - 1]);
                 watched = cl;
             }
