@@ -48,8 +48,9 @@ test: build test-build tsan-build fuzz-build
 tsan: tsan-build
 	@./scripts/run-tsan-integration.sh $(shell grep -o '^    SUITE([a-z_0-9]*)' tests/integration/main.c | sed 's/.*SUITE(\(.*\))/\1/')
 
-# The long crash runs (issue 14): 50 rounds of kill -9 under three working clients, each restart checked for every
-# answered write (make test runs 10): about 3 minutes
+# The long crash runs (issue 14): 50 rounds of kill -9 under 20 working clients (messages with streamed runs, renames,
+# blobs, token refreshes, approvals, event streams), each restart checked for every answered write (make test runs 5):
+# about 8 minutes
 soak: test-build
 	@HLT_KILL_ROUNDS=50 HLT_VERBOSE=1 CK_DEFAULT_TIMEOUT=1800 CK_RUN_SUITE=kill9_loop ./build-test/tests/integration_tests
 

@@ -235,6 +235,7 @@ typedef enum en_hl_run_event_kind_t {
     HL_RUN_EVENT_COMPLETED,      /* usage (may be NULL), text (the upstream's final output, used when no delta came) */
     HL_RUN_EVENT_FAILED,         /* error_code, error_message */
     HL_RUN_EVENT_CANCELLED,      /* the upstream stopped the run */
+    HL_RUN_EVENT_DECIDED,        /* the upstream has the decision on approval_id (or nothing waits for it any more) */
 } hl_run_event_kind_t;
 
 /** What the agent asks a decision about (an upstream approval request). */
@@ -259,7 +260,8 @@ typedef struct st_hl_run_event_t {
     hl_run_approval_t approval;
     const char *error_code;
     const char *error_message;
-    json_t *usage; /* {input_tokens, output_tokens, total_tokens}; borrowed */
+    json_t *usage;           /* {input_tokens, output_tokens, total_tokens}; borrowed */
+    const char *approval_id; /* HL_RUN_EVENT_DECIDED */
 } hl_run_event_t;
 
 /** A run started through POST /api/v1/runs (no conversation), as it ended: kept for statistics. */

@@ -281,7 +281,8 @@ static void task_cancel(hl_runproxy_t *rp, void *arg)
 static void task_decide(hl_runproxy_t *rp, void *arg)
 {
     json_t *d = arg;
-    rp_conv_decide(rp, json_string_value(json_object_get(d, "run_id")), json_string_value(json_object_get(d, "decision")));
+    rp_conv_decide(rp, json_string_value(json_object_get(d, "run_id")), json_string_value(json_object_get(d, "approval_id")),
+                   json_string_value(json_object_get(d, "decision")));
     json_decref(d);
 }
 
@@ -296,7 +297,9 @@ static void on_commit(void *data, const hl_store_commit_t *c)
     for (size_t i = 0; i < c->num_decisions; ++i) {
         const hl_approval_decision_t *d = &c->decisions[i];
         if (d->run_id != NULL)
-            rp_post(rp, task_decide, json_pack("{s:s, s:s}", "run_id", d->run_id, "decision", d->decision), free_json);
+            rp_post(rp, task_decide,
+                    json_pack("{s:s, s:s?, s:s}", "run_id", d->run_id, "approval_id", d->approval_id, "decision", d->decision),
+                    free_json);
     }
 }
 

@@ -260,6 +260,7 @@ static void open_stream(conv_run_t *r)
 /* ---- reconciling a run a restart interrupted ---- */
 
 static void poll_status(conv_run_t *r);
+static void resend_decisions(conv_run_t *r);
 
 static void on_status(void *data, const up_answer_t *a)
 {
@@ -377,10 +378,12 @@ static void on_resolved(hl_runproxy_t *rp, void *arg, rp_resolved_t *res)
         } else {
             r->target = res->target;
             res->target = (up_target_t){0};
-            if (r->reconcile)
+            if (r->reconcile) {
+                resend_decisions(r);
                 poll_status(r);
-            else
+            } else {
                 admit(r);
+            }
         }
     }
     free(run_id);
@@ -422,7 +425,62 @@ void rp_conv_cancel(hl_runproxy_t *rp, const char *run_id)
     destroy(r);
 }
 
-void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *decision)
+/* The upstream's answer to a decision: taken (2xx), or moot (404: no such run, 409: nothing pending, the run ended) —
+ * either way settled, so the store marks it delivered; anything else is only logged (sent again after a restart). */
+typedef struct st_decision_call_t {
+    hl_runproxy_t *rp;
+    char *run_id, *approval_id, *what;
+} decision_call_t;
+
+static void on_decision_answer(void *data, const up_answer_t *a)
+{
+    decision_call_t *d = data;
+    bool settled = !a->connect_failed && ((a->status >= 200 && a->status < 300) || a->status == 404 || a->status == 409);
+    if (settled && d->approval_id != NULL) {
+        hl_run_event_t ev = {.kind = HL_RUN_EVENT_DECIDED, .run_id = d->run_id, .approval_id = d->approval_id};
+        hl_store_run_event(d->rp->store, NULL, &ev);
+    }
+    if (a->connect_failed || a->status < 200 || a->status >= 300) {
+        char *m = rp_upstream_message(a);
+        hl_logf(settled ? HL_LOG_INFO : HL_LOG_WARN, "runproxy: %s: HTTP %ld: %s", d->what, a->status, m);
+        free(m);
+    }
+    free(d->run_id);
+    free(d->approval_id);
+    free(d->what);
+    free(d);
+}
+
+static void send_decision(conv_run_t *r, const char *approval_id, const char *decision)
+{
+    decision_call_t *d = hl_malloc(sizeof(*d));
+    *d = (decision_call_t){.rp = r->rp,
+                           .run_id = hl_strdup(r->run_id),
+                           .approval_id = hl_strdup(approval_id),
+                           .what = hl_asprintf("approval for %s", r->upstream_id)};
+    char *esc = up_escape(r->upstream_id);
+    char *path = hl_asprintf("/v1/runs/%s/approval", esc);
+    up_json(r->rp->up, &r->target, "POST", path, json_pack("{s:s}", "choice", decision), on_decision_answer, d);
+    free(path);
+    free(esc);
+}
+
+/* A reconciled run: the decisions the previous process answered but may not have delivered go first. */
+static void resend_decisions(conv_run_t *r)
+{
+    if (!rp_caps_approvals(r->rp, r->target.base_url))
+        return;
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(r->request, "decisions"), i, d)
+    {
+        hl_logf(HL_LOG_INFO, "runproxy: run %s: sending again the decision on approval %s, made before the restart", r->run_id,
+                str(d, "approval_id"));
+        send_decision(r, str(d, "approval_id"), str(d, "decision"));
+    }
+}
+
+void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *approval_id, const char *decision)
 {
     conv_run_t *r = find_run(rp, run_id);
     if (r == NULL || r->upstream_id == NULL) {
@@ -436,13 +494,8 @@ void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *decision)
                 run_id);
         return;
     }
-    char *esc = up_escape(r->upstream_id);
-    char *path = hl_asprintf("/v1/runs/%s/approval", esc);
-    up_json(rp->up, &r->target, "POST", path, json_pack("{s:s}", "choice", decision), ignore_answer,
-            hl_asprintf("approval for %s", r->upstream_id));
+    send_decision(r, approval_id, decision);
     /* still waiting (for the approval limit) until the upstream says approval.responded */
-    free(path);
-    free(esc);
 }
 
 int rp_conv_timers(hl_runproxy_t *rp)

@@ -209,8 +209,12 @@ void rp_caps_drop_all(hl_runproxy_t *rp);
 void rp_conv_start(hl_runproxy_t *rp, const json_t *request);
 /** The store marked the run cancelled: stop it upstream. */
 void rp_conv_cancel(hl_runproxy_t *rp, const char *run_id);
-/** A decision on one of the run's approvals: forward it upstream. */
-void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *decision);
+/**
+ * A decision on one of the run's approvals (approval_id may be NULL): forward it upstream; once the upstream took it (or
+ * answered that nothing waits for it any more) the store records it as delivered, so that a restart sends it again only
+ * if it never arrived.
+ */
+void rp_conv_decide(hl_runproxy_t *rp, const char *run_id, const char *approval_id, const char *decision);
 /** Flushes coalesced text that is due and ends stalled streams; returns the ms until the next flush is due (-1: none). */
 int rp_conv_timers(hl_runproxy_t *rp);
 /** Drops every run (shutdown): their upstream runs keep going; the next start reconciles them. */

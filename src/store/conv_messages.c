@@ -345,6 +345,21 @@ static void hand_over(store_job_t *job, hl_db_t *db, const run_row_t *r, const c
     json_array_append_new(job->start_runs, desc);
 }
 
+/* The decisions on the run's approvals that the upstream may not have received (answered to the app, then the process
+ * died before Hermes took them): [{approval_id, decision}], oldest first. */
+static json_t *undelivered_decisions(hl_db_t *db, const char *run_id)
+{
+    sqlite3_stmt *st = hl_db_stmt(db, "SELECT id, decision FROM approvals WHERE run_id = ?1 AND status IN ('approved', 'denied') "
+                                      "AND delivered_at IS NULL AND decision IS NOT NULL ORDER BY resolved_at, rowid");
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    json_t *out = json_array();
+    while (hl_db_step(st) == SQLITE_ROW)
+        json_array_append_new(out, json_pack("{s:s, s:s}", "approval_id", (const char *)sqlite3_column_text(st, 0), "decision",
+                                             (const char *)sqlite3_column_text(st, 1)));
+    sqlite3_reset(st);
+    return out;
+}
+
 int runs_reconcile(store_job_t *job, hl_db_t *db, const char *run_id)
 {
     run_row_t r;
@@ -358,6 +373,7 @@ int runs_reconcile(store_job_t *job, hl_db_t *db, const char *run_id)
         json_t *desc = json_array_get(job->start_runs, json_array_size(job->start_runs) - 1);
         json_object_set_new(desc, "reconcile", json_true());
         json_object_set_new(desc, "upstream_run_id", json_string(r.upstream_id));
+        json_object_set_new(desc, "decisions", undelivered_decisions(db, r.id));
         ret = 0;
     }
     run_row_dispose(&r);
@@ -812,6 +828,16 @@ int op_run_event(store_job_t *job, hl_db_t *db)
     case HL_RUN_EVENT_APPROVAL:
         ret = approval_requested(job, db, &r);
         break;
+    case HL_RUN_EVENT_DECIDED: {
+        sqlite3_stmt *st =
+            hl_db_stmt(db, "UPDATE approvals SET delivered_at = ?3 WHERE id = ?1 AND run_id = ?2 AND delivered_at IS "
+                           "NULL AND status IN ('approved', 'denied')");
+        sqlite3_bind_text(st, 1, job->a.approval_id != NULL ? job->a.approval_id : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r.id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, job->now);
+        ret = hl_db_exec(st);
+        break;
+    }
     case HL_RUN_EVENT_CANCELLED:
         ended = 1;
         ret = end_run(job, db, &r, "cancelled", NULL, NULL);

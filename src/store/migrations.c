@@ -283,6 +283,11 @@ const char *const hl_migrations[] = {
     "BEGIN " HL_USAGE_REMOVE_OLD "END;"
     "CREATE TRIGGER usage_remove AFTER DELETE ON run_usage_facts WHEN old.deleted = 0 BEGIN " HL_USAGE_REMOVE_OLD "END;",
 #undef HL_USAGE_REMOVE_OLD
+
+    /* 7: when the upstream took an approval decision: a decision answered to the app but not yet taken by Hermes when the
+     * process died is sent again when the run is reconciled at the next start (the decisions made before are settled) */
+    "ALTER TABLE approvals ADD COLUMN delivered_at INTEGER;"
+    "UPDATE approvals SET delivered_at = resolved_at WHERE status IN ('approved', 'denied');",
 };
 
 const size_t hl_num_migrations = sizeof(hl_migrations) / sizeof(hl_migrations[0]);

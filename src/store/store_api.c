@@ -218,6 +218,7 @@ void hl_store_run_event(hl_store_t *s, hl_reply_to_t *to, const hl_run_event_t *
     a->error_code = hl_strdup(ev->error_code);
     a->error_message = hl_strdup(ev->error_message);
     a->usage = ev->usage != NULL ? json_deep_copy(ev->usage) : NULL;
+    a->approval_id = hl_strdup(ev->approval_id);
     store_post_write(job);
 }
 

@@ -4,7 +4,8 @@
  * message. Covered: a streamed answer with usage and the history/session/key the upstream saw, tool events kept on the
  * message, approvals approved and denied (forwarded upstream), a failing run, a slow run cancelled (the upstream is told
  * to stop), a dropped upstream connection, UTF-8 split into 1–7 byte writes, upstream 429, upstream down, a wrong key,
- * queued runs starting in order, and the same over HTTP/2.
+ * queued runs starting in order, a run reconciled after a kill -9 (and an approval decision Hermes had not taken by then,
+ * sent again), and the same over HTTP/2.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -491,6 +492,65 @@ START_TEST(crash_mid_run_reconciled)
     ck_assert_msg(polled, "no GET /v1/runs/{id} after the restart");
     json_decref(reqs);
     events_free(e);
+    json_decref(sent);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
+/* An approval answered 200 whose decision Hermes had not taken when the process died (here its POST got a 503, then the
+ * kill): the next start sends it again while reconciling the run, which then completes with the tool approved. Before,
+ * the decision stayed `approved` in link.db and never reached Hermes (found by kill9_loop). */
+START_TEST(crash_after_approval_resends_decision)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv = hltc_create(D, HLT_H1, TOK, "decided, then the crash");
+    json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:approval;timeout_ms=120000]] clean up");
+    const char *run = hlt_str(json_object_get(sent, "run"), "id");
+    hltc_sse_t s;
+    char *path = hl_asprintf("/api/v1/conversations/%s/events", conv);
+    hltc_sse_open(&s, D, HLT_H1, TOK, path, NULL, NULL);
+    long deadline = hlt_now_ms() + 10000, a = -1;
+    while (a < 0 && hlt_now_ms() < deadline) {
+        hltc_sse_pump(&s, 50);
+        a = hltc_find(&s.ev, "approval.requested", NULL, NULL);
+    }
+    ck_assert_msg(a >= 0, "no approval.requested");
+    char *id = hl_strdup(hlt_str(json_object_get(json_object_get(s.ev.v[a].json, "payload"), "approval"), "id"));
+    hltc_sse_close(&s);
+    void *db = hltc_db_open(&x->env, 0);
+    char *up = hltc_db_str(db, "SELECT upstream_run_id FROM runs WHERE id = ?1", run);
+    hltc_db_close(db);
+    ck_assert_ptr_nonnull(up);
+    /* the decision is answered, but Hermes refuses it this once */
+    char *ap = hl_asprintf("/v1/runs/%s/approval", up);
+    hlt_fake_respond(&x->fake, "POST", ap, 503, "{\"error\":{\"message\":\"busy\"}}", 1);
+    char *pd = hl_asprintf("/api/v1/conversations/%s/approvals/%s/approve", conv, id);
+    json_decref(hltc_call(D, HLT_H1, TOK, "POST", pd, "{\"scope\":\"once\"}", 200));
+    ck_assert(hlt_fake_wait_request(&x->fake, "POST", ap, NULL, 10000));
+    hlt_sleep_ms(300); /* the 503 reaches the daemon, which keeps the decision as not delivered */
+    hltc_kill9(D);
+    hlt_daemon_dispose(D);
+    hlt_daemon_opts_t o = {.env = &x->env, .tls = 1};
+    hlt_daemon_start(D, &o);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 30000);
+    ck_assert_msg(hltc_find(e, "run.completed", "run_id", run) >= 0, "the run did not complete");
+    hlt_response_t res;
+    hlt_fake_request(&x->fake, "GET", hltc_fmt("/__fake/runs/%s", up), NULL, NULL, &res);
+    json_t *choices = json_object_get(res.json, "approval_choices");
+    ck_assert_msg(json_array_size(choices) == 1 && strcmp(json_string_value(json_array_get(choices, 0)), "once") == 0,
+                  "Hermes got %s", res.body);
+    hlt_response_free(&res);
+    db = hltc_db_open(&x->env, 0);
+    ck_assert_int_eq(hltc_db_int(db, "SELECT delivered_at IS NOT NULL FROM approvals WHERE id = ?1", id), 1);
+    hltc_db_close(db);
+    events_free(e);
+    free(pd);
+    free(ap);
+    free(up);
+    free(id);
+    free(path);
     json_decref(sent);
     free(conv);
     stop(x);
@@ -1016,5 +1076,9 @@ Suite *suite_agent_runs(void)
     tcase_add_test(tc, direct_run_stalled);
     tcase_add_test(tc, direct_run_cancel_unsupported);
     suite_add_tcase(s, tc);
+    TCase *crash = tcase_create("decision_resend"); /* on its own: CK_RUN_CASE=decision_resend */
+    tcase_set_timeout(crash, 120);
+    tcase_add_test(crash, crash_after_approval_resends_decision);
+    suite_add_tcase(s, crash);
     return s;
 }
