@@ -221,6 +221,19 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { if (v == "") print "-"; 
             esac
         done <"$ROWS"
     fi
+    if [ -s "$OUT/e-100k.txt" ]; then
+        r="$OUT/e-100k.txt"
+        echo
+        echo "e-100k: $(val "$r" streams_open) of $(val "$r" streams) streams open ($(val "$r" h2_streams) h2c on $(val "$r" h2_connections)" \
+            "connections, $(val "$r" h1_streams) HTTP/1.1) in $(val "$r" open_s) s, $(val "$r" streams_alive_after) still open after the events"
+        echo "  latency ms p50/p99/max: all $(val "$r" lat_p50_ms)/$(val "$r" lat_p99_ms)/$(val "$r" lat_max_ms)," \
+            "h2c $(val "$r" h2_lat_p50_ms)/$(val "$r" h2_lat_p99_ms)/$(val "$r" h2_lat_max_ms)," \
+            "HTTP/1.1 $(val "$r" h1_lat_p50_ms)/$(val "$r" h1_lat_p99_ms)/$(val "$r" h1_lat_max_ms)"
+        echo "  daemon RSS $(val "$r" rss_before_kib) KiB before, $(val "$r" rss_idle_kib) KiB with the streams open" \
+            "($(val "$r" rss_per_stream_kib) KiB/stream), $(val "$r" rss_after_kib) KiB after the events"
+        echo "  daemon CPU: $(val "$r" cpu_daemon_idle_pct)% of a core holding the idle streams; $(val "$r" cpu_daemon_s) s in the" \
+            "$(val "$r" events_wall_s)-s event phase ($(val "$r" cpu_client_s) s client, $(val "$r" cpu_other_s) s everything else)"
+    fi
     if [ -s "$OUT/scaling.txt" ]; then
         echo
         echo "scaling: PATCH /title on one connection, one stream, against the conversation's event count"
