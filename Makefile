@@ -64,7 +64,7 @@ bench-fanout: build
 # 100,000 concurrent event streams (issue 14): 90,000 over h2c (900 connections x 100 streams, h2o 2.2.5's cap per
 # connection) and 10,000 over HTTP/1.1, 20 events each must reach every stream; p50/p99/max latency, daemon RSS per
 # stream and CPU. About a minute; ~11,000 descriptors on each side (the soft limit is raised to the hard one, which must
-# allow that), ~1 GB of daemon memory. A 30,000-stream rehearsal: FANOUT_100K_H2=27000 FANOUT_100K_H1=3000 make bench-100k
+# allow that), ~0.7 GB of daemon memory. A 30,000-stream rehearsal: FANOUT_100K_H2=27000 FANOUT_100K_H1=3000 make bench-100k
 bench-100k: build
 	@./bench/fanout.sh --no-build e-100k
 

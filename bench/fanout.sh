@@ -19,8 +19,8 @@
 #   d-h2-10k    h2c, 100 connections x 100 streams, 20 events burst (4 PATCH connections)
 #   e-100k      100,000 streams at once: h2c, 900 connections x 100 streams (h2o 2.2.5 refuses a 101st open stream on a
 #               connection), plus 10,000 HTTP/1.1 streams; 20 events burst (4 PATCH connections); every stream must get
-#               every event. Not in the default set (`make bench-100k`): ~11,000 descriptors on each side, ~2 GB of
-#               daemon and client memory, ~1 minute. FANOUT_100K_H2 / FANOUT_100K_H1 change the two stream counts (e.g. a
+#               every event. Not in the default set (`make bench-100k`): ~11,000 descriptors on each side, ~0.7 GB of
+#               daemon memory, ~1 minute. FANOUT_100K_H2 / FANOUT_100K_H1 change the two stream counts (e.g. a
 #               30,000-stream rehearsal), FANOUT_SOURCE_ADDRS spreads the client over 127.0.0.1..N (default 4).
 #   scaling     one stream, 10 rounds of 500 PATCHes on one connection into the same conversation: PATCH cost (and the
 #               time of GET /api/v1/conversations after each round) against the conversation's event count (not part of
