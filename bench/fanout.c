@@ -61,6 +61,9 @@ static struct {
     int open_parallel; /* connections being set up at once */
     int drain_ms;      /* how long to wait for missing deliveries after the last PATCH answered */
     const char *nonce;
+    int h1_extra;       /* HTTP/1.1 streams opened next to the --streams ones (mixed runs: h2c and HTTP/1.1 at once) */
+    int source_addrs;   /* bind the client sockets to 127.0.0.1 .. 127.0.0.N in turn (more ephemeral ports); 1 = no bind */
+    int open_timeout_s; /* how long opening every stream may take */
 } opt = {.host = "127.0.0.1",
          .streams = 1000,
          .events = 200,
@@ -69,7 +72,9 @@ static struct {
          .idle_ms = 1000,
          .open_parallel = 256,
          .drain_ms = 10000,
-         .nonce = "x"};
+         .nonce = "x",
+         .source_addrs = 1,
+         .open_timeout_s = 60};
 
 static void die(const char *fmt, ...)
 {
@@ -131,6 +136,7 @@ typedef struct {
 
 static sse_t *streams;
 static int num_streams_total;
+static int h2_streams; /* streams[0 .. h2_streams-1] are on h2c connections, the rest on HTTP/1.1 */
 static void stream_settled(sse_t *s);
 
 static void stream_fail(sse_t *s, const char *why)
@@ -343,6 +349,15 @@ static int open_socket(conn_t *c)
         die("socket: %s (raise the open-file limit?)", strerror(errno));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (opt.source_addrs > 1) {
+        /* each loopback source address has its own 28,000 ephemeral ports; the port is picked at connect() time */
+        static unsigned next_src;
+        struct sockaddr_in src = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK + (next_src++ % (unsigned)opt.source_addrs))};
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0)
+            die("bind to a loopback source address: %s", strerror(errno));
+    }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
     if (inet_pton(AF_INET, opt.host, &sa.sin_addr) != 1)
         die("bad host %s", opt.host);
@@ -928,17 +943,34 @@ static void usage(void)
     fprintf(stderr,
             "usage: fanout --port N --token T --conv ID [--host 127.0.0.1] [--streams C] [--events K] [--h2 --per-conn M]\n"
             "              [--rate R] [--patch-conns P] [--daemon-pid PID] [--idle-ms MS] [--open-parallel N] [--drain-ms MS]\n"
-            "              [--nonce S]\n");
+            "              [--nonce S] [--h1-streams N] [--source-addrs N] [--open-timeout-s S]\n"
+            "  --h1-streams N: N HTTP/1.1 streams next to the C streams of --h2 (a mixed run; totals cover both)\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"host", 1, 0, 'H'},          {"port", 1, 0, 'p'},        {"token", 1, 0, 't'},      {"conv", 1, 0, 'c'},
-        {"streams", 1, 0, 'C'},       {"events", 1, 0, 'K'},      {"h2", 0, 0, '2'},         {"per-conn", 1, 0, 'M'},
-        {"rate", 1, 0, 'r'},          {"patch-conns", 1, 0, 'P'}, {"daemon-pid", 1, 0, 'd'}, {"idle-ms", 1, 0, 'i'},
-        {"open-parallel", 1, 0, 'o'}, {"drain-ms", 1, 0, 'D'},    {"nonce", 1, 0, 'n'},      {0, 0, 0, 0}};
+        {"host", 1, 0, 'H'},
+        {"port", 1, 0, 'p'},
+        {"token", 1, 0, 't'},
+        {"conv", 1, 0, 'c'},
+        {"streams", 1, 0, 'C'},
+        {"events", 1, 0, 'K'},
+        {"h2", 0, 0, '2'},
+        {"per-conn", 1, 0, 'M'},
+        {"rate", 1, 0, 'r'},
+        {"patch-conns", 1, 0, 'P'},
+        {"daemon-pid", 1, 0, 'd'},
+        {"idle-ms", 1, 0, 'i'},
+        {"open-parallel", 1, 0, 'o'},
+        {"drain-ms", 1, 0, 'D'},
+        {"nonce", 1, 0, 'n'},
+        {"h1-streams", 1, 0, 'X'},
+        {"source-addrs", 1, 0, 'S'},
+        {"open-timeout-s", 1, 0, 'T'},
+        {0, 0, 0, 0},
+    };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
@@ -987,13 +1019,27 @@ int main(int argc, char **argv)
         case 'n':
             opt.nonce = optarg;
             break;
+        case 'X':
+            opt.h1_extra = atoi(optarg);
+            break;
+        case 'S':
+            opt.source_addrs = atoi(optarg);
+            break;
+        case 'T':
+            opt.open_timeout_s = atoi(optarg);
+            break;
         default:
             usage();
         }
     }
     if (opt.port <= 0 || opt.token == NULL || opt.conv == NULL || opt.streams <= 0 || opt.events <= 0 || opt.patch_conns <= 0 ||
-        opt.per_conn <= 0 || opt.open_parallel <= 0)
+        opt.per_conn <= 0 || opt.open_parallel <= 0 || opt.h1_extra < 0 || opt.source_addrs < 1 || opt.source_addrs > 254 ||
+        opt.open_timeout_s <= 0)
         usage();
+    /* from here on opt.streams counts every stream: the first h2_streams on h2c connections, the rest on HTTP/1.1 */
+    h2_streams = opt.h2 ? opt.streams : 0;
+    opt.streams += opt.h1_extra;
+    int h2_conns = (h2_streams + opt.per_conn - 1) / opt.per_conn;
     snprintf(authority, sizeof(authority), "%s:%d", opt.host, opt.port);
     signal(SIGPIPE, SIG_IGN);
 
@@ -1002,7 +1048,7 @@ int main(int argc, char **argv)
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
-    int need = (opt.h2 ? (opt.streams + opt.per_conn - 1) / opt.per_conn : opt.streams) + opt.patch_conns + 16;
+    int need = h2_conns + (opt.streams - h2_streams) + opt.patch_conns + 16;
     if ((rlim_t)need > rl.rlim_cur)
         die("need %d file descriptors, the limit is %llu", need, (unsigned long long)rl.rlim_cur);
     printf("client_nofile=%llu\n", (unsigned long long)rl.rlim_cur);
@@ -1023,33 +1069,29 @@ int main(int argc, char **argv)
     for (int i = 0; i < opt.streams; ++i)
         streams[i].index = i;
 
-    /* the streams' connections */
-    if (opt.h2) {
-        num_conns_total = (opt.streams + opt.per_conn - 1) / opt.per_conn;
-        conns = xcalloc((size_t)num_conns_total, sizeof(*conns));
-        for (int i = 0; i < num_conns_total; ++i) {
-            conn_t *c = &conns[i];
-            c->kind = K_H2_CONN;
-            c->index = i;
-            int first = i * opt.per_conn;
-            c->h2_count = opt.streams - first < opt.per_conn ? opt.streams - first : opt.per_conn;
-            c->h2_streams = xcalloc((size_t)c->h2_count, sizeof(*c->h2_streams));
-            for (int k = 0; k < c->h2_count; ++k) {
-                c->h2_streams[k] = &streams[first + k];
-                streams[first + k].conn = i;
-            }
-            c->unsettled = c->h2_count;
+    /* the streams' connections: h2c ones first (M streams each), then one HTTP/1.1 connection per remaining stream */
+    num_conns_total = h2_conns + (opt.streams - h2_streams);
+    conns = xcalloc((size_t)num_conns_total, sizeof(*conns));
+    for (int i = 0; i < h2_conns; ++i) {
+        conn_t *c = &conns[i];
+        c->kind = K_H2_CONN;
+        c->index = i;
+        int first = i * opt.per_conn;
+        c->h2_count = h2_streams - first < opt.per_conn ? h2_streams - first : opt.per_conn;
+        c->h2_streams = xcalloc((size_t)c->h2_count, sizeof(*c->h2_streams));
+        for (int k = 0; k < c->h2_count; ++k) {
+            c->h2_streams[k] = &streams[first + k];
+            streams[first + k].conn = i;
         }
-    } else {
-        num_conns_total = opt.streams;
-        conns = xcalloc((size_t)num_conns_total, sizeof(*conns));
-        for (int i = 0; i < num_conns_total; ++i) {
-            conns[i].kind = K_H1_STREAM;
-            conns[i].index = i;
-            conns[i].stream = &streams[i];
-            conns[i].unsettled = 1;
-            streams[i].conn = i;
-        }
+        c->unsettled = c->h2_count;
+    }
+    for (int i = h2_conns; i < num_conns_total; ++i) {
+        int si = h2_streams + (i - h2_conns);
+        conns[i].kind = K_H1_STREAM;
+        conns[i].index = i;
+        conns[i].stream = &streams[si];
+        conns[i].unsettled = 1;
+        streams[si].conn = i;
     }
 
     long rss_before = rss_kib(opt.daemon_pid);
@@ -1057,25 +1099,33 @@ int main(int argc, char **argv)
 
     /* open every stream; a bounded number of connections in set-up at a time */
     uint64_t t_open = now_ns();
-    uint64_t open_deadline = t_open + 60ull * 1000000000u;
+    uint64_t open_deadline = t_open + (uint64_t)opt.open_timeout_s * 1000000000u;
     while (streams_open + streams_failed < opt.streams) {
         start_more_conns();
         loop_once(100);
         if (now_ns() > open_deadline)
-            die("only %d of %d streams opened within 60 s", streams_open, opt.streams);
+            die("only %d of %d streams opened within %d s", streams_open, opt.streams, opt.open_timeout_s);
     }
     uint64_t t_opened = now_ns();
     printf("streams=%d\nconnections=%d\nstreams_open=%d\nopen_failed=%d\nopen_s=%.3f\n", opt.streams, num_conns_total, streams_open,
            streams_failed, (t_opened - t_open) / 1e9);
-    fprintf(stderr, "fanout: %d streams open on %d %s connections in %.3f s (%d failed)\n", streams_open, num_conns_total,
-            opt.h2 ? "h2c" : "HTTP/1.1", (t_opened - t_open) / 1e9, streams_failed);
+    printf("h2_streams=%d\nh2_connections=%d\nh1_streams=%d\nsource_addrs=%d\n", h2_streams, h2_conns, opt.streams - h2_streams,
+           opt.source_addrs);
+    fprintf(stderr, "fanout: %d streams open (%d h2c on %d connections, %d HTTP/1.1) in %.3f s (%d failed)\n", streams_open,
+            h2_streams, h2_conns, opt.streams - h2_streams, (t_opened - t_open) / 1e9, streams_failed);
     if (streams_failed > 0)
         die("%d streams failed to open", streams_failed);
 
     /* idle: let the streams sit (heartbeats may arrive), then read the idle RSS */
-    uint64_t idle_end = now_ns() + (uint64_t)opt.idle_ms * 1000000u;
+    uint64_t idle_start = now_ns(), idle_end = idle_start + (uint64_t)opt.idle_ms * 1000000u;
+    long long di0 = opt.daemon_pid > 0 ? proc_ticks(opt.daemon_pid) : -1;
     for (uint64_t t; (t = now_ns()) < idle_end;)
         loop_once((int)((idle_end - t) / 1000000u) + 1);
+    long long di1 = opt.daemon_pid > 0 ? proc_ticks(opt.daemon_pid) : -1;
+    /* what holding the streams costs the daemon with no event: heartbeats, credential checks, timers */
+    if (di0 >= 0 && di1 >= 0)
+        printf("cpu_daemon_idle_s=%.2f\ncpu_daemon_idle_pct=%.1f\n", (double)(di1 - di0) / sysconf(_SC_CLK_TCK),
+               100.0 * (double)(di1 - di0) / sysconf(_SC_CLK_TCK) / ((now_ns() - idle_start) / 1e9));
     long rss_idle = rss_kib(opt.daemon_pid);
     int still_open = 0;
     for (int i = 0; i < opt.streams; ++i)
@@ -1193,6 +1243,22 @@ int main(int argc, char **argv)
            ns ? sorted[ns - 1] / 1000.0 : 0);
     printf("event_complete_p50_ms=%.3f\nevent_complete_max_ms=%.3f\n", pct(complete, (size_t)opt.events, 50),
            complete[opt.events - 1] / 1000.0);
+    if (h2_streams > 0 && h2_streams < opt.streams) {
+        /* a mixed run: the latencies of each protocol's streams on their own */
+        static const char *const label[2] = {"h2", "h1"};
+        uint32_t *part_sorted = xcalloc(ns, sizeof(*part_sorted));
+        for (int part = 0; part < 2; ++part) {
+            size_t lo = part == 0 ? 0 : (size_t)h2_streams * (size_t)opt.events;
+            size_t hi = part == 0 ? (size_t)h2_streams * (size_t)opt.events : pairs, m = 0;
+            for (size_t i = lo; i < hi; ++i)
+                if (lat_us[i] != NOT_RECEIVED)
+                    part_sorted[m++] = lat_us[i];
+            qsort(part_sorted, m, sizeof(*part_sorted), cmp_u32);
+            printf("%s_lat_p50_ms=%.3f\n%s_lat_p99_ms=%.3f\n%s_lat_max_ms=%.3f\n", label[part], pct(part_sorted, m, 50),
+                   label[part], pct(part_sorted, m, 99), label[part], m ? part_sorted[m - 1] / 1000.0 : 0);
+        }
+        free(part_sorted);
+    }
     printf("cpu_daemon_s=%.2f\ncpu_client_s=%.2f\ncpu_other_s=%.2f\nevents_wall_s=%.3f\n", daemon_cpu, client_cpu,
            machine_cpu >= 0 && daemon_cpu >= 0 ? machine_cpu - daemon_cpu - client_cpu : -1, (t_end - events_start_ns) / 1e9);
     printf("rss_after_kib=%ld\n", rss_after);

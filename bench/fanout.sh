@@ -17,6 +17,11 @@
 #   b-paced     HTTP/1.1, 10,000 streams, 20 events paced at 10/s                         target p99 <= 500 ms
 #   c-h2        h2c, 10 connections x 100 streams, 200 events burst (4 PATCH connections)
 #   d-h2-10k    h2c, 100 connections x 100 streams, 20 events burst (4 PATCH connections)
+#   e-100k      100,000 streams at once: h2c, 900 connections x 100 streams (h2o 2.2.5 refuses a 101st open stream on a
+#               connection), plus 10,000 HTTP/1.1 streams; 20 events burst (4 PATCH connections); every stream must get
+#               every event. Not in the default set (`make bench-100k`): ~11,000 descriptors on each side, ~0.7 GB of
+#               daemon memory, ~1 minute. FANOUT_100K_H2 / FANOUT_100K_H1 change the two stream counts (e.g. a
+#               30,000-stream rehearsal), FANOUT_SOURCE_ADDRS spreads the client over 127.0.0.1..N (default 4).
 #   scaling     one stream, 10 rounds of 500 PATCHes on one connection into the same conversation: PATCH cost (and the
 #               time of GET /api/v1/conversations after each round) against the conversation's event count (not part of
 #               the issue's targets; shows the cost of the unread_count scan)
@@ -41,7 +46,7 @@ for arg in "$@"; do
         awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
         exit 0
         ;;
-    a-burst | a-paced | b-held | b-paced | c-h2 | d-h2-10k | scaling) scenarios+=("$arg") ;;
+    a-burst | a-paced | b-held | b-paced | c-h2 | d-h2-10k | e-100k | scaling) scenarios+=("$arg") ;;
     *)
         echo "fanout.sh: unknown argument: $arg" >&2
         exit 2
@@ -69,8 +74,9 @@ conv_id() { grep -o '"id" *: *"conv_[0-9a-zA-Z]*"' | head -1 | sed 's/.*"\([^"]*
 start_daemon() {
     local name=$1 home="$TMP/$1" ct warm i
     mkdir -p "$home/home"
-    # thousands of streams with one device's token: past the default per-device cap of event streams
-    printf '{"maxStreamsPerDevice": 100000}\n' >"$home/home/config.json"
+    # thousands of streams with one device's token: past the default per-device cap of event streams (32), and past the
+    # default cap of connections in total (8,192: b-held alone opens 10,004; e-100k 10,904)
+    printf '{"maxStreamsPerDevice": 100000, "maxConnections": 100000}\n' >"$home/home/config.json"
     HERMESLINK_HOME="$home/home" HERMES_HOME="$home/hermes" \
         "$BIN" run --port auto --tls-port 0 --listen 127.0.0.1 >"$OUT/$name.daemon.stdout" 2>"$OUT/$name.daemon.stderr" &
     pid=$!
@@ -183,6 +189,11 @@ for s in "${scenarios[@]}"; do
     b-paced) run b-paced HTTP/1.1 --streams 10000 --events 20 --rate 10 --patch-conns 4 --idle-ms 2000 ;;
     c-h2) run c-h2 h2c --h2 --per-conn 100 --streams 1000 --events 200 --patch-conns 4 --idle-ms 2000 ;;
     d-h2-10k) run d-h2-10k h2c --h2 --per-conn 100 --streams 10000 --events 20 --patch-conns 4 --idle-ms 2000 ;;
+    e-100k)
+        run e-100k h2c+h1 --h2 --per-conn 100 --streams "${FANOUT_100K_H2:-90000}" --h1-streams "${FANOUT_100K_H1:-10000}" \
+            --source-addrs "${FANOUT_SOURCE_ADDRS:-4}" --events 20 --patch-conns 4 --idle-ms 5000 --open-timeout-s 180 \
+            --drain-ms 30000
+        ;;
     scaling) scaling ;;
     esac
 done
@@ -209,6 +220,19 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { if (v == "") print "-"; 
             *) echo "$name (no target): p99 $p99 ms, $dps deliveries/s, RSS $kib KiB/stream" ;;
             esac
         done <"$ROWS"
+    fi
+    if [ -s "$OUT/e-100k.txt" ]; then
+        r="$OUT/e-100k.txt"
+        echo
+        echo "e-100k: $(val "$r" streams_open) of $(val "$r" streams) streams open ($(val "$r" h2_streams) h2c on $(val "$r" h2_connections)" \
+            "connections, $(val "$r" h1_streams) HTTP/1.1) in $(val "$r" open_s) s, $(val "$r" streams_alive_after) still open after the events"
+        echo "  latency ms p50/p99/max: all $(val "$r" lat_p50_ms)/$(val "$r" lat_p99_ms)/$(val "$r" lat_max_ms)," \
+            "h2c $(val "$r" h2_lat_p50_ms)/$(val "$r" h2_lat_p99_ms)/$(val "$r" h2_lat_max_ms)," \
+            "HTTP/1.1 $(val "$r" h1_lat_p50_ms)/$(val "$r" h1_lat_p99_ms)/$(val "$r" h1_lat_max_ms)"
+        echo "  daemon RSS $(val "$r" rss_before_kib) KiB before, $(val "$r" rss_idle_kib) KiB with the streams open" \
+            "($(val "$r" rss_per_stream_kib) KiB/stream), $(val "$r" rss_after_kib) KiB after the events"
+        echo "  daemon CPU: $(val "$r" cpu_daemon_idle_pct)% of a core holding the idle streams; $(val "$r" cpu_daemon_s) s in the" \
+            "$(val "$r" events_wall_s)-s event phase ($(val "$r" cpu_client_s) s client, $(val "$r" cpu_other_s) s everything else)"
     fi
     if [ -s "$OUT/scaling.txt" ]; then
         echo

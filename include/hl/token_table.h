@@ -42,6 +42,14 @@ void hl_token_table_remove(const hl_token_hash_t *hash);
 /** Removes every entry whose access token expired before `now_ms`. Writer only. Returns how many were removed. */
 size_t hl_token_table_prune(int64_t now_ms);
 
+/**
+ * A counter that moves on every put, remove and prune that changed the table (any thread). A reader that saw the same
+ * value before and after checking a set of hashes knows none of them was revoked or replaced meanwhile; a changed value
+ * means "check again" (event streams re-check their tokens only then, or when one of them reaches its expiry).
+ * Read with acquire ordering: lookups made after a load see every change counted up to that value.
+ */
+uint64_t hl_token_table_generation(void);
+
 /** Number of entries (approximate while writes happen). */
 unsigned long hl_token_table_count(void);
 

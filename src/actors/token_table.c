@@ -23,6 +23,18 @@ typedef struct st_token_entry_t {
 } token_entry_t;
 
 static struct cds_lfht *table;
+/* moved (release) after each change is in the table, read (acquire) by hl_token_table_generation */
+static atomic_uint_fast64_t generation;
+
+static void changed(void)
+{
+    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+}
+
+uint64_t hl_token_table_generation(void)
+{
+    return atomic_load_explicit(&generation, memory_order_acquire);
+}
 
 static unsigned long hash_of(const hl_token_hash_t *h)
 {
@@ -128,6 +140,7 @@ void hl_token_table_put(const hl_token_hash_t *hash, const hl_auth_device_t *dev
             ;
         retire(o);
     }
+    changed();
 }
 
 void hl_token_table_remove(const hl_token_hash_t *hash)
@@ -136,8 +149,10 @@ void hl_token_table_remove(const hl_token_hash_t *hash)
     rcu_read_lock();
     cds_lfht_lookup(table, hash_of(hash), match, hash, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
-    if (node != NULL && cds_lfht_del(table, node) == 0)
+    if (node != NULL && cds_lfht_del(table, node) == 0) {
         retire(caa_container_of(node, token_entry_t, node));
+        changed();
+    }
     rcu_read_unlock();
 }
 
@@ -156,6 +171,8 @@ size_t hl_token_table_prune(int64_t now_ms)
         }
     }
     rcu_read_unlock();
+    if (removed > 0)
+        changed();
     return removed;
 }
 

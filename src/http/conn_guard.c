@@ -324,6 +324,14 @@ static void check_h1_requests(conn_guard_t *g, uint64_t now)
 }
 
 /* One HTTP/2 connection's held bodies, counted against its address's cap like an HTTP/1.1 body. */
+/* Only connections counted against an address cap have bodies to count (hold() ignores the others): loopback clients
+ * and trusted proxies are skipped before their streams are walked, four times a second. */
+static bool counts_h2_connection(void *data, h2o_socket_t *sock)
+{
+    conn_rec_t *rec = lookup(data, sock);
+    return rec != NULL && rec->counted_address;
+}
+
 static void check_h2_connection(void *data, h2o_socket_t *sock, uint64_t held)
 {
     conn_rec_t *rec = lookup(data, sock);
@@ -338,7 +346,7 @@ static void check_h2_bodies(conn_guard_t *g)
     static atomic_bool layout_logged;
     if (limits.max_body_bytes_per_address == 0)
         return;
-    if (!hl_h2_bodies_each(&g->worker->ctx, check_h2_connection, g) && !atomic_exchange(&layout_logged, true))
+    if (!hl_h2_bodies_each(&g->worker->ctx, counts_h2_connection, check_h2_connection, g) && !atomic_exchange(&layout_logged, true))
         hl_logf(HL_LOG_ERROR, "server: h2o's HTTP/2 streams do not match the header HermesLink was built against; "
                               "HTTP/2 bodies of the connections concerned are not counted against maxBodyMiBPerAddress");
 }

@@ -28,13 +28,15 @@ static int64_t held_by(h2o_http2_conn_t *conn)
     return (int64_t)held;
 }
 
-bool hl_h2_bodies_each(h2o_context_t *ctx, hl_h2_bodies_fn each, void *data)
+bool hl_h2_bodies_each(h2o_context_t *ctx, hl_h2_bodies_want_fn want, hl_h2_bodies_fn each, void *data)
 {
     bool layout_ok = true;
     for (h2o_linklist_t *l = ctx->http2._conns.next; l != &ctx->http2._conns; l = l->next) {
         h2o_http2_conn_t *conn = H2O_STRUCT_FROM_MEMBER(h2o_http2_conn_t, _conns, l);
         if (conn->sock == NULL)
             continue; /* an upgrade not yet complete */
+        if (want != NULL && !want(data, conn->sock))
+            continue;
         int64_t held = held_by(conn);
         if (held < 0) {
             layout_ok = false;

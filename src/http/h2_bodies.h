@@ -17,12 +17,16 @@
  * connection (shutting its socket down is fine: h2o notices on its next read). */
 typedef void (*hl_h2_bodies_fn)(void *data, h2o_socket_t *sock, uint64_t held);
 
+/** Called per HTTP/2 connection before its streams are read: false skips the connection (its bodies are not counted). */
+typedef bool (*hl_h2_bodies_want_fn)(void *data, h2o_socket_t *sock);
+
 /**
- * Calls `each` for every HTTP/2 connection of `ctx` that has a socket, with the sum of the request bodies its streams
- * hold (received so far, or whole and not yet released). False when a stream entry did not name its own connection (an
- * h2o whose layout differs from the header built against): that connection is skipped, and the caller should stop
- * relying on the counts.
+ * Calls `each` for every HTTP/2 connection of `ctx` that has a socket and that `want` (when not NULL) accepts, with the
+ * sum of the request bodies its streams hold (received so far, or whole and not yet released). Only the accepted
+ * connections' streams are read, so a caller that counts few connections costs little next to many others (100,000
+ * event streams on loopback). False when a stream entry did not name its own connection (an h2o whose layout differs
+ * from the header built against): that connection is skipped, and the caller should stop relying on the counts.
  */
-bool hl_h2_bodies_each(h2o_context_t *ctx, hl_h2_bodies_fn each, void *data);
+bool hl_h2_bodies_each(h2o_context_t *ctx, hl_h2_bodies_want_fn want, hl_h2_bodies_fn each, void *data);
 
 #endif

@@ -375,6 +375,37 @@ START_TEST(replace_keeps_debounce)
 }
 END_TEST
 
+/* The generation moves with every change that can end a token's validity (event streams re-check their tokens only
+ * then), and not when nothing changed. */
+START_TEST(generation_moves_on_changes)
+{
+    hl_token_hash_t h = hash_of("hlat_g");
+    hl_auth_device_t d = device("dev_g", "G", T0 + 100);
+    uint64_t g0 = hl_token_table_generation();
+    hl_token_table_put(&h, &d);
+    uint64_t g1 = hl_token_table_generation();
+    ck_assert(g1 != g0);
+    hl_token_table_put(&h, &d); /* a replacement */
+    uint64_t g2 = hl_token_table_generation();
+    ck_assert(g2 != g1);
+    seen_t s = {0};
+    bool post;
+    ck_assert(lookup("hlat_g", T0, &s, &post)); /* reads do not move it */
+    hl_token_hash_t absent = hash_of("hlat_absent");
+    hl_token_table_remove(&absent);
+    ck_assert_uint_eq(hl_token_table_prune(T0), 0);
+    ck_assert(hl_token_table_generation() == g2);
+    hl_token_table_remove(&h);
+    uint64_t g3 = hl_token_table_generation();
+    ck_assert(g3 != g2);
+    hl_token_table_put(&h, &d);
+    uint64_t g4 = hl_token_table_generation();
+    ck_assert_uint_eq(hl_token_table_prune(T0 + 100), 1);
+    ck_assert(hl_token_table_generation() != g4);
+    free(s.json);
+}
+END_TEST
+
 Suite *suite_token_table(void)
 {
     Suite *s = suite_create("token_table");
@@ -388,6 +419,7 @@ Suite *suite_token_table(void)
     tcase_add_test(tc, remove_entry);
     tcase_add_test(tc, prune);
     tcase_add_test(tc, many_entries);
+    tcase_add_test(tc, generation_moves_on_changes);
     suite_add_tcase(s, tc);
 
     TCase *seen = tcase_create("post_seen");
