@@ -1010,7 +1010,7 @@ static size_t end_departed_h1(const stream_list_t *h1)
 static void sweep_streams(sse_worker_t *sw)
 {
     int64_t now = hl_now_ms();
-    stream_list_t ended = {NULL}, h1 = {NULL};
+    stream_list_t ended = {0}, h1 = {0};
     /* a token stops being valid only by a change of the table (revocation, logout, rotation) or by its expiry: with
      * neither since the last walk, no stream needs a lookup (a walk over 50,000 streams a second is what this saves) */
     uint64_t generation = hl_token_table_generation();

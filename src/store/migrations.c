@@ -286,8 +286,8 @@ const char *const hl_migrations[] = {
 
     /* 7: when the upstream took an approval decision: a decision answered to the app but not yet taken by Hermes when the
      * process died is sent again when the run is reconciled at the next start (the decisions made before are settled) */
-    "ALTER TABLE approvals ADD COLUMN delivered_at INTEGER;"
-    "UPDATE approvals SET delivered_at = resolved_at WHERE status IN ('approved', 'denied');",
+    ("ALTER TABLE approvals ADD COLUMN delivered_at INTEGER;"
+     "UPDATE approvals SET delivered_at = resolved_at WHERE status IN ('approved', 'denied');"),
 };
 
 const size_t hl_num_migrations = sizeof(hl_migrations) / sizeof(hl_migrations[0]);
