@@ -67,7 +67,7 @@ static hltc_events_t *run_one(ctx_t *x, hlt_proto_t p, const char *text, char **
 {
     char *conv = hltc_create(D, p, TOK, "agent");
     json_t *sent = hltc_send(D, p, TOK, conv, text);
-    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 45000);
     if (conv_out != NULL)
         *conv_out = conv;
     else
@@ -135,7 +135,7 @@ static void streamed_answer(hlt_proto_t p)
     events_free(e0);
     json_decref(sent);
     sent = hltc_send(D, p, TOK, conv, "[[fake:stream;deltas=7;in=100;out=42]] hello");
-    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 45000);
     const char *run = hlt_str(json_object_get(sent, "run"), "id");
     long done = hltc_find(e, "run.completed", "run_id", run);
     ck_assert_msg(done >= 0, "no run.completed");
@@ -248,7 +248,7 @@ static void approval(int approve)
     char *path = hl_asprintf("/api/v1/conversations/%s/events", conv);
     hltc_sse_t s;
     hltc_sse_open(&s, D, HLT_H1, TOK, path, NULL, NULL);
-    long deadline = hlt_now_ms() + 10000, a = -1;
+    long deadline = hlt_now_ms() + 30000, a = -1;
     while (a < 0 && hlt_now_ms() < deadline) {
         hltc_sse_pump(&s, 50);
         a = hltc_find(&s.ev, "approval.requested", NULL, NULL);
@@ -271,7 +271,7 @@ static void approval(int approve)
     ck_assert_str_eq(hlt_str(json_object_get(r, "approval"), "status"), approve ? "approved" : "denied");
     json_decref(r);
     hltc_call_error(D, HLT_H1, TOK, "POST", pd, NULL, 409, "approval_not_pending");
-    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 45000);
     ck_assert_msg(hltc_find(e, "approval.resolved", NULL, NULL) >= 0, "no approval.resolved");
     long tc = hltc_find(e, "tool.completed", NULL, NULL);
     ck_assert_msg(tc >= 0, "no tool.completed");
@@ -339,13 +339,13 @@ START_TEST(slow_run_cancelled)
     json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:slow;first_delay_ms=20000]] take your time");
     const char *run = hlt_str(json_object_get(sent, "run"), "id");
     /* wait until the upstream has the run (its events stream is open), then cancel */
-    ck_assert_msg(hlt_fake_wait_request(&x->fake, "GET", "/v1/runs/run_", NULL, 10000),
+    ck_assert_msg(hlt_fake_wait_request(&x->fake, "GET", "/v1/runs/run_", NULL, 30000),
                   "the daemon never subscribed to the upstream run");
     char *path = hl_asprintf("/api/v1/conversations/%s/runs/%s/cancel", conv, run);
     json_t *r = hltc_call(D, HLT_H1, TOK, "POST", path, NULL, 200);
     ck_assert_str_eq(hlt_str(json_object_get(r, "run"), "status"), "cancelled");
     json_decref(r);
-    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 10000);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 45000);
     ck_assert_msg(hltc_find(e, "run.cancelled", "run_id", run) >= 0, "no run.cancelled");
     json_t *m = assistant_of(x, conv, sent);
     ck_assert_str_eq(hlt_str(m, "status"), "cancelled");
@@ -383,19 +383,19 @@ static void expect_failure(const char *const *fake_args, const char *key, int cl
 
 START_TEST(dropped_connection)
 {
-    expect_failure(NULL, KEY, 0, "[[fake:stream;deltas=6;drop_after=2]] hi", "hermes_stream_interrupted", 10000);
+    expect_failure(NULL, KEY, 0, "[[fake:stream;deltas=6;drop_after=2]] hi", "hermes_stream_interrupted", 30000);
 }
 END_TEST
 
 START_TEST(upstream_rate_limited)
 {
-    expect_failure(NULL, KEY, 0, "[[fake:stream;status_code=429]] hi", "hermes_rate_limited", 10000);
+    expect_failure(NULL, KEY, 0, "[[fake:stream;status_code=429]] hi", "hermes_rate_limited", 30000);
 }
 END_TEST
 
 START_TEST(wrong_key)
 {
-    expect_failure(NULL, "not-the-key", 0, "hi", "hermes_response_invalid", 10000);
+    expect_failure(NULL, "not-the-key", 0, "hi", "hermes_response_invalid", 30000);
 }
 END_TEST
 
@@ -403,7 +403,7 @@ START_TEST(upstream_down)
 {
     /* a port nothing listens on: refused at once; the run fails within about a second */
     int closed = hlt_free_port();
-    expect_failure(NULL, KEY, closed, "hi", "hermes_api_server_unavailable", 5000);
+    expect_failure(NULL, KEY, closed, "hi", "hermes_api_server_unavailable", 30000);
 }
 END_TEST
 
@@ -436,7 +436,7 @@ START_TEST(queued_runs_in_order)
     json_t *s1 = hltc_send(D, HLT_H1, TOK, conv, "[[fake:stream;deltas=3;gap_ms=100]] first");
     json_t *s2 = hltc_send(D, HLT_H1, TOK, conv, "[[fake:stream;deltas=2;text=second answer]] second");
     ck_assert_str_eq(hlt_str(json_object_get(s2, "run"), "status"), "queued");
-    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 45000);
     long c1 = hltc_find(e, "run.completed", "run_id", hlt_str(json_object_get(s1, "run"), "id"));
     long c2 = hltc_find(e, "run.completed", "run_id", hlt_str(json_object_get(s2, "run"), "id"));
     ck_assert_msg(c1 >= 0 && c2 > c1, "runs did not complete in order (%ld, %ld)", c1, c2);
@@ -461,7 +461,7 @@ START_TEST(crash_mid_run_reconciled)
     json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:stream;deltas=40;gap_ms=100;text=a b c d e f g h i j]] go");
     const char *run = hlt_str(json_object_get(sent, "run"), "id");
     /* wait for the first streamed text, then kill */
-    long deadline = hlt_now_ms() + 10000;
+    long deadline = hlt_now_ms() + 30000;
     int streaming = 0;
     while (!streaming && hlt_now_ms() < deadline) {
         json_t *m = assistant_of(x, conv, sent);
@@ -475,7 +475,7 @@ START_TEST(crash_mid_run_reconciled)
     hlt_daemon_dispose(D);
     hlt_daemon_opts_t o = {.env = &x->env, .tls = 1};
     hlt_daemon_start(D, &o);
-    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 45000);
     ck_assert_msg(hltc_find(e, "run.completed", "run_id", run) >= 0, "the run was not reconciled as completed");
     json_t *m = assistant_of(x, conv, sent);
     ck_assert_str_eq(hlt_str(m, "status"), "completed");
@@ -511,7 +511,7 @@ START_TEST(crash_after_approval_resends_decision)
     hltc_sse_t s;
     char *path = hl_asprintf("/api/v1/conversations/%s/events", conv);
     hltc_sse_open(&s, D, HLT_H1, TOK, path, NULL, NULL);
-    long deadline = hlt_now_ms() + 10000, a = -1;
+    long deadline = hlt_now_ms() + 30000, a = -1;
     while (a < 0 && hlt_now_ms() < deadline) {
         hltc_sse_pump(&s, 50);
         a = hltc_find(&s.ev, "approval.requested", NULL, NULL);
@@ -528,7 +528,7 @@ START_TEST(crash_after_approval_resends_decision)
     hlt_fake_respond(&x->fake, "POST", ap, 503, "{\"error\":{\"message\":\"busy\"}}", 1);
     char *pd = hl_asprintf("/api/v1/conversations/%s/approvals/%s/approve", conv, id);
     json_decref(hltc_call(D, HLT_H1, TOK, "POST", pd, "{\"scope\":\"once\"}", 200));
-    ck_assert(hlt_fake_wait_request(&x->fake, "POST", ap, NULL, 10000));
+    ck_assert(hlt_fake_wait_request(&x->fake, "POST", ap, NULL, 30000));
     hlt_sleep_ms(300); /* the 503 reaches the daemon, which keeps the decision as not delivered */
     hltc_kill9(D);
     hlt_daemon_dispose(D);
@@ -574,7 +574,7 @@ START_TEST(long_answer_coalesced_and_compact)
     char *conv = hltc_create(D, HLT_H1, TOK, "long");
     /* a first answer, so that the tables and the index exist before the measurement */
     json_t *warm = hltc_send(D, HLT_H1, TOK, conv, "[[fake:stream;deltas=3]] warm up");
-    hltc_events_t *e0 = hltc_wait_runs_done(D, TOK, conv, 20000);
+    hltc_events_t *e0 = hltc_wait_runs_done(D, TOK, conv, 45000);
     events_free(e0);
     json_decref(warm);
     int64_t before = db_bytes(x);
@@ -658,7 +658,7 @@ static hltc_sse_t *read_run(ctx_t *x, hlt_proto_t p, const char *run, const char
     const char *headers[] = {extra, NULL};
     hltc_sse_t *s = calloc(1, sizeof(*s));
     hltc_sse_open(s, D, p, TOK, path, extra != NULL ? headers : NULL, NULL);
-    long deadline = hlt_now_ms() + 15000;
+    long deadline = hlt_now_ms() + 45000;
     while (!s->done && hlt_now_ms() < deadline)
         hltc_sse_pump(s, 50);
     ck_assert_msg(s->done, "the run's stream did not end");
@@ -704,7 +704,7 @@ static void direct_relay(hlt_proto_t p)
     close_run(late);
     close_run(resumed);
     /* the run's usage was recorded */
-    long deadline = hlt_now_ms() + 5000;
+    long deadline = hlt_now_ms() + 30000;
     int64_t total = -1;
     while (total != 10 && hlt_now_ms() < deadline) {
         void *db = hltc_db_open(&x->env, 0);
@@ -830,7 +830,7 @@ START_TEST(stalled_stream_and_approval_wait)
     char *path = hl_asprintf("/api/v1/conversations/%s/events", conv);
     hltc_sse_t s;
     hltc_sse_open(&s, D, HLT_H1, TOK, path, NULL, NULL);
-    long a = -1, deadline = hlt_now_ms() + 10000;
+    long a = -1, deadline = hlt_now_ms() + 30000;
     while (a < 0 && hlt_now_ms() < deadline) {
         hltc_sse_pump(&s, 50);
         a = hltc_find(&s.ev, "approval.requested", NULL, NULL);
@@ -842,7 +842,7 @@ START_TEST(stalled_stream_and_approval_wait)
     hltc_sse_close(&s);
     char *pd = hl_asprintf("/api/v1/conversations/%s/approvals/%s/approve", conv, id);
     json_decref(hltc_call(D, HLT_H1, TOK, "POST", pd, NULL, 200));
-    e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    e = hltc_wait_runs_done(D, TOK, conv, 45000);
     ck_assert_msg(hltc_find(e, "run.completed", NULL, NULL) >= 0, "the approved run did not complete");
     events_free(e);
     free(pd);
@@ -866,7 +866,7 @@ START_TEST(two_clients_on_one_relay)
     hltc_sse_t a, b;
     hltc_sse_open(&a, D, HLT_H1, TOK, path, NULL, multi);
     hltc_sse_open(&b, D, HLT_H2_TLS, TOK, path, NULL, multi);
-    long deadline = hlt_now_ms() + 15000;
+    long deadline = hlt_now_ms() + 45000;
     while ((!a.done || !b.done) && hlt_now_ms() < deadline) {
         hltc_sse_drive(multi, 50);
         hltc_sse_update(&a);
@@ -922,7 +922,7 @@ static void old_dialect(const char *dialect, int forwards)
     char *path = hl_asprintf("/api/v1/conversations/%s/events", conv);
     hltc_sse_t s;
     hltc_sse_open(&s, D, HLT_H1, TOK, path, NULL, NULL);
-    long a = -1, deadline = hlt_now_ms() + 10000;
+    long a = -1, deadline = hlt_now_ms() + 30000;
     while (a < 0 && hlt_now_ms() < deadline) {
         hltc_sse_pump(&s, 50);
         a = hltc_find(&s.ev, "approval.requested", NULL, NULL);
@@ -932,7 +932,7 @@ static void old_dialect(const char *dialect, int forwards)
     hltc_sse_close(&s);
     char *pd = hl_asprintf("/api/v1/conversations/%s/approvals/%s/approve", conv, id);
     json_decref(hltc_call(D, HLT_H1, TOK, "POST", pd, NULL, 200));
-    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 20000);
+    hltc_events_t *e = hltc_wait_runs_done(D, TOK, conv, 45000);
     ck_assert_msg(hltc_find(e, "run.completed", NULL, NULL) >= 0, "the run on %s did not complete", dialect);
     json_t *reqs = fake_requests(x);
     int caps = 0, approvals = 0;
@@ -983,7 +983,7 @@ START_TEST(direct_run_stalled)
     ck_assert_str_eq(hlt_str(last, "event"), "run.failed");
     ck_assert_ptr_nonnull(strstr(hlt_str(last, "error"), "Hermes sent nothing"));
     close_run(s);
-    long deadline = hlt_now_ms() + 5000;
+    long deadline = hlt_now_ms() + 30000;
     char *status = NULL;
     int stopped = 0;
     while ((status == NULL || !stopped) && hlt_now_ms() < deadline) {
