@@ -323,7 +323,6 @@ static void check_h1_requests(conn_guard_t *g, uint64_t now)
     free(moved);
 }
 
-/* One HTTP/2 connection's held bodies, counted against its address's cap like an HTTP/1.1 body. */
 /* Only connections counted against an address cap have bodies to count (hold() ignores the others): loopback clients
  * and trusted proxies are skipped before their streams are walked, four times a second. */
 static bool counts_h2_connection(void *data, h2o_socket_t *sock)
@@ -332,6 +331,7 @@ static bool counts_h2_connection(void *data, h2o_socket_t *sock)
     return rec != NULL && rec->counted_address;
 }
 
+/* One HTTP/2 connection's held bodies, counted against its address's cap like an HTTP/1.1 body. */
 static void check_h2_connection(void *data, h2o_socket_t *sock, uint64_t held)
 {
     conn_rec_t *rec = lookup(data, sock);
