@@ -25,7 +25,8 @@ NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
     t = $(col["t_s"]) + 0
     if (t > end + 1) { after_t = t; after_rss = $(col["rss_kib"]) / 1024; after_fds = $(col["fds"]); next }
     n++
-    T[n] = t; R[n] = $(col["rss_kib"]) / 1024; F[n] = $(col["fds"]) + 0; H[n] = $(col["hwm_kib"]) / 1024
+    T[n] = t; R[n] = $(col["rss_kib"]) / 1024; F[n] = $(col["fds"]) + 0
+    L[n] = ("load1" in col) ? $(col["load1"]) + 0 : -1
 }
 function chart(title, V, unit, fmt,    i, c, b, lo, hi, top, rows, r, line, y, h, last_c, wcol, per) {
     # one column per bucket of samples (its maximum), rows from 0 to the top of the scale
@@ -66,7 +67,7 @@ function fit(V,    i, k, sx, sy, sxx, sxy, d) {
     d = k * sxx - sx * sx
     return (k < 2 || d == 0) ? 0 : (k * sxy - sx * sy) / d * 600
 }
-function figures(name, V, unit, fmt,    i, first, last, mn, mx, seen) {
+function figures(name, V, unit, fmt,    i, first, last, mn, mx, seen, u) {
     seen = 0
     for (i = 1; i <= n; i++) if (T[i] >= warmup) {
         if (!seen) { first = V[i]; mn = V[i]; mx = V[i]; seen = 1 }
@@ -74,8 +75,9 @@ function figures(name, V, unit, fmt,    i, first, last, mn, mx, seen) {
         last = V[i]
     }
     if (!seen) { printf "%-16s no sample after the warm-up\n", name; return }
-    printf "%-16s " fmt " -> " fmt " %s (%+.1f%%), min " fmt ", max " fmt ", slope %+.2f %s per 10 min\n", name, first, last, unit,
-        first != 0 ? (last - first) / first * 100 : 0, mn, mx, fit(V), unit
+    u = unit == "" ? "" : " " unit
+    printf "%-12s first " fmt "%s -> last " fmt "%s (%+.1f%%), min " fmt ", max " fmt ", least-squares slope %+.2f%s per 10 min\n", name, first, u,
+        last, u, first != 0 ? (last - first) / first * 100 : 0, mn, mx, fit(V), u
 }
 END {
     if (n == 0) { print "no samples"; exit 1 }
@@ -90,6 +92,14 @@ END {
     figures("descriptors", F, "", "%.0f")
     mx = 0; for (i = 1; i <= n; i++) if (R[i] > mx) mx = R[i]
     printf "first sample (t = %.0f s): RSS %.1f MiB, %d descriptors; highest RSS sampled during the run %.1f MiB\n", T[1], R[1], F[1], mx
+    if (L[1] >= 0) {
+        for (i = 1; i <= n; i++) { # insertion sort (mawk has no asort)
+            v = L[i]
+            for (j = i - 1; j >= 1 && S[j] > v; j--) S[j + 1] = S[j]
+            S[j + 1] = v
+        }
+        printf "machine load average (1 min, both cores shared with other work) while sampling: min %.1f, median %.1f, max %.1f\n", S[1], S[int((n + 1) / 2)], S[n]
+    }
     if (after_t != "") printf "after the drain and the final checks (t = %.0f s): RSS %.1f MiB, %d descriptors\n", after_t, after_rss, after_fds
     print "```"
 }' "$csv"
