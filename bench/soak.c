@@ -1,7 +1,9 @@
 /*
  * bench/soak: mixed traffic from N simulated devices for D seconds against one running daemon (issue 14).
  *
- * Each device is a slot: it pairs over the real pairing API (a session from the `pair` command on control.sock, then
+ * Devices take turns in their protocol: HTTP/1.1, h2c (prior knowledge, one connection per transfer: see xfer_new) and
+ * h2 over TLS; all transfers run on one libcurl multi handle (HTTP/1.1 and TLS connections are pooled and reused, h2
+ * multiplexed). Each device is a slot: it pairs over the real pairing API (a session from the `pair` command on control.sock, then
  * GET /api/v1/pairing/session and POST /api/v1/pairing/claim, or POST /api/v1/auth/device-session with the connect
  * token), creates its conversation and keeps one event stream on it (GET /api/v1/conversations/:id/events) open for the
  * whole run. Then, every think time (default 1–4 s), it does one action, picked at random by weight:
@@ -22,19 +24,25 @@
  * token and Last-Event-ID. Checks, per slot (across its re-pairings and reconnects):
  *   - the stream's ids are contiguous: an id at or below the last one seen is a duplicate, a jump is a loss;
  *   - every sent message's events arrive: message.created (user, then assistant), run.started, then message.completed
- *     with the fake's full answer ("Hello from the fake LLM." repeated up to the number of deltas) and run.completed (or
- * run.cancelled when the cancel won), in order;
+ *     with the fake's full answer ("Hello from the fake LLM." repeated up to the number of deltas) and run.completed
+ *     (or run.cancelled when the cancel won), in order;
  *   - after the run: once everything is quiet, GET …/messages's last_event_seq equals the last id seen, and a replay of
  *     the whole conversation (a fresh stream without cursor) gives every id once with the same bytes as seen live;
  *   - direct runs: frame ids 1..n contiguous, ending with run.completed;
  *   - every request answers its expected status (a 503 server_busy is counted apart).
  * Latency (p50/p99/max) is kept per route, and for two stream deliveries: the user's message.created after the POST (when
  * the stream stayed open meanwhile) and the stream's end after a refresh or revocation. Every --sample-s seconds (default
- * 10) the daemon's VmRSS, VmHWM, threads and open descriptors (/proc/<pid>/fd), link.db and WAL sizes and the client's
- * counts go to the CSV given by --csv.
+ * 10) the daemon's VmRSS (and its anonymous and file parts), VmHWM, threads, open descriptors (/proc/<pid>/fd) and CPU
+ * time, link.db and WAL sizes, the fake's RSS and CPU time, the machine's load average and the client's counts go to the
+ * CSV given by --csv. The fake's log of requests is emptied every minute (DELETE /__fake/requests) so that it stays small.
+ * Every action, timer and stream runs on one thread; the clock is CLOCK_MONOTONIC; latencies are measured from adding the
+ * transfer to the multi handle to its completion (or, for streams, to their retry: line), so they include the client's
+ * own scheduling on the shared cores.
  *
  * Output: key=value lines on stdout (read by bench/soak.sh), a readable summary on stderr. Exit status 0 when no event
  * was lost or duplicated and every check passed, 1 otherwise, 2 on usage or set-up errors.
+ *
+ * Environment: SOAK_VERBOSE_SLOT=N prints libcurl's trace of device N's transfers on stderr.
  *
  * Build: cc -O2 -std=c17 -D_GNU_SOURCE -o soak bench/soak.c -lcurl -ljansson
  */
