@@ -93,7 +93,9 @@ bench_start_daemon() {
     DAEMON_HOME=$dir/home DAEMON_HERMES_HOME=$dir/hermes DAEMON_LOG=$log.stderr
     mkdir -p "$dir/home"
     # benches open hundreds or thousands of event streams with one device's token: past the default per-device cap
-    printf '{"maxStreamsPerDevice": 100000}\n' >"$dir/home/config.json"
+    # (BENCH_DAEMON_CONFIG replaces that config.json; empty: none, the daemon's defaults)
+    local config=${BENCH_DAEMON_CONFIG-'{"maxStreamsPerDevice": 100000}'}
+    [ -z "$config" ] || printf '%s\n' "$config" >"$dir/home/config.json"
     : >"$log.stdout" # the ports are read from the new daemon's lines only
     HERMESLINK_HOME="$DAEMON_HOME" HERMES_HOME="$DAEMON_HERMES_HOME" \
         "$BIN" run --port auto --tls-port auto --listen 127.0.0.1 >>"$log.stdout" 2>>"$log.stderr" &

@@ -82,24 +82,10 @@ for _ in $(seq 50); do
 done
 [ -n "$fake_port" ] || bench_die "the fake did not print READY: $(cat "$OUT/fake.stderr")"
 
-# the daemon, as bench_start_daemon starts it but with its default config.json (no raised cap)
-DAEMON_HOME=$TMP/home DAEMON_HERMES_HOME=$TMP/hermes DAEMON_LOG=$OUT/daemon.stderr
-mkdir -p "$DAEMON_HOME" "$DAEMON_HERMES_HOME"
-printf '# bench/soak.sh\nAPI_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=%s\nAPI_SERVER_KEY="%s"\n' "$fake_port" "$KEY" >"$DAEMON_HERMES_HOME/.env"
-HERMESLINK_HOME="$DAEMON_HOME" HERMES_HOME="$DAEMON_HERMES_HOME" \
-    "$BIN" run --port auto --tls-port auto --listen 127.0.0.1 >"$OUT/daemon.stdout" 2>"$DAEMON_LOG" &
-pid=$!
-port="" tls_port=""
-for _ in $(seq 100); do
-    port=$(sed -n 's/^Hermes Link running on port \([0-9][0-9]*\).*/\1/p' "$OUT/daemon.stdout")
-    tls_port=$(sed -n 's/^Hermes Link TLS on port \([0-9][0-9]*\).*/\1/p' "$OUT/daemon.stdout")
-    [ -n "$port" ] && [ -n "$tls_port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$port" ] || [ -z "$tls_port" ]; then
-    bench_die "the daemon did not report its ports: $(cat "$DAEMON_LOG")"
-fi
+# the daemon with its default config.json (no raised cap), its Hermes home's .env pointing at the fake
+mkdir -p "$TMP/hermes"
+printf '# bench/soak.sh\nAPI_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=%s\nAPI_SERVER_KEY="%s"\n' "$fake_port" "$KEY" >"$TMP/hermes/.env"
+BENCH_DAEMON_CONFIG="" bench_start_daemon
 echo "soak.sh: daemon $pid on 127.0.0.1:$port (TLS $tls_port), fake $fake_pid on $fake_port; $devices devices for $seconds s" >&2
 
 cmd=("$CLIENT" --port "$port" --tls-port "$tls_port" --home "$DAEMON_HOME" --daemon-pid "$pid" --csv "$OUT/samples.csv"
