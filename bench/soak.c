@@ -896,8 +896,8 @@ static void stream_ended(xfer_t *x, long status, CURLcode rc)
 static void pair_claimed(xfer_t *x, long status, CURLcode rc);
 static void pair_conversation(xfer_t *x, long status, CURLcode rc);
 
-/* `hermeslink pair` without a process: the "pair" command on control.sock (blocking, about a millisecond) */
-static json_t *control_pair(void)
+/* one command on control.sock (blocking, about a millisecond): `req` is its JSON line, the answer line parsed or NULL */
+static json_t *control_command(const char *req)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", opt.home) >= sizeof(sa.sun_path))
@@ -912,8 +912,8 @@ static json_t *control_pair(void)
     buf_t b = {0};
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         goto Exit;
-    static const char req[] = "{\"cmd\":\"pair\"}\n";
-    if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+    size_t len = strlen(req);
+    if (write(fd, req, len) != (ssize_t)len)
         goto Exit;
     char chunk[4096];
     for (;;) {
@@ -932,6 +932,12 @@ Exit:
     buf_free(&b);
     close(fd);
     return j;
+}
+
+/* `hermeslink pair` without a process */
+static json_t *control_pair(void)
+{
+    return control_command("{\"cmd\":\"pair\"}\n");
 }
 
 static void pair_session(xfer_t *x, long status, CURLcode rc)
@@ -1597,6 +1603,13 @@ static double proc_cpu_s(int pid)
 
 static long max_rss, max_fds, samples;
 
+/* obj[key], a count of bytes, in KiB; -1 if absent */
+static long json_kib(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? (long)(json_integer_value(v) / 1024) : -1;
+}
+
 static void sample(void)
 {
     int pid = opt.daemon_pid;
@@ -1617,12 +1630,22 @@ static void sample(void)
             load1 = 0;
         fclose(la);
     }
+    /* the daemon's own account (control.sock "memory"): what malloc holds and uses, what SQLite uses */
+    json_t *mem = control_command("{\"cmd\":\"memory\"}\n");
+    json_t *mal = json_object_get(mem, "malloc");
+    long heap = json_kib(mal, "heap_bytes"), in_use = json_kib(mal, "in_use_bytes"), mmapped = json_kib(mal, "mmap_bytes");
+    long sqlite_kib = json_kib(json_object_get(mem, "sqlite"), "used_bytes");
+    json_t *rel_max = json_object_get(mem, "release_us_max"), *rels = json_object_get(mem, "releases");
+    long release_max_us = json_is_integer(rel_max) ? (long)json_integer_value(rel_max) : -1;
+    long releases = json_is_integer(rels) ? (long)json_integer_value(rels) : -1;
+    json_decref(mem);
     fprintf(csv,
             "%.0f,%ld,%ld,%ld,%ld,%ld,%ld,%.2f,%d,%d,%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-            ",%ld,%ld,%ld,%.2f,%.2f\n",
+            ",%ld,%ld,%ld,%.2f,%.2f,%ld,%ld,%ld,%ld,%ld,%ld\n",
             (double)(now_ms() - t_start_ms) / 1000.0, rss, hwm, fds, threads, file_kib("link.db"), file_kib("link.db-wal"),
             proc_cpu_s(pid), paired, streams, runs, C.requests, C.events, C.msgs_sent, C.revocations, C.lost, C.dups, fake_rss,
-            anon, file, opt.fake_pid > 0 ? proc_cpu_s(opt.fake_pid) : -1.0, load1);
+            anon, file, opt.fake_pid > 0 ? proc_cpu_s(opt.fake_pid) : -1.0, load1, heap, in_use, mmapped, sqlite_kib, releases,
+            release_max_us);
     fflush(csv);
     if (rss > max_rss)
         max_rss = rss;
@@ -1943,7 +1966,8 @@ int main(int argc, char **argv)
     if (csv == NULL)
         die("cannot write %s: %s", opt.csv, strerror(errno));
     fprintf(csv, "t_s,rss_kib,hwm_kib,fds,threads,db_kib,wal_kib,cpu_s,paired,streams,runs,requests,events,messages,revocations,"
-                 "lost,dups,fake_rss_kib,rss_anon_kib,rss_file_kib,fake_cpu_s,load1\n");
+                 "lost,dups,fake_rss_kib,rss_anon_kib,rss_file_kib,fake_cpu_s,load1,malloc_heap_kib,malloc_in_use_kib,"
+                 "malloc_mmap_kib,sqlite_kib,releases,release_max_us\n");
 
     slots = xcalloc((size_t)opt.devices, sizeof(*slots));
     t_start_ms = now_ms();

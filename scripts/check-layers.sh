@@ -14,7 +14,7 @@ declare -A HEADER_LAYER=(
     [common.h]=0 [clock.h]=0 [json_util.h]=0 [config.h]=0 [control.h]=0 [forwarded.h]=0 [fsutil.h]=0 [identity.h]=0 [ids.h]=0 [link.h]=0
     [logread.h]=0 [keyed_counts.h]=0 [netaddr.h]=0 [netinfo.h]=0 [paths.h]=0 [pidfile.h]=0 [qr.h]=0 [serve.h]=0 [snapshot.h]=0 [sse_parser.h]=0
     [autostart.h]=0 [sd_notify.h]=0 [file_replace.h]=0 [mime.h]=0 [subprocess.h]=0 [tls_cert.h]=0 [tokens.h]=0 [node_home.h]=0 [tsan.h]=0 [version.h]=0 [web_client_url.h]=0 [pipe_lines.h]=0
-    [actor.h]=1 [db.h]=1 [db_readers.h]=1 [json_job.h]=1 [log.h]=1 [mailbox.h]=1 [reply.h]=1
+    [actor.h]=1 [memory.h]=1 [db.h]=1 [db_write_turn.h]=1 [db_readers.h]=1 [json_job.h]=1 [log.h]=1 [mailbox.h]=1 [reply.h]=1
     [auth.h]=2 [capabilities.h]=2 [db_schema.h]=2 [hermes_files.h]=2 [hermes_manage.h]=2 [hermes_memory.h]=2 [hermes_read.h]=2
     [hermes_models.h]=2 [hermes_skills.h]=2 [hermes_yaml_edit.h]=2 [pairing.h]=2 [runproxy.h]=2 [stats.h]=2 [store.h]=2 [store_import.h]=2 [system.h]=2 [token_table.h]=2 [updater.h]=2
     [api_docs.h]=3 [http.h]=3 [http_negotiate.h]=3 [router.h]=3 [routes.h]=3 [server.h]=3 [sse.h]=3

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@
 #include "hl/link.h"
 #include "hl/fsutil.h"
 #include "hl/log.h"
+#include "hl/memory.h"
 #include "hl/netaddr.h"
 #include "hl/paths.h"
 #include "hl/pidfile.h"
@@ -269,6 +271,7 @@ static const part_t PARTS[] = {
 
 /* how long the re-executed binary has to answer before the watchdog puts the old one back */
 #define RESTART_HEALTH_TIMEOUT_S "20"
+#define MEMORY_RELEASE_S 30 /* how often the idle main thread returns freed memory to the system */
 
 /*
  * Re-executes the freshly installed binary in this process (same pid, same stdio) with the ports and listen host this
@@ -349,6 +352,37 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* glibc gives each new thread its own arena up to 8 per core; the daemon's ~20 threads (workers, actors, readers) would
+ * each keep freed pages of their own. Two per core is as many as can allocate at once: fewer arenas, less memory held
+ * back (tests/RELIABILITY.md, "Soak"). MALLOC_ARENA_MAX in the environment still decides when it is set. */
+static void limit_arenas(void)
+{
+    if (getenv("MALLOC_ARENA_MAX") != NULL)
+        return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    (void)hl_memory_limit_arenas(cores >= 1 && cores <= 64 ? (int)cores * 2 : 2);
+}
+
+/* The main thread's life while serving: wait for SIGTERM/SIGINT (or a SIGHUP that asks for the re-exec), and every
+ * MEMORY_RELEASE_S seconds hand the free pages the allocator's arenas keep back to the system. Returns the signal. */
+static int wait_for_stop(const sigset_t *sigs)
+{
+    const struct timespec period = {.tv_sec = MEMORY_RELEASE_S};
+    for (;;) {
+        int sig = sigtimedwait(sigs, NULL, &period);
+        if (sig < 0) {
+            if (errno == EAGAIN)
+                (void)hl_memory_release();
+            else if (errno != EINTR)
+                return SIGTERM;
+            continue;
+        }
+        if (sig != SIGHUP || atomic_load(&restart_requested))
+            return sig;
+        /* no reload yet: config changes need a restart, as documented */
+    }
+}
+
 int hl_daemon_run(const hl_daemon_options_t *opts)
 {
     int restart_port = -1, restart_tls_port = -1;
@@ -361,6 +395,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     size_t num_init = 0, num_started = 0;
     sigset_t sigs;
     block_signals(&sigs); /* before any thread exists, so every thread inherits the mask and sigwait gets them */
+    limit_arenas();       /* likewise: glibc reads the cap when a thread first allocates */
     hl_sd_notify_init();  /* likewise: it changes the environment */
     umask(077);           /* the CLI sets it too; the files of the home are private whoever calls this */
     /* an allocation jansson cannot make aborts (hl_fatal) like every other: no JSON value silently goes missing */
@@ -518,9 +553,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     snprintf(state, sizeof(state), "READY=1\nSTATUS=Serving on port %d", dm.link.port);
     (void)hl_sd_notify(state);
 
-    int sig = 0;
-    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP && !atomic_load(&restart_requested))
-        ; /* no reload yet: config changes need a restart, as documented */
+    int sig = wait_for_stop(&sigs);
     if (atomic_load(&restart_requested)) {
         /* same pid after the exec: still the service's main process, which says READY=1 again once it listens */
         (void)hl_sd_notify("RELOADING=1\nSTATUS=Restarting with its new binary");

@@ -35,6 +35,11 @@ struct st_hl_db_job_t {
      * and frees the job. Required.
      */
     void (*complete)(hl_db_job_t *job, int status);
+    /**
+     * The job only reads. Consecutive read-only jobs of a batch share a deferred transaction: a snapshot that neither
+     * takes the write turn nor waits for SQLite's write lock. A read-only job that writes anyway is logged as an error.
+     */
+    bool readonly;
 };
 
 /** Initialises a job header. */

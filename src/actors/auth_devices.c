@@ -108,7 +108,9 @@ static int exec_list(hl_json_job_t *base, hl_db_t *db)
 
 void hl_auth_list_devices(hl_auth_t *a, hl_reply_to_t *reply_to, const char *current_id)
 {
-    auth_post(&device_job(a, reply_to, exec_list, NULL, current_id)->super);
+    device_job_t *job = device_job(a, reply_to, exec_list, NULL, current_id);
+    job->super.super.super.readonly = true;
+    auth_post(&job->super);
 }
 
 /* ---- rename ---- */

@@ -423,7 +423,9 @@ static lookup_job_t *lookup_job(hl_pairing_t *pr, hl_reply_to_t *reply_to, int (
 
 void hl_pairing_get_session(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *session_id, const char *peer)
 {
-    hl_db_actor_post(&pr->actor, &lookup_job(pr, reply_to, exec_get_session, session_id, peer)->super.super);
+    lookup_job_t *job = lookup_job(pr, reply_to, exec_get_session, session_id, peer);
+    job->super.super.readonly = true;
+    hl_db_actor_post(&pr->actor, &job->super.super);
 }
 
 /* ---- pairing page ---- */
@@ -461,6 +463,7 @@ static int exec_page(hl_json_job_t *base, hl_db_t *db)
 void hl_pairing_page(hl_pairing_t *pr, hl_reply_to_t *reply_to, const char *session_id, const char *peer)
 {
     lookup_job_t *job = lookup_job(pr, reply_to, exec_page, session_id, peer);
+    job->super.super.readonly = true;
     hl_db_actor_post(&pr->actor, &job->super.super);
 }
 

@@ -160,6 +160,7 @@ void hl_stats_usage(hl_stats_t *st, hl_reply_to_t *to, const hl_stats_usage_req_
     job->range = req->range;
     job->model = req->model != NULL ? hl_strdup(req->model) : NULL;
     job->profile = req->profile != NULL ? hl_strdup(req->profile) : NULL;
+    job->super.super.readonly = true;
     stats_post(st, &job->super);
 }
 
@@ -239,5 +240,6 @@ void hl_stats_summary(hl_stats_t *st, hl_reply_to_t *to, const char *profile, in
     job->super.dispose = dispose_summary;
     job->profile = profile != NULL ? hl_strdup(profile) : NULL;
     job->profiles_total = profiles_total;
+    job->super.super.readonly = true;
     stats_post(st, &job->super);
 }

@@ -22,6 +22,7 @@
 #include "hl/control.h"
 #include "hl/fsutil.h"
 #include "hl/log.h"
+#include "hl/memory.h"
 #include "hl/node_import.h"
 #include "hl/pairing.h"
 #include "hl/system.h"
@@ -246,6 +247,14 @@ static json_t *handle(json_t *req, int fd)
         return node_import(req, fd);
     if (strcmp(cmd, "devices") == 0 || strcmp(cmd, "devices_revoke") == 0)
         return devices(req, strcmp(cmd, "devices_revoke") == 0);
+    if (strcmp(cmd, "memory") == 0) {
+        /* {"cmd":"memory"[, "release":true]}: the daemon's memory (hl/memory.h), after giving freed pages back if asked */
+        if (json_is_true(json_object_get(req, "release")))
+            (void)hl_memory_release();
+        json_t *r = hl_memory_report();
+        json_object_set_new(r, "ok", json_true());
+        return r;
+    }
     if (strcmp(cmd, "stop") == 0) {
         kill(getpid(), SIGTERM);
         return json_pack("{s:b}", "ok", 1);

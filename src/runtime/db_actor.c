@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "hl/db.h"
+#include "hl/db_write_turn.h"
 #include "hl/fsutil.h"
 #include "hl/log.h"
 
@@ -179,11 +180,14 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
     int status[MAX_BATCH];
     hl_msg_t *msg = hl_msg_batch_pop(batch);
     while (msg != NULL) {
-        /* one transaction per chunk of the batch: group commit, bounded so that replies are not held back forever */
+        /* one transaction per chunk of the batch: group commit, bounded so that replies are not held back forever; a run
+         * of read-only jobs is a chunk of its own that reads a snapshot and waits for no writer */
+        const bool readonly = ((hl_db_job_t *)msg)->readonly;
         size_t n = 0;
         db->full = false;
-        int in_tx = exec(db, "BEGIN IMMEDIATE") == 0, lost = 0;
-        while (msg != NULL && n < MAX_BATCH) {
+        const bool turn = !readonly && hl_db_write_turn_take(BUSY_TIMEOUT_MS) == 0;
+        int in_tx = exec(db, readonly ? "BEGIN" : "BEGIN IMMEDIATE") == 0, lost = 0;
+        while (msg != NULL && n < MAX_BATCH && ((hl_db_job_t *)msg)->readonly == readonly) {
             hl_db_job_t *job = (hl_db_job_t *)msg;
             msg = hl_msg_batch_pop(batch);
             jobs[n] = job;
@@ -214,6 +218,8 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
                 exec(db, "ROLLBACK TO job");
             exec(db, "RELEASE job");
         }
+        if (readonly && in_tx && !lost && sqlite3_txn_state(db->conn, NULL) == SQLITE_TXN_WRITE)
+            hl_logf(HL_LOG_ERROR, "%s: a job marked read-only wrote to link.db", actor->name);
         if (in_tx && !lost && exec(db, "COMMIT") != 0) {
             rollback(db);
             for (size_t i = 0; i < n; ++i)
@@ -221,6 +227,8 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
         } else if (in_tx && !lost && db->hooks.on_committed != NULL) {
             db->hooks.on_committed(db);
         }
+        if (turn) /* before the completions: the next writer need not wait for our replies */
+            hl_db_write_turn_give();
         for (size_t i = 0; i < n; ++i)
             jobs[i]->complete(jobs[i], status[i]);
         if (db->hooks.on_batch_done != NULL)
@@ -259,14 +267,19 @@ static int on_start(hl_actor_t *actor)
 static void on_tick(hl_actor_t *actor)
 {
     hl_db_actor_t *a = (hl_db_actor_t *)actor;
-    if (a->_db->hooks.on_tick == NULL || exec(a->_db, "BEGIN IMMEDIATE") != 0)
+    if (a->_db->hooks.on_tick == NULL)
         return;
-    current = a->_db;
-    a->_db->failed = false;
-    a->_db->hooks.on_tick(a->_db);
-    current = NULL;
-    if (a->_db->failed || exec(a->_db, "COMMIT") != 0)
-        rollback(a->_db);
+    const bool turn = hl_db_write_turn_take(BUSY_TIMEOUT_MS) == 0;
+    if (exec(a->_db, "BEGIN IMMEDIATE") == 0) {
+        current = a->_db;
+        a->_db->failed = false;
+        a->_db->hooks.on_tick(a->_db);
+        current = NULL;
+        if (a->_db->failed || exec(a->_db, "COMMIT") != 0)
+            rollback(a->_db);
+    }
+    if (turn)
+        hl_db_write_turn_give();
 }
 
 static void on_stop(hl_actor_t *actor)

@@ -5,6 +5,7 @@
  * timestampSource), oldest first, `limit` and `source`. Over HTTP/1.1, h2c (prior knowledge and Upgrade) and h2 over TLS.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 
 #include "auth_util.h"
 #include "hl/common.h"
+#include "hl/control.h"
 
 #define FILLER_LINES 1200
 /* the mtime given to gateway.log: lines without a timestamp of their own get it */
@@ -300,6 +302,48 @@ START_TEST(test_logs_gateway)
 }
 END_TEST
 
+/* control.sock's "memory" command, what bench/soak samples: the allocator's and SQLite's figures, and a release on demand
+ * (the main thread also releases every 30 s, so the count only ever grows) */
+/* obj[key], asserting an integer */
+static json_int_t int_at(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    ck_assert_msg(json_is_integer(v), "%s is not an integer", key);
+    return json_integer_value(v);
+}
+
+static json_t *memory_command(bool release)
+{
+    json_t *req = json_pack("{s:s, s:b}", "cmd", "memory", "release", release);
+    json_t *r = hl_control_call(env_.home, req, 15000);
+    json_decref(req);
+    ck_assert_msg(r != NULL && json_is_true(json_object_get(r, "ok")), "the memory command failed");
+    return r;
+}
+
+START_TEST(test_memory_command)
+{
+    json_t *before = memory_command(false);
+    json_t *mal = json_object_get(before, "malloc"), *sq = json_object_get(before, "sqlite");
+    json_int_t rss = int_at(before, "rss_bytes"), anon = int_at(before, "rss_anon_bytes");
+    json_int_t heap = int_at(mal, "heap_bytes"), in_use = int_at(mal, "in_use_bytes"), freed = int_at(mal, "free_bytes");
+    ck_assert_msg(rss > 0 && anon > 0 && anon <= rss, "rss %lld, anon %lld", (long long)rss, (long long)anon);
+    ck_assert_msg(heap > 0 && in_use > 0 && freed >= 0 && in_use + freed == heap, "heap %lld = in use %lld + free %lld",
+                  (long long)heap, (long long)in_use, (long long)freed);
+    ck_assert_int_ge(int_at(mal, "mmap_bytes"), 0);
+    /* the daemon's connections (store, readers, auth, pairing, stats) hold SQLite memory */
+    ck_assert_int_gt(int_at(sq, "used_bytes"), 0);
+    ck_assert_int_ge(int_at(sq, "highwater_bytes"), int_at(sq, "used_bytes"));
+    json_int_t releases = int_at(before, "releases");
+    ck_assert_int_ge(releases, 0);
+    json_t *after = memory_command(true);
+    ck_assert_int_ge(int_at(after, "releases"), releases + 1);
+    ck_assert_int_ge(int_at(after, "released_bytes"), int_at(before, "released_bytes"));
+    json_decref(after);
+    json_decref(before);
+}
+END_TEST
+
 Suite *suite_status_logs(void)
 {
     Suite *s = suite_create("status_logs");
@@ -309,6 +353,7 @@ Suite *suite_status_logs(void)
     tcase_add_loop_test(tc, test_status, 0, HLT_NUM_PROTOS);
     tcase_add_loop_test(tc, test_logs_link, 0, HLT_NUM_PROTOS);
     tcase_add_loop_test(tc, test_logs_gateway, 0, HLT_NUM_PROTOS);
+    tcase_add_test(tc, test_memory_command);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,7 @@
 #include "hl/actor.h"
 #include "hl/config.h"
 #include "hl/db_readers.h"
+#include "hl/db_write_turn.h"
 #include "hl/hermes_files.h"
 #include "hl/hermes_manage.h"
 #include "hl/keyed_counts.h"
@@ -1544,6 +1545,89 @@ START_TEST(stats_facts_while_queried)
 }
 END_TEST
 
+/* ---- the write turn (include/hl/db_write_turn.h) ---- */
+
+#define TURN_WAITERS 4
+
+typedef struct st_turn_arg_t {
+    int id;
+    atomic_int *next_slot;
+    int *order; /* written while holding the turn: the turn itself orders these writes */
+} turn_arg_t;
+
+static void *turn_waiter(void *p)
+{
+    turn_arg_t *a = p;
+    ck_assert_int_eq(hl_db_write_turn_take(30000), 0);
+    a->order[atomic_fetch_add(a->next_slot, 1)] = a->id;
+    hl_db_write_turn_give();
+    return NULL;
+}
+
+/* Waits (bounded) until `n` threads queue for the turn: lines the waiters up in a known order without sleeping on luck. */
+static void await_turn_waiters(unsigned n)
+{
+    for (int i = 0; i < 30000 && hl_db_write_turn_waiters() < n; ++i)
+        sleep_ms(1);
+    ck_assert_uint_eq(hl_db_write_turn_waiters(), n);
+}
+
+START_TEST(write_turn_first_come_first_served)
+{
+    /* the holder gives the turn to the oldest waiter: threads queued 0, 1, 2, 3 get it in that order, and a thread that
+     * asks while the queue is non-empty does not barge in */
+    atomic_int next_slot = 0;
+    int order[TURN_WAITERS + 1];
+    turn_arg_t args[TURN_WAITERS + 1];
+    pthread_t th[TURN_WAITERS + 1];
+    ck_assert_int_eq(hl_db_write_turn_take(1000), 0);
+    for (int i = 0; i < TURN_WAITERS; ++i) {
+        args[i] = (turn_arg_t){.id = i, .next_slot = &next_slot, .order = order};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, turn_waiter, &args[i]), 0);
+        await_turn_waiters((unsigned)i + 1);
+    }
+    hl_db_write_turn_give(); /* to waiter 0, while the others still queue */
+    args[TURN_WAITERS] = (turn_arg_t){.id = TURN_WAITERS, .next_slot = &next_slot, .order = order};
+    ck_assert_int_eq(pthread_create(&th[TURN_WAITERS], NULL, turn_waiter, &args[TURN_WAITERS]), 0);
+    for (int i = 0; i <= TURN_WAITERS; ++i)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    ck_assert_int_eq(atomic_load(&next_slot), TURN_WAITERS + 1);
+    for (int i = 0; i < TURN_WAITERS; ++i)
+        ck_assert_int_eq(order[i], i);
+    ck_assert_int_eq(order[TURN_WAITERS], TURN_WAITERS);
+    /* free again: taken at once */
+    ck_assert_uint_eq(hl_db_write_turn_waiters(), 0);
+    ck_assert_int_eq(hl_db_write_turn_take(0), 0);
+    hl_db_write_turn_give();
+}
+END_TEST
+
+typedef struct st_timeout_arg_t {
+    int result;
+} timeout_arg_t;
+
+static void *turn_timeout_waiter(void *p)
+{
+    ((timeout_arg_t *)p)->result = hl_db_write_turn_take(50);
+    return NULL;
+}
+
+START_TEST(write_turn_timeout_leaves_the_queue)
+{
+    /* a waiter that times out leaves the queue and never holds the turn; the turn is not lost to it */
+    ck_assert_int_eq(hl_db_write_turn_take(1000), 0);
+    timeout_arg_t t = {.result = 1};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, turn_timeout_waiter, &t), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(t.result, -ETIMEDOUT);
+    ck_assert_uint_eq(hl_db_write_turn_waiters(), 0);
+    hl_db_write_turn_give();
+    ck_assert_int_eq(hl_db_write_turn_take(0), 0); /* free, not handed to the departed waiter */
+    hl_db_write_turn_give();
+}
+END_TEST
+
 static Suite *suite_concurrency(void)
 {
     Suite *s = suite_create("concurrency");
@@ -1597,6 +1681,12 @@ static Suite *suite_concurrency(void)
     tcase_set_timeout(up, 60);
     tcase_add_test(up, updater_requests_and_publications);
     suite_add_tcase(s, up);
+
+    TCase *turn = tcase_create("write_turn");
+    tcase_set_timeout(turn, 60);
+    tcase_add_test(turn, write_turn_first_come_first_served);
+    tcase_add_test(turn, write_turn_timeout_leaves_the_queue);
+    suite_add_tcase(s, turn);
 
     TCase *st = tcase_create("stats");
     tcase_set_timeout(st, 60);

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -453,6 +454,120 @@ START_TEST(open_hook_failure_fails_start)
 }
 END_TEST
 
+/* ---- read-only jobs ---- */
+
+typedef struct st_ro_probe_t {
+    atomic_int completed;
+    int order[8];
+    long long seen[8]; /* the rows of t a read-only job saw */
+} ro_probe_t;
+
+typedef struct st_ro_job_t {
+    hl_db_job_t super;
+    ro_probe_t *probe;
+    int n;
+} ro_job_t;
+
+static int ro_run(hl_db_job_t *base, hl_db_t *db)
+{
+    ro_job_t *job = (ro_job_t *)base;
+    if (base->readonly) {
+        sqlite3_stmt *st = hl_db_stmt(db, "SELECT count(*) FROM t");
+        ck_assert_int_eq(hl_db_step(st), SQLITE_ROW);
+        job->probe->seen[job->n] = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_stmt *st = hl_db_stmt(db, "INSERT INTO t(n) VALUES (?1)");
+    sqlite3_bind_int(st, 1, job->n);
+    return hl_db_exec(st);
+}
+
+static void ro_complete(hl_db_job_t *base, int status)
+{
+    ro_job_t *job = (ro_job_t *)base;
+    ck_assert_int_eq(status, 0);
+    int i = atomic_load(&job->probe->completed);
+    job->probe->order[i] = job->n;
+    atomic_store(&job->probe->completed, i + 1); /* after order[i]: the test thread reads order once it sees the count */
+    free(job);
+}
+
+static hl_db_job_t *ro_job(ro_probe_t *p, int n, bool readonly)
+{
+    ro_job_t *job = calloc(1, sizeof(*job));
+    ck_assert_ptr_nonnull(job);
+    hl_db_job_init(&job->super, ro_run, ro_complete);
+    job->super.readonly = readonly;
+    job->probe = p;
+    job->n = n;
+    return &job->super;
+}
+
+/* Waits (bounded) for `n` completions; false if they did not come within `ms`. */
+static bool await_completed(ro_probe_t *p, int n, unsigned ms)
+{
+    for (unsigned i = 0; i < ms && atomic_load(&p->completed) < n; ++i)
+        sleep_ms(1);
+    return atomic_load(&p->completed) >= n;
+}
+
+START_TEST(readonly_jobs_share_a_snapshot_in_order)
+{
+    /* one batch [write 1, read 2, read 3, write 4, read 5]: chunks by kind, in posting order; each read sees every
+     * write posted before it (committed before its chunk began) and none posted after */
+    char *dir = ut_mkdtemp(), *path = prepare_db(dir);
+    ro_probe_t p = {0};
+    hl_db_actor_t a;
+    ck_assert_int_eq(hl_db_actor_init(&a, "db-ro", path, NULL, &p), 0);
+    hl_db_actor_post(&a, ro_job(&p, 1, false));
+    hl_db_actor_post(&a, ro_job(&p, 2, true));
+    hl_db_actor_post(&a, ro_job(&p, 3, true));
+    hl_db_actor_post(&a, ro_job(&p, 4, false));
+    hl_db_actor_post(&a, ro_job(&p, 5, true));
+    ck_assert_int_eq(hl_actor_start(&a.actor), 0);
+    hl_actor_stop(&a.actor);
+    hl_actor_dispose(&a.actor);
+    ck_assert_int_eq(atomic_load(&p.completed), 5);
+    for (int i = 0; i < 5; ++i)
+        ck_assert_int_eq(p.order[i], i + 1);
+    ck_assert_int_eq(p.seen[2], 1);
+    ck_assert_int_eq(p.seen[3], 1);
+    ck_assert_int_eq(p.seen[5], 2);
+    free(path);
+    ut_rm_rf(dir);
+}
+END_TEST
+
+START_TEST(readonly_job_does_not_wait_for_the_write_lock)
+{
+    /* another connection holds SQLite's write lock with an uncommitted row: a read-only job still completes (seeing
+     * the committed state only), a writing job waits until the lock is released */
+    char *dir = ut_mkdtemp(), *path = prepare_db(dir);
+    sqlite3 *other = open_plain(path);
+    exec_ok(other, "BEGIN IMMEDIATE; INSERT INTO t(n) VALUES (100)");
+    ro_probe_t p = {0};
+    hl_db_actor_t a;
+    ck_assert_int_eq(hl_db_actor_init(&a, "db-ro", path, NULL, &p), 0);
+    ck_assert_int_eq(hl_actor_start(&a.actor), 0);
+    hl_db_actor_post(&a, ro_job(&p, 1, true));
+    ck_assert_msg(await_completed(&p, 1, 20000), "the read-only job waited for the write lock");
+    ck_assert_int_eq(p.seen[1], 0);
+    hl_db_actor_post(&a, ro_job(&p, 2, false));
+    sleep_ms(200);
+    /* the write cannot have committed: the lock is still held (SQLite's busy handler keeps it waiting) */
+    ck_assert_int_eq(atomic_load(&p.completed), 1);
+    exec_ok(other, "COMMIT");
+    ck_assert_msg(await_completed(&p, 2, 20000), "the write did not complete after the lock was released");
+    hl_actor_stop(&a.actor);
+    hl_actor_dispose(&a.actor);
+    ck_assert_int_eq(query_int(other, "SELECT count(*) FROM t"), 2);
+    sqlite3_close(other);
+    free(path);
+    ut_rm_rf(dir);
+}
+END_TEST
+
 /* ---- JSON jobs ---- */
 
 typedef struct st_json_probe_t {
@@ -774,6 +889,8 @@ Suite *suite_db_actor(void)
     tcase_add_test(actor, stop_drains_posted_jobs);
     tcase_add_test(actor, tick_hook_runs_in_transaction);
     tcase_add_test(actor, open_hook_failure_fails_start);
+    tcase_add_test(actor, readonly_jobs_share_a_snapshot_in_order);
+    tcase_add_test(actor, readonly_job_does_not_wait_for_the_write_lock);
     suite_add_tcase(s, actor);
 
     TCase *json = tcase_create("json_job");
