@@ -40,6 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "fanout"
+#include "bench_util.h"
+
 #define NOT_RECEIVED UINT32_MAX
 #define READ_BUF (256 * 1024)
 
@@ -75,40 +78,6 @@ static struct {
          .nonce = "x",
          .source_addrs = 1,
          .open_timeout_s = 60};
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "fanout: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL)
-        die("out of memory");
-    return p;
-}
-
-static void *xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size);
-    if (p == NULL)
-        die("out of memory");
-    return p;
-}
 
 /* ---- results ---- */
 
@@ -701,7 +670,7 @@ static void patch_send(conn_t *c, int idx)
     c->patch_event = idx;
     c->resp_headers_done = false;
     c->in_len = 0;
-    send_ns[idx] = now_ns();
+    send_ns[idx] = mono_ns();
     out_append(c, req, (size_t)n);
     conn_flush(c);
 }
@@ -748,61 +717,6 @@ static void patch_input(conn_t *c, const char *p, size_t n, uint64_t now)
         c->patch_event = -1;
         c->resp_headers_done = false;
     }
-}
-
-/* ---- /proc readings ---- */
-
-static long rss_kib(int pid)
-{
-    if (pid <= 0)
-        return -1;
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    long v = -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
-            break;
-    fclose(f);
-    return v;
-}
-
-/* utime + stime of a process, in clock ticks */
-static long long proc_ticks(int pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (p == NULL)
-        return -1;
-    unsigned long long ut, st;
-    /* fields after the comm: state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (long long)(ut + st);
-}
-
-/* busy ticks of the whole machine (everything but idle and iowait) */
-static long long machine_busy_ticks(void)
-{
-    FILE *f = fopen("/proc/stat", "r");
-    if (f == NULL)
-        return -1;
-    unsigned long long v[10] = {0};
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-                   &v[7], &v[8], &v[9]);
-    fclose(f);
-    if (n < 8)
-        return -1;
-    return (long long)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
 }
 
 /* ---- main loop ---- */
@@ -878,7 +792,7 @@ static uint64_t interval, late_ns_max;
 /* Sends the events that are due on idle PATCH connections; returns how long the loop may sleep (ms). */
 static int pump(void)
 {
-    uint64_t now = now_ns();
+    uint64_t now = mono_ns();
     int timeout = 100;
     while (next_event < opt.events) {
         uint64_t due = events_start_ns + interval * (uint64_t)next_event;
@@ -896,7 +810,7 @@ static int pump(void)
         if (interval > 0 && now - due > late_ns_max)
             late_ns_max = now - due;
         patch_send(free_conn, next_event++);
-        now = now_ns();
+        now = mono_ns();
     }
     return timeout;
 }
@@ -914,12 +828,12 @@ static void loop_once(int timeout_ms)
      * reading thousands of stream sockets */
     for (int i = 0; i < n; ++i)
         if (((conn_t *)evs[i].data.ptr)->kind == K_PATCH)
-            handle(evs[i].data.ptr, evs[i].events, now_ns());
+            handle(evs[i].data.ptr, evs[i].events, mono_ns());
     if (pumping)
         pump();
     for (int i = 0; i < n; ++i)
         if (((conn_t *)evs[i].data.ptr)->kind != K_PATCH)
-            handle(evs[i].data.ptr, evs[i].events, now_ns());
+            handle(evs[i].data.ptr, evs[i].events, mono_ns());
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -1094,19 +1008,19 @@ int main(int argc, char **argv)
         streams[si].conn = i;
     }
 
-    long rss_before = rss_kib(opt.daemon_pid);
+    long rss_before = proc_status_kib(opt.daemon_pid, "VmRSS");
     printf("rss_before_kib=%ld\n", rss_before);
 
     /* open every stream; a bounded number of connections in set-up at a time */
-    uint64_t t_open = now_ns();
+    uint64_t t_open = mono_ns();
     uint64_t open_deadline = t_open + (uint64_t)opt.open_timeout_s * 1000000000u;
     while (streams_open + streams_failed < opt.streams) {
         start_more_conns();
         loop_once(100);
-        if (now_ns() > open_deadline)
+        if (mono_ns() > open_deadline)
             die("only %d of %d streams opened within %d s", streams_open, opt.streams, opt.open_timeout_s);
     }
-    uint64_t t_opened = now_ns();
+    uint64_t t_opened = mono_ns();
     printf("streams=%d\nconnections=%d\nstreams_open=%d\nopen_failed=%d\nopen_s=%.3f\n", opt.streams, num_conns_total, streams_open,
            streams_failed, (t_opened - t_open) / 1e9);
     printf("h2_streams=%d\nh2_connections=%d\nh1_streams=%d\nsource_addrs=%d\n", h2_streams, h2_conns, opt.streams - h2_streams,
@@ -1117,16 +1031,16 @@ int main(int argc, char **argv)
         die("%d streams failed to open", streams_failed);
 
     /* idle: let the streams sit (heartbeats may arrive), then read the idle RSS */
-    uint64_t idle_start = now_ns(), idle_end = idle_start + (uint64_t)opt.idle_ms * 1000000u;
+    uint64_t idle_start = mono_ns(), idle_end = idle_start + (uint64_t)opt.idle_ms * 1000000u;
     long long di0 = opt.daemon_pid > 0 ? proc_ticks(opt.daemon_pid) : -1;
-    for (uint64_t t; (t = now_ns()) < idle_end;)
+    for (uint64_t t; (t = mono_ns()) < idle_end;)
         loop_once((int)((idle_end - t) / 1000000u) + 1);
     long long di1 = opt.daemon_pid > 0 ? proc_ticks(opt.daemon_pid) : -1;
     /* what holding the streams costs the daemon with no event: heartbeats, credential checks, timers */
     if (di0 >= 0 && di1 >= 0)
         printf("cpu_daemon_idle_s=%.2f\ncpu_daemon_idle_pct=%.1f\n", (double)(di1 - di0) / sysconf(_SC_CLK_TCK),
-               100.0 * (double)(di1 - di0) / sysconf(_SC_CLK_TCK) / ((now_ns() - idle_start) / 1e9));
-    long rss_idle = rss_kib(opt.daemon_pid);
+               100.0 * (double)(di1 - di0) / sysconf(_SC_CLK_TCK) / ((mono_ns() - idle_start) / 1e9));
+    long rss_idle = proc_status_kib(opt.daemon_pid, "VmRSS");
     int still_open = 0;
     for (int i = 0; i < opt.streams; ++i)
         still_open += streams[i].opened && !streams[i].failed;
@@ -1156,7 +1070,7 @@ int main(int argc, char **argv)
     long long d0 = opt.daemon_pid > 0 ? proc_ticks(opt.daemon_pid) : -1, m0 = machine_busy_ticks();
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    events_start_ns = now_ns();
+    events_start_ns = mono_ns();
     interval = opt.rate > 0 ? (uint64_t)(1e9 / opt.rate) : 0;
     uint64_t deadline = 0;
     uint64_t heartbeats_before_events = heartbeats;
@@ -1164,12 +1078,12 @@ int main(int argc, char **argv)
     while (delivered < pairs || events_answered < opt.events) {
         int timeout = pump();
         if (events_answered == opt.events && deadline == 0)
-            deadline = now_ns() + (uint64_t)opt.drain_ms * 1000000u;
-        if (deadline != 0 && now_ns() > deadline)
+            deadline = mono_ns() + (uint64_t)opt.drain_ms * 1000000u;
+        if (deadline != 0 && mono_ns() > deadline)
             break;
         loop_once(timeout);
     }
-    uint64_t t_end = now_ns();
+    uint64_t t_end = mono_ns();
     getrusage(RUSAGE_SELF, &ru1);
     long long d1 = opt.daemon_pid > 0 ? proc_ticks(opt.daemon_pid) : -1, m1 = machine_busy_ticks();
     long tick = sysconf(_SC_CLK_TCK);
@@ -1220,7 +1134,7 @@ int main(int argc, char **argv)
             last_answer = answer_ns[e];
     double span = last_delivery_ns > events_start_ns ? (last_delivery_ns - events_start_ns) / 1e9 : 0;
     double patch_span = last_answer > events_start_ns ? (last_answer - events_start_ns) / 1e9 : 0;
-    long rss_after = rss_kib(opt.daemon_pid);
+    long rss_after = proc_status_kib(opt.daemon_pid, "VmRSS");
     int alive = 0;
     for (int i = 0; i < opt.streams; ++i)
         alive += streams[i].opened && !streams[i].failed;

@@ -6,7 +6,8 @@
 # binary built elsewhere, e.g. from a clean export of a commit while the working tree has other changes), then calls bench_setup, which creates
 # $OUT (bench/out/<BENCH_NAME>-<stamp>) and $TMP and installs the EXIT trap that stops the daemon it started (by PID),
 # the background clients registered with bench_track (by PID), and removes $TMP. bench_start_daemon starts
-# build/hermeslink on random loopback ports and sets pid, port, tls_port, HTTP and HTTPS; bench_pair_device enrols a
+# build/hermeslink on random loopback ports and sets pid, port, tls_port, HTTP and HTTPS; bench_start_fake starts a fake
+# upstream binary on a random loopback port and sets fake_pid and fake_port; bench_pair_device enrols a
 # device and sets token and refresh_token. run_measured runs a load generator and records the CPU time used meanwhile
 # by the daemon, by the load generator and by everything else on the machine (the noise from other work).
 
@@ -116,6 +117,29 @@ bench_start_daemon() {
     fi
     HTTP="http://127.0.0.1:$port"
     HTTPS="https://127.0.0.1:$tls_port"
+}
+
+# Starts a fake upstream (tests/fake_upstream) that the script built: $1 = a name ("" or a scenario), $2 = the binary,
+# the rest = its options (--key, --max-runs, …; --port 0 is added: the fake picks a free loopback port). Its output goes
+# to $OUT/fake.stdout and .stderr, or with a name to $OUT/<name>.fake.stdout and .stderr. Waits (5 s at most) for its
+# "READY <port>" line, registers its PID with bench_track (the EXIT trap stops it; a script that stops it earlier calls
+# bench_untrack after waiting for it), and sets fake_pid and fake_port. Builds nothing.
+bench_start_fake() {
+    local log=$OUT/fake _
+    [ -z "$1" ] || log=$OUT/$1.fake
+    local bin=$2
+    shift 2
+    "$bin" "$@" --port 0 >"$log.stdout" 2>"$log.stderr" &
+    fake_pid=$!
+    bench_track "$fake_pid"
+    fake_port=""
+    for _ in $(seq 50); do
+        fake_port=$(sed -n 's/^READY \([0-9][0-9]*\)$/\1/p' "$log.stdout")
+        [ -n "$fake_port" ] && break
+        kill -0 "$fake_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$fake_port" ] || bench_die "the fake did not print READY: $(cat "$log.stderr")"
 }
 
 bench_check_alive() {

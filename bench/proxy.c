@@ -54,6 +54,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "proxy"
+#include "bench_util.h"
+
 #define READ_BUF (256 * 1024)
 #define MAX_RECONNECTS 10000
 
@@ -78,17 +81,6 @@ static struct {
 
 static int failures;
 
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "proxy: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
-
 static void fail(const char *fmt, ...)
 {
     va_list ap;
@@ -101,44 +93,6 @@ static void fail(const char *fmt, ...)
     va_end(ap);
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int64_t real_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (p == NULL)
-        die("out of memory");
-    return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL)
-        die("out of memory");
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (p == NULL)
-        die("out of memory");
-    return p;
-}
-
 static uint64_t deadline_ns;
 
 static bool past_deadline(void)
@@ -146,77 +100,7 @@ static bool past_deadline(void)
     return mono_ns() > deadline_ns;
 }
 
-/* ---- buffers ---- */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-static void buf_add(buf_t *b, const void *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_consume(buf_t *b, size_t n)
-{
-    if (n >= b->len) {
-        b->len = 0;
-    } else {
-        memmove(b->p, b->p + n, b->len - n);
-        b->len -= n;
-    }
-    if (b->p != NULL)
-        b->p[b->len] = '\0';
-}
-
-static void buf_free(buf_t *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
 /* ---- /proc and rusage ---- */
-
-/* utime + stime of a process (all its threads), in clock ticks; -1 when unknown */
-static long long proc_ticks(int pid)
-{
-    if (pid <= 0)
-        return -1;
-    char path[64], buf[2048];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (long long)(ut + st);
-}
-
-/* busy ticks of the whole machine: user nice system irq softirq steal */
-static long long machine_ticks(void)
-{
-    FILE *f = fopen("/proc/stat", "r");
-    if (f == NULL)
-        return -1;
-    unsigned long long v[8] = {0};
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
-    fclose(f);
-    if (n < 8)
-        return -1;
-    return (long long)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
-}
 
 static double self_cpu_s(void)
 {
@@ -234,7 +118,7 @@ typedef struct {
 
 static cpu_mark_t cpu_mark(void)
 {
-    return (cpu_mark_t){proc_ticks(opt.daemon_pid), proc_ticks(opt.fake_pid), machine_ticks(), self_cpu_s(), mono_ns()};
+    return (cpu_mark_t){proc_ticks(opt.daemon_pid), proc_ticks(opt.fake_pid), machine_busy_ticks(), self_cpu_s(), mono_ns()};
 }
 
 /* prints <prefix>_cpu_daemon_s, _cpu_fake_s, _cpu_client_s, _cpu_other_s and _wall_s for the span a..b */

@@ -6,9 +6,8 @@
 #
 # Builds the optimised daemon (`make build`; --no-build uses the existing build/hermeslink, or $BENCH_BIN), an optimised
 # copy of the fake upstream (tests/fake_upstream as committed at HEAD, `cc -O2`, jansson; PROXY_FAKE_WORKTREE=1 builds
-# the working tree's instead; in that copy its script cap FK_MAX_DELTAS goes from 10,000 to 100,000) and the client
-# bench/proxy.c (plain `cc`, libc only). Each scenario gets its own fake
-# (`fake-hermes --port 0 --key K --max-runs 200`) and its own freshly started daemon (random loopback ports, temporary
+# the working tree's instead) and the client bench/proxy.c (plain `cc`, libc only). Each scenario gets its own fake
+# (`fake-hermes --port 0 --key K --max-runs 200 --max-deltas 100000`: scripts up to 100,000 deltas) and its own freshly started daemon (random loopback ports, temporary
 # HERMESLINK_HOME and HERMES_HOME whose .env points at the fake: API_SERVER_HOST/PORT/KEY), a paired device, and both
 # are stopped by their PIDs afterwards.
 #
@@ -92,12 +91,10 @@ else
     git -C "$ROOT" archive HEAD tests/fake_upstream | tar -x -C "$TMP/fake-src"
     fake_from="tests/fake_upstream at $(git -C "$ROOT" rev-parse --short HEAD)"
 fi
-# The fake cuts scripts at FK_MAX_DELTAS (10,000) deltas since 9159b40; our copy (never the source) allows 100,000.
-if grep -q '^#define FK_MAX_DELTAS [0-9]' "$fake_src/scenario.c"; then
-    sed -i 's/^#define FK_MAX_DELTAS [0-9][0-9]*/#define FK_MAX_DELTAS 100000/' "$fake_src/scenario.c"
-    fake_from="$fake_from, FK_MAX_DELTAS raised to 100,000 in the bench's copy"
-fi
 "$CC" -O2 -std=c17 -D_GNU_SOURCE -o "$FAKE" "$fake_src"/*.c -ljansson -lm
+# The throughput scenarios stream 99,998 deltas: --max-deltas 100000 (the fake's default today) says so explicitly, so
+# that a lower default would not cut them.
+FAKE_OPTS=(--key "$KEY" --max-runs 200 --max-deltas 100000)
 
 SUMMARY="$OUT/summary.txt"
 COMMANDS="$OUT/commands.txt"
@@ -116,22 +113,6 @@ verdict() { # value op bound  ->  met / NOT MET
     fi
 }
 num() { awk -v v="$1" 'BEGIN { if (v == "") print "-"; else { s = sprintf("%.0f", v); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r } }'; }
-
-# Starts the fake for scenario $1; sets fake_pid and fake_port.
-start_fake() {
-    local name=$1 _
-    "$FAKE" --port 0 --key "$KEY" --max-runs 200 >"$OUT/$name.fake.stdout" 2>"$OUT/$name.fake.stderr" &
-    fake_pid=$!
-    bench_track "$fake_pid"
-    fake_port=""
-    for _ in $(seq 50); do
-        fake_port=$(sed -n 's/^READY \([0-9][0-9]*\)$/\1/p' "$OUT/$name.fake.stdout")
-        [ -n "$fake_port" ] && break
-        kill -0 "$fake_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$fake_port" ] || bench_die "the fake did not print READY: $(cat "$OUT/$name.fake.stderr")"
-}
 
 stop_fake() { # SIGTERM, then its exit status must be 0
     local rc=0 _
@@ -158,7 +139,7 @@ stop_fake() { # SIGTERM, then its exit status must be 0
 run() {
     local name=$1 raw="$OUT/$1.txt" rc=0 perf_pid=""
     shift
-    start_fake "$name"
+    bench_start_fake "$name" "$FAKE" "${FAKE_OPTS[@]}" # sets fake_pid and fake_port
     mkdir -p "$TMP/$name/hermes"
     printf '# bench/proxy.sh\nAPI_SERVER_HOST=127.0.0.1\nAPI_SERVER_PORT=%s\nAPI_SERVER_KEY="%s"\n' "$fake_port" "$KEY" >"$TMP/$name/hermes/.env"
     bench_start_daemon "$name"
@@ -212,7 +193,7 @@ done
 # ---- report ----
 : >"$SUMMARY"
 summary "$(bench_header "$build")"
-summary "fake: $fake_from (cc -O2), --key K --max-runs 200; client: bench/proxy.c (cc -O2)"
+summary "fake: $fake_from (cc -O2), --key K --max-runs 200 --max-deltas 100000; client: bench/proxy.c (cc -O2)"
 cpu() { # scenario-file prefix -> "daemon/fake/client/other"
     echo "$(val "$1" "${2}_cpu_daemon_s")/$(val "$1" "${2}_cpu_fake_s")/$(val "$1" "${2}_cpu_client_s")/$(val "$1" "${2}_cpu_other_s")"
 }

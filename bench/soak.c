@@ -66,6 +66,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "soak"
+#include "bench_util.h"
+
 #define FAKE_TEXT "Hello from the fake LLM." /* the fake's answer, repeated up to the number of deltas */
 #define MAX_RUNS_PER_SLOT 2
 #define REQUEST_TIMEOUT_MS 30000
@@ -92,47 +95,6 @@ static struct {
          .replay_parallel = 16,
          .replay_s = 240,
          .seed = 1};
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "soak: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL)
-        die("out of memory");
-    return p;
-}
-
-static void *xrealloc(void *p, size_t size)
-{
-    p = realloc(p, size ? size : 1);
-    if (p == NULL)
-        die("out of memory");
-    return p;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* xorshift64*: one generator per slot, seeded from --seed */
 static uint64_t rnd_next(uint64_t *s)
@@ -164,33 +126,6 @@ static uint64_t fnv1a(const void *data, size_t n)
         h *= 1099511628211ULL;
     }
     return h;
-}
-
-/* ---- growable buffer ---- */
-
-typedef struct {
-    char *p;
-    size_t n, cap;
-} buf_t;
-
-static void buf_add(buf_t *b, const void *data, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->n + n + 1 > cap)
-            cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void buf_free(buf_t *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
 }
 
 /* ---- latency per route ---- */
@@ -452,7 +387,7 @@ static void xfer_header(xfer_t *x, const char *h)
 static void xfer_start(xfer_t *x)
 {
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
-    x->t0_us = now_us();
+    x->t0_us = mono_us();
     if (curl_multi_add_handle(multi, x->easy) != CURLM_OK)
         die("curl_multi_add_handle failed");
     ++C.requests;
@@ -483,9 +418,9 @@ static void request(slot_t *s, const char *method, const char *path, const char 
 
 static json_t *resp_json(xfer_t *x)
 {
-    if (x->resp.n == 0)
+    if (x->resp.len == 0)
         return NULL;
-    return json_loadb(x->resp.p, x->resp.n, 0, NULL);
+    return json_loadb(x->resp.p, x->resp.len, 0, NULL);
 }
 
 static const char *jstr(json_t *j, const char *path) /* "a.b.c" */
@@ -519,7 +454,7 @@ static bool answered(xfer_t *x, long status, CURLcode rc, long want)
         problem("%s: slot %d: %s", r->name, x->slot != NULL ? x->slot->idx : -1, curl_easy_strerror(rc));
         return false;
     }
-    route_sample(r, now_us() - x->t0_us);
+    route_sample(r, mono_us() - x->t0_us);
     if (status == want)
         return true;
     if (status == 503 && x->resp.p != NULL && strstr(x->resp.p, "server_busy") != NULL) {
@@ -537,12 +472,12 @@ static bool answered(xfer_t *x, long status, CURLcode rc, long want)
 static void think(slot_t *s)
 {
     s->busy = false;
-    s->next_at = now_ms() + (uint64_t)rnd_range(&s->rng, opt.think_min_ms, opt.think_max_ms);
+    s->next_at = mono_ms() + (uint64_t)rnd_range(&s->rng, opt.think_min_ms, opt.think_max_ms);
 }
 
 static void after(slot_t *s, int ms, void (*fn)(slot_t *))
 {
-    s->timer_at = now_ms() + (uint64_t)ms;
+    s->timer_at = mono_ms() + (uint64_t)ms;
     s->timer_fn = fn;
 }
 
@@ -579,11 +514,11 @@ static void sse_line(xfer_t *x, const char *p, size_t n)
     if (n > 0 && p[n - 1] == '\r')
         --n;
     if (n == 0) {
-        if (x->ev_id >= 0 || x->data.n > 0)
+        if (x->ev_id >= 0 || x->data.len > 0)
             stream_event(x);
         x->ev_id = -1;
         x->ev_type[0] = '\0';
-        x->data.n = 0;
+        x->data.len = 0;
         return;
     }
     if (p[0] == ':') {
@@ -597,7 +532,7 @@ static void sse_line(xfer_t *x, const char *p, size_t n)
     if (n >= 6 && memcmp(p, "retry:", 6) == 0) {
         if (!x->opened) {
             x->opened = true;
-            route_sample(x->route, now_us() - x->t0_us);
+            route_sample(x->route, mono_us() - x->t0_us);
             if (x->kind == X_STREAM && x->slot->stream == x)
                 x->slot->stream_open = true;
         }
@@ -616,7 +551,7 @@ static void sse_line(xfer_t *x, const char *p, size_t n)
     }
     if (n >= 5 && memcmp(p, "data:", 5) == 0) {
         size_t off = 5 + (n > 5 && p[5] == ' ');
-        if (x->data.n > 0)
+        if (x->data.len > 0)
             buf_add(&x->data, "\n", 1);
         buf_add(&x->data, p + off, n - off);
     }
@@ -637,10 +572,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     for (size_t i = 0; i < len; ++i) {
         if (p[i] != '\n')
             continue;
-        if (x->line.n > 0) {
+        if (x->line.len > 0) {
             buf_add(&x->line, p + start, i - start);
-            sse_line(x, x->line.p, x->line.n);
-            x->line.n = 0;
+            sse_line(x, x->line.p, x->line.len);
+            x->line.len = 0;
         } else {
             sse_line(x, p + start, i - start);
         }
@@ -690,7 +625,7 @@ static void msg_end(slot_t *s, msg_t *m)
         C.runs_cancelled++;
     else
         C.runs_failed++;
-    route_sample(route("stream: POST message -> run's end event"), now_us() - m->t_post_us);
+    route_sample(route("stream: POST message -> run's end event"), mono_us() - m->t_post_us);
 }
 
 /* Applies one event to the message it belongs to */
@@ -701,7 +636,7 @@ static void msg_event(slot_t *s, msg_t *m, const char *type, const char *message
         if (strcmp(role, "user") == 0 || (message_id != NULL && strcmp(message_id, m->user_id) == 0)) {
             m->seq_user = seq;
             if (s->stream_gen == m->stream_gen && m->t_post_us != 0)
-                route_sample(route("stream: POST message -> its message.created"), now_us() - m->t_post_us);
+                route_sample(route("stream: POST message -> its message.created"), mono_us() - m->t_post_us);
         } else {
             m->seq_asst = seq;
         }
@@ -749,7 +684,7 @@ static void stream_event(xfer_t *x)
         }
         if (id > s->replay_last)
             s->replay_last = id;
-        if (id >= 1 && (size_t)id < s->hashes_cap && s->hashes[id] != fnv1a(x->data.p, x->data.n)) {
+        if (id >= 1 && (size_t)id < s->hashes_cap && s->hashes[id] != fnv1a(x->data.p, x->data.len)) {
             C.replay_mismatch++;
             problem("replay of slot %d: event %" PRId64 " differs from the one seen live: %.200s", s->idx, id, x->data.p);
         }
@@ -782,9 +717,9 @@ static void stream_event(xfer_t *x)
         memset(s->hashes + s->hashes_cap, 0, (cap - s->hashes_cap) * sizeof(*s->hashes));
         s->hashes_cap = cap;
     }
-    s->hashes[id] = fnv1a(x->data.p, x->data.n);
+    s->hashes[id] = fnv1a(x->data.p, x->data.len);
 
-    json_t *j = json_loadb(x->data.p != NULL ? x->data.p : "", x->data.n, 0, NULL);
+    json_t *j = json_loadb(x->data.p != NULL ? x->data.p : "", x->data.len, 0, NULL);
     const char *type = jstr(j, "type");
     if (type == NULL) {
         problem("slot %d: event %" PRId64 " without a type: %.200s", s->idx, id, x->data.p);
@@ -884,11 +819,11 @@ static void stream_ended(xfer_t *x, long status, CURLcode rc)
         if (s->token_dead_why != NULL && x->last_comment != NULL && strcmp(x->last_comment, "credentials") == 0) {
             route_sample(route(strcmp(s->token_dead_why, "refresh") == 0 ? "stream: refresh -> old stream's end"
                                                                          : "stream: revocation -> stream's end"),
-                         now_us() - s->token_dead_at_us);
+                         mono_us() - s->token_dead_at_us);
             s->token_dead_why = NULL;
         }
     }
-    s->stream_at = now_ms() + delay;
+    s->stream_at = mono_ms() + delay;
 }
 
 /* ---- pairing ---- */
@@ -926,8 +861,8 @@ static json_t *control_command(const char *req)
         if (memchr(chunk, '\n', (size_t)n) != NULL)
             break;
     }
-    if (b.n > 0)
-        j = json_loadb(b.p, b.n, JSON_DISABLE_EOF_CHECK, NULL);
+    if (b.len > 0)
+        j = json_loadb(b.p, b.len, JSON_DISABLE_EOF_CHECK, NULL);
 Exit:
     buf_free(&b);
     close(fd);
@@ -965,7 +900,7 @@ static void pair_session(xfer_t *x, long status, CURLcode rc)
 static void pair_start(slot_t *s)
 {
     s->busy = true;
-    uint64_t t0 = now_us();
+    uint64_t t0 = mono_us();
     json_t *p = control_pair();
     route_t *r = route("control.sock pair");
     const char *sid = jstr(p, "session_id"), *ct = jstr(p, "connect_token");
@@ -976,7 +911,7 @@ static void pair_start(slot_t *s)
         think(s);
         return;
     }
-    route_sample(r, now_us() - t0);
+    route_sample(r, mono_us() - t0);
     copy(s->session_id, sizeof(s->session_id), sid);
     copy(s->connect, sizeof(s->connect), ct);
     json_decref(p);
@@ -1040,7 +975,7 @@ static void pair_claimed(xfer_t *x, long status, CURLcode rc)
     s->auth_changing = false;
     s->auth_epoch++;
     C.pairings++;
-    s->stream_at = now_ms();
+    s->stream_at = mono_ms();
     request(s, "GET", "/api/v1/auth/me", s->access, NULL, "GET /auth/me", pair_me);
 }
 
@@ -1051,7 +986,7 @@ static void pair_conversation(xfer_t *x, long status, CURLcode rc)
     if (answered(x, status, rc, 201)) {
         const char *id = jstr(j, "conversation.id");
         copy(s->conv, sizeof(s->conv), id);
-        s->stream_at = now_ms();
+        s->stream_at = mono_ms();
     }
     json_decref(j);
     think(s);
@@ -1243,7 +1178,7 @@ static void refresh_done(xfer_t *x, long status, CURLcode rc)
     C.refreshes++;
     if (s->stream != NULL && s->token_dead_why == NULL) {
         s->token_dead_why = "refresh";
-        s->token_dead_at_us = now_us();
+        s->token_dead_at_us = mono_us();
     }
     if (rnd_range(&s->rng, 0, 2) == 0) {
         C.old_token_checks++;
@@ -1273,9 +1208,9 @@ static void upload_deleted(xfer_t *x, long status, CURLcode rc)
 static void upload_fetched(xfer_t *x, long status, CURLcode rc)
 {
     slot_t *s = x->slot;
-    if (answered(x, status, rc, 200) && (x->resp.n != s->blob_size || fnv1a(x->resp.p, x->resp.n) != s->blob_hash)) {
+    if (answered(x, status, rc, 200) && (x->resp.len != s->blob_size || fnv1a(x->resp.p, x->resp.len) != s->blob_hash)) {
         C.upload_mismatch++;
-        problem("slot %d: blob %s read back %zu bytes, not the %zu uploaded", s->idx, s->blob_id, x->resp.n, s->blob_size);
+        problem("slot %d: blob %s read back %zu bytes, not the %zu uploaded", s->idx, s->blob_id, x->resp.len, s->blob_size);
     }
     char path[200];
     snprintf(path, sizeof(path), "/api/v1/conversations/%s/blobs/%s", s->conv, s->blob_id);
@@ -1328,7 +1263,7 @@ static void act_drop(slot_t *s)
 {
     stream_close(s);
     C.stream_client_drops++;
-    s->stream_at = now_ms() + (uint64_t)rnd_range(&s->rng, 0, 3000);
+    s->stream_at = mono_ms() + (uint64_t)rnd_range(&s->rng, 0, 3000);
     think(s);
 }
 
@@ -1358,7 +1293,7 @@ static void run_stream_ended(xfer_t *x, long status, CURLcode rc)
         else
             problem("direct run %s of slot %d: %s", s->run_id, s->idx, curl_easy_strerror(rc));
     }
-    if (now_ms() - s->run_at > 120000) {
+    if (mono_ms() - s->run_at > 120000) {
         C.direct_unfinished++;
         problem("direct run %s of slot %d: no end after 120 s", s->run_id, s->idx);
         s->run_active = false;
@@ -1391,7 +1326,7 @@ static void run_posted(xfer_t *x, long status, CURLcode rc)
         s->run_active = true;
         s->run_last = 0;
         s->run_terminal = false;
-        s->run_at = now_ms();
+        s->run_at = mono_ms();
         C.direct_runs++;
         run_stream_open(s);
     }
@@ -1462,7 +1397,7 @@ static void revoked(xfer_t *x, long status, CURLcode rc)
     s->auth_changing = false;
     if (s->stream != NULL) {
         s->token_dead_why = "revoke";
-        s->token_dead_at_us = now_us();
+        s->token_dead_at_us = mono_us();
     }
     request(s, "GET", "/api/v1/auth/me", s->old_access, NULL, "GET /auth/me (revoked: 401)", revoke_access_checked);
 }
@@ -1539,66 +1474,12 @@ static void start_action(slot_t *s)
 static FILE *csv;
 static uint64_t t_start_ms;
 
-static long proc_status_kib(int pid, const char *key)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    long v = -1;
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-            v = strtol(line + kl + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
-}
-
-static long count_fds(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            ++n;
-    closedir(d);
-    return n;
-}
-
 static long file_kib(const char *name)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", opt.home, name);
     struct stat st;
     return stat(path, &st) == 0 ? (long)(st.st_size / 1024) : 0;
-}
-
-static double proc_cpu_s(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (p == NULL)
-        return -1;
-    unsigned long ut = 0, st = 0;
-    /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static long max_rss, max_fds, samples;
@@ -1642,7 +1523,7 @@ static void sample(void)
     fprintf(csv,
             "%.0f,%ld,%ld,%ld,%ld,%ld,%ld,%.2f,%d,%d,%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
             ",%ld,%ld,%ld,%.2f,%.2f,%ld,%ld,%ld,%ld,%ld,%ld\n",
-            (double)(now_ms() - t_start_ms) / 1000.0, rss, hwm, fds, threads, file_kib("link.db"), file_kib("link.db-wal"),
+            (double)(mono_ms() - t_start_ms) / 1000.0, rss, hwm, fds, threads, file_kib("link.db"), file_kib("link.db-wal"),
             proc_cpu_s(pid), paired, streams, runs, C.requests, C.events, C.msgs_sent, C.revocations, C.lost, C.dups, fake_rss,
             anon, file, opt.fake_pid > 0 ? proc_cpu_s(opt.fake_pid) : -1.0, load1, heap, in_use, mmapped, sqlite_kib, releases,
             release_max_us);
@@ -1970,7 +1851,7 @@ int main(int argc, char **argv)
                  "malloc_mmap_kib,sqlite_kib,releases,release_max_us\n");
 
     slots = xcalloc((size_t)opt.devices, sizeof(*slots));
-    t_start_ms = now_ms();
+    t_start_ms = mono_ms();
     for (int i = 0; i < opt.devices; ++i) {
         slot_t *s = &slots[i];
         s->idx = i;
@@ -2020,7 +1901,7 @@ int main(int argc, char **argv)
             }
             xfer_free(x);
         }
-        uint64_t now = now_ms();
+        uint64_t now = mono_ms();
         for (int i = 0; i < opt.devices; ++i) {
             slot_t *s = &slots[i];
             if (s->timer_fn != NULL && now >= s->timer_at) {
@@ -2035,7 +1916,7 @@ int main(int argc, char **argv)
                 stream_open(s);
             if (s->paired && !s->auth_changing && s->run_active && s->run_stream == NULL)
                 run_stream_open(s);
-            if (s->token_dead_why != NULL && now_us() - s->token_dead_at_us > STREAM_END_DEADLINE_MS * 1000ull) {
+            if (s->token_dead_why != NULL && mono_us() - s->token_dead_at_us > STREAM_END_DEADLINE_MS * 1000ull) {
                 if (s->stream != NULL) {
                     C.stream_outlived_token++;
                     problem("slot %d: its stream outlived the %s of its token by %d s", s->idx, s->token_dead_why,
@@ -2168,7 +2049,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    double elapsed = (double)(now_ms() - t_start_ms) / 1000.0;
+    double elapsed = (double)(mono_ms() - t_start_ms) / 1000.0;
     fclose(csv);
     report(elapsed);
     bool ok = C.lost == 0 && C.dups == 0 && C.final_seq_mismatch == 0 && C.replay_lost == 0 && C.replay_dups == 0 &&

@@ -88,6 +88,9 @@ int fk_utf8_valid(const char *s, size_t len);
 
 /* ---- options and global state (main.c) ---- */
 
+#define FK_DEFAULT_MAX_DELTAS 100000    /* --max-deltas: longer scripts are cut (bench/proxy streams 100,000) */
+#define FK_DEFAULT_KEEP_FINISHED_S 3600 /* --keep-finished-s: a finished run stays pollable an hour, as upstream */
+
 typedef struct st_fk_opts_t {
     int port;
     char *key; /* NULL: auth off; changed at run time by /__fake/auth */
@@ -100,7 +103,9 @@ typedef struct st_fk_opts_t {
     char *state_dir;
     char *log_path;
     int simple_cron;
-    long backlog; /* listen(2) backlog: 128 as aiohttp's */
+    long backlog;         /* listen(2) backlog: 128 as aiohttp's */
+    long max_deltas;      /* scripts are cut at this many deltas: the engine builds them whole at admission */
+    long keep_finished_s; /* seconds of the fake clock a terminal run is kept (then swept) */
 } fk_opts_t;
 
 extern fk_opts_t fk_opt;
@@ -362,8 +367,8 @@ void fk_run_detach(fk_run_t *r, fk_conn_t *c);
 int fk_run_stop(fk_run_t *r);
 /** Approval: returns the number resolved (>0), 0 if nothing pending. */
 int fk_run_approve(fk_run_t *r, const char *choice, int all);
-/** Drops expired runs (terminal > 3600 s) and unclaimed buffers (> 300 s), by the fake clock; at most once a second
- * unless forced (the clock was moved). */
+/** Drops expired runs (terminal for more than --keep-finished-s, default 3600 s) and unclaimed buffers (> 300 s), by the fake
+ * clock; at most once a second unless forced (the clock was moved). */
 void fk_runs_sweep(int force);
 void fk_runs_clear(void);
 

@@ -2,7 +2,12 @@
  * fake-hermes: options, the epoll loop with its timer list, signals (signalfd), the fake clock, ids and small utilities.
  * Usage: fake-hermes [--port N] [--key K] [--dialect v0.12|v0.15|v0.20|v0.21] [--model-name NAME] [--cors-origins LIST]
  *                    [--max-runs N] [--time-scale F] [--keepalive-ms N] [--seed N] [--state-dir DIR] [--log FILE]
- *                    [--simple-cron] [--backlog N]
+ *                    [--simple-cron] [--backlog N] [--max-deltas N] [--keep-finished-s N]
+ * --max-deltas N (1..10000000, default 100000): a scenario's script is cut at N deltas (it is built whole when the run
+ * is admitted, so this bounds the fake's memory per run). --keep-finished-s N (0..31536000, default 3600, as upstream):
+ * seconds of the fake clock a finished run stays pollable before the sweep drops it; a long bench at tens of runs a
+ * second uses a shorter time so that the list of runs, scanned by every lookup, stays small.
+ * Invalid option values are reported on stderr and end the fake with exit code 2.
  * Prints "READY <port>" once it listens on 127.0.0.1; SIGTERM, SIGINT or POST /__fake/shutdown end it with exit code 0.
  */
 #include "fake.h"
@@ -398,7 +403,9 @@ static void usage(void)
 {
     fputs("usage: fake-hermes [--port N] [--key K] [--dialect v0.12|v0.15|v0.20|v0.21] [--model-name NAME]\n"
           "                   [--cors-origins LIST] [--max-runs N] [--time-scale F] [--keepalive-ms N] [--seed N]\n"
-          "                   [--state-dir DIR] [--log FILE] [--simple-cron] [--listen 127.0.0.1] [--backlog N]\n",
+          "                   [--state-dir DIR] [--log FILE] [--simple-cron] [--listen 127.0.0.1] [--backlog N]\n"
+          "                   [--max-deltas N (1..10000000, default 100000)]\n"
+          "                   [--keep-finished-s N (0..31536000, default 3600)]\n",
           stderr);
 }
 
@@ -420,6 +427,8 @@ static int parse_opts(int argc, char **argv)
     fk_opt.time_scale = 1.0;
     fk_opt.keepalive_ms = 30000;
     fk_opt.backlog = 128;
+    fk_opt.max_deltas = FK_DEFAULT_MAX_DELTAS;
+    fk_opt.keep_finished_s = FK_DEFAULT_KEEP_FINISHED_S;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         if (strcmp(a, "--simple-cron") == 0) {
@@ -474,6 +483,14 @@ static int parse_opts(int argc, char **argv)
             if (parse_long(v, 1, 65535, &n) != 0)
                 return fk_log("bad --backlog %s", v), -1;
             fk_opt.backlog = n;
+        } else if (strcmp(a, "--max-deltas") == 0) {
+            if (parse_long(v, 1, 10000000, &n) != 0)
+                return fk_log("bad --max-deltas %s (an integer from 1 to 10000000)", v), -1;
+            fk_opt.max_deltas = n;
+        } else if (strcmp(a, "--keep-finished-s") == 0) {
+            if (parse_long(v, 0, 31536000, &n) != 0)
+                return fk_log("bad --keep-finished-s %s (an integer from 0 to 31536000)", v), -1;
+            fk_opt.keep_finished_s = n;
         } else if (strcmp(a, "--keepalive-ms") == 0) {
             if (parse_long(v, 1, 86400000, &n) != 0)
                 return fk_log("bad --keepalive-ms %s", v), -1;

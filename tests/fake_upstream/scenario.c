@@ -614,8 +614,6 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
-#define FK_MAX_DELTAS 100000 /* longer scripts are cut: the engine builds them at admission (bench/proxy streams 100,000) */
-
 static const char DEFAULT_TEXT[] = "Hello from the fake LLM.";
 
 /* Splits text into n pieces: at word starts when it has exactly n words, else in equal runs of code points. */
@@ -716,8 +714,8 @@ static void build_script(fk_run_t *r)
     const json_t *p = r->params;
     const char *name = r->scenario;
     long deltas = fk_param_long(p, "deltas", 5);
-    if (deltas > FK_MAX_DELTAS)
-        deltas = FK_MAX_DELTAS;
+    if (deltas > fk_opt.max_deltas)
+        deltas = fk_opt.max_deltas;
     if (strcmp(name, "stream") == 0) {
         add_stream(r, p, deltas, NULL, 1);
     } else if (strcmp(name, "drip") == 0) {
@@ -725,7 +723,7 @@ static void build_script(fk_run_t *r)
         if (json_object_get(q, "gap_ms") == NULL)
             json_object_set_new(q, "gap_ms", json_string("20"));
         long n = fk_param_long(p, "deltas", 200);
-        add_stream(r, q, n < FK_MAX_DELTAS ? n : FK_MAX_DELTAS, NULL, 1);
+        add_stream(r, q, n < fk_opt.max_deltas ? n : fk_opt.max_deltas, NULL, 1);
         json_decref(q);
     } else if (strcmp(name, "slow") == 0) {
         add_step(r, FK_S_WAIT, NULL, NULL, fk_scaled((double)fk_param_long(p, "first_delay_ms", 10000)));
@@ -759,8 +757,8 @@ static void build_script(fk_run_t *r)
         add_stream(r, p, deltas, "\n\n", 2);
     } else if (strcmp(name, "fail") == 0) {
         long after = fk_param_long(p, "after_deltas", 0);
-        if (after > FK_MAX_DELTAS)
-            after = FK_MAX_DELTAS;
+        if (after > fk_opt.max_deltas)
+            after = fk_opt.max_deltas;
         const char *given = fk_param(p, "text", NULL);
         char *text = given != NULL ? fk_strdup(given) : default_text(after);
         json_t *pieces = split_text(text, after > deltas ? after : deltas);
@@ -825,14 +823,14 @@ static void build_script(fk_run_t *r)
     } else if (strcmp(name, "reasoning") == 0) {
         long n = fk_param_long(p, "deltas", 3);
         double gap = fk_scaled((double)fk_param_long(p, "gap_ms", 50));
-        for (long i = 0; i < n && i < FK_MAX_DELTAS; ++i) {
+        for (long i = 0; i < n && i < fk_opt.max_deltas; ++i) {
             char *d = fk_asprintf("Thinking step %ld. ", i + 1);
             add_step(r, FK_S_WAIT, NULL, NULL, gap);
             add_step(r, FK_S_EMIT, "reasoning.delta", json_pack("{s:s}", "delta", d), 0);
             free(d);
         }
         long m = fk_param_long(p, "message_deltas", 5);
-        add_stream(r, p, m < FK_MAX_DELTAS ? m : FK_MAX_DELTAS, NULL, 1);
+        add_stream(r, p, m < fk_opt.max_deltas ? m : fk_opt.max_deltas, NULL, 1);
     } else { /* hang */
         add_step(r, FK_S_HANG, NULL, NULL, 0);
     }
@@ -943,7 +941,7 @@ void fk_runs_sweep(int force)
     fk_run_t *r = runs;
     while (r != NULL) {
         fk_run_t *next = r->next;
-        if (fk_run_terminal(r) && now - r->updated_at > 3600.0 && r->sub == NULL) {
+        if (fk_run_terminal(r) && now - r->updated_at > (double)fk_opt.keep_finished_s && r->sub == NULL) {
             unlink_run(r);
             run_free(r);
         } else if (r->qstate == FK_Q_BUFFER && r->sub == NULL && now - r->created_at > 300.0) {
