@@ -4,7 +4,9 @@
  *
  * A db actor is an actor with its own connection that runs jobs in group commit: each mailbox batch is one transaction
  * (a savepoint per job, so one failing job does not undo the others) and every job's completion — which sends its
- * reply — runs only after the COMMIT, so nobody is told about a write that could still be lost.
+ * reply — runs only after the COMMIT, so nobody is told about a write that could still be lost. A batch's writing
+ * transactions take the process's write turn first (hl/db_write_turn.h: the db actors queue for SQLite's write lock in
+ * order); a run of jobs marked read-only is a deferred transaction of its own that takes neither.
  */
 #ifndef HL_DB_H
 #define HL_DB_H

@@ -5,6 +5,7 @@
  * so there are no locks; a colliding key simply replaces the entry. Bounded: 256 entries of at most 64 KiB of body
  * per worker.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "hl/http.h"
@@ -23,6 +24,9 @@ typedef struct st_cache_entry_t {
 struct st_hl_reply_cache_t {
     cache_entry_t slots[SLOTS];
 };
+
+/* body bytes held by every worker's table (the memory report) */
+static atomic_size_t cached_bytes;
 
 static size_t slot_of(const char *key)
 {
@@ -53,6 +57,8 @@ void hl_reply_cache_put(hl_worker_t *w, const char *key, uint64_t version, const
     if (len > MAX_BODY)
         return;
     cache_entry_t *e = &cache_of(w)->slots[slot_of(key)];
+    atomic_fetch_add_explicit(&cached_bytes, len, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&cached_bytes, e->len, memory_order_relaxed);
     free(e->key);
     free(e->body);
     e->key = hl_strdup(key);
@@ -67,9 +73,15 @@ void hl_reply_cache_dispose(hl_worker_t *w)
     if (w->reply_cache == NULL)
         return;
     for (size_t i = 0; i < SLOTS; ++i) {
+        atomic_fetch_sub_explicit(&cached_bytes, w->reply_cache->slots[i].len, memory_order_relaxed);
         free(w->reply_cache->slots[i].key);
         free(w->reply_cache->slots[i].body);
     }
     free(w->reply_cache);
     w->reply_cache = NULL;
+}
+
+size_t hl_reply_cache_bytes(void)
+{
+    return atomic_load_explicit(&cached_bytes, memory_order_relaxed);
 }

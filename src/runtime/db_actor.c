@@ -224,7 +224,7 @@ static void on_batch(hl_actor_t *actor, hl_msg_batch_t *batch)
             rollback(db);
             for (size_t i = 0; i < n; ++i)
                 status[i] = lost_status(db);
-        } else if (in_tx && !lost && db->hooks.on_committed != NULL) {
+        } else if (!readonly && in_tx && !lost && db->hooks.on_committed != NULL) {
             db->hooks.on_committed(db);
         }
         if (turn) /* before the completions: the next writer need not wait for our replies */

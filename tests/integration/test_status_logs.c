@@ -323,6 +323,8 @@ static json_t *memory_command(bool release)
 
 START_TEST(test_memory_command)
 {
+    hlt_device_t a;
+    hlt_enroll(D, HLT_H1, NULL, &a); /* a device: its access token is live */
     json_t *before = memory_command(false);
     json_t *mal = json_object_get(before, "malloc"), *sq = json_object_get(before, "sqlite");
     json_int_t rss = int_at(before, "rss_bytes"), anon = int_at(before, "rss_anon_bytes");
@@ -334,6 +336,10 @@ START_TEST(test_memory_command)
     /* the daemon's connections (store, readers, auth, pairing, stats) hold SQLite memory */
     ck_assert_int_gt(int_at(sq, "used_bytes"), 0);
     ck_assert_int_ge(int_at(sq, "highwater_bytes"), int_at(sq, "used_bytes"));
+    json_t *caches = json_object_get(before, "caches");
+    ck_assert_int_ge(int_at(caches, "sse_ring_bytes"), 0);
+    ck_assert_int_ge(int_at(caches, "reply_cache_bytes"), 0);
+    ck_assert_int_ge(int_at(caches, "live_tokens"), 1);
     json_int_t releases = int_at(before, "releases");
     ck_assert_int_ge(releases, 0);
     json_t *after = memory_command(true);
@@ -341,6 +347,7 @@ START_TEST(test_memory_command)
     ck_assert_int_ge(int_at(after, "released_bytes"), int_at(before, "released_bytes"));
     json_decref(after);
     json_decref(before);
+    hlt_device_free(&a);
 }
 END_TEST
 
