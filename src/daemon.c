@@ -352,15 +352,17 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* glibc gives each new thread its own arena up to 8 per core; the daemon's ~20 threads (workers, actors, readers) would
- * each keep freed pages of their own. Two per core is as many as can allocate at once: fewer arenas, less memory held
- * back (tests/RELIABILITY.md, "Soak"). MALLOC_ARENA_MAX in the environment still decides when it is set. */
-static void limit_arenas(void)
+/* The allocator for a long-lived server (tests/RELIABILITY.md, "Soak"): glibc gives each new thread its own arena up to
+ * 8 per core, and the daemon's ~20 threads (workers, actors, readers) would each keep freed pages of their own; two per
+ * core is as many as can allocate at once. Blocks of 128 KiB and more (upload and blob buffers, large answers) get their
+ * own mappings, so they never leave holes in the arenas. MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ in the environment
+ * still decide when set. */
+#define MMAP_THRESHOLD (128 * 1024)
+static void tune_allocator(void)
 {
-    if (getenv("MALLOC_ARENA_MAX") != NULL)
-        return;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    (void)hl_memory_limit_arenas(cores >= 1 && cores <= 64 ? (int)cores * 2 : 2);
+    int arenas = getenv("MALLOC_ARENA_MAX") != NULL ? 0 : cores >= 1 && cores <= 64 ? (int)cores * 2 : 2;
+    (void)hl_memory_tune(arenas, getenv("MALLOC_MMAP_THRESHOLD_") != NULL ? 0 : MMAP_THRESHOLD);
 }
 
 /* The main thread's life while serving: wait for SIGTERM/SIGINT (or a SIGHUP that asks for the re-exec), and every
@@ -395,7 +397,7 @@ int hl_daemon_run(const hl_daemon_options_t *opts)
     size_t num_init = 0, num_started = 0;
     sigset_t sigs;
     block_signals(&sigs); /* before any thread exists, so every thread inherits the mask and sigwait gets them */
-    limit_arenas();       /* likewise: glibc reads the cap when a thread first allocates */
+    tune_allocator();     /* likewise: glibc reads the arena cap when a thread first allocates */
     hl_sd_notify_init();  /* likewise: it changes the environment */
     umask(077);           /* the CLI sets it too; the files of the home are private whoever calls this */
     /* an allocation jansson cannot make aborts (hl_fatal) like every other: no JSON value silently goes missing */

@@ -7,10 +7,17 @@
 #ifndef HL_MEMORY_H
 #define HL_MEMORY_H
 
+#include <stddef.h>
+
 #include <jansson.h>
 
-/** Caps glibc's arenas at `n` (0 = leave the default). Call before any thread exists. 0 or -1 if glibc refused. */
-int hl_memory_limit_arenas(int n);
+/**
+ * Tunes glibc's allocator before any thread exists: at most `arenas` arenas (0 = glibc's default), and allocations of
+ * `mmap_threshold` bytes or more in their own mappings, returned to the system when freed (0 = glibc's default, a
+ * threshold that rises to the largest block freed so far: after the first megabyte-sized upload buffer every later one
+ * came from the arenas and left holes there). 0, or -1 if glibc refused a setting.
+ */
+int hl_memory_tune(int arenas, size_t mmap_threshold);
 
 /** Gives the free pages inside every arena back to the system (malloc_trim). Any thread; takes each arena's lock in
  * turn (measured: up to ~15 ms in all for 32 MiB of heap under load). Returns 1 if memory was released. */

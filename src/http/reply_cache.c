@@ -3,7 +3,9 @@
  * is the exact response body of a key (route, device and parameters) together with the data version it was read at, and
  * it is served only while the data source still reports that version. Each worker has its own small direct-mapped table,
  * so there are no locks; a colliding key simply replaces the entry. Bounded: 256 entries of at most 64 KiB of body
- * per worker.
+ * per worker. Versions only grow (the store's generation), so once a newer version is put every older entry can never
+ * be served again and is dropped at once: under a steady stream of writes the table holds next to nothing instead of
+ * up to 16 MiB of dead answers per worker (the 30-minute soak in tests/RELIABILITY.md saw it fill that way).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -23,6 +25,7 @@ typedef struct st_cache_entry_t {
 
 struct st_hl_reply_cache_t {
     cache_entry_t slots[SLOTS];
+    uint64_t newest; /* the newest version put: entries of older ones are dead */
 };
 
 /* body bytes held by every worker's table (the memory report) */
@@ -52,11 +55,28 @@ bool hl_reply_cache_serve(hl_request_t *r, const char *key, uint64_t version)
     return true;
 }
 
+static void drop_entry(cache_entry_t *e)
+{
+    atomic_fetch_sub_explicit(&cached_bytes, e->len, memory_order_relaxed);
+    free(e->key);
+    free(e->body);
+    *e = (cache_entry_t){0};
+}
+
 void hl_reply_cache_put(hl_worker_t *w, const char *key, uint64_t version, const char *body, size_t len)
 {
+    struct st_hl_reply_cache_t *c = cache_of(w);
+    if (version < c->newest)
+        return; /* read before a write that has since committed: already dead */
+    if (version > c->newest) {
+        for (size_t i = 0; i < SLOTS; ++i)
+            if (c->slots[i].key != NULL && c->slots[i].version < version)
+                drop_entry(&c->slots[i]);
+        c->newest = version;
+    }
     if (len > MAX_BODY)
         return;
-    cache_entry_t *e = &cache_of(w)->slots[slot_of(key)];
+    cache_entry_t *e = &c->slots[slot_of(key)];
     atomic_fetch_add_explicit(&cached_bytes, len, memory_order_relaxed);
     atomic_fetch_sub_explicit(&cached_bytes, e->len, memory_order_relaxed);
     free(e->key);
@@ -72,11 +92,8 @@ void hl_reply_cache_dispose(hl_worker_t *w)
 {
     if (w->reply_cache == NULL)
         return;
-    for (size_t i = 0; i < SLOTS; ++i) {
-        atomic_fetch_sub_explicit(&cached_bytes, w->reply_cache->slots[i].len, memory_order_relaxed);
-        free(w->reply_cache->slots[i].key);
-        free(w->reply_cache->slots[i].body);
-    }
+    for (size_t i = 0; i < SLOTS; ++i)
+        drop_entry(&w->reply_cache->slots[i]);
     free(w->reply_cache);
     w->reply_cache = NULL;
 }

@@ -43,7 +43,8 @@ struct st_hl_worker_t {
 /** Calls fn for every started worker of the running server (any thread; the set is fixed while serving). */
 void hl_server_each_worker(void (*fn)(hl_worker_t *worker, void *data), void *data);
 
-/** Keeps a 200 JSON body for `key` at `version` (copied; too large bodies are not kept). Worker thread. */
+/** Keeps a 200 JSON body for `key` at `version` (copied; too large bodies are not kept). Versions only grow: putting a
+ * newer one drops every entry of an older one, and a body older than the newest put is not kept. Worker thread. */
 void hl_reply_cache_put(hl_worker_t *w, const char *key, uint64_t version, const char *body, size_t len);
 
 /** Frees the worker's cache. Worker thread, at shutdown. */

@@ -3,6 +3,7 @@
  */
 #include "hl/memory.h"
 
+#include <limits.h>
 #include <malloc.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -22,11 +23,15 @@ static long long monotonic_us(void)
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int hl_memory_limit_arenas(int n)
+int hl_memory_tune(int arenas, size_t mmap_threshold)
 {
-    if (n <= 0)
-        return 0;
-    return mallopt(M_ARENA_MAX, n) == 1 ? 0 : -1;
+    int ret = 0;
+    if (arenas > 0 && mallopt(M_ARENA_MAX, arenas) != 1)
+        ret = -1;
+    /* a fixed threshold also stops glibc from moving it (and the trim threshold) as blocks are freed */
+    if (mmap_threshold > 0 && (mmap_threshold > INT_MAX || mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold) != 1))
+        ret = -1;
+    return ret;
 }
 
 /* a "Vm…:" or "Rss…:" line of /proc/self/status in bytes, -1 if absent */

@@ -312,14 +312,77 @@ static json_int_t int_at(json_t *obj, const char *key)
     return json_integer_value(v);
 }
 
-static json_t *memory_command(bool release)
+static json_t *memory_command_at(const char *home, bool release)
 {
     json_t *req = json_pack("{s:s, s:b}", "cmd", "memory", "release", release);
-    json_t *r = hl_control_call(env_.home, req, 15000);
+    json_t *r = hl_control_call(home, req, 15000);
     json_decref(req);
     ck_assert_msg(r != NULL && json_is_true(json_object_get(r, "ok")), "the memory command failed");
     return r;
 }
+
+static json_t *memory_command(bool release)
+{
+    return memory_command_at(env_.home, release);
+}
+
+/* the bytes the reply caches hold, from the memory report */
+static json_int_t reply_cache_bytes(const char *home)
+{
+    json_t *m = memory_command_at(home, false);
+    json_int_t n = int_at(json_object_get(m, "caches"), "reply_cache_bytes");
+    json_decref(m);
+    return n;
+}
+
+/* GET `path` (200 asserted); returns the length of its body */
+static size_t get_len(const hlt_daemon_t *d, const char *path, const char *bearer)
+{
+    hlt_response_t res;
+    hlt_api(d, HLT_H1, "GET", path, bearer, NULL, &res);
+    hlt_assert_ok(&res);
+    size_t n = res.body_len;
+    hlt_response_free(&res);
+    return n;
+}
+
+START_TEST(test_reply_cache_drops_dead_answers)
+{
+    /* one worker, so every request meets the same reply cache; the cache holds exactly the bodies it answered with, and
+     * a write (the store's generation moves) makes the next kept answer drop every older one */
+    hlt_env_t env;
+    hlt_env_init(&env);
+    hlt_env_write_config(&env, "{\"workers\":1}");
+    hlt_daemon_t d;
+    hlt_daemon_opts_t o = {.env = &env};
+    hlt_daemon_start(&d, &o);
+    hlt_device_t a;
+    hlt_enroll(&d, HLT_H1, NULL, &a);
+    for (int i = 0; i < 3; ++i) {
+        hlt_response_t res;
+        hlt_api(&d, HLT_H1, "POST", "/api/v1/conversations", a.access, "{\"title\":\"cache\"}", &res);
+        ck_assert_int_eq(res.status, 201);
+        hlt_response_free(&res);
+    }
+    ck_assert_int_eq(reply_cache_bytes(env.home), 0); /* nothing read yet */
+    size_t all = get_len(&d, "/api/v1/conversations", a.access);
+    ck_assert_int_eq(reply_cache_bytes(env.home), (json_int_t)all);
+    size_t one = get_len(&d, "/api/v1/conversations?limit=1", a.access);
+    ck_assert_int_eq(reply_cache_bytes(env.home), (json_int_t)(all + one)); /* two live answers */
+    ck_assert_int_eq(get_len(&d, "/api/v1/conversations", a.access), all);  /* served from the cache: nothing added */
+    ck_assert_int_eq(reply_cache_bytes(env.home), (json_int_t)(all + one));
+    hlt_response_t res;
+    hlt_api(&d, HLT_H1, "POST", "/api/v1/conversations", a.access, "{\"title\":\"write\"}", &res);
+    ck_assert_int_eq(res.status, 201);
+    hlt_response_free(&res);
+    size_t after = get_len(&d, "/api/v1/conversations?limit=1", a.access);
+    /* the answer read after the write replaced both older ones, which could never be served again */
+    ck_assert_int_eq(reply_cache_bytes(env.home), (json_int_t)after);
+    hlt_device_free(&a);
+    hlt_daemon_stop_clean(&d);
+    hlt_env_dispose(&env);
+}
+END_TEST
 
 START_TEST(test_memory_command)
 {
@@ -361,6 +424,7 @@ Suite *suite_status_logs(void)
     tcase_add_loop_test(tc, test_logs_link, 0, HLT_NUM_PROTOS);
     tcase_add_loop_test(tc, test_logs_gateway, 0, HLT_NUM_PROTOS);
     tcase_add_test(tc, test_memory_command);
+    tcase_add_test(tc, test_reply_cache_drops_dead_answers);
     suite_add_tcase(s, tc);
     return s;
 }
