@@ -63,10 +63,10 @@ struct st_hl_worker_msg_t {
  */
 int hl_auth_check(hl_request_t *r);
 
-struct st_hl_auth_t;
 /** Body bytes the workers' reply caches hold now (at most 256 × 64 KiB per worker). Any thread; the memory report. */
 size_t hl_reply_cache_bytes(void);
 
+struct st_hl_auth_t;
 /** Gives the bearer checks the auth actor to record last-seen times with. Main thread, before the server runs. */
 void hl_auth_check_init(struct st_hl_auth_t *auth);
 
