@@ -1484,11 +1484,18 @@ static long file_kib(const char *name)
 
 static long max_rss, max_fds, samples;
 
+/* obj[key], an integer; -1 if absent */
+static long json_long(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? (long)json_integer_value(v) : -1;
+}
+
 /* obj[key], a count of bytes, in KiB; -1 if absent */
 static long json_kib(json_t *obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
-    return json_is_integer(v) ? (long)(json_integer_value(v) / 1024) : -1;
+    long bytes = json_long(obj, key);
+    return bytes >= 0 ? bytes / 1024 : -1;
 }
 
 static void sample(void)
@@ -1518,9 +1525,7 @@ static void sample(void)
     long sqlite_kib = json_kib(json_object_get(mem, "sqlite"), "used_bytes");
     json_t *caches = json_object_get(mem, "caches");
     long rings_kib = json_kib(caches, "sse_ring_bytes"), replies_kib = json_kib(caches, "reply_cache_bytes");
-    json_t *rel_max = json_object_get(mem, "release_us_max"), *rels = json_object_get(mem, "releases");
-    long release_max_us = json_is_integer(rel_max) ? (long)json_integer_value(rel_max) : -1;
-    long releases = json_is_integer(rels) ? (long)json_integer_value(rels) : -1;
+    long release_max_us = json_long(mem, "release_us_max"), releases = json_long(mem, "releases");
     json_decref(mem);
     fprintf(csv,
             "%.0f,%ld,%ld,%ld,%ld,%ld,%ld,%.2f,%d,%d,%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
