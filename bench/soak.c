@@ -1525,15 +1525,16 @@ static void sample(void)
     long sqlite_kib = json_kib(json_object_get(mem, "sqlite"), "used_bytes");
     json_t *caches = json_object_get(mem, "caches");
     long rings_kib = json_kib(caches, "sse_ring_bytes"), replies_kib = json_kib(caches, "reply_cache_bytes");
+    long relays_kib = json_kib(caches, "relay_bytes"), relays = json_long(caches, "relays");
     long release_max_us = json_long(mem, "release_us_max"), releases = json_long(mem, "releases");
     json_decref(mem);
     fprintf(csv,
             "%.0f,%ld,%ld,%ld,%ld,%ld,%ld,%.2f,%d,%d,%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-            ",%ld,%ld,%ld,%.2f,%.2f,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld\n",
+            ",%ld,%ld,%ld,%.2f,%.2f,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld\n",
             (double)(mono_ms() - t_start_ms) / 1000.0, rss, hwm, fds, threads, file_kib("link.db"), file_kib("link.db-wal"),
             proc_cpu_s(pid), paired, streams, runs, C.requests, C.events, C.msgs_sent, C.revocations, C.lost, C.dups, fake_rss,
             anon, file, opt.fake_pid > 0 ? proc_cpu_s(opt.fake_pid) : -1.0, load1, heap, in_use, mmapped, sqlite_kib, releases,
-            release_max_us, rings_kib, replies_kib);
+            release_max_us, rings_kib, replies_kib, relays_kib, relays);
     fflush(csv);
     if (rss > max_rss)
         max_rss = rss;
@@ -1855,7 +1856,7 @@ int main(int argc, char **argv)
         die("cannot write %s: %s", opt.csv, strerror(errno));
     fprintf(csv, "t_s,rss_kib,hwm_kib,fds,threads,db_kib,wal_kib,cpu_s,paired,streams,runs,requests,events,messages,revocations,"
                  "lost,dups,fake_rss_kib,rss_anon_kib,rss_file_kib,fake_cpu_s,load1,malloc_heap_kib,malloc_in_use_kib,"
-                 "malloc_mmap_kib,sqlite_kib,releases,release_max_us,sse_ring_kib,reply_cache_kib\n");
+                 "malloc_mmap_kib,sqlite_kib,releases,release_max_us,sse_ring_kib,reply_cache_kib,relay_kib,relays\n");
 
     slots = xcalloc((size_t)opt.devices, sizeof(*slots));
     t_start_ms = mono_ms();

@@ -19,6 +19,13 @@
  */
 int hl_memory_tune(int arenas, size_t mmap_threshold);
 
+/**
+ * Caps the heap SQLite may use, over every connection of the process (sqlite3_soft_heap_limit64; 0 = no cap): past it a
+ * connection recycles its least recently used cache pages instead of allocating more. Without it each connection's page
+ * cache (2 MB by default) fills as the database grows, slowly, over hours. Returns the previous cap. Any thread.
+ */
+long long hl_memory_limit_sqlite(long long bytes);
+
 /** Gives the free pages inside every arena back to the system (malloc_trim). Any thread; takes each arena's lock in
  * turn (measured: up to ~15 ms in all for 32 MiB of heap under load). Returns 1 if memory was released. */
 int hl_memory_release(void);
@@ -27,7 +34,7 @@ int hl_memory_release(void);
  * A snapshot: {"rss_bytes", "rss_anon_bytes",
  *   "malloc": {"allocator" ("glibc", or "sanitizer" in a sanitizer build), "heap_bytes", "in_use_bytes", "free_bytes",
  *              "mmap_bytes"},
- *   "sqlite": {"used_bytes", "highwater_bytes"},
+ *   "sqlite": {"used_bytes", "highwater_bytes", "soft_limit_bytes"},
  *   "releases", "released_bytes", "release_us_total", "release_us_max"} (the releases so far: how many, the RSS they gave
  * back, the time they took). Values the system does not report are -1. Any thread. New reference.
  */

@@ -29,6 +29,10 @@ hl_actor_t *hl_runproxy_actor(hl_runproxy_t *rp);
 /** Frees the actor after hl_actor_stop (or when never started). Main thread. */
 void hl_runproxy_dispose(hl_runproxy_t *rp);
 
+/** The bytes of run-event frames every relay keeps (bounded by RELAY_TOTAL_BYTES), and in `*relays` (if not NULL) how
+ * many relays there are, over every run proxy of the process. Any thread; a relaxed snapshot for the memory report. */
+size_t hl_runproxy_relay_bytes(size_t *relays);
+
 /**
  * GET /api/v1/models for `profile` (NULL: default): the upstream's /v1/models object verbatim (raw JSON bytes, no "ok");
  * upstream 404 → {"models":[]}; unreachable → 503 hermes_api_server_unavailable; a non-2xx or non-object answer → 502

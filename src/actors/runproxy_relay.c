@@ -4,6 +4,7 @@
  * numbered from 1, for any number of clients and for late joiners (bounded: RELAY_MAX_FRAMES / RELAY_MAX_BYTES per run,
  * RELAY_KEEP_MS after the end, RELAY_MAX runs). New frames go to the observer (the SSE hub) once per loop turn.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,9 +12,29 @@
 #include "hl/log.h"
 #include "runproxy_internal.h"
 
+/* Every relay's frames and the relays, over every run proxy: kept by the actor thread, read by the memory report. */
+static atomic_size_t published_bytes, published_relays;
+
+size_t hl_runproxy_relay_bytes(size_t *relays)
+{
+    if (relays != NULL)
+        *relays = atomic_load_explicit(&published_relays, memory_order_relaxed);
+    return atomic_load_explicit(&published_bytes, memory_order_relaxed);
+}
+
+/* Moves the count of frame bytes, the proxy's own and the published one. */
+static void count_bytes(hl_runproxy_t *rp, size_t add, size_t sub)
+{
+    rp->relay_bytes = rp->relay_bytes + add - sub;
+    if (add > sub)
+        atomic_fetch_add_explicit(&published_bytes, add - sub, memory_order_relaxed);
+    else
+        atomic_fetch_sub_explicit(&published_bytes, sub - add, memory_order_relaxed);
+}
+
 static void relay_free(relay_t *rl)
 {
-    rl->rp->relay_bytes -= rl->bytes;
+    count_bytes(rl->rp, 0, rl->bytes);
     for (size_t i = 0; i < rl->count; ++i)
         free(rl->frames[(rl->first + i) % rl->cap]);
     free(rl->frames);
@@ -35,6 +56,7 @@ static void unlink_relay(hl_runproxy_t *rp, relay_t *rl)
     if (*p == rl) {
         *p = rl->next;
         rp->num_relays--;
+        atomic_fetch_sub_explicit(&published_relays, 1, memory_order_relaxed);
     }
 }
 
@@ -83,6 +105,7 @@ relay_t *rp_relay_get(hl_runproxy_t *rp, const char *run_id)
     rl->next = rp->relays;
     rp->relays = rl;
     rp->num_relays++;
+    atomic_fetch_add_explicit(&published_relays, 1, memory_order_relaxed);
     return rl;
 }
 
@@ -91,7 +114,7 @@ static void drop_oldest(relay_t *rl)
     relay_frame_t *f = rl->frames[rl->first];
     rl->frames[rl->first] = NULL;
     rl->bytes -= f->len;
-    rl->rp->relay_bytes -= f->len;
+    count_bytes(rl->rp, 0, f->len);
     free(f);
     rl->first = (rl->first + 1) % rl->cap;
     rl->count--;
@@ -123,7 +146,7 @@ void rp_relay_append(hl_runproxy_t *rp, relay_t *rl, const char *lines, size_t l
     rl->frames[(rl->first + rl->count) % rl->cap] = f;
     rl->count++;
     rl->bytes += len;
-    rp->relay_bytes += len;
+    count_bytes(rp, len, 0);
     if (final) {
         rl->ended = true;
         rl->ended_ms = hl_monotonic_ms();

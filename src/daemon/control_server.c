@@ -26,6 +26,7 @@
 #include "hl/memory.h"
 #include "hl/node_import.h"
 #include "hl/pairing.h"
+#include "hl/runproxy.h"
 #include "hl/sse.h"
 #include "hl/system.h"
 #include "hl/token_table.h"
@@ -255,9 +256,11 @@ static json_t *handle(json_t *req, int fd)
         if (json_is_true(json_object_get(req, "release")))
             (void)hl_memory_release();
         json_t *r = hl_memory_report();
-        /* what the daemon's own bounded caches hold: the SSE rings, the reply caches, the live tokens */
+        /* what the daemon's own bounded caches hold: the SSE rings, the run relays, the reply caches, the live tokens */
+        size_t relays = 0, relay_bytes = hl_runproxy_relay_bytes(&relays);
         json_object_set_new(r, "caches",
-                            json_pack("{s:I, s:I, s:I}", "sse_ring_bytes", (json_int_t)hl_sse_ring_bytes(), "reply_cache_bytes",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "sse_ring_bytes", (json_int_t)hl_sse_ring_bytes(), "relay_bytes",
+                                      (json_int_t)relay_bytes, "relays", (json_int_t)relays, "reply_cache_bytes",
                                       (json_int_t)hl_reply_cache_bytes(), "live_tokens", (json_int_t)hl_token_table_count()));
         json_object_set_new(r, "ok", json_true());
         return r;

@@ -34,6 +34,11 @@ int hl_memory_tune(int arenas, size_t mmap_threshold)
     return ret;
 }
 
+long long hl_memory_limit_sqlite(long long bytes)
+{
+    return (long long)sqlite3_soft_heap_limit64(bytes);
+}
+
 /* a "Vm…:" or "Rss…:" line of /proc/self/status in bytes, -1 if absent */
 static long long status_bytes(const char *key)
 {
@@ -100,8 +105,9 @@ json_t *hl_memory_report(void)
     json_t *alloc =
         json_pack("{s:s, s:I, s:I, s:I, s:I}", "allocator", mi.allocator, "heap_bytes", (json_int_t)mi.heap, "in_use_bytes",
                   (json_int_t)mi.in_use, "free_bytes", (json_int_t)mi.free, "mmap_bytes", (json_int_t)mi.mmapped);
-    json_t *sqlite = json_pack("{s:I, s:I}", "used_bytes", (json_int_t)sqlite3_memory_used(), "highwater_bytes",
-                               (json_int_t)sqlite3_memory_highwater(0));
+    json_t *sqlite =
+        json_pack("{s:I, s:I, s:I}", "used_bytes", (json_int_t)sqlite3_memory_used(), "highwater_bytes",
+                  (json_int_t)sqlite3_memory_highwater(0), "soft_limit_bytes", (json_int_t)sqlite3_soft_heap_limit64(-1));
     return json_pack("{s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "rss_bytes", (json_int_t)status_bytes("VmRSS"), "rss_anon_bytes",
                      (json_int_t)status_bytes("RssAnon"), "malloc", alloc, "sqlite", sqlite, "releases",
                      (json_int_t)atomic_load(&releases), "released_bytes", (json_int_t)atomic_load(&released_bytes),

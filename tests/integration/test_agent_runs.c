@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "hl/common.h"
+#include "hl/control.h"
 
 #include "fake_hermes.h"
 #include "harness_conv.h"
@@ -675,6 +676,20 @@ static void close_run(hltc_sse_t *s)
     free(s);
 }
 
+/* The bytes of an SSE body's `data` lines, each with its LF. */
+static size_t data_line_bytes(const char *body)
+{
+    size_t n = 0;
+    for (const char *line = body; *line != '\0';) {
+        const char *lf = strchr(line, '\n');
+        size_t len = lf != NULL ? (size_t)(lf - line) + 1 : strlen(line);
+        if (strncmp(line, "data", 4) == 0)
+            n += len;
+        line += len;
+    }
+    return n;
+}
+
 static void direct_relay(hlt_proto_t p)
 {
     ctx_t ctx, *x = &ctx;
@@ -699,6 +714,14 @@ static void direct_relay(hlt_proto_t p)
     ck_assert_int_eq(resumed->ev.v[0].id, 4);
     /* byte for byte: the data line is the upstream's */
     ck_assert_ptr_nonnull(strstr(a->res.body, "\ndata: {\"event\":\"message.delta\",\"run_id\":\""));
+    /* the memory report counts what the relay keeps: one relay, exactly the data lines it relayed */
+    json_t *mreq = json_pack("{s:s}", "cmd", "memory"), *mem = hl_control_call(x->env.home, mreq, 15000);
+    json_t *caches = json_object_get(mem, "caches");
+    ck_assert_msg(caches != NULL, "the memory report has no caches");
+    ck_assert_int_eq(json_integer_value(json_object_get(caches, "relays")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(caches, "relay_bytes")), (json_int_t)data_line_bytes(a->res.body));
+    json_decref(mem);
+    json_decref(mreq);
     close_run(a);
     close_run(b);
     close_run(late);

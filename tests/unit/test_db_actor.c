@@ -22,6 +22,7 @@
 #include "hl/db_schema.h"
 #include "hl/json_job.h"
 #include "hl/log.h"
+#include "hl/memory.h"
 #include "unit_util.h"
 
 /* ---- helpers: a second, independent connection ---- */
@@ -869,6 +870,41 @@ START_TEST(full_disk_is_insufficient_storage)
 }
 END_TEST
 
+/* ---- the cap on SQLite's heap (hl/memory.h) ---- */
+
+/* SQLite's heap after reading every row of `path`'s table t through a new connection allowed a 64 MB page cache, with
+ * SQLite's heap capped at `cap` bytes meanwhile (0: no cap). */
+static long long heap_after_scan(const char *path, long long cap, long long rows)
+{
+    long long before = hl_memory_limit_sqlite(cap);
+    sqlite3 *db = open_plain(path);
+    exec_ok(db, "PRAGMA cache_size=-65536");
+    ck_assert_int_eq(query_int(db, "SELECT count(*) FROM t WHERE length(b) = 1000"), rows);
+    long long used = sqlite3_memory_used();
+    sqlite3_close(db);
+    ck_assert_int_eq(hl_memory_limit_sqlite(before), cap);
+    return used;
+}
+
+START_TEST(sqlite_heap_cap_bounds_the_page_cache)
+{
+    char *dir = ut_mkdtemp(), *path = ut_path(dir, "big.db");
+    const long long rows = 16000; /* ~16 MB of table pages */
+    sqlite3 *db = open_plain(path);
+    exec_ok(db, "CREATE TABLE t(b BLOB);"
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 16000) "
+                "INSERT INTO t SELECT randomblob(1000) FROM c;");
+    sqlite3_close(db);
+    long long base = sqlite3_memory_used();
+    long long uncapped = heap_after_scan(path, 0, rows) - base, capped = heap_after_scan(path, 2LL << 20, rows) - base;
+    /* without the cap the cache keeps what it read; with it, about the cap (one connection's schema and lookaside on top) */
+    ck_assert_msg(uncapped > 12LL << 20, "uncapped: %lld bytes", uncapped);
+    ck_assert_msg(capped < 3LL << 20, "capped at 2 MiB: %lld bytes", capped);
+    free(path);
+    ut_rm_rf(dir);
+}
+END_TEST
+
 Suite *suite_db_actor(void)
 {
     Suite *s = suite_create("db_actor");
@@ -880,6 +916,7 @@ Suite *suite_db_actor(void)
     tcase_add_test(mig, migrate_failure_rolls_back);
     tcase_add_test(mig, migrate_unopenable);
     tcase_add_test(mig, open_sets_pragmas);
+    tcase_add_test(mig, sqlite_heap_cap_bounds_the_page_cache);
     suite_add_tcase(s, mig);
 
     TCase *actor = tcase_create("actor");
