@@ -361,6 +361,10 @@ static void admit(conv_run_t *r)
     for (size_t i = 0; i < HL_ARRAY_SIZE(keys); ++i)
         if (json_is_string(json_object_get(q, keys[i])))
             json_object_set(body, keys[i], json_object_get(q, keys[i]));
+    /* The history goes with this request only (the body holds it until up_json has written it out): a run streams for
+     * seconds to minutes and the history grows with its conversation, so keeping it would hold every long
+     * conversation's text once per run in flight (tests/RELIABILITY.md "Soak": RSS grew with the conversations). */
+    json_object_del(q, "conversation_history");
     r->state = RUN_ADMITTING;
     rp_caps_note(r->rp, &r->target);
     r->call = up_json(r->rp->up, &r->target, "POST", "/v1/runs", body, on_admitted, r);

@@ -361,6 +361,70 @@ START_TEST(slow_run_cancelled)
 }
 END_TEST
 
+/* How many event streams (GET /v1/runs/{id}/events) the fake has been asked for. */
+static size_t upstream_subscriptions(ctx_t *x)
+{
+    json_t *reqs = fake_requests(x), *q;
+    size_t subs = 0, i;
+    json_array_foreach(reqs, i, q) if (strcmp(hlt_str(q, "method"), "GET") == 0 && strstr(hlt_str(q, "path"), "/events") != NULL)
+        subs++;
+    json_decref(reqs);
+    return subs;
+}
+
+/* The bytes the daemon has allocated and not freed, SQLite's (its page caches) left out: its memory report, with the
+ * sanitizer allocator's count in this build. */
+static json_int_t daemon_in_use(ctx_t *x)
+{
+    json_t *req = json_pack("{s:s}", "cmd", "memory"), *r = hl_control_call(x->env.home, req, 15000);
+    json_decref(req);
+    ck_assert_msg(r != NULL && json_is_true(json_object_get(r, "ok")), "the memory command failed");
+    json_int_t v = json_integer_value(json_object_get(json_object_get(r, "malloc"), "in_use_bytes")) -
+                   json_integer_value(json_object_get(json_object_get(r, "sqlite"), "used_bytes"));
+    json_decref(r);
+    return v;
+}
+
+/* A run sends the conversation's whole history upstream, but does not keep it while it streams: held for the run's
+ * life, the history of every long conversation with a run in flight stayed in memory (the soak's RSS grew with its
+ * conversations, tests/RELIABILITY.md "Soak"). */
+START_TEST(history_not_kept_while_streaming)
+{
+    ctx_t ctx, *x = &ctx;
+    start(x, NULL, KEY, 0);
+    char *conv = hltc_create(D, HLT_H1, TOK, "history");
+    /* eight messages of 400 KB: the next run's conversation_history carries 3.2 MB of their text */
+    const size_t fill = 400 * 1024;
+    const char *prefix = "[[fake:stream;deltas=1]] ";
+    char *text = malloc(strlen(prefix) + fill + 1);
+    ck_assert_ptr_nonnull(text);
+    strcpy(text, prefix);
+    memset(text + strlen(prefix), 'h', fill);
+    text[strlen(prefix) + fill] = '\0';
+    for (int i = 0; i < 8; ++i)
+        json_decref(hltc_send(D, HLT_H1, TOK, conv, text));
+    events_free(hltc_wait_runs_done(D, TOK, conv, 60000));
+    json_int_t idle = daemon_in_use(x);
+    json_t *sent = hltc_send(D, HLT_H1, TOK, conv, "[[fake:slow;first_delay_ms=20000]] and now?");
+    long deadline = hlt_now_ms() + 30000;
+    while (upstream_subscriptions(x) < 9 && hlt_now_ms() < deadline)
+        hlt_sleep_ms(20);
+    ck_assert_msg(upstream_subscriptions(x) == 9, "the daemon never subscribed to the ninth run");
+    json_int_t streaming = daemon_in_use(x);
+    ck_assert_msg(streaming - idle < 1024 * 1024, "a streaming run holds %lld more bytes than none (its history is 3.2 MB)",
+                  (long long)(streaming - idle));
+    /* end it */
+    char *path = hl_asprintf("/api/v1/conversations/%s/runs/%s/cancel", conv, hlt_str(json_object_get(sent, "run"), "id"));
+    json_decref(hltc_call(D, HLT_H1, TOK, "POST", path, NULL, 200));
+    events_free(hltc_wait_runs_done(D, TOK, conv, 45000));
+    free(path);
+    json_decref(sent);
+    free(text);
+    free(conv);
+    stop(x);
+}
+END_TEST
+
 static void expect_failure(const char *const *fake_args, const char *key, int closed_port, const char *text, const char *code,
                            long within_ms)
 {
@@ -1079,6 +1143,7 @@ Suite *suite_agent_runs(void)
     tcase_add_test(tc, approval_deny);
     tcase_add_test(tc, failing_run);
     tcase_add_test(tc, slow_run_cancelled);
+    tcase_add_test(tc, history_not_kept_while_streaming);
     tcase_add_test(tc, dropped_connection);
     tcase_add_test(tc, upstream_rate_limited);
     tcase_add_test(tc, wrong_key);
