@@ -352,13 +352,13 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* The allocator for a long-lived server (tests/RELIABILITY.md, "Soak"): glibc gives each new thread its own arena up to
- * 8 per core, and the daemon's ~20 threads (workers, actors, readers) would each keep freed pages of their own; one per
- * core (at least two) is as many as can allocate at once, and in the soak used no more CPU per request than four. Blocks of 128 KiB
- * and more (upload and blob buffers, large answers) get their own mappings, so they never leave holes in the arenas.
- * MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ in the environment still decide when set. SQLite's heap (its nine connections' page
- * caches, which otherwise fill as link.db grows, up to 2 MB each) is capped at SQLITE_HEAP_LIMIT in all: past it the connections
- * recycle cache pages. */
+/* The allocator for a long-lived server (tests/RELIABILITY.md, "Soak"): glibc gives each new thread its own arena up
+ * to 8 per core, and the daemon's ~20 threads (workers, actors, readers) would each keep freed pages of their own; one
+ * per core (at least two) is as many as can allocate at once, and in the soak used no more CPU per request than four.
+ * Blocks of 128 KiB and more (upload and blob buffers, large answers) get their own mappings, so they never leave
+ * holes in the arenas. MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ in the environment still decide when set. SQLite's
+ * heap (its nine connections' page caches, which otherwise fill as link.db grows, up to 2 MB each) is capped at
+ * SQLITE_HEAP_LIMIT in all: past it the connections recycle cache pages. */
 #define MMAP_THRESHOLD (128 * 1024)
 #define SQLITE_HEAP_LIMIT (8LL * 1024 * 1024)
 static void tune_allocator(void)

@@ -399,9 +399,12 @@ START_TEST(test_memory_command)
     /* the daemon's connections (store, readers, auth, pairing, stats) hold SQLite memory */
     ck_assert_int_gt(int_at(sq, "used_bytes"), 0);
     ck_assert_int_ge(int_at(sq, "highwater_bytes"), int_at(sq, "used_bytes"));
+    ck_assert_int_eq(int_at(sq, "soft_limit_bytes"), 8 * 1024 * 1024); /* the daemon's cap on SQLite's heap */
     json_t *caches = json_object_get(before, "caches");
     ck_assert_int_ge(int_at(caches, "sse_ring_bytes"), 0);
     ck_assert_int_ge(int_at(caches, "reply_cache_bytes"), 0);
+    ck_assert_int_eq(int_at(caches, "relays"), 0); /* no run yet (agent_runs checks a relay's bytes) */
+    ck_assert_int_eq(int_at(caches, "relay_bytes"), 0);
     ck_assert_int_ge(int_at(caches, "live_tokens"), 1);
     json_int_t releases = int_at(before, "releases");
     ck_assert_int_ge(releases, 0);
