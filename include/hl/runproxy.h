@@ -29,8 +29,9 @@ hl_actor_t *hl_runproxy_actor(hl_runproxy_t *rp);
 /** Frees the actor after hl_actor_stop (or when never started). Main thread. */
 void hl_runproxy_dispose(hl_runproxy_t *rp);
 
-/** The bytes of run-event frames every relay keeps (bounded by RELAY_TOTAL_BYTES), and in `*relays` (if not NULL) how
- * many relays there are, over every run proxy of the process. Any thread; a relaxed snapshot for the memory report. */
+/** The bytes of run-event frames the daemon's run proxy keeps in its relays (bounded by RELAY_TOTAL_BYTES), and in
+ * `*relays` (if not NULL) how many relays there are (one run proxy per process). Any thread; a relaxed snapshot for the
+ * memory report. */
 size_t hl_runproxy_relay_bytes(size_t *relays);
 
 /**

@@ -12,7 +12,8 @@
 #include "hl/log.h"
 #include "runproxy_internal.h"
 
-/* Every relay's frames and the relays, over every run proxy: kept by the actor thread, read by the memory report. */
+/* The run proxy's relay bytes and count, published for the memory report: only the actor thread writes them (a plain
+ * relaxed store of its own counters, no locked instruction), any thread reads. */
 static atomic_size_t published_bytes, published_relays;
 
 size_t hl_runproxy_relay_bytes(size_t *relays)
@@ -22,14 +23,12 @@ size_t hl_runproxy_relay_bytes(size_t *relays)
     return atomic_load_explicit(&published_bytes, memory_order_relaxed);
 }
 
-/* Moves the count of frame bytes, the proxy's own and the published one. */
+/* Moves the proxy's count of frame bytes and publishes it with the number of relays. */
 static void count_bytes(hl_runproxy_t *rp, size_t add, size_t sub)
 {
     rp->relay_bytes = rp->relay_bytes + add - sub;
-    if (add > sub)
-        atomic_fetch_add_explicit(&published_bytes, add - sub, memory_order_relaxed);
-    else
-        atomic_fetch_sub_explicit(&published_bytes, sub - add, memory_order_relaxed);
+    atomic_store_explicit(&published_bytes, rp->relay_bytes, memory_order_relaxed);
+    atomic_store_explicit(&published_relays, rp->num_relays, memory_order_relaxed);
 }
 
 static void relay_free(relay_t *rl)
@@ -56,7 +55,7 @@ static void unlink_relay(hl_runproxy_t *rp, relay_t *rl)
     if (*p == rl) {
         *p = rl->next;
         rp->num_relays--;
-        atomic_fetch_sub_explicit(&published_relays, 1, memory_order_relaxed);
+        count_bytes(rp, 0, 0);
     }
 }
 
@@ -105,7 +104,7 @@ relay_t *rp_relay_get(hl_runproxy_t *rp, const char *run_id)
     rl->next = rp->relays;
     rp->relays = rl;
     rp->num_relays++;
-    atomic_fetch_add_explicit(&published_relays, 1, memory_order_relaxed);
+    count_bytes(rp, 0, 0);
     return rl;
 }
 
